@@ -1,0 +1,109 @@
+// The pre-commit gate (deno task ok): formatting, lint, type check, doc lint of every export,
+// a publish dry run, and the platform-boundary check. Runs every step and fails if any failed.
+//
+//   deno run -A scripts/ok.ts
+
+const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname)
+  .replace(/\/$/, "");
+
+interface DenoConfig {
+  exports?: string | Record<string, string>;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(`${ROOT}/${path}`);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+async function existing(paths: string[]): Promise<string[]> {
+  const found: string[] = [];
+  for (const path of paths) if (await exists(path)) found.push(path);
+  return found;
+}
+
+async function findModFiles(dir: string): Promise<string[]> {
+  const found: string[] = [];
+  if (!await exists(dir)) return found;
+  for await (const entry of Deno.readDir(`${ROOT}/${dir}`)) {
+    if (entry.isDirectory) {
+      found.push(...await findModFiles(`${dir}/${entry.name}`));
+    } else if (entry.name === "mod.ts") found.push(`${dir}/mod.ts`);
+  }
+  return found.sort();
+}
+
+async function step(name: string, args: string[]): Promise<boolean> {
+  console.log(`\n$ deno ${args.join(" ")}`);
+  const status = await new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: ROOT,
+    stdin: "null",
+    env: { RUST_BACKTRACE: "0" },
+  }).spawn().status;
+  if (!status.success) console.error(`ok: step "${name}" failed`);
+  return status.success;
+}
+
+async function main(): Promise<number> {
+  const config: DenoConfig = JSON.parse(
+    await Deno.readTextFile(`${ROOT}/deno.json`),
+  );
+  const exportPaths = typeof config.exports === "string"
+    ? [config.exports]
+    : Object.values(config.exports ?? {});
+  const exportFiles = exportPaths.map((path) => path.replace(/^\.\//, ""));
+  const missing: string[] = [];
+  for (const path of exportFiles) if (!await exists(path)) missing.push(path);
+
+  const failed: string[] = [];
+  const check = async (name: string, args: string[]): Promise<void> => {
+    if (!await step(name, args)) failed.push(name);
+  };
+  await check("fmt", ["fmt", "--check"]);
+  await check("lint", ["lint"]);
+  const checked = await existing([
+    "mod.ts",
+    "src",
+    "tests",
+    "bench",
+    "scripts",
+    "examples",
+  ]);
+  await check("check", ["check", ...checked]);
+  if (missing.length > 0) {
+    console.error(
+      `ok: deno.json exports files that do not exist: ${missing.join(", ")}`,
+    );
+    failed.push("exports");
+  } else {
+    // The exports, plus every folder's mod.ts and the platform implementations behind them.
+    const documented = new Set([
+      ...exportFiles,
+      ...await findModFiles("src"),
+      ...await existing(["src/platform/deno.ts", "src/platform/node.ts"]),
+    ]);
+    await check("doc lint", ["doc", "--lint", ...documented]);
+    await check("publish dry run", ["publish", "--dry-run", "--allow-dirty"]);
+  }
+  await check("platform boundary", [
+    "run",
+    "--allow-read",
+    "scripts/check_platform.ts",
+  ]);
+
+  if (failed.length > 0) {
+    console.error(`\nok: FAILED: ${failed.join(", ")}`);
+    return 1;
+  }
+  console.log("\nok: all checks passed");
+  return 0;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main());
+}

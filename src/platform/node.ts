@@ -1,0 +1,360 @@
+/**
+ * The Node.js implementation of {@linkcode Platform}, over `node:net`.
+ *
+ * The web streams of a connection are adapted from the `net.Socket` by hand, with backpressure
+ * both ways: the socket is paused while the readable's queue is full and resumed when the reader
+ * pulls, and a write resolves only once the socket has flushed that chunk (so the caller may reuse
+ * its buffer, as on Deno). Closing the writable sends a FIN only, reading EOF ends the readable
+ * only, and the socket is released once both are done or {@linkcode TcpConn.close} is called.
+ *
+ * @module
+ */
+import * as net from "node:net";
+import process from "node:process";
+import {
+  clearTimeout as clearNodeTimeout,
+  setTimeout as setNodeTimeout,
+} from "node:timers";
+import type {
+  ConnectOptions,
+  ListenOptions,
+  NetAddr,
+  Platform,
+  TcpConn,
+  TcpListener,
+  TimerHandle,
+} from "./types.ts";
+
+/** Bytes the readable queues before the socket is paused. */
+const READ_HIGH_WATER_MARK = 64 * 1024;
+
+/** An error named like Deno's `BadResource`, so callers can test `error.name` on both runtimes. */
+function badResource(message: string): Error {
+  const error = new Error(message);
+  error.name = "BadResource";
+  return error;
+}
+
+function connectionClosedError(): Error {
+  return badResource("Cannot use connection: it is closed");
+}
+
+class NodeTcpConn implements TcpConn {
+  readonly localAddr: NetAddr;
+  readonly remoteAddr: NetAddr;
+  readonly readable: ReadableStream<Uint8Array>;
+  readonly writable: WritableStream<Uint8Array>;
+  #socket: net.Socket;
+  /** close() was called or the socket is gone. */
+  #closed = false;
+  /** The readable is closed, errored or cancelled. */
+  #readDone = false;
+  /** The writable is closed, closing, errored or aborted. */
+  #writeDone = false;
+  #readController!: ReadableStreamDefaultController<Uint8Array>;
+  #writeController!: WritableStreamDefaultController;
+
+  constructor(socket: net.Socket) {
+    this.#socket = socket;
+    this.localAddr = {
+      hostname: socket.localAddress ?? "",
+      port: socket.localPort ?? 0,
+    };
+    this.remoteAddr = {
+      hostname: socket.remoteAddress ?? "",
+      port: socket.remotePort ?? 0,
+    };
+    this.readable = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        this.#readController = controller;
+      },
+      pull: () => {
+        if (!this.#readDone) this.#socket.resume();
+      },
+      cancel: () => {
+        this.#readDone = true;
+        this.close();
+      },
+    }, {
+      highWaterMark: READ_HIGH_WATER_MARK,
+      size: (chunk) => chunk.byteLength,
+    });
+    this.writable = new WritableStream<Uint8Array>({
+      start: (controller) => {
+        this.#writeController = controller;
+      },
+      write: (chunk) => this.#write(chunk),
+      close: () => this.#end(),
+      abort: () => {
+        this.#writeDone = true;
+        this.close();
+      },
+    });
+    socket.on("data", (chunk: Uint8Array) => this.#onData(chunk));
+    socket.on("end", () => this.#endReadable());
+    socket.on("error", (error: Error) => this.#fail(error));
+    socket.on("close", () => this.#onClose());
+  }
+
+  setNoDelay(noDelay: boolean): void {
+    if (!this.#closed) this.#socket.setNoDelay(noDelay);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#endReadable();
+    if (!this.#writeDone) {
+      this.#writeDone = true;
+      this.#writeController.error(connectionClosedError());
+    }
+    this.#socket.destroy();
+  }
+
+  #onData(chunk: Uint8Array): void {
+    if (this.#readDone) return;
+    // A plain view, not the Buffer: Buffer#slice() shares memory where Uint8Array#slice() copies.
+    this.#readController.enqueue(
+      new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+    );
+    if ((this.#readController.desiredSize ?? 0) <= 0) this.#socket.pause();
+  }
+
+  #write(chunk: Uint8Array): Promise<void> {
+    if (this.#closed) return Promise.reject(connectionClosedError());
+    return new Promise((resolve, reject) => {
+      this.#socket.write(chunk, (error) => {
+        if (error === null || error === undefined) resolve();
+        else reject(this.#closed ? connectionClosedError() : error);
+      });
+    });
+  }
+
+  #end(): Promise<void> {
+    this.#writeDone = true;
+    if (this.#closed) return Promise.reject(connectionClosedError());
+    return new Promise((resolve, reject) => {
+      this.#socket.end((error?: Error | null) => {
+        if (error === null || error === undefined) resolve();
+        else reject(this.#closed ? connectionClosedError() : error);
+      });
+    });
+  }
+
+  #endReadable(): void {
+    if (this.#readDone) return;
+    this.#readDone = true;
+    this.#readController.close();
+  }
+
+  /** An I/O error ends both directions with that error. */
+  #fail(error: Error): void {
+    if (!this.#readDone) {
+      this.#readDone = true;
+      this.#readController.error(error);
+    }
+    if (!this.#writeDone) {
+      this.#writeDone = true;
+      this.#writeController.error(error);
+    }
+  }
+
+  #onClose(): void {
+    // Node destroys the socket itself once both directions finished, or after an error.
+    this.#closed = true;
+    this.#endReadable();
+    if (!this.#writeDone) {
+      this.#writeDone = true;
+      this.#writeController.error(connectionClosedError());
+    }
+  }
+}
+
+interface AcceptWaiter {
+  resolve(conn: TcpConn): void;
+  reject(error: unknown): void;
+}
+
+class NodeTcpListener implements TcpListener {
+  readonly addr: NetAddr;
+  #server: net.Server;
+  #closed = false;
+  /** Connections that arrived before anyone called accept(). */
+  #pending: NodeTcpConn[] = [];
+  #waiters: AcceptWaiter[] = [];
+  #error: unknown = undefined;
+
+  constructor(server: net.Server, addr: NetAddr) {
+    this.#server = server;
+    this.addr = addr;
+    server.on("connection", (socket: net.Socket) => {
+      // Wrapped at once so the socket has an 'error' listener even while it waits in the queue.
+      const conn = new NodeTcpConn(socket);
+      if (this.#closed) {
+        conn.close();
+        return;
+      }
+      const waiter = this.#waiters.shift();
+      if (waiter === undefined) this.#pending.push(conn);
+      else waiter.resolve(conn);
+    });
+    server.on("error", (error: Error) => {
+      this.#error = error;
+      for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
+    });
+  }
+
+  accept(): Promise<TcpConn> {
+    const conn = this.#pending.shift();
+    if (conn !== undefined) return Promise.resolve(conn);
+    if (this.#closed) {
+      return Promise.reject(badResource("Listener has been closed"));
+    }
+    if (this.#error !== undefined) return Promise.reject(this.#error);
+    return new Promise((resolve, reject) => {
+      this.#waiters.push({ resolve, reject });
+    });
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#server.close();
+    // Like Deno, connections never accepted are dropped with the listener.
+    for (const conn of this.#pending.splice(0)) conn.close();
+    for (const waiter of this.#waiters.splice(0)) {
+      waiter.reject(badResource("Listener has been closed"));
+    }
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<TcpConn, void, undefined> {
+    while (true) {
+      let conn: TcpConn;
+      try {
+        conn = await this.accept();
+      } catch (error) {
+        if (this.#closed) return;
+        throw error;
+      }
+      yield conn;
+    }
+  }
+}
+
+class NodeTimerHandle implements TimerHandle {
+  readonly timeout: ReturnType<typeof setNodeTimeout>;
+
+  constructor(timeout: ReturnType<typeof setNodeTimeout>) {
+    this.timeout = timeout;
+  }
+
+  unref(): void {
+    this.timeout.unref();
+  }
+}
+
+/**
+ * The {@linkcode Platform} of Node.js (20 or later): TCP through `node:net`, time through
+ * `performance.now()` and `node:timers`, and `process.env`.
+ *
+ * @example Echo one message over loopback
+ * ```ts
+ * import { nodePlatform } from "./node.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const listener = await nodePlatform.listen({ hostname: "127.0.0.1", port: 0 });
+ * const client = await nodePlatform.connect({ port: listener.addr.port });
+ * const server = await listener.accept();
+ * const writer = client.writable.getWriter();
+ * await writer.write(new TextEncoder().encode("hi"));
+ * const { value } = await server.readable.getReader().read();
+ * assert.equal(new TextDecoder().decode(value), "hi");
+ * client.close();
+ * server.close();
+ * listener.close();
+ * ```
+ */
+export const nodePlatform: Platform = {
+  runtime: "node",
+
+  listen(options: ListenOptions = {}): Promise<TcpListener> {
+    return new Promise((resolve, reject) => {
+      const server = net.createServer({ allowHalfOpen: true });
+      const onError = (error: Error): void => reject(error);
+      server.once("error", onError);
+      server.listen({
+        host: options.hostname ?? "127.0.0.1",
+        port: options.port ?? 0,
+      }, () => {
+        server.off("error", onError);
+        const address = server.address();
+        if (address === null || typeof address === "string") {
+          server.close();
+          reject(new TypeError("Cannot listen: the server has no TCP address"));
+          return;
+        }
+        resolve(
+          new NodeTcpListener(server, {
+            hostname: address.address,
+            port: address.port,
+          }),
+        );
+      });
+    });
+  },
+
+  connect(options: ConnectOptions): Promise<TcpConn> {
+    const { signal } = options;
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(signal.reason);
+        return;
+      }
+      const socket = net.connect({
+        host: options.hostname ?? "127.0.0.1",
+        port: options.port,
+        allowHalfOpen: true,
+      });
+      const settle = (): void => {
+        socket.off("connect", onConnect);
+        socket.off("error", onError);
+        signal?.removeEventListener("abort", onAbort);
+      };
+      const onConnect = (): void => {
+        settle();
+        resolve(new NodeTcpConn(socket));
+      };
+      const onError = (error: Error): void => {
+        settle();
+        socket.destroy();
+        reject(error);
+      };
+      const onAbort = (): void => {
+        settle();
+        // Keep a listener: destroying may still report the connection attempt's error.
+        socket.on("error", () => {});
+        socket.destroy();
+        reject(signal?.reason);
+      };
+      socket.once("connect", onConnect);
+      socket.once("error", onError);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  },
+
+  now(): number {
+    return performance.now();
+  },
+
+  setTimer(callback: () => void, delayMs: number): TimerHandle {
+    return new NodeTimerHandle(setNodeTimeout(callback, delayMs));
+  },
+
+  clearTimer(handle: TimerHandle): void {
+    if (handle instanceof NodeTimerHandle) clearNodeTimeout(handle.timeout);
+  },
+
+  env(name: string): string | undefined {
+    return process.env[name];
+  },
+};

@@ -1,0 +1,370 @@
+// Conformance suite of the Platform contract, run against the current runtime's `platform`
+// (deno.ts under `deno test`, node.ts in the npm build under `node --test`).
+import assert from "node:assert/strict";
+import process from "node:process";
+import { test } from "./test_harness.ts";
+import { platform } from "./mod.ts";
+import type { TcpConn, TcpListener } from "./mod.ts";
+
+interface Pair {
+  listener: TcpListener;
+  client: TcpConn;
+  server: TcpConn;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** A listener and both ends of one connection over loopback, all closed on dispose. */
+async function connectPair(): Promise<Pair> {
+  const listener = await platform.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const [client, server] = await Promise.all([
+      platform.connect({ hostname: "127.0.0.1", port: listener.addr.port }),
+      listener.accept(),
+    ]);
+    return {
+      listener,
+      client,
+      server,
+      [Symbol.asyncDispose]: (): Promise<void> => {
+        client.close();
+        server.close();
+        listener.close();
+        return Promise.resolve();
+      },
+    };
+  } catch (error) {
+    listener.close();
+    throw error;
+  }
+}
+
+async function readAll(
+  readable: ReadableStream<Uint8Array>,
+): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  const reader = readable.getReader();
+  try {
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      length += value.byteLength;
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  const bytes = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}
+
+async function readExactly(
+  readable: ReadableStream<Uint8Array>,
+  length: number,
+): Promise<Uint8Array> {
+  const bytes = new Uint8Array(length);
+  let offset = 0;
+  const reader = readable.getReader();
+  try {
+    while (offset < length) {
+      const { value, done } = await reader.read();
+      if (done) {
+        throw new Error(`Stream ended after ${offset} of ${length} bytes`);
+      }
+      bytes.set(value, offset);
+      offset += value.byteLength;
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  return bytes;
+}
+
+/** Writes `payload` in chunks of `chunkSize`, then closes the writable (sends FIN). */
+async function writeAll(
+  writable: WritableStream<Uint8Array>,
+  payload: Uint8Array,
+  chunkSize: number,
+): Promise<void> {
+  const writer = writable.getWriter();
+  for (let offset = 0; offset < payload.byteLength; offset += chunkSize) {
+    await writer.write(payload.subarray(offset, offset + chunkSize));
+  }
+  await writer.close();
+}
+
+function pattern(length: number, seed: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  for (let i = 0; i < length; i++) {
+    bytes[i] = (i * 31 + seed + (i >>> 12)) & 0xff;
+  }
+  return bytes;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => platform.setTimer(resolve, ms));
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+test("platform.runtime names the runtime the suite runs on", () => {
+  const expected = "Deno" in globalThis ? "deno" : "node";
+  assert.equal(platform.runtime, expected);
+});
+
+test("platform.listen() binds a free port and reports both ends of a connection", async () => {
+  await using pair = await connectPair();
+  const { listener, client, server } = pair;
+  assert.equal(listener.addr.hostname, "127.0.0.1");
+  assert.ok(listener.addr.port > 0 && listener.addr.port < 65536);
+  assert.deepEqual(client.remoteAddr, {
+    hostname: "127.0.0.1",
+    port: listener.addr.port,
+  });
+  assert.deepEqual(server.localAddr, {
+    hostname: "127.0.0.1",
+    port: listener.addr.port,
+  });
+  assert.deepEqual(server.remoteAddr, client.localAddr);
+});
+
+test("TcpConn carries bytes both ways over loopback", async () => {
+  await using pair = await connectPair();
+  const { client, server } = pair;
+  client.setNoDelay(true);
+  server.setNoDelay(true);
+  const clientWriter = client.writable.getWriter();
+  const serverWriter = server.writable.getWriter();
+  await clientWriter.write(encoder.encode("ping"));
+  assert.equal(decoder.decode(await readExactly(server.readable, 4)), "ping");
+  await serverWriter.write(encoder.encode("pong!"));
+  assert.equal(decoder.decode(await readExactly(client.readable, 5)), "pong!");
+  clientWriter.releaseLock();
+  serverWriter.releaseLock();
+});
+
+test("TcpConn carries a payload of several MiB each way, with half-close", async () => {
+  await using pair = await connectPair();
+  const { client, server } = pair;
+  const upload = pattern(4 * 1024 * 1024 + 123, 1);
+  const download = pattern(3 * 1024 * 1024 + 7, 2);
+  // The server answers only after the client's FIN, so each direction must finish on its own.
+  const serverSide = (async (): Promise<Uint8Array> => {
+    const received = await readAll(server.readable);
+    await writeAll(server.writable, download, 1024 * 1024);
+    return received;
+  })();
+  const [, received, downloaded] = await Promise.all([
+    writeAll(client.writable, upload, 256 * 1024),
+    serverSide,
+    readAll(client.readable),
+  ]);
+  assert.equal(received.byteLength, upload.byteLength);
+  assert.ok(
+    received.every((byte, i) => byte === upload[i]),
+    "upload arrived intact",
+  );
+  assert.equal(downloaded.byteLength, download.byteLength);
+  assert.ok(
+    downloaded.every((byte, i) => byte === download[i]),
+    "download arrived intact",
+  );
+});
+
+test("TcpConn.writable stalls while the peer does not read, then delivers everything", async () => {
+  await using pair = await connectPair();
+  const { client, server } = pair;
+  const payload = pattern(24 * 1024 * 1024, 3);
+  const chunkSize = 64 * 1024;
+  let written = 0;
+  const writing = (async (): Promise<void> => {
+    const writer = client.writable.getWriter();
+    for (let offset = 0; offset < payload.byteLength; offset += chunkSize) {
+      await writer.write(payload.subarray(offset, offset + chunkSize));
+      written += chunkSize;
+    }
+    await writer.close();
+  })();
+  await delay(200);
+  const writtenBeforeReading = written;
+  assert.ok(
+    writtenBeforeReading < payload.byteLength,
+    `writes stalled (${writtenBeforeReading} of ${payload.byteLength} bytes taken)`,
+  );
+  const [received] = await Promise.all([readAll(server.readable), writing]);
+  assert.equal(received.byteLength, payload.byteLength);
+  assert.ok(
+    received.every((byte, i) => byte === payload[i]),
+    "payload arrived intact",
+  );
+});
+
+test("TcpConn.readable ends when the peer closes", async () => {
+  await using pair = await connectPair();
+  const { client, server } = pair;
+  const writer = client.writable.getWriter();
+  await writer.write(encoder.encode("last words"));
+  client.close();
+  assert.equal(decoder.decode(await readAll(server.readable)), "last words");
+});
+
+test("TcpConn.close() ends pending reads, fails writes and is idempotent", async () => {
+  await using pair = await connectPair();
+  const { client } = pair;
+  const reader = client.readable.getReader();
+  const pending = reader.read();
+  await delay(10);
+  client.close();
+  client.close();
+  assert.deepEqual(await pending, { value: undefined, done: true });
+  const writer = client.writable.getWriter();
+  await assert.rejects(writer.write(encoder.encode("too late")));
+});
+
+test("TcpListener.accept() rejects once the listener is closed", async () => {
+  const listener = await platform.listen({ port: 0 });
+  const pending = listener.accept();
+  listener.close();
+  listener.close();
+  await assert.rejects(pending);
+  await assert.rejects(listener.accept());
+});
+
+test("TcpListener yields connections when iterated, until it is closed", async () => {
+  const listener = await platform.listen({ port: 0 });
+  const accepted: TcpConn[] = [];
+  const clients: TcpConn[] = [];
+  try {
+    const iterating = (async (): Promise<void> => {
+      for await (const conn of listener) {
+        accepted.push(conn);
+        if (accepted.length === 2) listener.close();
+      }
+    })();
+    clients.push(await platform.connect({ port: listener.addr.port }));
+    clients.push(await platform.connect({ port: listener.addr.port }));
+    await iterating;
+    assert.equal(accepted.length, 2);
+  } finally {
+    listener.close();
+    for (const conn of [...accepted, ...clients]) conn.close();
+  }
+});
+
+test("platform.connect() rejects for a port nobody listens on", async () => {
+  const listener = await platform.listen({ port: 0 });
+  const { port } = listener.addr;
+  listener.close();
+  await assert.rejects(platform.connect({ port }));
+});
+
+test("platform.connect() rejects with AbortError when its signal is aborted", async () => {
+  const listener = await platform.listen({ port: 0 });
+  try {
+    const controller = new AbortController();
+    controller.abort();
+    await assert.rejects(
+      platform.connect({ port: listener.addr.port, signal: controller.signal }),
+      (error: Error) => error.name === "AbortError",
+    );
+  } finally {
+    listener.close();
+  }
+});
+
+test("platform.setTimer() runs its callback once after the delay", async () => {
+  const started = platform.now();
+  let calls = 0;
+  await new Promise<void>((resolve) => {
+    platform.setTimer(() => {
+      calls++;
+      resolve();
+    }, 20);
+  });
+  // Node schedules from its cached loop time, so allow the callback to come a little early.
+  assert.ok(platform.now() - started >= 15, "the timer waited for its delay");
+  await delay(30);
+  assert.equal(calls, 1);
+});
+
+test("platform.clearTimer() cancels a pending timer and ignores a finished one", async () => {
+  let fired = false;
+  const handle = platform.setTimer(() => {
+    fired = true;
+  }, 10);
+  platform.clearTimer(handle);
+  await delay(40);
+  assert.equal(fired, false);
+  platform.clearTimer(handle);
+});
+
+test("TimerHandle.unref() keeps the timer running", async () => {
+  let fired = false;
+  const handle = platform.setTimer(() => {
+    fired = true;
+  }, 5);
+  handle.unref();
+  await delay(30);
+  assert.equal(fired, true);
+});
+
+test("platform.now() is monotonic and advances", async () => {
+  let previous = platform.now();
+  for (let i = 0; i < 10_000; i++) {
+    const current = platform.now();
+    assert.ok(
+      current >= previous,
+      `now() went back from ${previous} to ${current}`,
+    );
+    previous = current;
+  }
+  await delay(15);
+  assert.ok(platform.now() - previous >= 10);
+});
+
+test("platform.env() reads a set variable and gives undefined for a missing one", () => {
+  const name = "TROUPE_PLATFORM_TEST_VALUE";
+  process.env[name] = "actors";
+  try {
+    assert.equal(platform.env(name), "actors");
+  } finally {
+    delete process.env[name];
+  }
+  assert.equal(platform.env(name), undefined);
+  assert.equal(platform.env("TROUPE_PLATFORM_TEST_SURELY_UNSET"), undefined);
+});
+
+test("TcpConn reads end and writes fail once the peer is gone", async () => {
+  await using pair = await connectPair();
+  const { client, server } = pair;
+  const writer = client.writable.getWriter();
+  await writer.write(encoder.encode("never read"));
+  await delay(10);
+  // Closing with unread bytes in the receive buffer makes the kernel answer with a reset.
+  server.close();
+  const read = await client.readable.getReader().read().then(
+    (result) => result.done ? "ended" : "data",
+    () => "error",
+  );
+  assert.notEqual(read, "data");
+  let writeError: unknown = undefined;
+  for (let i = 0; i < 100 && writeError === undefined; i++) {
+    await writer.write(new Uint8Array(64 * 1024)).catch((error: unknown) => {
+      writeError = error;
+    });
+  }
+  assert.ok(
+    writeError instanceof Error,
+    "a write failed after the peer went away",
+  );
+  await assert.rejects(
+    writer.write(new Uint8Array(1)),
+    "later writes fail too",
+  );
+});
