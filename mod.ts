@@ -1,17 +1,31 @@
 /**
  * Troupe: an actor runtime for TypeScript on Deno and Node, built on an Erlang-style backplane.
  *
- * This release contains the backplane: devices that link to each other and are told, with the
- * reason, when a linked device disconnects.
+ * - Actors: {@linkcode defineActor}, {@linkcode ActorSystem}, typed {@linkcode ActorRef}s with
+ *   `tell` and `ask`, lifecycle hooks, supervision, timers, dead letters and metrics.
+ * - The backplane underneath: {@linkcode Device}s that link to each other and are told, with
+ *   the reason, when a linked device disconnects.
+ * - Time: the {@linkcode Clock} every wait goes through; `ManualClock` and test probes are in
+ *   `@troupe/troupe/testing`.
+ * - Metrics: counters, gauges, histograms and Prometheus text.
  *
  * @example Usage
  * ```ts
- * import { Device, errorFault, LinkMode } from "@troupe/troupe";
- * using supervisor = new Device();
- * const worker = new Device();
- * supervisor.link(worker, LinkMode.Monitor);
- * worker.disconnect(errorFault("crashed"));
- * console.log((await supervisor.receive())?.kind); // "disconnected"
+ * import { ActorSystem, defineActor } from "@troupe/troupe";
+ * const counter = defineActor({
+ *   name: "counter",
+ *   init: (start: number) => ({ count: start }),
+ *   handlers: {
+ *     add: (state, by: number) => {
+ *       state.count += by;
+ *     },
+ *     get: (state) => state.count,
+ *   },
+ * });
+ * await using system = new ActorSystem();
+ * const ref = await system.spawn(counter, 0);
+ * ref.tell("add", 2);
+ * console.log(await ref.ask("get")); // 2
  * ```
  *
  * @module
@@ -44,3 +58,93 @@ export {
   type Shutdown,
   thrownFault,
 } from "./src/backplane/mod.ts";
+export {
+  type ActorAddress,
+  ActorContext,
+  type ActorDefinition,
+  type ActorDefinitionInput,
+  type ActorErrorCode,
+  type ActorLogger,
+  type ActorRef,
+  ActorStartError,
+  ActorStoppedError,
+  ActorSystem,
+  type ActorSystemOptions,
+  type ActorTimerOptions,
+  ActorTimers,
+  allForOne,
+  type ArgsOf,
+  type AskArgs,
+  type AskOptions,
+  AskTimeoutError,
+  type BackoffOptions,
+  type DeadLetter,
+  type DeadLetterListener,
+  type DeadLetterReason,
+  DeadLetters,
+  defineActor,
+  type Directive,
+  DuplicateActorIdError,
+  formatAddress,
+  type Handler,
+  type Handlers,
+  isActorStartError,
+  isActorStoppedError,
+  isAskTimeoutError,
+  isDuplicateActorIdError,
+  isMailboxFullError,
+  isMessageNotHandledError,
+  isSupervisionEscalatedError,
+  MailboxFullError,
+  type MailboxOptions,
+  MessageNotHandledError,
+  type MessageType,
+  oneForOne,
+  type OverflowPolicy,
+  parseAddress,
+  type PayloadOf,
+  type Protocol,
+  type ProtocolOf,
+  type ProtocolOfDefinition,
+  restForOne,
+  type ResultOf,
+  type SpawnOptions,
+  type StopNotice,
+  type StrategyOptions,
+  SupervisionEscalatedError,
+  type SupervisionStrategy,
+  type TellArgs,
+  type UnknownProtocol,
+} from "./src/actor/mod.ts";
+export {
+  type Clock,
+  type PeriodicTimerOptions,
+  systemClock,
+  type TimerFire,
+  type TimerMode,
+  TimerScheduler,
+} from "./src/timer/mod.ts";
+export {
+  Counter,
+  type CounterChild,
+  type CounterSnapshot,
+  DEFAULT_TIME_BUCKETS,
+  Gauge,
+  type GaugeChild,
+  type GaugeSnapshot,
+  Histogram,
+  type HistogramChild,
+  type HistogramOptions,
+  type HistogramSampleSnapshot,
+  type HistogramSnapshot,
+  isValidLabelName,
+  isValidMetricName,
+  type Metric,
+  type MetricKind,
+  type MetricOptions,
+  type MetricSnapshot,
+  MetricsRegistry,
+  type MetricsRegistryOptions,
+  PROMETHEUS_CONTENT_TYPE,
+  type SampleSnapshot,
+} from "./src/metrics/mod.ts";

@@ -1,0 +1,786 @@
+// The actor cell: one actor's mailbox, state, lifecycle and place in the supervision tree.
+// The hot path (tell → enqueue → drain → handler) allocates nothing per message but the
+// payload the caller made; asks add one PendingAsk and its promise.
+import {
+  cascadeFault,
+  Device,
+  type DeviceId,
+  type DeviceMessage,
+  type Fault,
+  LinkMode,
+  thrownFault,
+} from "../backplane/mod.ts";
+import type { TimerHandle } from "../platform/mod.ts";
+import { TimerScheduler } from "../timer/mod.ts";
+import { PendingAsk } from "./_ask.ts";
+import type { SystemCore, TypeInfo } from "./_system_core.ts";
+import type { ActorAddress } from "./address.ts";
+import { ActorContext } from "./context.ts";
+import type { ActorDefinition, Handlers, StopNotice } from "./definition.ts";
+import {
+  ActorStartError,
+  ActorStoppedError,
+  MailboxFullError,
+  MessageNotHandledError,
+  SupervisionEscalatedError,
+} from "./errors.ts";
+import { Mailbox, type MailboxOptions } from "./mailbox.ts";
+import type { AskOptions, UnknownProtocol } from "./protocol.ts";
+import type { ActorRef } from "./ref.ts";
+import {
+  DEFAULT_STRATEGY,
+  RestartTracker,
+  type SupervisionStrategy,
+} from "./supervision.ts";
+
+export const STARTING = 0;
+export const RUNNING = 1;
+export const SUSPENDED = 2;
+export const RESTARTING = 3;
+export const STOPPING = 4;
+export const STOPPED = 5;
+
+type AnyDefinition = ActorDefinition<unknown, unknown, Handlers<unknown>>;
+type HandlerFn = (
+  state: unknown,
+  payload: unknown,
+  ctx: ActorContext<UnknownProtocol>,
+) => unknown;
+
+/** One message type of one actor type in one system: its handler and counters. */
+export interface HandlerEntry {
+  readonly type: string;
+  readonly fn: HandlerFn;
+  readonly sent: { inc(): void };
+  readonly processed: { inc(): void };
+}
+
+/** A timer tick in a mailbox; stale once its timer is cancelled or replaced. */
+export class TimerToken {
+  live = true;
+  done: () => void = noop;
+}
+
+/** A hook call (childStopped, terminated) queued as a message. */
+class HookCall {
+  constructor(readonly notice: StopNotice) {}
+}
+
+function noop(): void {}
+
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null &&
+    (typeof value === "object" || typeof value === "function") &&
+    typeof (value as { then?: unknown }).then === "function";
+}
+
+type Reply = PendingAsk | TimerToken | HookCall | null;
+const SLOT: [HandlerEntry, unknown, Reply] = [
+  undefined as unknown as HandlerEntry,
+  undefined,
+  null,
+];
+
+export class ActorCell {
+  readonly system: SystemCore;
+  readonly definition: AnyDefinition;
+  readonly info: TypeInfo;
+  readonly args: unknown;
+  readonly parent: ActorCell | null;
+  readonly path: string;
+  readonly id: string;
+  readonly device: Device;
+  readonly ref: LocalActorRef;
+  readonly capacity: number;
+  readonly overflow: MailboxOptions["overflow"];
+  status = STARTING;
+  state: unknown = undefined;
+  startedOk = false;
+  busy = false;
+  scheduled = false;
+  mailbox: Mailbox<HandlerEntry, unknown, Reply> = new Mailbox();
+  children: Map<DeviceId, ActorCell> | null = null;
+  watching: Map<DeviceId, ActorRef<UnknownProtocol>> | null = null;
+  ctx: ActorContext<UnknownProtocol> | null = null;
+  timers: TimerScheduler | null = null;
+  tracker: RestartTracker | null = null;
+  stopPromise: Promise<void> | null = null;
+  startPromise: Promise<void> | null = null;
+  #idleWaiters: Array<() => void> | null = null;
+  #backoff: { handle: TimerHandle; wake: () => void } | null = null;
+  #lastEntry: HandlerEntry | null = null;
+  #enqueued = 0;
+  #dequeued = 0;
+  #sampleIndex = -1;
+  #sampleAt = 0;
+
+  constructor(
+    system: SystemCore,
+    definition: AnyDefinition,
+    info: TypeInfo,
+    args: unknown,
+    parent: ActorCell | null,
+    id: string,
+    mailbox: MailboxOptions | undefined,
+  ) {
+    this.system = system;
+    this.definition = definition;
+    this.info = info;
+    this.args = args;
+    this.parent = parent;
+    this.id = id;
+    this.path = parent === null ? id : parent.path + "/" + id;
+    this.capacity = mailbox?.capacity ?? Infinity;
+    this.overflow = mailbox?.overflow ?? "drop-newest";
+    this.device = new Device({
+      onMessage: (message) => this.#onDevice(message),
+    });
+    this.ref = new LocalActorRef(this);
+  }
+
+  get context(): ActorContext<UnknownProtocol> {
+    return this.ctx ??= new ActorContext(this);
+  }
+
+  // ---- sending ----------------------------------------------------------------------------
+
+  entryFor(type: string): HandlerEntry | undefined {
+    return this.info.entries.get(type) ?? this.info.fallback(type);
+  }
+
+  tell(type: string, payload: unknown): void {
+    let entry: HandlerEntry | null | undefined = this.#lastEntry;
+    if (entry === null || entry.type !== type) {
+      entry = this.info.entries.get(type) ?? this.info.fallback(type);
+      if (entry !== undefined) this.#lastEntry = entry;
+    }
+    if (entry === undefined || entry === null) {
+      this.system.deadLetter(this.path, type, payload, "not-handled");
+      return;
+    }
+    this.enqueue(entry, payload, null);
+  }
+
+  ask(
+    type: string,
+    payload: unknown,
+    options: AskOptions | undefined,
+  ): Promise<unknown> {
+    const entry = this.info.entries.get(type) ?? this.info.fallback(type);
+    if (entry === undefined) {
+      this.system.deadLetter(this.path, type, payload, "not-handled");
+      return Promise.reject(
+        new MessageNotHandledError(this.path, this.info.name, type),
+      );
+    }
+    if (this.status >= STOPPING) {
+      this.system.deadLetter(this.path, type, payload, "actor-stopped");
+      return Promise.reject(new ActorStoppedError(this.path, type));
+    }
+    const timeoutMs = options?.timeoutMs ?? this.system.askTimeoutMs;
+    if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) {
+      return Promise.reject(
+        new RangeError(
+          `Invalid ask timeout ${
+            String(timeoutMs)
+          }: must be a finite number > 0`,
+        ),
+      );
+    }
+    const asks = this.system.asks;
+    const promise = asks.open(this.path, type, timeoutMs);
+    this.enqueue(entry, payload, asks.last);
+    asks.last = null;
+    return promise;
+  }
+
+  enqueue(entry: HandlerEntry, payload: unknown, reply: Reply): void {
+    if (this.status >= STOPPING) {
+      this.#undeliverable(entry, payload, reply, "actor-stopped");
+      return;
+    }
+    const mailbox = this.mailbox;
+    if (mailbox.size >= this.capacity && !(reply instanceof HookCall)) {
+      if (this.overflow === "drop-oldest") {
+        mailbox.shift(SLOT);
+        const [oldEntry, oldPayload, oldReply] = SLOT;
+        SLOT[1] = SLOT[2] = null;
+        this.#skipSample();
+        this.#undeliverable(oldEntry, oldPayload, oldReply, "dropped-oldest");
+      } else {
+        const error = new MailboxFullError(
+          this.path,
+          entry.type,
+          this.capacity,
+        );
+        if (this.overflow === "reject" && reply === null) throw error;
+        this.#undeliverable(entry, payload, reply, "mailbox-full", error);
+        return;
+      }
+    }
+    mailbox.push(entry, payload, reply);
+    entry.sent.inc();
+    if (
+      this.#sampleIndex < 0 && (++this.#enqueued & this.system.sampleMask) === 0
+    ) {
+      this.#sampleIndex = this.#dequeued + mailbox.size - 1;
+      this.#sampleAt = this.system.now();
+    }
+    if (!this.scheduled && !this.busy && this.status === RUNNING) {
+      this.system.schedule(this);
+    }
+  }
+
+  #undeliverable(
+    entry: HandlerEntry,
+    payload: unknown,
+    reply: Reply,
+    reason: "actor-stopped" | "mailbox-full" | "dropped-oldest",
+    error?: Error,
+  ): void {
+    if (reply instanceof TimerToken || reply instanceof HookCall) return;
+    this.system.deadLetter(this.path, entry.type, payload, reason);
+    if (reply !== null) {
+      reply.fail(
+        error ??
+          (reason === "actor-stopped"
+            ? new ActorStoppedError(this.path, entry.type)
+            : new MailboxFullError(this.path, entry.type, this.capacity)),
+      );
+    }
+  }
+
+  #skipSample(): void {
+    if (this.#dequeued === this.#sampleIndex) this.#sampleIndex = -1;
+    this.#dequeued++;
+  }
+
+  // ---- processing -------------------------------------------------------------------------
+
+  /** Handles up to `budget` messages; returns how many. Called by the scheduler. */
+  run(budget: number): number {
+    this.scheduled = false;
+    const mailbox = this.mailbox;
+    let n = 0;
+    while (
+      n < budget && this.status === RUNNING && !this.busy && mailbox.size > 0
+    ) {
+      mailbox.shift(SLOT);
+      const entry = SLOT[0];
+      const payload = SLOT[1];
+      const reply = SLOT[2];
+      SLOT[1] = SLOT[2] = null;
+      n++;
+      this.#invoke(entry, payload, reply);
+    }
+    return n;
+  }
+
+  get runnable(): boolean {
+    return this.status === RUNNING && !this.busy && this.mailbox.size > 0;
+  }
+
+  #invoke(entry: HandlerEntry, payload: unknown, reply: Reply): void {
+    let started = -1;
+    if (this.#dequeued++ === this.#sampleIndex) {
+      this.#sampleIndex = -1;
+      started = this.system.now();
+      this.info.wait.observe((started - this.#sampleAt) / 1000);
+    }
+    if (reply instanceof TimerToken && !reply.live) return;
+    entry.processed.inc();
+    let result: unknown;
+    try {
+      result = entry.fn(
+        this.state,
+        reply instanceof HookCall ? reply.notice : payload,
+        this.context,
+      );
+    } catch (error) {
+      this.#handlerFailed(error, reply, entry);
+      return;
+    }
+    if (isThenable(result)) {
+      this.busy = true;
+      result.then(
+        (value) => this.#asyncDone(value, reply, started),
+        (error) => this.#asyncFailed(error, reply, entry),
+      );
+      return;
+    }
+    if (started >= 0) {
+      this.info.processing.observe((this.system.now() - started) / 1000);
+    }
+    if (reply !== null) settle(reply, result);
+  }
+
+  #asyncDone(value: unknown, reply: Reply, started: number): void {
+    if (started >= 0) {
+      this.info.processing.observe((this.system.now() - started) / 1000);
+    }
+    if (reply !== null) settle(reply, value);
+    this.#becomeIdle();
+  }
+
+  #asyncFailed(error: unknown, reply: Reply, entry: HandlerEntry): void {
+    this.#handlerFailed(error, reply, entry);
+    this.#becomeIdle();
+  }
+
+  #becomeIdle(): void {
+    this.busy = false;
+    const waiters = this.#idleWaiters;
+    if (waiters !== null) {
+      this.#idleWaiters = null;
+      for (const wake of waiters) wake();
+    }
+    if (this.runnable && !this.scheduled) this.system.schedule(this);
+  }
+
+  #whenIdle(): Promise<void> | undefined {
+    if (!this.busy) return undefined;
+    return new Promise((resolve) => (this.#idleWaiters ??= []).push(resolve));
+  }
+
+  #handlerFailed(error: unknown, reply: Reply, entry: HandlerEntry): void {
+    if (reply instanceof TimerToken) reply.done();
+    else if (reply !== null && !(reply instanceof HookCall)) reply.fail(error);
+    this.info.failures.inc();
+    this.system.logError(
+      `Actor "${this.path}" failed handling "${entry.type}"`,
+      error,
+    );
+    this.fail(error);
+  }
+
+  /** Suspends the actor and hands the failure to its supervisor. */
+  fail(error: unknown): void {
+    if (this.status !== RUNNING && this.status !== STARTING) return;
+    this.status = SUSPENDED;
+    supervise(this, error);
+  }
+
+  // ---- lifecycle --------------------------------------------------------------------------
+
+  /** Runs init and started; on failure cleans up and throws ActorStartError. */
+  async start(): Promise<void> {
+    const definition = this.definition;
+    try {
+      let state = definition.init(this.args);
+      if (isThenable(state)) state = await state;
+      this.state = state;
+      if (this.status === STARTING && definition.started !== undefined) {
+        const done = definition.started(state, this.context);
+        if (isThenable(done)) await done;
+      }
+      this.startedOk = true;
+    } catch (error) {
+      this.#abortStart(thrownFault(error));
+      throw new ActorStartError(this.path, error);
+    }
+    if (this.status !== STARTING) {
+      // stop() was called while the actor was starting.
+      await this.#runStoppedHook();
+      this.#abortStart(undefined);
+      throw new ActorStoppedError(this.path);
+    }
+    this.status = RUNNING;
+    this.info.created.inc();
+    this.info.active.inc();
+    if (this.mailbox.size > 0 && !this.scheduled) this.system.schedule(this);
+  }
+
+  #abortStart(fault: Fault | undefined): void {
+    this.status = STOPPING;
+    this.cancelAllTimers();
+    this.parent?.children?.delete(this.device.id);
+    this.#rejectQueued();
+    this.system.forget(this);
+    this.#release();
+    this.status = STOPPED;
+    this.device.disconnect(fault);
+  }
+
+  #rejectQueued(): void {
+    const mailbox = this.mailbox;
+    while (mailbox.size > 0) {
+      mailbox.shift(SLOT);
+      const [entry, payload, reply] = SLOT;
+      SLOT[1] = SLOT[2] = null;
+      this.#undeliverable(entry, payload, reply, "actor-stopped");
+    }
+  }
+
+  /** Restarts the actor after `delayMs`: fresh state from the start arguments. */
+  async restart(delayMs: number): Promise<void> {
+    if (
+      this.status >= STOPPING || this.status === RESTARTING ||
+      this.status === STARTING
+    ) return;
+    this.status = RESTARTING;
+    const idle = this.#whenIdle();
+    if (idle !== undefined) await idle;
+    await this.#stopChildren();
+    this.cancelAllTimers();
+    await this.#runStoppedHook();
+    if (delayMs > 0) {
+      await new Promise<void>((wake) => {
+        const handle = this.system.clock.setTimer(() => {
+          this.#backoff = null;
+          wake();
+        }, delayMs);
+        this.#backoff = { handle, wake };
+      });
+    }
+    if (this.status !== RESTARTING) return;
+    const definition = this.definition;
+    try {
+      let state = definition.init(this.args);
+      if (isThenable(state)) state = await state;
+      if (this.status !== RESTARTING) return;
+      this.state = state;
+      if (definition.started !== undefined) {
+        const done = definition.started(state, this.context);
+        if (isThenable(done)) await done;
+      }
+    } catch (error) {
+      if (this.status !== RESTARTING) return;
+      this.info.failures.inc();
+      this.system.logError(`Actor "${this.path}" failed to restart`, error);
+      this.status = RUNNING;
+      this.fail(error);
+      return;
+    }
+    if (this.status !== RESTARTING) return;
+    this.startedOk = true;
+    this.info.restarts.inc();
+    this.status = RUNNING;
+    if (this.runnable && !this.scheduled) this.system.schedule(this);
+  }
+
+  /** Resumes a suspended actor with its state as it was. */
+  resume(): void {
+    if (this.status !== SUSPENDED) return;
+    this.status = RUNNING;
+    if (this.runnable && !this.scheduled) this.system.schedule(this);
+  }
+
+  stop(fault?: Fault): Promise<void> {
+    return this.stopPromise ??= this.#stop(fault);
+  }
+
+  async #stop(fault: Fault | undefined): Promise<void> {
+    const wasStarting = this.status === STARTING;
+    this.status = STOPPING;
+    if (this.#backoff !== null) {
+      this.system.clock.clearTimer(this.#backoff.handle);
+      this.#backoff.wake();
+      this.#backoff = null;
+    }
+    // start() sees the status, cleans up and rejects the spawn.
+    if (wasStarting) return this.startPromise?.then(noop, noop);
+    const idle = this.#whenIdle();
+    if (idle !== undefined) await idle;
+    if (this.children !== null && this.children.size > 0) {
+      await this.#stopChildren();
+    }
+    this.cancelAllTimers();
+    if (this.startedOk && this.definition.stopped !== undefined) {
+      await this.#runStoppedHook();
+    }
+    this.#rejectQueued();
+    this.system.forget(this);
+    this.info.stopped.inc();
+    this.info.active.dec();
+    this.#release();
+    this.status = STOPPED;
+    this.device.disconnect(fault);
+  }
+
+  #release(): void {
+    this.state = undefined;
+    this.ctx = null;
+    this.timers = null;
+    this.watching = null;
+    this.children = null;
+    this.tracker = null;
+    this.mailbox = EMPTY_MAILBOX as Mailbox<HandlerEntry, unknown, Reply>;
+  }
+
+  async #runStoppedHook(): Promise<void> {
+    if (!this.startedOk) return;
+    this.startedOk = false;
+    const stopped = this.definition.stopped;
+    if (stopped === undefined) return;
+    try {
+      const done = stopped(this.state, this.context);
+      if (isThenable(done)) await done;
+    } catch (error) {
+      this.system.logError(
+        `Actor "${this.path}" threw in its stopped hook`,
+        error,
+      );
+    }
+  }
+
+  async #stopChildren(): Promise<void> {
+    const children = this.children;
+    if (children === null || children.size === 0) return;
+    await Promise.all([...children.values()].map((child) => child.stop()));
+  }
+
+  // ---- links ------------------------------------------------------------------------------
+
+  adopt(child: ActorCell): void {
+    (this.children ??= new Map()).set(child.device.id, child);
+    this.device.link(child.device, LinkMode.Peer);
+  }
+
+  watch(target: ActorCell): void {
+    (this.watching ??= new Map()).set(
+      target.device.id,
+      target.ref as ActorRef<UnknownProtocol>,
+    );
+    this.device.link(target.device, LinkMode.Monitor);
+  }
+
+  unwatch(target: ActorCell): void {
+    this.watching?.delete(target.device.id);
+    this.device.unlink(target.device, LinkMode.Monitor);
+  }
+
+  #onDevice(message: DeviceMessage): void {
+    if (message.kind === "shutdown") {
+      void this.stop();
+      return;
+    }
+    const child = this.children?.get(message.id);
+    if (child !== undefined) {
+      this.children!.delete(message.id);
+      const hook = this.definition.childStopped;
+      if (hook !== undefined && this.status === RUNNING) {
+        this.#enqueueHook(CHILD_STOPPED, {
+          ref: child.ref as ActorRef<UnknownProtocol>,
+          fault: message.fault,
+        });
+      }
+      return;
+    }
+    if (this.parent !== null && message.id === this.parent.device.id) {
+      // The parent went down without stopping its children first (it never does so itself):
+      // follow it.
+      void this.stop(
+        cascadeFault(
+          message.id,
+          message.fault ?? thrownFault("parent stopped"),
+        ),
+      );
+      return;
+    }
+    const watched = this.watching?.get(message.id);
+    if (watched !== undefined) {
+      this.watching!.delete(message.id);
+      if (this.definition.terminated !== undefined && this.status < STOPPING) {
+        this.#enqueueHook(TERMINATED, { ref: watched, fault: message.fault });
+      }
+    }
+  }
+
+  #enqueueHook(
+    kind: typeof CHILD_STOPPED | typeof TERMINATED,
+    notice: StopNotice,
+  ): void {
+    this.enqueue(this.info.hook(kind), undefined, new HookCall(notice));
+  }
+
+  // ---- timers -----------------------------------------------------------------------------
+
+  startTimer(
+    key: string,
+    type: string,
+    payload: unknown,
+    start: (
+      scheduler: TimerScheduler,
+      fire: (done: () => void) => void,
+    ) => void,
+  ): void {
+    if (this.status >= STOPPING) {
+      throw new ActorStoppedError(this.path);
+    }
+    const entry = this.entryFor(type);
+    if (entry === undefined) {
+      throw new TypeError(
+        `Cannot start timer "${key}": actor type "${this.info.name}" has no handler for "${type}"`,
+      );
+    }
+    const scheduler = this.timers ??= new TimerScheduler(this.system.clock);
+    const token = new TimerToken();
+    const tokens = this.#tokens ??= new Map();
+    // Replacing a key makes the old timer's ticks that are still queued stale.
+    const old = tokens.get(key);
+    if (old !== undefined) old.live = false;
+    tokens.set(key, token);
+    start(scheduler, (done) => {
+      token.done = done;
+      this.enqueue(entry, payload, token);
+    });
+  }
+
+  cancelTimer(key: string): boolean {
+    const token = this.#tokens?.get(key);
+    if (token !== undefined) {
+      token.live = false;
+      this.#tokens!.delete(key);
+    }
+    return this.timers?.cancel(key) ?? false;
+  }
+
+  cancelAllTimers(): void {
+    if (this.#tokens !== null) {
+      for (const token of this.#tokens.values()) token.live = false;
+    }
+    this.#tokens = null;
+    this.timers?.cancelAll();
+  }
+
+  #tokens: Map<string, TimerToken> | null = null;
+}
+
+export const CHILD_STOPPED = "$childStopped";
+export const TERMINATED = "$terminated";
+
+const EMPTY_MAILBOX = new Mailbox<unknown, unknown, unknown>();
+
+function settle(
+  reply: PendingAsk | TimerToken | HookCall,
+  value: unknown,
+): void {
+  if (reply instanceof PendingAsk) reply.ok(value);
+  else if (reply instanceof TimerToken) reply.done();
+}
+
+// ---- supervision ----------------------------------------------------------------------------
+
+function siblingsOf(cell: ActorCell): ActorCell[] {
+  const parent = cell.parent;
+  if (parent === null) return cell.system.topLevel();
+  return parent.children === null ? [] : [...parent.children.values()];
+}
+
+function affected(cell: ActorCell, strategy: SupervisionStrategy): ActorCell[] {
+  if (strategy.kind === "one-for-one") return [cell];
+  const siblings = siblingsOf(cell);
+  if (strategy.kind === "all-for-one") {
+    return siblings.includes(cell) ? siblings : [cell];
+  }
+  const i = siblings.indexOf(cell);
+  return i === -1 ? [cell] : siblings.slice(i);
+}
+
+/** Applies the supervisor's strategy to a failed actor. */
+export function supervise(cell: ActorCell, error: unknown): void {
+  const system = cell.system;
+  const parent = cell.parent;
+  const strategy = parent === null
+    ? system.strategy
+    : parent.definition.supervision ?? DEFAULT_STRATEGY;
+  let directive;
+  try {
+    directive = strategy.decide?.(error, cell.path) ?? "restart";
+  } catch (decideError) {
+    system.logError(
+      `Supervision strategy of "${cell.path}" threw; escalating`,
+      decideError,
+    );
+    directive = "escalate" as const;
+  }
+  switch (directive) {
+    case "resume":
+      cell.resume();
+      return;
+    case "stop":
+      for (const c of affected(cell, strategy)) {
+        void c.stop(c === cell ? thrownFault(error) : undefined);
+      }
+      return;
+    case "restart": {
+      const delay = (cell.tracker ??= new RestartTracker()).next(
+        strategy,
+        system.clock.now(),
+        system.random,
+      );
+      if (delay !== undefined) {
+        for (const c of affected(cell, strategy)) void c.restart(delay);
+        return;
+      }
+      const max = strategy.maxRestarts ?? 10;
+      const within = strategy.withinMs ?? 60_000;
+      escalate(cell, `more than ${max} restarts within ${within} ms`, error);
+      return;
+    }
+    default:
+      escalate(cell, "the supervision strategy escalated", error);
+  }
+}
+
+function escalate(cell: ActorCell, reason: string, error: unknown): void {
+  const escalated = new SupervisionEscalatedError(cell.path, reason, error);
+  void cell.stop(thrownFault(error));
+  const parent = cell.parent;
+  if (parent === null) {
+    cell.system.logError(
+      `Actor "${cell.path}" stopped: ${escalated.message}`,
+      error,
+    );
+    return;
+  }
+  parent.info.failures.inc();
+  parent.fail(escalated);
+}
+
+// ---- refs -----------------------------------------------------------------------------------
+
+/** The ref of a local actor. */
+export class LocalActorRef implements ActorRef<UnknownProtocol> {
+  readonly cell: ActorCell;
+  #address: ActorAddress | undefined;
+
+  constructor(cell: ActorCell) {
+    this.cell = cell;
+  }
+
+  get address(): ActorAddress {
+    return this.#address ??= Object.freeze({
+      node: this.cell.system.node,
+      path: this.cell.path,
+    });
+  }
+
+  get path(): string {
+    return this.cell.path;
+  }
+
+  get id(): string {
+    return this.cell.id;
+  }
+
+  get stopped(): boolean {
+    return this.cell.status === STOPPED;
+  }
+
+  tell(type: string, payload?: unknown): void {
+    this.cell.tell(type, payload);
+  }
+
+  ask(type: string, payload?: unknown, options?: AskOptions): Promise<never> {
+    return this.cell.ask(type, payload, options) as Promise<never>;
+  }
+
+  stop(): Promise<void> {
+    return this.cell.stop();
+  }
+
+  toJSON(): string {
+    return `troupe://${this.cell.system.node}/${this.cell.path}`;
+  }
+}

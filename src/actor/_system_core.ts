@@ -1,0 +1,254 @@
+// What an actor cell needs from its system, and the per-system tables behind the hot path.
+import type { Clock } from "../timer/mod.ts";
+import type {
+  CounterChild,
+  GaugeChild,
+  HistogramChild,
+  MetricsRegistry,
+} from "../metrics/mod.ts";
+import { DEFAULT_TIME_BUCKETS } from "../metrics/mod.ts";
+import { platform } from "../platform/mod.ts";
+import type { AskRegistry } from "./_ask.ts";
+import type { ActorCell, HandlerEntry } from "./_cell.ts";
+import type { ActorDefinition, Handlers } from "./definition.ts";
+import type { DeadLetterReason } from "./dead_letters.ts";
+import type { SupervisionStrategy } from "./supervision.ts";
+import type { ActorSystem, SpawnOptions } from "./system.ts";
+import type { ActorRef } from "./ref.ts";
+import type { UnknownProtocol } from "./protocol.ts";
+
+type AnyDefinition = ActorDefinition<unknown, unknown, Handlers<unknown>>;
+
+export interface SystemCore {
+  readonly node: string;
+  readonly clock: Clock;
+  readonly askTimeoutMs: number;
+  readonly asks: AskRegistry;
+  readonly sampleMask: number;
+  readonly strategy: SupervisionStrategy;
+  now(): number;
+  random(): number;
+  schedule(cell: ActorCell): void;
+  deadLetter(
+    path: string,
+    type: string,
+    payload: unknown,
+    reason: DeadLetterReason,
+  ): void;
+  logError(message: string, error: unknown): void;
+  forget(cell: ActorCell): void;
+  topLevel(): ActorCell[];
+  /** The public facade. */
+  readonly owner: ActorSystem;
+  spawn(
+    parent: ActorCell | null,
+    definition: AnyDefinition,
+    args: unknown,
+    options: SpawnOptions | undefined,
+  ): Promise<ActorRef<UnknownProtocol>>;
+  cellOf(ref: unknown): ActorCell;
+}
+
+/** One actor type in one system: handler entries with their counters, and per-type metrics. */
+export interface TypeInfo {
+  readonly name: string;
+  readonly entries: Map<string, HandlerEntry>;
+  fallback(type: string): HandlerEntry | undefined;
+  hook(kind: string): HandlerEntry;
+  readonly created: CounterChild;
+  readonly stopped: CounterChild;
+  readonly restarts: CounterChild;
+  readonly failures: CounterChild;
+  readonly active: GaugeChild;
+  readonly wait: HistogramChild;
+  readonly processing: HistogramChild;
+}
+
+/** The actor metrics of one system, in the Prometheus naming style. */
+export class ActorMetrics {
+  readonly created;
+  readonly stopped;
+  readonly restarts;
+  readonly failures;
+  readonly active;
+  readonly sent;
+  readonly processed;
+  readonly wait;
+  readonly processing;
+  readonly deadLetters;
+
+  constructor(registry: MetricsRegistry) {
+    const type = ["actor_type"];
+    const typeAndMessage = ["actor_type", "message_type"];
+    this.created = registry.counter(
+      "troupe_actor_created_total",
+      "Actors started.",
+      type,
+    );
+    this.stopped = registry.counter(
+      "troupe_actor_stopped_total",
+      "Actors stopped.",
+      type,
+    );
+    this.restarts = registry.counter(
+      "troupe_actor_restarts_total",
+      "Actor restarts by a supervisor.",
+      type,
+    );
+    this.failures = registry.counter(
+      "troupe_actor_failures_total",
+      "Handler or lifecycle failures handed to a supervisor.",
+      type,
+    );
+    this.active = registry.gauge(
+      "troupe_actors_active",
+      "Actors running now.",
+      type,
+    );
+    this.sent = registry.counter(
+      "troupe_actor_messages_sent_total",
+      "Messages enqueued to actors.",
+      typeAndMessage,
+    );
+    this.processed = registry.counter(
+      "troupe_actor_messages_processed_total",
+      "Messages handled by actors.",
+      typeAndMessage,
+    );
+    this.wait = registry.histogram(
+      "troupe_actor_mailbox_wait_seconds",
+      "Time from enqueue to the start of handling (sampled).",
+      { labelNames: type, buckets: DEFAULT_TIME_BUCKETS },
+    );
+    this.processing = registry.histogram(
+      "troupe_actor_processing_seconds",
+      "Time a handler took (sampled).",
+      { labelNames: type, buckets: DEFAULT_TIME_BUCKETS },
+    );
+    this.deadLetters = registry.counter(
+      "troupe_dead_letters_total",
+      "Messages that could not be delivered.",
+      ["reason"],
+    );
+  }
+}
+
+const MAX_CACHED_UNHANDLED = 256;
+
+export function makeTypeInfo(
+  definition: AnyDefinition,
+  metrics: ActorMetrics,
+): TypeInfo {
+  const name = definition.name;
+  const entries = new Map<string, HandlerEntry>();
+  const entry = (type: string, fn: HandlerEntry["fn"]): HandlerEntry => ({
+    type,
+    fn,
+    sent: metrics.sent.labels(name, type),
+    processed: metrics.processed.labels(name, type),
+  });
+  for (const [type, handler] of Object.entries(definition.handlers)) {
+    entries.set(type, entry(type, handler as HandlerEntry["fn"]));
+  }
+  const unhandled = definition.unhandled;
+  const fallbacks = new Map<string, HandlerEntry>();
+  const hooks = new Map<string, HandlerEntry>();
+  return {
+    name,
+    entries,
+    fallback(type: string): HandlerEntry | undefined {
+      if (unhandled === undefined || typeof type !== "string") return undefined;
+      let e = fallbacks.get(type);
+      if (e === undefined) {
+        e = entry(
+          type,
+          (state, payload, ctx) =>
+            unhandled(state, type, payload, ctx as never),
+        );
+        // Types that arrive from outside are unbounded: keep a bounded cache only.
+        if (fallbacks.size < MAX_CACHED_UNHANDLED) fallbacks.set(type, e);
+      }
+      return e;
+    },
+    hook(kind: string): HandlerEntry {
+      let e = hooks.get(kind);
+      if (e === undefined) {
+        const fn = kind === "$childStopped"
+          ? definition.childStopped
+          : definition.terminated;
+        e = entry(kind, fn as HandlerEntry["fn"]);
+        hooks.set(kind, e);
+      }
+      return e;
+    },
+    created: metrics.created.labels(name),
+    stopped: metrics.stopped.labels(name),
+    restarts: metrics.restarts.labels(name),
+    failures: metrics.failures.labels(name),
+    active: metrics.active.labels(name),
+    wait: metrics.wait.labels(name),
+    processing: metrics.processing.labels(name),
+  };
+}
+
+// The scheduler runs ready actors on the microtask queue, round robin, each for at most
+// THROUGHPUT messages at a time. A burst that goes on for longer than SLICE_MS of real time
+// yields to the event loop (a macrotask) so that I/O and timers are not starved.
+const THROUGHPUT = 256;
+const TURN_BUDGET = 8192;
+const SLICE_MS = 20;
+
+export class Scheduler {
+  #ready: ActorCell[] = [];
+  #head = 0;
+  #pending = false;
+  #burstStart = -1;
+  #flush = (): void => this.#run();
+
+  schedule(cell: ActorCell): void {
+    cell.scheduled = true;
+    this.#ready.push(cell);
+    if (!this.#pending) {
+      this.#pending = true;
+      queueMicrotask(this.#flush);
+    }
+  }
+
+  #run(): void {
+    this.#pending = false;
+    const ready = this.#ready;
+    let budget = TURN_BUDGET;
+    while (this.#head < ready.length) {
+      const cell = ready[this.#head];
+      ready[this.#head++] = undefined as unknown as ActorCell;
+      budget -= cell.run(THROUGHPUT);
+      if (cell.runnable && !cell.scheduled) {
+        cell.scheduled = true;
+        ready.push(cell);
+      }
+      if (budget <= 0 && this.#head < ready.length) {
+        this.#compact();
+        this.#pending = true;
+        const now = platform.now();
+        if (this.#burstStart < 0) this.#burstStart = now;
+        if (now - this.#burstStart > SLICE_MS) {
+          this.#burstStart = -1;
+          platform.setTimer(this.#flush, 0);
+        } else {
+          queueMicrotask(this.#flush);
+        }
+        return;
+      }
+    }
+    this.#ready = [];
+    this.#head = 0;
+    this.#burstStart = -1;
+  }
+
+  #compact(): void {
+    if (this.#head > 1024) {
+      this.#ready = this.#ready.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * The actor runtime: typed actors with ask and tell, lifecycle hooks, supervision, timers,
+ * dead letters and metrics, on top of the backplane (every actor owns a `Device`; watching,
+ * death notices and the parent-child tie are backplane links).
+ *
+ * @example Usage
+ * ```ts
+ * import { ActorSystem, defineActor } from "@troupe/troupe";
+ * const counter = defineActor({
+ *   name: "counter",
+ *   init: (start: number) => ({ count: start }),
+ *   handlers: {
+ *     add: (state, by: number) => {
+ *       state.count += by;
+ *     },
+ *     get: (state) => state.count,
+ *   },
+ * });
+ * await using system = new ActorSystem();
+ * const ref = await system.spawn(counter, 0, { id: "counter" });
+ * ref.tell("add", 5);
+ * console.log(await ref.ask("get")); // 5
+ * ```
+ *
+ * @module
+ */
+export { type ActorAddress, formatAddress, parseAddress } from "./address.ts";
+export {
+  ActorContext,
+  type ActorTimerOptions,
+  ActorTimers,
+} from "./context.ts";
+export {
+  type DeadLetter,
+  type DeadLetterListener,
+  type DeadLetterReason,
+  DeadLetters,
+} from "./dead_letters.ts";
+export {
+  type ActorDefinition,
+  type ActorDefinitionInput,
+  type ArgsOf,
+  defineActor,
+  type Handler,
+  type Handlers,
+  type ProtocolOfDefinition,
+  type StopNotice,
+} from "./definition.ts";
+export {
+  type ActorErrorCode,
+  ActorStartError,
+  ActorStoppedError,
+  AskTimeoutError,
+  DuplicateActorIdError,
+  isActorStartError,
+  isActorStoppedError,
+  isAskTimeoutError,
+  isDuplicateActorIdError,
+  isMailboxFullError,
+  isMessageNotHandledError,
+  isSupervisionEscalatedError,
+  MailboxFullError,
+  MessageNotHandledError,
+  SupervisionEscalatedError,
+} from "./errors.ts";
+export type { MailboxOptions, OverflowPolicy } from "./mailbox.ts";
+export type {
+  AskArgs,
+  AskOptions,
+  MessageType,
+  PayloadOf,
+  Protocol,
+  ProtocolOf,
+  ResultOf,
+  TellArgs,
+  UnknownProtocol,
+} from "./protocol.ts";
+export type { ActorRef } from "./ref.ts";
+export {
+  allForOne,
+  type BackoffOptions,
+  type Directive,
+  oneForOne,
+  restForOne,
+  type StrategyOptions,
+  type SupervisionStrategy,
+} from "./supervision.ts";
+export {
+  type ActorLogger,
+  ActorSystem,
+  type ActorSystemOptions,
+  type SpawnOptions,
+} from "./system.ts";

@@ -1,0 +1,421 @@
+import { Device, type DeviceMessage, PROCESS_TAG } from "../backplane/mod.ts";
+import { MetricsRegistry } from "../metrics/mod.ts";
+import { type Clock, systemClock } from "../timer/mod.ts";
+import { AskRegistry } from "./_ask.ts";
+import { type ActorCell, ActorCell as Cell, LocalActorRef } from "./_cell.ts";
+import {
+  ActorMetrics,
+  makeTypeInfo,
+  Scheduler,
+  type SystemCore,
+  type TypeInfo,
+} from "./_system_core.ts";
+import { checkActorId } from "./address.ts";
+import { type DeadLetterReason, DeadLetters } from "./dead_letters.ts";
+import type { ActorDefinition, Handlers, StopNotice } from "./definition.ts";
+import { ActorStoppedError, DuplicateActorIdError } from "./errors.ts";
+import { checkMailboxOptions, type MailboxOptions } from "./mailbox.ts";
+import type { ProtocolOf, UnknownProtocol } from "./protocol.ts";
+import type { ActorRef } from "./ref.ts";
+import {
+  checkStrategy,
+  DEFAULT_STRATEGY,
+  type SupervisionStrategy,
+} from "./supervision.ts";
+
+type AnyDefinition = ActorDefinition<unknown, unknown, Handlers<unknown>>;
+
+/** Where the runtime reports errors it handled (failures, throwing hooks). */
+export interface ActorLogger {
+  /** Reports an error. */
+  error(message: string, error: unknown): void;
+}
+
+/** Options of an {@linkcode ActorSystem}. */
+export interface ActorSystemOptions {
+  /** This node's name in actor addresses. Default: `"node-<process tag>"`. */
+  readonly node?: string;
+  /** The clock for timeouts, timers and backoff. Default: the runtime's clock. */
+  readonly clock?: Clock;
+  /** Default ask timeout in milliseconds. Default 5000. */
+  readonly askTimeoutMs?: number;
+  /** How failures of top-level actors are handled. Default: one-for-one restart, 10 in 60 s. */
+  readonly supervision?: SupervisionStrategy;
+  /** Where metrics go. Default: a new registry, with a `node` label on every sample. */
+  readonly metrics?: MetricsRegistry;
+  /**
+   * Mailbox wait and processing time are measured for 1 message in this many per actor
+   * (a power of two; default 32), to keep the hot path cheap. Counters are exact.
+   */
+  readonly metricsSampleEvery?: number;
+  /** Where handled errors are reported. Default: `console.error`. */
+  readonly logger?: ActorLogger;
+}
+
+/** Options of a spawn. */
+export interface SpawnOptions {
+  /**
+   * The actor's id: unique among the top-level actors (or among one parent's children).
+   * Omit for a generated id starting with `$`.
+   */
+  readonly id?: string;
+  /** Overrides the definition's mailbox options. */
+  readonly mailbox?: MailboxOptions;
+}
+
+const CONSOLE_LOGGER: ActorLogger = {
+  error(message, error) {
+    console.error(`[troupe] ${message}:`, error);
+  },
+};
+
+class Core implements SystemCore {
+  readonly owner: ActorSystem;
+  readonly node: string;
+  readonly clock: Clock;
+  readonly askTimeoutMs: number;
+  readonly asks: AskRegistry;
+  readonly sampleMask: number;
+  readonly strategy: SupervisionStrategy;
+  readonly metrics: ActorMetrics;
+  readonly registry: MetricsRegistry;
+  readonly deadLetters: DeadLetters;
+  readonly logger: ActorLogger;
+  readonly cells = new Map<string, ActorCell>();
+  readonly types = new Map<AnyDefinition, TypeInfo>();
+  readonly scheduler = new Scheduler();
+  anonymous = 0;
+  closed = false;
+  readonly deadLetterCounters = new Map<DeadLetterReason, { inc(): void }>();
+
+  constructor(owner: ActorSystem, options: ActorSystemOptions) {
+    this.owner = owner;
+    this.node = options.node ?? `node-${PROCESS_TAG}`;
+    this.clock = options.clock ?? systemClock;
+    this.askTimeoutMs = options.askTimeoutMs ?? 5000;
+    this.strategy = options.supervision ?? DEFAULT_STRATEGY;
+    this.logger = options.logger ?? CONSOLE_LOGGER;
+    const every = options.metricsSampleEvery ?? 32;
+    this.sampleMask = every - 1;
+    this.registry = options.metrics ??
+      new MetricsRegistry({ constLabels: { node: this.node } });
+    this.metrics = new ActorMetrics(this.registry);
+    this.asks = new AskRegistry(this.clock);
+    this.deadLetters = new DeadLetters((error) =>
+      this.logError("A dead-letter listener threw", error)
+    );
+  }
+
+  now(): number {
+    return this.clock.now();
+  }
+
+  random(): number {
+    return Math.random();
+  }
+
+  schedule(cell: ActorCell): void {
+    this.scheduler.schedule(cell);
+  }
+
+  deadLetter(
+    path: string,
+    type: string,
+    payload: unknown,
+    reason: DeadLetterReason,
+  ): void {
+    let counter = this.deadLetterCounters.get(reason);
+    if (counter === undefined) {
+      counter = this.metrics.deadLetters.labels(reason);
+      this.deadLetterCounters.set(reason, counter);
+    }
+    counter.inc();
+    this.deadLetters.publish({
+      recipient: path,
+      messageType: String(type),
+      payload,
+      reason,
+    });
+  }
+
+  logError(message: string, error: unknown): void {
+    try {
+      this.logger.error(message, error);
+    } catch {
+      // A broken logger must not break the runtime.
+    }
+  }
+
+  forget(cell: ActorCell): void {
+    if (this.cells.get(cell.path) === cell) this.cells.delete(cell.path);
+  }
+
+  topLevel(): ActorCell[] {
+    const top: ActorCell[] = [];
+    for (const cell of this.cells.values()) if (cell.parent === null) top.push(cell);
+    return top;
+  }
+
+  typeInfo(definition: AnyDefinition): TypeInfo {
+    let info = this.types.get(definition);
+    if (info === undefined) {
+      info = makeTypeInfo(definition, this.metrics);
+      this.types.set(definition, info);
+    }
+    return info;
+  }
+
+  spawn(
+    parent: ActorCell | null,
+    definition: AnyDefinition,
+    args: unknown,
+    options: SpawnOptions | undefined,
+  ): Promise<ActorRef<UnknownProtocol>> {
+    if (this.closed) {
+      return Promise.reject(new ActorStoppedError("/", "spawn"));
+    }
+    if (
+      typeof definition !== "object" || definition === null ||
+      definition.kind !== "troupe.actor"
+    ) {
+      throw new TypeError(
+        "Cannot spawn: the definition must come from defineActor()",
+      );
+    }
+    if (parent !== null && parent.status >= 4) {
+      return Promise.reject(new ActorStoppedError(parent.path, "spawn"));
+    }
+    let id = options?.id;
+    if (id === undefined) {
+      id = "$" + (++this.anonymous).toString(36);
+    } else {
+      checkActorId(id);
+    }
+    const mailbox = options?.mailbox ?? definition.mailbox;
+    checkMailboxOptions(mailbox);
+    const path = parent === null ? id : parent.path + "/" + id;
+    if (this.cells.has(path)) {
+      return Promise.reject(new DuplicateActorIdError(path));
+    }
+    const cell = new Cell(
+      this,
+      definition,
+      this.typeInfo(definition),
+      args,
+      parent,
+      id,
+      mailbox,
+    );
+    this.cells.set(path, cell);
+    if (parent !== null) parent.adopt(cell);
+    const started = cell.start();
+    cell.startPromise = started;
+    return started.then(() => {
+      cell.startPromise = null;
+      return cell.ref;
+    });
+  }
+
+  cellOf(ref: unknown): ActorCell {
+    if (!(ref instanceof LocalActorRef) || ref.cell.system !== this) {
+      throw new TypeError("Expected a ref of an actor in this actor system");
+    }
+    return ref.cell;
+  }
+}
+
+/**
+ * An actor system: spawns, finds and stops actors, and holds their shared machinery (the
+ * scheduler, ask timeouts, metrics, dead letters). Dispose of it with `await using` or
+ * {@linkcode ActorSystem.shutdown}.
+ *
+ * An actor's memory (state, mailbox, children table) is released when it stops; refs to it
+ * stay valid objects that report it stopped.
+ *
+ * @example Usage
+ * ```ts
+ * import { ActorSystem, defineActor } from "@troupe/troupe";
+ * const greeter = defineActor({
+ *   name: "greeter",
+ *   init: (greeting: string) => ({ greeting }),
+ *   handlers: { greet: (state, name: string) => `${state.greeting}, ${name}!` },
+ * });
+ * await using system = new ActorSystem();
+ * const ref = await system.spawn(greeter, "Hello", { id: "greeter" });
+ * console.log(await ref.ask("greet", "Ada")); // "Hello, Ada!"
+ * ```
+ */
+export class ActorSystem implements AsyncDisposable {
+  #core: Core;
+  #shutdown: Promise<void> | null = null;
+
+  /**
+   * Creates a system.
+   *
+   * @param options See {@linkcode ActorSystemOptions}.
+   * @throws {RangeError} When an option is out of range.
+   */
+  constructor(options: ActorSystemOptions = {}) {
+    const { askTimeoutMs, metricsSampleEvery, supervision, node } = options;
+    if (
+      askTimeoutMs !== undefined &&
+      !(askTimeoutMs > 0 && Number.isFinite(askTimeoutMs))
+    ) {
+      throw new RangeError(
+        `Invalid askTimeoutMs ${askTimeoutMs}: must be a finite number > 0`,
+      );
+    }
+    if (
+      metricsSampleEvery !== undefined &&
+      !(Number.isInteger(metricsSampleEvery) && metricsSampleEvery >= 1 &&
+        (metricsSampleEvery & (metricsSampleEvery - 1)) === 0)
+    ) {
+      throw new RangeError(
+        `Invalid metricsSampleEvery ${metricsSampleEvery}: must be a power of two`,
+      );
+    }
+    if (
+      node !== undefined &&
+      (typeof node !== "string" || !/^[A-Za-z0-9_.:-]{1,100}$/.test(node))
+    ) {
+      throw new TypeError(`Invalid node name ${JSON.stringify(node)}`);
+    }
+    if (supervision !== undefined) checkStrategy(supervision);
+    this.#core = new Core(this, options);
+  }
+
+  /** This node's name, the first part of every actor address. */
+  get node(): string {
+    return this.#core.node;
+  }
+
+  /** The clock this system runs on. */
+  get clock(): Clock {
+    return this.#core.clock;
+  }
+
+  /** The metrics registry with the actor metrics. */
+  get metrics(): MetricsRegistry {
+    return this.#core.registry;
+  }
+
+  /** The dead-letter stream. */
+  get deadLetters(): DeadLetters {
+    return this.#core.deadLetters;
+  }
+
+  /** How many actors are running (or starting). */
+  get size(): number {
+    return this.#core.cells.size;
+  }
+
+  /**
+   * Spawns a top-level actor.
+   *
+   * @param definition The actor type.
+   * @param args Its start arguments (kept for restarts).
+   * @param options Id and mailbox.
+   * @returns The actor's ref, once `init` and `started` have run.
+   * @throws {ActorStartError} When `init` or `started` throws.
+   * @throws {DuplicateActorIdError} When an actor with this id is running.
+   * @throws {TypeError} When the id or definition is invalid.
+   */
+  spawn<A, S, H extends Handlers<S>>(
+    definition: ActorDefinition<A, S, H>,
+    args: A,
+    options?: SpawnOptions,
+  ): Promise<ActorRef<ProtocolOf<H>>> {
+    return this.#core.spawn(
+      null,
+      definition as unknown as AnyDefinition,
+      args,
+      options,
+    ) as Promise<
+      ActorRef<ProtocolOf<H>>
+    >;
+  }
+
+  /**
+   * Finds a running actor by path (its id for a top-level actor, `parent/child` for a child).
+   * With a definition, only an actor of that type is found, and the ref is typed.
+   *
+   * @param path The actor's path.
+   * @param definition The expected actor type.
+   * @returns The ref, or `undefined`.
+   */
+  lookup<A, S, H extends Handlers<S>>(
+    path: string,
+    definition: ActorDefinition<A, S, H>,
+  ): ActorRef<ProtocolOf<H>> | undefined;
+  /**
+   * Finds a running actor by path.
+   *
+   * @param path The actor's path.
+   * @returns An untyped ref, or `undefined`.
+   */
+  lookup(path: string): ActorRef<UnknownProtocol> | undefined;
+  lookup(path: string, definition?: unknown): unknown {
+    const cell = this.#core.cells.get(path);
+    if (cell === undefined || cell.status >= 4) return undefined;
+    if (definition !== undefined && cell.definition !== definition) {
+      return undefined;
+    }
+    return cell.ref;
+  }
+
+  /**
+   * Waits for an actor to stop.
+   *
+   * @param ref The actor.
+   * @returns Its stop notice (with the fault it stopped with, if any).
+   * @throws {TypeError} When `ref` is not of this system.
+   */
+  whenStopped(ref: ActorRef<object>): Promise<StopNotice> {
+    const cell = this.#core.cellOf(ref);
+    return new Promise((resolve) => {
+      const watcher: Device = new Device({
+        onMessage: (message: DeviceMessage) => {
+          if (message.kind !== "disconnected") return;
+          watcher.disconnect();
+          resolve({
+            ref: cell.ref as ActorRef<UnknownProtocol>,
+            fault: message.fault,
+          });
+        },
+      });
+      watcher.linkLine(cell.device.line, 1);
+    });
+  }
+
+  /**
+   * Stops every actor (children before parents) and the system's timers. Asks still
+   * waiting reject with `ActorStoppedError`. Idempotent.
+   *
+   * @returns Resolves when everything has stopped.
+   */
+  shutdown(): Promise<void> {
+    return this.#shutdown ??= this.#doShutdown();
+  }
+
+  async #doShutdown(): Promise<void> {
+    const core = this.#core;
+    core.closed = true;
+    await Promise.all(core.topLevel().map((cell) => cell.stop()));
+    core.asks.close();
+  }
+
+  /** Shuts the system down (for `await using`). */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown();
+  }
+
+  /** The Prometheus text exposition of this system's metrics. */
+  prometheusText(): string {
+    return this.#core.registry.prometheusText();
+  }
+
+  /** @internal The cell behind a ref (for the runtime's own modules). */
+  cellOf(ref: unknown): ActorCell {
+    return this.#core.cellOf(ref);
+  }
+}
