@@ -1,0 +1,34 @@
+/**
+ * Tools for testing code built on Troupe: a {@linkcode TestProbe} actor that records what it
+ * is sent and expects messages and stops within a deadline, and a {@linkcode ManualClock} for
+ * virtual time (pass it as the system's `clock`).
+ *
+ * @example Usage
+ * ```ts
+ * import { ActorSystem, defineActor } from "@troupe/troupe";
+ * import { ManualClock, TestProbe } from "@troupe/troupe/testing";
+ * const clock = new ManualClock();
+ * await using system = new ActorSystem({ clock });
+ * await using probe = await TestProbe.create<{ tick(): void }>(system);
+ * const ticker = defineActor({
+ *   name: "ticker",
+ *   init: (to: typeof probe.ref) => ({ to }),
+ *   handlers: { tick: (state) => state.to.tell("tick") },
+ *   started: (_state, ctx) => ctx.timers.startPeriodic("t", { intervalMs: 1000 }, "tick"),
+ * });
+ * await system.spawn(ticker, probe.ref);
+ * await clock.advance(1000);
+ * await probe.expectMessage("tick");
+ * ```
+ *
+ * @module
+ */
+export { ManualClock } from "../timer/manual_clock.ts";
+export {
+  type ExpectOptions,
+  isProbeExpectationError,
+  ProbeExpectationError,
+  type ProbeMessage,
+  TestProbe,
+  type TestProbeOptions,
+} from "./test_probe.ts";
