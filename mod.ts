@@ -121,6 +121,7 @@ export {
   type PeriodicTimerOptions,
   systemClock,
   type TimerFire,
+  type TimerHandle,
   type TimerMode,
   TimerScheduler,
 } from "./src/timer/mod.ts";

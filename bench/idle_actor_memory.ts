@@ -21,7 +21,9 @@ const idle = defineActor({
 
 const baseStart = heap();
 const hand = new Map<string, { queue: unknown[]; state: { count: number } }>();
-for (let i = 0; i < COUNT; i++) hand.set(`h${i}`, { queue: [], state: { count: 0 } });
+for (let i = 0; i < COUNT; i++) {
+  hand.set(`h${i}`, { queue: [], state: { count: 0 } });
+}
 const baseBytes = (heap() - baseStart) / COUNT;
 
 const system = new ActorSystem();
@@ -30,8 +32,18 @@ const refs = [];
 for (let i = 0; i < COUNT; i++) refs.push(await system.spawn(idle, undefined));
 const end = heap();
 const perActor = (end - start) / COUNT;
-console.log(`baseline (hand-written mailbox object): ${baseBytes.toFixed(0)} bytes each`);
-console.log(`idle_actor_memory: ${perActor.toFixed(0)} bytes per idle actor (${COUNT} actors)`);
-console.log(`ratio: ${(perActor / baseBytes).toFixed(2)}x baseline; target ≤ 1024 bytes`);
+console.log(
+  `baseline (hand-written mailbox object): ${baseBytes.toFixed(0)} bytes each`,
+);
+console.log(
+  `idle_actor_memory: ${
+    perActor.toFixed(0)
+  } bytes per idle actor (${COUNT} actors)`,
+);
+console.log(
+  `ratio: ${(perActor / baseBytes).toFixed(2)}x baseline; target ≤ 1024 bytes`,
+);
 await system.shutdown();
-if (hand.size !== COUNT || refs.length !== COUNT) throw new Error("unreachable");
+if (hand.size !== COUNT || refs.length !== COUNT) {
+  throw new Error("unreachable");
+}

@@ -38,7 +38,11 @@ export class DeadLetters {
   #count = 0;
   #onError: (error: unknown) => void;
 
-  /** @param onError Called when a listener throws. */
+  /**
+   * Creates the stream.
+   *
+   * @param onError Called when a listener throws.
+   */
   constructor(onError: (error: unknown) => void) {
     this.#onError = onError;
   }

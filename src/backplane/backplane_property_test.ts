@@ -56,8 +56,6 @@ test("Device (property): every watcher of a disconnected device hears exactly on
       const edges = Array.from({ length: SIZE }, () => new Set<number>());
       const alive = new Array<boolean>(SIZE).fill(true);
       const expected: string[][] = Array.from({ length: SIZE }, () => []);
-      // Deliveries caused by one disconnect: each watcher at that moment exactly once.
-      const perDisconnect: number[][] = [];
       const addEdge = (from: number, to: number) => {
         if (!alive[to]) return;
         if (!alive[from]) expected[to].push(devices[from].id);
