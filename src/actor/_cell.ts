@@ -202,19 +202,15 @@ export class ActorCell {
     const mailbox = this.mailbox;
     if (mailbox.size >= this.capacity && !(reply instanceof HookCall)) {
       if (this.overflow === "drop-oldest") {
-        mailbox.shift(SLOT);
-        const [oldEntry, oldPayload, oldReply] = SLOT;
-        SLOT[1] = SLOT[2] = null;
-        this.#skipSample();
-        this.#undeliverable(oldEntry, oldPayload, oldReply, "dropped-oldest");
+        this.#dropOldest();
       } else {
         const error = new MailboxFullError(
           this.path,
           entry.type,
           this.capacity,
         );
-        if (this.overflow === "reject" && reply === null) throw error;
         this.#undeliverable(entry, payload, reply, "mailbox-full", error);
+        if (this.overflow === "reject" && reply === null) throw error;
         return;
       }
     }
@@ -238,7 +234,12 @@ export class ActorCell {
     reason: "actor-stopped" | "mailbox-full" | "dropped-oldest",
     error?: Error,
   ): void {
-    if (reply instanceof TimerToken || reply instanceof HookCall) return;
+    if (reply instanceof TimerToken) {
+      // A dropped tick still ends its period, or a fixed-delay timer would never re-arm.
+      reply.done();
+      return;
+    }
+    if (reply instanceof HookCall) return;
     this.system.deadLetter(this.path, entry.type, payload, reason);
     if (reply !== null) {
       reply.fail(
@@ -247,6 +248,29 @@ export class ActorCell {
             ? new ActorStoppedError(this.path, entry.type)
             : new MailboxFullError(this.path, entry.type, this.capacity)),
       );
+    }
+  }
+
+  // Drops the oldest user message. Stop notices (hook calls) are never dropped: they are
+  // taken out, kept in order and put back in front.
+  #dropOldest(): void {
+    const mailbox = this.mailbox;
+    const kept: Array<[HandlerEntry, unknown, Reply]> = [];
+    while (mailbox.size > 0) {
+      mailbox.shift(SLOT);
+      const item: [HandlerEntry, unknown, Reply] = [SLOT[0], SLOT[1], SLOT[2]];
+      SLOT[1] = SLOT[2] = null;
+      this.#skipSample();
+      if (item[2] instanceof HookCall) {
+        kept.push(item);
+        continue;
+      }
+      this.#undeliverable(item[0], item[1], item[2], "dropped-oldest");
+      break;
+    }
+    for (let i = kept.length - 1; i >= 0; i--) {
+      mailbox.unshift(kept[i][0], kept[i][1], kept[i][2]);
+      this.#dequeued--;
     }
   }
 
@@ -615,15 +639,17 @@ export class ActorCell {
     }
     const scheduler = this.timers ??= new TimerScheduler(this.system.clock);
     const token = new TimerToken();
-    const tokens = this.#tokens ??= new Map();
-    // Replacing a key makes the old timer's ticks that are still queued stale.
-    const old = tokens.get(key);
-    if (old !== undefined) old.live = false;
-    tokens.set(key, token);
+    // start() validates its arguments before it replaces anything, so a rejected call leaves
+    // the timer under this key as it was.
     start(scheduler, (done) => {
       token.done = done;
       this.enqueue(entry, payload, token);
     });
+    // Replacing a key makes the old timer's ticks that are still queued stale.
+    const tokens = this.#tokens ??= new Map();
+    const old = tokens.get(key);
+    if (old !== undefined) old.live = false;
+    tokens.set(key, token);
   }
 
   cancelTimer(key: string): boolean {

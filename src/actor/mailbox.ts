@@ -51,6 +51,18 @@ export class Mailbox<A, B, C> {
     this.size++;
   }
 
+  // Puts a message back in front (the next to be shifted).
+  unshift(a: A, b: B, c: C): void {
+    if (this.size > this.#mask) this.#grow();
+    this.#head = (this.#head - 1) & this.#mask;
+    const i = this.#head * 3;
+    const buf = this.#buf!;
+    buf[i] = a;
+    buf[i + 1] = b;
+    buf[i + 2] = c;
+    this.size++;
+  }
+
   // Reads the oldest message into `out` and removes it. The caller checks size first.
   shift(out: [A, B, C]): void {
     const i = this.#head * 3;

@@ -44,8 +44,10 @@ export interface ActorSystemOptions {
   /** Where metrics go. Default: a new registry, with a `node` label on every sample. */
   readonly metrics?: MetricsRegistry;
   /**
-   * Mailbox wait and processing time are measured for 1 message in this many per actor
-   * (a power of two; default 32), to keep the hot path cheap. Counters are exact.
+   * Mailbox wait and processing time are measured for at most 1 message in this many per
+   * actor (a power of two; default 32), and for one message at a time per actor: messages
+   * queued while a sampled one waits are not timed. This keeps the hot path cheap; counters
+   * are exact.
    */
   readonly metricsSampleEvery?: number;
   /** Where handled errors are reported. Default: `console.error`. */
@@ -152,7 +154,9 @@ class Core implements SystemCore {
 
   topLevel(): ActorCell[] {
     const top: ActorCell[] = [];
-    for (const cell of this.cells.values()) if (cell.parent === null) top.push(cell);
+    for (const cell of this.cells.values()) {
+      if (cell.parent === null) top.push(cell);
+    }
     return top;
   }
 

@@ -88,12 +88,13 @@ const probeActor = defineActor({
   unhandled: (state, type, payload) => {
     const message = { type, payload };
     const waiter = state.waiter;
-    if (waiter !== null && waiter.accept(message)) {
+    if (waiter === null) {
+      state.inbox.push(message);
+    } else if (waiter.accept(message)) {
       state.waiter = null;
       waiter.resolve(message);
-    } else {
-      state.inbox.push(message);
     }
+    // Otherwise an expectation of another type is waiting: skipped messages are dropped.
     return undefined;
   },
 });

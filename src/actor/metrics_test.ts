@@ -1,0 +1,159 @@
+import assert from "node:assert/strict";
+import { test } from "../platform/test_harness.ts";
+import { ActorSystem, defineActor } from "../../mod.ts";
+import { ManualClock } from "../testing/mod.ts";
+
+const quiet = { error() {} };
+
+const counter = defineActor({
+  name: "counter",
+  init: (start: number) => ({ count: start }),
+  handlers: {
+    add: (state, by: number) => {
+      state.count += by;
+    },
+    get: (state) => state.count,
+    boom: () => {
+      throw new Error("boom");
+    },
+  },
+});
+
+/** The sample lines of the exposition, by series (name and labels). */
+function samples(text: string): Map<string, string> {
+  const found = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const space = line.lastIndexOf(" ");
+    found.set(line.slice(0, space), line.slice(space + 1));
+  }
+  return found;
+}
+
+/** Spawns two counters and drives them through tells, asks, a failure and a stop. */
+async function exercise(system: ActorSystem, clock: ManualClock) {
+  const a = await system.spawn(counter, 0, { id: "a" });
+  const b = await system.spawn(counter, 10, { id: "b" });
+  a.tell("add", 1);
+  a.tell("add", 2);
+  b.tell("add", 3);
+  assert.equal(await a.ask("get"), 3);
+  a.tell("boom"); // default supervision: restart
+  await clock.advance(0);
+  assert.equal(await a.ask("get"), 0);
+  await b.stop();
+}
+
+test("ActorSystem.prometheusText() reports actor lifecycle and message counts exactly", async () => {
+  const clock = new ManualClock();
+  await using system = new ActorSystem({ clock, logger: quiet, node: "n1" });
+  await exercise(system, clock);
+  const got = samples(system.prometheusText());
+  const type = 'node="n1",actor_type="counter"';
+  const expected: Array<[string, string]> = [
+    [`troupe_actor_created_total{${type}}`, "2"],
+    [`troupe_actor_stopped_total{${type}}`, "1"],
+    [`troupe_actor_restarts_total{${type}}`, "1"],
+    [`troupe_actor_failures_total{${type}}`, "1"],
+    [`troupe_actors_active{${type}}`, "1"],
+    [`troupe_actor_messages_sent_total{${type},message_type="add"}`, "3"],
+    [`troupe_actor_messages_sent_total{${type},message_type="get"}`, "2"],
+    [`troupe_actor_messages_sent_total{${type},message_type="boom"}`, "1"],
+    [`troupe_actor_messages_processed_total{${type},message_type="add"}`, "3"],
+    [`troupe_actor_messages_processed_total{${type},message_type="get"}`, "2"],
+    [
+      `troupe_actor_messages_processed_total{${type},message_type="boom"}`,
+      "1",
+    ],
+  ];
+  for (const [series, value] of expected) {
+    assert.equal(got.get(series), value, series);
+  }
+});
+
+test("ActorSystem.prometheusText() has troupe_actors_active fall to 0 after shutdown", async () => {
+  const clock = new ManualClock();
+  const system = new ActorSystem({ clock, logger: quiet, node: "n1" });
+  try {
+    await exercise(system, clock);
+  } finally {
+    await system.shutdown();
+  }
+  const got = samples(system.prometheusText());
+  const type = 'node="n1",actor_type="counter"';
+  assert.equal(got.get(`troupe_actors_active{${type}}`), "0");
+  assert.equal(got.get(`troupe_actor_stopped_total{${type}}`), "2");
+});
+
+test("ActorSystem.prometheusText() samples mailbox wait with metricsSampleEvery: 1", async () => {
+  const clock = new ManualClock();
+  await using system = new ActorSystem({
+    clock,
+    logger: quiet,
+    node: "n1",
+    metricsSampleEvery: 1,
+  });
+  await exercise(system, clock);
+  const got = samples(system.prometheusText());
+  const count = Number(
+    got.get(
+      'troupe_actor_mailbox_wait_seconds_count{node="n1",actor_type="counter"}',
+    ),
+  );
+  assert.ok(count > 0, `mailbox wait count ${count}`);
+  // Samples are taken from handled messages only (7 here).
+  assert.ok(count <= 7, `mailbox wait count ${count}`);
+});
+
+test("ActorSystem.prometheusText() takes no mailbox wait sample before the 32nd message by default", async () => {
+  const clock = new ManualClock();
+  await using system = new ActorSystem({ clock, logger: quiet, node: "n1" });
+  await exercise(system, clock);
+  const got = samples(system.prometheusText());
+  assert.equal(
+    got.get(
+      'troupe_actor_mailbox_wait_seconds_count{node="n1",actor_type="counter"}',
+    ),
+    "0",
+  );
+});
+
+test("new ActorSystem() throws RangeError when metricsSampleEvery is not a power of two", () => {
+  for (const every of [0, 3, 6, 100, -2, 1.5, NaN]) {
+    assert.throws(
+      () => new ActorSystem({ metricsSampleEvery: every }),
+      RangeError,
+      String(every),
+    );
+  }
+});
+
+test("new ActorSystem() accepts metricsSampleEvery values that are powers of two", async () => {
+  for (const every of [1, 2, 64, 1024]) {
+    await using _system = new ActorSystem({
+      clock: new ManualClock(),
+      metricsSampleEvery: every,
+    });
+  }
+});
+
+test("ActorSystemOptions.metricsSampleEvery: 1 times one message at a time per actor", async () => {
+  const clock = new ManualClock();
+  await using system = new ActorSystem({
+    clock,
+    node: "n1",
+    metricsSampleEvery: 1,
+  });
+  const a = await system.spawn(counter, 0);
+  const key =
+    'troupe_actor_mailbox_wait_seconds_count{node="n1",actor_type="counter"}';
+  // A burst of four: the first is timed; the others were queued while it waited.
+  a.tell("add", 1);
+  a.tell("add", 2);
+  a.tell("add", 3);
+  assert.equal(await a.ask("get"), 6);
+  assert.equal(samples(system.prometheusText()).get(key), "1");
+  // One at a time: each is timed.
+  for (let i = 0; i < 3; i++) await a.ask("get");
+  assert.equal(samples(system.prometheusText()).get(key), "4");
+});
