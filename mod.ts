@@ -7,6 +7,8 @@
  *   the reason, when a linked device disconnects.
  * - Time: the {@linkcode Clock} every wait goes through; `ManualClock` and test probes are in
  *   `@troupe/troupe/testing`.
+ * - Persistence: event-sourced actors ({@linkcode definePersistentActor}) with snapshots, on a
+ *   provider contract; in-memory by default, Redis in `@troupe/troupe/redis`.
  * - Metrics: counters, gauges, histograms and Prometheus text.
  *
  * @example Usage
@@ -149,3 +151,41 @@ export {
   PROMETHEUS_CONTENT_TYPE,
   type SampleSnapshot,
 } from "./src/metrics/mod.ts";
+export {
+  type AnyEventOf,
+  type Codec,
+  type CompiledHandlers,
+  CorruptRecordError,
+  definePersistentActor,
+  type EventAppliers,
+  isCorruptRecordError,
+  isJournalConflictError,
+  isJournalUnavailableError,
+  isPersistFailedError,
+  isRecoveryError,
+  type Journal,
+  JournalConflictError,
+  JournalUnavailableError,
+  jsonCodec,
+  MemoryPersistence,
+  type NewEvent,
+  type PersistenceErrorCode,
+  persistenceOf,
+  type PersistenceProvider,
+  type PersistentActorBuilder,
+  type PersistentActorDefinition,
+  type PersistentActorSpec,
+  PersistentContext,
+  type PersistentHandler,
+  type PersistentHandlers,
+  type PersistentHooks,
+  type PersistentState,
+  PersistFailedError,
+  type PersistFailurePolicy,
+  type ReadOptions,
+  RecoveryError,
+  type SnapshotStore,
+  type StoredEvent,
+  type StoredSnapshot,
+  usePersistence,
+} from "./src/persistence/mod.ts";

@@ -1,0 +1,820 @@
+import {
+  type ActorContext,
+  type ActorDefinition,
+  type ActorRef,
+  type ActorSystem,
+  type ActorTimers,
+  type BackoffOptions,
+  defineActor,
+  type Handlers,
+  type MailboxOptions,
+  type ProtocolOf,
+  type StopNotice,
+  type SupervisionStrategy,
+  type UnknownProtocol,
+} from "../actor/mod.ts";
+import { type Codec, jsonCodec } from "./codec.ts";
+import {
+  isJournalConflictError,
+  PersistFailedError,
+  RecoveryError,
+} from "./errors.ts";
+import { persistenceOf } from "./extension.ts";
+import type { NewEvent, PersistenceProvider, StoredEvent } from "./journal.ts";
+
+/**
+ * Event appliers by event type: apply an event to the state (mutate it, or return a new one).
+ * `EV` maps each event type name to its event type.
+ */
+export type EventAppliers<S, EV> = {
+  readonly [K in keyof EV]: (state: S, event: EV[K]) => S | void;
+};
+
+/** One event of any type of the event map `EV`, as `{ type, event }`. */
+export type AnyEventOf<EV> = {
+  [K in keyof EV & string]: { readonly type: K; readonly event: EV[K] };
+}[keyof EV & string];
+
+/** A handler of a persistent actor: like an actor handler, with a {@linkcode PersistentContext}. */
+export type PersistentHandler<S, EV> = (
+  state: S,
+  payload: never,
+  ctx: PersistentContext<S, EV, UnknownProtocol>,
+) => unknown;
+
+/** The handlers of a persistent actor. */
+export type PersistentHandlers<S, EV> = Record<
+  string,
+  PersistentHandler<S, EV>
+>;
+
+/** What happens when events cannot be persisted. */
+export interface PersistFailurePolicy {
+  /** Retries after the first attempt (default 3). Conflicts with another writer are never retried. */
+  readonly maxRetries?: number;
+  /** Delay between attempts (default 100 ms doubling to 2 s). */
+  readonly backoff?: BackoffOptions;
+  /**
+   * After the last attempt, `persist()` rejects with `PersistFailedError` and then:
+   * - `"escalate"` (default): the handler fails when it finishes (even if it caught the
+   *   error), so the supervisor decides; a restart recovers from the journal;
+   * - `"stop"`: the actor stops when the handler finishes;
+   * - `"reject"`: nothing more; the handler decides.
+   */
+  readonly then?: "escalate" | "stop" | "reject";
+}
+
+/** What {@linkcode definePersistentActor} takes: everything but the handlers and hooks. */
+export interface PersistentActorSpec<A, S, EV> {
+  /** The actor type's name. */
+  readonly name: string;
+  /** The persistence id of an actor (default: its path, e.g. `"accounts/42"`). */
+  readonly persistenceId?: (args: A, path: string) => string;
+  /** The state before any event. */
+  readonly init: (args: A) => S;
+  /** How each event type changes the state; the keys are the event type names. */
+  readonly events: EventAppliers<S, EV>;
+  /** Encodes events and snapshots (default: JSON). */
+  readonly codec?: Codec;
+  /** The current schema version of each event type (default 1). */
+  readonly eventVersions?: { readonly [K in keyof NoInfer<EV>]?: number };
+  /** Migrates an event stored with another version than the current one, on read. */
+  readonly upcast?: (
+    event: { type: string; version: number; data: unknown },
+  ) => { type: string; data: unknown };
+  /** The schema version of snapshots (default 1). */
+  readonly snapshotVersion?: number;
+  /** Migrates a snapshot stored with another version, on read. */
+  readonly upcastSnapshot?: (version: number, data: unknown) => S;
+  /** Take a snapshot after every this many events (default: only when asked). */
+  readonly snapshotEvery?: number;
+  /** How many snapshots to keep (default 2). */
+  readonly keepSnapshots?: number;
+  /** What happens when events cannot be persisted. */
+  readonly persistFailure?: PersistFailurePolicy;
+  /** A provider for this actor type, instead of the system's (see `usePersistence`). */
+  readonly provider?: PersistenceProvider;
+  /** How this actor supervises its children. */
+  readonly supervision?: SupervisionStrategy;
+  /** The mailbox. */
+  readonly mailbox?: MailboxOptions;
+}
+
+/** The lifecycle hooks of a persistent actor. */
+export interface PersistentHooks<S, EV, P> {
+  /** Runs after recovery, before the first message. */
+  readonly recovered?: (
+    state: S,
+    ctx: PersistentContext<S, EV, P>,
+  ) => void | Promise<void>;
+  /** Runs when the actor stops or before a restart. */
+  readonly stopped?: (
+    state: S,
+    ctx: PersistentContext<S, EV, P>,
+  ) => void | Promise<void>;
+  /** Runs, as a message, when a child stops. */
+  readonly childStopped?: (
+    state: S,
+    notice: StopNotice,
+    ctx: PersistentContext<S, EV, P>,
+  ) => void | Promise<void>;
+  /** Runs, as a message, when a watched actor stops. */
+  readonly terminated?: (
+    state: S,
+    notice: StopNotice,
+    ctx: PersistentContext<S, EV, P>,
+  ) => void | Promise<void>;
+}
+
+/**
+ * The first step of {@linkcode definePersistentActor}: state and events are fixed, so the
+ * handlers given to {@linkcode PersistentActorBuilder.handlers} get a fully typed `ctx.persist`.
+ */
+export interface PersistentActorBuilder<A, S, EV> {
+  /**
+   * Completes the definition with message handlers (and optional hooks).
+   *
+   * @param handlers The message handlers; they persist events with `ctx.persist()`.
+   * @param hooks Lifecycle hooks.
+   * @returns An actor definition to spawn with `system.spawn`.
+   */
+  handlers<H extends PersistentHandlers<S, EV>>(
+    handlers: H,
+    hooks?: PersistentHooks<S, EV, ProtocolOf<H>>,
+  ): PersistentActorDefinition<A, H>;
+}
+
+/**
+ * The handler map an ordinary actor definition sees for persistent handlers `H`: the same
+ * protocol, over the internal state.
+ */
+export type CompiledHandlers<H> = {
+  [K in keyof H]: H[K] extends (state: never, ...rest: infer A) => infer R
+    ? (A extends [infer P, ...unknown[]]
+      ? (state: PersistentState, payload: P) => R
+      : (state: PersistentState) => R)
+    : never;
+};
+
+/** The internal state of a persistent actor (opaque). */
+export interface PersistentState {
+  /** Brand. */
+  readonly persistent: true;
+}
+
+/** A persistent actor type: spawn it with `system.spawn` like any actor. */
+export type PersistentActorDefinition<A, H> = ActorDefinition<
+  A,
+  PersistentState,
+  CompiledHandlers<H>
+>;
+
+interface Spec {
+  readonly name: string;
+  readonly persistenceId?: (args: unknown, path: string) => string;
+  readonly init: (args: unknown) => unknown;
+  readonly events: Record<string, (state: unknown, event: unknown) => unknown>;
+  readonly codec: Codec;
+  readonly eventVersions: Record<string, number | undefined>;
+  readonly upcast?: (
+    event: { type: string; version: number; data: unknown },
+  ) => { type: string; data: unknown };
+  readonly snapshotVersion: number;
+  readonly upcastSnapshot?: (version: number, data: unknown) => unknown;
+  readonly snapshotEvery: number;
+  readonly keepSnapshots: number;
+  readonly maxRetries: number;
+  readonly backoff: BackoffOptions;
+  readonly then: "escalate" | "stop" | "reject";
+  readonly provider?: PersistenceProvider;
+}
+
+interface Internal extends PersistentState {
+  readonly args: unknown;
+  user: unknown;
+  pid: string;
+  seq: number;
+  lastSnapshotSeq: number;
+  provider: PersistenceProvider | null;
+  chain: Promise<void>;
+  persistsStarted: number;
+  failure: PersistFailedError | undefined;
+  pctx: PersistentContext<unknown, unknown, UnknownProtocol> | null;
+}
+
+const READ_PAGE = 10_000;
+const SNAPSHOT_TYPE = "$snapshot";
+
+function noop(): void {}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null &&
+    (typeof value === "object" || typeof value === "function") &&
+    typeof (value as { then?: unknown }).then === "function";
+}
+
+/**
+ * The context of a persistent actor's handlers and hooks: persist events, take snapshots, and
+ * everything an actor context offers.
+ */
+export class PersistentContext<S, EV, P> {
+  #actor: ActorContext<P>;
+  #internal: Internal;
+  #spec: Spec;
+
+  /** @internal Made by the runtime. */
+  constructor(actor: ActorContext<P>, internal: Internal, spec: Spec) {
+    this.#actor = actor;
+    this.#internal = internal;
+    this.#spec = spec;
+  }
+
+  /** The current state (events persisted so far are applied). */
+  get state(): S {
+    return this.#internal.user as S;
+  }
+
+  /** The persistence id. */
+  get persistenceId(): string {
+    return this.#internal.pid;
+  }
+
+  /** The sequence number of the last event persisted or recovered (0 when none). */
+  get lastSequenceNr(): number {
+    return this.#internal.seq;
+  }
+
+  /** The underlying actor context. */
+  get actor(): ActorContext<P> {
+    return this.#actor;
+  }
+
+  /** This actor's ref. */
+  get self(): ActorRef<P> {
+    return this.#actor.self;
+  }
+
+  /** The actor system. */
+  get system(): ActorSystem {
+    return this.#actor.system;
+  }
+
+  /** This actor's timers. */
+  get timers(): ActorTimers<P> {
+    return this.#actor.timers;
+  }
+
+  /** Stops this actor after the current message. */
+  stop(): void {
+    this.#actor.stop();
+  }
+
+  /**
+   * Persists one event: resolves once the journal has durably appended it and the event has
+   * been applied to the state. On failure the state is unchanged and it rejects with
+   * `PersistFailedError` (see the failure policy). Calls are applied in order; the actor handles
+   * no other message until the events of the current one are persisted.
+   *
+   * @param type The event type.
+   * @param event The event.
+   * @throws {PersistFailedError} When the events could not be persisted.
+   * @throws {TypeError} When `type` has no applier or the event cannot be encoded.
+   */
+  persist<K extends keyof EV & string>(type: K, event: EV[K]): Promise<void> {
+    return persistEvents(this.#internal, this.#spec, this.#actor, [{
+      type,
+      event,
+    }]);
+  }
+
+  /**
+   * Persists several events atomically (all or none), in order.
+   *
+   * @param events The events.
+   * @throws {PersistFailedError} When the events could not be persisted.
+   * @throws {TypeError} When an event type has no applier or an event cannot be encoded.
+   */
+  persistAll(events: readonly AnyEventOf<EV>[]): Promise<void> {
+    return persistEvents(
+      this.#internal,
+      this.#spec,
+      this.#actor,
+      events as readonly { type: string; event: unknown }[],
+    );
+  }
+
+  /**
+   * Saves a snapshot of the current state (after the events persisted so far), then prunes
+   * old snapshots. Waits for persists in flight first.
+   *
+   * @throws {JournalUnavailableError} When the snapshot could not be saved.
+   */
+  snapshot(): Promise<void> {
+    const internal = this.#internal;
+    const run = internal.chain.then(() => saveSnapshot(internal, this.#spec));
+    internal.chain = run.then(noop, noop);
+    return run;
+  }
+}
+
+function persistEvents(
+  internal: Internal,
+  spec: Spec,
+  actor: ActorContext<unknown>,
+  events: readonly { type: string; event: unknown }[],
+): Promise<void> {
+  let encoded: NewEvent[];
+  try {
+    if (!Array.isArray(events) || events.length === 0) {
+      throw new TypeError("Cannot persist: give at least one event");
+    }
+    const timestamp = Date.now();
+    encoded = events.map(({ type, event }) => {
+      if (typeof spec.events[type] !== "function") {
+        throw new TypeError(
+          `Cannot persist event "${type}": actor type "${spec.name}" has no applier for it`,
+        );
+      }
+      return {
+        type,
+        version: spec.eventVersions[type] ?? 1,
+        data: spec.codec.encode(type, event),
+        timestamp,
+      };
+    });
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  internal.persistsStarted++;
+  const run = internal.chain.then(() =>
+    appendWithPolicy(internal, spec, actor, encoded, events)
+  );
+  internal.chain = run.then(noop, noop);
+  run.catch(noop); // a handler that does not await persist() still learns through the policy
+  return run;
+}
+
+async function appendWithPolicy(
+  internal: Internal,
+  spec: Spec,
+  actor: ActorContext<unknown>,
+  encoded: NewEvent[],
+  events: readonly { type: string; event: unknown }[],
+): Promise<void> {
+  const journal = internal.provider!.journal;
+  const expected = internal.seq;
+  let lastError: unknown;
+  let attempts = 0;
+  for (let attempt = 0; attempt <= spec.maxRetries; attempt++) {
+    if (attempt > 0) {
+      const { minMs, maxMs, jitter = 0 } = spec.backoff;
+      const delay = Math.min(maxMs, minMs * 2 ** (attempt - 1)) *
+        (1 + jitter * Math.random());
+      await new Promise<void>((resolve) =>
+        actor.system.clock.setTimer(resolve, delay)
+      );
+    }
+    attempts++;
+    try {
+      await journal.append(internal.pid, expected, encoded);
+      lastError = undefined;
+      break;
+    } catch (error) {
+      lastError = error;
+      if (isJournalConflictError(error)) {
+        // An earlier attempt may have been written although its reply was lost.
+        if (attempt > 0 && await alreadyWritten(internal, expected, encoded)) {
+          lastError = undefined;
+        }
+        break;
+      }
+    }
+  }
+  if (lastError !== undefined) {
+    const failure = new PersistFailedError(internal.pid, attempts, lastError);
+    if (spec.then !== "reject") internal.failure ??= failure;
+    throw failure;
+  }
+  let state = internal.user;
+  for (const { type, event } of events) {
+    const next = spec.events[type](state, event);
+    if (next !== undefined) state = next;
+  }
+  internal.user = state;
+  internal.seq = expected + encoded.length;
+  if (
+    spec.snapshotEvery > 0 &&
+    internal.seq - internal.lastSnapshotSeq >= spec.snapshotEvery
+  ) {
+    try {
+      await saveSnapshot(internal, spec);
+    } catch {
+      // The events are durable; a failed automatic snapshot is retried at the next interval.
+    }
+  }
+}
+
+async function alreadyWritten(
+  internal: Internal,
+  expected: number,
+  encoded: NewEvent[],
+): Promise<boolean> {
+  try {
+    const stored = await internal.provider!.journal.read(
+      internal.pid,
+      expected + 1,
+      {
+        max: encoded.length,
+      },
+    );
+    return stored.length === encoded.length &&
+      stored.every((s, i) =>
+        s.type === encoded[i].type && s.timestamp === encoded[i].timestamp &&
+        s.data.length === encoded[i].data.length && s.data.every((b, j) =>
+          b === encoded[i].data[j]
+        )
+      );
+  } catch {
+    return false;
+  }
+}
+
+async function saveSnapshot(internal: Internal, spec: Spec): Promise<void> {
+  const provider = internal.provider!;
+  await provider.snapshots.save({
+    persistenceId: internal.pid,
+    sequenceNr: internal.seq,
+    type: SNAPSHOT_TYPE,
+    version: spec.snapshotVersion,
+    data: spec.codec.encode(SNAPSHOT_TYPE, internal.user),
+    timestamp: Date.now(),
+  });
+  internal.lastSnapshotSeq = internal.seq;
+  await provider.snapshots.keepLatest(internal.pid, spec.keepSnapshots);
+}
+
+async function recover(internal: Internal, spec: Spec): Promise<void> {
+  const { journal, snapshots } = internal.provider!;
+  const pid = internal.pid;
+  let seq = 0;
+  let state: unknown;
+  let snapshot;
+  try {
+    snapshot = await snapshots.loadLatest(pid);
+  } catch (error) {
+    throw new RecoveryError(pid, 0, error);
+  }
+  if (snapshot !== undefined) {
+    try {
+      const data = spec.codec.decode(SNAPSHOT_TYPE, snapshot.data);
+      if (snapshot.version === spec.snapshotVersion) state = data;
+      else if (spec.upcastSnapshot !== undefined) {
+        state = spec.upcastSnapshot(snapshot.version, data);
+      } else {throw new Error(
+          `snapshot version ${snapshot.version} is not ${spec.snapshotVersion} and there is no upcastSnapshot`,
+        );}
+    } catch (error) {
+      throw new RecoveryError(pid, snapshot.sequenceNr, error);
+    }
+    seq = snapshot.sequenceNr;
+  } else {
+    state = spec.init(internal.args);
+  }
+  while (true) {
+    let page: StoredEvent[];
+    try {
+      page = await journal.read(pid, seq + 1, { max: READ_PAGE });
+    } catch (error) {
+      throw new RecoveryError(pid, seq + 1, error);
+    }
+    for (const stored of page) {
+      if (stored.sequenceNr !== seq + 1) {
+        throw new RecoveryError(
+          pid,
+          seq + 1,
+          new Error(`events ${seq + 1}..${stored.sequenceNr - 1} are missing`),
+        );
+      }
+      try {
+        state = applyStored(spec, state, stored);
+      } catch (error) {
+        throw new RecoveryError(pid, stored.sequenceNr, error);
+      }
+      seq = stored.sequenceNr;
+    }
+    if (page.length < READ_PAGE) break;
+  }
+  let last: number;
+  try {
+    last = await journal.lastSequenceNr(pid);
+  } catch (error) {
+    throw new RecoveryError(pid, seq + 1, error);
+  }
+  if (last > seq) {
+    throw new RecoveryError(
+      pid,
+      seq + 1,
+      new Error(
+        `events ${seq + 1}..${last} are missing (deleted without a snapshot?)`,
+      ),
+    );
+  }
+  internal.user = state;
+  internal.seq = seq;
+  internal.lastSnapshotSeq = snapshot?.sequenceNr ?? 0;
+}
+
+function applyStored(spec: Spec, state: unknown, stored: StoredEvent): unknown {
+  let type = stored.type;
+  let data = spec.codec.decode(type, stored.data);
+  const current = spec.eventVersions[type] ?? 1;
+  if (stored.version !== current) {
+    if (spec.upcast === undefined) {
+      throw new Error(
+        `event "${type}" has version ${stored.version}, current is ${current}, and there is no upcast`,
+      );
+    }
+    ({ type, data } = spec.upcast({ type, version: stored.version, data }));
+  }
+  const apply = spec.events[type];
+  if (typeof apply !== "function") {
+    throw new Error(`no applier for event type "${type}"`);
+  }
+  const next = apply(state, data);
+  return next === undefined ? state : next;
+}
+
+function checkPositiveInt(
+  name: string,
+  value: number | undefined,
+  min: number,
+): void {
+  if (value !== undefined && (!Number.isInteger(value) || value < min)) {
+    throw new RangeError(
+      `Invalid ${name} ${String(value)}: must be an integer ≥ ${min}`,
+    );
+  }
+}
+
+/**
+ * Defines an event-sourced actor: its state changes only through events, which are persisted
+ * before they are applied. On start (and restart) it recovers: the latest snapshot, then every
+ * later event in order, then the `recovered` hook; messages sent meanwhile wait.
+ *
+ * @param input The definition.
+ * @returns An actor definition to spawn with `system.spawn`.
+ * @throws {TypeError} When a field has the wrong type.
+ * @throws {RangeError} When a number is out of range.
+ *
+ * @example Usage
+ * ```ts
+ * import { ActorSystem, definePersistentActor } from "@troupe/troupe";
+ * const account = definePersistentActor({
+ *   name: "account",
+ *   init: () => ({ balance: 0 }),
+ *   events: {
+ *     deposited: (state, e: { amount: number }) => {
+ *       state.balance += e.amount;
+ *     },
+ *   },
+ * }).handlers({
+ *   deposit: async (state, amount: number, ctx) => {
+ *     await ctx.persist("deposited", { amount });
+ *     return state.balance;
+ *   },
+ *   balance: (state) => state.balance,
+ * });
+ * await using system = new ActorSystem();
+ * const ref = await system.spawn(account, undefined, { id: "acct-1" });
+ * await ref.ask("deposit", 10);
+ * await ref.stop();
+ * const again = await system.spawn(account, undefined, { id: "acct-1" });
+ * console.log(await again.ask("balance")); // 10
+ * ```
+ */
+export function definePersistentActor<A, S, EV>(
+  input: PersistentActorSpec<A, S, EV>,
+): PersistentActorBuilder<A, S, EV> {
+  if (typeof input !== "object" || input === null) {
+    throw new TypeError(
+      "Cannot define persistent actor: the definition must be an object",
+    );
+  }
+  const name = input.name;
+  if (typeof input.init !== "function") {
+    throw new TypeError(
+      `Cannot define persistent actor "${name}": init must be a function`,
+    );
+  }
+  if (typeof input.events !== "object" || input.events === null) {
+    throw new TypeError(
+      `Cannot define persistent actor "${name}": events must be an object`,
+    );
+  }
+  for (const [type, apply] of Object.entries(input.events)) {
+    if (typeof apply !== "function") {
+      throw new TypeError(
+        `Cannot define persistent actor "${name}": event applier "${type}" is not a function`,
+      );
+    }
+    if (type === SNAPSHOT_TYPE) {
+      throw new TypeError(
+        `Cannot define persistent actor "${name}": "${SNAPSHOT_TYPE}" is reserved`,
+      );
+    }
+  }
+  if (
+    input.persistenceId !== undefined &&
+    typeof input.persistenceId !== "function"
+  ) {
+    throw new TypeError(
+      `Cannot define persistent actor "${name}": persistenceId must be a function`,
+    );
+  }
+  const codec = input.codec ?? jsonCodec;
+  if (
+    typeof codec.encode !== "function" || typeof codec.decode !== "function"
+  ) {
+    throw new TypeError(
+      `Cannot define persistent actor "${name}": codec needs encode and decode`,
+    );
+  }
+  checkPositiveInt("snapshotEvery", input.snapshotEvery, 1);
+  checkPositiveInt("keepSnapshots", input.keepSnapshots, 1);
+  checkPositiveInt("snapshotVersion", input.snapshotVersion, 1);
+  checkPositiveInt(
+    "persistFailure.maxRetries",
+    input.persistFailure?.maxRetries,
+    0,
+  );
+  for (const [type, version] of Object.entries(input.eventVersions ?? {})) {
+    checkPositiveInt(`eventVersions.${type}`, version as number | undefined, 1);
+  }
+  const then = input.persistFailure?.then ?? "escalate";
+  if (then !== "escalate" && then !== "stop" && then !== "reject") {
+    throw new TypeError(
+      `Cannot define persistent actor "${name}": persistFailure.then must be escalate, stop or reject`,
+    );
+  }
+  const spec: Spec = {
+    name,
+    persistenceId: input.persistenceId as Spec["persistenceId"],
+    init: input.init as Spec["init"],
+    events: input.events as unknown as Spec["events"],
+    codec,
+    eventVersions: (input.eventVersions ?? {}) as Record<
+      string,
+      number | undefined
+    >,
+    upcast: input.upcast,
+    snapshotVersion: input.snapshotVersion ?? 1,
+    upcastSnapshot: input.upcastSnapshot as Spec["upcastSnapshot"],
+    snapshotEvery: input.snapshotEvery ?? 0,
+    keepSnapshots: input.keepSnapshots ?? 2,
+    maxRetries: input.persistFailure?.maxRetries ?? 3,
+    backoff: input.persistFailure?.backoff ?? { minMs: 100, maxMs: 2000 },
+    then,
+    provider: input.provider,
+  };
+
+  return {
+    handlers: <H extends PersistentHandlers<S, EV>>(
+      handlers: H,
+      hooks: PersistentHooks<S, EV, ProtocolOf<H>> = {},
+    ): PersistentActorDefinition<A, H> =>
+      compile(
+        spec,
+        input,
+        handlers,
+        hooks as PersistentHooks<unknown, unknown, unknown>,
+      ),
+  };
+}
+
+function compile<A, H>(
+  spec: Spec,
+  input: PersistentActorSpec<A, unknown, unknown>,
+  userHandlers: H,
+  hooks: PersistentHooks<unknown, unknown, unknown>,
+): PersistentActorDefinition<A, H> {
+  const name = spec.name;
+  if (typeof userHandlers !== "object" || userHandlers === null) {
+    throw new TypeError(
+      `Cannot define persistent actor "${name}": handlers must be an object`,
+    );
+  }
+  for (
+    const hookName of [
+      "recovered",
+      "stopped",
+      "childStopped",
+      "terminated",
+    ] as const
+  ) {
+    if (
+      hooks[hookName] !== undefined && typeof hooks[hookName] !== "function"
+    ) {
+      throw new TypeError(
+        `Cannot define persistent actor "${name}": ${hookName} must be a function`,
+      );
+    }
+  }
+  type Ctx = ActorContext<UnknownProtocol>;
+  type UserHook = (state: unknown, ...rest: unknown[]) => unknown;
+  const contextOf = (internal: Internal, ctx: Ctx) =>
+    internal.pctx ??= new PersistentContext(
+      ctx,
+      internal,
+      spec,
+    ) as PersistentContext<unknown, unknown, UnknownProtocol>;
+
+  const handlers: Record<
+    string,
+    (internal: Internal, payload: unknown, ctx: Ctx) => unknown
+  > = {};
+  for (
+    const [type, fn] of Object.entries(userHandlers as Record<string, unknown>)
+  ) {
+    if (typeof fn !== "function") {
+      throw new TypeError(
+        `Cannot define persistent actor "${name}": handler "${type}" is not a function`,
+      );
+    }
+    const user = fn as unknown as (
+      state: unknown,
+      payload: unknown,
+      ctx: unknown,
+    ) => unknown;
+    handlers[type] = (internal, payload, ctx) => {
+      const pctx = contextOf(internal, ctx);
+      const before = internal.persistsStarted;
+      const result = user(internal.user, payload, pctx);
+      if (!isThenable(result) && internal.persistsStarted === before) {
+        return result;
+      }
+      // Wait for the events this message persisted, then apply the failure policy.
+      const settle = () => {
+        const failure = internal.failure;
+        if (failure === undefined) return;
+        internal.failure = undefined;
+        if (spec.then === "escalate") throw failure;
+        if (spec.then === "stop") ctx.stop();
+      };
+      return Promise.resolve(result).then(
+        async (value) => {
+          await internal.chain;
+          settle();
+          return value;
+        },
+        async (error) => {
+          await internal.chain;
+          settle();
+          throw error;
+        },
+      );
+    };
+  }
+
+  const hook = (fn: UserHook | undefined) =>
+    fn === undefined ? undefined : (internal: Internal, ...rest: unknown[]) => {
+      const ctx = rest.pop() as Ctx;
+      return fn(internal.user, ...rest, contextOf(internal, ctx));
+    };
+
+  const definition = defineActor({
+    name,
+    init: (args: unknown): Internal => ({
+      persistent: true,
+      args,
+      user: undefined,
+      pid: "",
+      seq: 0,
+      lastSnapshotSeq: 0,
+      provider: null,
+      chain: Promise.resolve(),
+      persistsStarted: 0,
+      failure: undefined,
+      pctx: null,
+    }),
+    handlers: handlers as unknown as Handlers<Internal>,
+    started: async (internal, ctx) => {
+      const path = ctx.self.path;
+      internal.pid = spec.persistenceId?.(internal.args, path) ?? path;
+      internal.provider = spec.provider ?? persistenceOf(ctx.system);
+      await recover(internal, spec);
+      const recovered = hooks.recovered as UserHook | undefined;
+      if (recovered !== undefined) {
+        await recovered(
+          internal.user,
+          contextOf(internal, ctx as unknown as Ctx),
+        );
+      }
+    },
+    stopped: hook(hooks.stopped as UserHook | undefined) as never,
+    childStopped: hook(hooks.childStopped as UserHook | undefined) as never,
+    terminated: hook(hooks.terminated as UserHook | undefined) as never,
+    supervision: input.supervision,
+    mailbox: input.mailbox,
+  });
+  return definition as unknown as PersistentActorDefinition<A, H>;
+}

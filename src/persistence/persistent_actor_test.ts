@@ -1,0 +1,587 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { test } from "../platform/test_harness.ts";
+import {
+  ActorSystem,
+  isActorStartError,
+  isActorStoppedError,
+  oneForOne,
+} from "../../mod.ts";
+import { ManualClock } from "../testing/mod.ts";
+import {
+  definePersistentActor,
+  isJournalConflictError,
+  isPersistFailedError,
+  isRecoveryError,
+  JournalUnavailableError,
+  jsonCodec,
+  MemoryPersistence,
+  type NewEvent,
+  type PersistenceProvider,
+  type PersistFailurePolicy,
+  usePersistence,
+} from "./mod.ts";
+
+const quiet = { error() {} };
+
+/** Wraps a provider so tests can make appends and reads fail or wait. */
+class ControlledProvider implements PersistenceProvider {
+  readonly inner = new MemoryPersistence();
+  failAppends = 0;
+  /** Appends that store the events and then report a failure (the reply was "lost"). */
+  loseReplies = 0;
+  appendCalls = 0;
+  readGate: Promise<void> | null = null;
+  readonly journal: PersistenceProvider["journal"];
+  readonly snapshots: PersistenceProvider["snapshots"];
+
+  constructor() {
+    const inner = this.inner.journal;
+    this.journal = {
+      append: async (id, expected, events) => {
+        this.appendCalls++;
+        if (this.failAppends > 0) {
+          this.failAppends--;
+          throw new JournalUnavailableError("injected: storage down");
+        }
+        await inner.append(id, expected, events);
+        if (this.loseReplies > 0) {
+          this.loseReplies--;
+          throw new JournalUnavailableError("injected: reply lost");
+        }
+      },
+      read: async (id, from, options) => {
+        if (this.readGate !== null) await this.readGate;
+        return inner.read(id, from, options);
+      },
+      lastSequenceNr: (id) => inner.lastSequenceNr(id),
+      deleteTo: (id, to) => inner.deleteTo(id, to),
+    };
+    this.snapshots = this.inner.snapshots;
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+function makeAccount(
+  options: {
+    policy?: PersistFailurePolicy;
+    snapshotEvery?: number;
+    keepSnapshots?: number;
+  } = {},
+) {
+  return definePersistentActor({
+    name: "account",
+    init: () => ({ balance: 0 }),
+    events: {
+      deposited: (state, e: { amount: number }) => {
+        state.balance += e.amount;
+      },
+      withdrawn: (state, e: { amount: number }) => {
+        state.balance -= e.amount;
+      },
+    },
+    persistFailure: options.policy ??
+      { maxRetries: 2, backoff: { minMs: 100, maxMs: 100 } },
+    snapshotEvery: options.snapshotEvery,
+    keepSnapshots: options.keepSnapshots,
+  }).handlers({
+    deposit: async (state, amount: number, ctx) => {
+      await ctx.persist("deposited", { amount });
+      return state.balance;
+    },
+    depositSafely: async (state, amount: number, ctx) => {
+      try {
+        await ctx.persist("deposited", { amount });
+        return `ok ${state.balance}`;
+      } catch (error) {
+        return `failed ${isPersistFailedError(error)} ${state.balance}`;
+      }
+    },
+    transfer: (_state, amounts: number[], ctx) =>
+      ctx.persistAll(
+        amounts.map((amount) => ({
+          type: "deposited" as const,
+          event: { amount },
+        })),
+      ),
+    fireAndForget: (_state, amount: number, ctx) => {
+      void ctx.persist("deposited", { amount });
+    },
+    balance: (state) => state.balance,
+    snapshot: (_state, _: undefined, ctx) => ctx.snapshot(),
+    seq: (_state, _: undefined, ctx) => ctx.lastSequenceNr,
+  });
+}
+
+function storedTypes(provider: PersistenceProvider, id: string) {
+  return provider.journal.read(id, 1).then((events) =>
+    events.map((e) => [e.sequenceNr, e.type, jsonCodec.decode(e.type, e.data)])
+  );
+}
+
+test("definePersistentActor(): persist resolves after the append, and a restart recovers the state", async () => {
+  await using system = new ActorSystem();
+  const provider = new MemoryPersistence();
+  usePersistence(system, provider);
+  const account = makeAccount();
+  const ref = await system.spawn(account, undefined, { id: "acct" });
+  assert.equal(await ref.ask("deposit", 100), 100);
+  await ref.ask("transfer", [5, 6]);
+  assert.deepEqual(await storedTypes(provider, "acct"), [
+    [1, "deposited", { amount: 100 }],
+    [2, "deposited", { amount: 5 }],
+    [3, "deposited", { amount: 6 }],
+  ]);
+  await ref.stop();
+  const again = await system.spawn(account, undefined, { id: "acct" });
+  assert.equal(await again.ask("balance"), 111);
+  assert.equal(await again.ask("seq"), 3);
+  assert.equal(await again.ask("deposit", 1), 112);
+  assert.deepEqual((await storedTypes(provider, "acct")).map(([seq]) => seq), [
+    1,
+    2,
+    3,
+    4,
+  ]);
+});
+
+test("definePersistentActor(): messages sent during recovery wait and see the recovered state", async () => {
+  await using system = new ActorSystem();
+  const provider = new ControlledProvider();
+  usePersistence(system, provider);
+  const account = makeAccount();
+  const first = await system.spawn(account, undefined, { id: "a" });
+  await first.ask("deposit", 50);
+  await first.stop();
+  let open!: () => void;
+  provider.readGate = new Promise((resolve) => open = resolve);
+  const spawning = system.spawn(account, undefined, { id: "a" });
+  await new Promise((r) => setTimeout(r, 5));
+  // The actor is registered while it recovers: messages sent now wait in its mailbox.
+  const early = system.lookup("a", account);
+  assert.ok(early !== undefined);
+  early.tell("deposit", 1);
+  const answer = early.ask("balance");
+  open();
+  const ref = await spawning;
+  assert.equal(ref, early);
+  assert.equal(await answer, 51, "handled after recovery, in order");
+});
+
+test("definePersistentActor(): a storage outage is retried with backoff, then succeeds (virtual time)", async () => {
+  const clock = new ManualClock();
+  await using system = new ActorSystem({ clock, askTimeoutMs: 60_000 });
+  const provider = new ControlledProvider();
+  usePersistence(system, provider);
+  const ref = await system.spawn(makeAccount(), undefined, { id: "r" });
+  provider.failAppends = 2;
+  const asked = ref.ask("deposit", 10);
+  await clock.advance(99);
+  assert.equal(provider.appendCalls, 1, "waits the backoff before retrying");
+  await clock.advance(1);
+  await clock.advance(100);
+  assert.equal(await asked, 10);
+  assert.equal(provider.appendCalls, 3);
+  assert.equal(
+    (await provider.inner.journal.read("r", 1)).length,
+    1,
+    "stored exactly once",
+  );
+});
+
+test("definePersistentActor(): after the last retry persist rejects, the state is unchanged, and escalate restarts", async () => {
+  const clock = new ManualClock();
+  await using system = new ActorSystem({
+    clock,
+    logger: quiet,
+    askTimeoutMs: 60_000,
+  });
+  const provider = new ControlledProvider();
+  usePersistence(system, provider);
+  const ref = await system.spawn(makeAccount(), undefined, { id: "e" });
+  await ref.ask("deposit", 5);
+  provider.failAppends = 3; // the first attempt and both retries
+  const asked = ref.ask("depositSafely", 10).catch((e: unknown) => e);
+  await clock.advance(500);
+  // The handler caught the error, saw the unchanged state, and still failed (escalate).
+  assert.ok(isPersistFailedError(await asked));
+  assert.equal(provider.appendCalls, 4);
+  assert.equal(
+    await ref.ask("balance"),
+    5,
+    "restarted and recovered from the journal",
+  );
+});
+
+test("definePersistentActor(): policy 'reject' lets the handler decide; 'stop' stops the actor", async () => {
+  const clock = new ManualClock();
+  await using system = new ActorSystem({
+    clock,
+    logger: quiet,
+    askTimeoutMs: 60_000,
+  });
+  const provider = new ControlledProvider();
+  usePersistence(system, provider);
+  const rejecting = await system.spawn(
+    makeAccount({ policy: { maxRetries: 0, then: "reject" } }),
+    undefined,
+    { id: "rej" },
+  );
+  provider.failAppends = 1;
+  assert.equal(await rejecting.ask("depositSafely", 10), "failed true 0");
+  assert.equal(await rejecting.ask("deposit", 3), 3, "the actor goes on");
+
+  const stopping = await system.spawn(
+    makeAccount({ policy: { maxRetries: 0, then: "stop" } }),
+    undefined,
+    { id: "stop" },
+  );
+  provider.failAppends = 1;
+  const outcome = stopping.ask("depositSafely", 10);
+  assert.equal(await outcome, "failed true 0");
+  await system.whenStopped(stopping);
+  await assert.rejects(stopping.ask("balance"), isActorStoppedError);
+});
+
+test("definePersistentActor(): a second writer of the same persistence id is refused, not merged", async () => {
+  const provider = new MemoryPersistence();
+  await using one = new ActorSystem({ logger: quiet });
+  await using two = new ActorSystem({ logger: quiet });
+  usePersistence(one, provider);
+  usePersistence(two, provider);
+  const account = makeAccount({
+    policy: { maxRetries: 5, backoff: { minMs: 1, maxMs: 1 }, then: "reject" },
+  });
+  const a = await one.spawn(account, undefined, { id: "split" });
+  const b = await two.spawn(account, undefined, { id: "split" });
+  await a.ask("deposit", 1);
+  const result = await b.ask("depositSafely", 2);
+  assert.equal(result, "failed true 0", "b's state is unchanged");
+  assert.deepEqual((await storedTypes(provider, "split")).map(([, , e]) => e), [
+    { amount: 1 },
+  ]);
+  assert.equal(await a.ask("deposit", 10), 11, "the first writer goes on");
+});
+
+test("definePersistentActor(): the conflict cause of PersistFailedError is JournalConflictError, without retries", async () => {
+  const provider = new ControlledProvider();
+  await using one = new ActorSystem({ logger: quiet });
+  usePersistence(one, provider);
+  const failures: unknown[] = [];
+  const account = definePersistentActor({
+    name: "writer",
+    init: () => ({}),
+    events: { noted: () => {} },
+
+    persistFailure: { maxRetries: 3, then: "reject" },
+  }).handlers({
+    note: async (_s, _: undefined, ctx) => {
+      try {
+        await ctx.persist("noted", null);
+      } catch (error) {
+        failures.push(error);
+      }
+    },
+  });
+  const ref = await one.spawn(account, undefined, { id: "w" });
+  await provider.inner.journal.append("w", 0, [{
+    type: "noted",
+    version: 1,
+    data: jsonCodec.encode("noted", null),
+    timestamp: 0,
+  }]);
+  const callsBefore = provider.appendCalls;
+  await ref.ask("note");
+  assert.equal(
+    provider.appendCalls - callsBefore,
+    1,
+    "a conflict is not retried",
+  );
+  assert.ok(isPersistFailedError(failures[0]));
+  assert.ok(isJournalConflictError((failures[0] as Error).cause));
+});
+
+test("definePersistentActor(): an append whose reply was lost is not written twice", async () => {
+  const clock = new ManualClock();
+  await using system = new ActorSystem({ clock, askTimeoutMs: 60_000 });
+  const provider = new ControlledProvider();
+  usePersistence(system, provider);
+  const ref = await system.spawn(makeAccount(), undefined, { id: "lost" });
+  provider.loseReplies = 1;
+  const asked = ref.ask("deposit", 10);
+  await clock.advance(200);
+  assert.equal(await asked, 10);
+  assert.equal((await provider.inner.journal.read("lost", 1)).length, 1);
+});
+
+test("definePersistentActor(): a handler that does not await persist still holds the next message", async () => {
+  await using system = new ActorSystem();
+  const ref = await system.spawn(makeAccount(), undefined, { id: "ff" });
+  ref.tell("fireAndForget", 4);
+  assert.equal(
+    await ref.ask("balance"),
+    4,
+    "the next message sees the persisted event",
+  );
+});
+
+test("definePersistentActor(): persisting an event type without an applier rejects with TypeError", async () => {
+  await using system = new ActorSystem({ logger: quiet });
+  const bad = definePersistentActor({
+    name: "bad",
+    init: () => ({}),
+    events: { ok: () => {} },
+
+    persistFailure: { then: "reject" },
+  }).handlers({
+    wrong: (_s, _: undefined, ctx) => ctx.persist("nope" as "ok", null),
+  });
+  const ref = await system.spawn(bad, undefined);
+  await assert.rejects(ref.ask("wrong"), TypeError);
+});
+
+test("definePersistentActor(): snapshots: recovery starts from the latest and replays the rest", async () => {
+  await using system = new ActorSystem();
+  const provider = new MemoryPersistence();
+  usePersistence(system, provider);
+  const account = makeAccount({ snapshotEvery: 3, keepSnapshots: 2 });
+  const ref = await system.spawn(account, undefined, { id: "s" });
+  for (let i = 1; i <= 10; i++) await ref.ask("deposit", i);
+  const latest = await provider.snapshots.loadLatest("s");
+  assert.equal(latest?.sequenceNr, 9);
+  assert.deepEqual(jsonCodec.decode("$snapshot", latest!.data), {
+    balance: 45,
+  });
+  assert.equal(
+    await provider.snapshots.loadLatest("s", 5),
+    undefined,
+    "kept only the newest two",
+  );
+  // Delete the events the snapshot covers: recovery must not need them.
+  await provider.journal.deleteTo("s", 9);
+  await ref.stop();
+  const again = await system.spawn(account, undefined, { id: "s" });
+  assert.equal(await again.ask("balance"), 55);
+  assert.equal(await again.ask("seq"), 10);
+});
+
+test("definePersistentActor(): events deleted without a snapshot fail recovery instead of losing them", async () => {
+  await using system = new ActorSystem();
+  const provider = new MemoryPersistence();
+  usePersistence(system, provider);
+  const ref = await system.spawn(makeAccount(), undefined, { id: "gap" });
+  await ref.ask("deposit", 1);
+  await ref.ask("deposit", 2);
+  await ref.stop();
+  await provider.journal.deleteTo("gap", 1);
+  await assert.rejects(
+    system.spawn(makeAccount(), undefined, { id: "gap" }),
+    (e: unknown) => {
+      assert.ok(isActorStartError(e));
+      assert.ok(isRecoveryError(e.cause));
+      assert.equal(e.cause.persistenceId, "gap");
+      return true;
+    },
+  );
+});
+
+test("definePersistentActor(): undecodable stored data fails recovery with RecoveryError naming id and sequence", async () => {
+  await using system = new ActorSystem();
+  const provider = new MemoryPersistence();
+  usePersistence(system, provider);
+  const good = jsonCodec.encode("deposited", { amount: 1 });
+  const events: NewEvent[] = [
+    { type: "deposited", version: 1, data: good, timestamp: 0 },
+    {
+      type: "deposited",
+      version: 1,
+      data: new Uint8Array([0xff, 0x7b]),
+      timestamp: 0,
+    },
+  ];
+  await provider.journal.append("corrupt", 0, events);
+  await assert.rejects(
+    system.spawn(makeAccount(), undefined, { id: "corrupt" }),
+    (e: unknown) => {
+      assert.ok(isActorStartError(e));
+      assert.ok(isRecoveryError(e.cause));
+      assert.equal(e.cause.sequenceNr, 2);
+      assert.match(e.cause.message, /"corrupt"/);
+      return true;
+    },
+  );
+  assert.equal(system.size, 0);
+});
+
+test("definePersistentActor() (property): random stored bytes never crash recovery: RecoveryError or success", async () => {
+  await using system = new ActorSystem();
+  const provider = new MemoryPersistence();
+  usePersistence(system, provider);
+  let n = 0;
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(
+        fc.record({
+          type: fc.constantFrom("deposited", "withdrawn", "unknown", ""),
+          version: fc.integer({ min: 1, max: 3 }),
+          data: fc.oneof(
+            fc.uint8Array({ maxLength: 40 }),
+            fc.jsonValue().map((v) => jsonCodec.encode("x", v)),
+          ),
+        }),
+        { minLength: 1, maxLength: 5 },
+      ),
+      async (records) => {
+        const id = `fuzz-${++n}`;
+        const events = records.map((r) => ({
+          ...r,
+          type: r.type || "deposited",
+          timestamp: 0,
+        }));
+        await provider.journal.append(id, 0, events);
+        try {
+          const ref = await system.spawn(makeAccount(), undefined, { id });
+          await ref.ask("balance");
+          await ref.stop();
+        } catch (error) {
+          assert.ok(isActorStartError(error), String(error));
+          assert.ok(isRecoveryError(error.cause), String(error.cause));
+        }
+      },
+    ),
+    { numRuns: 150 },
+  );
+});
+
+test("definePersistentActor(): upcast migrates old event versions on read", async () => {
+  await using system = new ActorSystem();
+  const provider = new MemoryPersistence();
+  usePersistence(system, provider);
+  // Version 1 stored cents as a string.
+  await provider.journal.append("v", 0, [
+    {
+      type: "deposited",
+      version: 1,
+      data: jsonCodec.encode("deposited", { cents: "250" }),
+      timestamp: 0,
+    },
+  ]);
+  const v2 = definePersistentActor({
+    name: "account-v2",
+    init: () => ({ balance: 0 }),
+    events: {
+      deposited: (state, e: { amount: number }) => {
+        state.balance += e.amount;
+      },
+    },
+    eventVersions: { deposited: 2 },
+    upcast: ({ type, version, data }) => {
+      assert.equal(version, 1);
+      return {
+        type,
+        data: { amount: Number((data as { cents: string }).cents) / 100 },
+      };
+    },
+  }).handlers({ balance: (state) => state.balance });
+  const ref = await system.spawn(v2, undefined, { id: "v" });
+  assert.equal(await ref.ask("balance"), 2.5);
+  const custom = definePersistentActor({
+    name: "custom-id",
+    persistenceId: () => "v",
+    init: () => ({ balance: 0 }),
+    events: { deposited: () => {} },
+    eventVersions: { deposited: 2 },
+  }).handlers({});
+  await assert.rejects(
+    system.spawn(custom, undefined),
+    (e: unknown) =>
+      isActorStartError(e) && isRecoveryError(e.cause) &&
+      /no upcast/.test(e.cause.message),
+  );
+});
+
+test("definePersistentActor(): a provider in the definition overrides the system's", async () => {
+  await using system = new ActorSystem();
+  const own = new MemoryPersistence();
+  const counter = definePersistentActor({
+    name: "own",
+    init: () => ({ n: 0 }),
+    events: { added: (s) => void s.n++ },
+
+    provider: own,
+  }).handlers({ add: (_s, _: undefined, ctx) => ctx.persist("added", null) });
+  const ref = await system.spawn(counter, undefined, { id: "o" });
+  await ref.ask("add");
+  assert.equal(await own.journal.lastSequenceNr("o"), 1);
+});
+
+test("definePersistentActor() validates its definition", () => {
+  const base = { name: "x", init: () => ({}), events: {}, handlers: {} };
+  assert.throws(
+    () => definePersistentActor({ ...base, events: { a: 1 } } as never),
+    TypeError,
+  );
+  assert.throws(
+    () =>
+      definePersistentActor(
+        { ...base, events: { $snapshot: () => {} } } as never,
+      ),
+    TypeError,
+  );
+  assert.throws(
+    () => definePersistentActor({ ...base, snapshotEvery: 0 }),
+    RangeError,
+  );
+  assert.throws(
+    () => definePersistentActor({ ...base, keepSnapshots: 0 }),
+    RangeError,
+  );
+  assert.throws(
+    () =>
+      definePersistentActor({
+        ...base,
+        persistFailure: { then: "x" as never },
+      }),
+    TypeError,
+  );
+  assert.throws(
+    () => definePersistentActor({ ...base, codec: {} as never }),
+    TypeError,
+  );
+});
+
+test("definePersistentActor(): types: persist takes only declared events with their shape", async () => {
+  await using system = new ActorSystem({ supervision: oneForOne() });
+  const typed = definePersistentActor({
+    name: "typed",
+    init: () => ({ n: 0 }),
+    events: { added: (s, e: { by: number }) => void (s.n += e.by) },
+  }).handlers({
+    add: async (_s, by: number, ctx) => {
+      await ctx.persist("added", { by });
+      const neverCalled = () => {
+        // @ts-expect-error an event type that does not exist
+        void ctx.persist("removed", { by });
+        // @ts-expect-error the wrong event shape
+        void ctx.persist("added", { amount: by });
+      };
+      void neverCalled;
+      return ctx.state.n;
+    },
+  });
+  const ref = await system.spawn(typed, undefined);
+  const n: number = await ref.ask("add", 2);
+  assert.equal(n, 2);
+  const neverCalled = () => {
+    // @ts-expect-error the protocol comes from the handlers
+    ref.tell("add", "2");
+  };
+  void neverCalled;
+});
