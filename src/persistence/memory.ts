@@ -43,21 +43,20 @@ export class MemoryPersistence implements PersistenceProvider {
 
   /** Creates an empty provider. */
   constructor() {
-    const self = this;
     this.journal = {
-      append: (id, expected, events) => self.#append(id, expected, events),
-      read: (id, from, options) => self.#read(id, from, options),
+      append: (id, expected, events) => this.#append(id, expected, events),
+      read: (id, from, options) => this.#read(id, from, options),
       lastSequenceNr: (id) => {
-        self.#check();
+        this.#check();
         checkPersistenceId(id);
-        return Promise.resolve(self.#streams.get(id)?.last ?? 0);
+        return Promise.resolve(this.#streams.get(id)?.last ?? 0);
       },
-      deleteTo: (id, to) => self.#deleteTo(id, to),
+      deleteTo: (id, to) => this.#deleteTo(id, to),
     };
     this.snapshots = {
-      save: (snapshot) => self.#save(snapshot),
-      loadLatest: (id, max) => self.#loadLatest(id, max),
-      keepLatest: (id, count) => self.#keepLatest(id, count),
+      save: (snapshot) => this.#save(snapshot),
+      loadLatest: (id, max) => this.#loadLatest(id, max),
+      keepLatest: (id, count) => this.#keepLatest(id, count),
     };
   }
 

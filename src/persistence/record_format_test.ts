@@ -81,3 +81,8 @@ test("decodeRecord() names the persistence id and sequence number of a bad recor
     /record says sequence number 5/,
   );
 });
+
+test("crc32() matches the standard check value", () => {
+  // The CRC-32 (IEEE) of "123456789" is cbf43926.
+  assert.equal(crc32(new TextEncoder().encode("123456789")), 0xcbf43926);
+});
