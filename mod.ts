@@ -117,6 +117,9 @@ export {
   type SupervisionStrategy,
   type TellArgs,
   type UnknownProtocol,
+  WATCH_LINE,
+  type WatchableRef,
+  watchLineOf,
 } from "./src/actor/mod.ts";
 export {
   type Clock,

@@ -7,6 +7,7 @@ import {
   type DeviceId,
   type DeviceMessage,
   type Fault,
+  type Line,
   LinkMode,
   thrownFault,
 } from "../backplane/mod.ts";
@@ -26,7 +27,7 @@ import {
 } from "./errors.ts";
 import { Mailbox, type MailboxOptions } from "./mailbox.ts";
 import type { AskOptions, UnknownProtocol } from "./protocol.ts";
-import type { ActorRef } from "./ref.ts";
+import { type ActorRef, WATCH_LINE } from "./ref.ts";
 import {
   DEFAULT_STRATEGY,
   RestartTracker,
@@ -560,17 +561,14 @@ export class ActorCell {
     this.device.link(child.device, LinkMode.Peer);
   }
 
-  watch(target: ActorCell): void {
-    (this.watching ??= new Map()).set(
-      target.device.id,
-      target.ref as ActorRef<UnknownProtocol>,
-    );
-    this.device.link(target.device, LinkMode.Monitor);
+  watchLine(line: Line, ref: ActorRef<UnknownProtocol>): void {
+    (this.watching ??= new Map()).set(line.id, ref);
+    this.device.linkLine(line, LinkMode.Monitor);
   }
 
-  unwatch(target: ActorCell): void {
-    this.watching?.delete(target.device.id);
-    this.device.unlink(target.device, LinkMode.Monitor);
+  unwatchLine(line: Line): void {
+    this.watching?.delete(line.id);
+    this.device.unlinkLine(line, LinkMode.Monitor);
   }
 
   #onDevice(message: DeviceMessage): void {
@@ -808,5 +806,9 @@ export class LocalActorRef implements ActorRef<UnknownProtocol> {
 
   toJSON(): string {
     return `troupe://${this.cell.system.node}/${this.cell.path}`;
+  }
+
+  [WATCH_LINE](): Line {
+    return this.cell.device.line;
   }
 }

@@ -7,7 +7,7 @@ import type {
   TellArgs,
   UnknownProtocol,
 } from "./protocol.ts";
-import type { ActorRef } from "./ref.ts";
+import { type ActorRef, watchLineOf } from "./ref.ts";
 import type { ActorSystem, SpawnOptions } from "./system.ts";
 import type { TimerMode } from "../timer/mod.ts";
 
@@ -194,25 +194,27 @@ export class ActorContext<P> {
   }
 
   /**
-   * Watches another actor: the `terminated` hook runs when it stops (at once if it already has).
+   * Watches another actor, local or remote: the `terminated` hook runs when it stops (at
+   * once if it already has; for a remote actor also when its node is lost).
    *
    * @param ref The actor to watch.
-   * @throws {TypeError} When `ref` is not a ref of this system or is this actor.
+   * @throws {TypeError} When `ref` is not an actor ref, or is this actor.
    */
   watch(ref: ActorRef<object>): void {
-    const target = this.#cell.system.cellOf(ref);
-    if (target === this.#cell) {
+    const line = watchLineOf(ref);
+    if (line.id === this.#cell.device.id) {
       throw new TypeError(`Actor "${this.#cell.path}" cannot watch itself`);
     }
-    this.#cell.watch(target);
+    this.#cell.watchLine(line, ref as ActorRef<UnknownProtocol>);
   }
 
   /**
    * Stops watching an actor; no `terminated` notice arrives for it afterwards.
    *
    * @param ref The actor.
+   * @throws {TypeError} When `ref` is not an actor ref.
    */
   unwatch(ref: ActorRef<object>): void {
-    this.#cell.unwatch(this.#cell.system.cellOf(ref));
+    this.#cell.unwatchLine(watchLineOf(ref));
   }
 }

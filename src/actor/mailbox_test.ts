@@ -222,7 +222,11 @@ test("ActorRef.tell() to a full reject mailbox throws MailboxFullError at once",
   const letters: string[] = [];
   system.deadLetters.subscribe((l) => letters.push(`${l.payload}:${l.reason}`));
   assert.throws(() => ref.tell("note", "b"), isFullFor(1));
-  assert.deepEqual(letters, ["b:mailbox-full"], "a refused tell is still a dead letter");
+  assert.deepEqual(
+    letters,
+    ["b:mailbox-full"],
+    "a refused tell is still a dead letter",
+  );
   gate.open();
   await clock.advance(0);
   assert.deepEqual(await ref.ask("seen"), ["a"]);

@@ -75,7 +75,12 @@ export type {
   TellArgs,
   UnknownProtocol,
 } from "./protocol.ts";
-export type { ActorRef } from "./ref.ts";
+export {
+  type ActorRef,
+  WATCH_LINE,
+  type WatchableRef,
+  watchLineOf,
+} from "./ref.ts";
 export {
   allForOne,
   type BackoffOptions,

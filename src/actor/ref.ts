@@ -1,3 +1,4 @@
+import type { Line } from "../backplane/mod.ts";
 import type { ActorAddress } from "./address.ts";
 import type {
   AskArgs,
@@ -64,4 +65,34 @@ export interface ActorRef<P = UnknownProtocol> {
   stop(): Promise<void>;
   /** The string form of the address, so refs serialize as their address. */
   toJSON(): string;
+}
+
+/**
+ * The key of the method through which a ref gives the backplane {@linkcode Line} of the actor
+ * it stands for. Watching (`ctx.watch`, `system.whenStopped`) links to that line, so any ref
+ * that provides one can be watched: a local actor's own device, or the proxy device a remote
+ * node keeps for an actor on another node (it disconnects when that actor stops or its node is
+ * lost).
+ */
+export const WATCH_LINE: unique symbol = Symbol.for("troupe.actor.watchLine");
+
+/** A ref that can be watched through the backplane. */
+export interface WatchableRef {
+  /** The line of the device that disconnects when the actor stops. */
+  [WATCH_LINE](): Line;
+}
+
+/**
+ * The line to watch for a ref.
+ *
+ * @param ref Anything.
+ * @returns Its line.
+ * @throws {TypeError} When `ref` is not a watchable actor ref.
+ */
+export function watchLineOf(ref: unknown): Line {
+  const method = (ref as Partial<WatchableRef> | null)?.[WATCH_LINE];
+  if (typeof method !== "function") {
+    throw new TypeError("Expected an actor ref (local or remote)");
+  }
+  return method.call(ref);
 }

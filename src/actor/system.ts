@@ -1,4 +1,9 @@
-import { Device, type DeviceMessage, PROCESS_TAG } from "../backplane/mod.ts";
+import {
+  Device,
+  type DeviceMessage,
+  LinkMode,
+  PROCESS_TAG,
+} from "../backplane/mod.ts";
 import { MetricsRegistry } from "../metrics/mod.ts";
 import { type Clock, systemClock } from "../timer/mod.ts";
 import { AskRegistry } from "./_ask.ts";
@@ -16,7 +21,7 @@ import type { ActorDefinition, Handlers, StopNotice } from "./definition.ts";
 import { ActorStoppedError, DuplicateActorIdError } from "./errors.ts";
 import { checkMailboxOptions, type MailboxOptions } from "./mailbox.ts";
 import type { ProtocolOf, UnknownProtocol } from "./protocol.ts";
-import type { ActorRef } from "./ref.ts";
+import { type ActorRef, watchLineOf } from "./ref.ts";
 import {
   checkStrategy,
   DEFAULT_STRATEGY,
@@ -372,22 +377,22 @@ export class ActorSystem implements AsyncDisposable {
    *
    * @param ref The actor.
    * @returns Its stop notice (with the fault it stopped with, if any).
-   * @throws {TypeError} When `ref` is not of this system.
+   * @throws {TypeError} When `ref` is not an actor ref.
    */
   whenStopped(ref: ActorRef<object>): Promise<StopNotice> {
-    const cell = this.#core.cellOf(ref);
+    const line = watchLineOf(ref);
     return new Promise((resolve) => {
       const watcher: Device = new Device({
         onMessage: (message: DeviceMessage) => {
           if (message.kind !== "disconnected") return;
           watcher.disconnect();
           resolve({
-            ref: cell.ref as ActorRef<UnknownProtocol>,
+            ref: ref as ActorRef<UnknownProtocol>,
             fault: message.fault,
           });
         },
       });
-      watcher.linkLine(cell.device.line, 1);
+      watcher.linkLine(line, LinkMode.Monitor);
     });
   }
 

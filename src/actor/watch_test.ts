@@ -70,13 +70,16 @@ test("ActorContext.unwatch(): no terminated notice afterwards", async () => {
   assert.deepEqual(await w.ask("notices"), []);
 });
 
-test("ActorContext.watch() of itself or of another system's ref is a TypeError", async () => {
+test("ActorContext.watch() of itself is a TypeError; of an actor in another system it works", async () => {
   await using system = new ActorSystem({ logger: quiet });
   await using other = new ActorSystem();
   const w = await system.spawn(watcher, undefined);
-  const foreign = await other.spawn(target, undefined);
   await assert.rejects(w.ask("watch", w), TypeError);
-  await assert.rejects(w.ask("watch", foreign), TypeError);
+  await assert.rejects(w.ask("watch", { path: "fake" } as never), TypeError);
+  const foreign = await other.spawn(target, undefined, { id: "foreign" });
+  await w.ask("watch", foreign);
+  await foreign.stop();
+  assert.deepEqual(await w.ask("notices"), [["foreign", "clean"]]);
 });
 
 test("childStopped hook runs when a child stops, with its fault", async () => {
