@@ -80,6 +80,7 @@ export {
   type AskOptions,
   AskTimeoutError,
   type BackoffOptions,
+  type Codec,
   type DeadLetter,
   type DeadLetterListener,
   type DeadLetterReason,
@@ -97,6 +98,7 @@ export {
   isMailboxFullError,
   isMessageNotHandledError,
   isSupervisionEscalatedError,
+  jsonCodec,
   MailboxFullError,
   type MailboxOptions,
   MessageNotHandledError,
@@ -156,7 +158,6 @@ export {
 } from "./src/metrics/mod.ts";
 export {
   type AnyEventOf,
-  type Codec,
   type CompiledHandlers,
   CorruptRecordError,
   definePersistentActor,
@@ -169,7 +170,6 @@ export {
   type Journal,
   JournalConflictError,
   JournalUnavailableError,
-  jsonCodec,
   MemoryPersistence,
   type NewEvent,
   type PersistenceErrorCode,

@@ -25,6 +25,7 @@
  * @module
  */
 export { type ActorAddress, formatAddress, parseAddress } from "./address.ts";
+export { type Codec, jsonCodec } from "./codec.ts";
 export {
   ActorContext,
   type ActorTimerOptions,

@@ -24,7 +24,6 @@
  *
  * @module
  */
-export { type Codec, jsonCodec } from "./codec.ts";
 export {
   CorruptRecordError,
   isCorruptRecordError,

@@ -5,15 +5,16 @@ import {
   type ActorSystem,
   type ActorTimers,
   type BackoffOptions,
+  type Codec,
   defineActor,
   type Handlers,
+  jsonCodec,
   type MailboxOptions,
   type ProtocolOf,
   type StopNotice,
   type SupervisionStrategy,
   type UnknownProtocol,
 } from "../actor/mod.ts";
-import { type Codec, jsonCodec } from "./codec.ts";
 import {
   isJournalConflictError,
   PersistFailedError,

@@ -5,6 +5,7 @@ import {
   ActorSystem,
   isActorStartError,
   isActorStoppedError,
+  jsonCodec,
   oneForOne,
 } from "../../mod.ts";
 import { ManualClock } from "../testing/mod.ts";
@@ -14,7 +15,6 @@ import {
   isPersistFailedError,
   isRecoveryError,
   JournalUnavailableError,
-  jsonCodec,
   MemoryPersistence,
   type NewEvent,
   type PersistenceProvider,

@@ -1,5 +1,6 @@
 /**
- * Turns events and snapshots into bytes and back. The default is {@linkcode jsonCodec}; a
+ * Turns values (messages sent to other nodes, persisted events and snapshots) into bytes and
+ * back, by type name. The default is {@linkcode jsonCodec}; a
  * protobuf codec maps each type name to a generated message class, for example
  * `encode: (type, v) => classes[type].encode(v).finish()` and
  * `decode: (type, bytes) => classes[type].decode(bytes)`.
