@@ -3,7 +3,8 @@ export type DeadLetterReason =
   | "actor-stopped"
   | "mailbox-full"
   | "dropped-oldest"
-  | "not-handled";
+  | "not-handled"
+  | "node-unreachable";
 
 /** A message that could not be delivered. */
 export interface DeadLetter {

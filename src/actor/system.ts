@@ -298,6 +298,11 @@ export class ActorSystem implements AsyncDisposable {
     return this.#core.node;
   }
 
+  /** The default ask timeout in milliseconds. */
+  get askTimeoutMs(): number {
+    return this.#core.askTimeoutMs;
+  }
+
   /** The clock this system runs on. */
   get clock(): Clock {
     return this.#core.clock;
