@@ -5,7 +5,8 @@
  * `conn.readable`/`conn.writable`: those close the whole socket when either side finishes, so a
  * peer's FIN would also stop our writes. Here, as in the Node twin, closing the writable sends a
  * FIN only, reading EOF ends the readable only, and the socket is released once both are done or
- * {@linkcode TcpConn.close} is called.
+ * {@linkcode TcpConn.close} is called. TLS connections (`Deno.listenTls`, and `Deno.connect`
+ * upgraded with `Deno.startTls`) use the same adapter.
  *
  * @module
  */
@@ -22,13 +23,22 @@ import type {
 /** Bytes asked of the socket per read when the reader brings no buffer. */
 const READ_CHUNK_SIZE = 64 * 1024;
 
+/** How long a TLS server waits for a client's handshake before dropping it (as on Node). */
+const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/** A plain TCP or a TLS connection of Deno; only plain ones expose `setNoDelay`. */
+type DenoConn = Deno.TcpConn | Deno.TlsConn;
+
 function toNetAddr(addr: Deno.Addr): NetAddr {
-  if (addr.transport !== "tcp" && addr.transport !== "udp") {
+  // Deno.startTls gives addresses without `transport`; they are TCP ones all the same.
+  const transport: string | undefined = addr.transport;
+  if (transport !== undefined && transport !== "tcp" && transport !== "udp") {
     throw new TypeError(
-      `Cannot use address of transport "${addr.transport}": expected "tcp"`,
+      `Cannot use address of transport "${transport}": expected "tcp"`,
     );
   }
-  return { hostname: addr.hostname, port: addr.port };
+  const { hostname, port } = addr as Deno.NetAddr;
+  return { hostname, port };
 }
 
 function connectionClosedError(): Error {
@@ -40,7 +50,7 @@ class DenoTcpConn implements TcpConn {
   readonly remoteAddr: NetAddr;
   readonly readable: ReadableStream<Uint8Array>;
   readonly writable: WritableStream<Uint8Array>;
-  #conn: Deno.TcpConn;
+  #conn: DenoConn;
   /** The socket was released, by close() or after both directions finished. */
   #closed = false;
   /** The readable is closed, errored or cancelled. */
@@ -50,7 +60,7 @@ class DenoTcpConn implements TcpConn {
   #readController!: ReadableByteStreamController;
   #writeController!: WritableStreamDefaultController;
 
-  constructor(conn: Deno.TcpConn) {
+  constructor(conn: DenoConn) {
     this.#conn = conn;
     this.localAddr = toNetAddr(conn.localAddr);
     this.remoteAddr = toNetAddr(conn.remoteAddr);
@@ -80,7 +90,10 @@ class DenoTcpConn implements TcpConn {
   }
 
   setNoDelay(noDelay: boolean): void {
-    if (!this.#closed) this.#conn.setNoDelay(noDelay);
+    // Deno.TlsConn has no setNoDelay: the option is not reachable through the TLS stream.
+    if (!this.#closed && "setNoDelay" in this.#conn) {
+      this.#conn.setNoDelay(noDelay);
+    }
   }
 
   close(): void {
@@ -219,6 +232,193 @@ class DenoTcpListener implements TcpListener {
   }
 }
 
+interface AcceptWaiter {
+  resolve(conn: TcpConn): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * A TLS listener that hands out only connections whose handshake completed, like Node's
+ * `secureConnection`. Deno accepts TLS connections before their handshake, so this accepts as
+ * many as there are callers waiting and runs the handshakes side by side: a slow or failing
+ * client delays nobody, and is dropped after {@linkcode TLS_HANDSHAKE_TIMEOUT_MS}.
+ */
+class DenoTlsListener implements TcpListener {
+  readonly addr: NetAddr;
+  #listener: Deno.TlsListener;
+  #closed = false;
+  /** Handshaken connections nobody has asked for yet. */
+  #ready: DenoTcpConn[] = [];
+  #waiters: AcceptWaiter[] = [];
+  /** Connections in their handshake, with the timer that drops them. */
+  #handshaking = new Map<Deno.TlsConn, ReturnType<typeof setTimeout>>();
+  #accepting = false;
+
+  constructor(listener: Deno.TlsListener) {
+    this.#listener = listener;
+    this.addr = toNetAddr(listener.addr);
+  }
+
+  accept(): Promise<TcpConn> {
+    const conn = this.#ready.shift();
+    if (conn !== undefined) return Promise.resolve(conn);
+    if (this.#closed) {
+      return Promise.reject(
+        new Deno.errors.BadResource("Listener has been closed"),
+      );
+    }
+    return new Promise((resolve, reject) => {
+      this.#waiters.push({ resolve, reject });
+      this.#pump();
+    });
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#listener.close();
+    for (const [conn, timer] of this.#handshaking) {
+      clearTimeout(timer);
+      closeQuietly(conn);
+    }
+    this.#handshaking.clear();
+    // Like the plain listener, connections never accepted are dropped with the listener.
+    for (const conn of this.#ready.splice(0)) conn.close();
+    for (const waiter of this.#waiters.splice(0)) {
+      waiter.reject(new Deno.errors.BadResource("Listener has been closed"));
+    }
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<TcpConn, void, undefined> {
+    while (true) {
+      let conn: TcpConn;
+      try {
+        conn = await this.accept();
+      } catch (error) {
+        if (this.#closed) return;
+        throw error;
+      }
+      yield conn;
+    }
+  }
+
+  /** Accepts while more callers wait than handshakes run; one accept in flight at a time. */
+  async #pump(): Promise<void> {
+    if (this.#accepting) return;
+    this.#accepting = true;
+    try {
+      while (!this.#closed && this.#waiters.length > this.#handshaking.size) {
+        let conn: Deno.TlsConn;
+        try {
+          conn = await this.#listener.accept();
+        } catch (error) {
+          if (!this.#closed) this.#waiters.shift()?.reject(error);
+          continue;
+        }
+        if (this.#closed) {
+          closeQuietly(conn);
+          return;
+        }
+        this.#handshake(conn);
+      }
+    } finally {
+      this.#accepting = false;
+    }
+  }
+
+  #handshake(conn: Deno.TlsConn): void {
+    const timer = setTimeout(
+      () => closeQuietly(conn),
+      TLS_HANDSHAKE_TIMEOUT_MS,
+    );
+    this.#handshaking.set(conn, timer);
+    conn.handshake().then(
+      () => {
+        if (!this.#handshaking.delete(conn)) return; // dropped by close()
+        clearTimeout(timer);
+        const ready = new DenoTcpConn(conn);
+        const waiter = this.#waiters.shift();
+        if (waiter === undefined) this.#ready.push(ready);
+        else waiter.resolve(ready);
+      },
+      () => {
+        if (!this.#handshaking.delete(conn)) return;
+        clearTimeout(timer);
+        closeQuietly(conn);
+        // The caller this connection was meant for still waits.
+        this.#pump();
+      },
+    );
+  }
+}
+
+function closeQuietly(conn: DenoConn): void {
+  try {
+    conn.close();
+  } catch {
+    // Already released.
+  }
+}
+
+/** Settles with `promise`, or rejects with the signal's reason (after `onAbort`) if it aborts. */
+function abortable<T>(
+  promise: Promise<T>,
+  signal: AbortSignal | undefined,
+  onAbort: () => void,
+): Promise<T> {
+  if (signal === undefined) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const abort = (): void => {
+      onAbort();
+      reject(signal.reason);
+    };
+    if (signal.aborted) {
+      abort();
+      return;
+    }
+    signal.addEventListener("abort", abort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", abort);
+        resolve(value);
+      },
+      (error) => {
+        signal.removeEventListener("abort", abort);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** Upgrades a fresh TCP connection to TLS and completes the client handshake. */
+async function startClientTls(
+  tcp: Deno.TcpConn,
+  hostname: string,
+  tls: NonNullable<ConnectOptions["tls"]>,
+  signal: AbortSignal | undefined,
+): Promise<Deno.TlsConn> {
+  let conn: Deno.TlsConn;
+  try {
+    conn = await Deno.startTls(tcp, {
+      hostname: tls.serverName ?? hostname,
+      caCerts: tls.caCertificates === undefined
+        ? undefined
+        : [...tls.caCertificates],
+    });
+  } catch (error) {
+    closeQuietly(tcp);
+    throw error;
+  }
+  try {
+    // Deno handshakes lazily; do it now, so that an untrusted server fails the connect.
+    await abortable(conn.handshake(), signal, () => closeQuietly(conn));
+  } catch (error) {
+    closeQuietly(conn);
+    throw error;
+  }
+  return conn;
+}
+
 class DenoTimerHandle implements TimerHandle {
   readonly id: ReturnType<typeof setTimeout>;
 
@@ -241,8 +441,11 @@ function envAllowed(name: string): boolean {
 }
 
 /**
- * The {@linkcode Platform} of the Deno runtime: TCP through `Deno.listen`/`Deno.connect`, time
- * through `performance.now()` and `setTimeout`, and `Deno.env`.
+ * The {@linkcode Platform} of the Deno runtime: TCP through `Deno.listen`/`Deno.connect`, TLS
+ * through `Deno.listenTls` and, for clients, `Deno.connect` upgraded by `Deno.startTls` (rather
+ * than `Deno.connectTls`, so that the `AbortSignal` covers the TCP connect and the certificate can
+ * be checked against a server name other than the address dialled), time through
+ * `performance.now()` and `setTimeout`, and `Deno.env`.
  *
  * Reading an environment variable that the process may not read gives `undefined` and never
  * prompts for the permission.
@@ -269,11 +472,19 @@ export const denoPlatform: Platform = {
 
   listen(options: ListenOptions = {}): Promise<TcpListener> {
     try {
-      const listener = Deno.listen({
-        hostname: options.hostname ?? "127.0.0.1",
-        port: options.port ?? 0,
-        transport: "tcp",
-      });
+      const hostname = options.hostname ?? "127.0.0.1";
+      const port = options.port ?? 0;
+      if (options.tls !== undefined) {
+        const listener = Deno.listenTls({
+          hostname,
+          port,
+          transport: "tcp",
+          cert: options.tls.certificate,
+          key: options.tls.privateKey,
+        });
+        return Promise.resolve(new DenoTlsListener(listener));
+      }
+      const listener = Deno.listen({ hostname, port, transport: "tcp" });
       return Promise.resolve(new DenoTcpListener(listener));
     } catch (error) {
       return Promise.reject(error);
@@ -282,13 +493,17 @@ export const denoPlatform: Platform = {
 
   async connect(options: ConnectOptions): Promise<TcpConn> {
     options.signal?.throwIfAborted();
+    const hostname = options.hostname ?? "127.0.0.1";
     const conn = await Deno.connect({
-      hostname: options.hostname ?? "127.0.0.1",
+      hostname,
       port: options.port,
       transport: "tcp",
       signal: options.signal,
     });
-    return new DenoTcpConn(conn);
+    if (options.tls === undefined) return new DenoTcpConn(conn);
+    return new DenoTcpConn(
+      await startClientTls(conn, hostname, options.tls, options.signal),
+    );
   },
 
   now(): number {

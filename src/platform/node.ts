@@ -1,16 +1,18 @@
 /**
- * The Node.js implementation of {@linkcode Platform}, over `node:net`.
+ * The Node.js implementation of {@linkcode Platform}, over `node:net` and `node:tls`.
  *
  * The web streams of a connection are adapted from the `net.Socket` by hand, with backpressure
  * both ways: the socket is paused while the readable's queue is full and resumed when the reader
  * pulls, and a write resolves only once the socket has flushed that chunk (so the caller may reuse
  * its buffer, as on Deno). Closing the writable sends a FIN only, reading EOF ends the readable
  * only, and the socket is released once both are done or {@linkcode TcpConn.close} is called.
+ * A `tls.TLSSocket` is a `net.Socket`, so TLS connections use the same adapter.
  *
  * @module
  */
 import * as net from "node:net";
 import process from "node:process";
+import * as tls from "node:tls";
 import {
   clearTimeout as clearNodeTimeout,
   setTimeout as setNodeTimeout,
@@ -27,6 +29,9 @@ import type {
 
 /** Bytes the readable queues before the socket is paused. */
 const READ_HIGH_WATER_MARK = 64 * 1024;
+
+/** How long a TLS server waits for a client's handshake before dropping it (as on Deno). */
+const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /** An error named like Deno's `BadResource`, so callers can test `error.name` on both runtimes. */
 function badResource(message: string): Error {
@@ -187,7 +192,11 @@ class NodeTcpListener implements TcpListener {
   constructor(server: net.Server, addr: NetAddr) {
     this.#server = server;
     this.addr = addr;
-    server.on("connection", (socket: net.Socket) => {
+    // A TLS server reports each raw socket as "connection" too; only handshaken ones count.
+    const event = server instanceof tls.Server
+      ? "secureConnection"
+      : "connection";
+    server.on(event, (socket: net.Socket) => {
       // Wrapped at once so the socket has an 'error' listener even while it waits in the queue.
       const conn = new NodeTcpConn(socket);
       if (this.#closed) {
@@ -241,6 +250,11 @@ class NodeTcpListener implements TcpListener {
   }
 }
 
+/** The SNI name for a server name, or `undefined` for an IP address, which SNI cannot carry. */
+function sniName(serverName: string): string | undefined {
+  return net.isIP(serverName) === 0 ? serverName : undefined;
+}
+
 class NodeTimerHandle implements TimerHandle {
   readonly timeout: ReturnType<typeof setNodeTimeout>;
 
@@ -254,8 +268,8 @@ class NodeTimerHandle implements TimerHandle {
 }
 
 /**
- * The {@linkcode Platform} of Node.js (20 or later): TCP through `node:net`, time through
- * `performance.now()` and `node:timers`, and `process.env`.
+ * The {@linkcode Platform} of Node.js (20 or later): TCP through `node:net`, TLS through
+ * `node:tls`, time through `performance.now()` and `node:timers`, and `process.env`.
  *
  * @example Echo one message over loopback
  * ```ts
@@ -279,7 +293,14 @@ export const nodePlatform: Platform = {
 
   listen(options: ListenOptions = {}): Promise<TcpListener> {
     return new Promise((resolve, reject) => {
-      const server = net.createServer({ allowHalfOpen: true });
+      const server = options.tls === undefined
+        ? net.createServer({ allowHalfOpen: true })
+        : tls.createServer({
+          allowHalfOpen: true,
+          cert: options.tls.certificate,
+          key: options.tls.privateKey,
+          handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
+        });
       const onError = (error: Error): void => reject(error);
       server.once("error", onError);
       server.listen({
@@ -310,13 +331,28 @@ export const nodePlatform: Platform = {
         reject(signal.reason);
         return;
       }
-      const socket = net.connect({
-        host: options.hostname ?? "127.0.0.1",
-        port: options.port,
-        allowHalfOpen: true,
-      });
+      const host = options.hostname ?? "127.0.0.1";
+      const socket = options.tls === undefined
+        ? net.connect({ host, port: options.port, allowHalfOpen: true })
+        : tls.connect({
+          host,
+          port: options.port,
+          // Honoured by tls.connect (it passes it on to the TLSSocket) but missing from its type.
+          ...{ allowHalfOpen: true },
+          // Deno adds caCerts to its default roots; Node's `ca` replaces them, so add them here.
+          ca: options.tls.caCertificates === undefined
+            ? undefined
+            : [...tls.rootCertificates, ...options.tls.caCertificates],
+          // SNI carries host names only (RFC 6066); the identity check below takes IPs too.
+          servername: sniName(options.tls.serverName ?? host),
+          checkServerIdentity: (_host, cert) =>
+            tls.checkServerIdentity(options.tls?.serverName ?? host, cert),
+        });
+      const connectEvent = options.tls === undefined
+        ? "connect"
+        : "secureConnect";
       const settle = (): void => {
-        socket.off("connect", onConnect);
+        socket.off(connectEvent, onConnect);
         socket.off("error", onError);
         signal?.removeEventListener("abort", onAbort);
       };
@@ -336,7 +372,7 @@ export const nodePlatform: Platform = {
         socket.destroy();
         reject(signal?.reason);
       };
-      socket.once("connect", onConnect);
+      socket.once(connectEvent, onConnect);
       socket.once("error", onError);
       signal?.addEventListener("abort", onAbort, { once: true });
     });

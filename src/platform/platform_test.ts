@@ -5,6 +5,10 @@ import process from "node:process";
 import { test } from "./test_harness.ts";
 import { platform } from "./mod.ts";
 import type { TcpConn, TcpListener } from "./mod.ts";
+import {
+  LOCALHOST_CERTIFICATE,
+  LOCALHOST_PRIVATE_KEY,
+} from "../../tests/fixtures/tls/localhost.ts";
 
 interface Pair {
   listener: TcpListener;
@@ -367,4 +371,194 @@ test("TcpConn reads end and writes fail once the peer is gone", async () => {
     writer.write(new Uint8Array(1)),
     "later writes fail too",
   );
+});
+
+const SERVER_TLS = {
+  certificate: LOCALHOST_CERTIFICATE,
+  privateKey: LOCALHOST_PRIVATE_KEY,
+};
+
+/** Settles like `promise`, or rejects if it has not settled within `ms` (a hang is a failure). */
+async function within<T>(
+  promise: Promise<T>,
+  ms: number,
+  what: string,
+): Promise<T> {
+  let timer: ReturnType<typeof platform.setTimer> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = platform.setTimer(
+      () => reject(new Error(`${what} did not settle within ${ms} ms`)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    if (timer !== undefined) platform.clearTimer(timer);
+  }
+}
+
+test("platform.listen() with tls serves a TLS connection that carries bytes both ways, with half-close", async () => {
+  const listener = await platform.listen({ port: 0, tls: SERVER_TLS });
+  const conns: TcpConn[] = [];
+  try {
+    const [client, server] = await Promise.all([
+      platform.connect({
+        port: listener.addr.port,
+        tls: { caCertificates: [LOCALHOST_CERTIFICATE] },
+      }),
+      listener.accept(),
+    ]);
+    conns.push(client, server);
+    client.setNoDelay(true);
+    server.setNoDelay(true);
+    assert.deepEqual(server.remoteAddr, client.localAddr);
+    assert.equal(client.remoteAddr.port, listener.addr.port);
+    const upload = pattern(1024 * 1024 + 5, 4);
+    const serverSide = (async (): Promise<Uint8Array> => {
+      const received = await readAll(server.readable);
+      await writeAll(server.writable, encoder.encode("got it"), 1024);
+      return received;
+    })();
+    const [, received, answer] = await Promise.all([
+      writeAll(client.writable, upload, 64 * 1024),
+      serverSide,
+      readAll(client.readable),
+    ]);
+    assert.equal(received.byteLength, upload.byteLength);
+    assert.ok(
+      received.every((byte, i) => byte === upload[i]),
+      "upload arrived intact",
+    );
+    assert.equal(decoder.decode(answer), "got it");
+  } finally {
+    for (const conn of conns) conn.close();
+    listener.close();
+  }
+});
+
+test("platform.connect() with tls checks the certificate against tls.serverName", async () => {
+  const listener = await platform.listen({ port: 0, tls: SERVER_TLS });
+  const conns: TcpConn[] = [];
+  try {
+    // Dial the IP address, verify the certificate as "localhost".
+    const [client, server] = await Promise.all([
+      platform.connect({
+        hostname: "127.0.0.1",
+        port: listener.addr.port,
+        tls: {
+          caCertificates: [LOCALHOST_CERTIFICATE],
+          serverName: "localhost",
+        },
+      }),
+      listener.accept(),
+    ]);
+    conns.push(client, server);
+    await writeAll(client.writable, encoder.encode("hello"), 16);
+    assert.equal(decoder.decode(await readAll(server.readable)), "hello");
+
+    // The certificate is not valid for another name.
+    const accepting = listener.accept();
+    accepting.catch(() => {});
+    await within(
+      assert.rejects(platform.connect({
+        port: listener.addr.port,
+        tls: {
+          caCertificates: [LOCALHOST_CERTIFICATE],
+          serverName: "example.com",
+        },
+      })),
+      5_000,
+      "connect() to a server with a certificate for another name",
+    );
+    listener.close();
+    await assert.rejects(accepting);
+  } finally {
+    for (const conn of conns) conn.close();
+    listener.close();
+  }
+});
+
+test("platform.connect() with tls rejects, without hanging, when the server's certificate is not trusted", async () => {
+  const listener = await platform.listen({ port: 0, tls: SERVER_TLS });
+  try {
+    // The server side never yields the failed client: accept() waits until the listener closes.
+    const accepting = listener.accept();
+    accepting.catch(() => {});
+    await within(
+      assert.rejects(platform.connect({ port: listener.addr.port, tls: {} })),
+      5_000,
+      "connect() to an untrusted server",
+    );
+    listener.close();
+    await assert.rejects(accepting);
+  } finally {
+    listener.close();
+  }
+});
+
+test("TcpListener with tls drops a client that fails the handshake and still accepts the next", async () => {
+  const listener = await platform.listen({ port: 0, tls: SERVER_TLS });
+  const conns: TcpConn[] = [];
+  try {
+    const accepting = listener.accept();
+    accepting.catch(() => {});
+    // A plain TCP client that sends garbage instead of a ClientHello.
+    const plain = await platform.connect({ port: listener.addr.port });
+    conns.push(plain);
+    const plainWriter = plain.writable.getWriter();
+    await plainWriter.write(encoder.encode("GET / HTTP/1.1\r\n\r\n"));
+    plainWriter.releaseLock();
+    const client = await within(
+      platform.connect({
+        port: listener.addr.port,
+        tls: { caCertificates: [LOCALHOST_CERTIFICATE] },
+      }),
+      5_000,
+      "a TLS connect() after a failed handshake",
+    );
+    conns.push(client);
+    const server = await within(accepting, 5_000, "accept()");
+    conns.push(server);
+    assert.deepEqual(server.remoteAddr, client.localAddr);
+    // The garbage client was dropped by the server: its reads end (or fail) rather than hang.
+    const plainRead = await within(
+      readAll(plain.readable).then(() => "ended", () => "failed"),
+      5_000,
+      "the dropped client's read",
+    );
+    assert.ok(plainRead === "ended" || plainRead === "failed");
+  } finally {
+    for (const conn of conns) conn.close();
+    listener.close();
+  }
+});
+
+test("platform.connect() with tls rejects with the signal's reason when aborted during the handshake", async () => {
+  // A plain TCP server never answers the ClientHello, so the handshake would wait for ever.
+  const listener = await platform.listen({ port: 0 });
+  const accepted: TcpConn[] = [];
+  try {
+    const accepting = listener.accept().then((conn) => {
+      accepted.push(conn);
+    });
+    const controller = new AbortController();
+    const connecting = platform.connect({
+      port: listener.addr.port,
+      signal: controller.signal,
+      tls: { caCertificates: [LOCALHOST_CERTIFICATE] },
+    });
+    await accepting;
+    await delay(20);
+    const reason = new Error("gave up");
+    controller.abort(reason);
+    await within(
+      assert.rejects(connecting, (error) => error === reason),
+      5_000,
+      "an aborted TLS connect()",
+    );
+  } finally {
+    for (const conn of accepted) conn.close();
+    listener.close();
+  }
 });

@@ -20,6 +20,17 @@ export interface ListenOptions {
   readonly hostname?: string;
   /** The port to bind; `0` (the default) lets the system pick a free one. */
   readonly port?: number;
+  /**
+   * Serve TLS with this certificate and key (PEM text). The listener then yields only
+   * connections whose handshake completed; a client that fails the handshake, or does not
+   * finish it within 10 seconds, is dropped without ever being accepted.
+   */
+  readonly tls?: {
+    /** The certificate chain in PEM format, the server's own certificate first. */
+    readonly certificate: string;
+    /** The certificate's private key in PEM format (PKCS#8, RSA or EC). */
+    readonly privateKey: string;
+  };
 }
 
 /** Options for {@linkcode Platform.connect}. */
@@ -28,12 +39,28 @@ export interface ConnectOptions {
   readonly hostname?: string;
   /** The port to connect to. */
   readonly port: number;
-  /** Aborts the connection attempt. */
+  /** Aborts the connection attempt (including the TLS handshake). */
   readonly signal?: AbortSignal;
+  /**
+   * Speak TLS. The promise resolves only after the handshake completed, and rejects when the
+   * server's certificate is not trusted or not valid for the server name.
+   */
+  readonly tls?: {
+    /**
+     * Extra trusted certificates (PEM), in addition to the runtime's default root
+     * certificates: what a self-signed or private-CA server needs.
+     */
+    readonly caCertificates?: readonly string[];
+    /**
+     * The name the server's certificate must be valid for (also sent as SNI when it is a host
+     * name). Defaults to `hostname`.
+     */
+    readonly serverName?: string;
+  };
 }
 
 /**
- * A TCP connection as a pair of web streams.
+ * A TCP connection (plain or TLS) as a pair of web streams.
  *
  * Closing is idempotent. After {@linkcode TcpConn.close}, reads end and writes fail.
  */
@@ -46,7 +73,10 @@ export interface TcpConn {
   readonly readable: ReadableStream<Uint8Array>;
   /** The bytes to send; a write resolves once the socket has taken the chunk. */
   readonly writable: WritableStream<Uint8Array>;
-  /** Turns Nagle's algorithm off (`true`) or on. */
+  /**
+   * Turns Nagle's algorithm off (`true`) or on. A no-op on Deno's TLS connections, which do not
+   * expose the socket option.
+   */
   setNoDelay(noDelay: boolean): void;
   /** Closes both directions at once. Safe to call more than once. */
   close(): void;
@@ -72,9 +102,9 @@ export interface TimerHandle {
 export interface Platform {
   /** Which runtime this is. */
   readonly runtime: "deno" | "node";
-  /** Binds a TCP listener. */
+  /** Binds a TCP listener (a TLS one with `options.tls`). */
   listen(options?: ListenOptions): Promise<TcpListener>;
-  /** Opens a TCP connection. */
+  /** Opens a TCP connection (a TLS one with `options.tls`). */
   connect(options: ConnectOptions): Promise<TcpConn>;
   /** Monotonic milliseconds (fractional), for measuring durations. */
   now(): number;

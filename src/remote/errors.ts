@@ -1,0 +1,240 @@
+// All errors of the remoting subsystem, each with a stable `code` and an `isXxx()` guard.
+
+/** The codes of remoting errors. */
+export type RemoteErrorCode =
+  | "MALFORMED_FRAME"
+  | "FRAME_TOO_LARGE"
+  | "CONNECTION_CLOSED"
+  | "HANDSHAKE_REFUSED"
+  | "NODE_UNREACHABLE"
+  | "REMOTE_FAILURE"
+  | "CODEC_UNKNOWN";
+
+function hasCode(value: unknown, code: RemoteErrorCode): boolean {
+  return value instanceof Error && (value as { code?: unknown }).code === code;
+}
+
+/**
+ * Bytes from the network are not a valid frame or message.
+ *
+ * @example Usage
+ * ```ts
+ * import { isProtocolError } from "@troupe/troupe";
+ * console.log(isProtocolError(new Error())); // false
+ * ```
+ */
+export class ProtocolError extends Error {
+  /** Stable code. */
+  readonly code = "MALFORMED_FRAME" as const;
+  /**
+   * Creates the error.
+   *
+   * @param message What was wrong.
+   * @param cause The underlying error.
+   */
+  constructor(message: string, cause?: unknown) {
+    super(message, { cause });
+    this.name = "ProtocolError";
+  }
+}
+
+/**
+ * A frame is larger than the configured limit (inbound: the connection is closed; outbound:
+ * the message is refused).
+ *
+ * @example Usage
+ * ```ts
+ * import { isFrameTooLargeError } from "@troupe/troupe";
+ * console.log(isFrameTooLargeError(new Error())); // false
+ * ```
+ */
+export class FrameTooLargeError extends Error {
+  /** Stable code. */
+  readonly code = "FRAME_TOO_LARGE" as const;
+  /** The frame's size in bytes. */
+  readonly size: number;
+  /** The limit in bytes. */
+  readonly limit: number;
+  /**
+   * Creates the error.
+   *
+   * @param size The frame's size.
+   * @param limit The limit.
+   */
+  constructor(size: number, limit: number) {
+    super(`Frame of ${size} bytes is over the limit of ${limit} bytes`);
+    this.name = "FrameTooLargeError";
+    this.size = size;
+    this.limit = limit;
+  }
+}
+
+/**
+ * The connection is closed (by either side, or because the peer stopped reading or answering).
+ *
+ * @example Usage
+ * ```ts
+ * import { isConnectionClosedError } from "@troupe/troupe";
+ * console.log(isConnectionClosedError(new Error())); // false
+ * ```
+ */
+export class ConnectionClosedError extends Error {
+  /** Stable code. */
+  readonly code = "CONNECTION_CLOSED" as const;
+  /**
+   * Creates the error.
+   *
+   * @param reason Why it closed.
+   * @param cause The underlying error.
+   */
+  constructor(reason: string, cause?: unknown) {
+    super(`Connection closed: ${reason}`, { cause });
+    this.name = "ConnectionClosedError";
+  }
+}
+
+/**
+ * The handshake was refused: protocol version, cluster name or secret do not match. `reason`
+ * says which; both sides get it.
+ *
+ * @example Usage
+ * ```ts
+ * import { isHandshakeRefusedError } from "@troupe/troupe";
+ * console.log(isHandshakeRefusedError(new Error())); // false
+ * ```
+ */
+export class HandshakeRefusedError extends Error {
+  /** Stable code. */
+  readonly code = "HANDSHAKE_REFUSED" as const;
+  /** Which check failed: "version", "cluster", "auth", "protocol" or "timeout". */
+  readonly refusal: string;
+  /**
+   * Creates the error.
+   *
+   * @param refusal Which check failed.
+   * @param reason The explanation.
+   */
+  constructor(refusal: string, reason: string) {
+    super(`Handshake refused (${refusal}): ${reason}`);
+    this.name = "HandshakeRefusedError";
+    this.refusal = refusal;
+  }
+}
+
+/**
+ * The node is not reachable: the connection to it was lost or could not be made. Asks waiting
+ * on it reject with this error at once.
+ *
+ * @example Usage
+ * ```ts
+ * import { isNodeUnreachableError } from "@troupe/troupe";
+ * console.log(isNodeUnreachableError(new Error())); // false
+ * ```
+ */
+export class NodeUnreachableError extends Error {
+  /** Stable code. */
+  readonly code = "NODE_UNREACHABLE" as const;
+  /** The node. */
+  readonly node: string;
+  /**
+   * Creates the error.
+   *
+   * @param node The node.
+   * @param reason Why.
+   * @param cause The underlying error.
+   */
+  constructor(node: string, reason: string, cause?: unknown) {
+    super(`Node "${node}" is unreachable: ${reason}`, { cause });
+    this.name = "NodeUnreachableError";
+    this.node = node;
+  }
+}
+
+/**
+ * A request failed on the remote node. `remoteCode` is the remote error's stable code (for
+ * example `ACTOR_STOPPED`, `MESSAGE_NOT_HANDLED`, `HANDLER_FAILED`), `remoteName` its name.
+ *
+ * @example Usage
+ * ```ts
+ * import { isRemoteFailureError } from "@troupe/troupe";
+ * console.log(isRemoteFailureError(new Error())); // false
+ * ```
+ */
+export class RemoteFailureError extends Error {
+  /** Stable code. */
+  readonly code = "REMOTE_FAILURE" as const;
+  /** The remote error's code. */
+  readonly remoteCode: string;
+  /** The remote error's name. */
+  readonly remoteName: string;
+  /** The node that reported it. */
+  readonly node: string;
+  /**
+   * Creates the error.
+   *
+   * @param node The node.
+   * @param remoteCode The remote code.
+   * @param remoteName The remote error name.
+   * @param message The remote message.
+   */
+  constructor(node: string, remoteCode: string, remoteName: string, message: string) {
+    super(`${remoteName} on node "${node}": ${message}`);
+    this.name = "RemoteFailureError";
+    this.node = node;
+    this.remoteCode = remoteCode;
+    this.remoteName = remoteName;
+  }
+}
+
+/**
+ * A message names a codec that is not registered, or its payload does not decode.
+ *
+ * @example Usage
+ * ```ts
+ * import { isCodecError } from "@troupe/troupe";
+ * console.log(isCodecError(new Error())); // false
+ * ```
+ */
+export class CodecError extends Error {
+  /** Stable code. */
+  readonly code = "CODEC_UNKNOWN" as const;
+  /**
+   * Creates the error.
+   *
+   * @param message What went wrong.
+   * @param cause The underlying error.
+   */
+  constructor(message: string, cause?: unknown) {
+    super(message, { cause });
+    this.name = "CodecError";
+  }
+}
+
+/** Tells whether a value is a {@linkcode ProtocolError}. @param value Anything. @returns Whether it is one. */
+export function isProtocolError(value: unknown): value is ProtocolError {
+  return hasCode(value, "MALFORMED_FRAME");
+}
+/** Tells whether a value is a {@linkcode FrameTooLargeError}. @param value Anything. @returns Whether it is one. */
+export function isFrameTooLargeError(value: unknown): value is FrameTooLargeError {
+  return hasCode(value, "FRAME_TOO_LARGE");
+}
+/** Tells whether a value is a {@linkcode ConnectionClosedError}. @param value Anything. @returns Whether it is one. */
+export function isConnectionClosedError(value: unknown): value is ConnectionClosedError {
+  return hasCode(value, "CONNECTION_CLOSED");
+}
+/** Tells whether a value is a {@linkcode HandshakeRefusedError}. @param value Anything. @returns Whether it is one. */
+export function isHandshakeRefusedError(value: unknown): value is HandshakeRefusedError {
+  return hasCode(value, "HANDSHAKE_REFUSED");
+}
+/** Tells whether a value is a {@linkcode NodeUnreachableError}. @param value Anything. @returns Whether it is one. */
+export function isNodeUnreachableError(value: unknown): value is NodeUnreachableError {
+  return hasCode(value, "NODE_UNREACHABLE");
+}
+/** Tells whether a value is a {@linkcode RemoteFailureError}. @param value Anything. @returns Whether it is one. */
+export function isRemoteFailureError(value: unknown): value is RemoteFailureError {
+  return hasCode(value, "REMOTE_FAILURE");
+}
+/** Tells whether a value is a {@linkcode CodecError}. @param value Anything. @returns Whether it is one. */
+export function isCodecError(value: unknown): value is CodecError {
+  return hasCode(value, "CODEC_UNKNOWN");
+}
