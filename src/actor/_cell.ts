@@ -108,6 +108,7 @@ export class ActorCell {
   stopPromise: Promise<void> | null = null;
   startPromise: Promise<void> | null = null;
   #idleWaiters: Array<() => void> | null = null;
+  #inFlight: Reply = null;
   #backoff: { handle: TimerHandle; wake: () => void } | null = null;
   #lastEntry: HandlerEntry | null = null;
   #enqueued = 0;
@@ -327,6 +328,7 @@ export class ActorCell {
     }
     if (isThenable(result)) {
       this.busy = true;
+      this.#inFlight = reply;
       result.then(
         (value) => this.#asyncDone(value, reply, started),
         (error) => this.#asyncFailed(error, reply, entry),
@@ -354,12 +356,37 @@ export class ActorCell {
 
   #becomeIdle(): void {
     this.busy = false;
+    this.#inFlight = null;
     const waiters = this.#idleWaiters;
     if (waiters !== null) {
       this.#idleWaiters = null;
       for (const wake of waiters) wake();
     }
     if (this.runnable && !this.scheduled) this.system.schedule(this);
+  }
+
+  // Waits for the message in hand, but at most the system's stopTimeoutMs: a handler that
+  // never settles must not block a stop (and with it a shutdown) forever. Its late result is
+  // then ignored.
+  #boundedWait(idle: Promise<void>): Promise<void> {
+    const clock = this.system.clock;
+    return new Promise((resolve) => {
+      const timer = clock.setTimer(() => {
+        this.system.logError(
+          `Actor "${this.path}" did not finish its message within ${this.system.stopTimeoutMs} ms; stopping anyway`,
+          undefined,
+        );
+        this.busy = false;
+        const abandoned = this.#inFlight;
+        this.#inFlight = null;
+        if (abandoned instanceof PendingAsk) abandoned.fail(new ActorStoppedError(this.path));
+        resolve();
+      }, this.system.stopTimeoutMs);
+      idle.then(() => {
+        clock.clearTimer(timer);
+        resolve();
+      });
+    });
   }
 
   #whenIdle(): Promise<void> | undefined {
@@ -444,7 +471,7 @@ export class ActorCell {
     ) return;
     this.status = RESTARTING;
     const idle = this.#whenIdle();
-    if (idle !== undefined) await idle;
+    if (idle !== undefined) await this.#boundedWait(idle);
     await this.#stopChildren();
     this.cancelAllTimers();
     await this.#runStoppedHook();
@@ -505,7 +532,7 @@ export class ActorCell {
     // start() sees the status, cleans up and rejects the spawn.
     if (wasStarting) return this.startPromise?.then(noop, noop);
     const idle = this.#whenIdle();
-    if (idle !== undefined) await idle;
+    if (idle !== undefined) await this.#boundedWait(idle);
     if (this.children !== null && this.children.size > 0) {
       await this.#stopChildren();
     }

@@ -23,6 +23,7 @@ export interface SystemCore {
   readonly node: string;
   readonly clock: Clock;
   readonly askTimeoutMs: number;
+  readonly stopTimeoutMs: number;
   readonly asks: AskRegistry;
   readonly sampleMask: number;
   readonly strategy: SupervisionStrategy;

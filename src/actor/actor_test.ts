@@ -465,3 +465,37 @@ test("ActorRef: messages sent during start are handled after started", async () 
   await ref.ask("hello");
   assert.deepEqual(order, ["started", "hello", "hello"]);
 });
+
+test("ActorRef.stop(): a handler that never settles is abandoned after stopTimeoutMs", async () => {
+  const clock = new ManualClock();
+  const errors: string[] = [];
+  await using system = new ActorSystem({
+    clock,
+    stopTimeoutMs: 1000,
+    logger: { error: (m) => void errors.push(m) },
+  });
+  const stuck = defineActor({
+    name: "stuck",
+    init: () => ({}),
+    handlers: { hang: () => new Promise<void>(() => {}) },
+    stopped: () => void errors.push("stopped hook ran"),
+  });
+  const ref = await system.spawn(stuck, undefined, { id: "stuck" });
+  const hanging = ref.ask("hang", undefined, { timeoutMs: 60_000 }).catch((
+    e: unknown,
+  ) => e);
+  await clock.advance(0);
+  let stopped = false;
+  const stopping = ref.stop().then(() => stopped = true);
+  await clock.advance(999);
+  assert.equal(stopped, false, "waits for the message in hand");
+  await clock.advance(1);
+  await stopping;
+  assert.ok(
+    errors.some((m) => /did not finish its message within 1000 ms/.test(m)),
+    errors.join(),
+  );
+  assert.ok(errors.includes("stopped hook ran"));
+  assert.ok(isActorStoppedError(await hanging), "the abandoned ask rejects");
+  assert.throws(() => new ActorSystem({ stopTimeoutMs: -1 }), RangeError);
+});

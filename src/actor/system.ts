@@ -44,6 +44,12 @@ export interface ActorSystemOptions {
   readonly clock?: Clock;
   /** Default ask timeout in milliseconds. Default 5000. */
   readonly askTimeoutMs?: number;
+  /**
+   * How long a stop (or restart) waits for the message in hand, in milliseconds. A handler
+   * still running then is abandoned: the stop goes on and its late result is ignored.
+   * Default 10 000.
+   */
+  readonly stopTimeoutMs?: number;
   /** How failures of top-level actors are handled. Default: one-for-one restart, 10 in 60 s. */
   readonly supervision?: SupervisionStrategy;
   /** Where metrics go. Default: a new registry, with a `node` label on every sample. */
@@ -81,6 +87,7 @@ class Core implements SystemCore {
   readonly node: string;
   readonly clock: Clock;
   readonly askTimeoutMs: number;
+  readonly stopTimeoutMs: number;
   readonly asks: AskRegistry;
   readonly sampleMask: number;
   readonly strategy: SupervisionStrategy;
@@ -100,6 +107,7 @@ class Core implements SystemCore {
     this.node = options.node ?? `node-${PROCESS_TAG}`;
     this.clock = options.clock ?? systemClock;
     this.askTimeoutMs = options.askTimeoutMs ?? 5000;
+    this.stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
     this.strategy = options.supervision ?? DEFAULT_STRATEGY;
     this.logger = options.logger ?? CONSOLE_LOGGER;
     const every = options.metricsSampleEvery ?? 32;
@@ -265,7 +273,21 @@ export class ActorSystem implements AsyncDisposable {
    * @throws {RangeError} When an option is out of range.
    */
   constructor(options: ActorSystemOptions = {}) {
-    const { askTimeoutMs, metricsSampleEvery, supervision, node } = options;
+    const {
+      askTimeoutMs,
+      stopTimeoutMs,
+      metricsSampleEvery,
+      supervision,
+      node,
+    } = options;
+    if (
+      stopTimeoutMs !== undefined &&
+      !(stopTimeoutMs >= 0 && Number.isFinite(stopTimeoutMs))
+    ) {
+      throw new RangeError(
+        `Invalid stopTimeoutMs ${stopTimeoutMs}: must be a finite number ≥ 0`,
+      );
+    }
     if (
       askTimeoutMs !== undefined &&
       !(askTimeoutMs > 0 && Number.isFinite(askTimeoutMs))
