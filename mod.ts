@@ -9,6 +9,8 @@
  *   `@troupe/troupe/testing`.
  * - Persistence: event-sourced actors ({@linkcode definePersistentActor}) with snapshots, on a
  *   provider contract; in-memory by default, Redis in `@troupe/troupe/redis`.
+ * - Remoting: {@linkcode RemoteNode} connects systems over TCP (optionally TLS) with a
+ *   protobuf protocol; remote refs have the same API as local ones.
  * - Metrics: counters, gauges, histograms and Prometheus text.
  *
  * @example Usage
@@ -192,3 +194,27 @@ export {
   type StoredSnapshot,
   usePersistence,
 } from "./src/persistence/mod.ts";
+export {
+  CodecError,
+  type CodecOptions,
+  ConnectionClosedError,
+  FrameTooLargeError,
+  HandshakeRefusedError,
+  isCodecError,
+  isConnectionClosedError,
+  isFrameTooLargeError,
+  isHandshakeRefusedError,
+  isNodeUnreachableError,
+  isProtocolError,
+  isRemoteFailureError,
+  NodeUnreachableError,
+  type PeerInfo,
+  ProtocolError,
+  type RemoteErrorCode,
+  RemoteFailureError,
+  type RemoteLogger,
+  RemoteNode,
+  type RemoteNodeOptions,
+  type RemoteTlsClientOptions,
+  type RemoteTlsServerOptions,
+} from "./src/remote/mod.ts";

@@ -12,6 +12,12 @@ const OUT = `${ROOT}/npm`;
 const STAGING = `${OUT}/.staging`;
 /** deno.json imports needed only to build and test, never by the published package. */
 const DEV_ONLY = new Set(["typescript", "fast-check", "@types/node"]);
+/** Test-only platform files (in src/platform/) and the Node twins that take their place. */
+const TEST_TWINS: ReadonlyArray<readonly [string, string]> = [
+  ["test_harness.ts", "test_harness_node.ts"],
+  ["test_process.ts", "test_process_node.ts"],
+  ["test_runtime.ts", "test_runtime_node.ts"],
+];
 
 interface DenoConfig {
   name: string;
@@ -160,14 +166,14 @@ async function stage(): Promise<string[]> {
     `export const platform: Platform = nodePlatform;`,
   );
   await Deno.remove(`${platformDir}/deno.ts`);
-  await Deno.rename(
-    `${platformDir}/test_harness_node.ts`,
-    `${platformDir}/test_harness.ts`,
-  );
-  const removed = new Set([
-    "src/platform/deno.ts",
-    "src/platform/test_harness_node.ts",
-  ]);
+  const removed = new Set(["src/platform/deno.ts"]);
+  for (const [denoFile, nodeTwin] of TEST_TWINS) {
+    await Deno.rename(
+      `${platformDir}/${nodeTwin}`,
+      `${platformDir}/${denoFile}`,
+    );
+    removed.add(`src/platform/${nodeTwin}`);
+  }
   const files = staged.filter((file) => !removed.has(file));
 
   const problems: string[] = [];
@@ -273,6 +279,7 @@ async function writePackage(config: DenoConfig): Promise<void> {
       "!**/*_test.d.ts",
       "!tests/",
       "!src/platform/test_harness*",
+      "!src/platform/test_process*",
       "!.staging/",
     ],
     dependencies: dependenciesOf(config),

@@ -79,7 +79,8 @@ async function run(command: string, args: string[]): Promise<RunResult> {
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
-      env: { RUST_BACKTRACE: "0" },
+      // The Node run starts Deno children for the cross-runtime tests.
+      env: { RUST_BACKTRACE: "0", TROUPE_DENO_BIN: Deno.execPath(), TROUPE_REPO_ROOT: ROOT },
     }).spawn();
   } catch (error) {
     console.error(`test: cannot start ${command}: ${error}`);

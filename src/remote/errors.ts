@@ -177,7 +177,12 @@ export class RemoteFailureError extends Error {
    * @param remoteName The remote error name.
    * @param message The remote message.
    */
-  constructor(node: string, remoteCode: string, remoteName: string, message: string) {
+  constructor(
+    node: string,
+    remoteCode: string,
+    remoteName: string,
+    message: string,
+  ) {
     super(`${remoteName} on node "${node}": ${message}`);
     this.name = "RemoteFailureError";
     this.node = node;
@@ -215,23 +220,33 @@ export function isProtocolError(value: unknown): value is ProtocolError {
   return hasCode(value, "MALFORMED_FRAME");
 }
 /** Tells whether a value is a {@linkcode FrameTooLargeError}. @param value Anything. @returns Whether it is one. */
-export function isFrameTooLargeError(value: unknown): value is FrameTooLargeError {
+export function isFrameTooLargeError(
+  value: unknown,
+): value is FrameTooLargeError {
   return hasCode(value, "FRAME_TOO_LARGE");
 }
 /** Tells whether a value is a {@linkcode ConnectionClosedError}. @param value Anything. @returns Whether it is one. */
-export function isConnectionClosedError(value: unknown): value is ConnectionClosedError {
+export function isConnectionClosedError(
+  value: unknown,
+): value is ConnectionClosedError {
   return hasCode(value, "CONNECTION_CLOSED");
 }
 /** Tells whether a value is a {@linkcode HandshakeRefusedError}. @param value Anything. @returns Whether it is one. */
-export function isHandshakeRefusedError(value: unknown): value is HandshakeRefusedError {
+export function isHandshakeRefusedError(
+  value: unknown,
+): value is HandshakeRefusedError {
   return hasCode(value, "HANDSHAKE_REFUSED");
 }
 /** Tells whether a value is a {@linkcode NodeUnreachableError}. @param value Anything. @returns Whether it is one. */
-export function isNodeUnreachableError(value: unknown): value is NodeUnreachableError {
+export function isNodeUnreachableError(
+  value: unknown,
+): value is NodeUnreachableError {
   return hasCode(value, "NODE_UNREACHABLE");
 }
 /** Tells whether a value is a {@linkcode RemoteFailureError}. @param value Anything. @returns Whether it is one. */
-export function isRemoteFailureError(value: unknown): value is RemoteFailureError {
+export function isRemoteFailureError(
+  value: unknown,
+): value is RemoteFailureError {
   return hasCode(value, "REMOTE_FAILURE");
 }
 /** Tells whether a value is a {@linkcode CodecError}. @param value Anything. @returns Whether it is one. */

@@ -149,6 +149,7 @@ export class FrameConnection {
   #writes = 0;
   #needsDrain = false;
   #drainWaiters: DrainWaiter[] = [];
+  #flushWaiters: Array<() => void> = [];
   #lastProgress = 0;
   #stallTimer: TimerHandle | null = null;
 
@@ -354,6 +355,18 @@ export class FrameConnection {
   }
 
   /**
+   * Waits until every frame sent so far has been handed to the socket, or the connection has
+   * closed. Use it before {@linkcode FrameConnection.close} to make sure a last frame (a
+   * refusal, a goodbye) goes out.
+   *
+   * @returns A promise that resolves when nothing is buffered any more.
+   */
+  flushed(): Promise<void> {
+    if (this.#closed || this.#bufferedBytes === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#flushWaiters.push(resolve));
+  }
+
+  /**
    * Closes the connection at once: frames still buffered are dropped, the socket is released,
    * and `onClose` is called (synchronously, once, if started) with `reason`. Idempotent.
    *
@@ -441,6 +454,9 @@ export class FrameConnection {
           this.#lastProgress = this.#clock.now();
           if (this.#needsDrain && this.#bufferedBytes <= this.#lowWaterBytes) {
             this.#drained();
+          }
+          if (this.#bufferedBytes === 0 && this.#flushWaiters.length > 0) {
+            for (const wake of this.#flushWaiters.splice(0)) wake();
           }
         }
         this.#recycle(batch);
@@ -573,6 +589,7 @@ export class FrameConnection {
       );
       for (const waiter of waiters) waiter.reject(error);
     }
+    for (const wake of this.#flushWaiters.splice(0)) wake();
     this.#conn.close();
     this.#reader?.cancel().catch(() => {});
     this.#notifyClose();

@@ -1,0 +1,165 @@
+// One authenticated-or-authenticating connection: frames in and out as protocol messages, a
+// handshake step reader, liveness tracking, and one close path.
+import type { TimerHandle } from "../platform/mod.ts";
+import type { Clock } from "../timer/mod.ts";
+import { ConnectionClosedError, HandshakeRefusedError } from "./errors.ts";
+import {
+  decodeMessage,
+  encodeMessage,
+  type RemoteMessage,
+} from "./protocol/mod.ts";
+import type { FrameConnection } from "./transport/mod.ts";
+
+/** Where a node reports connection problems. */
+export interface RemoteLogger {
+  /** Reports an error. */
+  error(message: string, error: unknown): void;
+}
+
+export class Link {
+  readonly frames: FrameConnection;
+  readonly description: string;
+  /** Set by the owner once the handshake is done. */
+  onMessage: ((message: RemoteMessage) => void) | null = null;
+  /** Called once when the link closes, with the reason. */
+  onClose: ((error: unknown) => void) | null = null;
+  closed = false;
+  closeError: unknown = undefined;
+  receivedSinceTick = false;
+  sentSinceTick = false;
+  #queue: RemoteMessage[] = [];
+  #waiter:
+    | { resolve: (m: RemoteMessage) => void; reject: (e: unknown) => void }
+    | null = null;
+  #logger: RemoteLogger;
+
+  constructor(
+    frames: FrameConnection,
+    description: string,
+    logger: RemoteLogger,
+  ) {
+    this.frames = frames;
+    this.description = description;
+    this.#logger = logger;
+    frames.start({
+      onFrame: (bytes) => this.#onFrame(bytes),
+      onClose: (error) =>
+        this.#closed(error ?? new ConnectionClosedError("closed by peer")),
+    });
+  }
+
+  #onFrame(bytes: Uint8Array): void {
+    if (this.closed) return;
+    this.receivedSinceTick = true;
+    let message: RemoteMessage;
+    try {
+      message = decodeMessage(bytes);
+    } catch (error) {
+      this.close(`malformed frame from ${this.description}`, error);
+      return;
+    }
+    if (this.onMessage !== null) {
+      this.onMessage(message);
+    } else if (this.#waiter !== null) {
+      const waiter = this.#waiter;
+      this.#waiter = null;
+      waiter.resolve(message);
+    } else if (this.#queue.length < 8) {
+      this.#queue.push(message);
+    } else {
+      this.close(
+        `${this.description} sent too much before the handshake completed`,
+      );
+    }
+  }
+
+  /** The next message during the handshake (rejects on close or after `timeoutMs`). */
+  next(clock: Clock, timeoutMs: number): Promise<RemoteMessage> {
+    if (this.#queue.length > 0) return Promise.resolve(this.#queue.shift()!);
+    if (this.closed) return Promise.reject(this.closeError);
+    return new Promise((resolve, reject) => {
+      let timer: TimerHandle | null = null;
+      this.#waiter = {
+        resolve: (m) => {
+          if (timer !== null) clock.clearTimer(timer);
+          resolve(m);
+        },
+        reject: (e) => {
+          if (timer !== null) clock.clearTimer(timer);
+          reject(e);
+        },
+      };
+      timer = clock.setTimer(() => {
+        timer = null;
+        const refusal = new HandshakeRefusedError(
+          "timeout",
+          `no handshake answer from ${this.description} within ${timeoutMs} ms`,
+        );
+        this.close(refusal.message, refusal);
+      }, timeoutMs);
+    });
+  }
+
+  send(message: RemoteMessage): void {
+    if (this.closed) throw this.closeError;
+    this.sentSinceTick = true;
+    this.frames.send(encodeMessage(message));
+  }
+
+  /**
+   * Sends a last message, then closes once it has reached the socket (or after `timeoutMs`).
+   * Until then the link counts as closed for everything else.
+   */
+  sendAndClose(
+    message: RemoteMessage,
+    reason: string,
+    clock: Clock,
+    timeoutMs = 1000,
+  ): void {
+    if (this.closed) return;
+    try {
+      this.send(message);
+    } catch {
+      this.close(reason);
+      return;
+    }
+    const error = new ConnectionClosedError(reason);
+    this.#closed(error);
+    let timer: TimerHandle | null = clock.setTimer(() => {
+      timer = null;
+      this.frames.close();
+    }, timeoutMs);
+    this.frames.flushed().then(() => {
+      if (timer !== null) clock.clearTimer(timer);
+      this.frames.close();
+    });
+  }
+
+  /** Closes the link; `reason` is logged when it is an abnormal close. */
+  close(reason: string, cause?: unknown): void {
+    if (this.closed) return;
+    const error = cause instanceof Error
+      ? cause
+      : new ConnectionClosedError(reason, cause);
+    if (cause !== undefined) {
+      this.#logger.error(
+        `Closing connection with ${this.description}: ${reason}`,
+        cause,
+      );
+    }
+    this.#closed(error);
+    this.frames.close();
+  }
+
+  #closed(error: unknown): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeError = error;
+    const waiter = this.#waiter;
+    this.#waiter = null;
+    waiter?.reject(error);
+    const onClose = this.onClose;
+    this.onClose = null;
+    onClose?.(error);
+  }
+}

@@ -1,0 +1,98 @@
+import { type Codec, jsonCodec } from "../actor/mod.ts";
+import { CodecError } from "./errors.ts";
+
+/** Options naming the codecs of a node. */
+export interface CodecOptions {
+  /** Codecs by name, besides the built-in `"json"`. */
+  readonly codecs?: Readonly<Record<string, Codec>>;
+  /** The codec (by name) of each message type sent; others use `"json"`. */
+  readonly messageCodecs?: Readonly<Record<string, string>>;
+}
+
+/**
+ * The message codecs of a node: which codec encodes each message type on the way out, and
+ * every codec by name for the way in (the codec's name travels with each message).
+ */
+export class MessageCodecs {
+  #byName = new Map<string, Codec>([["json", jsonCodec]]);
+  #byType = new Map<string, string>();
+
+  constructor(options: CodecOptions = {}) {
+    for (const [name, codec] of Object.entries(options.codecs ?? {})) {
+      if (typeof name !== "string" || name.length === 0 || name.length > 64) {
+        throw new TypeError(`Invalid codec name ${JSON.stringify(name)}`);
+      }
+      if (
+        typeof codec?.encode !== "function" ||
+        typeof codec.decode !== "function"
+      ) {
+        throw new TypeError(
+          `Invalid codec "${name}": it needs encode and decode`,
+        );
+      }
+      this.#byName.set(name, codec);
+    }
+    for (const [type, name] of Object.entries(options.messageCodecs ?? {})) {
+      if (!this.#byName.has(name)) {
+        throw new TypeError(
+          `Message type "${type}" names codec "${name}", which is not registered`,
+        );
+      }
+      this.#byType.set(type, name);
+    }
+  }
+
+  /** The codec name for a message type. */
+  nameFor(type: string): string {
+    return this.#byType.get(type) ?? "json";
+  }
+
+  /**
+   * Encodes a value for the wire.
+   *
+   * @throws {CodecError} When the codec cannot encode it.
+   */
+  encode(codecName: string, type: string, value: unknown): Uint8Array {
+    const codec = this.#byName.get(codecName);
+    if (codec === undefined) {
+      throw new CodecError(`Codec "${codecName}" is not registered`);
+    }
+    try {
+      // undefined is not JSON; it travels as an empty payload.
+      if (value === undefined && codecName === "json") return EMPTY;
+      return codec.encode(type, value);
+    } catch (error) {
+      throw new CodecError(
+        `Cannot encode "${type}" with codec "${codecName}": ${
+          (error as Error)?.message ?? error
+        }`,
+        error,
+      );
+    }
+  }
+
+  /**
+   * Decodes a value from the wire.
+   *
+   * @throws {CodecError} When the codec is unknown or the bytes do not decode.
+   */
+  decode(codecName: string, type: string, bytes: Uint8Array): unknown {
+    const codec = this.#byName.get(codecName);
+    if (codec === undefined) {
+      throw new CodecError(`Codec "${codecName}" is not registered`);
+    }
+    if (bytes.length === 0 && codecName === "json") return undefined;
+    try {
+      return codec.decode(type, bytes);
+    } catch (error) {
+      throw new CodecError(
+        `Cannot decode "${type}" with codec "${codecName}": ${
+          (error as Error)?.message ?? error
+        }`,
+        error,
+      );
+    }
+  }
+}
+
+const EMPTY = new Uint8Array(0);

@@ -1,0 +1,43 @@
+/**
+ * Remoting: actor systems on different processes and machines talk as if they were local.
+ * A {@linkcode RemoteNode} listens and dials over TCP (optionally TLS); every connection starts
+ * with an authenticated handshake; remote refs have the same API as local ones; death watch
+ * spans nodes. The wire protocol is protobuf (proto/troupe_remote.proto) in length-prefixed
+ * frames, coalesced in user space.
+ *
+ * @example Usage
+ * ```ts
+ * import { ActorSystem, RemoteNode } from "@troupe/troupe";
+ * await using system = new ActorSystem({ node: "n1" });
+ * await using node = await RemoteNode.start(system, { cluster: "demo", secret: "correct horse battery" });
+ * console.log(node.address.startsWith("127.0.0.1:")); // true
+ * ```
+ *
+ * @module
+ */
+export type { RemoteLogger } from "./_link.ts";
+export type { CodecOptions } from "./codecs.ts";
+export {
+  CodecError,
+  ConnectionClosedError,
+  FrameTooLargeError,
+  HandshakeRefusedError,
+  isCodecError,
+  isConnectionClosedError,
+  isFrameTooLargeError,
+  isHandshakeRefusedError,
+  isNodeUnreachableError,
+  isProtocolError,
+  isRemoteFailureError,
+  NodeUnreachableError,
+  ProtocolError,
+  type RemoteErrorCode,
+  RemoteFailureError,
+} from "./errors.ts";
+export {
+  type PeerInfo,
+  RemoteNode,
+  type RemoteNodeOptions,
+  type RemoteTlsClientOptions,
+  type RemoteTlsServerOptions,
+} from "./node.ts";
