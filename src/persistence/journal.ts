@@ -1,5 +1,5 @@
 // The storage contract every persistence provider implements, written down once. The
-// conformance suite (conformance.ts) checks each rule below for every provider.
+// conformance suite (_conformance_test.ts) checks each rule below for every provider.
 //
 // - Sequence numbers of a persistence id start at 1 and go up by exactly 1 per event, with no
 //   gaps and no reuse, even after deleteTo().

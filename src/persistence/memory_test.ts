@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "../platform/test_harness.ts";
-import { runProviderConformance } from "./conformance.ts";
+import { runProviderConformance } from "./_conformance_test.ts";
 import { MemoryPersistence } from "./memory.ts";
 
 runProviderConformance(

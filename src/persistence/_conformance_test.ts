@@ -22,7 +22,7 @@ function event(n: number | string, extra: Partial<NewEvent> = {}): NewEvent {
     type: "test.event",
     version: 1,
     data: encoder.encode(JSON.stringify({ n })),
-    timestamp: 1_700_000_000_000 + Number(n),
+    timestamp: 1_700_000_000_000 + (typeof n === "number" ? n : 0),
     ...extra,
   };
 }

@@ -1,0 +1,211 @@
+// Redis provider benchmarks against the raw node-redis client doing the least the same job
+// needs (RPUSH of the same encoded records, LRANGE of the same list), in the same run.
+// Throughputs: divide the batch size in the name by the reported time per iteration.
+//
+//   deno bench -A bench/persistence_redis_bench.ts          (REDIS_URL, default 127.0.0.1:6379)
+//
+// Targets: 100-writer append throughput ≥ 70% of the raw baseline; reading 100k events < 1 s.
+// Skips with a message when Redis does not answer. Every iteration writes under a random
+// prefix and deletes what it wrote after its timed part (keys also expire after 10 minutes,
+// should a run be cut short).
+import { createClient, RESP_TYPES } from "redis";
+import type { NewEvent } from "../src/persistence/journal.ts";
+import { encodeRecord } from "../src/persistence/record_format.ts";
+import { RedisPersistence } from "../src/persistence/redis/mod.ts";
+
+const URL = Deno.env.get("REDIS_URL") || "redis://127.0.0.1:6379";
+const PREFIX = `troupe-bench:${crypto.randomUUID()}:`;
+const WRITERS = 100;
+const PER_WRITER = 200;
+const SEQUENTIAL = 500;
+const READ_EVENTS = 100_000;
+const DATA = new Uint8Array(100).fill(42);
+const TTL_SECONDS = 600;
+
+function event(): NewEvent {
+  return { type: "bench.event", version: 1, data: DATA, timestamp: Date.now() };
+}
+function record(sequenceNr: number): Buffer {
+  const bytes = encodeRecord({ sequenceNr, ...event() });
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+/** The keys of a persistence id (the layout documented in src/persistence/redis/mod.ts). */
+function keysOf(id: string): [events: string, meta: string] {
+  return [`${PREFIX}{${id}}:events`, `${PREFIX}{${id}}:meta`];
+}
+
+let provider: RedisPersistence | undefined;
+try {
+  provider = await RedisPersistence.connect({
+    url: URL,
+    keyPrefix: PREFIX,
+    connectTimeoutMs: 2000,
+  });
+} catch (error) {
+  console.warn(
+    `persistence_redis_bench: skipped, Redis at ${URL} does not answer (${error})`,
+  );
+}
+
+if (provider !== undefined) {
+  const journal = provider.journal;
+  const raw = createClient({
+    url: URL,
+    disableOfflineQueue: true,
+    commandOptions: { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } },
+  });
+  raw.on("error", () => {});
+  await raw.connect();
+
+  // --- 100 concurrent writers -------------------------------------------------------------
+  const writerRecords = Array.from(
+    { length: WRITERS },
+    (_, w) =>
+      Array.from(
+        { length: PER_WRITER },
+        (_, i) => record(w * PER_WRITER + i + 1),
+      ),
+  );
+  let rawRound = 0;
+  Deno.bench({
+    name:
+      `baseline: raw node-redis RPUSH, ${WRITERS} writers x ${PER_WRITER} (pipelined)`,
+    group: "append_100_writers",
+    baseline: true,
+    n: 15,
+    warmup: 5,
+    async fn(b) {
+      const keys = writerRecords.map((_, w) => `${PREFIX}raw:${rawRound}:${w}`);
+      rawRound++;
+      b.start();
+      await Promise.all(writerRecords.map(async (records, w) => {
+        for (const payload of records) {
+          await raw.sendCommand(["RPUSH", keys[w], payload]);
+        }
+      }));
+      b.end();
+      await raw.del(keys);
+    },
+  });
+
+  let providerRound = 0;
+  const batch = [event()];
+  Deno.bench({
+    name: `RedisPersistence append, ${WRITERS} persistence ids x ${PER_WRITER}`,
+    group: "append_100_writers",
+    n: 15,
+    warmup: 5,
+    async fn(b) {
+      const ids = writerRecords.map((_, w) => `writers-${providerRound}-${w}`);
+      providerRound++;
+      b.start();
+      await Promise.all(ids.map(async (id) => {
+        for (let i = 0; i < PER_WRITER; i++) await journal.append(id, i, batch);
+      }));
+      b.end();
+      await raw.del(ids.flatMap(keysOf));
+    },
+  });
+
+  // --- one writer, sequential --------------------------------------------------------------
+  const sequentialRecords = Array.from(
+    { length: SEQUENTIAL },
+    (_, i) => record(i + 1),
+  );
+  Deno.bench({
+    name: `baseline: raw node-redis RPUSH, ${SEQUENTIAL} sequential`,
+    group: "append_sequential",
+    baseline: true,
+    n: 10,
+    warmup: 2,
+    async fn(b) {
+      const key = `${PREFIX}raw-sequential`;
+      b.start();
+      for (const payload of sequentialRecords) {
+        await raw.sendCommand(["RPUSH", key, payload]);
+      }
+      b.end();
+      await raw.del(key);
+    },
+  });
+  let sequentialRound = 0;
+  Deno.bench({
+    name: `RedisPersistence append, ${SEQUENTIAL} sequential on one id`,
+    group: "append_sequential",
+    n: 10,
+    warmup: 2,
+    async fn(b) {
+      const id = `sequential-${sequentialRound++}`;
+      b.start();
+      for (let i = 0; i < SEQUENTIAL; i++) await journal.append(id, i, batch);
+      b.end();
+      await raw.del(keysOf(id));
+    },
+  });
+
+  // --- recovery read of 100k events --------------------------------------------------------
+  // The journal is written raw (pre-encoded records, as the provider lays them out) before
+  // each iteration, and deleted after it.
+  const readRecords = Array.from(
+    { length: READ_EVENTS },
+    (_, i) => record(i + 1),
+  );
+  const [readKey, readMeta] = keysOf("recovery");
+  const populate = async (): Promise<void> => {
+    for (let i = 0; i < READ_EVENTS; i += 10_000) {
+      await raw.sendCommand([
+        "RPUSH",
+        readKey,
+        ...readRecords.slice(i, i + 10_000),
+      ]);
+    }
+    await raw.sendCommand([
+      "HSET",
+      readMeta,
+      "first",
+      "1",
+      "last",
+      String(READ_EVENTS),
+    ]);
+    await raw.expire(readKey, TTL_SECONDS);
+    await raw.expire(readMeta, TTL_SECONDS);
+  };
+  Deno.bench({
+    name: `baseline: raw node-redis LRANGE of ${READ_EVENTS / 1000}k records`,
+    group: "read_100k",
+    baseline: true,
+    n: 10,
+    warmup: 2,
+    async fn(b) {
+      await populate();
+      b.start();
+      const records = await raw.sendCommand<Buffer[]>([
+        "LRANGE",
+        readKey,
+        "0",
+        "-1",
+      ]);
+      b.end();
+      await raw.del([readKey, readMeta]);
+      if (records.length !== READ_EVENTS) {
+        throw new Error(`read ${records.length}`);
+      }
+    },
+  });
+  Deno.bench({
+    name: `RedisPersistence read of ${READ_EVENTS / 1000}k events (decoded)`,
+    group: "read_100k",
+    n: 10,
+    warmup: 2,
+    async fn(b) {
+      await populate();
+      b.start();
+      const events = await journal.read("recovery", 1);
+      b.end();
+      await raw.del([readKey, readMeta]);
+      if (events.length !== READ_EVENTS) {
+        throw new Error(`read ${events.length}`);
+      }
+    },
+  });
+}

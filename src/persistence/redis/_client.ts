@@ -1,0 +1,380 @@
+// The few Redis operations the provider needs, behind our own interface (RedisCommands), and
+// its node-redis implementation. No node-redis type leaves this file, so a test double or
+// another client can take its place.
+import { createClient, ErrorReply, RESP_TYPES } from "redis";
+import { platform, type TimerHandle } from "../../platform/mod.ts";
+import { JournalUnavailableError } from "../errors.ts";
+
+/** An argument of a command: text, or binary bytes sent as they are. */
+export type RedisArgument = string | Uint8Array;
+
+/**
+ * A reply: bulk strings as bytes, status replies as text, integers as numbers, nil as `null`,
+ * arrays as arrays.
+ */
+export type RedisReply =
+  | null
+  | number
+  | string
+  | Uint8Array
+  | readonly RedisReply[];
+
+/** What the provider needs from a Redis connection. */
+export interface RedisCommands {
+  /**
+   * Sends one command. Concurrent calls are pipelined on the connection.
+   *
+   * Rejects with {@linkcode RedisReplyError} when the server answers with an error, and with
+   * JournalUnavailableError when the connection is down, closed or drops before the reply (the
+   * command may or may not have run then).
+   */
+  send(args: readonly RedisArgument[]): Promise<RedisReply>;
+  /**
+   * Resolves once the first connection attempt has succeeded; rejects with
+   * JournalUnavailableError when it failed (reconnection goes on in the background).
+   */
+  connected(): Promise<void>;
+  /** Releases the connection; later sends reject. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** The server answered a command with an error reply (the connection itself is fine). */
+export class RedisReplyError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @param message The server's error text, e.g. `"NOSCRIPT No matching script"`.
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "RedisReplyError";
+  }
+}
+
+/** Options of {@linkcode NodeRedisCommands}. */
+export interface NodeRedisOptions {
+  /** `redis://[[user][:password]@]host[:port][/db]`. */
+  readonly url: string;
+  /** Limit of one connection attempt (socket and handshake). */
+  readonly connectTimeoutMs: number;
+  /** First delay before reconnecting. */
+  readonly reconnectMinDelayMs: number;
+  /** Longest delay between reconnection attempts. */
+  readonly reconnectMaxDelayMs: number;
+}
+
+// node-redis needs Node's Buffer class itself (its RESP encoder takes Buffer arguments and its
+// decoder returns Buffers only for this exact constructor); Node and Deno 2 both have it global.
+interface BufferClass {
+  from(buffer: ArrayBufferLike, byteOffset: number, length: number): Uint8Array;
+}
+function bufferClass(): BufferClass {
+  const found = (globalThis as { Buffer?: BufferClass }).Buffer;
+  if (found === undefined) {
+    throw new JournalUnavailableError(
+      "Cannot use Redis: this runtime has no global Buffer class",
+    );
+  }
+  return found;
+}
+
+/** The part of a node-redis client used here (its own types are too generic to pass around). */
+interface Client {
+  readonly isOpen: boolean;
+  readonly isReady: boolean;
+  connect(): Promise<unknown>;
+  sendCommand(args: readonly (string | Uint8Array)[]): Promise<unknown>;
+  close(): Promise<void>;
+  destroy(): void;
+  on(event: "error", listener: (error: unknown) => void): unknown;
+}
+
+/**
+ * A RedisCommands over one node-redis connection that fails fast while it is down.
+ *
+ * node-redis's own reconnection is off (`reconnectStrategy: false`); this class reconnects
+ * instead, with a fresh client per attempt and exponential backoff on a platform timer that
+ * close() cancels, so nothing is left running after close. Commands are never queued while the
+ * connection is down (`disableOfflineQueue`): they reject at once with JournalUnavailableError,
+ * and commands in flight when the connection drops reject too.
+ */
+export class NodeRedisCommands implements RedisCommands {
+  readonly #options: NodeRedisOptions;
+  readonly #buffer: BufferClass;
+  /** The current client while it connects or is ready. */
+  #client: Client | undefined;
+  #ready = false;
+  #closed = false;
+  #lastError: unknown;
+  #failures = 0;
+  #timer: TimerHandle | undefined;
+  #firstSettled = false;
+  readonly #firstAttempt: Promise<void>;
+  #settleFirst!: () => void;
+
+  /**
+   * Starts connecting at once.
+   *
+   * @param options Where and how.
+   */
+  constructor(options: NodeRedisOptions) {
+    this.#options = options;
+    this.#buffer = bufferClass();
+    this.#firstAttempt = new Promise((resolve) => {
+      this.#settleFirst = () => {
+        this.#firstSettled = true;
+        resolve();
+      };
+    });
+    this.#attempt();
+  }
+
+  async connected(): Promise<void> {
+    await this.#firstAttempt;
+    if (this.#ready) return;
+    if (this.#closed) throw this.#unreachable();
+    throw new JournalUnavailableError(
+      `Cannot connect to Redis at ${redactUrl(this.#options.url)}: ${
+        describe(this.#lastError)
+      }`,
+      this.#lastError,
+    );
+  }
+
+  send(args: readonly RedisArgument[]): Promise<RedisReply> {
+    const client = this.#client;
+    if (this.#ready && client !== undefined) {
+      const converted: (string | Uint8Array)[] = new Array(args.length);
+      for (let i = 0; i < args.length; i++) {
+        const arg = args[i];
+        converted[i] = typeof arg === "string"
+          ? arg
+          : this.#buffer.from(arg.buffer, arg.byteOffset, arg.byteLength);
+      }
+      return (client.sendCommand(converted) as Promise<RedisReply>)
+        .catch((error) => {
+          throw toCommandError(error);
+        });
+    }
+    if (this.#closed) {
+      return Promise.reject(
+        new JournalUnavailableError(
+          "Cannot send a command to Redis: the connection is closed",
+        ),
+      );
+    }
+    if (!this.#firstSettled) {
+      return this.#firstAttempt.then(() => this.send(args));
+    }
+    return Promise.reject(this.#unreachable());
+  }
+
+  #unreachable(): JournalUnavailableError {
+    if (this.#closed) {
+      return new JournalUnavailableError(
+        "Cannot send a command to Redis: the connection is closed",
+      );
+    }
+    return new JournalUnavailableError(
+      `Cannot reach Redis at ${redactUrl(this.#options.url)}: ${
+        describe(this.#lastError)
+      } (reconnecting)`,
+      this.#lastError,
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#ready = false;
+    if (this.#timer !== undefined) platform.clearTimer(this.#timer);
+    this.#timer = undefined;
+    const client = this.#client;
+    this.#client = undefined;
+    this.#settleFirst();
+    if (client === undefined || !client.isOpen) return;
+    if (!client.isReady) {
+      client.destroy();
+      return;
+    }
+    // Let the replies in flight arrive, but not for longer than a connection attempt may take.
+    let timer: TimerHandle | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = platform.setTimer(resolve, this.#options.connectTimeoutMs);
+    });
+    await Promise.race([client.close().catch(() => {}), timeout]);
+    platform.clearTimer(timer!);
+    if (client.isOpen) client.destroy();
+  }
+
+  #attempt(): void {
+    this.#timer = undefined;
+    const client = createClient({
+      url: this.#options.url,
+      disableOfflineQueue: true,
+      disableClientInfo: true,
+      socket: {
+        connectTimeout: this.#options.connectTimeoutMs,
+        reconnectStrategy: false,
+      },
+      commandOptions: {
+        typeMapping: {
+          [RESP_TYPES.BLOB_STRING]: this
+            .#buffer as unknown as BufferConstructor,
+        },
+      },
+    }) as unknown as Client;
+    this.#client = client;
+    client.on("error", (error: unknown) => this.#onError(client, error));
+    client.connect().then(
+      () => {
+        if (this.#client !== client) {
+          if (client.isOpen) client.destroy();
+          return;
+        }
+        this.#ready = true;
+        this.#failures = 0;
+        this.#settleFirst();
+      },
+      (error: unknown) => {
+        if (client.isOpen) client.destroy();
+        if (this.#client !== client) return;
+        this.#lastError = error;
+        this.#lost();
+      },
+    );
+  }
+
+  #onError(client: Client, error: unknown): void {
+    if (client !== this.#client) return;
+    this.#lastError = error;
+    // Failed attempts are handled where connect() rejects; here, a ready connection broke.
+    // Right after this event node-redis rejects every command in flight with the error
+    // (disableOfflineQueue); the client is destroyed after that, so they get the real cause.
+    if (this.#ready && !client.isReady) {
+      this.#lost();
+      queueMicrotask(() => {
+        if (client.isOpen) client.destroy();
+      });
+    }
+  }
+
+  #lost(): void {
+    this.#client = undefined;
+    this.#ready = false;
+    this.#settleFirst();
+    if (this.#closed) return;
+    const { reconnectMinDelayMs: min, reconnectMaxDelayMs: max } =
+      this.#options;
+    const delay = Math.min(max, min * 2 ** Math.min(this.#failures, 30));
+    this.#failures++;
+    // Jitter in [delay/2, delay], so many providers do not reconnect in lockstep.
+    this.#timer = platform.setTimer(
+      () => this.#attempt(),
+      delay / 2 + Math.random() * delay / 2,
+    );
+  }
+}
+
+function toCommandError(error: unknown): Error {
+  if (error instanceof ErrorReply) return new RedisReplyError(error.message);
+  return new JournalUnavailableError(
+    `Redis command failed: ${describe(error)}`,
+    error,
+  );
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    if (error.message !== "") return error.message;
+    const code = (error as { code?: unknown }).code;
+    return typeof code === "string" ? code : error.name;
+  }
+  return String(error);
+}
+
+/** The URL without its password, for messages. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^@/]*):[^@/]*@/, "//$1:***@");
+}
+
+/**
+ * A Lua script run with EVALSHA, falling back to EVAL when the server does not have it
+ * cached (NOSCRIPT, e.g. after a restart). Until its SHA-1 is known it runs with EVAL, which
+ * also caches it on the server. A NOSCRIPT reply means the script did not run, so the fallback
+ * never runs it twice.
+ */
+export class LuaScript {
+  /** The Lua source. */
+  readonly source: string;
+  #sha: string | undefined;
+  #hashing = false;
+
+  /**
+   * Creates the script.
+   *
+   * @param source The Lua source.
+   */
+  constructor(source: string) {
+    this.source = source;
+  }
+
+  /**
+   * Runs the script.
+   *
+   * @param commands The connection.
+   * @param keys KEYS.
+   * @param args ARGV.
+   * @returns The script's reply.
+   */
+  run(
+    commands: RedisCommands,
+    keys: readonly string[],
+    args: readonly RedisArgument[],
+  ): Promise<RedisReply> {
+    const sha = this.#sha;
+    if (sha === undefined) {
+      this.#hash();
+      return commands.send(this.#command("EVAL", this.source, keys, args));
+    }
+    return commands.send(this.#command("EVALSHA", sha, keys, args)).catch(
+      (error: unknown) => {
+        if (
+          error instanceof RedisReplyError &&
+          error.message.startsWith("NOSCRIPT")
+        ) {
+          return commands.send(this.#command("EVAL", this.source, keys, args));
+        }
+        throw error;
+      },
+    );
+  }
+
+  #command(
+    name: string,
+    script: string,
+    keys: readonly string[],
+    args: readonly RedisArgument[],
+  ): RedisArgument[] {
+    const command: RedisArgument[] = [name, script, String(keys.length)];
+    for (const key of keys) command.push(key);
+    for (const arg of args) command.push(arg);
+    return command;
+  }
+
+  #hash(): void {
+    if (this.#hashing) return;
+    this.#hashing = true;
+    crypto.subtle.digest("SHA-1", new TextEncoder().encode(this.source)).then(
+      (digest) => {
+        this.#sha = Array.from(
+          new Uint8Array(digest),
+          (b) => b.toString(16).padStart(2, "0"),
+        ).join("");
+      },
+      () => {
+        this.#hashing = false;
+      },
+    );
+  }
+}

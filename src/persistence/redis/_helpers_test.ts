@@ -1,0 +1,145 @@
+// Shared by the Redis provider's tests; it registers no test itself (named *_test.ts so that
+// neither the JSR publish nor the npm package ships it).
+//
+// The tests use the Redis at REDIS_URL (default redis://127.0.0.1:6379), under a random key
+// prefix per run, and delete their keys at the end. When that Redis does not answer, the tests
+// fail on CI (env CI set) and are skipped, with a loud notice, everywhere else.
+import { platform } from "../../platform/mod.ts";
+import { test } from "../../platform/test_harness.ts";
+import { NodeRedisCommands, type RedisCommands } from "./_client.ts";
+import { prefixPattern } from "./_keys.ts";
+import { RedisPersistence } from "./redis_persistence.ts";
+
+/** The shared Redis of the tests. */
+export const REDIS_URL: string = platform.env("REDIS_URL") ||
+  "redis://127.0.0.1:6379";
+
+const ON_CI =
+  ((value) =>
+    value !== undefined && value !== "" && value !== "0" && value !== "false")(
+      platform.env("CI"),
+    );
+
+async function probe(): Promise<string | undefined> {
+  try {
+    const provider = await RedisPersistence.connect({
+      url: REDIS_URL,
+      connectTimeoutMs: 2000,
+    });
+    await provider.close();
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
+const unreachable = await probe();
+if (unreachable !== undefined) {
+  const notice = `Redis at ${REDIS_URL} does not answer (${unreachable}): `;
+  if (ON_CI) {
+    console.error(
+      `\n!!! ${notice}the Redis provider tests will FAIL (CI is set) !!!\n`,
+    );
+  } else {
+    console.warn(
+      `\n!!! ${notice}SKIPPING the Redis provider tests. Start Redis or set REDIS_URL. !!!\n`,
+    );
+  }
+}
+
+/** Why the tests that need the shared Redis are skipped, or undefined when they run. */
+export const SKIP_REDIS: string | undefined =
+  unreachable !== undefined && !ON_CI
+    ? `Redis not reachable at ${REDIS_URL}`
+    : undefined;
+
+/** Whether the tests run on CI, where missing infrastructure is a failure, not a skip. */
+export const IS_CI: boolean = ON_CI;
+
+/** Registers a test that needs the shared Redis. */
+export function redisTest(name: string, fn: () => Promise<void>): void {
+  test({
+    name: SKIP_REDIS === undefined ? name : `${name} (skipped: ${SKIP_REDIS})`,
+    ignore: SKIP_REDIS !== undefined,
+    fn,
+  });
+}
+
+/** A key prefix no other run uses. */
+export function randomPrefix(label: string): string {
+  const random = crypto.getRandomValues(new Uint32Array(2)).join("");
+  return `troupe-test:${label}:${random}:`;
+}
+
+/** A connection for raw commands (to plant bad data or look at keys); close it after use. */
+export async function rawCommands(
+  url: string = REDIS_URL,
+): Promise<RedisCommands> {
+  const commands = new NodeRedisCommands({
+    url,
+    connectTimeoutMs: 2000,
+    reconnectMinDelayMs: 50,
+    reconnectMaxDelayMs: 500,
+  });
+  try {
+    await commands.connected();
+  } catch (error) {
+    await commands.close();
+    throw error;
+  }
+  return commands;
+}
+
+/** Every key under `prefix` (SCAN). */
+export async function keysUnder(
+  commands: RedisCommands,
+  prefix: string,
+): Promise<string[]> {
+  const keys: string[] = [];
+  const decoder = new TextDecoder();
+  let cursor = "0";
+  do {
+    const reply = await commands.send([
+      "SCAN",
+      cursor,
+      "MATCH",
+      prefixPattern(prefix),
+      "COUNT",
+      "1000",
+    ]);
+    const [next, batch] = reply as [Uint8Array, Uint8Array[]];
+    cursor = decoder.decode(next);
+    for (const key of batch) keys.push(decoder.decode(key));
+  } while (cursor !== "0");
+  return keys;
+}
+
+/** Deletes every key under `prefix` and returns how many there were. */
+export async function deleteKeys(
+  prefix: string,
+  url: string = REDIS_URL,
+): Promise<number> {
+  const commands = await rawCommands(url);
+  try {
+    const keys = await keysUnder(commands, prefix);
+    for (let i = 0; i < keys.length; i += 500) {
+      await commands.send(["DEL", ...keys.slice(i, i + 500)]);
+    }
+    return keys.length;
+  } finally {
+    await commands.close();
+  }
+}
+
+/** A TCP port nothing listens on right now. */
+export async function freePort(): Promise<number> {
+  const listener = await platform.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  return port;
+}
+
+/** Waits `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => platform.setTimer(resolve, ms));
+}

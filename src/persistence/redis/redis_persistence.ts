@@ -1,0 +1,543 @@
+import { platform, type TimerHandle } from "../../platform/mod.ts";
+import {
+  CorruptRecordError,
+  isCorruptRecordError,
+  isJournalConflictError,
+  isJournalUnavailableError,
+  JournalConflictError,
+  JournalUnavailableError,
+} from "../errors.ts";
+import {
+  checkAppend,
+  checkPersistenceId,
+  checkSequenceNr,
+  type Journal,
+  type NewEvent,
+  type PersistenceProvider,
+  type ReadOptions,
+  type SnapshotStore,
+  type StoredEvent,
+  type StoredSnapshot,
+} from "../journal.ts";
+import { decodeRecord, encodeRecord } from "../record_format.ts";
+import {
+  NodeRedisCommands,
+  redactUrl,
+  type RedisCommands,
+  type RedisReply,
+} from "./_client.ts";
+import { checkKeyPrefix, streamKeys } from "./_keys.ts";
+import { DELETE_TO, READ, SAVE_SNAPSHOT } from "./_scripts.ts";
+import { AppendBatcher } from "./_append_batcher.ts";
+
+/** Options of {@linkcode RedisPersistence}. */
+export interface RedisPersistenceOptions {
+  /**
+   * The server, as `redis://[[user][:password]@]host[:port][/db]` (`rediss://` for TLS).
+   * Default: `"redis://127.0.0.1:6379"`.
+   */
+  readonly url?: string;
+  /** Prefix of every key this provider writes, without braces. Default: `"troupe:"`. */
+  readonly keyPrefix?: string;
+  /**
+   * Limit of one connection attempt, in milliseconds; {@linkcode RedisPersistence.connect}
+   * rejects after it. Default: 5000.
+   */
+  readonly connectTimeoutMs?: number;
+  /** Delay before the first reconnection attempt after the connection is lost. Default: 50. */
+  readonly reconnectMinDelayMs?: number;
+  /** The reconnection delay doubles up to this. Default: 2000. */
+  readonly reconnectMaxDelayMs?: number;
+  /** Events fetched per round trip by {@linkcode Journal.read}. Default: 10000. */
+  readonly readPageSize?: number;
+}
+
+const DEFAULT_URL = "redis://127.0.0.1:6379";
+const MAX_U32 = 0xffff_ffff;
+
+/**
+ * The Redis persistence provider: journals and snapshots in a standalone Redis, 6.2 or later.
+ * See the module docs for the key layout.
+ *
+ * Many actors may use one provider at once over its one connection: commands are pipelined,
+ * and appends issued while others are on their way are sent together in one script call (each
+ * still checked and applied on its own). While Redis is unreachable every call rejects at once
+ * with {@linkcode JournalUnavailableError} and the provider reconnects in the background, with
+ * backoff; an append in flight when the connection drops rejects too (it may or may not have
+ * been stored: read {@linkcode Journal.lastSequenceNr} after reconnecting to find out).
+ *
+ * Beyond the contract's argument checks, appends and snapshots must have a finite timestamp and
+ * a version below 2^32 (what the stored record form holds), and snapshots a sequence number of
+ * at least 1; anything else is refused with a RangeError rather than stored unreadable.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { RedisPersistence } from "@troupe/troupe/redis";
+ *
+ * await using provider = await RedisPersistence.connect({ url: "redis://127.0.0.1:6379" });
+ * const data = new TextEncoder().encode("{}");
+ * await provider.journal.append("orders/42", 0, [{ type: "created", version: 1, data, timestamp: Date.now() }]);
+ * console.log(await provider.journal.lastSequenceNr("orders/42")); // 1
+ * ```
+ */
+export class RedisPersistence implements PersistenceProvider {
+  /** The event journal. */
+  readonly journal: Journal;
+  /** The snapshot store. */
+  readonly snapshots: SnapshotStore;
+  readonly #commands: RedisCommands;
+  readonly #appends: AppendBatcher;
+  readonly #prefix: string;
+  readonly #url: string;
+  readonly #connectTimeoutMs: number;
+  readonly #pageSize: number;
+  #closed = false;
+
+  /**
+   * Creates the provider and starts connecting in the background; calls made before the first
+   * connection attempt has finished wait for it. Use {@linkcode RedisPersistence.connect} to
+   * find out at once whether Redis answers.
+   *
+   * @param options Where and how to connect.
+   * @throws {TypeError} When an option has the wrong type, or the key prefix has a brace.
+   * @throws {RangeError} When a number option is out of range.
+   */
+  constructor(options: RedisPersistenceOptions = {}) {
+    const url = options.url ?? DEFAULT_URL;
+    if (typeof url !== "string" || !/^rediss?:\/\//.test(url)) {
+      throw new TypeError(
+        `Invalid Redis url ${JSON.stringify(url)}: expected redis://host:port`,
+      );
+    }
+    const keyPrefix = options.keyPrefix ?? "troupe:";
+    checkKeyPrefix(keyPrefix);
+    const connectTimeoutMs = positive(
+      "connectTimeoutMs",
+      options.connectTimeoutMs ?? 5000,
+    );
+    const reconnectMinDelayMs = positive(
+      "reconnectMinDelayMs",
+      options.reconnectMinDelayMs ?? 50,
+    );
+    const reconnectMaxDelayMs = positive(
+      "reconnectMaxDelayMs",
+      options.reconnectMaxDelayMs ?? 2000,
+    );
+    if (reconnectMaxDelayMs < reconnectMinDelayMs) {
+      throw new RangeError(
+        "Invalid reconnectMaxDelayMs: must be ≥ reconnectMinDelayMs",
+      );
+    }
+    this.#pageSize = positive("readPageSize", options.readPageSize ?? 10_000);
+    if (!Number.isSafeInteger(this.#pageSize)) {
+      throw new RangeError("Invalid readPageSize: must be an integer");
+    }
+    this.#prefix = keyPrefix;
+    this.#url = url;
+    this.#connectTimeoutMs = connectTimeoutMs;
+    this.#commands = new NodeRedisCommands({
+      url,
+      connectTimeoutMs,
+      reconnectMinDelayMs,
+      reconnectMaxDelayMs,
+    });
+    this.#appends = new AppendBatcher(this.#commands);
+    this.journal = {
+      append: (id, expected, events) => this.#append(id, expected, events),
+      read: (id, from, options) => this.#read(id, from, options),
+      lastSequenceNr: (id) => this.#lastSequenceNr(id),
+      deleteTo: (id, to) => this.#deleteTo(id, to),
+    };
+    this.snapshots = {
+      save: (snapshot) => this.#save(snapshot),
+      loadLatest: (id, max) => this.#loadLatest(id, max),
+      keepLatest: (id, count) => this.#keepLatest(id, count),
+    };
+  }
+
+  /**
+   * Connects to Redis and checks that it answers (PING).
+   *
+   * @param options Where and how to connect.
+   * @returns The connected provider.
+   * @throws {JournalUnavailableError} When Redis cannot be reached or does not answer within
+   * `connectTimeoutMs`.
+   *
+   * @example Usage
+   * ```ts ignore
+   * import { RedisPersistence } from "@troupe/troupe/redis";
+   *
+   * await using provider = await RedisPersistence.connect({ keyPrefix: "shop:" });
+   * console.log(await provider.journal.lastSequenceNr("cart/1"));
+   * ```
+   */
+  static async connect(
+    options: RedisPersistenceOptions = {},
+  ): Promise<RedisPersistence> {
+    const provider = new RedisPersistence(options);
+    try {
+      await provider.#verify();
+      return provider;
+    } catch (error) {
+      await provider.close();
+      throw error;
+    }
+  }
+
+  /**
+   * Releases the connection, after letting the replies in flight arrive (for at most
+   * `connectTimeoutMs`). Further calls reject with {@linkcode JournalUnavailableError}.
+   * Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#commands.close();
+  }
+
+  /** Closes the provider (for `await using`). */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #verify(): Promise<void> {
+    const where = redactUrl(this.#url);
+    let timer: TimerHandle | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = platform.setTimer(
+        () =>
+          reject(
+            new JournalUnavailableError(
+              `Cannot connect to Redis at ${where}: no answer within ${this.#connectTimeoutMs} ms`,
+            ),
+          ),
+        this.#connectTimeoutMs,
+      );
+    });
+    try {
+      await Promise.race([this.#commands.connected(), timeout]);
+      const reply = await Promise.race([
+        this.#commands.send(["PING"]),
+        timeout,
+      ]);
+      if (reply !== "PONG") {
+        throw new JournalUnavailableError(
+          `Cannot use Redis at ${where}: PING answered ${String(reply)}`,
+        );
+      }
+    } catch (error) {
+      throw isJournalUnavailableError(error)
+        ? error
+        : new JournalUnavailableError(
+          `Cannot connect to Redis at ${where}: ${String(error)}`,
+          error,
+        );
+    } finally {
+      platform.clearTimer(timer!);
+    }
+  }
+
+  #check(): void {
+    if (this.#closed) {
+      throw new JournalUnavailableError(
+        "Cannot use RedisPersistence: it is closed",
+      );
+    }
+  }
+
+  #append(
+    id: string,
+    expected: number,
+    events: readonly NewEvent[],
+  ): Promise<void> {
+    const records: Uint8Array[] = new Array(events.length);
+    try {
+      this.#check();
+      checkAppend(id, expected, events);
+      if (!Number.isSafeInteger(expected + events.length)) {
+        throw new RangeError(
+          `Cannot append to "${id}": sequence numbers would pass 2^53 - 1`,
+        );
+      }
+      for (let i = 0; i < events.length; i++) {
+        const event = events[i];
+        checkFields(`Cannot append to "${id}"`, event.version, event.timestamp);
+        records[i] = encodeRecord({
+          sequenceNr: expected + 1 + i,
+          type: event.type,
+          version: event.version,
+          data: event.data,
+          timestamp: event.timestamp,
+        });
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const keys = streamKeys(this.#prefix, id);
+    return this.#appends.append(keys.events, keys.meta, expected, records).then(
+      (actual) => {
+        if (actual !== undefined) {
+          throw new JournalConflictError(id, expected, actual);
+        }
+      },
+      (error) => {
+        throw unavailable(`Cannot append to journal "${id}"`, error);
+      },
+    );
+  }
+
+  async #read(
+    id: string,
+    from: number,
+    options: ReadOptions | undefined,
+  ): Promise<StoredEvent[]> {
+    this.#check();
+    checkPersistenceId(id);
+    checkSequenceNr("fromSequenceNr", from, 0);
+    const to = options?.toSequenceNr ?? Infinity;
+    const max = options?.max ?? Infinity;
+    checkSequenceNr("toSequenceNr", to, 0, true);
+    checkSequenceNr("max", max, 0, true);
+    const out: StoredEvent[] = [];
+    if (max === 0 || from > to) return out;
+    const { events, meta } = streamKeys(this.#prefix, id);
+    const keys = [events, meta];
+    const toArg = String(Math.min(to, Number.MAX_SAFE_INTEGER));
+    let next = from;
+    try {
+      while (true) {
+        const count = Math.min(max - out.length, this.#pageSize);
+        const reply = await READ.run(this.#commands, keys, [
+          String(next),
+          toArg,
+          String(count),
+        ]);
+        if (reply === null) return out;
+        if (
+          !Array.isArray(reply) || reply.length !== 2 ||
+          !Array.isArray(reply[1])
+        ) {
+          throw new JournalUnavailableError("unexpected reply from Redis");
+        }
+        const start = Math.max(next, toInteger(reply[0], "first"));
+        if (out.length > 0 && start !== next) {
+          throw new JournalUnavailableError(
+            `events from ${next} were deleted while they were being read; read again`,
+          );
+        }
+        const records = reply[1] as readonly RedisReply[];
+        for (let i = 0; i < records.length; i++) {
+          const sequenceNr = start + i;
+          const bytes = records[i];
+          if (!(bytes instanceof Uint8Array)) {
+            throw new CorruptRecordError(
+              id,
+              sequenceNr,
+              "the stored entry is not a byte string",
+            );
+          }
+          const record = decodeRecord(id, plain(bytes), sequenceNr);
+          out.push({
+            persistenceId: id,
+            sequenceNr,
+            type: record.type,
+            version: record.version,
+            data: record.data,
+            timestamp: record.timestamp,
+          });
+        }
+        next = start + records.length;
+        if (records.length < count || out.length >= max || next > to) {
+          return out;
+        }
+      }
+    } catch (error) {
+      throw unavailable(`Cannot read journal "${id}"`, error);
+    }
+  }
+
+  async #lastSequenceNr(id: string): Promise<number> {
+    this.#check();
+    checkPersistenceId(id);
+    let reply: RedisReply;
+    try {
+      reply = await this.#commands.send([
+        "HGET",
+        streamKeys(this.#prefix, id).meta,
+        "last",
+      ]);
+    } catch (error) {
+      throw unavailable(
+        `Cannot read the last sequence number of "${id}"`,
+        error,
+      );
+    }
+    return reply === null ? 0 : toInteger(reply, "last");
+  }
+
+  async #deleteTo(id: string, to: number): Promise<void> {
+    this.#check();
+    checkPersistenceId(id);
+    checkSequenceNr("toSequenceNr", to, 0, true);
+    if (to === 0) return;
+    const keys = streamKeys(this.#prefix, id);
+    try {
+      await DELETE_TO.run(this.#commands, [keys.events, keys.meta], [
+        String(Math.min(to, Number.MAX_SAFE_INTEGER)),
+      ]);
+    } catch (error) {
+      throw unavailable(`Cannot delete events of "${id}"`, error);
+    }
+  }
+
+  async #save(snapshot: StoredSnapshot): Promise<void> {
+    this.#check();
+    const id = snapshot?.persistenceId;
+    checkPersistenceId(id);
+    // The record form starts at 1; a snapshot covers at least one event.
+    checkSequenceNr("snapshot sequenceNr", snapshot.sequenceNr, 1);
+    if (typeof snapshot.type !== "string" || snapshot.type.length === 0) {
+      throw new TypeError(
+        `Cannot save snapshot of "${id}": it needs a type name`,
+      );
+    }
+    if (!(snapshot.data instanceof Uint8Array)) {
+      throw new TypeError(
+        `Cannot save snapshot of "${id}": data must be a Uint8Array`,
+      );
+    }
+    checkFields(
+      `Cannot save snapshot of "${id}"`,
+      snapshot.version,
+      snapshot.timestamp,
+    );
+    const record = encodeRecord(snapshot);
+    try {
+      await SAVE_SNAPSHOT.run(this.#commands, [
+        streamKeys(this.#prefix, id).snapshots,
+      ], [
+        String(snapshot.sequenceNr),
+        record,
+      ]);
+    } catch (error) {
+      throw unavailable(
+        `Cannot save snapshot ${snapshot.sequenceNr} of "${id}"`,
+        error,
+      );
+    }
+  }
+
+  async #loadLatest(
+    id: string,
+    max = Infinity,
+  ): Promise<StoredSnapshot | undefined> {
+    this.#check();
+    checkPersistenceId(id);
+    checkSequenceNr("maxSequenceNr", max, 0, true);
+    let reply: RedisReply;
+    try {
+      reply = await this.#commands.send([
+        "ZRANGE",
+        streamKeys(this.#prefix, id).snapshots,
+        max === Infinity ? "+inf" : String(max),
+        "-inf",
+        "BYSCORE",
+        "REV",
+        "LIMIT",
+        "0",
+        "1",
+        "WITHSCORES",
+      ]);
+    } catch (error) {
+      throw unavailable(`Cannot load the latest snapshot of "${id}"`, error);
+    }
+    if (!Array.isArray(reply) || reply.length === 0) return undefined;
+    const sequenceNr = toInteger(reply[1], "snapshot score");
+    const bytes = reply[0];
+    if (!(bytes instanceof Uint8Array)) {
+      throw new CorruptRecordError(
+        id,
+        sequenceNr,
+        "the stored snapshot is not a byte string",
+      );
+    }
+    const record = decodeRecord(id, plain(bytes), sequenceNr);
+    return {
+      persistenceId: id,
+      sequenceNr,
+      type: record.type,
+      version: record.version,
+      data: record.data,
+      timestamp: record.timestamp,
+    };
+  }
+
+  async #keepLatest(id: string, count: number): Promise<void> {
+    this.#check();
+    checkPersistenceId(id);
+    checkSequenceNr("count", count, 1);
+    try {
+      await this.#commands.send([
+        "ZREMRANGEBYRANK",
+        streamKeys(this.#prefix, id).snapshots,
+        "0",
+        String(-(count + 1)),
+      ]);
+    } catch (error) {
+      throw unavailable(`Cannot prune snapshots of "${id}"`, error);
+    }
+  }
+}
+
+function positive(name: string, value: number): number {
+  if (typeof value !== "number" || !(value > 0) || !Number.isFinite(value)) {
+    throw new RangeError(
+      `Invalid ${name} ${String(value)}: must be a positive number`,
+    );
+  }
+  return value;
+}
+
+/** What the record form can hold and read back (a NaN timestamp would make the record unreadable). */
+function checkFields(what: string, version: number, timestamp: number): void {
+  if (!Number.isInteger(version) || version < 1 || version > MAX_U32) {
+    throw new RangeError(
+      `${what}: version must be an integer from 1 to 2^32 - 1`,
+    );
+  }
+  if (typeof timestamp !== "number" || !Number.isFinite(timestamp)) {
+    throw new RangeError(`${what}: timestamp must be a finite number`);
+  }
+}
+
+/**
+ * A plain Uint8Array view of reply bytes. The client hands out Buffers that share the socket's
+ * read chunk; decodeRecord's slice() then copies only the record's data out of it (on a Buffer,
+ * slice() would return a view instead), so the caller gets plain, independent bytes.
+ */
+function plain(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** A decimal integer reply (bytes or text) as a number. */
+function toInteger(reply: RedisReply, what: string): number {
+  const text = reply instanceof Uint8Array
+    ? new TextDecoder().decode(reply)
+    : String(reply);
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new JournalUnavailableError(
+      `Unexpected ${what} ${JSON.stringify(text)} stored in Redis`,
+    );
+  }
+  return value;
+}
+
+/** Corrupt records and conflicts pass as they are; anything else is the storage failing. */
+function unavailable(what: string, error: unknown): Error {
+  if (isCorruptRecordError(error) || isJournalConflictError(error)) {
+    return error as Error;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new JournalUnavailableError(`${what}: ${message}`, error);
+}
