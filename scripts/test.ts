@@ -80,7 +80,11 @@ async function run(command: string, args: string[]): Promise<RunResult> {
       stdout: "piped",
       stderr: "piped",
       // The Node run starts Deno children for the cross-runtime tests.
-      env: { RUST_BACKTRACE: "0", TROUPE_DENO_BIN: Deno.execPath(), TROUPE_REPO_ROOT: ROOT },
+      env: {
+        RUST_BACKTRACE: "0",
+        TROUPE_DENO_BIN: Deno.execPath(),
+        TROUPE_REPO_ROOT: ROOT,
+      },
     }).spawn();
   } catch (error) {
     console.error(`test: cannot start ${command}: ${error}`);

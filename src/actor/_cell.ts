@@ -379,7 +379,9 @@ export class ActorCell {
         this.busy = false;
         const abandoned = this.#inFlight;
         this.#inFlight = null;
-        if (abandoned instanceof PendingAsk) abandoned.fail(new ActorStoppedError(this.path));
+        if (abandoned instanceof PendingAsk) {
+          abandoned.fail(new ActorStoppedError(this.path));
+        }
         resolve();
       }, this.system.stopTimeoutMs);
       idle.then(() => {
