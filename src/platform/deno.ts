@@ -8,6 +8,11 @@
  * {@linkcode TcpConn.close} is called. TLS connections (`Deno.listenTls`, and `Deno.connect`
  * upgraded with `Deno.startTls`) use the same adapter.
  *
+ * The direct path ({@linkcode TcpConn.startReading}, {@linkcode TcpConn.write}) is a plain loop of
+ * `conn.read()` into a large buffer, handed out as views without copying, and `conn.write()`: no
+ * stream machinery, which costs about as much as the socket itself per small message. The
+ * streams are made only when first asked for.
+ *
  * @module
  */
 import type {
@@ -22,6 +27,14 @@ import type {
 
 /** Bytes asked of the socket per read when the reader brings no buffer. */
 const READ_CHUNK_SIZE = 64 * 1024;
+
+/**
+ * The direct reads of {@linkcode TcpConn.startReading} fill one arena after the other, each read
+ * into the part after the previous one, so chunks are handed out without a copy and never
+ * overwritten. A new arena is taken once less than {@linkcode ARENA_MIN_READ} is left.
+ */
+const ARENA_BYTES = 256 * 1024;
+const ARENA_MIN_READ = 32 * 1024;
 
 /** How long a TLS server waits for a client's handshake before dropping it (as on Node). */
 const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -45,30 +58,81 @@ function connectionClosedError(): Error {
   return new Deno.errors.BadResource("Cannot use connection: it is closed");
 }
 
+function writeClosedError(): Error {
+  return new Deno.errors.BadResource(
+    "Cannot write to connection: its write side is closed",
+  );
+}
+
+/** A stream already locked, for a direction that the direct methods own. */
+function lockedReadable(): ReadableStream<Uint8Array> {
+  const stream = new ReadableStream<Uint8Array>();
+  stream.getReader();
+  return stream;
+}
+
+function lockedWritable(): WritableStream<Uint8Array> {
+  const stream = new WritableStream<Uint8Array>();
+  stream.getWriter();
+  return stream;
+}
+
+/** Who reads or writes a direction: nobody yet, its stream, or the direct methods. */
+const UNUSED = 0;
+const STREAM = 1;
+const DIRECT = 2;
+type Mode = typeof UNUSED | typeof STREAM | typeof DIRECT;
+
+interface QueuedWrite {
+  readonly chunk: Uint8Array | null; // null: the FIN of closeWrite()
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
 class DenoTcpConn implements TcpConn {
   readonly localAddr: NetAddr;
   readonly remoteAddr: NetAddr;
-  readonly readable: ReadableStream<Uint8Array>;
-  readonly writable: WritableStream<Uint8Array>;
   #conn: DenoConn;
   /** The socket was released, by close() or after both directions finished. */
   #closed = false;
-  /** The readable is closed, errored or cancelled. */
+  /** The reading side is done: ended, errored or cancelled. */
   #readDone = false;
-  /** The writable is closed, closing, errored or aborted. */
+  #readError: unknown = undefined;
+  /** The writing side is done: closed, closing, errored or aborted. */
   #writeDone = false;
-  #readController!: ReadableByteStreamController;
-  #writeController!: WritableStreamDefaultController;
+  #writeError: unknown = undefined;
+  // The streams are made on first use, so that the direct methods can own a direction instead.
+  #readMode: Mode = UNUSED;
+  #writeMode: Mode = UNUSED;
+  #readable: ReadableStream<Uint8Array> | null = null;
+  #writable: WritableStream<Uint8Array> | null = null;
+  #readController: ReadableByteStreamController | null = null;
+  #writeController: WritableStreamDefaultController | null = null;
+  // Direct mode.
+  #onEnd: ((error?: unknown) => void) | null = null;
+  #writing = false;
+  #writeQueue: QueuedWrite[] = [];
+  #closeWrite: Promise<void> | null = null;
 
   constructor(conn: DenoConn) {
     this.#conn = conn;
     this.localAddr = toNetAddr(conn.localAddr);
     this.remoteAddr = toNetAddr(conn.remoteAddr);
-    this.readable = new ReadableStream({
+  }
+
+  get readable(): ReadableStream<Uint8Array> {
+    if (this.#readable !== null) return this.#readable;
+    if (this.#readMode === DIRECT) return this.#readable = lockedReadable();
+    this.#readMode = STREAM;
+    return this.#readable = new ReadableStream({
       type: "bytes",
       autoAllocateChunkSize: READ_CHUNK_SIZE,
       start: (controller) => {
         this.#readController = controller;
+        if (this.#readDone) {
+          if (this.#readError === undefined) controller.close();
+          else controller.error(this.#readError);
+        }
       },
       pull: (controller) => this.#pull(controller),
       cancel: () => {
@@ -76,17 +140,83 @@ class DenoTcpConn implements TcpConn {
         this.close();
       },
     });
-    this.writable = new WritableStream<Uint8Array>({
+  }
+
+  get writable(): WritableStream<Uint8Array> {
+    if (this.#writable !== null) return this.#writable;
+    if (this.#writeMode === DIRECT) return this.#writable = lockedWritable();
+    this.#writeMode = STREAM;
+    return this.#writable = new WritableStream<Uint8Array>({
       start: (controller) => {
         this.#writeController = controller;
+        if (this.#writeDone) {
+          controller.error(this.#writeError ?? connectionClosedError());
+        }
       },
       write: (chunk) => this.#write(chunk),
-      close: () => this.#closeWrite(),
+      close: () => this.#closeWriteNow(),
       abort: () => {
         this.#writeDone = true;
         this.close();
       },
     });
+  }
+
+  startReading(
+    onData: (chunk: Uint8Array) => void,
+    onEnd: (error?: unknown) => void,
+  ): void {
+    if (typeof onData !== "function" || typeof onEnd !== "function") {
+      throw new TypeError(
+        "Cannot start reading: onData and onEnd must be functions",
+      );
+    }
+    if (this.#readMode !== UNUSED) {
+      throw new TypeError(
+        "Cannot start reading: the connection is read already (startReading() or readable)",
+      );
+    }
+    this.#readMode = DIRECT;
+    this.#onEnd = onEnd;
+    if (this.#readDone) {
+      this.#notifyEnd(this.#readError);
+      return;
+    }
+    void this.#readLoop(onData);
+  }
+
+  write(chunk: Uint8Array): Promise<void> {
+    const refusal = this.#claimWrite("write");
+    if (refusal !== undefined) return refusal;
+    if (!(chunk instanceof Uint8Array)) {
+      return Promise.reject(
+        new TypeError("Cannot write: chunk must be a Uint8Array"),
+      );
+    }
+    if (this.#writeDone || this.#closeWrite !== null) {
+      return Promise.reject(this.#writeError ?? writeClosedError());
+    }
+    if (this.#writing) {
+      return new Promise((resolve, reject) => {
+        this.#writeQueue.push({ chunk, resolve, reject });
+      });
+    }
+    return this.#directWrite(chunk);
+  }
+
+  closeWrite(): Promise<void> {
+    const refusal = this.#claimWrite("closeWrite");
+    if (refusal !== undefined) return refusal;
+    if (this.#closeWrite !== null) return this.#closeWrite;
+    if (this.#writeDone) {
+      return Promise.reject(this.#writeError ?? writeClosedError());
+    }
+    this.#closeWrite = this.#writing
+      ? new Promise((resolve, reject) => {
+        this.#writeQueue.push({ chunk: null, resolve, reject });
+      })
+      : this.#closeWriteNow();
+    return this.#closeWrite;
   }
 
   setNoDelay(noDelay: boolean): void {
@@ -102,8 +232,89 @@ class DenoTcpConn implements TcpConn {
     this.#endReadable();
     if (!this.#writeDone) {
       this.#writeDone = true;
-      this.#writeController.error(connectionClosedError());
+      this.#writeError = connectionClosedError();
+      this.#writeController?.error(this.#writeError);
+      this.#rejectQueuedWrites();
     }
+  }
+
+  /** Makes the direct methods own the write side; a rejection when the stream owns it. */
+  #claimWrite(method: string): Promise<never> | undefined {
+    if (this.#writeMode === DIRECT) return undefined;
+    if (this.#writeMode === STREAM) {
+      return Promise.reject(
+        new TypeError(
+          `Cannot ${method}: the connection is written through writable`,
+        ),
+      );
+    }
+    this.#writeMode = DIRECT;
+    return undefined;
+  }
+
+  async #readLoop(onData: (chunk: Uint8Array) => void): Promise<void> {
+    let arena = new Uint8Array(ARENA_BYTES);
+    let used = 0;
+    while (!this.#readDone) {
+      if (arena.byteLength - used < ARENA_MIN_READ) {
+        arena = new Uint8Array(ARENA_BYTES);
+        used = 0;
+      }
+      let read: number | null;
+      try {
+        read = await this.#conn.read(arena.subarray(used));
+      } catch (error) {
+        // A read cut short by our own close() is the end of the stream, not a failure.
+        if (this.#closed) this.#endReadable();
+        else this.#fail(error);
+        return;
+      }
+      if (this.#readDone) return;
+      if (read === null) {
+        this.#endReadable();
+        this.#releaseIfDone();
+        return;
+      }
+      const chunk = arena.subarray(used, used + read);
+      used += read;
+      try {
+        onData(chunk);
+      } catch (error) {
+        this.#fail(error);
+        return;
+      }
+    }
+  }
+
+  #directWrite(chunk: Uint8Array): Promise<void> {
+    this.#writing = true;
+    const done = this.#write(chunk);
+    done.then(this.#nextWrite, this.#nextWrite);
+    return done;
+  }
+
+  readonly #nextWrite = (): void => {
+    this.#writing = false;
+    const next = this.#writeQueue.shift();
+    if (next === undefined) return;
+    if (this.#writeDone && next.chunk !== null) {
+      next.reject(this.#writeError ?? writeClosedError());
+      this.#rejectQueuedWrites();
+      return;
+    }
+    if (next.chunk === null) {
+      this.#closeWriteNow().then(next.resolve, next.reject);
+      return;
+    }
+    this.#directWrite(next.chunk).then(next.resolve, next.reject);
+  };
+
+  #rejectQueuedWrites(): void {
+    const queued = this.#writeQueue;
+    if (queued.length === 0) return;
+    this.#writeQueue = [];
+    const error = this.#writeError ?? writeClosedError();
+    for (const write of queued) write.reject(error);
   }
 
   async #pull(controller: ReadableByteStreamController): Promise<void> {
@@ -136,13 +347,13 @@ class DenoTcpConn implements TcpConn {
         written += await this.#conn.write(chunk.subarray(written));
       }
     } catch (error) {
-      if (this.#closed) throw connectionClosedError();
+      if (this.#closed) throw this.#writeError ?? connectionClosedError();
       this.#fail(error);
       throw error;
     }
   }
 
-  async #closeWrite(): Promise<void> {
+  async #closeWriteNow(): Promise<void> {
     this.#writeDone = true;
     if (this.#closed) throw connectionClosedError();
     try {
@@ -158,25 +369,40 @@ class DenoTcpConn implements TcpConn {
   #endReadable(): void {
     if (this.#readDone) return;
     this.#readDone = true;
-    try {
-      this.#readController.close();
-      this.#readController.byobRequest?.respond(0);
-    } catch {
-      // Already closed by the stream itself (cancelled or errored): nothing to end.
+    const controller = this.#readController;
+    if (controller !== null) {
+      try {
+        controller.close();
+        controller.byobRequest?.respond(0);
+      } catch {
+        // Already closed by the stream itself (cancelled or errored): nothing to end.
+      }
     }
+    this.#notifyEnd(undefined);
   }
 
   /** An I/O error ends both directions with that error. */
   #fail(error: unknown): void {
     if (!this.#readDone) {
       this.#readDone = true;
-      this.#readController.error(error);
+      this.#readError = error;
+      this.#readController?.error(error);
+      this.#notifyEnd(error);
     }
     if (!this.#writeDone) {
       this.#writeDone = true;
-      this.#writeController.error(error);
+      this.#writeError = error;
+      this.#writeController?.error(error);
+      this.#rejectQueuedWrites();
     }
     this.#release();
+  }
+
+  #notifyEnd(error: unknown): void {
+    const onEnd = this.#onEnd;
+    if (onEnd === null) return;
+    this.#onEnd = null;
+    queueMicrotask(() => error === undefined ? onEnd() : onEnd(error));
   }
 
   #releaseIfDone(): void {

@@ -8,6 +8,10 @@
  * only, and the socket is released once both are done or {@linkcode TcpConn.close} is called.
  * A `tls.TLSSocket` is a `net.Socket`, so TLS connections use the same adapter.
  *
+ * The direct path ({@linkcode TcpConn.startReading}, {@linkcode TcpConn.write}) is the socket's
+ * `'data'` events and `write()` callbacks, without the streams; those are made only when first
+ * asked for, and until somebody reads the socket stays paused.
+ *
  * @module
  */
 import * as net from "node:net";
@@ -44,20 +48,51 @@ function connectionClosedError(): Error {
   return badResource("Cannot use connection: it is closed");
 }
 
+function writeClosedError(): Error {
+  return badResource("Cannot write to connection: its write side is closed");
+}
+
+/** A stream already locked, for a direction that the direct methods own. */
+function lockedReadable(): ReadableStream<Uint8Array> {
+  const stream = new ReadableStream<Uint8Array>();
+  stream.getReader();
+  return stream;
+}
+
+function lockedWritable(): WritableStream<Uint8Array> {
+  const stream = new WritableStream<Uint8Array>();
+  stream.getWriter();
+  return stream;
+}
+
+/** Who reads or writes a direction: nobody yet, its stream, or the direct methods. */
+const UNUSED = 0;
+const STREAM = 1;
+const DIRECT = 2;
+type Mode = typeof UNUSED | typeof STREAM | typeof DIRECT;
+
 class NodeTcpConn implements TcpConn {
   readonly localAddr: NetAddr;
   readonly remoteAddr: NetAddr;
-  readonly readable: ReadableStream<Uint8Array>;
-  readonly writable: WritableStream<Uint8Array>;
   #socket: net.Socket;
   /** close() was called or the socket is gone. */
   #closed = false;
-  /** The readable is closed, errored or cancelled. */
+  /** The reading side is done: ended, errored or cancelled. */
   #readDone = false;
-  /** The writable is closed, closing, errored or aborted. */
+  #readError: unknown = undefined;
+  /** The writing side is done: closed, closing, errored or aborted. */
   #writeDone = false;
-  #readController!: ReadableStreamDefaultController<Uint8Array>;
-  #writeController!: WritableStreamDefaultController;
+  #writeError: unknown = undefined;
+  // The streams are made on first use, so that the direct methods can own a direction instead.
+  // Until someone reads, no 'data' listener is attached and the socket stays paused.
+  #readMode: Mode = UNUSED;
+  #writeMode: Mode = UNUSED;
+  #readable: ReadableStream<Uint8Array> | null = null;
+  #writable: WritableStream<Uint8Array> | null = null;
+  #readController: ReadableStreamDefaultController<Uint8Array> | null = null;
+  #writeController: WritableStreamDefaultController | null = null;
+  #onEnd: ((error?: unknown) => void) | null = null;
+  #closeWrite: Promise<void> | null = null;
 
   constructor(socket: net.Socket) {
     this.#socket = socket;
@@ -69,9 +104,22 @@ class NodeTcpConn implements TcpConn {
       hostname: socket.remoteAddress ?? "",
       port: socket.remotePort ?? 0,
     };
-    this.readable = new ReadableStream<Uint8Array>({
+    socket.on("end", () => this.#endReadable());
+    socket.on("error", (error: Error) => this.#fail(error));
+    socket.on("close", () => this.#onClose());
+  }
+
+  get readable(): ReadableStream<Uint8Array> {
+    if (this.#readable !== null) return this.#readable;
+    if (this.#readMode === DIRECT) return this.#readable = lockedReadable();
+    this.#readMode = STREAM;
+    this.#readable = new ReadableStream<Uint8Array>({
       start: (controller) => {
         this.#readController = controller;
+        if (this.#readDone) {
+          if (this.#readError === undefined) controller.close();
+          else controller.error(this.#readError);
+        }
       },
       pull: () => {
         if (!this.#readDone) this.#socket.resume();
@@ -84,9 +132,20 @@ class NodeTcpConn implements TcpConn {
       highWaterMark: READ_HIGH_WATER_MARK,
       size: (chunk) => chunk.byteLength,
     });
-    this.writable = new WritableStream<Uint8Array>({
+    this.#socket.on("data", (chunk: Uint8Array) => this.#onStreamData(chunk));
+    return this.#readable;
+  }
+
+  get writable(): WritableStream<Uint8Array> {
+    if (this.#writable !== null) return this.#writable;
+    if (this.#writeMode === DIRECT) return this.#writable = lockedWritable();
+    this.#writeMode = STREAM;
+    return this.#writable = new WritableStream<Uint8Array>({
       start: (controller) => {
         this.#writeController = controller;
+        if (this.#writeDone) {
+          controller.error(this.#writeError ?? connectionClosedError());
+        }
       },
       write: (chunk) => this.#write(chunk),
       close: () => this.#end(),
@@ -95,10 +154,66 @@ class NodeTcpConn implements TcpConn {
         this.close();
       },
     });
-    socket.on("data", (chunk: Uint8Array) => this.#onData(chunk));
-    socket.on("end", () => this.#endReadable());
-    socket.on("error", (error: Error) => this.#fail(error));
-    socket.on("close", () => this.#onClose());
+  }
+
+  startReading(
+    onData: (chunk: Uint8Array) => void,
+    onEnd: (error?: unknown) => void,
+  ): void {
+    if (typeof onData !== "function" || typeof onEnd !== "function") {
+      throw new TypeError(
+        "Cannot start reading: onData and onEnd must be functions",
+      );
+    }
+    if (this.#readMode !== UNUSED) {
+      throw new TypeError(
+        "Cannot start reading: the connection is read already (startReading() or readable)",
+      );
+    }
+    this.#readMode = DIRECT;
+    this.#onEnd = onEnd;
+    if (this.#readDone) {
+      this.#notifyEnd(this.#readError);
+      return;
+    }
+    this.#socket.on("data", (chunk: Uint8Array) => {
+      if (this.#readDone) return;
+      try {
+        // A plain view, not the Buffer (Node allocates a new one per read, never reused).
+        onData(
+          new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+        );
+      } catch (error) {
+        this.#fail(error);
+        this.#closed = true;
+        this.#socket.destroy();
+      }
+    });
+  }
+
+  write(chunk: Uint8Array): Promise<void> {
+    const refusal = this.#claimWrite("write");
+    if (refusal !== undefined) return refusal;
+    if (!(chunk instanceof Uint8Array)) {
+      return Promise.reject(
+        new TypeError("Cannot write: chunk must be a Uint8Array"),
+      );
+    }
+    if (this.#writeDone || this.#closeWrite !== null) {
+      return Promise.reject(this.#writeError ?? writeClosedError());
+    }
+    return this.#write(chunk);
+  }
+
+  closeWrite(): Promise<void> {
+    const refusal = this.#claimWrite("closeWrite");
+    if (refusal !== undefined) return refusal;
+    if (this.#closeWrite !== null) return this.#closeWrite;
+    if (this.#writeDone) {
+      return Promise.reject(this.#writeError ?? writeClosedError());
+    }
+    // The socket queues the FIN behind the writes before it.
+    return this.#closeWrite = this.#end();
   }
 
   setNoDelay(noDelay: boolean): void {
@@ -111,26 +226,48 @@ class NodeTcpConn implements TcpConn {
     this.#endReadable();
     if (!this.#writeDone) {
       this.#writeDone = true;
-      this.#writeController.error(connectionClosedError());
+      this.#writeError = connectionClosedError();
+      this.#writeController?.error(this.#writeError);
     }
     this.#socket.destroy();
   }
 
-  #onData(chunk: Uint8Array): void {
-    if (this.#readDone) return;
+  /** Makes the direct methods own the write side; a rejection when the stream owns it. */
+  #claimWrite(method: string): Promise<never> | undefined {
+    if (this.#writeMode === DIRECT) return undefined;
+    if (this.#writeMode === STREAM) {
+      return Promise.reject(
+        new TypeError(
+          `Cannot ${method}: the connection is written through writable`,
+        ),
+      );
+    }
+    this.#writeMode = DIRECT;
+    return undefined;
+  }
+
+  #onStreamData(chunk: Uint8Array): void {
+    const controller = this.#readController;
+    if (this.#readDone || controller === null) return;
     // A plain view, not the Buffer: Buffer#slice() shares memory where Uint8Array#slice() copies.
-    this.#readController.enqueue(
+    controller.enqueue(
       new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
     );
-    if ((this.#readController.desiredSize ?? 0) <= 0) this.#socket.pause();
+    if ((controller.desiredSize ?? 0) <= 0) this.#socket.pause();
   }
 
   #write(chunk: Uint8Array): Promise<void> {
-    if (this.#closed) return Promise.reject(connectionClosedError());
+    if (this.#closed) {
+      return Promise.reject(this.#writeError ?? connectionClosedError());
+    }
     return new Promise((resolve, reject) => {
       this.#socket.write(chunk, (error) => {
         if (error === null || error === undefined) resolve();
-        else reject(this.#closed ? connectionClosedError() : error);
+        else {
+          reject(
+            this.#closed ? this.#writeError ?? connectionClosedError() : error,
+          );
+        }
       });
     });
   }
@@ -149,19 +286,30 @@ class NodeTcpConn implements TcpConn {
   #endReadable(): void {
     if (this.#readDone) return;
     this.#readDone = true;
-    this.#readController.close();
+    this.#readController?.close();
+    this.#notifyEnd(undefined);
   }
 
   /** An I/O error ends both directions with that error. */
-  #fail(error: Error): void {
+  #fail(error: unknown): void {
     if (!this.#readDone) {
       this.#readDone = true;
-      this.#readController.error(error);
+      this.#readError = error;
+      this.#readController?.error(error);
+      this.#notifyEnd(error);
     }
     if (!this.#writeDone) {
       this.#writeDone = true;
-      this.#writeController.error(error);
+      this.#writeError = error;
+      this.#writeController?.error(error);
     }
+  }
+
+  #notifyEnd(error: unknown): void {
+    const onEnd = this.#onEnd;
+    if (onEnd === null) return;
+    this.#onEnd = null;
+    queueMicrotask(() => error === undefined ? onEnd() : onEnd(error));
   }
 
   #onClose(): void {
@@ -170,7 +318,8 @@ class NodeTcpConn implements TcpConn {
     this.#endReadable();
     if (!this.#writeDone) {
       this.#writeDone = true;
-      this.#writeController.error(connectionClosedError());
+      this.#writeError = connectionClosedError();
+      this.#writeController?.error(this.#writeError);
     }
   }
 }

@@ -373,6 +373,239 @@ test("TcpConn reads end and writes fail once the peer is gone", async () => {
   );
 });
 
+// ---- the direct path: startReading(), write(), closeWrite() ---------------------------------
+
+interface DirectReader {
+  /** Every chunk received, as handed out (kept, to check that nothing overwrites them). */
+  readonly chunks: Uint8Array[];
+  /** Settles with onEnd's argument once reading stopped. */
+  readonly ended: Promise<unknown>;
+  /** How many times onEnd was called. */
+  readonly endCalls: () => number;
+  /** All bytes received so far, as one buffer. */
+  bytes(): Uint8Array;
+  /** Resolves once at least `length` bytes have arrived. */
+  until(length: number): Promise<void>;
+}
+
+/** Starts the direct reading of `conn`, recording what arrives. */
+function readDirect(conn: TcpConn): DirectReader {
+  const chunks: Uint8Array[] = [];
+  let received = 0;
+  let endCalls = 0;
+  let waiter: { length: number; resolve(): void } | null = null;
+  let resolveEnd!: (error: unknown) => void;
+  const ended = new Promise<unknown>((resolve) => resolveEnd = resolve);
+  assert.ok(conn.startReading !== undefined, "the platform has startReading()");
+  conn.startReading((chunk) => {
+    assert.ok(chunk instanceof Uint8Array);
+    chunks.push(chunk);
+    received += chunk.byteLength;
+    if (waiter !== null && received >= waiter.length) {
+      const { resolve } = waiter;
+      waiter = null;
+      resolve();
+    }
+  }, (...args: unknown[]) => {
+    endCalls++;
+    assert.ok(args.length <= 1);
+    resolveEnd(args[0]);
+  });
+  return {
+    chunks,
+    ended,
+    endCalls: () => endCalls,
+    bytes: () => concat(chunks),
+    until: (length) =>
+      received >= length ? Promise.resolve() : new Promise((resolve) => {
+        waiter = { length, resolve };
+      }),
+  };
+}
+
+function concat(chunks: readonly Uint8Array[]): Uint8Array {
+  const bytes = new Uint8Array(
+    chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0),
+  );
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}
+
+function sameBytes(actual: Uint8Array, expected: Uint8Array): boolean {
+  return actual.byteLength === expected.byteLength &&
+    actual.every((byte, i) => byte === expected[i]);
+}
+
+test("TcpConn.startReading() and write() carry bytes both ways over loopback", async () => {
+  await using pair = await connectPair();
+  const { client, server } = pair;
+  client.setNoDelay(true);
+  server.setNoDelay(true);
+  const atServer = readDirect(server);
+  const atClient = readDirect(client);
+  await client.write!(encoder.encode("ping"));
+  await atServer.until(4);
+  assert.equal(decoder.decode(atServer.bytes()), "ping");
+  await server.write!(encoder.encode("pong!"));
+  await atClient.until(5);
+  assert.equal(decoder.decode(atClient.bytes()), "pong!");
+});
+
+test("TcpConn direct path carries several MiB each way with closeWrite(), and no chunk is overwritten", async () => {
+  await using pair = await connectPair();
+  const { client, server } = pair;
+  const upload = pattern(4 * 1024 * 1024 + 123, 5);
+  const download = pattern(3 * 1024 * 1024 + 7, 6);
+  const atServer = readDirect(server);
+  const atClient = readDirect(client);
+  // Writes issued without waiting go out in order.
+  const writes: Promise<void>[] = [];
+  for (let offset = 0; offset < upload.byteLength; offset += 100_000) {
+    writes.push(client.write!(upload.subarray(offset, offset + 100_000)));
+  }
+  writes.push(client.closeWrite!());
+  await Promise.all(writes);
+  // The server answers only after the client's FIN: each direction finishes on its own.
+  assert.equal(await atServer.ended, undefined, "a FIN ends reading cleanly");
+  for (let offset = 0; offset < download.byteLength; offset += 1024 * 1024) {
+    await server.write!(download.subarray(offset, offset + 1024 * 1024));
+  }
+  await server.closeWrite!();
+  assert.equal(await atClient.ended, undefined);
+  assert.ok(sameBytes(atServer.bytes(), upload), "upload arrived intact");
+  assert.ok(sameBytes(atClient.bytes(), download), "download arrived intact");
+  assert.equal(atServer.endCalls(), 1);
+  await assert.rejects(client.write!(new Uint8Array(1)), "no write after FIN");
+});
+
+test("TcpConn.write() stalls while the peer does not read, then delivers everything", async () => {
+  await using pair = await connectPair();
+  const { client, server } = pair;
+  const payload = pattern(24 * 1024 * 1024, 7);
+  const chunkSize = 64 * 1024;
+  let written = 0;
+  const writing = (async (): Promise<void> => {
+    for (let offset = 0; offset < payload.byteLength; offset += chunkSize) {
+      await client.write!(payload.subarray(offset, offset + chunkSize));
+      written += chunkSize;
+    }
+    await client.closeWrite!();
+  })();
+  await delay(200);
+  assert.ok(
+    written < payload.byteLength,
+    `writes stalled (${written} of ${payload.byteLength} bytes taken)`,
+  );
+  const atServer = readDirect(server);
+  await writing;
+  assert.equal(await atServer.ended, undefined);
+  assert.ok(sameBytes(atServer.bytes(), payload), "payload arrived intact");
+});
+
+test("TcpConn.close() ends direct reading with onEnd() once, fails writes and is idempotent", async () => {
+  await using pair = await connectPair();
+  const { client } = pair;
+  const reading = readDirect(client);
+  await delay(10);
+  client.close();
+  client.close();
+  assert.equal(await reading.ended, undefined);
+  await delay(10);
+  assert.equal(reading.endCalls(), 1);
+  await assert.rejects(client.write!(encoder.encode("too late")));
+  await assert.rejects(client.closeWrite!());
+});
+
+test("TcpConn.startReading() on a closed connection calls onEnd() at once", async () => {
+  await using pair = await connectPair();
+  const { client } = pair;
+  client.close();
+  const reading = readDirect(client);
+  assert.equal(await reading.ended, undefined);
+  assert.equal(reading.chunks.length, 0);
+});
+
+test("TcpConn direct path: reading ends and writes fail once the peer is gone", async () => {
+  await using pair = await connectPair();
+  const { client, server } = pair;
+  const reading = readDirect(client);
+  await client.write!(encoder.encode("never read"));
+  await delay(10);
+  // Closing with unread bytes in the receive buffer makes the kernel answer with a reset.
+  server.close();
+  await reading.ended;
+  assert.equal(reading.chunks.length, 0);
+  let writeError: unknown = undefined;
+  for (let i = 0; i < 100 && writeError === undefined; i++) {
+    await client.write!(new Uint8Array(64 * 1024)).catch((error: unknown) => {
+      writeError = error;
+    });
+  }
+  assert.ok(writeError instanceof Error, "a write failed after the peer left");
+  await assert.rejects(client.write!(new Uint8Array(1)), "later writes too");
+});
+
+test("TcpConn.startReading(): an exception from onData closes the connection and reaches onEnd", async () => {
+  await using pair = await connectPair();
+  const { client, server } = pair;
+  const failure = new Error("consumer broke");
+  const ended = new Promise<unknown>((resolve) => {
+    server.startReading!(() => {
+      throw failure;
+    }, resolve);
+  });
+  const atClient = readDirect(client);
+  await client.write!(encoder.encode("boom"));
+  assert.equal(await ended, failure);
+  await atClient.ended; // the server's socket is gone
+  await assert.rejects(server.write!(new Uint8Array(1)));
+});
+
+test("TcpConn: each direction belongs to its stream or to the direct methods, whichever came first", async () => {
+  await using pair = await connectPair();
+  const { client, server } = pair;
+  // Streams first: the direct methods refuse.
+  assert.equal(client.readable.locked, false);
+  assert.throws(
+    () => client.startReading!(() => {}, () => {}),
+    TypeError,
+  );
+  assert.equal(client.writable.locked, false);
+  await assert.rejects(client.write!(new Uint8Array(1)), TypeError);
+  await assert.rejects(client.closeWrite!(), TypeError);
+  // Direct first: the streams are locked.
+  readDirect(server);
+  assert.throws(() => server.startReading!(() => {}, () => {}), TypeError);
+  assert.equal(server.readable.locked, true);
+  await server.write!(encoder.encode("direct"));
+  assert.equal(server.writable.locked, true);
+  assert.throws(() => server.writable.getWriter(), TypeError);
+  assert.equal(decoder.decode(await readExactly(client.readable, 6)), "direct");
+  // Bad arguments.
+  await assert.rejects(
+    server.write!("text" as unknown as Uint8Array),
+    TypeError,
+  );
+});
+
+test("TcpConn.startReading() throws TypeError when a callback is missing", async () => {
+  await using pair = await connectPair();
+  assert.throws(
+    () =>
+      pair.client.startReading!(
+        undefined as unknown as () => void,
+        () => {},
+      ),
+    TypeError,
+  );
+  // The refused call did not claim the direction.
+  readDirect(pair.client);
+});
+
 const SERVER_TLS = {
   certificate: LOCALHOST_CERTIFICATE,
   privateKey: LOCALHOST_PRIVATE_KEY,
@@ -431,6 +664,35 @@ test("platform.listen() with tls serves a TLS connection that carries bytes both
       "upload arrived intact",
     );
     assert.equal(decoder.decode(answer), "got it");
+  } finally {
+    for (const conn of conns) conn.close();
+    listener.close();
+  }
+});
+
+test("TcpConn direct path works over TLS, with half-close", async () => {
+  const listener = await platform.listen({ port: 0, tls: SERVER_TLS });
+  const conns: TcpConn[] = [];
+  try {
+    const [client, server] = await Promise.all([
+      platform.connect({
+        port: listener.addr.port,
+        tls: { caCertificates: [LOCALHOST_CERTIFICATE] },
+      }),
+      listener.accept(),
+    ]);
+    conns.push(client, server);
+    const upload = pattern(512 * 1024 + 3, 8);
+    const atServer = readDirect(server);
+    const atClient = readDirect(client);
+    await client.write!(upload);
+    await client.closeWrite!();
+    assert.equal(await atServer.ended, undefined);
+    assert.ok(sameBytes(atServer.bytes(), upload), "upload arrived intact");
+    await server.write!(encoder.encode("got it"));
+    await server.closeWrite!();
+    assert.equal(await atClient.ended, undefined);
+    assert.equal(decoder.decode(atClient.bytes()), "got it");
   } finally {
     for (const conn of conns) conn.close();
     listener.close();

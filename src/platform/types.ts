@@ -60,7 +60,15 @@ export interface ConnectOptions {
 }
 
 /**
- * A TCP connection (plain or TLS) as a pair of web streams.
+ * A TCP connection (plain or TLS) as a pair of web streams, with an optional direct path for
+ * code where every microsecond counts.
+ *
+ * Each direction is used either through its stream or through its direct methods, not both:
+ * whichever is used first owns that direction. {@linkcode TcpConn.startReading} throws
+ * `TypeError` once {@linkcode TcpConn.readable} has been accessed, and `readable` is a locked
+ * stream after `startReading()`; likewise {@linkcode TcpConn.write} and
+ * {@linkcode TcpConn.closeWrite} reject with `TypeError` once {@linkcode TcpConn.writable} has
+ * been accessed, and `writable` is a locked stream after either of them.
  *
  * Closing is idempotent. After {@linkcode TcpConn.close}, reads end and writes fail.
  */
@@ -73,6 +81,51 @@ export interface TcpConn {
   readonly readable: ReadableStream<Uint8Array>;
   /** The bytes to send; a write resolves once the socket has taken the chunk. */
   readonly writable: WritableStream<Uint8Array>;
+  /**
+   * Reads without a stream: `onData` gets each chunk as it arrives, synchronously and in order,
+   * and the next read waits until it returns (so a busy consumer slows the socket down). Each
+   * chunk belongs to the caller: nothing ever overwrites it, but it may be a view of a larger
+   * buffer (`byteOffset`, `byteLength`), which it keeps alive.
+   *
+   * `onEnd` is called once, from a later microtask, when reading stops: without an argument at
+   * the end of the stream (the peer's FIN) or after {@linkcode TcpConn.close}, with the error
+   * when the socket failed or `onData` threw (which also closes the connection). Neither
+   * callback is called after `onEnd`.
+   *
+   * Optional: a `TcpConn` without it offers the streams only. Both platforms implement it.
+   *
+   * @param onData Receives each chunk.
+   * @param onEnd Told once that reading stopped, and why.
+   * @throws {TypeError} When reading already started (by this or through `readable`), or a
+   * callback is not a function.
+   */
+  startReading?(
+    onData: (chunk: Uint8Array) => void,
+    onEnd: (error?: unknown) => void,
+  ): void;
+  /**
+   * Writes without a stream. Writes go out in the order they are called; each resolves once the
+   * socket has taken the whole chunk (so the caller may reuse it then), which is the
+   * backpressure: await it before writing more. Optional, like
+   * {@linkcode TcpConn.startReading}.
+   *
+   * @param chunk The bytes.
+   * @returns A promise that resolves once the socket took the chunk.
+   * @throws {TypeError} (as a rejection) When `writable` has been accessed before, or `chunk` is
+   * not a `Uint8Array`.
+   * @throws {Error} (as a rejection) When the connection is closed, its write side was closed, or
+   * the socket failed.
+   */
+  write?(chunk: Uint8Array): Promise<void>;
+  /**
+   * Sends a FIN once the writes before it are done (a half-close: reading goes on). The socket is
+   * released once both directions are done. Optional, like {@linkcode TcpConn.write}.
+   *
+   * @returns A promise that resolves once the FIN was sent.
+   * @throws {TypeError} (as a rejection) When `writable` has been accessed before.
+   * @throws {Error} (as a rejection) When the connection is closed or the socket failed.
+   */
+  closeWrite?(): Promise<void>;
   /**
    * Turns Nagle's algorithm off (`true`) or on. A no-op on Deno's TLS connections, which do not
    * expose the socket option.

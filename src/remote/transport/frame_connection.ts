@@ -136,8 +136,10 @@ export class FrameConnection {
   #closeNotified = false;
 
   // Outbound: frames are copied into #current; full batches wait in #sealed; #spare is a written
-  // batch buffer kept for reuse.
-  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  // batch buffer kept for reuse. Writes go through the connection's direct write() when it has
+  // one (no stream machinery per write), else through a writer of its writable.
+  readonly #directWrite: boolean;
+  #writer: WritableStreamDefaultWriter<Uint8Array> | null = null;
   #current: Uint8Array = EMPTY;
   #currentLength = 0;
   #batchCapacity = INITIAL_BATCH_BYTES;
@@ -179,7 +181,8 @@ export class FrameConnection {
     this.#batchCapacity = Math.min(INITIAL_BATCH_BYTES, this.#maxWriteBytes);
     this.#conn = conn;
     this.#parser = new FrameParser(this.#maxFrameBytes);
-    this.#writer = conn.writable.getWriter();
+    this.#directWrite = typeof conn.write === "function";
+    if (!this.#directWrite) this.#writer = conn.writable.getWriter();
   }
 
   /** The local end of the connection. */
@@ -221,7 +224,7 @@ export class FrameConnection {
    * Payloads are delivered synchronously, in order. A payload that arrived within one read of the
    * socket is a view of that read's buffer; one that spanned reads is a buffer of its own. Either
    * way nothing ever overwrites it, so it stays valid after `onFrame` returns; keeping a small view
-   * keeps its whole read buffer (up to 64 KiB) alive, so copy (`payload.slice()`) what is kept
+   * keeps its whole read buffer (up to 256 KiB) alive, so copy (`payload.slice()`) what is kept
    * for long.
    *
    * If the connection is already closed, `onClose` is called at once with the reason.
@@ -248,8 +251,13 @@ export class FrameConnection {
       this.#notifyClose();
       return;
     }
-    this.#reader = this.#conn.readable.getReader();
-    void this.#readLoop(this.#reader);
+    if (typeof this.#conn.startReading === "function") {
+      // Chunks are pushed to us as they arrive: no stream read, promise or result object each.
+      this.#conn.startReading(this.#onData, this.#onEnd);
+    } else {
+      this.#reader = this.#conn.readable.getReader();
+      void this.#readLoop(this.#reader);
+    }
   }
 
   /**
@@ -446,7 +454,9 @@ export class FrameConnection {
             ? (offset === 0 ? batch : batch.subarray(offset))
             : batch.subarray(offset, offset + this.#maxWriteBytes);
           // Resolves once the socket took the bytes (TcpConn's contract), so the buffer may be reused.
-          await this.#writer.write(piece);
+          await (this.#directWrite
+            ? this.#conn.write!(piece)
+            : this.#writer!.write(piece));
           if (this.#closed) return;
           offset += piece.byteLength;
           this.#writes++;
@@ -522,46 +532,63 @@ export class FrameConnection {
     return !this.#closed;
   };
 
+  /** Parses one chunk of the stream; false once the connection is closed. */
+  readonly #onData = (chunk: Uint8Array): boolean => {
+    if (this.#closed) return false;
+    let tooLarge: FrameTooLargeError | undefined;
+    try {
+      tooLarge = this.#parser.push(chunk, this.#sink);
+    } catch (error) {
+      // onFrame threw: that is the reason to close.
+      this.#shutdown(error);
+      return false;
+    }
+    if (tooLarge !== undefined) {
+      this.#shutdown(tooLarge);
+      return false;
+    }
+    return !this.#closed;
+  };
+
+  /** The stream ended (`error` undefined) or failed. */
+  readonly #onEnd = (error?: unknown): void => {
+    if (this.#closed) return;
+    if (error !== undefined) {
+      this.#shutdown(
+        new ConnectionClosedError(`read failed: ${errorText(error)}`, error),
+      );
+      return;
+    }
+    const parser = this.#parser;
+    this.#shutdown(
+      parser.partialBytes === 0
+        ? new ConnectionClosedError("peer closed the connection")
+        : new ConnectionClosedError(
+          `peer closed the connection in the middle of a frame (${parser.describePartial()})`,
+          new ProtocolError(
+            `Truncated frame: the stream ended after ${parser.describePartial()}`,
+          ),
+        ),
+    );
+  };
+
+  /** Reads a connection that offers only streams. */
   async #readLoop(
     reader: ReadableStreamDefaultReader<Uint8Array>,
   ): Promise<void> {
-    const parser = this.#parser;
-    try {
-      while (true) {
-        const { value, done } = await reader.read();
-        if (this.#closed) return;
-        if (done) {
-          this.#shutdown(
-            parser.partialBytes === 0
-              ? new ConnectionClosedError("peer closed the connection")
-              : new ConnectionClosedError(
-                `peer closed the connection in the middle of a frame (${parser.describePartial()})`,
-                new ProtocolError(
-                  `Truncated frame: the stream ended after ${parser.describePartial()}`,
-                ),
-              ),
-          );
-          return;
-        }
-        let tooLarge: FrameTooLargeError | undefined;
-        try {
-          tooLarge = parser.push(value, this.#sink);
-        } catch (error) {
-          // onFrame threw: that is the reason to close.
-          this.#shutdown(error);
-          return;
-        }
-        if (tooLarge !== undefined) {
-          this.#shutdown(tooLarge);
-          return;
-        }
+    while (true) {
+      let result: ReadableStreamReadResult<Uint8Array>;
+      try {
+        result = await reader.read();
+      } catch (error) {
+        this.#onEnd(error ?? new Error("read failed"));
+        return;
       }
-    } catch (error) {
-      if (!this.#closed) {
-        this.#shutdown(
-          new ConnectionClosedError(`read failed: ${errorText(error)}`, error),
-        );
+      if (result.done) {
+        this.#onEnd();
+        return;
       }
+      if (!this.#onData(result.value)) return;
     }
   }
 

@@ -2,7 +2,7 @@
 // under the test's control. Real sockets are in frame_endpoints_test.ts.
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { test } from "../../platform/test_harness.ts";
+import { test as register } from "../../platform/test_harness.ts";
 import { type NetAddr, platform, type TcpConn } from "../../platform/mod.ts";
 import { ManualClock } from "../../timer/mod.ts";
 import {
@@ -108,6 +108,65 @@ class FakeConn implements TcpConn {
   }
 }
 
+/**
+ * A FakeConn that also offers the direct path of TcpConn (startReading(), write()), the one the
+ * platforms' connections have; FrameConnection then uses it instead of the streams.
+ */
+class DirectFakeConn extends FakeConn {
+  #writer: WritableStreamDefaultWriter<Uint8Array> | null = null;
+  startReadingCalls = 0;
+  writeCalls = 0;
+
+  startReading(
+    onData: (chunk: Uint8Array) => void,
+    onEnd: (error?: unknown) => void,
+  ): void {
+    this.startReadingCalls++;
+    const reader = this.readable.getReader();
+    (async () => {
+      while (true) {
+        let result: ReadableStreamReadResult<Uint8Array>;
+        try {
+          result = await reader.read();
+        } catch (error) {
+          onEnd(error);
+          return;
+        }
+        if (result.done) {
+          onEnd();
+          return;
+        }
+        onData(result.value);
+      }
+    })();
+  }
+
+  write(chunk: Uint8Array): Promise<void> {
+    this.writeCalls++;
+    this.#writer ??= this.writable.getWriter();
+    return this.#writer.write(chunk);
+  }
+}
+
+// Every test runs twice: over a TcpConn with streams only (under its plain name), and over one
+// with the direct path.
+let direct = false;
+
+function test(name: string, fn: () => void | Promise<void>): void {
+  register(name, () => {
+    direct = false;
+    return fn();
+  });
+  register(`${name} (direct TcpConn)`, () => {
+    direct = true;
+    return fn();
+  });
+}
+
+function fakeConn(): FakeConn {
+  return direct ? new DirectFakeConn() : new FakeConn();
+}
+
 function concat(parts: readonly Uint8Array[]): Uint8Array {
   const total = parts.reduce((sum, part) => sum + part.byteLength, 0);
   const bytes = new Uint8Array(total);
@@ -150,7 +209,7 @@ function recorder(): Recorder {
 function open(
   options: FrameConnectionOptions = {},
 ): { conn: FakeConn; frames: FrameConnection } & Disposable {
-  const conn = new FakeConn();
+  const conn = fakeConn();
   const frames = new FrameConnection(conn, options);
   return {
     conn,
@@ -286,6 +345,23 @@ test("FrameConnection.send() sends an empty frame as a bare header", async () =>
   await settle();
   assert.deepEqual([...pair.conn.bytes], [0, 0, 0, 0]);
 });
+
+register(
+  "FrameConnection reads and writes through the direct path of a TcpConn that has one",
+  async () => {
+    const conn = new DirectFakeConn();
+    using frames = new FrameConnection(conn);
+    const received = recorder();
+    frames.start(received);
+    frames.send(payload(10));
+    conn.feed(encodeFrame(payload(3)));
+    await settle();
+    assert.equal(conn.startReadingCalls, 1);
+    assert.equal(conn.writeCalls, 1);
+    assert.deepEqual(conn.bytes, encodeFrame(payload(10)));
+    assert.deepEqual(received.frames, [payload(3)]);
+  },
+);
 
 // ---- receiving --------------------------------------------------------------------------------
 
@@ -480,7 +556,7 @@ test("FrameConnection.close() inside onFrame stops the delivery of the rest of t
 // ---- closing ----------------------------------------------------------------------------------
 
 test("FrameConnection.close() is idempotent, calls onClose once with the reason and releases the socket", async () => {
-  const conn = new FakeConn();
+  const conn = fakeConn();
   const frames = new FrameConnection(conn);
   const seen = recorder();
   frames.start(seen);
@@ -558,7 +634,7 @@ test("new FrameConnection() throws RangeError for options out of range", () => {
   ];
   for (const options of bad) {
     assert.throws(
-      () => new FrameConnection(new FakeConn(), options),
+      () => new FrameConnection(fakeConn(), options),
       RangeError,
     );
   }
