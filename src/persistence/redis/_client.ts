@@ -109,6 +109,8 @@ export class NodeRedisCommands implements RedisCommands {
   #failures = 0;
   #timer: TimerHandle | undefined;
   #firstSettled = false;
+  /** The connection attempt in progress (settles, never rejects). */
+  #attempting: Promise<void> | undefined;
   readonly #firstAttempt: Promise<void>;
   #settleFirst!: () => void;
 
@@ -192,19 +194,33 @@ export class NodeRedisCommands implements RedisCommands {
     const client = this.#client;
     this.#client = undefined;
     this.#settleFirst();
+    // An attempt still in progress must finish (or time out) before close() resolves: its socket
+    // operation would otherwise outlive the provider.
+    const attempting = this.#attempting;
+    if (attempting !== undefined) {
+      if (client?.isOpen) client.destroy();
+      await this.#bounded(attempting);
+      if (client?.isOpen) client.destroy();
+      return;
+    }
     if (client === undefined || !client.isOpen) return;
     if (!client.isReady) {
       client.destroy();
       return;
     }
     // Let the replies in flight arrive, but not for longer than a connection attempt may take.
+    await this.#bounded(client.close().catch(() => {}));
+    if (client.isOpen) client.destroy();
+  }
+
+  /** Waits for `work`, but at most one connection attempt's time. */
+  async #bounded(work: Promise<unknown>): Promise<void> {
     let timer: TimerHandle | undefined;
     const timeout = new Promise<void>((resolve) => {
       timer = platform.setTimer(resolve, this.#options.connectTimeoutMs);
     });
-    await Promise.race([client.close().catch(() => {}), timeout]);
+    await Promise.race([work, timeout]);
     platform.clearTimer(timer!);
-    if (client.isOpen) client.destroy();
   }
 
   #attempt(): void {
@@ -226,7 +242,7 @@ export class NodeRedisCommands implements RedisCommands {
     }) as unknown as Client;
     this.#client = client;
     client.on("error", (error: unknown) => this.#onError(client, error));
-    client.connect().then(
+    const attempt = client.connect().then(
       () => {
         if (this.#client !== client) {
           if (client.isOpen) client.destroy();
@@ -243,6 +259,10 @@ export class NodeRedisCommands implements RedisCommands {
         this.#lost();
       },
     );
+    this.#attempting = attempt;
+    void attempt.then(() => {
+      if (this.#attempting === attempt) this.#attempting = undefined;
+    });
   }
 
   #onError(client: Client, error: unknown): void {
