@@ -106,6 +106,13 @@ export class Link {
     this.frames.send(encodeMessage(message));
   }
 
+  /** Sends a message encoded already (the frame copies it, so a reused buffer is fine). */
+  sendEncoded(bytes: Uint8Array): void {
+    if (this.closed) throw this.closeError;
+    this.sentSinceTick = true;
+    this.frames.send(bytes);
+  }
+
   /**
    * Sends a last message, then closes once it has reached the socket (or after `timeoutMs`).
    * Until then the link counts as closed for everything else.

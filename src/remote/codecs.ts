@@ -72,6 +72,40 @@ export class MessageCodecs {
   }
 
   /**
+   * The JSON text of a value when `codecName` names the built-in JSON codec, so that the caller
+   * can write it as UTF-8 straight into a frame (the bytes {@linkcode MessageCodecs.encode} would
+   * give, without a buffer of their own); `undefined` for any other codec.
+   *
+   * @throws {CodecError} When the value is not serializable as JSON.
+   */
+  jsonText(
+    codecName: string,
+    type: string,
+    value: unknown,
+  ): string | undefined {
+    if (this.#byName.get(codecName) !== jsonCodec) return undefined;
+    // undefined is not JSON; it travels as an empty payload.
+    if (value === undefined) return "";
+    let text: string | undefined;
+    try {
+      text = JSON.stringify(value);
+      if (text === undefined) {
+        throw new TypeError(
+          `Cannot encode "${type}" as JSON: the value is not serializable`,
+        );
+      }
+    } catch (error) {
+      throw new CodecError(
+        `Cannot encode "${type}" with codec "${codecName}": ${
+          (error as Error)?.message ?? error
+        }`,
+        error,
+      );
+    }
+    return text;
+  }
+
+  /**
    * Decodes a value from the wire.
    *
    * @throws {CodecError} When the codec is unknown or the bytes do not decode.

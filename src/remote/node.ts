@@ -30,14 +30,19 @@ import { type CodecOptions, MessageCodecs } from "./codecs.ts";
 import {
   CodecError,
   HandshakeRefusedError,
+  isFrameTooLargeError,
   NodeUnreachableError,
   RemoteFailureError,
 } from "./errors.ts";
 import { importSecret, newNonce, prove, verify } from "./handshake.ts";
 import {
+  decodeMessage,
+  encodeAskView,
+  encodeReplyView,
   PROTOCOL_VERSION,
   type RemoteMessage,
   type Tell,
+  TellBatchWriter,
 } from "./protocol/mod.ts";
 import { FrameConnection } from "./transport/mod.ts";
 
@@ -124,6 +129,8 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const TELLS_PER_FRAME = 4096;
 const BYTES_PER_FRAME = 256 * 1024;
+/** The envelope and a tell's tags and length prefixes, at most. */
+const TELL_OVERHEAD_BYTES = 64;
 
 function errorCode(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
@@ -752,7 +759,8 @@ class Peer {
   #attempt = 0;
   #retry: TimerHandle | null = null;
   #outbox: RemoteMessage[] = [];
-  #tells: Tell[] = [];
+  /** Tells not sent yet, encoded as they come; their values are kept for dead letters. */
+  readonly #batch = new TellBatchWriter();
   #tellPayloads: unknown[] = [];
   #flushScheduled = false;
   #proxies = new Map<string, Device>();
@@ -847,7 +855,7 @@ class Peer {
     this.#retry = this.owner.clock.setTimer(() => {
       this.#retry = null;
       // Reconnect only when something is waiting to be sent or watched.
-      if (this.#outbox.length > 0 || this.#tells.length > 0) {
+      if (this.#outbox.length > 0 || this.#batch.count > 0) {
         this.#ensureConnecting();
       }
     }, delay);
@@ -900,48 +908,74 @@ class Peer {
       this.owner.deadLetter(this.node, path, type, payload);
       return;
     }
-    const codec = this.owner.codecs.nameFor(type);
-    const bytes = this.owner.codecs.encode(codec, type, payload);
-    this.#tells.push({ recipient: path, type, codec, payload: bytes });
+    const codecs = this.owner.codecs;
+    const codec = codecs.nameFor(type);
+    // JSON goes into the batch as text: no buffer of its own per tell.
+    const text = codecs.jsonText(codec, type, payload);
+    const body = text ?? codecs.encode(codec, type, payload);
+    const batch = this.#batch;
+    if (batch.count > 0) {
+      // Keep the batch within the frame limit: only a tell over it on its own is refused.
+      const bound = batch.byteLength + TELL_OVERHEAD_BYTES + body.length * 3 +
+        (path.length + type.length + codec.length) * 3;
+      if (bound > this.owner.settings.maxFrameBytes) this.#flush();
+    }
+    batch.add(path, type, codec, body);
     this.#tellPayloads.push(payload);
-    this.#scheduleFlush();
+    // Bounded frames: a burst of tells never makes one oversized frame.
+    if (
+      batch.count >= TELLS_PER_FRAME || batch.byteLength >= BYTES_PER_FRAME
+    ) {
+      this.#flush();
+    } else {
+      this.#scheduleFlush();
+    }
   }
 
   #scheduleFlush(): void {
-    if (this.#flushScheduled || this.#tells.length === 0) return;
+    if (this.#flushScheduled || this.#batch.count === 0) return;
     this.#flushScheduled = true;
-    queueMicrotask(() => this.#flush());
+    queueMicrotask(this.#flushTask);
   }
 
-  #flush(): void {
+  readonly #flushTask = (): void => {
     this.#flushScheduled = false;
-    const tells = this.#tells;
-    if (tells.length === 0) return;
+    this.#flush();
+  };
+
+  #flush(): void {
+    const batch = this.#batch;
+    if (batch.count === 0) return;
     const payloads = this.#tellPayloads;
-    this.#tells = [];
-    this.#tellPayloads = [];
     const link = this.#link;
     if (link !== null && !link.closed) {
-      // Bounded frames: a burst of tells never makes one oversized frame.
-      let start = 0;
-      let bytes = 0;
-      for (let i = 0; i < tells.length; i++) {
-        bytes += tells[i].payload.length + tells[i].recipient.length +
-          tells[i].type.length + 16;
-        if (i + 1 - start >= TELLS_PER_FRAME || bytes >= BYTES_PER_FRAME) {
-          link.send({ kind: "tells", tells: tells.slice(start, i + 1) });
-          start = i + 1;
-          bytes = 0;
+      try {
+        link.sendEncoded(batch.finish());
+        batch.reset();
+        this.#tellPayloads = [];
+        return;
+      } catch (error) {
+        if (isFrameTooLargeError(error)) {
+          // Over the frame limit, so never sendable: each of them is a dead letter.
+          this.owner.logger.error(
+            `Dropped ${batch.count} tells for node "${this.node}"`,
+            error,
+          );
+          const tells = this.#takeTells();
+          for (let i = 0; i < tells.length; i++) {
+            this.owner.deadLetter(
+              this.node,
+              tells[i].recipient,
+              tells[i].type,
+              payloads[i],
+            );
+          }
+          return;
         }
+        // The connection closed under us: keep them for the next one, as below.
       }
-      if (start < tells.length) {
-        link.send({
-          kind: "tells",
-          tells: start === 0 ? tells : tells.slice(start),
-        });
-      }
-      return;
     }
+    const tells = this.#takeTells();
     // Not connected: keep them (boundedly) for when the connection is back.
     const room = this.owner.settings.maxBufferedMessages - this.#buffered();
     const kept = tells.slice(0, Math.max(0, room));
@@ -957,18 +991,32 @@ class Peer {
     this.#ensureConnecting();
   }
 
+  /** Empties the batch into Tell objects (for the slow paths: buffering, dead letters). */
+  #takeTells(): readonly Tell[] {
+    // A copy: the writer's buffer is reused, the payloads are views into it.
+    const message = decodeMessage(this.#batch.finish().slice());
+    this.#batch.reset();
+    this.#tellPayloads = [];
+    return message.kind === "tells" ? message.tells : [];
+  }
+
   #buffered(): number {
     let n = 0;
     for (const m of this.#outbox) n += m.kind === "tells" ? m.tells.length : 1;
     return n;
   }
 
-  /** Sends a request and waits for its answer (a Reply payload, decoded by `decode`). */
+  /**
+   * Sends a request and waits for its answer (a Reply payload, decoded by `decode`). `encode`,
+   * when given, writes the request straight to bytes (a view that the link copies at once);
+   * `build` makes it as a message, for the outbox while there is no connection.
+   */
   request<T>(
     build: (id: number) => RemoteMessage,
     describe: string,
     timeoutMs: number | undefined,
     decode: (payload: Uint8Array) => T,
+    encode?: (id: number) => Uint8Array,
   ): Promise<T> {
     if (this.#shutdown) {
       return Promise.reject(
@@ -988,11 +1036,15 @@ class Peer {
       timeout,
       (answer) => decode(answer as Uint8Array),
     );
-    const message = build(id);
-    const link = this.#link;
     this.#flush(); // tells sent before this request go first
+    const link = this.#link;
     if (link !== null && !link.closed) {
-      link.send(message);
+      try {
+        if (encode === undefined) link.send(build(id));
+        else link.sendEncoded(encode(id));
+      } catch (error) {
+        this.requests.fail(id, error);
+      }
     } else if (this.#buffered() >= this.owner.settings.maxBufferedMessages) {
       this.requests.fail(
         id,
@@ -1002,6 +1054,13 @@ class Peer {
         ),
       );
     } else {
+      let message: RemoteMessage;
+      try {
+        message = build(id);
+      } catch (error) {
+        this.requests.fail(id, error);
+        return promise;
+      }
       this.#outbox.push(message);
       this.#ensureConnecting();
     }
@@ -1014,15 +1073,19 @@ class Peer {
     payload: unknown,
     options: AskOptions | undefined,
   ): Promise<unknown> {
-    let bytes: Uint8Array;
+    const codecs = this.owner.codecs;
+    let body: Uint8Array | string;
     let codec: string;
     try {
-      codec = this.owner.codecs.nameFor(type);
-      bytes = this.owner.codecs.encode(codec, type, payload);
+      codec = codecs.nameFor(type);
+      // JSON goes into the frame as text: no buffer of its own.
+      body = codecs.jsonText(codec, type, payload) ??
+        codecs.encode(codec, type, payload);
     } catch (error) {
       return Promise.reject(error);
     }
     const timeoutMs = options?.timeoutMs ?? this.owner.system.askTimeoutMs;
+    const wireTimeoutMs = Math.ceil(timeoutMs);
     return this.request(
       (id) => ({
         kind: "ask",
@@ -1030,12 +1093,13 @@ class Peer {
         recipient: path,
         type,
         codec,
-        payload: bytes,
-        timeoutMs: Math.ceil(timeoutMs),
+        payload: typeof body === "string" ? encoder.encode(body) : body,
+        timeoutMs: wireTimeoutMs,
       }),
       `ask "${type}" to "${path}"`,
       timeoutMs,
-      (answer) => this.owner.codecs.decode(codec, type, answer),
+      (answer) => codecs.decode(codec, type, answer),
+      (id) => encodeAskView(id, path, type, codec, body, wireTimeoutMs),
     ).catch((error) => {
       throw this.#localError(error, path, type);
     });
@@ -1270,6 +1334,23 @@ class Session {
     }
   }
 
+  #sendReply(id: number, codec: string, body: Uint8Array | string): void {
+    if (!this.#open || this.link.closed) return;
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeReplyView(id, codec, body);
+    } catch (error) {
+      this.#fail(id, error);
+      return;
+    }
+    try {
+      this.link.sendEncoded(bytes);
+    } catch (error) {
+      if (isFrameTooLargeError(error)) this.#fail(id, error);
+      else this.link.close("cannot send", error);
+    }
+  }
+
   #fail(id: number, error: unknown): void {
     const e = error as { name?: unknown; message?: unknown } | null;
     this.#send({
@@ -1413,14 +1494,17 @@ class Session {
     ref.ask(type, payload, { timeoutMs: timeoutMs > 0 ? timeoutMs : undefined })
       .then(
         (result) => {
-          let encoded: Uint8Array;
+          const codecs = this.owner.codecs;
+          let body: Uint8Array | string;
           try {
-            encoded = this.owner.codecs.encode(codec, type, result);
+            // JSON goes into the frame as text: no buffer of its own.
+            body = codecs.jsonText(codec, type, result) ??
+              codecs.encode(codec, type, result);
           } catch (error) {
             this.#fail(id, error);
             return;
           }
-          this.#send({ kind: "reply", id, codec, payload: encoded });
+          this.#sendReply(id, codec, body);
         },
         (error) => this.#fail(id, error),
       );

@@ -11,8 +11,12 @@ import {
   readString,
   readVarint32,
   varintEnd,
+  varintSize,
   WIRE_LENGTH_DELIMITED,
   WireReader,
+  writeName,
+  writeText,
+  writeVarint,
 } from "./_wire.ts";
 
 /** Envelope.tells (field 10, length-delimited). */
@@ -28,12 +32,9 @@ const HEADER_BYTES = 6;
 /** Per tell, besides 3 bytes per UTF-16 unit and the payload: tags and longest lengths. */
 const TELL_OVERHEAD_BYTES = 1 + 5 + 3 * (1 + 3) + 1 + 5;
 
-const INITIAL_SCRATCH_BYTES = 64 * 1024;
-/** A scratch buffer that grew past this is dropped after use, so one huge batch is not kept. */
-const KEPT_SCRATCH_BYTES = 1024 * 1024;
-let scratch = new Uint8Array(INITIAL_SCRATCH_BYTES);
-
-const encoder = new TextEncoder();
+const INITIAL_BYTES = 64 * 1024;
+/** A buffer that grew past this is dropped at reset, so one huge batch is not kept. */
+const KEPT_BYTES = 1024 * 1024;
 
 function fail(what: string, problem: string, error: "type" | "range"): never {
   const message = `Cannot encode message: ${what} ${problem}`;
@@ -59,113 +60,79 @@ function checkName(value: unknown, index: number, field: string): number {
   return value.length;
 }
 
-function varintSize(value: number): number {
-  return value < 128
-    ? 1
-    : value < 16_384
-    ? 2
-    : value < 2_097_152
-    ? 3
-    : value < 268_435_456
-    ? 4
-    : 5;
-}
-
-function writeVarint(buf: Uint8Array, pos: number, value: number): number {
-  while (value > 127) {
-    buf[pos++] = (value & 127) | 128;
-    value >>>= 7;
-  }
-  buf[pos] = value;
-  return pos + 1;
-}
-
 /**
- * Writes a string field (tag, length, UTF-8) at `pos` and returns the end, or -1 when the
- * string is over MAX_STRING_BYTES. The caller reserved 4 + 3 × length bytes.
- */
-function writeString(
-  buf: Uint8Array,
-  pos: number,
-  tag: number,
-  value: string,
-): number {
-  const count = value.length;
-  buf[pos++] = tag;
-  if (count < 43) {
-    // At most 126 bytes: the length takes one byte.
-    const lengthAt = pos++;
-    let i = 0;
-    for (; i < count; i++) {
-      const c = value.charCodeAt(i);
-      if (c > 127) break;
-      buf[pos++] = c;
-    }
-    if (i < count) {
-      pos = lengthAt + 1 +
-        encoder.encodeInto(value, buf.subarray(lengthAt + 1)).written;
-    }
-    buf[lengthAt] = pos - lengthAt - 1;
-    return pos;
-  }
-  // Longer: encode after room for a 3-byte length (MAX_STRING_BYTES < 2^21), then close the gap.
-  const start = pos + 3;
-  const length =
-    encoder.encodeInto(value, buf.subarray(start, start + 3 * count)).written;
-  if (length > MAX_STRING_BYTES) return -1;
-  pos = writeVarint(buf, pos, length);
-  if (pos !== start) buf.copyWithin(pos, start, start + length);
-  return pos + length;
-}
-
-/**
- * Encodes an Envelope holding a TellBatch: first checks every tell and bounds the size, then
- * writes into the reused scratch buffer without further checks, then copies the result out.
+ * Builds the Envelope of one TellBatch, a tell at a time, straight into a buffer it reuses: no
+ * Tell object and no buffer per tell. A payload may be given as text, written as UTF-8 (how a
+ * JSON payload avoids a buffer of its own). The bytes are those of `encodeMessage()`.
  *
- * @throws {TypeError} A tell or one of its fields has the wrong type.
- * @throws {RangeError} No tells, an empty name, or a string over the limit.
+ * @example Usage
+ * ```ts
+ * import { decodeMessage, TellBatchWriter } from "./mod.ts";
+ *
+ * const batch = new TellBatchWriter();
+ * batch.add("orders/42", "Ship", "json", '{"to":"Oslo"}');
+ * const message = decodeMessage(batch.finish().slice());
+ * batch.reset();
+ * console.log(message.kind === "tells" && message.tells.length); // 1
+ * ```
  */
-export function encodeTellBatch(tells: readonly Tell[]): Uint8Array {
-  if (!Array.isArray(tells)) fail("tells", "must be an array", "type");
-  const count = tells.length;
-  if (count === 0) fail("tells", "must hold at least one tell", "range");
-  let bound = HEADER_BYTES;
-  for (let i = 0; i < count; i++) {
-    const tell = tells[i];
-    if (typeof tell !== "object" || tell === null) {
-      fail(`tells[${i}]`, "must be an object", "type");
-    }
-    const payload = tell.payload;
-    if (!(payload instanceof Uint8Array)) {
-      fail(`tells[${i}].payload`, "must be a Uint8Array", "type");
-    }
-    bound += TELL_OVERHEAD_BYTES + payload.length + 3 * (
-          checkName(tell.recipient, i, "recipient") +
-          checkName(tell.type, i, "type") +
-          checkName(tell.codec, i, "codec")
+export class TellBatchWriter {
+  #buf = new Uint8Array(INITIAL_BYTES);
+  #pos = HEADER_BYTES;
+  #count = 0;
+
+  /** How many tells were added since the last reset. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** The bytes of the tells added so far (without the envelope header). */
+  get byteLength(): number {
+    return this.#pos - HEADER_BYTES;
+  }
+
+  /**
+   * Adds one tell. Nothing is added when it throws.
+   *
+   * @param recipient The recipient's path (non-empty).
+   * @param type The message type (non-empty).
+   * @param codec The codec's name (non-empty).
+   * @param payload The encoded payload, or text to write as its UTF-8 bytes.
+   * @throws {TypeError} A name is not a string, or the payload neither bytes nor a string.
+   * @throws {RangeError} A name is empty or over {@linkcode MAX_STRING_BYTES} UTF-8 bytes.
+   */
+  add(
+    recipient: string,
+    type: string,
+    codec: string,
+    payload: Uint8Array | string,
+  ): void {
+    const index = this.#count;
+    let size: number;
+    if (typeof payload === "string") size = 3 * payload.length;
+    else if (payload instanceof Uint8Array) size = payload.length;
+    else fail(`tells[${index}].payload`, "must be a Uint8Array", "type");
+    const bound = TELL_OVERHEAD_BYTES + size + 3 * (
+          checkName(recipient, index, "recipient") +
+          checkName(type, index, "type") +
+          checkName(codec, index, "codec")
         );
-  }
-  if (scratch.length < bound) {
-    let size = scratch.length * 2;
-    while (size < bound) size *= 2;
-    scratch = new Uint8Array(size);
-  }
-  const buf = scratch;
-  let pos = HEADER_BYTES;
-  for (let i = 0; i < count; i++) {
-    const tell = tells[i];
+    const start = this.#pos;
+    if (start + bound > this.#buf.length) this.#grow(start + bound);
+    const buf = this.#buf;
+    let pos = start;
     buf[pos++] = TELL_TAG;
     const lengthAt = pos++;
-    pos = writeString(buf, lengthAt + 1, RECIPIENT_TAG, tell.recipient);
-    if (pos < 0) tooLong(i, "recipient");
-    pos = writeString(buf, pos, TYPE_TAG, tell.type);
-    if (pos < 0) tooLong(i, "type");
-    pos = writeString(buf, pos, CODEC_TAG, tell.codec);
-    if (pos < 0) tooLong(i, "codec");
-    const payload = tell.payload;
-    const size = payload.length;
-    // proto3 leaves empty fields out, as the generated encoder does.
-    if (size > 0) {
+    pos = writeName(buf, lengthAt + 1, RECIPIENT_TAG, recipient);
+    if (pos < 0) tooLong(index, "recipient");
+    pos = writeName(buf, pos, TYPE_TAG, type);
+    if (pos < 0) tooLong(index, "type");
+    pos = writeName(buf, pos, CODEC_TAG, codec);
+    if (pos < 0) tooLong(index, "codec");
+    if (typeof payload === "string") {
+      // proto3 leaves empty fields out, as the generated encoder does.
+      if (payload.length > 0) pos = writeText(buf, pos, PAYLOAD_TAG, payload);
+    } else if (size > 0) {
       buf[pos++] = PAYLOAD_TAG;
       pos = writeVarint(buf, pos, size);
       if (size <= 32) {
@@ -185,18 +152,82 @@ export function encodeTellBatch(tells: readonly Tell[]): Uint8Array {
       writeVarint(buf, lengthAt, length);
       pos += extra;
     }
+    this.#pos = pos;
+    this.#count = index + 1;
   }
-  // Right-align the envelope header against the tells, so nothing has to move.
-  const length = pos - HEADER_BYTES;
-  const start = HEADER_BYTES - varintSize(length) - 1;
-  buf[start] = TELLS_TAG;
-  writeVarint(buf, start + 1, length);
-  const out = $protobuf.Writer.alloc(pos - start);
-  out.set(buf.subarray(start, pos));
-  if (scratch.length > KEPT_SCRATCH_BYTES) {
-    scratch = new Uint8Array(INITIAL_SCRATCH_BYTES);
+
+  /**
+   * The Envelope of the tells added so far: a view of the writer's buffer, valid until the next
+   * `add()` or `reset()`.
+   *
+   * @returns The encoded message.
+   * @throws {RangeError} When no tell was added.
+   */
+  finish(): Uint8Array {
+    if (this.#count === 0) {
+      fail("tells", "must hold at least one tell", "range");
+    }
+    // Right-align the envelope header against the tells, so nothing has to move.
+    const buf = this.#buf;
+    const length = this.#pos - HEADER_BYTES;
+    const start = HEADER_BYTES - varintSize(length) - 1;
+    buf[start] = TELLS_TAG;
+    writeVarint(buf, start + 1, length);
+    return buf.subarray(start, this.#pos);
   }
-  return out;
+
+  /** Forgets the tells added, to start the next batch. */
+  reset(): void {
+    this.#pos = HEADER_BYTES;
+    this.#count = 0;
+    if (this.#buf.length > KEPT_BYTES) {
+      this.#buf = new Uint8Array(INITIAL_BYTES);
+    }
+  }
+
+  #grow(needed: number): void {
+    let size = this.#buf.length * 2;
+    while (size < needed) size *= 2;
+    const grown = new Uint8Array(size);
+    grown.set(this.#buf.subarray(0, this.#pos));
+    this.#buf = grown;
+  }
+}
+
+const shared = new TellBatchWriter();
+
+/**
+ * Encodes an Envelope holding a TellBatch: first checks every tell and bounds the size, then
+ * writes into the reused buffer of a {@linkcode TellBatchWriter}, then copies the result out.
+ *
+ * @throws {TypeError} A tell or one of its fields has the wrong type.
+ * @throws {RangeError} No tells, an empty name, or a string over the limit.
+ */
+export function encodeTellBatch(tells: readonly Tell[]): Uint8Array {
+  if (!Array.isArray(tells)) fail("tells", "must be an array", "type");
+  const count = tells.length;
+  if (count === 0) fail("tells", "must hold at least one tell", "range");
+  for (let i = 0; i < count; i++) {
+    const tell = tells[i];
+    if (typeof tell !== "object" || tell === null) {
+      fail(`tells[${i}]`, "must be an object", "type");
+    }
+    if (!(tell.payload instanceof Uint8Array)) {
+      fail(`tells[${i}].payload`, "must be a Uint8Array", "type");
+    }
+  }
+  try {
+    for (let i = 0; i < count; i++) {
+      const tell = tells[i];
+      shared.add(tell.recipient, tell.type, tell.codec, tell.payload);
+    }
+    const view = shared.finish();
+    const out = $protobuf.Writer.alloc(view.length);
+    out.set(view);
+    return out;
+  } finally {
+    shared.reset();
+  }
 }
 
 /** Reads a length prefix at `pos` (in `varintEnd.pos` after it) and returns the value's end. */

@@ -16,6 +16,105 @@ const strictDecoder = new TextDecoder("utf-8", {
   ignoreBOM: true,
 });
 
+const encoder = new TextEncoder();
+
+/** The bytes of `value` as a varint. */
+export function varintSize(value: number): number {
+  return value < 128
+    ? 1
+    : value < 16_384
+    ? 2
+    : value < 2_097_152
+    ? 3
+    : value < 268_435_456
+    ? 4
+    : 5;
+}
+
+/** Writes `value` (a uint32) as a varint at `pos`; returns the position after it. */
+export function writeVarint(
+  buf: Uint8Array,
+  pos: number,
+  value: number,
+): number {
+  while (value > 127) {
+    buf[pos++] = (value & 127) | 128;
+    value >>>= 7;
+  }
+  buf[pos] = value;
+  return pos + 1;
+}
+
+/**
+ * Writes a string field of a name (tag, length, UTF-8) at `pos` and returns the end, or -1 when
+ * the string is over MAX_STRING_BYTES. The caller reserved 4 + 3 × length bytes.
+ */
+export function writeName(
+  buf: Uint8Array,
+  pos: number,
+  tag: number,
+  value: string,
+): number {
+  const count = value.length;
+  buf[pos++] = tag;
+  if (count < 43) {
+    // At most 126 bytes: the length takes one byte.
+    const lengthAt = pos++;
+    let i = 0;
+    for (; i < count; i++) {
+      const c = value.charCodeAt(i);
+      if (c > 127) break;
+      buf[pos++] = c;
+    }
+    if (i < count) {
+      pos = lengthAt + 1 +
+        encoder.encodeInto(value, buf.subarray(lengthAt + 1)).written;
+    }
+    buf[lengthAt] = pos - lengthAt - 1;
+    return pos;
+  }
+  // Longer: encode after room for a 3-byte length (MAX_STRING_BYTES < 2^21), then close the gap.
+  const start = pos + 3;
+  const length =
+    encoder.encodeInto(value, buf.subarray(start, start + 3 * count)).written;
+  if (length > MAX_STRING_BYTES) return -1;
+  pos = writeVarint(buf, pos, length);
+  if (pos !== start) buf.copyWithin(pos, start, start + length);
+  return pos + length;
+}
+
+/**
+ * Writes a length-delimited field holding the UTF-8 bytes of `text` (any length) at `pos` and
+ * returns the end. ASCII is copied in JavaScript (TextEncoder is a native call, slow for short
+ * text); anything else goes through `encodeInto`. The caller reserved 6 + 3 × length bytes.
+ */
+export function writeText(
+  buf: Uint8Array,
+  pos: number,
+  tag: number,
+  text: string,
+): number {
+  const count = text.length;
+  buf[pos++] = tag;
+  const reserved = varintSize(3 * count);
+  const start = pos + reserved;
+  let at = start;
+  let i = 0;
+  for (; i < count; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 127) break;
+    buf[at++] = c;
+  }
+  const length = i === count ? count : encoder.encodeInto(
+    text,
+    buf.subarray(start, start + 3 * count),
+  ).written;
+  const used = varintSize(length);
+  writeVarint(buf, pos, length);
+  if (used !== reserved) buf.copyWithin(pos + used, start, start + length);
+  return pos + used + length;
+}
+
 /** An error of a frame from the network. */
 export function malformed(detail: string, cause?: unknown): ProtocolError {
   return new ProtocolError(`Cannot decode message: ${detail}`, cause);

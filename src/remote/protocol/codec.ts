@@ -12,6 +12,7 @@ import {
   type RemoteMessage,
   type RemoteMessageKind,
 } from "./messages.ts";
+import { encodeAskView, encodeReplyView } from "./_ask_reply.ts";
 import { decodeTellBatch, encodeTellBatch } from "./_tell_batch.ts";
 import { malformed, WIRE_LENGTH_DELIMITED, WireReader } from "./_wire.ts";
 
@@ -299,7 +300,25 @@ export function encodeMessage(message: RemoteMessage): Uint8Array {
   if (typeof message !== "object" || message === null) {
     throw new TypeError("Cannot encode message: it must be an object");
   }
-  if (message.kind === "tells") return encodeTellBatch(message.tells);
+  switch (message.kind) {
+    case "tells":
+      return encodeTellBatch(message.tells);
+    case "ask":
+      return copy(encodeAskView(
+        message.id,
+        message.recipient,
+        message.type,
+        message.codec,
+        bytes(message.payload, "ask.payload"),
+        message.timeoutMs,
+      ));
+    case "reply":
+      return copy(encodeReplyView(
+        message.id,
+        message.codec,
+        bytes(message.payload, "reply.payload"),
+      ));
+  }
   const field = Object.hasOwn(FIELD_OF_KIND, message.kind)
     ? FIELD_OF_KIND[message.kind]
     : 0;
@@ -316,6 +335,13 @@ export function encodeMessage(message: RemoteMessage): Uint8Array {
     writer = createWriter();
     throw error;
   }
+}
+
+/** A copy of an encoded view, in a buffer of its own as encodeMessage() promises. */
+function copy(view: Uint8Array): Uint8Array {
+  const out = $protobuf.Writer.alloc(view.length);
+  out.set(view);
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

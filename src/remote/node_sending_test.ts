@@ -1,0 +1,87 @@
+// How RemoteNode's senders deal with messages that cannot go out: refused at once, never a crash.
+import assert from "node:assert/strict";
+import { test } from "../platform/test_harness.ts";
+import { ActorSystem, type DeadLetter, defineActor } from "../../mod.ts";
+import { isFrameTooLargeError } from "./errors.ts";
+import { RemoteNode, type RemoteNodeOptions } from "./node.ts";
+
+const SECRET = "test secret, not for production";
+const quiet = { error() {} };
+
+const store = defineActor({
+  name: "store",
+  init: () => ({ items: [] as string[] }),
+  handlers: {
+    put: (s, item: string) => {
+      s.items.push(item);
+    },
+    items: (s) => s.items,
+  },
+});
+
+interface Pair extends AsyncDisposable {
+  a: ActorSystem;
+  nodeA: RemoteNode;
+}
+
+async function pair(options: Partial<RemoteNodeOptions> = {}): Promise<Pair> {
+  const a = new ActorSystem({ node: "a", logger: quiet });
+  const b = new ActorSystem({ node: "b", logger: quiet });
+  await b.spawn(store, undefined, { id: "store" });
+  const common = { cluster: "test", secret: SECRET, logger: quiet };
+  const nodeA = await RemoteNode.start(a, { ...common, ...options });
+  const nodeB = await RemoteNode.start(b, common);
+  await nodeA.connect(nodeB.address);
+  return {
+    a,
+    nodeA,
+    [Symbol.asyncDispose]: async () => {
+      await nodeA.close();
+      await nodeB.close();
+      await a.shutdown();
+      await b.shutdown();
+    },
+  };
+}
+
+interface StoreProtocol {
+  put(item: string): void;
+  items(): string[];
+}
+
+test("RemoteNode: a tell or ask with an empty message type is refused at once, and the connection goes on", async () => {
+  await using p = await pair();
+  const ref = p.nodeA.ref<StoreProtocol>("b", "store");
+  ref.tell("put", "before");
+  assert.throws(
+    () => ref.tell("" as "put", "bad"),
+    (error: unknown) =>
+      error instanceof RangeError &&
+      /type must not be empty/.test(error.message),
+  );
+  await assert.rejects(ref.ask("" as "items"), RangeError);
+  ref.tell("put", "after");
+  assert.deepEqual(await ref.ask("items"), ["before", "after"]);
+});
+
+test("RemoteNode: a tell over the frame limit is a dead letter, an ask over it rejects, the rest goes through", async () => {
+  await using p = await pair({ maxFrameBytes: 4096 });
+  const dead: DeadLetter[] = [];
+  p.a.deadLetters.subscribe((letter) => {
+    dead.push(letter);
+  });
+  const ref = p.nodeA.ref<StoreProtocol>("b", "store");
+  const big = "x".repeat(10_000);
+  // In one tick with small ones: only the big one is refused.
+  ref.tell("put", "one");
+  ref.tell("put", big);
+  ref.tell("put", "two");
+  await assert.rejects(
+    ref.ask("put", big),
+    (error: unknown) => isFrameTooLargeError(error),
+  );
+  assert.deepEqual(await ref.ask("items"), ["one", "two"]);
+  assert.equal(dead.length, 1);
+  assert.equal(dead[0].messageType, "put");
+  assert.equal(dead[0].payload, big);
+});

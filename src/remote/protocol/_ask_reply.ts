@@ -1,0 +1,161 @@
+// Ask and Reply, the two messages of every request, encoded by hand into one reused buffer: no
+// protobufjs Writer, and no buffer of their own for the envelope or for a payload given as text
+// (a JSON payload). The bytes are those the generated code writes (tests compare both).
+import { MAX_STRING_BYTES } from "./messages.ts";
+import { varintSize, writeName, writeText, writeVarint } from "./_wire.ts";
+
+/** Envelope.ask (field 11) and Envelope.reply (field 12), length-delimited. */
+const ASK_TAG = 90;
+const REPLY_TAG = 98;
+/** The envelope tag and the longest length varint come first; the length is filled in last. */
+const HEADER_BYTES = 6;
+/** A tag and the longest uint32 varint. */
+const NUMBER_BYTES = 6;
+
+const INITIAL_BYTES = 4096;
+/** A buffer that grew past this is replaced by a small one before the next small message. */
+const KEPT_BYTES = 1024 * 1024;
+let scratch = new Uint8Array(INITIAL_BYTES);
+
+function fail(what: string, problem: string, type: boolean): never {
+  const message = `Cannot encode message: ${what} ${problem}`;
+  throw type ? new TypeError(message) : new RangeError(message);
+}
+
+function checkUint32(value: unknown, what: string): number {
+  if (typeof value !== "number") fail(what, "must be a number", true);
+  if (!Number.isInteger(value) || value < 0 || value > 0xffff_ffff) {
+    fail(what, `must be an integer from 0 to 4294967295, got ${value}`, false);
+  }
+  return value;
+}
+
+function checkName(value: unknown, what: string): number {
+  if (typeof value !== "string") fail(what, "must be a string", true);
+  if (value.length === 0) fail(what, "must not be empty", false);
+  if (value.length > MAX_STRING_BYTES) tooLong(what);
+  return value.length;
+}
+
+function tooLong(what: string): never {
+  fail(what, `is over the limit of ${MAX_STRING_BYTES} UTF-8 bytes`, false);
+}
+
+function payloadBound(payload: unknown, what: string): number {
+  if (typeof payload === "string") return NUMBER_BYTES + 3 * payload.length;
+  if (payload instanceof Uint8Array) return NUMBER_BYTES + payload.length;
+  fail(what, "must be a Uint8Array", true);
+}
+
+/** The scratch buffer, with room for `bound` bytes. */
+function take(bound: number): Uint8Array {
+  if (scratch.length < bound) {
+    let size = scratch.length * 2;
+    while (size < bound) size *= 2;
+    scratch = new Uint8Array(size);
+  } else if (scratch.length > KEPT_BYTES && bound <= INITIAL_BYTES) {
+    scratch = new Uint8Array(INITIAL_BYTES);
+  }
+  return scratch;
+}
+
+function writeNumber(
+  buf: Uint8Array,
+  pos: number,
+  tag: number,
+  value: number,
+): number {
+  // proto3 leaves zero out, as the generated encoder does.
+  if (value === 0) return pos;
+  buf[pos] = tag;
+  return writeVarint(buf, pos + 1, value);
+}
+
+function writePayload(
+  buf: Uint8Array,
+  pos: number,
+  tag: number,
+  payload: Uint8Array | string,
+): number {
+  if (typeof payload === "string") {
+    return payload.length === 0 ? pos : writeText(buf, pos, tag, payload);
+  }
+  const size = payload.length;
+  if (size === 0) return pos;
+  buf[pos++] = tag;
+  pos = writeVarint(buf, pos, size);
+  if (size <= 32) {
+    for (let i = 0; i < size; i++) buf[pos + i] = payload[i];
+  } else {
+    buf.set(payload, pos);
+  }
+  return pos + size;
+}
+
+/** Puts the envelope's tag and length right before the body at HEADER_BYTES..end. */
+function envelope(buf: Uint8Array, tag: number, end: number): Uint8Array {
+  const length = end - HEADER_BYTES;
+  const start = HEADER_BYTES - varintSize(length) - 1;
+  buf[start] = tag;
+  writeVarint(buf, start + 1, length);
+  return buf.subarray(start, end);
+}
+
+/**
+ * Encodes an Ask envelope into the shared scratch buffer.
+ *
+ * @returns A view of the scratch buffer, valid until the next call of this module: hand it to
+ * something that copies it (`FrameConnection.send()` does) before encoding another.
+ * @throws {TypeError} A field has the wrong type.
+ * @throws {RangeError} A name is empty or over the limit, or a number is not a uint32.
+ */
+export function encodeAskView(
+  id: number,
+  recipient: string,
+  type: string,
+  codec: string,
+  payload: Uint8Array | string,
+  timeoutMs: number,
+): Uint8Array {
+  checkUint32(id, "ask.id");
+  const names = checkName(recipient, "ask.recipient") +
+    checkName(type, "ask.type") + checkName(codec, "ask.codec");
+  const bound = HEADER_BYTES + 2 * NUMBER_BYTES + 3 * 4 + 3 * names +
+    payloadBound(payload, "ask.payload");
+  checkUint32(timeoutMs, "ask.timeoutMs");
+  const buf = take(bound);
+  let pos = writeNumber(buf, HEADER_BYTES, 8, id);
+  pos = writeName(buf, pos, 18, recipient);
+  if (pos < 0) tooLong("ask.recipient");
+  pos = writeName(buf, pos, 26, type);
+  if (pos < 0) tooLong("ask.type");
+  pos = writeName(buf, pos, 34, codec);
+  if (pos < 0) tooLong("ask.codec");
+  pos = writePayload(buf, pos, 42, payload);
+  pos = writeNumber(buf, pos, 48, timeoutMs);
+  return envelope(buf, ASK_TAG, pos);
+}
+
+/**
+ * Encodes a Reply envelope into the shared scratch buffer.
+ *
+ * @returns A view of the scratch buffer, valid until the next call of this module.
+ * @throws {TypeError} A field has the wrong type.
+ * @throws {RangeError} The codec name is empty or over the limit, or the id is not a uint32.
+ */
+export function encodeReplyView(
+  id: number,
+  codec: string,
+  payload: Uint8Array | string,
+): Uint8Array {
+  checkUint32(id, "reply.id");
+  const bound = HEADER_BYTES + NUMBER_BYTES + 4 +
+    3 * checkName(codec, "reply.codec") +
+    payloadBound(payload, "reply.payload");
+  const buf = take(bound);
+  let pos = writeNumber(buf, HEADER_BYTES, 8, id);
+  pos = writeName(buf, pos, 18, codec);
+  if (pos < 0) tooLong("reply.codec");
+  pos = writePayload(buf, pos, 26, payload);
+  return envelope(buf, REPLY_TAG, pos);
+}

@@ -1,0 +1,162 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { test } from "../../platform/test_harness.ts";
+import {
+  decodeMessage,
+  encodeMessage,
+  type RemoteMessage,
+  type Tell,
+  TellBatchWriter,
+} from "./mod.ts";
+import {
+  encodeWithGenerated,
+  filled,
+  sampleTell,
+  stringOfBytes,
+  tellArb,
+  textArb,
+} from "./_fixtures_test.ts";
+
+const encoder = new TextEncoder();
+
+/** A tell whose payload may be given to the writer as text. */
+interface Entry {
+  readonly tell: Tell;
+  readonly text?: string;
+}
+
+const entryArb: fc.Arbitrary<Entry> = fc.oneof(
+  tellArb.map((tell) => ({ tell })),
+  fc.tuple(tellArb, fc.oneof(textArb, fc.string({ maxLength: 400 }))).map((
+    [tell, text],
+  ) => ({ tell: { ...tell, payload: encoder.encode(text) }, text })),
+);
+
+function write(writer: TellBatchWriter, entries: readonly Entry[]): void {
+  for (const { tell, text } of entries) {
+    writer.add(tell.recipient, tell.type, tell.codec, text ?? tell.payload);
+  }
+}
+
+test("TellBatchWriter writes the bytes of encodeMessage() and the generated code, with payloads as bytes or text", () => {
+  const writer = new TellBatchWriter();
+  fc.assert(
+    fc.property(
+      fc.array(entryArb, { minLength: 1, maxLength: 20 }),
+      (entries) => {
+        write(writer, entries);
+        const message: RemoteMessage = {
+          kind: "tells",
+          tells: entries.map((entry) => entry.tell),
+        };
+        assert.equal(writer.count, entries.length);
+        const bytes = writer.finish();
+        assert.deepStrictEqual(bytes.slice(), encodeMessage(message));
+        assert.deepStrictEqual(bytes.slice(), encodeWithGenerated(message));
+        writer.reset();
+        assert.equal(writer.count, 0);
+        assert.equal(writer.byteLength, 0);
+      },
+    ),
+  );
+});
+
+test("TellBatchWriter handles long and non-ASCII text payloads and grows past its first buffer", () => {
+  const writer = new TellBatchWriter();
+  const texts = [
+    "",
+    "x",
+    "a".repeat(42),
+    "a".repeat(43),
+    "é".repeat(100),
+    "中".repeat(30_000),
+    `{"text":"${"z".repeat(200_000)}"}`,
+    "\u{1F600}".repeat(5000),
+    "lone \uD800 surrogate",
+  ];
+  for (const text of texts) writer.add("sink", "hit", "json", text);
+  const decoded = decodeMessage(writer.finish().slice());
+  assert.equal(decoded.kind, "tells");
+  assert.deepStrictEqual(
+    decoded.tells.map((tell) => new TextDecoder().decode(tell.payload)),
+    texts.map((text) => text.replace("\uD800", "\uFFFD")),
+  );
+  writer.reset();
+  // A reset writer starts over with a small buffer and the same bytes as ever.
+  writer.add(sampleTell.recipient, sampleTell.type, "json", "[1,2]");
+  assert.deepStrictEqual(
+    writer.finish().slice(),
+    encodeMessage({
+      kind: "tells",
+      tells: [{
+        ...sampleTell,
+        codec: "json",
+        payload: encoder.encode("[1,2]"),
+      }],
+    }),
+  );
+});
+
+test("TellBatchWriter.add() rejects bad fields like encodeMessage() and adds nothing then", () => {
+  const writer = new TellBatchWriter();
+  writer.add("sink", "hit", "json", "1");
+  const cases: Array<[unknown[], ErrorConstructor, RegExp]> = [
+    [
+      ["", "hit", "json", "1"],
+      RangeError,
+      /tells\[1\]\.recipient must not be empty/,
+    ],
+    [["sink", 7, "json", "1"], TypeError, /tells\[1\]\.type must be a string/],
+    [
+      ["sink", "hit", "json", [1]],
+      TypeError,
+      /tells\[1\]\.payload must be a Uint8Array/,
+    ],
+    [
+      ["sink", "hit", stringOfBytes(70_000), "1"],
+      RangeError,
+      /tells\[1\]\.codec is over the limit of 65536 UTF-8 bytes/,
+    ],
+    [
+      ["sink", stringOfBytes(65_535, "中") + "é", "json", "1"],
+      RangeError,
+      /tells\[1\]\.type is over the limit/,
+    ],
+  ];
+  for (const [args, type, pattern] of cases) {
+    assert.throws(
+      () =>
+        writer.add(
+          ...(args as [string, string, string, Uint8Array | string]),
+        ),
+      (error: unknown) => error instanceof type && pattern.test(String(error)),
+    );
+    assert.equal(writer.count, 1, "nothing was added");
+  }
+  writer.add("sink", "hit", "json", filled(3, 7));
+  assert.deepStrictEqual(
+    writer.finish().slice(),
+    encodeMessage({
+      kind: "tells",
+      tells: [
+        {
+          recipient: "sink",
+          type: "hit",
+          codec: "json",
+          payload: encoder.encode("1"),
+        },
+        {
+          recipient: "sink",
+          type: "hit",
+          codec: "json",
+          payload: filled(3, 7),
+        },
+      ],
+    }),
+  );
+});
+
+test("TellBatchWriter.finish() throws RangeError for an empty batch", () => {
+  const writer = new TellBatchWriter();
+  assert.throws(() => writer.finish(), /tells must hold at least one tell/);
+});
