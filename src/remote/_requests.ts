@@ -1,19 +1,35 @@
 // Requests waiting for an answer from one peer (asks, spawns, lookups, stops), by id. Timeouts
 // use the same scheme as local asks: a 10 ms tick that runs only while requests wait, and a FIFO
 // per timeout value, so a request costs no timer and no clock read.
+//
+// A request is one object (a subclass of Pending says how to read its answer and which errors
+// to reject with), not a set of closures, and it lets go of its promise once settled: the FIFO
+// keeps settled requests until the next sweep, and anything they hold would outlive a young
+// generation collection.
 import type { TimerHandle } from "../platform/mod.ts";
 import type { Clock } from "../timer/mod.ts";
 
 const TICK_MS = 10;
 
-export interface Pending {
-  readonly id: number;
-  readonly deadline: number;
-  readonly describe: string;
-  readonly timeoutMs: number;
-  settled: boolean;
-  resolve(value: unknown): void;
-  reject(error: unknown): void;
+/** One request; the table fills in the id, the deadline and the promise's functions. */
+export abstract class Pending {
+  id = 0;
+  deadline = 0;
+  timeoutMs = 0;
+  settled = false;
+  resolve: ((value: unknown) => void) | null = null;
+  reject: ((error: unknown) => void) | null = null;
+
+  /** The promised value from the answer (a Reply payload); may throw. */
+  abstract decode(answer: Uint8Array): unknown;
+
+  /** The error to reject with when the request failed with `error`. */
+  failure(error: unknown): unknown {
+    return error;
+  }
+
+  /** The error to reject with when no answer came in time. */
+  abstract timeout(): unknown;
 }
 
 export class RequestTable {
@@ -24,41 +40,25 @@ export class RequestTable {
   #tick = 0;
   #timer: TimerHandle | null = null;
   #clock: Clock;
-  #onTimeout: (pending: Pending) => unknown;
+  #onTick = (): void => this.#sweep();
 
-  constructor(clock: Clock, onTimeout: (pending: Pending) => unknown) {
+  constructor(clock: Clock) {
     this.#clock = clock;
-    this.#onTimeout = onTimeout;
   }
 
   get size(): number {
     return this.#byId.size;
   }
 
-  /** Opens a request; `decode` turns the answer into the promised value. */
-  open<T>(
-    describe: string,
-    timeoutMs: number,
-    decode: (answer: unknown) => T,
-  ): [number, Promise<T>] {
+  /** Opens a request: gives it an id (in `pending.id`) and returns its promise. */
+  open(pending: Pending, timeoutMs: number): Promise<unknown> {
     const id = this.#nextId = (this.#nextId + 1) >>> 0 || 1;
-    let pending!: Pending;
-    const promise = new Promise<T>((resolve, reject) => {
-      pending = {
-        id,
-        deadline: this.#tick + Math.ceil(timeoutMs / TICK_MS) + 1,
-        describe,
-        timeoutMs,
-        settled: false,
-        resolve: (answer) => {
-          try {
-            resolve(decode(answer));
-          } catch (error) {
-            reject(error);
-          }
-        },
-        reject,
-      };
+    pending.id = id;
+    pending.timeoutMs = timeoutMs;
+    pending.deadline = this.#tick + Math.ceil(timeoutMs / TICK_MS) + 1;
+    const promise = new Promise<unknown>((resolve, reject) => {
+      pending.resolve = resolve;
+      pending.reject = reject;
     });
     this.#byId.set(id, pending);
     let fifo = this.#fifos.get(timeoutMs);
@@ -69,24 +69,36 @@ export class RequestTable {
     }
     fifo.push(pending);
     if (this.#timer === null) {
-      this.#timer = this.#clock.setTimer(() => this.#sweep(), TICK_MS);
+      this.#timer = this.#clock.setTimer(this.#onTick, TICK_MS);
     }
-    return [id, promise];
+    return promise;
   }
 
   /** Settles request `id` with an answer; false when it is unknown (timed out already). */
-  answer(id: number, answer: unknown): boolean {
-    const pending = this.#take(id);
+  answer(id: number, answer: Uint8Array): boolean {
+    const pending = this.#byId.get(id);
     if (pending === undefined) return false;
-    pending.resolve(answer);
+    this.#byId.delete(id);
+    const resolve = pending.resolve!;
+    const reject = pending.reject!;
+    release(pending);
+    let value: unknown;
+    try {
+      value = pending.decode(answer);
+    } catch (error) {
+      reject(pending.failure(error));
+      return true;
+    }
+    resolve(value);
     return true;
   }
 
   /** Fails request `id`; false when it is unknown. */
   fail(id: number, error: unknown): boolean {
-    const pending = this.#take(id);
+    const pending = this.#byId.get(id);
     if (pending === undefined) return false;
-    pending.reject(error);
+    this.#byId.delete(id);
+    reject(pending, pending.failure(error));
     return true;
   }
 
@@ -96,24 +108,13 @@ export class RequestTable {
     this.#byId.clear();
     this.#fifos.clear();
     this.#heads.clear();
-    for (const pending of all) {
-      pending.settled = true;
-      pending.reject(error);
-    }
+    for (const pending of all) reject(pending, pending.failure(error));
     this.#stopTicking();
   }
 
   /** Stops the tick (the node is closing; call failAll first). */
   close(): void {
     this.#stopTicking();
-  }
-
-  #take(id: number): Pending | undefined {
-    const pending = this.#byId.get(id);
-    if (pending === undefined) return undefined;
-    this.#byId.delete(id);
-    pending.settled = true;
-    return pending;
   }
 
   #stopTicking(): void {
@@ -131,8 +132,7 @@ export class RequestTable {
         if (!pending.settled) {
           if (pending.deadline > tick) break;
           this.#byId.delete(pending.id);
-          pending.settled = true;
-          pending.reject(this.#onTimeout(pending));
+          reject(pending, pending.timeout());
         }
         fifo[head++] = undefined as unknown as Pending;
       }
@@ -147,7 +147,19 @@ export class RequestTable {
       }
     }
     if (this.#byId.size > 0) {
-      this.#timer = this.#clock.setTimer(() => this.#sweep(), TICK_MS);
+      this.#timer = this.#clock.setTimer(this.#onTick, TICK_MS);
     }
   }
+}
+
+function release(pending: Pending): void {
+  pending.settled = true;
+  pending.resolve = null;
+  pending.reject = null;
+}
+
+function reject(pending: Pending, error: unknown): void {
+  const settle = pending.reject!;
+  release(pending);
+  settle(error);
 }

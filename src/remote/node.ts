@@ -25,7 +25,7 @@ import {
 } from "../platform/mod.ts";
 import type { Clock } from "../timer/mod.ts";
 import { Link, type RemoteLogger as LinkLogger } from "./_link.ts";
-import { type Pending, RequestTable } from "./_requests.ts";
+import { Pending, RequestTable } from "./_requests.ts";
 import { type CodecOptions, MessageCodecs } from "./codecs.ts";
 import {
   CodecError,
@@ -38,6 +38,7 @@ import { importSecret, newNonce, prove, verify } from "./handshake.ts";
 import {
   decodeMessage,
   encodeAskView,
+  encodeMessage,
   encodeReplyView,
   PROTOCOL_VERSION,
   type RemoteMessage,
@@ -381,10 +382,13 @@ class NodeCore {
     }
     const peer = this.#peer(node);
     const found = await peer.request(
-      (id) => ({ kind: "lookup", id, path }),
-      `lookup of "${path}"`,
+      new PlainRequest(
+        node,
+        `lookup of "${path}"`,
+        (id) => ({ kind: "lookup", id, path }),
+        (payload) => decoder.decode(payload) === "1",
+      ),
       options?.timeoutMs,
-      (payload) => decoder.decode(payload) === "1",
     );
     return found
       ? new RemoteActorRef(peer, path) as unknown as ActorRef<P>
@@ -410,18 +414,21 @@ class NodeCore {
     const peer = this.#peer(node);
     const encoded = this.#codecs.encode("json", factory, args);
     const path = await peer.request(
-      (id) => ({
-        kind: "spawn",
-        id,
-        factory,
-        actorId: options.id ?? "",
-        codec: "json",
-        args: encoded,
-      }),
-      `spawn of "${factory}"`,
+      new PlainRequest(
+        node,
+        `spawn of "${factory}"`,
+        (id) => ({
+          kind: "spawn",
+          id,
+          factory,
+          actorId: options.id ?? "",
+          codec: "json",
+          args: encoded,
+        }),
+        (payload) => decoder.decode(payload),
+      ),
       options.timeoutMs,
-      (payload) => decoder.decode(payload),
-    );
+    ) as string;
     return new RemoteActorRef(peer, path) as unknown as ActorRef<P>;
   }
 
@@ -771,10 +778,7 @@ class Peer {
     this.owner = owner;
     this.node = node;
     this.address = address;
-    this.requests = new RequestTable(
-      owner.clock,
-      (pending) => this.#timeoutError(pending),
-    );
+    this.requests = new RequestTable(owner.clock);
   }
 
   get connected(): boolean {
@@ -1006,18 +1010,8 @@ class Peer {
     return n;
   }
 
-  /**
-   * Sends a request and waits for its answer (a Reply payload, decoded by `decode`). `encode`,
-   * when given, writes the request straight to bytes (a view that the link copies at once);
-   * `build` makes it as a message, for the outbox while there is no connection.
-   */
-  request<T>(
-    build: (id: number) => RemoteMessage,
-    describe: string,
-    timeoutMs: number | undefined,
-    decode: (payload: Uint8Array) => T,
-    encode?: (id: number) => Uint8Array,
-  ): Promise<T> {
+  /** Sends a request and waits for its answer. */
+  request(request: Request, timeoutMs: number | undefined): Promise<unknown> {
     if (this.#shutdown) {
       return Promise.reject(
         new NodeUnreachableError(this.node, "this node is closing"),
@@ -1031,17 +1025,13 @@ class Peer {
         ),
       );
     }
-    const [id, promise] = this.requests.open(
-      describe,
-      timeout,
-      (answer) => decode(answer as Uint8Array),
-    );
+    const promise = this.requests.open(request, timeout);
+    const id = request.id;
     this.#flush(); // tells sent before this request go first
     const link = this.#link;
     if (link !== null && !link.closed) {
       try {
-        if (encode === undefined) link.send(build(id));
-        else link.sendEncoded(encode(id));
+        link.sendEncoded(request.encode(id));
       } catch (error) {
         this.requests.fail(id, error);
       }
@@ -1056,7 +1046,7 @@ class Peer {
     } else {
       let message: RemoteMessage;
       try {
-        message = build(id);
+        message = request.build(id);
       } catch (error) {
         this.requests.fail(id, error);
         return promise;
@@ -1064,6 +1054,7 @@ class Peer {
       this.#outbox.push(message);
       this.#ensureConnecting();
     }
+    request.sent();
     return promise;
   }
 
@@ -1085,33 +1076,22 @@ class Peer {
       return Promise.reject(error);
     }
     const timeoutMs = options?.timeoutMs ?? this.owner.system.askTimeoutMs;
-    const wireTimeoutMs = Math.ceil(timeoutMs);
     return this.request(
-      (id) => ({
-        kind: "ask",
-        id,
-        recipient: path,
-        type,
-        codec,
-        payload: typeof body === "string" ? encoder.encode(body) : body,
-        timeoutMs: wireTimeoutMs,
-      }),
-      `ask "${type}" to "${path}"`,
+      new AskRequest(codecs, path, type, codec, body, Math.ceil(timeoutMs)),
       timeoutMs,
-      (answer) => codecs.decode(codec, type, answer),
-      (id) => encodeAskView(id, path, type, codec, body, wireTimeoutMs),
-    ).catch((error) => {
-      throw this.#localError(error, path, type);
-    });
+    );
   }
 
   stop(path: string): Promise<void> {
     return this.request(
-      (id) => ({ kind: "stop", id, path }),
-      `stop of "${path}"`,
+      new PlainRequest(
+        this.node,
+        `stop of "${path}"`,
+        (id) => ({ kind: "stop", id, path }),
+        () => undefined,
+      ),
       undefined,
-      () => undefined,
-    );
+    ) as Promise<void>;
   }
 
   watchLine(path: string): Line {
@@ -1191,17 +1171,129 @@ class Peer {
         );
     }
   }
+}
 
-  #timeoutError(pending: Pending): unknown {
+// ---- requests ----------------------------------------------------------------------------------
+
+/** A request to a peer: how it goes on the wire, and how its answer and failures are read. */
+abstract class Request extends Pending {
+  /** The request as a message (for the outbox while there is no connection). */
+  abstract build(id: number): RemoteMessage;
+
+  /** The request as bytes; may be a view of a reused buffer (the link copies it at once). */
+  encode(id: number): Uint8Array {
+    return encodeMessage(this.build(id));
+  }
+
+  /** Called once the request went out or into the outbox: let go of what only sending needed. */
+  sent(): void {}
+}
+
+/** A lookup, spawn or stop. */
+class PlainRequest extends Request {
+  readonly #node: string;
+  readonly #describe: string;
+  readonly #build: (id: number) => RemoteMessage;
+  readonly #decode: (payload: Uint8Array) => unknown;
+
+  constructor(
+    node: string,
+    describe: string,
+    build: (id: number) => RemoteMessage,
+    decode: (payload: Uint8Array) => unknown,
+  ) {
+    super();
+    this.#node = node;
+    this.#describe = describe;
+    this.#build = build;
+    this.#decode = decode;
+  }
+
+  build(id: number): RemoteMessage {
+    return this.#build(id);
+  }
+
+  decode(answer: Uint8Array): unknown {
+    return this.#decode(answer);
+  }
+
+  timeout(): unknown {
     return new AskTimeoutError(
-      `${this.node}/${pending.describe}`,
-      pending.describe,
-      pending.timeoutMs,
+      `${this.#node}/${this.#describe}`,
+      this.#describe,
+      this.timeoutMs,
+    );
+  }
+}
+
+const EMPTY_BODY = new Uint8Array(0);
+
+/** An ask of a remote actor; its failures are the errors a local ref would give. */
+class AskRequest extends Request {
+  readonly #codecs: MessageCodecs;
+  readonly #path: string;
+  readonly #type: string;
+  readonly #codec: string;
+  #body: Uint8Array | string;
+  readonly #wireTimeoutMs: number;
+
+  constructor(
+    codecs: MessageCodecs,
+    path: string,
+    type: string,
+    codec: string,
+    body: Uint8Array | string,
+    wireTimeoutMs: number,
+  ) {
+    super();
+    this.#codecs = codecs;
+    this.#path = path;
+    this.#type = type;
+    this.#codec = codec;
+    this.#body = body;
+    this.#wireTimeoutMs = wireTimeoutMs;
+  }
+
+  override encode(id: number): Uint8Array {
+    return encodeAskView(
+      id,
+      this.#path,
+      this.#type,
+      this.#codec,
+      this.#body,
+      this.#wireTimeoutMs,
     );
   }
 
+  build(id: number): RemoteMessage {
+    const body = this.#body;
+    return {
+      kind: "ask",
+      id,
+      recipient: this.#path,
+      type: this.#type,
+      codec: this.#codec,
+      payload: typeof body === "string" ? encoder.encode(body) : body,
+      timeoutMs: this.#wireTimeoutMs,
+    };
+  }
+
+  override sent(): void {
+    this.#body = EMPTY_BODY;
+  }
+
+  decode(answer: Uint8Array): unknown {
+    return this.#codecs.decode(this.#codec, this.#type, answer);
+  }
+
+  timeout(): unknown {
+    return new AskTimeoutError(this.#path, this.#type, this.timeoutMs);
+  }
+
   /** Maps a remote failure to the error a local ref would give. */
-  #localError(error: unknown, path: string, type: string): unknown {
+  override failure(error: unknown): unknown {
+    const path = this.#path;
+    const type = this.#type;
     if (error instanceof AskTimeoutError) {
       return new AskTimeoutError(path, type, error.timeoutMs);
     }
