@@ -6,15 +6,22 @@
 // only 14 digits).
 import { LuaScript } from "./_client.ts";
 
+/** Bytes before the records of an append in APPEND_BATCH's ARGV[1]. */
+export const APPEND_HEADER = 16;
+/** Bytes before each record there (its length). */
+export const RECORD_PREFIX = 4;
+
 /**
  * Appends for one or more persistence ids, each checked and applied on its own, in order (two
  * appends of one id in a batch behave as if sent one after the other).
  *
- * KEYS: events and meta of each append, in pairs. ARGV: per append, its expected last
- * sequence number, its record count, then its encoded records. Returns one entry per append:
- * 0 when appended, the actual last sequence number (a string) on a conflict, or `!` and the
- * error when Redis refused a command (e.g. WRONGTYPE), in which case nothing of that append
- * was written.
+ * KEYS: events and meta of each append, in pairs. ARGV[1]: the appends, back to back, each as
+ * u32 expected last sequence number (high 21 bits), u32 (low 32 bits), u32 record count, u32
+ * byte length of what follows, then per record a u32 length and the encoded record (all
+ * big-endian). One binary argument costs the client and Redis less than an argument per
+ * record. Returns one entry per append: 0 when appended, the actual last sequence number (a
+ * string) on a conflict, or `!` and the error when Redis refused a command (e.g. WRONGTYPE),
+ * in which case nothing of that append was written.
  *
  * `last` is checked and moved in one HINCRBY, taken back on a conflict (no other client can
  * see the step in between; a `last` of 0 is removed again, so a refused append leaves no key).
@@ -23,6 +30,7 @@ import { LuaScript } from "./_client.ts";
  * numbers are exact.
  */
 export const APPEND_BATCH: LuaScript = new LuaScript(`
+local pcall, sub, unpack_bytes = redis.pcall, string.sub, struct.unpack
 local function undo(meta, count, last)
   if last == count then
     redis.call('HDEL', meta, 'last')
@@ -30,33 +38,47 @@ local function undo(meta, count, last)
     redis.call('HINCRBY', meta, 'last', -count)
   end
 end
+local blob = ARGV[1]
 local out = {}
-local a = 1
+local n = 0
+local p = 1
 for k = 1, #KEYS, 2 do
-  local expected = tonumber(ARGV[a])
-  local count = tonumber(ARGV[a + 1])
-  local from = a + 2
-  a = from + count
-  local last = redis.pcall('HINCRBY', KEYS[k + 1], 'last', count)
+  local high, low, count, size, at = unpack_bytes('>I4I4I4I4', blob, p)
+  local expected = high * 4294967296 + low
+  p = at + size
+  n = n + 1
+  -- A number argument would be formatted with printf in Redis; a string is passed as it is.
+  local last = pcall('HINCRBY', KEYS[k + 1], 'last', count == 1 and '1' or tostring(count))
   if type(last) == 'table' then
-    out[#out + 1] = '!' .. last.err
+    out[n] = '!' .. last.err
   elseif last - count ~= expected then
     undo(KEYS[k + 1], count, last)
-    out[#out + 1] = string.format('%.0f', last - count)
+    out[n] = string.format('%.0f', last - count)
   else
     local length
-    for i = 1, count, 1000 do
-      length = redis.pcall('RPUSH', KEYS[k], unpack(ARGV, from + i - 1, from + math.min(i + 999, count) - 1))
-      if type(length) == 'table' then break end
+    if count == 1 then
+      length = pcall('RPUSH', KEYS[k], sub(blob, at + 4, p - 1))
+    else
+      for i = 1, count, 1000 do
+        local records = {}
+        for j = 1, math.min(1000, count - i + 1) do
+          local bytes
+          bytes, at = unpack_bytes('>I4', blob, at)
+          records[j] = sub(blob, at, at + bytes - 1)
+          at = at + bytes
+        end
+        length = pcall('RPUSH', KEYS[k], unpack(records))
+        if type(length) == 'table' then break end
+      end
     end
     if type(length) == 'table' then
       undo(KEYS[k + 1], count, last)
-      out[#out + 1] = '!' .. length.err
+      out[n] = '!' .. length.err
     else
       if length == count then
         redis.call('HSET', KEYS[k + 1], 'first', string.format('%.0f', expected + 1))
       end
-      out[#out + 1] = 0
+      out[n] = 0
     end
   end
 end

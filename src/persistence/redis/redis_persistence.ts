@@ -28,7 +28,7 @@ import {
 } from "./_client.ts";
 import { checkKeyPrefix, streamKeys } from "./_keys.ts";
 import { DELETE_TO, READ, SAVE_SNAPSHOT } from "./_scripts.ts";
-import { AppendBatcher } from "./_append_batcher.ts";
+import { AppendBatcher, type AppendOutcome } from "./_append_batcher.ts";
 
 /** Options of {@linkcode RedisPersistence}. */
 export interface RedisPersistenceOptions {
@@ -250,7 +250,7 @@ export class RedisPersistence implements PersistenceProvider {
     expected: number,
     events: readonly NewEvent[],
   ): Promise<void> {
-    const records: Uint8Array[] = new Array(events.length);
+    let appended: Promise<AppendOutcome>;
     try {
       this.#check();
       checkAppend(id, expected, events);
@@ -262,19 +262,13 @@ export class RedisPersistence implements PersistenceProvider {
       for (let i = 0; i < events.length; i++) {
         const event = events[i];
         checkFields(`Cannot append to "${id}"`, event.version, event.timestamp);
-        records[i] = encodeRecord({
-          sequenceNr: expected + 1 + i,
-          type: event.type,
-          version: event.version,
-          data: event.data,
-          timestamp: event.timestamp,
-        });
       }
+      const keys = streamKeys(this.#prefix, id);
+      appended = this.#appends.append(keys.events, keys.meta, expected, events);
     } catch (error) {
       return Promise.reject(error);
     }
-    const keys = streamKeys(this.#prefix, id);
-    return this.#appends.append(keys.events, keys.meta, expected, records).then(
+    return appended.then(
       (actual) => {
         if (actual !== undefined) {
           throw new JournalConflictError(id, expected, actual);
