@@ -1,8 +1,20 @@
 // Ask and Reply, the two messages of every request, encoded by hand into one reused buffer: no
 // protobufjs Writer, and no buffer of their own for the envelope or for a payload given as text
-// (a JSON payload). The bytes are those the generated code writes (tests compare both).
-import { MAX_STRING_BYTES } from "./messages.ts";
-import { varintSize, writeName, writeText, writeVarint } from "./_wire.ts";
+// (a JSON payload). The bytes are those the generated code writes (tests compare both). Decoding
+// has a hand-written fast path too, for the bodies written this way.
+import {
+  type AskMessage,
+  MAX_STRING_BYTES,
+  type ReplyMessage,
+} from "./messages.ts";
+import {
+  readBytes,
+  readString,
+  varintSize,
+  writeName,
+  writeText,
+  writeVarint,
+} from "./_wire.ts";
 
 /** Envelope.ask (field 11) and Envelope.reply (field 12), length-delimited. */
 const ASK_TAG = 90;
@@ -158,4 +170,155 @@ export function encodeReplyView(
   if (pos < 0) tooLong("reply.codec");
   pos = writePayload(buf, pos, 26, payload);
   return envelope(buf, REPLY_TAG, pos);
+}
+
+// ---- decoding ---------------------------------------------------------------------------------
+// The bodies as this module writes them (fields in order, each at most once, short varints) are
+// read by hand; anything else returns null and goes through the generated decoder, so what is
+// accepted, and the errors for what is not, stay exactly those of the generated code.
+
+/** Longest name read on the fast path (longer ones take the generated path and its checks). */
+const FAST_NAME_BYTES = 1024;
+const EMPTY: Uint8Array = new Uint8Array(0);
+
+/** Where the last fast read stopped; -1 when the fast path does not apply. */
+let at = 0;
+
+/** A varint of at most 4 bytes at `at` (tags, ids, lengths), or -1. */
+function varint(buf: Uint8Array, end: number): number {
+  let pos = at;
+  let value = 0;
+  for (let shift = 0; shift < 28; shift += 7) {
+    if (pos >= end) return -1;
+    const b = buf[pos++];
+    value |= (b & 127) << shift;
+    if (b < 128) {
+      at = pos;
+      return value >>> 0;
+    }
+  }
+  return -1;
+}
+
+/** A uint32 field's value (up to 5 bytes, as long as it fits), or -1. */
+function uint32(buf: Uint8Array, end: number): number {
+  const short = varint(buf, end);
+  if (short >= 0) return short;
+  // Five bytes: the last holds the top 4 bits.
+  let pos = at;
+  let value = 0;
+  for (let shift = 0; shift < 28; shift += 7) {
+    value += (buf[pos++] & 127) * 2 ** shift;
+  }
+  if (pos >= end || buf[pos] > 15) return -1;
+  value += buf[pos++] * 2 ** 28;
+  at = pos;
+  return value;
+}
+
+/** The end of a length-delimited value at `at` (which moves past the length), or -1. */
+function valueEnd(buf: Uint8Array, end: number, limit: number): number {
+  const length = varint(buf, end);
+  if (length < 0 || length > limit || at + length > end) return -1;
+  return at + length;
+}
+
+/** A non-empty name at `at`, or null (then the generated path decides). */
+function name(buf: Uint8Array, end: number): string | null {
+  const stop = valueEnd(buf, end, FAST_NAME_BYTES);
+  if (stop <= at) return null;
+  let text: string;
+  try {
+    text = readString(buf, at, stop, "name");
+  } catch {
+    return null;
+  }
+  at = stop;
+  return text;
+}
+
+/**
+ * Reads an Ask body at `start..end` written the canonical way (as {@linkcode encodeAskView}
+ * writes it), or returns null for anything else.
+ */
+export function decodeAskBody(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+): AskMessage | null {
+  at = start;
+  let id = 0;
+  if (buf[at] === 8) {
+    at++;
+    id = uint32(buf, end);
+    if (id <= 0) return null;
+  }
+  if (buf[at++] !== 18) return null;
+  const recipient = name(buf, end);
+  if (recipient === null || buf[at++] !== 26) return null;
+  const type = name(buf, end);
+  if (type === null || buf[at++] !== 34) return null;
+  const codec = name(buf, end);
+  if (codec === null) return null;
+  let payload = EMPTY;
+  if (at < end && buf[at] === 42) {
+    at++;
+    const stop = valueEnd(buf, end, end);
+    if (stop <= at) return null;
+    payload = readBytes(buf, at, stop);
+    at = stop;
+  }
+  let timeoutMs = 0;
+  if (at < end && buf[at] === 48) {
+    at++;
+    timeoutMs = uint32(buf, end);
+    if (timeoutMs <= 0) return null;
+  }
+  if (at !== end) return null;
+  return {
+    kind: "ask",
+    id,
+    recipient,
+    type,
+    codec,
+    // An absent payload is a fresh empty buffer, as on the generated path.
+    payload: payload === EMPTY ? new Uint8Array(0) : payload,
+    timeoutMs,
+  };
+}
+
+/**
+ * Reads a Reply body at `start..end` written the canonical way (as {@linkcode encodeReplyView}
+ * writes it), or returns null for anything else.
+ */
+export function decodeReplyBody(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+): ReplyMessage | null {
+  at = start;
+  let id = 0;
+  if (buf[at] === 8) {
+    at++;
+    id = uint32(buf, end);
+    if (id <= 0) return null;
+  }
+  if (buf[at++] !== 18) return null;
+  const codec = name(buf, end);
+  if (codec === null) return null;
+  let payload = EMPTY;
+  if (at < end && buf[at] === 26) {
+    at++;
+    const stop = valueEnd(buf, end, end);
+    if (stop <= at) return null;
+    payload = readBytes(buf, at, stop);
+    at = stop;
+  }
+  if (at !== end) return null;
+  return {
+    kind: "reply",
+    id,
+    codec,
+    payload: payload === EMPTY ? new Uint8Array(0) : payload,
+  };
 }

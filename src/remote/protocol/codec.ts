@@ -12,7 +12,12 @@ import {
   type RemoteMessage,
   type RemoteMessageKind,
 } from "./messages.ts";
-import { encodeAskView, encodeReplyView } from "./_ask_reply.ts";
+import {
+  decodeAskBody,
+  decodeReplyBody,
+  encodeAskView,
+  encodeReplyView,
+} from "./_ask_reply.ts";
 import { decodeTellBatch, encodeTellBatch } from "./_tell_batch.ts";
 import { malformed, WIRE_LENGTH_DELIMITED, WireReader } from "./_wire.ts";
 
@@ -600,6 +605,13 @@ export function decodeMessage(bytes: Uint8Array): RemoteMessage {
   if (kind === "tells") {
     return { kind, tells: decodeTellBatch(buf, bodyStart, bodyEnd) };
   }
+  // Every request is an ask and its reply: bodies written the usual way skip protobufjs.
+  const fast = kind === "ask"
+    ? decodeAskBody(buf, bodyStart, bodyEnd)
+    : kind === "reply"
+    ? decodeReplyBody(buf, bodyStart, bodyEnd)
+    : null;
+  if (fast !== null) return fast;
   try {
     return decodeBody(kind, buf, bodyStart, bodyEnd);
   } catch (error) {

@@ -250,3 +250,33 @@ test("decodeMessage() fuzz: a mutated tell batch it accepts, the generated decod
     { numRuns: 3000 },
   );
 });
+
+test("decodeMessage() fuzz: a mutated ask or reply it accepts, the generated decoder reads the same", () => {
+  fc.assert(
+    fc.property(
+      fc.oneof(messageArbs.ask, messageArbs.reply),
+      fc.array(mutationArb, { minLength: 1, maxLength: 3 }),
+      (message, mutations) => {
+        let bytes = encodeMessage(message);
+        for (const mutation of mutations) bytes = mutate(bytes, mutation);
+        const result = decodeChecked(bytes);
+        if (result instanceof ProtocolError) return;
+        if (result.kind !== "ask" && result.kind !== "reply") return;
+        const envelope = v1.Envelope.decode(bytes);
+        assert.equal(envelope.body, result.kind);
+        const { kind: _, ...fields } = result;
+        const generated = envelope[result.kind]!;
+        for (const [key, value] of Object.entries(fields)) {
+          const expected =
+            (generated as unknown as Record<string, unknown>)[key];
+          if (value instanceof Uint8Array) {
+            assert.deepStrictEqual([...value], [...(expected as Uint8Array)]);
+          } else {
+            assert.equal(value, expected, key);
+          }
+        }
+      },
+    ),
+    { numRuns: 5000 },
+  );
+});
