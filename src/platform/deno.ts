@@ -288,7 +288,19 @@ class DenoTcpConn implements TcpConn {
 
   #directWrite(chunk: Uint8Array): Promise<void> {
     this.#writing = true;
-    const done = this.#write(chunk);
+    let done: Promise<void>;
+    try {
+      // Usually the socket takes it all at once: one promise, no loop.
+      done = this.#conn.write(chunk).then(
+        (written) =>
+          written < chunk.byteLength
+            ? this.#write(chunk.subarray(written))
+            : undefined,
+        (error) => this.#writeFailed(error),
+      );
+    } catch (error) {
+      done = Promise.resolve().then(() => this.#writeFailed(error));
+    }
     done.then(this.#nextWrite, this.#nextWrite);
     return done;
   }
@@ -347,10 +359,14 @@ class DenoTcpConn implements TcpConn {
         written += await this.#conn.write(chunk.subarray(written));
       }
     } catch (error) {
-      if (this.#closed) throw this.#writeError ?? connectionClosedError();
-      this.#fail(error);
-      throw error;
+      this.#writeFailed(error);
     }
+  }
+
+  #writeFailed(error: unknown): never {
+    if (this.#closed) throw this.#writeError ?? connectionClosedError();
+    this.#fail(error);
+    throw error;
   }
 
   async #closeWriteNow(): Promise<void> {

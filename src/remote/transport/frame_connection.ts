@@ -461,7 +461,8 @@ export class FrameConnection {
           offset += piece.byteLength;
           this.#writes++;
           this.#bufferedBytes -= piece.byteLength;
-          this.#lastProgress = this.#clock.now();
+          // The stall clock matters only while data waits (a send after idle restarts it).
+          if (this.#bufferedBytes > 0) this.#lastProgress = this.#clock.now();
           if (this.#needsDrain && this.#bufferedBytes <= this.#lowWaterBytes) {
             this.#drained();
           }
