@@ -17,7 +17,7 @@
 //
 // Batching puts keys of many persistence ids in one script call, which a standalone Redis
 // accepts; a Redis Cluster client would have to batch per hash slot instead.
-import { JournalUnavailableError } from "../errors.ts";
+import { JournalConflictError, JournalUnavailableError } from "../errors.ts";
 import type { NewEvent } from "../journal.ts";
 import { encodedRecordLength, encodeRecordInto } from "../record_format.ts";
 import type { RedisCommands, RedisReply } from "./_client.ts";
@@ -26,17 +26,16 @@ import { APPEND_BATCH, APPEND_HEADER, RECORD_PREFIX } from "./_scripts.ts";
 /** Script calls of appends on their way at once before new appends wait and batch. */
 const MAX_IN_FLIGHT = 8;
 /** At most this many appends per call... */
-const MAX_BATCH_APPENDS = 32;
+const MAX_BATCH_APPENDS = 64;
 /** ...and at most this many records and bytes (one append bigger than that goes alone). */
 const MAX_BATCH_RECORDS = 8192;
 const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 /** Size of a shared slab; an append of more than a quarter of it gets a buffer of its own. */
 const SLAB_SIZE = 64 * 1024;
 
-/** `undefined` when appended, else the journal's actual last sequence number (a conflict). */
-export type AppendOutcome = number | undefined;
-
 interface AppendRequest {
+  readonly persistenceId: string;
+  readonly expected: number;
   readonly eventsKey: string;
   readonly metaKey: string;
   readonly records: number;
@@ -44,8 +43,8 @@ interface AppendRequest {
   readonly slab: Uint8Array;
   readonly start: number;
   readonly end: number;
-  readonly resolve: (outcome: AppendOutcome) => void;
-  readonly reject: (error: unknown) => void;
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
 }
 
 const BANG = 0x21; // "!"
@@ -74,19 +73,22 @@ export class AppendBatcher {
    * `expected + 1`; the caller has checked them (a RangeError from encoding is thrown before
    * anything is queued).
    *
+   * @param persistenceId The persistence id, for errors.
    * @param eventsKey The events list.
    * @param metaKey The meta hash.
    * @param expected The expected last sequence number.
    * @param events The events.
-   * @returns Undefined when appended, or the actual last sequence number on a conflict.
+   * @returns Resolves when appended; rejects with JournalConflictError when the last sequence
+   * number is not `expected`, else with JournalUnavailableError.
    * @throws {RangeError} When an event cannot be encoded (type name too long).
    */
   append(
+    persistenceId: string,
     eventsKey: string,
     metaKey: string,
     expected: number,
     events: readonly NewEvent[],
-  ): Promise<AppendOutcome> {
+  ): Promise<void> {
     let size = APPEND_HEADER;
     for (let i = 0; i < events.length; i++) {
       size += RECORD_PREFIX + encodedRecordLength(events[i]);
@@ -122,6 +124,8 @@ export class AppendBatcher {
     if (slab === this.#slab) this.#slabUsed = at;
     return new Promise((resolve, reject) => {
       this.#queue.push({
+        persistenceId,
+        expected,
         eventsKey,
         metaKey,
         records: events.length,
@@ -186,7 +190,7 @@ export class AppendBatcher {
       },
       (error: unknown) => {
         this.#done();
-        for (const request of batch) request.reject(error);
+        for (const request of batch) request.reject(failed(request, error));
       },
     );
   }
@@ -209,33 +213,47 @@ function settle(batch: readonly AppendRequest[], reply: RedisReply): void {
     const error = new JournalUnavailableError(
       "Redis answered an append with an unexpected reply",
     );
-    for (const request of batch) request.reject(error);
+    for (const request of batch) request.reject(failed(request, error));
     return;
   }
   for (let i = 0; i < batch.length; i++) {
     const outcome = reply[i];
     const request = batch[i];
     if (outcome === 0) {
-      request.resolve(undefined);
+      request.resolve();
     } else if (outcome instanceof Uint8Array && outcome[0] === BANG) {
-      request.reject(
-        new JournalUnavailableError(
-          `Redis refused the append: ${decoder.decode(outcome.subarray(1))}`,
-        ),
+      const refused = new JournalUnavailableError(
+        `Redis refused the append: ${decoder.decode(outcome.subarray(1))}`,
       );
+      request.reject(failed(request, refused));
     } else {
       const text = outcome instanceof Uint8Array
         ? decoder.decode(outcome)
         : String(outcome);
       const actual = Number(text);
-      if (Number.isSafeInteger(actual) && actual >= 0) request.resolve(actual);
-      else {
+      if (Number.isSafeInteger(actual) && actual >= 0) {
         request.reject(
-          new JournalUnavailableError(
-            `Unexpected last sequence number ${JSON.stringify(text)} in Redis`,
+          new JournalConflictError(
+            request.persistenceId,
+            request.expected,
+            actual,
           ),
         );
+      } else {
+        const unexpected = new JournalUnavailableError(
+          `Unexpected last sequence number ${JSON.stringify(text)} in Redis`,
+        );
+        request.reject(failed(request, unexpected));
       }
     }
   }
+}
+
+/** The error of an append that failed for another reason than a conflict. */
+function failed(request: AppendRequest, error: unknown): Error {
+  const message = error instanceof Error ? error.message : String(error);
+  return new JournalUnavailableError(
+    `Cannot append to journal "${request.persistenceId}": ${message}`,
+    error,
+  );
 }

@@ -4,7 +4,6 @@ import {
   isCorruptRecordError,
   isJournalConflictError,
   isJournalUnavailableError,
-  JournalConflictError,
   JournalUnavailableError,
 } from "../errors.ts";
 import {
@@ -28,7 +27,7 @@ import {
 } from "./_client.ts";
 import { checkKeyPrefix, streamKeys } from "./_keys.ts";
 import { DELETE_TO, READ, SAVE_SNAPSHOT } from "./_scripts.ts";
-import { AppendBatcher, type AppendOutcome } from "./_append_batcher.ts";
+import { AppendBatcher } from "./_append_batcher.ts";
 
 /** Options of {@linkcode RedisPersistence}. */
 export interface RedisPersistenceOptions {
@@ -250,7 +249,6 @@ export class RedisPersistence implements PersistenceProvider {
     expected: number,
     events: readonly NewEvent[],
   ): Promise<void> {
-    let appended: Promise<AppendOutcome>;
     try {
       this.#check();
       checkAppend(id, expected, events);
@@ -264,20 +262,11 @@ export class RedisPersistence implements PersistenceProvider {
         checkFields(`Cannot append to "${id}"`, event.version, event.timestamp);
       }
       const keys = streamKeys(this.#prefix, id);
-      appended = this.#appends.append(keys.events, keys.meta, expected, events);
+      // Settles with the final outcome: JournalConflictError or JournalUnavailableError.
+      return this.#appends.append(id, keys.events, keys.meta, expected, events);
     } catch (error) {
       return Promise.reject(error);
     }
-    return appended.then(
-      (actual) => {
-        if (actual !== undefined) {
-          throw new JournalConflictError(id, expected, actual);
-        }
-      },
-      (error) => {
-        throw unavailable(`Cannot append to journal "${id}"`, error);
-      },
-    );
   }
 
   async #read(
@@ -297,15 +286,14 @@ export class RedisPersistence implements PersistenceProvider {
     const { events, meta } = streamKeys(this.#prefix, id);
     const keys = [events, meta];
     const toArg = String(Math.min(to, Number.MAX_SAFE_INTEGER));
+    const page = (next: number, count: number): Promise<RedisReply> =>
+      READ.run(this.#commands, keys, [String(next), toArg, String(count)]);
     let next = from;
+    let count = Math.min(max, this.#pageSize);
+    let pending = page(next, count);
     try {
       while (true) {
-        const count = Math.min(max - out.length, this.#pageSize);
-        const reply = await READ.run(this.#commands, keys, [
-          String(next),
-          toArg,
-          String(count),
-        ]);
+        const reply = await pending;
         if (reply === null) return out;
         if (
           !Array.isArray(reply) || reply.length !== 2 ||
@@ -320,6 +308,16 @@ export class RedisPersistence implements PersistenceProvider {
           );
         }
         const records = reply[1] as readonly RedisReply[];
+        next = start + records.length;
+        const more = records.length === count &&
+          out.length + records.length < max && next <= to;
+        if (more) {
+          // Redis prepares the next page while this one is decoded. Should decoding throw,
+          // nobody awaits that page: its failure must not be an unhandled rejection.
+          count = Math.min(max - out.length - records.length, this.#pageSize);
+          pending = page(next, count);
+          pending.catch(() => {});
+        }
         for (let i = 0; i < records.length; i++) {
           const sequenceNr = start + i;
           const bytes = records[i];
@@ -330,7 +328,7 @@ export class RedisPersistence implements PersistenceProvider {
               "the stored entry is not a byte string",
             );
           }
-          const record = decodeRecord(id, plain(bytes), sequenceNr);
+          const record = decodeRecord(id, bytes, sequenceNr);
           out.push({
             persistenceId: id,
             sequenceNr,
@@ -340,10 +338,7 @@ export class RedisPersistence implements PersistenceProvider {
             timestamp: record.timestamp,
           });
         }
-        next = start + records.length;
-        if (records.length < count || out.length >= max || next > to) {
-          return out;
-        }
+        if (!more) return out;
       }
     } catch (error) {
       throw unavailable(`Cannot read journal "${id}"`, error);
@@ -455,7 +450,7 @@ export class RedisPersistence implements PersistenceProvider {
         "the stored snapshot is not a byte string",
       );
     }
-    const record = decodeRecord(id, plain(bytes), sequenceNr);
+    const record = decodeRecord(id, bytes, sequenceNr);
     return {
       persistenceId: id,
       sequenceNr,
@@ -502,15 +497,6 @@ function checkFields(what: string, version: number, timestamp: number): void {
   if (typeof timestamp !== "number" || !Number.isFinite(timestamp)) {
     throw new RangeError(`${what}: timestamp must be a finite number`);
   }
-}
-
-/**
- * A plain Uint8Array view of reply bytes. The client hands out Buffers that share the socket's
- * read chunk; decodeRecord's slice() then copies only the record's data out of it (on a Buffer,
- * slice() would return a view instead), so the caller gets plain, independent bytes.
- */
-function plain(bytes: Uint8Array): Uint8Array {
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** A decimal integer reply (bytes or text) as a number. */

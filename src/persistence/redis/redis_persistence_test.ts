@@ -272,6 +272,95 @@ redisTest(
 );
 
 redisTest(
+  "RedisPersistence.journal.read() reports a corrupt record on one page while the next is on its way",
+  async () => {
+    await withProvider(async ({ journal }, prefix) => {
+      const id = "corrupt-paged";
+      await journal.append(
+        id,
+        0,
+        Array.from({ length: 20 }, (_, i) => event(i + 1)),
+      );
+      const raw = await rawCommands();
+      try {
+        await raw.send(["LSET", streamKeys(prefix, id).events, "2", "garbage"]);
+      } finally {
+        await raw.close();
+      }
+      await assert.rejects(journal.read(id, 1), (error: unknown) => {
+        assert.ok(isCorruptRecordError(error), String(error));
+        assert.equal(error.sequenceNr, 3);
+        return true;
+      });
+      assert.deepEqual(
+        payloads(await journal.read(id, 4)),
+        Array.from({ length: 17 }, (_, i) => i + 4),
+      );
+    }, { readPageSize: 5 });
+  },
+);
+
+redisTest(
+  "RedisPersistence.journal.append() stores the events as they were when it was called",
+  async () => {
+    await withProvider(async ({ journal }) => {
+      const data = encoder.encode("before");
+      const appended = journal.append("snap", 0, [{ ...event(1), data }]);
+      data.set(encoder.encode("AFTER!"));
+      await appended;
+      const [stored] = await journal.read("snap", 1);
+      assert.equal(new TextDecoder().decode(stored.data), "before");
+    });
+  },
+);
+
+redisTest(
+  "RedisPersistence.journal.append() keeps many concurrent appends of every size apart",
+  async () => {
+    await withProvider(async ({ journal }) => {
+      // Enough bytes to fill several shared buffers, with appends of one and of many events,
+      // big ones that get a buffer of their own, and type names that are not ASCII.
+      const types = ["a", "übung", "型", "t".repeat(300), "😀.event"];
+      const expected = new Map<string, NewEvent[]>();
+      const writers = Array.from({ length: 40 }, async (_, w) => {
+        const id = `sized-${w}`;
+        const stored: NewEvent[] = [];
+        for (let k = 0; k < 8; k++) {
+          const count = (w + k) % 3 === 0 ? 1 + ((w * k) % 7) : 1;
+          const size = (w + k) % 11 === 0
+            ? 20_000 + w * 100
+            : (w * 37 + k) % 500;
+          const batch = Array.from({ length: count }, (_, i) => ({
+            type: types[(w + k + i) % types.length],
+            version: 1 + ((w + i) % 4),
+            data: new Uint8Array(size).map((_, j) =>
+              (w * 31 + k * 7 + i + j) & 0xff
+            ),
+            timestamp: 1_700_000_000_000 + w * 1000 + k * 10 + i,
+          }));
+          await journal.append(id, stored.length, batch);
+          stored.push(...batch);
+        }
+        expected.set(id, stored);
+      });
+      await Promise.all(writers);
+      for (const [id, events] of expected) {
+        const read = await journal.read(id, 1);
+        assert.equal(read.length, events.length, id);
+        read.forEach((e, i) => {
+          assert.equal(e.sequenceNr, i + 1);
+          assert.equal(e.type, events[i].type);
+          assert.equal(e.version, events[i].version);
+          assert.equal(e.timestamp, events[i].timestamp);
+          assert.deepEqual(e.data, events[i].data, `${id} #${i + 1}`);
+        });
+        assert.equal(await journal.lastSequenceNr(id), events.length);
+      }
+    });
+  },
+);
+
+redisTest(
   "RedisPersistence.journal.read() pages through long journals, inclusive at both ends",
   async () => {
     await withProvider(async ({ journal }) => {
