@@ -4,7 +4,8 @@
 //
 //   deno bench -A bench/persistence_redis_bench.ts          (REDIS_URL, default 127.0.0.1:6379)
 //
-// Targets: 100-writer append throughput ≥ 70% of the raw baseline; reading 100k events < 1 s.
+// Targets: 100-writer append throughput ≥ 70% of the raw baseline; reading 100k events < 1 s,
+// and a recovery (latest snapshot, then the 1k events after it) in well under that.
 // Skips with a message when Redis does not answer. Every iteration writes under a random
 // prefix and deletes what it wrote after its timed part (keys also expire after 10 minutes,
 // should a run be cut short).
@@ -19,6 +20,9 @@ const WRITERS = 100;
 const PER_WRITER = 200;
 const SEQUENTIAL = 500;
 const READ_EVENTS = 100_000;
+const RECOVERY_EVENTS = 2_000;
+const RECOVERY_SNAPSHOT_AT = 1_000;
+const SNAPSHOT_STATE = new Uint8Array(10_000).fill(7);
 const DATA = new Uint8Array(100).fill(42);
 const TTL_SECONDS = 600;
 
@@ -204,6 +208,105 @@ if (provider !== undefined) {
       b.end();
       await raw.del([readKey, readMeta]);
       if (events.length !== READ_EVENTS) {
+        throw new Error(`read ${events.length}`);
+      }
+    },
+  });
+
+  // --- recovery: the latest snapshot, then the 1k events after it ---------------------------
+  // Written raw before each iteration (2k events, a snapshot at 1k) and deleted after it.
+  const recoveryRecords = readRecords.slice(0, RECOVERY_EVENTS);
+  const [recoveryKey, recoveryMeta] = keysOf("recovering");
+  const recoverySnapshots = `${PREFIX}{recovering}:snapshots`;
+  const snapshotRecord = encodeRecord({
+    sequenceNr: RECOVERY_SNAPSHOT_AT,
+    type: "bench.state",
+    version: 1,
+    data: SNAPSHOT_STATE,
+    timestamp: Date.now(),
+  });
+  const populateRecovery = async (): Promise<void> => {
+    await raw.sendCommand(["RPUSH", recoveryKey, ...recoveryRecords]);
+    await raw.sendCommand([
+      "HSET",
+      recoveryMeta,
+      "first",
+      "1",
+      "last",
+      String(RECOVERY_EVENTS),
+    ]);
+    await raw.sendCommand([
+      "ZADD",
+      recoverySnapshots,
+      String(RECOVERY_SNAPSHOT_AT),
+      Buffer.from(
+        snapshotRecord.buffer,
+        snapshotRecord.byteOffset,
+        snapshotRecord.byteLength,
+      ),
+    ]);
+    for (const key of [recoveryKey, recoveryMeta, recoverySnapshots]) {
+      await raw.expire(key, TTL_SECONDS);
+    }
+  };
+  const recoveryKeys = [recoveryKey, recoveryMeta, recoverySnapshots];
+  const recovered = RECOVERY_EVENTS - RECOVERY_SNAPSHOT_AT;
+  Deno.bench({
+    name: `baseline: raw node-redis ZRANGE + LRANGE of a snapshot and ${
+      recovered / 1000
+    }k records`,
+    group: "recover_snapshot_1k",
+    baseline: true,
+    n: 50,
+    warmup: 5,
+    async fn(b) {
+      await populateRecovery();
+      b.start();
+      const [snapshot] = await raw.sendCommand<Buffer[]>([
+        "ZRANGE",
+        recoverySnapshots,
+        "+inf",
+        "-inf",
+        "BYSCORE",
+        "REV",
+        "LIMIT",
+        "0",
+        "1",
+      ]);
+      const records = await raw.sendCommand<Buffer[]>([
+        "LRANGE",
+        recoveryKey,
+        String(RECOVERY_SNAPSHOT_AT),
+        "-1",
+      ]);
+      b.end();
+      await raw.del(recoveryKeys);
+      if (snapshot === undefined || records.length !== recovered) {
+        throw new Error(`read ${records.length}`);
+      }
+    },
+  });
+  Deno.bench({
+    name: `RedisPersistence recovery: latest snapshot, then ${
+      recovered / 1000
+    }k events (decoded)`,
+    group: "recover_snapshot_1k",
+    n: 50,
+    warmup: 5,
+    async fn(b) {
+      await populateRecovery();
+      b.start();
+      const snapshot = await provider!.snapshots.loadLatest("recovering");
+      const events = await journal.read(
+        "recovering",
+        snapshot!.sequenceNr + 1,
+      );
+      b.end();
+      await raw.del(recoveryKeys);
+      if (
+        snapshot?.sequenceNr !== RECOVERY_SNAPSHOT_AT ||
+        events.length !== recovered
+      ) {
         throw new Error(`read ${events.length}`);
       }
     },
