@@ -25,8 +25,13 @@ import { APPEND_BATCH, APPEND_HEADER, RECORD_PREFIX } from "./_scripts.ts";
 
 /** Script calls of appends on their way at once before new appends wait and batch. */
 const MAX_IN_FLIGHT = 8;
-/** At most this many appends per call... */
-const MAX_BATCH_APPENDS = 64;
+/**
+ * At most this many appends per call... Small enough that many writers keep several calls on
+ * their way (a hundred keep four or five), so that Redis runs one while this side settles
+ * another and encodes the next: measured with 100 writers, 24 gave 1.3-1.5x the throughput
+ * of 32 or 64, where the calls bunch up into two or three and each side waits for the other.
+ */
+const MAX_BATCH_APPENDS = 24;
 /** ...and at most this many records and bytes (one append bigger than that goes alone). */
 const MAX_BATCH_RECORDS = 8192;
 const MAX_BATCH_BYTES = 4 * 1024 * 1024;
