@@ -1,15 +1,11 @@
 // Requests waiting for an answer from one peer (asks, spawns, lookups, stops), by id. Timeouts
-// use the same scheme as local asks: a 10 ms tick that runs only while requests wait, and a FIFO
-// per timeout value, so a request costs no timer and no clock read.
+// use TickDeadlines, like local asks: a request costs no timer and no clock read.
 //
 // A request is one object (a subclass of Pending says how to read its answer and which errors
 // to reject with), not a set of closures, and it lets go of its promise once settled: the FIFO
 // keeps settled requests until the next sweep, and anything they hold would outlive a young
 // generation collection.
-import type { TimerHandle } from "../platform/mod.ts";
-import type { Clock } from "../timer/mod.ts";
-
-const TICK_MS = 10;
+import { type Clock, TickDeadlines } from "../timer/mod.ts";
 
 /** One request; the table fills in the id, the deadline and the promise's functions. */
 export abstract class Pending {
@@ -34,16 +30,18 @@ export abstract class Pending {
 
 export class RequestTable {
   #byId = new Map<number, Pending>();
-  #fifos = new Map<number, Pending[]>();
-  #heads = new Map<number, number>();
   #nextId = 0;
-  #tick = 0;
-  #timer: TimerHandle | null = null;
-  #clock: Clock;
-  #onTick = (): void => this.#sweep();
+  readonly #deadlines: TickDeadlines<Pending>;
 
   constructor(clock: Clock) {
-    this.#clock = clock;
+    this.#deadlines = new TickDeadlines<Pending>(
+      clock,
+      (pending) => {
+        this.#byId.delete(pending.id);
+        reject(pending, pending.timeout());
+      },
+      () => this.#byId.size > 0,
+    );
   }
 
   get size(): number {
@@ -55,22 +53,13 @@ export class RequestTable {
     const id = this.#nextId = (this.#nextId + 1) >>> 0 || 1;
     pending.id = id;
     pending.timeoutMs = timeoutMs;
-    pending.deadline = this.#tick + Math.ceil(timeoutMs / TICK_MS) + 1;
+    pending.deadline = this.#deadlines.deadlineFor(timeoutMs);
     const promise = new Promise<unknown>((resolve, reject) => {
       pending.resolve = resolve;
       pending.reject = reject;
     });
     this.#byId.set(id, pending);
-    let fifo = this.#fifos.get(timeoutMs);
-    if (fifo === undefined) {
-      fifo = [];
-      this.#fifos.set(timeoutMs, fifo);
-      this.#heads.set(timeoutMs, 0);
-    }
-    fifo.push(pending);
-    if (this.#timer === null) {
-      this.#timer = this.#clock.setTimer(this.#onTick, TICK_MS);
-    }
+    this.#deadlines.add(pending, timeoutMs);
     return promise;
   }
 
@@ -106,49 +95,13 @@ export class RequestTable {
   failAll(error: unknown): void {
     const all = [...this.#byId.values()];
     this.#byId.clear();
-    this.#fifos.clear();
-    this.#heads.clear();
+    this.#deadlines.clear();
     for (const pending of all) reject(pending, pending.failure(error));
-    this.#stopTicking();
   }
 
   /** Stops the tick (the node is closing; call failAll first). */
   close(): void {
-    this.#stopTicking();
-  }
-
-  #stopTicking(): void {
-    if (this.#timer !== null) this.#clock.clearTimer(this.#timer);
-    this.#timer = null;
-  }
-
-  #sweep(): void {
-    this.#timer = null;
-    const tick = ++this.#tick;
-    for (const [timeoutMs, fifo] of this.#fifos) {
-      let head = this.#heads.get(timeoutMs)!;
-      while (head < fifo.length) {
-        const pending = fifo[head];
-        if (!pending.settled) {
-          if (pending.deadline > tick) break;
-          this.#byId.delete(pending.id);
-          reject(pending, pending.timeout());
-        }
-        fifo[head++] = undefined as unknown as Pending;
-      }
-      if (head === fifo.length) {
-        this.#fifos.delete(timeoutMs);
-        this.#heads.delete(timeoutMs);
-      } else if (head > 1024 && head * 2 > fifo.length) {
-        this.#fifos.set(timeoutMs, fifo.slice(head));
-        this.#heads.set(timeoutMs, 0);
-      } else {
-        this.#heads.set(timeoutMs, head);
-      }
-    }
-    if (this.#byId.size > 0) {
-      this.#timer = this.#clock.setTimer(this.#onTick, TICK_MS);
-    }
+    this.#deadlines.close();
   }
 }
 

@@ -14,6 +14,7 @@
  * @module
  */
 export { type Clock, systemClock } from "./clock.ts";
+export { TICK_MS, type TickDeadline, TickDeadlines } from "./deadlines.ts";
 export type { TimerHandle } from "../platform/mod.ts";
 export { ManualClock } from "./manual_clock.ts";
 export {
