@@ -44,7 +44,7 @@ const record = (seq: number) =>
   });
 
 let run = 0;
-async function systemWith(provider: PersistenceProvider): Promise<ActorSystem> {
+function systemWith(provider: PersistenceProvider): ActorSystem {
   const system = new ActorSystem({
     node: `bench-${++run}`,
     askTimeoutMs: 60_000,
@@ -55,7 +55,7 @@ async function systemWith(provider: PersistenceProvider): Promise<ActorSystem> {
 
 // ---- memory ----------------------------------------------------------------------------------
 const memory = new MemoryPersistence();
-const memorySystem = await systemWith(memory);
+const memorySystem = systemWith(memory);
 const one = await memorySystem.spawn(counter, undefined, { id: "one" });
 let memorySeq = 0;
 
@@ -129,7 +129,7 @@ try {
 if (redis !== undefined) {
   const raw = createClient({ url: REDIS_URL });
   await raw.connect();
-  const redisSystem = await systemWith(redis);
+  const redisSystem = systemWith(redis);
   const single = await redisSystem.spawn(counter, undefined, { id: "single" });
   const actors = await Promise.all(
     Array.from(
