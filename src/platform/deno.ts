@@ -24,6 +24,7 @@ import type {
   TcpListener,
   TimerHandle,
 } from "./types.ts";
+import { TcpConnBase } from "./_tcp_conn.ts";
 
 /** Bytes asked of the socket per read when the reader brings no buffer. */
 const READ_CHUNK_SIZE = 64 * 1024;
@@ -54,148 +55,46 @@ function toNetAddr(addr: Deno.Addr): NetAddr {
   return { hostname, port };
 }
 
-function connectionClosedError(): Error {
-  return new Deno.errors.BadResource("Cannot use connection: it is closed");
-}
-
-function writeClosedError(): Error {
-  return new Deno.errors.BadResource(
-    "Cannot write to connection: its write side is closed",
-  );
-}
-
-/** A stream already locked, for a direction that the direct methods own. */
-function lockedReadable(): ReadableStream<Uint8Array> {
-  const stream = new ReadableStream<Uint8Array>();
-  stream.getReader();
-  return stream;
-}
-
-function lockedWritable(): WritableStream<Uint8Array> {
-  const stream = new WritableStream<Uint8Array>();
-  stream.getWriter();
-  return stream;
-}
-
-/** Who reads or writes a direction: nobody yet, its stream, or the direct methods. */
-const UNUSED = 0;
-const STREAM = 1;
-const DIRECT = 2;
-type Mode = typeof UNUSED | typeof STREAM | typeof DIRECT;
-
 interface QueuedWrite {
   readonly chunk: Uint8Array | null; // null: the FIN of closeWrite()
   resolve(): void;
   reject(error: unknown): void;
 }
 
-class DenoTcpConn implements TcpConn {
-  readonly localAddr: NetAddr;
-  readonly remoteAddr: NetAddr;
+/** The socket I/O of a Deno connection; the modes and close/fail state are in the base. */
+class DenoTcpConn extends TcpConnBase<ReadableByteStreamController> {
   #conn: DenoConn;
-  /** The socket was released, by close() or after both directions finished. */
-  #closed = false;
-  /** The reading side is done: ended, errored or cancelled. */
-  #readDone = false;
-  #readError: unknown = undefined;
-  /** The writing side is done: closed, closing, errored or aborted. */
-  #writeDone = false;
-  #writeError: unknown = undefined;
-  // The streams are made on first use, so that the direct methods can own a direction instead.
-  #readMode: Mode = UNUSED;
-  #writeMode: Mode = UNUSED;
-  #readable: ReadableStream<Uint8Array> | null = null;
-  #writable: WritableStream<Uint8Array> | null = null;
-  #readController: ReadableByteStreamController | null = null;
-  #writeController: WritableStreamDefaultController | null = null;
-  // Direct mode.
-  #onEnd: ((error?: unknown) => void) | null = null;
+  // Direct writes, one at a time: conn.write() may take only part of a chunk.
   #writing = false;
   #writeQueue: QueuedWrite[] = [];
-  #closeWrite: Promise<void> | null = null;
 
   constructor(conn: DenoConn) {
+    super(toNetAddr(conn.localAddr), toNetAddr(conn.remoteAddr));
     this.#conn = conn;
-    this.localAddr = toNetAddr(conn.localAddr);
-    this.remoteAddr = toNetAddr(conn.remoteAddr);
   }
 
-  get readable(): ReadableStream<Uint8Array> {
-    if (this.#readable !== null) return this.#readable;
-    if (this.#readMode === DIRECT) return this.#readable = lockedReadable();
-    this.#readMode = STREAM;
-    return this.#readable = new ReadableStream({
+  protected badResource(message: string): Error {
+    return new Deno.errors.BadResource(message);
+  }
+
+  protected createReadable(
+    start: (controller: ReadableByteStreamController) => void,
+    cancel: () => void,
+  ): ReadableStream<Uint8Array> {
+    return new ReadableStream({
       type: "bytes",
       autoAllocateChunkSize: READ_CHUNK_SIZE,
-      start: (controller) => {
-        this.#readController = controller;
-        if (this.#readDone) {
-          if (this.#readError === undefined) controller.close();
-          else controller.error(this.#readError);
-        }
-      },
+      start,
       pull: (controller) => this.#pull(controller),
-      cancel: () => {
-        this.#readDone = true;
-        this.close();
-      },
+      cancel,
     });
   }
 
-  get writable(): WritableStream<Uint8Array> {
-    if (this.#writable !== null) return this.#writable;
-    if (this.#writeMode === DIRECT) return this.#writable = lockedWritable();
-    this.#writeMode = STREAM;
-    return this.#writable = new WritableStream<Uint8Array>({
-      start: (controller) => {
-        this.#writeController = controller;
-        if (this.#writeDone) {
-          controller.error(this.#writeError ?? connectionClosedError());
-        }
-      },
-      write: (chunk) => this.#write(chunk),
-      close: () => this.#closeWriteNow(),
-      abort: () => {
-        this.#writeDone = true;
-        this.close();
-      },
-    });
-  }
-
-  startReading(
-    onData: (chunk: Uint8Array) => void,
-    onEnd: (error?: unknown) => void,
-  ): void {
-    if (typeof onData !== "function" || typeof onEnd !== "function") {
-      throw new TypeError(
-        "Cannot start reading: onData and onEnd must be functions",
-      );
-    }
-    if (this.#readMode !== UNUSED) {
-      throw new TypeError(
-        "Cannot start reading: the connection is read already (startReading() or readable)",
-      );
-    }
-    this.#readMode = DIRECT;
-    this.#onEnd = onEnd;
-    if (this.#readDone) {
-      this.#notifyEnd(this.#readError);
-      return;
-    }
+  protected readDirect(onData: (chunk: Uint8Array) => void): void {
     void this.#readLoop(onData);
   }
 
-  write(chunk: Uint8Array): Promise<void> {
-    const refusal = this.#claimWrite("write");
-    if (refusal !== undefined) return refusal;
-    if (!(chunk instanceof Uint8Array)) {
-      return Promise.reject(
-        new TypeError("Cannot write: chunk must be a Uint8Array"),
-      );
-    }
-    if (this.#writeDone || this.#closeWrite !== null) {
-      return Promise.reject(this.#writeError ?? writeClosedError());
-    }
+  protected override writeDirect(chunk: Uint8Array): Promise<void> {
     if (this.#writing) {
       return new Promise((resolve, reject) => {
         this.#writeQueue.push({ chunk, resolve, reject });
@@ -204,58 +103,57 @@ class DenoTcpConn implements TcpConn {
     return this.#directWrite(chunk);
   }
 
-  closeWrite(): Promise<void> {
-    const refusal = this.#claimWrite("closeWrite");
-    if (refusal !== undefined) return refusal;
-    if (this.#closeWrite !== null) return this.#closeWrite;
-    if (this.#writeDone) {
-      return Promise.reject(this.#writeError ?? writeClosedError());
-    }
-    this.#closeWrite = this.#writing
+  protected override closeWriteDirect(): Promise<void> {
+    return this.#writing
       ? new Promise((resolve, reject) => {
         this.#writeQueue.push({ chunk: null, resolve, reject });
       })
-      : this.#closeWriteNow();
-    return this.#closeWrite;
+      : this.sendFin();
   }
 
-  setNoDelay(noDelay: boolean): void {
+  protected async writeChunk(chunk: Uint8Array): Promise<void> {
+    try {
+      let written = 0;
+      while (written < chunk.byteLength) {
+        written += await this.#conn.write(chunk.subarray(written));
+      }
+    } catch (error) {
+      this.#writeFailed(error);
+    }
+  }
+
+  protected async halfClose(): Promise<void> {
+    try {
+      await this.#conn.closeWrite();
+    } catch (error) {
+      if (this.closed) throw this.connectionClosedError();
+      this.fail(error);
+      throw error;
+    }
+    this.releaseIfDone();
+  }
+
+  protected closeSocket(): void {
+    try {
+      this.#conn.close();
+    } catch {
+      // Deno released it already (for example after an error).
+    }
+  }
+
+  protected setSocketNoDelay(noDelay: boolean): void {
     // Deno.TlsConn has no setNoDelay: the option is not reachable through the TLS stream.
-    if (!this.#closed && "setNoDelay" in this.#conn) {
-      this.#conn.setNoDelay(noDelay);
-    }
+    if ("setNoDelay" in this.#conn) this.#conn.setNoDelay(noDelay);
   }
 
-  close(): void {
-    if (this.#closed) return;
-    this.#release();
-    this.#endReadable();
-    if (!this.#writeDone) {
-      this.#writeDone = true;
-      this.#writeError = connectionClosedError();
-      this.#writeController?.error(this.#writeError);
-      this.#rejectQueuedWrites();
-    }
-  }
-
-  /** Makes the direct methods own the write side; a rejection when the stream owns it. */
-  #claimWrite(method: string): Promise<never> | undefined {
-    if (this.#writeMode === DIRECT) return undefined;
-    if (this.#writeMode === STREAM) {
-      return Promise.reject(
-        new TypeError(
-          `Cannot ${method}: the connection is written through writable`,
-        ),
-      );
-    }
-    this.#writeMode = DIRECT;
-    return undefined;
+  protected override writeEnded(): void {
+    this.#rejectQueuedWrites();
   }
 
   async #readLoop(onData: (chunk: Uint8Array) => void): Promise<void> {
     let arena = new Uint8Array(ARENA_BYTES);
     let used = 0;
-    while (!this.#readDone) {
+    while (!this.readDone) {
       if (arena.byteLength - used < ARENA_MIN_READ) {
         arena = new Uint8Array(ARENA_BYTES);
         used = 0;
@@ -265,14 +163,14 @@ class DenoTcpConn implements TcpConn {
         read = await this.#conn.read(arena.subarray(used));
       } catch (error) {
         // A read cut short by our own close() is the end of the stream, not a failure.
-        if (this.#closed) this.#endReadable();
-        else this.#fail(error);
+        if (this.closed) this.endReadable();
+        else this.fail(error);
         return;
       }
-      if (this.#readDone) return;
+      if (this.readDone) return;
       if (read === null) {
-        this.#endReadable();
-        this.#releaseIfDone();
+        this.endReadable();
+        this.releaseIfDone();
         return;
       }
       const chunk = arena.subarray(used, used + read);
@@ -280,7 +178,7 @@ class DenoTcpConn implements TcpConn {
       try {
         onData(chunk);
       } catch (error) {
-        this.#fail(error);
+        this.fail(error);
         return;
       }
     }
@@ -294,7 +192,7 @@ class DenoTcpConn implements TcpConn {
       done = this.#conn.write(chunk).then(
         (written) =>
           written < chunk.byteLength
-            ? this.#write(chunk.subarray(written))
+            ? this.writeChunk(chunk.subarray(written))
             : undefined,
         (error) => this.#writeFailed(error),
       );
@@ -309,13 +207,13 @@ class DenoTcpConn implements TcpConn {
     this.#writing = false;
     const next = this.#writeQueue.shift();
     if (next === undefined) return;
-    if (this.#writeDone && next.chunk !== null) {
-      next.reject(this.#writeError ?? writeClosedError());
+    if (this.writeDone && next.chunk !== null) {
+      next.reject(this.writeError ?? this.writeClosedError());
       this.#rejectQueuedWrites();
       return;
     }
     if (next.chunk === null) {
-      this.#closeWriteNow().then(next.resolve, next.reject);
+      this.sendFin().then(next.resolve, next.reject);
       return;
     }
     this.#directWrite(next.chunk).then(next.resolve, next.reject);
@@ -325,7 +223,7 @@ class DenoTcpConn implements TcpConn {
     const queued = this.#writeQueue;
     if (queued.length === 0) return;
     this.#writeQueue = [];
-    const error = this.#writeError ?? writeClosedError();
+    const error = this.writeError ?? this.writeClosedError();
     for (const write of queued) write.reject(error);
   }
 
@@ -340,99 +238,22 @@ class DenoTcpConn implements TcpConn {
       );
     } catch (error) {
       // A read cut short by our own close() is the end of the stream, not a failure.
-      if (this.#closed) this.#endReadable();
-      else this.#fail(error);
+      if (this.closed) this.endReadable();
+      else this.fail(error);
       return;
     }
     if (read === null) {
-      this.#endReadable();
-      this.#releaseIfDone();
+      this.endReadable();
+      this.releaseIfDone();
     } else {
       request.respond(read);
     }
   }
 
-  async #write(chunk: Uint8Array): Promise<void> {
-    try {
-      let written = 0;
-      while (written < chunk.byteLength) {
-        written += await this.#conn.write(chunk.subarray(written));
-      }
-    } catch (error) {
-      this.#writeFailed(error);
-    }
-  }
-
   #writeFailed(error: unknown): never {
-    if (this.#closed) throw this.#writeError ?? connectionClosedError();
-    this.#fail(error);
+    if (this.closed) throw this.writeError ?? this.connectionClosedError();
+    this.fail(error);
     throw error;
-  }
-
-  async #closeWriteNow(): Promise<void> {
-    this.#writeDone = true;
-    if (this.#closed) throw connectionClosedError();
-    try {
-      await this.#conn.closeWrite();
-    } catch (error) {
-      if (this.#closed) throw connectionClosedError();
-      this.#fail(error);
-      throw error;
-    }
-    this.#releaseIfDone();
-  }
-
-  #endReadable(): void {
-    if (this.#readDone) return;
-    this.#readDone = true;
-    const controller = this.#readController;
-    if (controller !== null) {
-      try {
-        controller.close();
-        controller.byobRequest?.respond(0);
-      } catch {
-        // Already closed by the stream itself (cancelled or errored): nothing to end.
-      }
-    }
-    this.#notifyEnd(undefined);
-  }
-
-  /** An I/O error ends both directions with that error. */
-  #fail(error: unknown): void {
-    if (!this.#readDone) {
-      this.#readDone = true;
-      this.#readError = error;
-      this.#readController?.error(error);
-      this.#notifyEnd(error);
-    }
-    if (!this.#writeDone) {
-      this.#writeDone = true;
-      this.#writeError = error;
-      this.#writeController?.error(error);
-      this.#rejectQueuedWrites();
-    }
-    this.#release();
-  }
-
-  #notifyEnd(error: unknown): void {
-    const onEnd = this.#onEnd;
-    if (onEnd === null) return;
-    this.#onEnd = null;
-    queueMicrotask(() => error === undefined ? onEnd() : onEnd(error));
-  }
-
-  #releaseIfDone(): void {
-    if (this.#readDone && this.#writeDone) this.#release();
-  }
-
-  #release(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    try {
-      this.#conn.close();
-    } catch {
-      // Deno released it already (for example after an error).
-    }
   }
 }
 

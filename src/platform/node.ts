@@ -30,6 +30,7 @@ import type {
   TcpListener,
   TimerHandle,
 } from "./types.ts";
+import { TcpConnBase } from "./_tcp_conn.ts";
 
 /** Bytes the readable queues before the socket is paused. */
 const READ_HIGH_WATER_MARK = 64 * 1024;
@@ -44,283 +45,104 @@ function badResource(message: string): Error {
   return error;
 }
 
-function connectionClosedError(): Error {
-  return badResource("Cannot use connection: it is closed");
-}
-
-function writeClosedError(): Error {
-  return badResource("Cannot write to connection: its write side is closed");
-}
-
-/** A stream already locked, for a direction that the direct methods own. */
-function lockedReadable(): ReadableStream<Uint8Array> {
-  const stream = new ReadableStream<Uint8Array>();
-  stream.getReader();
-  return stream;
-}
-
-function lockedWritable(): WritableStream<Uint8Array> {
-  const stream = new WritableStream<Uint8Array>();
-  stream.getWriter();
-  return stream;
-}
-
-/** Who reads or writes a direction: nobody yet, its stream, or the direct methods. */
-const UNUSED = 0;
-const STREAM = 1;
-const DIRECT = 2;
-type Mode = typeof UNUSED | typeof STREAM | typeof DIRECT;
-
-class NodeTcpConn implements TcpConn {
-  readonly localAddr: NetAddr;
-  readonly remoteAddr: NetAddr;
+/** The socket I/O of a Node connection; the modes and close/fail state are in the base. */
+class NodeTcpConn
+  extends TcpConnBase<ReadableStreamDefaultController<Uint8Array>> {
   #socket: net.Socket;
-  /** close() was called or the socket is gone. */
-  #closed = false;
-  /** The reading side is done: ended, errored or cancelled. */
-  #readDone = false;
-  #readError: unknown = undefined;
-  /** The writing side is done: closed, closing, errored or aborted. */
-  #writeDone = false;
-  #writeError: unknown = undefined;
-  // The streams are made on first use, so that the direct methods can own a direction instead.
-  // Until someone reads, no 'data' listener is attached and the socket stays paused.
-  #readMode: Mode = UNUSED;
-  #writeMode: Mode = UNUSED;
-  #readable: ReadableStream<Uint8Array> | null = null;
-  #writable: WritableStream<Uint8Array> | null = null;
-  #readController: ReadableStreamDefaultController<Uint8Array> | null = null;
-  #writeController: WritableStreamDefaultController | null = null;
-  #onEnd: ((error?: unknown) => void) | null = null;
-  #closeWrite: Promise<void> | null = null;
 
   constructor(socket: net.Socket) {
+    super(
+      { hostname: socket.localAddress ?? "", port: socket.localPort ?? 0 },
+      { hostname: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 },
+    );
     this.#socket = socket;
-    this.localAddr = {
-      hostname: socket.localAddress ?? "",
-      port: socket.localPort ?? 0,
-    };
-    this.remoteAddr = {
-      hostname: socket.remoteAddress ?? "",
-      port: socket.remotePort ?? 0,
-    };
-    socket.on("end", () => this.#endReadable());
-    socket.on("error", (error: Error) => this.#fail(error));
-    socket.on("close", () => this.#onClose());
+    // Until someone reads, no 'data' listener is attached and the socket stays paused.
+    socket.on("end", () => this.endReadable());
+    socket.on("error", (error: Error) => this.fail(error));
+    // Node destroys the socket itself once both directions finished, or after an error.
+    socket.on("close", () => this.socketClosed());
   }
 
-  get readable(): ReadableStream<Uint8Array> {
-    if (this.#readable !== null) return this.#readable;
-    if (this.#readMode === DIRECT) return this.#readable = lockedReadable();
-    this.#readMode = STREAM;
-    this.#readable = new ReadableStream<Uint8Array>({
-      start: (controller) => {
-        this.#readController = controller;
-        if (this.#readDone) {
-          if (this.#readError === undefined) controller.close();
-          else controller.error(this.#readError);
-        }
-      },
+  protected badResource(message: string): Error {
+    return badResource(message);
+  }
+
+  protected createReadable(
+    start: (controller: ReadableStreamDefaultController<Uint8Array>) => void,
+    cancel: () => void,
+  ): ReadableStream<Uint8Array> {
+    const readable = new ReadableStream<Uint8Array>({
+      start,
       pull: () => {
-        if (!this.#readDone) this.#socket.resume();
+        if (!this.readDone) this.#socket.resume();
       },
-      cancel: () => {
-        this.#readDone = true;
-        this.close();
-      },
+      cancel,
     }, {
       highWaterMark: READ_HIGH_WATER_MARK,
       size: (chunk) => chunk.byteLength,
     });
     this.#socket.on("data", (chunk: Uint8Array) => this.#onStreamData(chunk));
-    return this.#readable;
+    return readable;
   }
 
-  get writable(): WritableStream<Uint8Array> {
-    if (this.#writable !== null) return this.#writable;
-    if (this.#writeMode === DIRECT) return this.#writable = lockedWritable();
-    this.#writeMode = STREAM;
-    return this.#writable = new WritableStream<Uint8Array>({
-      start: (controller) => {
-        this.#writeController = controller;
-        if (this.#writeDone) {
-          controller.error(this.#writeError ?? connectionClosedError());
-        }
-      },
-      write: (chunk) => this.#write(chunk),
-      close: () => this.#end(),
-      abort: () => {
-        this.#writeDone = true;
-        this.close();
-      },
-    });
-  }
-
-  startReading(
-    onData: (chunk: Uint8Array) => void,
-    onEnd: (error?: unknown) => void,
-  ): void {
-    if (typeof onData !== "function" || typeof onEnd !== "function") {
-      throw new TypeError(
-        "Cannot start reading: onData and onEnd must be functions",
-      );
-    }
-    if (this.#readMode !== UNUSED) {
-      throw new TypeError(
-        "Cannot start reading: the connection is read already (startReading() or readable)",
-      );
-    }
-    this.#readMode = DIRECT;
-    this.#onEnd = onEnd;
-    if (this.#readDone) {
-      this.#notifyEnd(this.#readError);
-      return;
-    }
+  protected readDirect(onData: (chunk: Uint8Array) => void): void {
     this.#socket.on("data", (chunk: Uint8Array) => {
-      if (this.#readDone) return;
+      if (this.readDone) return;
       try {
         // A plain view, not the Buffer (Node allocates a new one per read, never reused).
         onData(
           new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
         );
       } catch (error) {
-        this.#fail(error);
-        this.#closed = true;
-        this.#socket.destroy();
+        this.fail(error);
       }
     });
   }
 
-  write(chunk: Uint8Array): Promise<void> {
-    const refusal = this.#claimWrite("write");
-    if (refusal !== undefined) return refusal;
-    if (!(chunk instanceof Uint8Array)) {
-      return Promise.reject(
-        new TypeError("Cannot write: chunk must be a Uint8Array"),
-      );
-    }
-    if (this.#writeDone || this.#closeWrite !== null) {
-      return Promise.reject(this.#writeError ?? writeClosedError());
-    }
-    return this.#write(chunk);
-  }
-
-  closeWrite(): Promise<void> {
-    const refusal = this.#claimWrite("closeWrite");
-    if (refusal !== undefined) return refusal;
-    if (this.#closeWrite !== null) return this.#closeWrite;
-    if (this.#writeDone) {
-      return Promise.reject(this.#writeError ?? writeClosedError());
-    }
-    // The socket queues the FIN behind the writes before it.
-    return this.#closeWrite = this.#end();
-  }
-
-  setNoDelay(noDelay: boolean): void {
-    if (!this.#closed) this.#socket.setNoDelay(noDelay);
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#endReadable();
-    if (!this.#writeDone) {
-      this.#writeDone = true;
-      this.#writeError = connectionClosedError();
-      this.#writeController?.error(this.#writeError);
-    }
-    this.#socket.destroy();
-  }
-
-  /** Makes the direct methods own the write side; a rejection when the stream owns it. */
-  #claimWrite(method: string): Promise<never> | undefined {
-    if (this.#writeMode === DIRECT) return undefined;
-    if (this.#writeMode === STREAM) {
-      return Promise.reject(
-        new TypeError(
-          `Cannot ${method}: the connection is written through writable`,
-        ),
-      );
-    }
-    this.#writeMode = DIRECT;
-    return undefined;
-  }
-
-  #onStreamData(chunk: Uint8Array): void {
-    const controller = this.#readController;
-    if (this.#readDone || controller === null) return;
-    // A plain view, not the Buffer: Buffer#slice() shares memory where Uint8Array#slice() copies.
-    controller.enqueue(
-      new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
-    );
-    if ((controller.desiredSize ?? 0) <= 0) this.#socket.pause();
-  }
-
-  #write(chunk: Uint8Array): Promise<void> {
-    if (this.#closed) {
-      return Promise.reject(this.#writeError ?? connectionClosedError());
+  protected writeChunk(chunk: Uint8Array): Promise<void> {
+    if (this.closed) {
+      return Promise.reject(this.writeError ?? this.connectionClosedError());
     }
     return new Promise((resolve, reject) => {
       this.#socket.write(chunk, (error) => {
         if (error === null || error === undefined) resolve();
         else {
           reject(
-            this.#closed ? this.#writeError ?? connectionClosedError() : error,
+            this.closed
+              ? this.writeError ?? this.connectionClosedError()
+              : error,
           );
         }
       });
     });
   }
 
-  #end(): Promise<void> {
-    this.#writeDone = true;
-    if (this.#closed) return Promise.reject(connectionClosedError());
+  protected halfClose(): Promise<void> {
+    // The socket queues the FIN behind the writes before it.
     return new Promise((resolve, reject) => {
       this.#socket.end((error?: Error | null) => {
         if (error === null || error === undefined) resolve();
-        else reject(this.#closed ? connectionClosedError() : error);
+        else reject(this.closed ? this.connectionClosedError() : error);
       });
     });
   }
 
-  #endReadable(): void {
-    if (this.#readDone) return;
-    this.#readDone = true;
-    this.#readController?.close();
-    this.#notifyEnd(undefined);
+  protected closeSocket(): void {
+    this.#socket.destroy();
   }
 
-  /** An I/O error ends both directions with that error. */
-  #fail(error: unknown): void {
-    if (!this.#readDone) {
-      this.#readDone = true;
-      this.#readError = error;
-      this.#readController?.error(error);
-      this.#notifyEnd(error);
-    }
-    if (!this.#writeDone) {
-      this.#writeDone = true;
-      this.#writeError = error;
-      this.#writeController?.error(error);
-    }
+  protected setSocketNoDelay(noDelay: boolean): void {
+    this.#socket.setNoDelay(noDelay);
   }
 
-  #notifyEnd(error: unknown): void {
-    const onEnd = this.#onEnd;
-    if (onEnd === null) return;
-    this.#onEnd = null;
-    queueMicrotask(() => error === undefined ? onEnd() : onEnd(error));
-  }
-
-  #onClose(): void {
-    // Node destroys the socket itself once both directions finished, or after an error.
-    this.#closed = true;
-    this.#endReadable();
-    if (!this.#writeDone) {
-      this.#writeDone = true;
-      this.#writeError = connectionClosedError();
-      this.#writeController?.error(this.#writeError);
-    }
+  #onStreamData(chunk: Uint8Array): void {
+    const controller = this.readController;
+    if (this.readDone || controller === null) return;
+    // A plain view, not the Buffer: Buffer#slice() shares memory where Uint8Array#slice() copies.
+    controller.enqueue(
+      new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+    );
+    if ((controller.desiredSize ?? 0) <= 0) this.#socket.pause();
   }
 }
 
