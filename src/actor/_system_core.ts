@@ -47,7 +47,6 @@ export interface SystemCore {
     args: unknown,
     options: SpawnOptions | undefined,
   ): Promise<ActorRef<UnknownProtocol>>;
-  cellOf(ref: unknown): ActorCell;
 }
 
 /** One actor type in one system: handler entries with their counters, and per-type metrics. */

@@ -7,7 +7,7 @@ import {
 import { MetricsRegistry } from "../metrics/mod.ts";
 import { type Clock, systemClock } from "../timer/mod.ts";
 import { AskRegistry } from "./_ask.ts";
-import { type ActorCell, ActorCell as Cell, LocalActorRef } from "./_cell.ts";
+import { type ActorCell, ActorCell as Cell } from "./_cell.ts";
 import {
   ActorMetrics,
   makeTypeInfo,
@@ -232,13 +232,6 @@ class Core implements SystemCore {
       return cell.ref;
     });
   }
-
-  cellOf(ref: unknown): ActorCell {
-    if (!(ref instanceof LocalActorRef) || ref.cell.system !== this) {
-      throw new TypeError("Expected a ref of an actor in this actor system");
-    }
-    return ref.cell;
-  }
 }
 
 /**
@@ -448,10 +441,5 @@ export class ActorSystem implements AsyncDisposable {
   /** The Prometheus text exposition of this system's metrics. */
   prometheusText(): string {
     return this.#core.registry.prometheusText();
-  }
-
-  /** @internal The cell behind a ref (for the runtime's own modules). */
-  cellOf(ref: unknown): ActorCell {
-    return this.#core.cellOf(ref);
   }
 }
