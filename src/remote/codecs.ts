@@ -62,12 +62,7 @@ export class MessageCodecs {
       if (value === undefined && codecName === "json") return EMPTY;
       return codec.encode(type, value);
     } catch (error) {
-      throw new CodecError(
-        `Cannot encode "${type}" with codec "${codecName}": ${
-          (error as Error)?.message ?? error
-        }`,
-        error,
-      );
+      throw codecFailure("encode", type, codecName, error);
     }
   }
 
@@ -95,12 +90,7 @@ export class MessageCodecs {
         );
       }
     } catch (error) {
-      throw new CodecError(
-        `Cannot encode "${type}" with codec "${codecName}": ${
-          (error as Error)?.message ?? error
-        }`,
-        error,
-      );
+      throw codecFailure("encode", type, codecName, error);
     }
     return text;
   }
@@ -119,14 +109,22 @@ export class MessageCodecs {
     try {
       return codec.decode(type, bytes);
     } catch (error) {
-      throw new CodecError(
-        `Cannot decode "${type}" with codec "${codecName}": ${
-          (error as Error)?.message ?? error
-        }`,
-        error,
-      );
+      throw codecFailure("decode", type, codecName, error);
     }
   }
 }
 
 const EMPTY = new Uint8Array(0);
+
+function codecFailure(
+  action: "encode" | "decode",
+  type: string,
+  codecName: string,
+  error: unknown,
+): CodecError {
+  const detail = error instanceof Error ? error.message : String(error);
+  return new CodecError(
+    `Cannot ${action} "${type}" with codec "${codecName}": ${detail}`,
+    error,
+  );
+}
