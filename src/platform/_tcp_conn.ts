@@ -312,3 +312,23 @@ export abstract class TcpConnBase<Controller extends ReadController>
     queueMicrotask(() => error === undefined ? onEnd() : onEnd(error));
   }
 }
+
+/**
+ * Yields accepted connections until the listener is closed (an accept that fails after the
+ * close ends the iteration; before it, the error is thrown). Both runtimes' listeners use it.
+ */
+export async function* acceptUntilClosed(
+  accept: () => Promise<TcpConn>,
+  closed: () => boolean,
+): AsyncGenerator<TcpConn, void, undefined> {
+  while (true) {
+    let conn: TcpConn;
+    try {
+      conn = await accept();
+    } catch (error) {
+      if (closed()) return;
+      throw error;
+    }
+    yield conn;
+  }
+}

@@ -24,7 +24,7 @@ import type {
   TcpListener,
   TimerHandle,
 } from "./types.ts";
-import { TcpConnBase } from "./_tcp_conn.ts";
+import { acceptUntilClosed, TcpConnBase } from "./_tcp_conn.ts";
 
 /** Bytes asked of the socket per read when the reader brings no buffer. */
 const READ_CHUNK_SIZE = 64 * 1024;
@@ -281,17 +281,8 @@ class DenoTcpListener implements TcpListener {
     this.#listener.close();
   }
 
-  async *[Symbol.asyncIterator](): AsyncGenerator<TcpConn, void, undefined> {
-    while (true) {
-      let conn: TcpConn;
-      try {
-        conn = await this.accept();
-      } catch (error) {
-        if (this.#closed) return;
-        throw error;
-      }
-      yield conn;
-    }
+  [Symbol.asyncIterator](): AsyncGenerator<TcpConn, void, undefined> {
+    return acceptUntilClosed(() => this.accept(), () => this.#closed);
   }
 }
 
@@ -352,17 +343,8 @@ class DenoTlsListener implements TcpListener {
     }
   }
 
-  async *[Symbol.asyncIterator](): AsyncGenerator<TcpConn, void, undefined> {
-    while (true) {
-      let conn: TcpConn;
-      try {
-        conn = await this.accept();
-      } catch (error) {
-        if (this.#closed) return;
-        throw error;
-      }
-      yield conn;
-    }
+  [Symbol.asyncIterator](): AsyncGenerator<TcpConn, void, undefined> {
+    return acceptUntilClosed(() => this.accept(), () => this.#closed);
   }
 
   /** Accepts while more callers wait than handshakes run; one accept in flight at a time. */

@@ -30,7 +30,7 @@ import type {
   TcpListener,
   TimerHandle,
 } from "./types.ts";
-import { TcpConnBase } from "./_tcp_conn.ts";
+import { acceptUntilClosed, TcpConnBase } from "./_tcp_conn.ts";
 
 /** Bytes the readable queues before the socket is paused. */
 const READ_HIGH_WATER_MARK = 64 * 1024;
@@ -207,17 +207,8 @@ class NodeTcpListener implements TcpListener {
     }
   }
 
-  async *[Symbol.asyncIterator](): AsyncGenerator<TcpConn, void, undefined> {
-    while (true) {
-      let conn: TcpConn;
-      try {
-        conn = await this.accept();
-      } catch (error) {
-        if (this.#closed) return;
-        throw error;
-      }
-      yield conn;
-    }
+  [Symbol.asyncIterator](): AsyncGenerator<TcpConn, void, undefined> {
+    return acceptUntilClosed(() => this.accept(), () => this.#closed);
   }
 }
 
