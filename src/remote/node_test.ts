@@ -21,7 +21,14 @@ import {
   isNodeUnreachableError,
   isRemoteFailureError,
 } from "./errors.ts";
+import { importSecret, newNonce, prove } from "./handshake.ts";
 import { RemoteNode, type RemoteNodeOptions } from "./node.ts";
+import {
+  decodeMessage,
+  encodeMessage,
+  PROTOCOL_VERSION,
+} from "./protocol/mod.ts";
+import { listenFrames } from "./transport/mod.ts";
 
 const SECRET = "test secret, not for production";
 const quiet = { error() {} };
@@ -398,4 +405,74 @@ test("RemoteNode.start() validates its options", async () => {
     }),
     TypeError,
   );
+});
+
+test("RemoteNode: a peer that goes silent after the handshake is dropped by the heartbeat", async () => {
+  // A fake node: it completes a real handshake, then never answers anything (no pongs, no replies).
+  const key = await importSecret(SECRET);
+  const silent = await listenFrames(
+    { hostname: "127.0.0.1", port: 0 },
+    (conn) => {
+      let listenerNonce: Uint8Array | undefined;
+      let hello: { node: string; nonce: Uint8Array } | undefined;
+      conn.start({
+        onFrame: async (bytes) => {
+          const message = decodeMessage(bytes);
+          if (message.kind === "hello") {
+            hello = { node: message.node, nonce: message.nonce.slice() };
+            listenerNonce = newNonce();
+            const facts = {
+              cluster: "test",
+              dialerNode: hello.node,
+              listenerNode: "silent",
+              dialerNonce: hello.nonce,
+              listenerNonce,
+            };
+            conn.send(encodeMessage({
+              kind: "welcome",
+              protocolVersion: PROTOCOL_VERSION,
+              node: "silent",
+              address: "127.0.0.1:1",
+              cluster: "test",
+              nonce: listenerNonce,
+              proof: await prove(key, "listener", facts),
+            }));
+          } else if (message.kind === "proof") {
+            conn.send(encodeMessage({ kind: "accepted" }));
+          }
+          // Everything after the handshake is swallowed.
+        },
+        onClose() {},
+      });
+    },
+  );
+  const system = new ActorSystem({ node: "a", logger: quiet });
+  const node = await RemoteNode.start(system, {
+    cluster: "test",
+    secret: SECRET,
+    logger: quiet,
+    heartbeatIntervalMs: 50,
+    heartbeatTimeoutMs: 200,
+    reconnect: { minMs: 60_000, maxMs: 60_000 },
+  });
+  try {
+    assert.equal(await node.connect(`127.0.0.1:${silent.addr.port}`), "silent");
+    const started = Date.now();
+    const error = await node.ref<EchoProtocol>("silent", "echo")
+      .ask("sum", undefined, { timeoutMs: 10_000 })
+      .catch((e) => e);
+    assert.ok(isNodeUnreachableError(error), String(error));
+    assert.ok(
+      Date.now() - started < 5000,
+      "dropped by the heartbeat, not by the ask timeout",
+    );
+    assert.deepEqual(node.peers().map((p) => [p.node, p.connected]), [[
+      "silent",
+      false,
+    ]]);
+  } finally {
+    await node.close();
+    await system.shutdown();
+    await silent.close();
+  }
 });
