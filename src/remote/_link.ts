@@ -100,6 +100,14 @@ export class Link {
     });
   }
 
+  /** The most bytes this side lets wait for the socket (see RemoteNodeOptions.maxSendBufferBytes). */
+  sendLimit = Infinity;
+
+  /** Whether a frame of `bytes` fits in the send buffer now. */
+  fits(bytes: number): boolean {
+    return this.frames.bufferedBytes + 4 + bytes <= this.sendLimit;
+  }
+
   send(message: RemoteMessage): void {
     if (this.closed) throw this.closeError;
     this.sentSinceTick = true;

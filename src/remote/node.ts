@@ -45,7 +45,10 @@ import {
   type Tell,
   TellBatchWriter,
 } from "./protocol/mod.ts";
-import { FrameConnection } from "./transport/mod.ts";
+import {
+  FrameConnection,
+  type FrameConnectionOptions,
+} from "./transport/mod.ts";
 
 /** TLS for a node's listener (PEM strings). */
 export interface RemoteTlsServerOptions {
@@ -90,6 +93,13 @@ export interface RemoteNodeOptions extends CodecOptions {
    * tells become dead letters and requests reject with `NodeUnreachableError`.
    */
   readonly maxBufferedMessages?: number;
+  /**
+   * How many bytes may wait for the socket on one connection (default 64 MiB). Past that,
+   * tells to that node become dead letters (reason `mailbox-full`) and requests reject with
+   * `NodeUnreachableError`, so a producer faster than the network gets bounded memory and
+   * keeps its connection.
+   */
+  readonly maxSendBufferBytes?: number;
   /** The largest frame accepted or sent, in bytes (default 8 MiB). */
   readonly maxFrameBytes?: number;
   /** Where connection problems are reported (default: the console). */
@@ -114,6 +124,7 @@ interface Settings {
   readonly reconnect: BackoffOptions;
   readonly maxBufferedMessages: number;
   readonly maxFrameBytes: number;
+  readonly maxSendBufferBytes: number;
   readonly connectTls?: RemoteTlsClientOptions;
 }
 
@@ -247,6 +258,11 @@ class NodeCore {
         "maxFrameBytes",
         options.maxFrameBytes,
         8 * 1024 * 1024,
+      ),
+      maxSendBufferBytes: positive(
+        "maxSendBufferBytes",
+        options.maxSendBufferBytes,
+        64 * 1024 * 1024,
       ),
       connectTls: options.connectTls,
     };
@@ -506,6 +522,26 @@ class NodeCore {
     return this.#factories.get(name);
   }
 
+  // The transport closes a connection whose buffer passes its hard limit; the peer refuses
+  // sends before that (Link.fits), so the hard limit sits a frame above the send buffer.
+  #frameOptions(): FrameConnectionOptions {
+    const limit = this.#settings.maxSendBufferBytes;
+    const highWaterBytes = Math.min(4 * 1024 * 1024, Math.floor(limit / 4));
+    return {
+      maxFrameBytes: this.#settings.maxFrameBytes,
+      maxBufferedBytes: limit + this.#settings.maxFrameBytes + 64,
+      highWaterBytes,
+      lowWaterBytes: Math.floor(highWaterBytes / 4),
+    };
+  }
+
+  /** Starts a link with this node's send buffer limit. */
+  #link(frames: FrameConnection, description: string): Link {
+    const link = new Link(frames, description, this.#logger);
+    link.sendLimit = this.#settings.maxSendBufferBytes;
+    return link;
+  }
+
   #checkOpen(): void {
     if (this.closed) {
       throw new NodeUnreachableError(this.node, "this node is closed");
@@ -539,10 +575,8 @@ class NodeCore {
       throw new NodeUnreachableError(address, "cannot connect", error);
     }
     conn.setNoDelay(true);
-    const frames = new FrameConnection(conn, {
-      maxFrameBytes: this.#settings.maxFrameBytes,
-    });
-    const link = new Link(frames, `node at ${address}`, this.#logger);
+    const frames = new FrameConnection(conn, this.#frameOptions());
+    const link = this.#link(frames, `node at ${address}`);
     try {
       const peerNode = await this.#dialerHandshake(link);
       return { link, peerNode };
@@ -648,10 +682,8 @@ class NodeCore {
   async #accept(conn: TcpConn): Promise<void> {
     conn.setNoDelay(true);
     const remote = `${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`;
-    const frames = new FrameConnection(conn, {
-      maxFrameBytes: this.#settings.maxFrameBytes,
-    });
-    const link = new Link(frames, `connection from ${remote}`, this.#logger);
+    const frames = new FrameConnection(conn, this.#frameOptions());
+    const link = this.#link(frames, `connection from ${remote}`);
     try {
       const peerNode = await this.#listenerHandshake(link);
       if (this.closed) {
@@ -744,12 +776,18 @@ class NodeCore {
   }
 
   /** Publishes a message that could not be sent as a dead letter. */
-  deadLetter(node: string, path: string, type: string, payload: unknown): void {
+  deadLetter(
+    node: string,
+    path: string,
+    type: string,
+    payload: unknown,
+    reason: "node-unreachable" | "mailbox-full" = "node-unreachable",
+  ): void {
     this.#system.deadLetters.publish({
       recipient: formatAddress({ node, path }),
       messageType: type,
       payload,
-      reason: "node-unreachable",
+      reason,
     });
   }
 }
@@ -768,6 +806,7 @@ class Peer {
   #outbox: RemoteMessage[] = [];
   /** Tells not sent yet, encoded as they come; their values are kept for dead letters. */
   readonly #batch = new TellBatchWriter();
+  #sendBufferFull = false;
   #tellPayloads: unknown[] = [];
   #flushScheduled = false;
   #proxies = new Map<string, Device>();
@@ -953,8 +992,32 @@ class Peer {
     const payloads = this.#tellPayloads;
     const link = this.#link;
     if (link !== null && !link.closed) {
+      const frame = batch.finish();
+      if (!link.fits(frame.byteLength)) {
+        // The network is slower than the producer: refuse what does not fit, as a bounded
+        // mailbox does, instead of buffering without bound or losing the connection.
+        if (!this.#sendBufferFull) {
+          this.#sendBufferFull = true;
+          this.owner.logger.error(
+            `Send buffer to node "${this.node}" is full; tells become dead letters until it drains`,
+            undefined,
+          );
+        }
+        const tells = this.#takeTells();
+        for (let i = 0; i < tells.length; i++) {
+          this.owner.deadLetter(
+            this.node,
+            tells[i].recipient,
+            tells[i].type,
+            payloads[i],
+            "mailbox-full",
+          );
+        }
+        return;
+      }
+      this.#sendBufferFull = false;
       try {
-        link.sendEncoded(batch.finish());
+        link.sendEncoded(frame);
         batch.reset();
         this.#tellPayloads = [];
         return;
@@ -1031,7 +1094,17 @@ class Peer {
     const link = this.#link;
     if (link !== null && !link.closed) {
       try {
-        link.sendEncoded(request.encode(id));
+        const frame = request.encode(id);
+        if (link.fits(frame.byteLength)) link.sendEncoded(frame);
+        else {
+          this.requests.fail(
+            id,
+            new NodeUnreachableError(
+              this.node,
+              "the send buffer to it is full",
+            ),
+          );
+        }
       } catch (error) {
         this.requests.fail(id, error);
       }

@@ -476,3 +476,34 @@ test("RemoteNode: a peer that goes silent after the handshake is dropped by the 
     await silent.close();
   }
 });
+
+test("RemoteNode: a producer faster than the network gets dead letters, never a lost connection", async () => {
+  await using p = await pair({
+    maxSendBufferBytes: 256 * 1024,
+    maxFrameBytes: 64 * 1024,
+  });
+  await p.nodeA.connect(p.nodeB.address);
+  const ref = p.nodeA.ref<EchoProtocol>("b", "echo");
+  const refused: number[] = [];
+  p.a.deadLetters.subscribe((l) => {
+    if (l.reason === "mailbox-full") refused.push(l.payload as number);
+  });
+  const total = 50_000;
+  for (let i = 0; i < total; i++) ref.tell("add", i); // ~2 MB in one synchronous burst
+  const seen = await ref.ask("seen", undefined, { timeoutMs: 20_000 });
+  assert.ok(refused.length > 0, "the burst overflowed the send buffer");
+  assert.equal(
+    seen.length + refused.length,
+    total,
+    "every tell was delivered or refused",
+  );
+  assert.ok(
+    seen.every((n, i) => i === 0 || n > seen[i - 1]),
+    "what was delivered is in order",
+  );
+  assert.deepEqual(
+    p.nodeA.peers().map((x) => x.connected),
+    [true],
+    "the connection survived",
+  );
+});
