@@ -1,5 +1,5 @@
 // The pre-commit gate (deno task ok): formatting, lint, type check, doc lint of every export,
-// a publish dry run, and the platform-boundary check. Runs every step and fails if any failed.
+// a publish dry run, the README's code blocks type-checked, and the platform-boundary check. Runs every step and fails if any failed.
 //
 //   deno run -A scripts/ok.ts
 
@@ -75,6 +75,8 @@ async function main(): Promise<number> {
     "examples",
   ]);
   await check("check", ["check", ...checked]);
+  // The README's code blocks are API promises: they must keep type-checking.
+  await check("readme examples", ["check", "--doc-only", "README.md"]);
   if (missing.length > 0) {
     console.error(
       `ok: deno.json exports files that do not exist: ${missing.join(", ")}`,
