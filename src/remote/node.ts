@@ -31,7 +31,6 @@ import {
   CodecError,
   HandshakeRefusedError,
   isFrameTooLargeError,
-  isHandshakeRefusedError,
   isNodeUnreachableError,
   NodeUnreachableError,
   RemoteFailureError,
@@ -187,7 +186,8 @@ const HANDSHAKE_LOG_LINES = 10;
 const HANDSHAKE_LOG_INTERVAL_MS = 10_000;
 /** How long close() lets goodbyes and refusals reach the socket before it cuts connections. */
 const CLOSE_FLUSH_MS = 1000;
-const RATE_LIMITED = "too many failed proofs from this address; try again later";
+const RATE_LIMITED =
+  "too many failed proofs from this address; try again later";
 const TELLS_PER_FRAME = 4096;
 const BYTES_PER_FRAME = 256 * 1024;
 /** The envelope and a tell's tags and length prefixes, at most. */
@@ -353,7 +353,9 @@ class NodeCore {
     checkSecret(options?.secret);
     const accepted = options.acceptSecrets ?? [];
     if (!Array.isArray(accepted)) {
-      throw new TypeError("Invalid acceptSecrets: expected an array of strings");
+      throw new TypeError(
+        "Invalid acceptSecrets: expected an array of strings",
+      );
     }
     accepted.forEach((secret, i) => checkSecret(secret, `acceptSecrets[${i}]`));
     const codecs = new MessageCodecs(options);
@@ -852,11 +854,12 @@ class NodeCore {
     conn.setNoDelay(true);
     const host = conn.remoteAddr.hostname;
     const remote = `${host}:${conn.remoteAddr.port}`;
-    // Until the peer has proved itself, what it makes us log goes through a rate limit.
+    // Until the peer has proved itself, what it makes us log goes through a rate limit, once
+    // per connection (the catch below), not through the link.
     const log = this.#handshakeLogger;
-    let logger: LinkLogger = log;
+    let logger: LinkLogger | null = null;
     const link = this.#link(conn, `connection from ${remote}`, {
-      error: (message, error) => logger.error(message, error),
+      error: (message, error) => logger?.error(message, error),
     });
     if (this.#inboundHandshakes >= this.#settings.maxPendingHandshakes) {
       this.#refuse(
@@ -891,9 +894,9 @@ class NodeCore {
         this.#sessions.delete(session);
       }
     } catch (error) {
-      // #refuse and the link log what they refuse; timeouts and the dialer's own refusals are
-      // logged here, so a failed handshake is never silent on this side.
-      if (isHandshakeRefusedError(error) && !this.#loggedRefusals.has(error)) {
+      // #refuse logs what it refuses; timeouts, the dialer's own refusals, oversized or
+      // malformed frames and early closes are logged here: a failed handshake is never silent.
+      if (!this.#loggedRefusals.has(error as object)) {
         log.error(`Handshake with ${link.description} failed`, error);
       }
       link.close("handshake failed");

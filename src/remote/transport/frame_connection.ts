@@ -10,8 +10,8 @@ import {
 import {
   FRAME_HEADER_BYTES,
   FrameParser,
-  MAX_FRAME_LENGTH,
   type FrameSink,
+  MAX_FRAME_LENGTH,
   writeHeader,
 } from "./_frame_parser.ts";
 import { resolveOptions } from "./_options.ts";
