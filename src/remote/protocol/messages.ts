@@ -79,7 +79,10 @@ export interface AcceptedMessage {
 export interface RefusedMessage {
   /** Discriminant. */
   readonly kind: "refused";
-  /** Which check failed, e.g. `version`, `cluster`, `auth` (non-empty). */
+  /**
+   * Which check failed (non-empty): `version`, `cluster`, `auth`, `protocol`, `timeout`, `busy`,
+   * `rate-limited` or `closing`.
+   */
   readonly code: string;
   /** The explanation (may be empty). */
   readonly reason: string;
