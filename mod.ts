@@ -202,6 +202,7 @@ export {
   type CodecOptions,
   ConnectionClosedError,
   FrameTooLargeError,
+  generateClusterSecret,
   HandshakeRefusedError,
   isCodecError,
   isConnectionClosedError,

@@ -93,9 +93,21 @@ export class Link {
         timer = null;
         const refusal = new HandshakeRefusedError(
           "timeout",
-          `no handshake answer from ${this.description} within ${timeoutMs} ms`,
+          `no handshake answer from ${this.description} in time`,
         );
-        this.close(refusal.message, refusal);
+        // Tell the peer why before closing, then fail the waiting handshake with the refusal.
+        const waiter = this.#waiter;
+        this.#waiter = null;
+        this.sendAndClose(
+          {
+            kind: "refused",
+            code: "timeout",
+            reason: "the handshake did not complete in time",
+          },
+          refusal.message,
+          clock,
+        );
+        waiter?.reject(refusal);
       }, timeoutMs);
     });
   }

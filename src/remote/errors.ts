@@ -106,7 +106,11 @@ export class ConnectionClosedError extends Error {
 export class HandshakeRefusedError extends Error {
   /** Stable code. */
   readonly code = "HANDSHAKE_REFUSED" as const;
-  /** Which check failed: "version", "cluster", "auth", "protocol" or "timeout". */
+  /**
+   * Which check failed: "version", "cluster", "auth", "protocol", "timeout", "busy" (too many
+   * handshakes in progress), "rate-limited" (too many failed proofs from the address) or
+   * "closing" (the other node is closing).
+   */
   readonly refusal: string;
   /**
    * Creates the error.

@@ -1,18 +1,57 @@
-// Mutual challenge-response authentication with a shared secret. Each side sends a fresh
-// 32-byte nonce; each proves it knows the secret with an HMAC-SHA256 over both nonces, both node
-// names, the cluster name and its own role. The secret never crosses the wire, a proof is only
-// good for this one pair of nonces, and a proof for one role cannot be replayed as the other.
+// Mutual challenge-response authentication with a shared secret (protocol version 2).
+//
+//   dialer   → Hello    (its nonce)
+//   listener → Welcome  (its nonce; nothing derived from the secret)
+//   dialer   → Proof    HMAC(secret, "dialer", cluster, both names, both nonces)
+//   listener → Accepted HMAC(secret, "listener", ...), only once the dialer's proof verified
+//
+// The dialer proves first, so a client that knows only the cluster name learns nothing it could
+// use to test guesses of the secret offline. The listener's nonce is fresh per connection, so a
+// recorded dialer proof cannot be replayed; a proof for one role cannot be replayed as the other.
+// During a rotation the listener accepts several secrets and answers under the one that matched.
+
+import { platform } from "../platform/mod.ts";
 
 const encoder = new TextEncoder();
 
 /** The size of nonces and proofs, in bytes. */
 export const NONCE_BYTES = 32;
 
+/** The fewest bytes (UTF-8) a cluster secret may have. */
+export const MIN_SECRET_BYTES = 16;
+
 /** A fresh random nonce. */
 export function newNonce(): Uint8Array {
   const nonce = new Uint8Array(NONCE_BYTES);
   crypto.getRandomValues(nonce);
   return nonce;
+}
+
+/**
+ * Generates a strong cluster secret: 32 random bytes, base64url-encoded (43 characters).
+ *
+ * Give the same value to every node of the cluster as `secret` (see `RemoteNodeOptions`). Keep
+ * it out of source control, like any credential.
+ *
+ * @returns A new secret.
+ *
+ * @example Generate a secret and start a node with it
+ * ```ts
+ * import { generateClusterSecret } from "@troupe/troupe";
+ *
+ * const secret = generateClusterSecret();
+ * console.log(secret.length); // 43
+ * ```
+ */
+export function generateClusterSecret(): string {
+  const bytes = new Uint8Array(32);
+  crypto.getRandomValues(bytes);
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(
+    /=+$/,
+    "",
+  );
 }
 
 /** The facts both sides of one handshake agree on. */
@@ -30,13 +69,27 @@ function hex(bytes: Uint8Array): string {
   return out;
 }
 
-/** Imports a secret as an HMAC-SHA256 key (done once per node). */
-export function importSecret(secret: string): Promise<CryptoKey> {
-  if (typeof secret !== "string" || secret.length < 8) {
+/**
+ * Checks a secret's length: at least {@linkcode MIN_SECRET_BYTES} UTF-8 bytes.
+ *
+ * @throws {RangeError} When it is not a string, or too short.
+ */
+export function checkSecret(secret: unknown, what = "secret"): string {
+  if (
+    typeof secret !== "string" ||
+    encoder.encode(secret).byteLength < MIN_SECRET_BYTES
+  ) {
     throw new RangeError(
-      "Invalid cluster secret: use a string of at least 8 characters",
+      `Invalid cluster ${what}: it must be a string of at least ${MIN_SECRET_BYTES} bytes ` +
+        `(use generateClusterSecret() for a strong one)`,
     );
   }
+  return secret;
+}
+
+/** Imports a secret as an HMAC-SHA256 key (done once per node). */
+export function importSecret(secret: string): Promise<CryptoKey> {
+  checkSecret(secret);
   return crypto.subtle.importKey(
     "raw",
     encoder.encode(secret),
@@ -53,7 +106,7 @@ export async function prove(
   facts: HandshakeFacts,
 ): Promise<Uint8Array> {
   const message = [
-    "troupe-handshake-v1",
+    "troupe-handshake-v2",
     role,
     facts.cluster,
     facts.dialerNode,
@@ -80,4 +133,142 @@ export async function verify(
   let diff = 0;
   for (let i = 0; i < expected.length; i++) diff |= expected[i] ^ proof[i];
   return diff === 0;
+}
+
+/**
+ * The first of `keys` under which `proof` verifies, or `undefined` (each is tried, so the time
+ * does not tell which one matched).
+ */
+export async function verifyAny(
+  keys: readonly CryptoKey[],
+  role: "dialer" | "listener",
+  facts: HandshakeFacts,
+  proof: Uint8Array,
+): Promise<CryptoKey | undefined> {
+  let matched: CryptoKey | undefined;
+  for (const key of keys) {
+    if (await verify(key, role, facts, proof)) matched ??= key;
+  }
+  return matched;
+}
+
+/** Options of {@linkcode AuthFailureLimiter}. */
+export interface AuthFailureLimiterOptions {
+  /** Failed proofs an address may make in a burst (the bucket's size). */
+  readonly burst: number;
+  /** One failure is forgiven every this many ms (the bucket's refill). */
+  readonly refillMs: number;
+  /** The most addresses tracked; the least recently failed are forgotten first. */
+  readonly maxAddresses: number;
+  /** The clock's now(), in ms. */
+  readonly now?: () => number;
+}
+
+/**
+ * A token bucket of failed proofs per source address: an address that failed `burst` times in
+ * quick succession is blocked until the bucket refills. Memory is bounded by `maxAddresses`.
+ */
+export class AuthFailureLimiter {
+  readonly #burst: number;
+  readonly #refillMs: number;
+  readonly #maxAddresses: number;
+  readonly #now: () => number;
+  /** Tokens left and when they were counted, per address; Map order is the least recent first. */
+  readonly #buckets = new Map<string, { tokens: number; at: number }>();
+
+  constructor(options: AuthFailureLimiterOptions) {
+    this.#burst = options.burst;
+    this.#refillMs = options.refillMs;
+    this.#maxAddresses = options.maxAddresses;
+    this.#now = options.now ?? (() => platform.now());
+  }
+
+  /** How many addresses are tracked (a diagnostic). */
+  get size(): number {
+    return this.#buckets.size;
+  }
+
+  #tokens(address: string): number {
+    const bucket = this.#buckets.get(address);
+    if (bucket === undefined) return this.#burst;
+    const tokens = Math.min(
+      this.#burst,
+      bucket.tokens + (this.#now() - bucket.at) / this.#refillMs,
+    );
+    if (tokens >= this.#burst) this.#buckets.delete(address);
+    return tokens;
+  }
+
+  /** Whether `address` may try to prove itself now. */
+  allows(address: string): boolean {
+    return this.#tokens(address) >= 1;
+  }
+
+  /** Counts a failed proof from `address`. */
+  failed(address: string): void {
+    const tokens = Math.max(0, this.#tokens(address) - 1);
+    this.#buckets.delete(address);
+    this.#buckets.set(address, { tokens, at: this.#now() });
+    while (this.#buckets.size > this.#maxAddresses) {
+      this.#buckets.delete(this.#buckets.keys().next().value!);
+    }
+  }
+}
+
+/** Where a node reports connection problems (the shape of `RemoteNodeOptions.logger`). */
+export interface HandshakeLogger {
+  /** Reports an error. */
+  error(message: string, error: unknown): void;
+}
+
+/**
+ * Passes at most `maxLines` lines per `intervalMs` to `logger`, and counts the rest; the count
+ * is reported with the first line of a later interval. Unauthenticated peers cannot flood the
+ * log this way.
+ */
+export class RateLimitedLogger implements HandshakeLogger {
+  readonly #logger: HandshakeLogger;
+  readonly #maxLines: number;
+  readonly #intervalMs: number;
+  readonly #now: () => number;
+  #windowStart = -Infinity;
+  #lines = 0;
+  #suppressed = 0;
+
+  constructor(
+    logger: HandshakeLogger,
+    options: { maxLines: number; intervalMs: number; now: () => number },
+  ) {
+    this.#logger = logger;
+    this.#maxLines = options.maxLines;
+    this.#intervalMs = options.intervalMs;
+    this.#now = options.now;
+  }
+
+  error(message: string, error: unknown): void {
+    const now = this.#now();
+    if (now - this.#windowStart >= this.#intervalMs) {
+      this.#windowStart = now;
+      this.#lines = 0;
+      if (this.flush()) this.#lines++;
+    }
+    if (this.#lines >= this.#maxLines) {
+      this.#suppressed++;
+      return;
+    }
+    this.#lines++;
+    this.#logger.error(message, error);
+  }
+
+  /** Reports how many lines were suppressed since the last report, if any; returns whether it did. */
+  flush(): boolean {
+    const suppressed = this.#suppressed;
+    if (suppressed === 0) return false;
+    this.#suppressed = 0;
+    this.#logger.error(
+      `Suppressed ${suppressed} handshake log line(s) (at most ${this.#maxLines} per ${this.#intervalMs} ms)`,
+      new Error(`${suppressed} line(s) suppressed`),
+    );
+    return true;
+  }
 }

@@ -34,6 +34,7 @@ export {
   type RemoteErrorCode,
   RemoteFailureError,
 } from "./errors.ts";
+export { generateClusterSecret } from "./handshake.ts";
 export {
   type PeerInfo,
   RemoteNode,

@@ -31,10 +31,20 @@ import {
   CodecError,
   HandshakeRefusedError,
   isFrameTooLargeError,
+  isNodeUnreachableError,
   NodeUnreachableError,
   RemoteFailureError,
 } from "./errors.ts";
-import { importSecret, newNonce, prove, verify } from "./handshake.ts";
+import {
+  AuthFailureLimiter,
+  checkSecret,
+  importSecret,
+  newNonce,
+  prove,
+  RateLimitedLogger,
+  verify,
+  verifyAny,
+} from "./handshake.ts";
 import {
   decodeMessage,
   encodeAskView,
@@ -70,8 +80,18 @@ export interface RemoteTlsClientOptions {
 export interface RemoteNodeOptions extends CodecOptions {
   /** The cluster's name: nodes of different clusters refuse each other. */
   readonly cluster: string;
-  /** The cluster's shared secret (≥ 8 characters); it never crosses the wire. */
+  /**
+   * The cluster's shared secret: at least 16 bytes (UTF-8), best made by
+   * `generateClusterSecret()`. It never crosses the wire. This node proves itself with it when
+   * dialing, and accepts it (and `acceptSecrets`) from nodes that dial in.
+   */
   readonly secret: string;
+  /**
+   * More secrets accepted from nodes that dial in, for a rotation (each at least 16 bytes):
+   * first give every node the new secret here, then make it `secret` everywhere (with the old
+   * one here), then drop the old one. The listener answers under the secret that matched.
+   */
+  readonly acceptSecrets?: readonly string[];
   /** The interface to listen on (default `"127.0.0.1"`). */
   readonly hostname?: string;
   /** The port to listen on (default 0: any free port). */
@@ -84,8 +104,25 @@ export interface RemoteNodeOptions extends CodecOptions {
   readonly heartbeatIntervalMs?: number;
   /** Close a connection that has been silent this long, in ms (default 5000). */
   readonly heartbeatTimeoutMs?: number;
-  /** How long a handshake may take, in ms (default 5000). */
+  /**
+   * How long a whole handshake may take, in ms (default 3000). Past it the connection is
+   * refused with code `timeout` (sent to the peer) and closed.
+   */
   readonly handshakeTimeoutMs?: number;
+  /**
+   * How many inbound connections may be in their handshake at once (default 64). Over the cap a
+   * new connection is refused (code `busy`) and closed at once. Until its handshake is done a
+   * connection may send only frames of up to 4 KiB.
+   */
+  readonly maxPendingHandshakes?: number;
+  /**
+   * How many failed proofs a source address may make in a burst (default 5); then it is refused
+   * (code `rate-limited`, without checking anything) until one failure is forgiven every
+   * `authFailureRefillMs`.
+   */
+  readonly maxAuthFailures?: number;
+  /** One failed proof per address is forgiven every this many ms (default 2000). */
+  readonly authFailureRefillMs?: number;
   /** Reconnect delays (default 100 ms doubling to 5 s, jitter 0.2). */
   readonly reconnect?: BackoffOptions;
   /**
@@ -121,6 +158,7 @@ interface Settings {
   readonly heartbeatIntervalMs: number;
   readonly heartbeatTimeoutMs: number;
   readonly handshakeTimeoutMs: number;
+  readonly maxPendingHandshakes: number;
   readonly reconnect: BackoffOptions;
   readonly maxBufferedMessages: number;
   readonly maxFrameBytes: number;
@@ -139,6 +177,17 @@ const CONSOLE: LinkLogger = {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+/** The largest frame a connection may send before its handshake is done (a Hello is < 1 KiB). */
+const HANDSHAKE_MAX_FRAME_BYTES = 4096;
+/** The most source addresses whose failed proofs are remembered. */
+const AUTH_FAILURE_ADDRESSES = 4096;
+/** At most this many handshake log lines per interval; the rest are counted. */
+const HANDSHAKE_LOG_LINES = 10;
+const HANDSHAKE_LOG_INTERVAL_MS = 10_000;
+/** How long close() lets goodbyes and refusals reach the socket before it cuts connections. */
+const CLOSE_FLUSH_MS = 1000;
+const RATE_LIMITED =
+  "too many failed proofs from this address; try again later";
 const TELLS_PER_FRAME = 4096;
 const BYTES_PER_FRAME = 256 * 1024;
 /** The envelope and a tell's tags and length prefixes, at most. */
@@ -165,7 +214,8 @@ function splitAddress(address: string): { hostname: string; port: number } {
 // The node itself; RemoteNode (below) is its public face.
 class NodeCore {
   readonly #system: ActorSystem;
-  readonly #key: CryptoKey;
+  /** This node proves itself with the first key, and accepts any of them. */
+  readonly #keys: readonly CryptoKey[];
   readonly #settings: Settings;
   readonly #codecs: MessageCodecs;
   readonly #logger: LinkLogger;
@@ -177,25 +227,46 @@ class NodeCore {
   >();
   readonly #peers = new Map<string, Peer>();
   readonly #sessions = new Set<Session>();
+  /** Every connection of this node until its socket is released, so close() can wait for it. */
+  readonly #connections = new Set<FrameConnection>();
+  /** Links whose handshake is in progress, both directions. */
+  readonly #handshakes = new Set<Link>();
+  #inboundHandshakes = 0;
+  readonly #authFailures: AuthFailureLimiter;
+  readonly #handshakeLogger: RateLimitedLogger;
+  readonly #loggedRefusals = new WeakSet<object>();
+  #accepting: Promise<void> = Promise.resolve();
   #closing: Promise<void> | null = null;
   #heartbeat: TimerHandle | null = null;
 
   constructor(
     system: ActorSystem,
-    key: CryptoKey,
+    keys: readonly CryptoKey[],
+    authFailures: { burst: number; refillMs: number },
     settings: Settings,
     codecs: MessageCodecs,
     logger: LinkLogger,
     listener: TcpListener,
   ) {
     this.#system = system;
-    this.#key = key;
+    this.#keys = keys;
     this.#settings = settings;
     this.#codecs = codecs;
     this.#logger = logger;
     this.#listener = listener;
     this.#address = `${listener.addr.hostname}:${listener.addr.port}`;
-    void this.#acceptLoop();
+    const now = () => system.clock.now();
+    this.#authFailures = new AuthFailureLimiter({
+      ...authFailures,
+      maxAddresses: AUTH_FAILURE_ADDRESSES,
+      now,
+    });
+    this.#handshakeLogger = new RateLimitedLogger(logger, {
+      maxLines: HANDSHAKE_LOG_LINES,
+      intervalMs: HANDSHAKE_LOG_INTERVAL_MS,
+      now,
+    });
+    this.#accepting = this.#acceptLoop();
     this.#armHeartbeat();
   }
 
@@ -206,7 +277,7 @@ class NodeCore {
    * @param options Cluster, secret, network and codec options.
    * @returns The running node.
    * @throws {TypeError} When an option is invalid.
-   * @throws {RangeError} When a number is out of range or the secret is too short.
+   * @throws {RangeError} When a number is out of range, or a secret is shorter than 16 bytes.
    */
   static async start(
     system: ActorSystem,
@@ -246,7 +317,12 @@ class NodeCore {
       handshakeTimeoutMs: positive(
         "handshakeTimeoutMs",
         options.handshakeTimeoutMs,
-        5000,
+        3000,
+      ),
+      maxPendingHandshakes: positive(
+        "maxPendingHandshakes",
+        options.maxPendingHandshakes,
+        64,
       ),
       reconnect: options.reconnect ?? { minMs: 100, maxMs: 5000, jitter: 0.2 },
       maxBufferedMessages: positive(
@@ -266,8 +342,26 @@ class NodeCore {
       ),
       connectTls: options.connectTls,
     };
+    const authFailures = {
+      burst: positive("maxAuthFailures", options.maxAuthFailures, 5),
+      refillMs: positive(
+        "authFailureRefillMs",
+        options.authFailureRefillMs,
+        2000,
+      ),
+    };
+    checkSecret(options?.secret);
+    const accepted = options.acceptSecrets ?? [];
+    if (!Array.isArray(accepted)) {
+      throw new TypeError(
+        "Invalid acceptSecrets: expected an array of strings",
+      );
+    }
+    accepted.forEach((secret, i) => checkSecret(secret, `acceptSecrets[${i}]`));
     const codecs = new MessageCodecs(options);
-    const key = await importSecret(options.secret);
+    const keys = await Promise.all(
+      [options.secret, ...accepted].map((secret) => importSecret(secret)),
+    );
     const listenOptions: ListenOptions = {
       hostname: options.hostname ?? "127.0.0.1",
       port: options.port ?? 0,
@@ -276,7 +370,8 @@ class NodeCore {
     const listener = await platform.listen(listenOptions);
     return new NodeCore(
       system,
-      key,
+      keys,
+      authFailures,
       settings,
       codecs,
       options.logger ?? CONSOLE,
@@ -463,8 +558,9 @@ class NodeCore {
   }
 
   /**
-   * Closes the node: says goodbye to peers, closes every connection and the listener, and
-   * rejects every request still waiting. Idempotent.
+   * Closes the node: says goodbye to peers, refuses handshakes in progress (code `closing`),
+   * closes every connection and the listener, and rejects every request still waiting. Resolves
+   * once every socket is released. Idempotent.
    */
   close(): Promise<void> {
     return this.#closing ??= this.#close();
@@ -490,8 +586,33 @@ class NodeCore {
       );
     }
     this.#sessions.clear();
-    // Let the transports write the goodbyes and close their sockets.
-    await new Promise<void>((resolve) => platform.setTimer(resolve, 5));
+    for (const link of this.#handshakes) {
+      link.sendAndClose(
+        {
+          kind: "refused",
+          code: "closing",
+          reason: `node "${this.node}" is closing`,
+        },
+        "node closing",
+        this.clock,
+      );
+    }
+    await this.#accepting;
+    // Wait until the goodbyes and refusals have reached the sockets and every socket is
+    // released; a connection whose peer does not read by then is cut.
+    const ended = (): Promise<void> =>
+      Promise.all([...this.#connections].map((c) => c.ended())).then(() => {});
+    let timer: TimerHandle | null = null;
+    await Promise.race([
+      ended(),
+      new Promise<void>((resolve) => {
+        timer = platform.setTimer(resolve, CLOSE_FLUSH_MS);
+      }),
+    ]);
+    if (timer !== null) platform.clearTimer(timer);
+    for (const connection of this.#connections) connection.close();
+    await ended();
+    this.#handshakeLogger.flush();
   }
 
   // ---- internals used by Peer and Session ---------------------------------------------------
@@ -535,11 +656,30 @@ class NodeCore {
     };
   }
 
-  /** Starts a link with this node's send buffer limit. */
-  #link(frames: FrameConnection, description: string): Link {
-    const link = new Link(frames, description, this.#logger);
+  /**
+   * Wraps a new connection for its handshake: frames are limited to what the handshake needs
+   * until the peer has proved itself (#authenticated), and the node tracks the socket until it
+   * is released, so close() can wait for it.
+   */
+  #link(
+    conn: TcpConn,
+    description: string,
+    logger: LinkLogger = this.#logger,
+  ): Link {
+    const frames = new FrameConnection(conn, {
+      ...this.#frameOptions(),
+      maxFrameBytes: HANDSHAKE_MAX_FRAME_BYTES,
+    });
+    this.#connections.add(frames);
+    void frames.ended().then(() => this.#connections.delete(frames));
+    const link = new Link(frames, description, logger);
     link.sendLimit = this.#settings.maxSendBufferBytes;
     return link;
+  }
+
+  /** The peer has proved itself: full-size frames from now on. */
+  #authenticated(link: Link): void {
+    link.frames.maxFrameBytes = this.#settings.maxFrameBytes;
   }
 
   #checkOpen(): void {
@@ -574,20 +714,42 @@ class NodeCore {
     } catch (error) {
       throw new NodeUnreachableError(address, "cannot connect", error);
     }
+    if (this.closed) {
+      conn.close();
+      throw new NodeUnreachableError(address, "this node is closed");
+    }
     conn.setNoDelay(true);
-    const frames = new FrameConnection(conn, this.#frameOptions());
-    const link = this.#link(frames, `node at ${address}`);
+    const link = this.#link(conn, `node at ${address}`);
+    this.#handshakes.add(link);
     try {
       const peerNode = await this.#dialerHandshake(link);
+      if (this.closed) {
+        throw new NodeUnreachableError(address, "this node is closed");
+      }
       return { link, peerNode };
     } catch (error) {
       link.close("handshake failed");
+      if (this.closed && !isNodeUnreachableError(error)) {
+        throw new NodeUnreachableError(
+          address,
+          "this node closed during the handshake",
+          error,
+        );
+      }
       throw error;
+    } finally {
+      this.#handshakes.delete(link);
     }
+  }
+
+  /** The next handshake message, within what is left of the handshake's time. */
+  #next(link: Link, deadline: number): Promise<RemoteMessage> {
+    return link.next(this.clock, Math.max(1, deadline - this.clock.now()));
   }
 
   async #dialerHandshake(link: Link): Promise<string> {
     const s = this.#settings;
+    const deadline = this.clock.now() + s.handshakeTimeoutMs;
     const dialerNonce = newNonce();
     link.send({
       kind: "hello",
@@ -597,7 +759,7 @@ class NodeCore {
       cluster: s.cluster,
       nonce: dialerNonce,
     });
-    const welcome = await link.next(this.clock, s.handshakeTimeoutMs);
+    const welcome = await this.#next(link, deadline);
     if (welcome.kind === "refused") {
       throw new HandshakeRefusedError(welcome.code, welcome.reason);
     }
@@ -612,7 +774,8 @@ class NodeCore {
       throw this.#refuse(
         link,
         "version",
-        `protocol version ${welcome.protocolVersion} is not ${PROTOCOL_VERSION}`,
+        `protocol version ${welcome.protocolVersion} is not supported: ` +
+          `this node speaks version ${PROTOCOL_VERSION}`,
       );
     }
     if (welcome.cluster !== s.cluster) {
@@ -629,18 +792,12 @@ class NodeCore {
       dialerNonce,
       listenerNonce: welcome.nonce,
     };
-    if (!await verify(this.#key, "listener", facts, welcome.proof)) {
-      throw this.#refuse(
-        link,
-        "auth",
-        "the listener's proof does not match the cluster secret",
-      );
-    }
+    // The dialer proves first, always with its current secret.
     link.send({
       kind: "proof",
-      proof: await prove(this.#key, "dialer", facts),
+      proof: await prove(this.#keys[0], "dialer", facts),
     });
-    const accepted = await link.next(this.clock, s.handshakeTimeoutMs);
+    const accepted = await this.#next(link, deadline);
     if (accepted.kind === "refused") {
       throw new HandshakeRefusedError(accepted.code, accepted.reason);
     }
@@ -651,13 +808,27 @@ class NodeCore {
         `expected accepted, got ${accepted.kind}`,
       );
     }
+    if (!await verify(this.#keys[0], "listener", facts, accepted.proof)) {
+      throw this.#refuse(
+        link,
+        "auth",
+        "the listener's proof does not match the cluster secret",
+      );
+    }
+    this.#authenticated(link);
     return welcome.node;
   }
 
   /** Tells the other side why, logs it, and returns the error to throw. */
-  #refuse(link: Link, code: string, reason: string): HandshakeRefusedError {
+  #refuse(
+    link: Link,
+    code: string,
+    reason: string,
+    logger: LinkLogger = this.#logger,
+  ): HandshakeRefusedError {
     const error = new HandshakeRefusedError(code, reason);
-    this.#logger.error(`Refused ${link.description}`, error);
+    this.#loggedRefusals.add(error);
+    logger.error(`Refused ${link.description}`, error);
     link.sendAndClose({ kind: "refused", code, reason }, reason, this.clock);
     return error;
   }
@@ -681,11 +852,33 @@ class NodeCore {
 
   async #accept(conn: TcpConn): Promise<void> {
     conn.setNoDelay(true);
-    const remote = `${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`;
-    const frames = new FrameConnection(conn, this.#frameOptions());
-    const link = this.#link(frames, `connection from ${remote}`);
+    const host = conn.remoteAddr.hostname;
+    const remote = `${host}:${conn.remoteAddr.port}`;
+    // Until the peer has proved itself, what it makes us log goes through a rate limit, once
+    // per connection (the catch below), not through the link.
+    const log = this.#handshakeLogger;
+    let logger: LinkLogger | null = null;
+    const link = this.#link(conn, `connection from ${remote}`, {
+      error: (message, error) => logger?.error(message, error),
+    });
+    if (this.#inboundHandshakes >= this.#settings.maxPendingHandshakes) {
+      this.#refuse(
+        link,
+        "busy",
+        `too many handshakes in progress (${this.#settings.maxPendingHandshakes})`,
+        log,
+      );
+      return;
+    }
+    if (!this.#authFailures.allows(host)) {
+      this.#refuse(link, "rate-limited", RATE_LIMITED, log);
+      return;
+    }
+    this.#inboundHandshakes++;
+    this.#handshakes.add(link);
     try {
-      const peerNode = await this.#listenerHandshake(link);
+      const peerNode = await this.#listenerHandshake(link, host);
+      logger = this.#logger;
       if (this.closed) {
         link.close("node closing");
         return;
@@ -700,23 +893,39 @@ class NodeCore {
         session.closed();
         this.#sessions.delete(session);
       }
-    } catch {
-      // Refusals are logged by #refuse; timeouts and garbage close the link.
+    } catch (error) {
+      // #refuse logs what it refuses; timeouts, the dialer's own refusals, oversized or
+      // malformed frames and early closes are logged here: a failed handshake is never silent.
+      if (!this.#loggedRefusals.has(error as object)) {
+        log.error(`Handshake with ${link.description} failed`, error);
+      }
       link.close("handshake failed");
+    } finally {
+      this.#inboundHandshakes--;
+      this.#handshakes.delete(link);
     }
   }
 
-  async #listenerHandshake(link: Link): Promise<string> {
+  async #listenerHandshake(link: Link, host: string): Promise<string> {
     const s = this.#settings;
-    const hello = await link.next(this.clock, s.handshakeTimeoutMs);
+    const deadline = this.clock.now() + s.handshakeTimeoutMs;
+    const log = this.#handshakeLogger;
+    const hello = await this.#next(link, deadline);
     if (hello.kind !== "hello") {
-      throw this.#refuse(link, "protocol", `expected hello, got ${hello.kind}`);
+      throw this.#refuse(
+        link,
+        "protocol",
+        `expected hello, got ${hello.kind}`,
+        log,
+      );
     }
     if (hello.protocolVersion !== PROTOCOL_VERSION) {
       throw this.#refuse(
         link,
         "version",
-        `protocol version ${hello.protocolVersion} is not ${PROTOCOL_VERSION}`,
+        `protocol version ${hello.protocolVersion} is not supported: ` +
+          `this node speaks version ${PROTOCOL_VERSION}`,
+        log,
       );
     }
     if (hello.cluster !== s.cluster) {
@@ -724,10 +933,16 @@ class NodeCore {
         link,
         "cluster",
         `cluster "${hello.cluster}" is not "${s.cluster}"`,
+        log,
       );
     }
     if (hello.node === this.node) {
-      throw this.#refuse(link, "protocol", "a node cannot connect to itself");
+      throw this.#refuse(
+        link,
+        "protocol",
+        "a node cannot connect to itself",
+        log,
+      );
     }
     const listenerNonce = newNonce();
     const facts = {
@@ -737,6 +952,7 @@ class NodeCore {
       dialerNonce: hello.nonce,
       listenerNonce,
     };
+    // Nothing derived from the secret goes out before the dialer's proof has been checked.
     link.send({
       kind: "welcome",
       protocolVersion: PROTOCOL_VERSION,
@@ -744,23 +960,37 @@ class NodeCore {
       address: this.#address,
       cluster: s.cluster,
       nonce: listenerNonce,
-      proof: await prove(this.#key, "listener", facts),
     });
-    const proof = await link.next(this.clock, s.handshakeTimeoutMs);
+    const proof = await this.#next(link, deadline);
     if (proof.kind === "refused") {
       throw new HandshakeRefusedError(proof.code, proof.reason);
     }
     if (proof.kind !== "proof") {
-      throw this.#refuse(link, "protocol", `expected proof, got ${proof.kind}`);
+      throw this.#refuse(
+        link,
+        "protocol",
+        `expected proof, got ${proof.kind}`,
+        log,
+      );
     }
-    if (!await verify(this.#key, "dialer", facts, proof.proof)) {
+    if (!this.#authFailures.allows(host)) {
+      // Other connections from this address failed meanwhile: no HMAC work for this one.
+      throw this.#refuse(link, "rate-limited", RATE_LIMITED, log);
+    }
+    const key = await verifyAny(this.#keys, "dialer", facts, proof.proof);
+    if (key === undefined) {
+      this.#authFailures.failed(host);
       throw this.#refuse(
         link,
         "auth",
         "the dialer's proof does not match the cluster secret",
+        log,
       );
     }
-    link.send({ kind: "accepted" });
+    const answer = await prove(key, "listener", facts);
+    if (link.closed) throw link.closeError;
+    this.#authenticated(link);
+    link.send({ kind: "accepted", proof: answer });
     return hello.node;
   }
 
@@ -1755,8 +1985,10 @@ function describeFaultShort(fault: { kind: string; error?: unknown }): string {
  * same API as local ones, lookups and spawns on other nodes, and death watch across nodes.
  *
  * Every connection starts with a handshake (protocol version, node, cluster, and mutual
- * authentication by HMAC over fresh nonces with the shared secret); a mismatch is refused with
- * a clear reason on both sides. Messages from one sender to one actor arrive in order and are
+ * authentication by HMAC over fresh nonces with the shared secret, the dialing side proving
+ * first); a mismatch is refused with a clear reason on both sides. Before authentication a
+ * connection may send only small frames, handshakes in progress are capped, and failed proofs
+ * are rate-limited per source address. Messages from one sender to one actor arrive in order and are
  * handled one at a time. When a connection is lost, every ask waiting on it rejects at once
  * with `NodeUnreachableError`, watchers of its actors are told, and the node reconnects with
  * backoff while buffering (boundedly) what is sent meanwhile.
@@ -1789,7 +2021,7 @@ export class RemoteNode implements AsyncDisposable {
    * @param options Cluster, secret, network and codec options.
    * @returns The running node.
    * @throws {TypeError} When an option is invalid.
-   * @throws {RangeError} When a number is out of range or the secret is too short.
+   * @throws {RangeError} When a number is out of range, or a secret is shorter than 16 bytes.
    */
   static async start(
     system: ActorSystem,
@@ -1908,8 +2140,9 @@ export class RemoteNode implements AsyncDisposable {
   }
 
   /**
-   * Closes the node: says goodbye to peers, closes every connection and the listener, and
-   * rejects every request still waiting. Idempotent.
+   * Closes the node: says goodbye to peers, refuses handshakes in progress (code `closing`),
+   * closes every connection and the listener, and rejects every request still waiting. Resolves
+   * once every socket is released. Idempotent.
    */
   close(): Promise<void> {
     return this.#core.close();

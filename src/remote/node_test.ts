@@ -21,7 +21,12 @@ import {
   isNodeUnreachableError,
   isRemoteFailureError,
 } from "./errors.ts";
-import { importSecret, newNonce, prove } from "./handshake.ts";
+import {
+  type HandshakeFacts,
+  importSecret,
+  newNonce,
+  prove,
+} from "./handshake.ts";
 import { RemoteNode, type RemoteNodeOptions } from "./node.ts";
 import {
   decodeMessage,
@@ -263,7 +268,7 @@ test("RemoteNode: a wrong secret, cluster or protocol is refused with a clear re
   const wrongSecret = new ActorSystem({ node: "intruder" });
   const intruder = await RemoteNode.start(wrongSecret, {
     cluster: "test",
-    secret: "not the secret!",
+    secret: "not the secret, a guess",
     logger: quiet,
   });
   await assert.rejects(intruder.connect(p.nodeB.address), (e: unknown) => {
@@ -413,20 +418,17 @@ test("RemoteNode: a peer that goes silent after the handshake is dropped by the 
   const silent = await listenFrames(
     { hostname: "127.0.0.1", port: 0 },
     (conn) => {
-      let listenerNonce: Uint8Array | undefined;
-      let hello: { node: string; nonce: Uint8Array } | undefined;
+      let facts: HandshakeFacts | undefined;
       conn.start({
         onFrame: async (bytes) => {
           const message = decodeMessage(bytes);
           if (message.kind === "hello") {
-            hello = { node: message.node, nonce: message.nonce.slice() };
-            listenerNonce = newNonce();
-            const facts = {
+            facts = {
               cluster: "test",
-              dialerNode: hello.node,
+              dialerNode: message.node,
               listenerNode: "silent",
-              dialerNonce: hello.nonce,
-              listenerNonce,
+              dialerNonce: message.nonce.slice(),
+              listenerNonce: newNonce(),
             };
             conn.send(encodeMessage({
               kind: "welcome",
@@ -434,11 +436,13 @@ test("RemoteNode: a peer that goes silent after the handshake is dropped by the 
               node: "silent",
               address: "127.0.0.1:1",
               cluster: "test",
-              nonce: listenerNonce,
+              nonce: facts.listenerNonce,
+            }));
+          } else if (message.kind === "proof" && facts !== undefined) {
+            conn.send(encodeMessage({
+              kind: "accepted",
               proof: await prove(key, "listener", facts),
             }));
-          } else if (message.kind === "proof") {
-            conn.send(encodeMessage({ kind: "accepted" }));
           }
           // Everything after the handshake is swallowed.
         },

@@ -50,10 +50,9 @@ export const samples: Readonly<Record<RemoteMessageKind, RemoteMessage>> = {
     address: "127.0.0.1:4001",
     cluster: "demo",
     nonce: filled(NONCE_BYTES, 8),
-    proof: filled(PROOF_BYTES, 9),
   },
   proof: { kind: "proof", proof: filled(PROOF_BYTES, 10) },
-  accepted: { kind: "accepted" },
+  accepted: { kind: "accepted", proof: filled(PROOF_BYTES, 9) },
   refused: { kind: "refused", code: "auth", reason: "bad proof" },
   tells: {
     kind: "tells",
@@ -134,8 +133,9 @@ export function bytesFields(message: RemoteMessage): Uint8Array[] {
     case "hello":
       return [message.nonce];
     case "welcome":
-      return [message.nonce, message.proof];
+      return [message.nonce];
     case "proof":
+    case "accepted":
       return [message.proof];
     case "tells":
       return message.tells.map((tell) => tell.payload);
@@ -276,10 +276,12 @@ export const messageArbs: Readonly<
     address: nameArb,
     cluster: nameArb,
     nonce: nonceArb,
-    proof: proofArb,
   }),
   proof: record({ kind: fc.constant("proof" as const), proof: proofArb }),
-  accepted: fc.constant({ kind: "accepted" as const }),
+  accepted: record({
+    kind: fc.constant("accepted" as const),
+    proof: proofArb,
+  }),
   refused: record({
     kind: fc.constant("refused" as const),
     code: nameArb,

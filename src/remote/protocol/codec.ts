@@ -182,7 +182,6 @@ function encodeBody(message: RemoteMessage, w: $protobuf.Writer): void {
         address: name(message.address, "welcome.address"),
         cluster: name(message.cluster, "welcome.cluster"),
         nonce: exactBytes(message.nonce, NONCE_BYTES, "welcome.nonce"),
-        proof: exactBytes(message.proof, PROOF_BYTES, "welcome.proof"),
       }, w);
       return;
     case "proof":
@@ -191,7 +190,9 @@ function encodeBody(message: RemoteMessage, w: $protobuf.Writer): void {
       }, w);
       return;
     case "accepted":
-      v1.Accepted.encode({}, w);
+      v1.Accepted.encode({
+        proof: exactBytes(message.proof, PROOF_BYTES, "accepted.proof"),
+      }, w);
       return;
     case "refused":
       v1.Refused.encode({
@@ -414,7 +415,6 @@ function decodeBody(
         address: decodedName(m.address, "welcome.address"),
         cluster: decodedName(m.cluster, "welcome.cluster"),
         nonce: decodedExactBytes(m.nonce, NONCE_BYTES, "welcome.nonce"),
-        proof: decodedExactBytes(m.proof, PROOF_BYTES, "welcome.proof"),
       };
     }
     case "proof": {
@@ -424,9 +424,13 @@ function decodeBody(
         proof: decodedExactBytes(m.proof, PROOF_BYTES, "proof.proof"),
       };
     }
-    case "accepted":
-      v1.Accepted.decode(reader, length);
-      return { kind };
+    case "accepted": {
+      const m = v1.Accepted.decode(reader, length);
+      return {
+        kind,
+        proof: decodedExactBytes(m.proof, PROOF_BYTES, "accepted.proof"),
+      };
+    }
     case "refused": {
       const m = v1.Refused.decode(reader, length);
       return {

@@ -42,8 +42,25 @@ function tells(...list: Tell[]): RemoteMessage {
   return { kind: "tells", tells: list };
 }
 
-test("PROTOCOL_VERSION is 1", () => {
-  assert.equal(PROTOCOL_VERSION, 1);
+test("PROTOCOL_VERSION is 2 (the dialer proves first)", () => {
+  assert.equal(PROTOCOL_VERSION, 2);
+});
+
+test("decodeMessage() reads a version 1 welcome, dropping its proof (field 6 is reserved)", () => {
+  // Version 1 sent the listener's proof as Welcome field 6; a version 2 node must still read the
+  // welcome (to refuse it with a clear reason), and must not mistake the proof for anything.
+  // Append field 6 (bytes, 32 long) inside the welcome body: rebuild the envelope by hand.
+  const body = encodeMessage(samples.welcome).subarray(2);
+  const extra = new Uint8Array([0x32, 32, ...new Uint8Array(32).fill(9)]);
+  const envelope = new Uint8Array([
+    0x12,
+    body.length + extra.length,
+    ...body,
+    ...extra,
+  ]);
+  const decoded = decodeMessage(envelope);
+  assert.equal(decoded.kind, "welcome");
+  assert.ok(!("proof" in decoded));
 });
 
 for (const kind of kinds) {
@@ -242,9 +259,9 @@ test("encodeMessage() rejects bad fields with TypeError or RangeError", () => {
       /hello\.nonce must be 32 bytes, got 31/,
     ],
     [
-      { ...samples.welcome, proof: filled(33, 0) },
+      { ...samples.accepted, proof: filled(33, 0) },
       RangeError,
-      /welcome\.proof must be 32 bytes, got 33/,
+      /accepted\.proof must be 32 bytes, got 33/,
     ],
     [
       { ...samples.proof, proof: "x" },

@@ -2,13 +2,16 @@
 // Envelope in proto/troupe_remote.proto, with the fields in camelCase. The codec checks the
 // limits documented here in both directions.
 
-/** The version of the wire protocol this code speaks; Hello and Welcome carry it. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * The version of the wire protocol this code speaks; Hello and Welcome carry it. Version 2 moved
+ * the listener's proof from Welcome to Accepted (the dialer proves first).
+ */
+export const PROTOCOL_VERSION = 2;
 
 /** The size of a handshake nonce in bytes (Hello and Welcome). */
 export const NONCE_BYTES = 32;
 
-/** The size of a handshake proof (an HMAC-SHA256) in bytes (Welcome and Proof). */
+/** The size of a handshake proof (an HMAC-SHA256) in bytes (Proof and Accepted). */
 export const PROOF_BYTES = 32;
 
 /** The longest string field, in UTF-8 bytes (64 KiB). Bytes fields are bounded by the frame. */
@@ -35,8 +38,8 @@ export interface HelloMessage {
 }
 
 /**
- * The listener's answer to {@linkcode HelloMessage}: the same facts about the listener, and its
- * proof. `proof` is exactly {@linkcode PROOF_BYTES} bytes.
+ * The listener's answer to {@linkcode HelloMessage}: the same facts about the listener and a fresh
+ * nonce, and nothing derived from the secret (the dialer proves itself first).
  */
 export interface WelcomeMessage {
   /** Discriminant. */
@@ -51,8 +54,6 @@ export interface WelcomeMessage {
   readonly cluster: string;
   /** A fresh random nonce ({@linkcode NONCE_BYTES} bytes). */
   readonly nonce: Uint8Array;
-  /** The listener's proof ({@linkcode PROOF_BYTES} bytes). */
-  readonly proof: Uint8Array;
 }
 
 /** The dialer's proof, the third handshake step. */
@@ -63,17 +64,25 @@ export interface ProofMessage {
   readonly proof: Uint8Array;
 }
 
-/** The listener accepts the connection: the handshake is done. */
+/**
+ * The listener accepts the connection, with its own proof (sent only once the dialer's proof
+ * verified): the handshake is done once the dialer has checked it.
+ */
 export interface AcceptedMessage {
   /** Discriminant. */
   readonly kind: "accepted";
+  /** The listener's proof ({@linkcode PROOF_BYTES} bytes). */
+  readonly proof: Uint8Array;
 }
 
 /** Sent instead of the next handshake step, or before closing: why the connection is refused. */
 export interface RefusedMessage {
   /** Discriminant. */
   readonly kind: "refused";
-  /** Which check failed, e.g. `version`, `cluster`, `auth` (non-empty). */
+  /**
+   * Which check failed (non-empty): `version`, `cluster`, `auth`, `protocol`, `timeout`, `busy`,
+   * `rate-limited` or `closing`.
+   */
   readonly code: string;
   /** The explanation (may be empty). */
   readonly reason: string;

@@ -20,7 +20,7 @@ export type FrameSink = (payload: Uint8Array) => boolean | void;
  * keeps them, provided the caller does not reuse the chunks it pushes.
  */
 export class FrameParser {
-  readonly #maxFrameBytes: number;
+  #maxFrameBytes: number;
   /** A header split across chunks, and how many of its bytes have arrived. */
   readonly #header = new Uint8Array(FRAME_HEADER_BYTES);
   #headerFilled = 0;
@@ -31,6 +31,18 @@ export class FrameParser {
 
   constructor(maxFrameBytes: number) {
     this.#maxFrameBytes = maxFrameBytes;
+  }
+
+  /**
+   * The largest payload accepted. A change applies from the next header on (a payload already
+   * announced keeps the limit it was checked against).
+   */
+  get maxFrameBytes(): number {
+    return this.#maxFrameBytes;
+  }
+
+  set maxFrameBytes(value: number) {
+    this.#maxFrameBytes = value;
   }
 
   /** Bytes of an unfinished frame held so far (header and payload); 0 between frames. */

@@ -11,6 +11,7 @@ import {
   FRAME_HEADER_BYTES,
   FrameParser,
   type FrameSink,
+  MAX_FRAME_LENGTH,
   writeHeader,
 } from "./_frame_parser.ts";
 import { resolveOptions } from "./_options.ts";
@@ -23,7 +24,10 @@ const EMPTY = new Uint8Array(0);
 export interface FrameConnectionOptions {
   /**
    * The largest payload accepted in either direction (default 8 MiB). A larger outbound one is
-   * refused by {@linkcode FrameConnection.send}; a larger inbound one closes the connection.
+   * refused by {@linkcode FrameConnection.send}; a larger inbound one closes the connection as
+   * soon as its header arrives, before any of its payload is read or allocated. It can be
+   * changed later through {@linkcode FrameConnection.maxFrameBytes}, e.g. kept small until the
+   * peer has authenticated.
    */
   readonly maxFrameBytes?: number;
   /** Above this many buffered bytes, {@linkcode FrameConnection.needsDrain} turns on (default 4 MiB). */
@@ -123,7 +127,7 @@ interface DrainWaiter {
 export class FrameConnection {
   readonly #conn: TcpConn;
   readonly #clock: Clock;
-  readonly #maxFrameBytes: number;
+  #maxFrameBytes: number;
   readonly #highWaterBytes: number;
   readonly #lowWaterBytes: number;
   readonly #maxBufferedBytes: number;
@@ -134,6 +138,8 @@ export class FrameConnection {
   #closed = false;
   #closeReason: unknown = undefined;
   #closeNotified = false;
+  #readEnded = false;
+  #endedWaiters: Array<() => void> = [];
 
   // Outbound: frames are copied into #current; full batches wait in #sealed; #spare is a written
   // batch buffer kept for reuse. Writes go through the connection's direct write() when it has
@@ -193,6 +199,27 @@ export class FrameConnection {
   /** The remote end of the connection. */
   get remoteAddr(): NetAddr {
     return this.#conn.remoteAddr;
+  }
+
+  /**
+   * The largest payload accepted in either direction, in bytes. Changing it applies to the next
+   * frame sent and to the next frame header received: a connection can start with a small limit
+   * (before authentication, say) and raise it later.
+   *
+   * @throws {RangeError} (when set) When not an integer from 0 to 2^32 - 1.
+   */
+  get maxFrameBytes(): number {
+    return this.#maxFrameBytes;
+  }
+
+  set maxFrameBytes(value: number) {
+    if (!Number.isSafeInteger(value) || value < 0 || value > MAX_FRAME_LENGTH) {
+      throw new RangeError(
+        `Invalid maxFrameBytes ${value}: must be an integer from 0 to ${MAX_FRAME_LENGTH}`,
+      );
+    }
+    this.#maxFrameBytes = value;
+    this.#parser.maxFrameBytes = value;
   }
 
   /** Whether the connection is closed (for whatever reason). */
@@ -375,6 +402,29 @@ export class FrameConnection {
   }
 
   /**
+   * Waits until the connection is closed and its socket released: reading has stopped and no
+   * write is in flight. Use it after {@linkcode FrameConnection.close} to know that nothing of
+   * the connection is left running (no pending read or write).
+   *
+   * @returns A promise that resolves once the connection is fully closed; it never rejects.
+   */
+  ended(): Promise<void> {
+    if (this.#isEnded()) return Promise.resolve();
+    return new Promise((resolve) => this.#endedWaiters.push(resolve));
+  }
+
+  #isEnded(): boolean {
+    return this.#closed && (this.#readEnded || this.#handlers === null) &&
+      !this.#writing;
+  }
+
+  #checkEnded(): void {
+    if (this.#endedWaiters.length > 0 && this.#isEnded()) {
+      for (const wake of this.#endedWaiters.splice(0)) wake();
+    }
+  }
+
+  /**
    * Closes the connection at once: frames still buffered are dropped, the socket is released,
    * and `onClose` is called (synchronously, once, if started) with `reason`. Idempotent.
    *
@@ -480,6 +530,7 @@ export class FrameConnection {
       }
     } finally {
       this.#writing = false;
+      this.#checkEnded();
     }
   }
 
@@ -553,7 +604,11 @@ export class FrameConnection {
 
   /** The stream ended (`error` undefined) or failed. */
   readonly #onEnd = (error?: unknown): void => {
-    if (this.#closed) return;
+    this.#readEnded = true;
+    if (this.#closed) {
+      this.#checkEnded();
+      return;
+    }
     if (error !== undefined) {
       this.#shutdown(
         new ConnectionClosedError(`read failed: ${errorText(error)}`, error),
@@ -589,7 +644,12 @@ export class FrameConnection {
         this.#onEnd();
         return;
       }
-      if (!this.#onData(result.value)) return;
+      if (!this.#onData(result.value)) {
+        // Closed while delivering: the reader was cancelled, nothing more will be read.
+        this.#readEnded = true;
+        this.#checkEnded();
+        return;
+      }
     }
   }
 
@@ -621,6 +681,7 @@ export class FrameConnection {
     this.#conn.close();
     this.#reader?.cancel().catch(() => {});
     this.#notifyClose();
+    this.#checkEnded();
   }
 
   #notifyClose(): void {

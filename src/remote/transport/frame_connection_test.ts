@@ -446,6 +446,55 @@ test("FrameConnection closes with FrameTooLargeError when a header announces too
   assert.throws(() => frames.send(new Uint8Array(1)), ConnectionClosedError);
 });
 
+test("FrameConnection.maxFrameBytes can be raised after the start, from the next frame on", async () => {
+  using pair = open({ maxFrameBytes: 16 });
+  const { conn, frames } = pair;
+  const seen = recorder();
+  frames.start(seen);
+  assert.equal(frames.maxFrameBytes, 16);
+  assert.throws(() => frames.send(new Uint8Array(17)), FrameTooLargeError);
+  conn.feed(encodeFrame(new Uint8Array(16)));
+  await settle();
+  frames.maxFrameBytes = 1024;
+  frames.send(new Uint8Array(1024));
+  conn.feed(encodeFrame(new Uint8Array(1024)));
+  await settle();
+  assert.deepEqual(seen.frames.map((f) => f.byteLength), [16, 1024]);
+  assert.equal(seen.closes.length, 0);
+  assert.throws(() => frames.maxFrameBytes = -1, RangeError);
+  assert.throws(() => frames.maxFrameBytes = 2 ** 32, RangeError);
+});
+
+test("FrameConnection.maxFrameBytes lowered refuses the next larger header without reading it", async () => {
+  using pair = open({ maxFrameBytes: 1 << 20 });
+  const { conn, frames } = pair;
+  const seen = recorder();
+  frames.start(seen);
+  frames.maxFrameBytes = 64;
+  conn.feed(new Uint8Array([0, 0x10, 0, 0]));
+  await settle();
+  assert.equal(seen.closes.length, 1);
+  assert.ok(isFrameTooLargeError(seen.closes[0]));
+  assert.equal(conn.closed, true);
+});
+
+test("FrameConnection.ended() resolves once closed with no read or write left in flight", async () => {
+  using pair = open();
+  const { conn, frames } = pair;
+  frames.start(recorder());
+  conn.blocked = true;
+  frames.send(new Uint8Array(8));
+  await settle();
+  let ended = false;
+  const done = frames.ended().then(() => ended = true);
+  await settle();
+  assert.equal(ended, false, "open: not ended");
+  frames.close();
+  await done;
+  assert.equal(ended, true);
+  await frames.ended();
+});
+
 test("FrameConnection closes with ConnectionClosedError when the peer ends the stream between frames", async () => {
   using pair = open();
   const seen = recorder();

@@ -313,9 +313,6 @@ export namespace troupe {
                 /** Welcome nonce. */
                 nonce: Uint8Array;
 
-                /** Welcome proof. */
-                proof: Uint8Array;
-
                 /**
                  * Encodes the specified Welcome message. Does not implicitly {@link troupe.remote.v1.Welcome.verify|verify} messages.
                  * @param message Welcome message or plain object to encode
@@ -354,9 +351,6 @@ export namespace troupe {
 
                     /** Welcome nonce */
                     nonce?: (Uint8Array|null);
-
-                    /** Welcome proof */
-                    proof?: (Uint8Array|null);
 
                     /** Unknown fields preserved while decoding when enabled */
                     $unknowns?: Uint8Array[];
@@ -442,6 +436,9 @@ export namespace troupe {
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
 
+                /** Accepted proof. */
+                proof: Uint8Array;
+
                 /**
                  * Encodes the specified Accepted message. Does not implicitly {@link troupe.remote.v1.Accepted.verify|verify} messages.
                  * @param message Accepted message or plain object to encode
@@ -465,6 +462,9 @@ export namespace troupe {
 
                 /** Properties of an Accepted. */
                 interface $Properties {
+
+                    /** Accepted proof */
+                    proof?: (Uint8Array|null);
 
                     /** Unknown fields preserved while decoding when enabled */
                     $unknowns?: Uint8Array[];

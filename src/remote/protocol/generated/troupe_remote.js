@@ -422,7 +422,6 @@ export const troupe = $root.troupe = (() => {
                 Welcome.prototype.address = "";
                 Welcome.prototype.cluster = "";
                 Welcome.prototype.nonce = $util.newBuffer([]);
-                Welcome.prototype.proof = $util.newBuffer([]);
 
                 Welcome.encode = function (message, writer, _depth) {
                     if (!writer)
@@ -441,8 +440,6 @@ export const troupe = $root.troupe = (() => {
                         writer.uint32(34).string(message.cluster);
                     if (message.nonce != null && $Object.hasOwnProperty.call(message, "nonce") && message.nonce.length)
                         writer.uint32(42).bytes(message.nonce);
-                    if (message.proof != null && $Object.hasOwnProperty.call(message, "proof") && message.proof.length)
-                        writer.uint32(50).bytes(message.proof);
                     if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                         for (let i = 0; i < message.$unknowns.length; ++i)
                             writer.raw(message.$unknowns[i]);
@@ -519,15 +516,6 @@ export const troupe = $root.troupe = (() => {
                                     message.nonce = value;
                                 else
                                     delete message.nonce;
-                                continue;
-                            }
-                        case 6: {
-                                if (wireType !== 2)
-                                    break;
-                                if ((value = reader.bytes()).length)
-                                    message.proof = value;
-                                else
-                                    delete message.proof;
                                 continue;
                             }
                         }
@@ -641,6 +629,8 @@ export const troupe = $root.troupe = (() => {
                                 this[keys[i]] = properties[keys[i]];
                 };
 
+                Accepted.prototype.proof = $util.newBuffer([]);
+
                 Accepted.encode = function (message, writer, _depth) {
                     if (!writer)
                         writer = $Writer.create();
@@ -648,6 +638,8 @@ export const troupe = $root.troupe = (() => {
                         _depth = 0;
                     if (_depth > $util.recursionLimit)
                         throw $Error("max depth exceeded");
+                    if (message.proof != null && $Object.hasOwnProperty.call(message, "proof") && message.proof.length)
+                        writer.uint32(10).bytes(message.proof);
                     if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                         for (let i = 0; i < message.$unknowns.length; ++i)
                             writer.raw(message.$unknowns[i]);
@@ -661,7 +653,7 @@ export const troupe = $root.troupe = (() => {
                         _depth = 0;
                     if (_depth > $Reader.recursionLimit)
                         throw $Error("max depth exceeded");
-                    let end, message;
+                    let end, message, value;
                     if (length === $undefined)
                         end = reader.len;
                     else {
@@ -679,7 +671,19 @@ export const troupe = $root.troupe = (() => {
                             _end = $undefined;
                             break;
                         }
-                        reader.skipType(tag & 7, _depth, tag);
+                        let wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.bytes()).length)
+                                    message.proof = value;
+                                else
+                                    delete message.proof;
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
                         if (!reader.discardUnknown) {
                             $util.makeProp(message, "$unknowns", false);
                             (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
