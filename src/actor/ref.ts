@@ -36,7 +36,7 @@ export interface ActorRef<P = UnknownProtocol> {
    * @param payload The payload (omitted for messages without one).
    * @throws {MailboxFullError} When the actor's bounded mailbox is full and its policy is `reject`.
    */
-  tell<K extends MessageType<P>>(
+  tell<K extends keyof P & string>(
     type: K,
     ...payload: TellArgs<PayloadOf<P, K>>
   ): void;
@@ -52,7 +52,7 @@ export interface ActorRef<P = UnknownProtocol> {
    * @throws {MailboxFullError} The actor's bounded mailbox did not take the message.
    * @throws {unknown} Whatever the handler threw.
    */
-  ask<K extends MessageType<P>>(
+  ask<K extends keyof P & string>(
     type: K,
     ...args: AskArgs<PayloadOf<P, K>>
   ): Promise<ResultOf<P, K>>;
