@@ -2,7 +2,6 @@ import type { Line } from "../backplane/mod.ts";
 import type { ActorAddress } from "./address.ts";
 import type {
   AskArgs,
-  MessageType,
   PayloadOf,
   ResultOf,
   TellArgs,
@@ -27,6 +26,8 @@ export interface ActorRef<P = UnknownProtocol> {
   readonly id: string;
   /** Whether the actor has stopped for good. */
   readonly stopped: boolean;
+  // `keyof P & string` is spelled out (not MessageType<P>) so that a wrong name's type error
+  // shows the valid names as a union rather than the alias.
   /**
    * Sends a message without waiting for a reply (fire and forget). Messages from one sender
    * are handled in the order sent. If the actor is stopped or drops the message, it goes to
