@@ -14,8 +14,9 @@ import type {
  * result type is known.
  *
  * A ref stays valid after the actor stops: sends then go to dead letters and asks reject
- * with `ActorStoppedError`. Refs are designed to also stand for actors on other nodes, with
- * the same API; `address` is what identifies the actor across nodes.
+ * with `ActorStoppedError`. A ref may also stand for an actor on another node (see
+ * `RemoteNode.ref` and `RemoteNode.spawn`), with the same API; `address` is what identifies the
+ * actor across nodes, and a ref serializes as it.
  */
 export interface ActorRef<P = UnknownProtocol> {
   /** Node and path of the actor. */
