@@ -1,6 +1,6 @@
 // The npm package as a Node user gets it: `npm pack` of the build in npm/, installed by name
 // into a fresh project outside the repository, then type-checked by a strict TypeScript 7
-// consumer and run by Node. Runs in the Node pass of `deno task test` only (after the build;
+// consumer and run by Node, with the README's JavaScript samples. Runs in the Node pass of `deno task test` only (after the build;
 // this file is then npm/tests/npm_consumer_test.js, beside the package it checks).
 //
 // Installing needs protobufjs (the one dependency); npm takes it from its cache when it can
@@ -360,6 +360,29 @@ test({
       await runOk(process.execPath, [`${dir}/require.cjs`]),
     );
     assert.deepEqual(required, { answer: "hi" });
+  },
+});
+
+test({
+  name:
+    "npm package: the README's JavaScript samples run on Node against the package",
+  ignore,
+  fn: async () => {
+    const { dir } = await installed();
+    // The README shipped in the package is the repository's.
+    const readme = await readFile(
+      `${dir}/node_modules/@troupe/troupe/README.md`,
+      "utf8",
+    );
+    const samples = [...readme.matchAll(/^```js\n([\s\S]*?)^```$/gm)].map((
+      match,
+    ) => match[1]);
+    assert.ok(samples.length > 0, "no ```js block in the README");
+    for (const [index, sample] of samples.entries()) {
+      const file = `${dir}/readme_${index}.mjs`;
+      await writeFile(file, sample);
+      await runOk(process.execPath, [file]);
+    }
   },
 });
 
