@@ -256,6 +256,21 @@ try {
 `,
 };
 
+/** Whether `version` is in `range`, for the `^x.y.z` and `>=x.y.z` alternatives engines uses. */
+function satisfies(version: string, range: string): boolean {
+  const parse = (text: string): number[] => text.split(".").map(Number);
+  const compare = (a: number[], b: number[]): number =>
+    a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
+  const current = parse(version);
+  return range.split("||").some((part) => {
+    const match = /^\s*(\^|>=)(\d+\.\d+\.\d+)\s*$/.exec(part);
+    assert.ok(match !== null, `cannot read engines range "${part}"`);
+    const floor = parse(match[2]);
+    if (compare(current, floor) < 0) return false;
+    return match[1] === ">=" || current[0] === floor[0];
+  });
+}
+
 function resultOf(output: string): unknown {
   const line = output.split("\n").find((l) => l.startsWith("RESULT "));
   assert.ok(line !== undefined, `no RESULT line in:\n${output}`);
@@ -290,8 +305,12 @@ test({
     assert.deepEqual(manifest.peerDependenciesMeta.redis, { optional: true });
     // npm left the optional peer out.
     assert.equal(existsSync(`${dir}/node_modules/redis`), false);
-    // This machine's Node satisfies `engines`, and require() of the package is what sets it.
+    // `engines` starts where require() loads ES modules, and this machine's Node is in it.
     assert.match(manifest.engines.node, /\^20\.19\.0/);
+    assert.ok(
+      satisfies(process.versions.node, manifest.engines.node),
+      `Node ${process.versions.node} is outside engines ${manifest.engines.node}`,
+    );
   },
 });
 
