@@ -167,7 +167,7 @@ async function within<T>(
   ms: number,
   what: string,
 ): Promise<T> {
-  let timer: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(
       () => reject(new Error(`Timed out after ${ms} ms waiting for ${what}`)),
