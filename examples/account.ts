@@ -3,7 +3,8 @@
 // The account persists every deposit and withdrawal as an event before applying it. It is
 // stopped, spawned again, and comes back with its balance: the latest snapshot plus the events
 // after it are replayed. Events go to Redis at REDIS_URL (default redis://127.0.0.1:6379); when
-// no Redis answers, the in-memory provider is used instead, and the example says so.
+// no Redis answers, the in-memory provider is used instead, and the example says so. Each run
+// writes under its own key prefix and deletes its keys at the end, so runs do not add up.
 import {
   ActorSystem,
   definePersistentActor,
@@ -12,6 +13,7 @@ import {
   usePersistence,
 } from "../mod.ts";
 import { RedisPersistence } from "../src/persistence/redis/mod.ts";
+import { createClient } from "redis";
 
 const account = definePersistentActor({
   name: "account",
@@ -47,13 +49,14 @@ const account = definePersistentActor({
 });
 
 const url = Deno.env.get("REDIS_URL") ?? "redis://127.0.0.1:6379";
+const run = `${Date.now().toString(36)}-${crypto.randomUUID().slice(0, 8)}`;
+const keyPrefix = `troupe-example-${run}:`;
 let provider: PersistenceProvider;
+let inRedis = false;
 try {
-  provider = await RedisPersistence.connect({
-    url,
-    keyPrefix: "troupe-example:",
-  });
-  console.log(`Storing events in Redis at ${url}`);
+  provider = await RedisPersistence.connect({ url, keyPrefix });
+  inRedis = true;
+  console.log(`Storing events in Redis at ${url}, keys ${keyPrefix}*`);
 } catch (error) {
   console.log(
     `No Redis at ${url} (${
@@ -64,7 +67,7 @@ try {
 }
 
 try {
-  const id = `acct-${Date.now().toString(36)}`;
+  const id = "acct-ada";
   {
     await using system = new ActorSystem({ node: "bank" });
     usePersistence(system, provider);
@@ -88,4 +91,20 @@ try {
   }
 } finally {
   await provider.close();
+  if (inRedis) await deleteKeys(url, keyPrefix);
+}
+
+/** Deletes every key under `prefix` (this run's journal and snapshots). */
+async function deleteKeys(url: string, prefix: string): Promise<void> {
+  const client = createClient({ url });
+  await client.connect();
+  try {
+    let deleted = 0;
+    for await (const keys of client.scanIterator({ MATCH: `${prefix}*` })) {
+      if (keys.length > 0) deleted += await client.del(keys);
+    }
+    console.log(`Deleted this run's ${deleted} keys from Redis.`);
+  } finally {
+    client.destroy();
+  }
 }

@@ -1,5 +1,7 @@
-// The pre-commit gate (deno task ok): formatting, lint, type check, doc lint of every export,
-// a publish dry run, the README's code blocks type-checked, and the platform-boundary check. Runs every step and fails if any failed.
+// The pre-commit gate (deno task ok): formatting, lint, type check, doc lint (of all the
+// modules together, then of each export alone, as a user of that one entry point sees it; a
+// warning fails it too), a publish dry run, the README's code blocks type-checked, and the
+// platform-boundary check. Runs every step and fails if any failed.
 //
 //   deno run -A scripts/ok.ts
 
@@ -37,16 +39,44 @@ async function findModFiles(dir: string): Promise<string[]> {
   return found.sort();
 }
 
-async function step(name: string, args: string[]): Promise<boolean> {
+// deno-lint-ignore no-control-regex -- colour codes start with the escape character
+const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g;
+
+/**
+ * Runs `deno <args>`. With `failOnWarning`, the output is captured (and printed) and a line
+ * starting with "Warning" fails the step, since `deno doc` warns but exits 0.
+ */
+async function step(
+  name: string,
+  args: string[],
+  failOnWarning = false,
+): Promise<boolean> {
   console.log(`\n$ deno ${args.join(" ")}`);
-  const status = await new Deno.Command(Deno.execPath(), {
+  const command = new Deno.Command(Deno.execPath(), {
     args,
     cwd: ROOT,
     stdin: "null",
     env: { RUST_BACKTRACE: "0" },
-  }).spawn().status;
-  if (!status.success) console.error(`ok: step "${name}" failed`);
-  return status.success;
+    ...(failOnWarning ? { stdout: "piped", stderr: "piped" } as const : {}),
+  });
+  let success: boolean;
+  if (failOnWarning) {
+    const output = await command.output();
+    const decoder = new TextDecoder();
+    const text = decoder.decode(output.stdout) + decoder.decode(output.stderr);
+    if (text.trim() !== "") console.log(text.trimEnd());
+    const warnings = text.replace(ANSI, "").split("\n").filter((line) =>
+      line.startsWith("Warning")
+    );
+    if (warnings.length > 0) {
+      console.error(`ok: step "${name}" printed ${warnings.length} warning(s)`);
+    }
+    success = output.success && warnings.length === 0;
+  } else {
+    success = (await command.spawn().status).success;
+  }
+  if (!success) console.error(`ok: step "${name}" failed`);
+  return success;
 }
 
 async function main(): Promise<number> {
@@ -61,8 +91,12 @@ async function main(): Promise<number> {
   for (const path of exportFiles) if (!await exists(path)) missing.push(path);
 
   const failed: string[] = [];
-  const check = async (name: string, args: string[]): Promise<void> => {
-    if (!await step(name, args)) failed.push(name);
+  const check = async (
+    name: string,
+    args: string[],
+    failOnWarning = false,
+  ): Promise<void> => {
+    if (!await step(name, args, failOnWarning)) failed.push(name);
   };
   await check("fmt", ["fmt", "--check"]);
   await check("lint", ["lint"]);
@@ -89,7 +123,11 @@ async function main(): Promise<number> {
       ...await findModFiles("src"),
       ...await existing(["src/platform/deno.ts", "src/platform/node.ts"]),
     ]);
-    await check("doc lint", ["doc", "--lint", ...documented]);
+    await check("doc lint", ["doc", "--lint", ...documented], true);
+    // Each export alone: a type it names but does not export is an error only then.
+    for (const file of exportFiles) {
+      await check(`doc lint ${file}`, ["doc", "--lint", file], true);
+    }
     await check("publish dry run", ["publish", "--dry-run", "--allow-dirty"]);
   }
   await check("platform boundary", [

@@ -19,15 +19,27 @@ export type Protocol = object;
 /** The message type names of a protocol. */
 export type MessageType<P> = keyof P & string;
 
-/** The payload type of message `K` (`undefined` when it takes none). */
-export type PayloadOf<P, K extends keyof P> = P[K] extends () => unknown
-  ? undefined
-  : P[K] extends (payload: infer X) => unknown ? X
+/**
+ * The payload type of message `K` (`undefined` when it takes none).
+ *
+ * For a union of message types it is the union of their payloads: when a call names a message
+ * outside the protocol, the compiler falls back to all the names, and this keeps the payload
+ * check from failing first, so the error is reported on the name and lists the valid ones.
+ * `never` (a type forced with `as never`) takes an optional payload of any type.
+ */
+export type PayloadOf<P, K extends keyof P> = [K] extends [never] ? unknown
+  : K extends keyof P ? P[K] extends () => unknown ? undefined
+    : P[K] extends (payload: infer X) => unknown ? X
+    : never
   : never;
 
-/** The result type of message `K`, as an ask resolves it. */
-export type ResultOf<P, K extends keyof P> = P[K] extends
-  (...args: never[]) => infer R ? Awaited<R>
+/**
+ * The result type of message `K`, as an ask resolves it: a union for a union of message types,
+ * `unknown` for `never`.
+ */
+export type ResultOf<P, K extends keyof P> = [K] extends [never] ? unknown
+  : K extends keyof P
+    ? P[K] extends (...args: never[]) => infer R ? Awaited<R> : never
   : never;
 
 /** The payload argument of a tell: optional when the payload may be `undefined`. */

@@ -2,7 +2,6 @@ import type { Line } from "../backplane/mod.ts";
 import type { ActorAddress } from "./address.ts";
 import type {
   AskArgs,
-  MessageType,
   PayloadOf,
   ResultOf,
   TellArgs,
@@ -15,8 +14,9 @@ import type {
  * result type is known.
  *
  * A ref stays valid after the actor stops: sends then go to dead letters and asks reject
- * with `ActorStoppedError`. Refs are designed to also stand for actors on other nodes, with
- * the same API; `address` is what identifies the actor across nodes.
+ * with `ActorStoppedError`. A ref may also stand for an actor on another node (see
+ * `RemoteNode.ref` and `RemoteNode.spawn`), with the same API; `address` is what identifies the
+ * actor across nodes, and a ref serializes as it.
  */
 export interface ActorRef<P = UnknownProtocol> {
   /** Node and path of the actor. */
@@ -27,6 +27,8 @@ export interface ActorRef<P = UnknownProtocol> {
   readonly id: string;
   /** Whether the actor has stopped for good. */
   readonly stopped: boolean;
+  // `keyof P & string` is spelled out (not MessageType<P>) so that a wrong name's type error
+  // shows the valid names as a union rather than the alias.
   /**
    * Sends a message without waiting for a reply (fire and forget). Messages from one sender
    * are handled in the order sent. If the actor is stopped or drops the message, it goes to
@@ -36,7 +38,7 @@ export interface ActorRef<P = UnknownProtocol> {
    * @param payload The payload (omitted for messages without one).
    * @throws {MailboxFullError} When the actor's bounded mailbox is full and its policy is `reject`.
    */
-  tell<K extends MessageType<P>>(
+  tell<K extends keyof P & string>(
     type: K,
     ...payload: TellArgs<PayloadOf<P, K>>
   ): void;
@@ -52,7 +54,7 @@ export interface ActorRef<P = UnknownProtocol> {
    * @throws {MailboxFullError} The actor's bounded mailbox did not take the message.
    * @throws {unknown} Whatever the handler threw.
    */
-  ask<K extends MessageType<P>>(
+  ask<K extends keyof P & string>(
     type: K,
     ...args: AskArgs<PayloadOf<P, K>>
   ): Promise<ResultOf<P, K>>;

@@ -2,7 +2,14 @@
 // build compiles it with tsc): every `@ts-expect-error` must mark a real type error, or the
 // check fails on the unused directive. The runtime assertions check the same calls behave.
 import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
 import { test } from "../platform/test_harness.ts";
+import {
+  makeTempDir,
+  removeDir,
+  spawnTestProcess,
+} from "../platform/test_process.ts";
+import { sameRuntime, testRuntime } from "../platform/test_runtime.ts";
 import {
   type ActorRef,
   ActorSystem,
@@ -98,4 +105,76 @@ test("ActorSystem.lookup() with a definition returns a typed ref", async () => {
     found.tell("nope");
   };
   void neverCalled;
+});
+
+// What a user reads when a message name is wrong: the compiler must blame the name and list
+// the valid ones (not report a missing argument). Checked with `deno check` on a snippet, so
+// under Deno only; the npm consumer test (tests/npm_consumer_test.ts) checks the same with tsc.
+test({
+  name:
+    "ActorRef.tell() and ask() with an unknown message type: the type error names the valid types",
+  ignore: testRuntime !== "deno",
+  fn: async () => {
+    const dir = await makeTempDir("troupe-types-");
+    try {
+      const mod = new URL("../../mod.ts", import.meta.url).href;
+      const snippet = `${dir}/wrong_name.ts`;
+      await writeFile(
+        snippet,
+        [
+          `import { type ActorRef, ActorSystem, defineActor } from ${
+            JSON.stringify(mod)
+          };`,
+          `const account = defineActor({`,
+          `  name: "account",`,
+          `  init: () => ({ balance: 0 }),`,
+          `  handlers: {`,
+          `    deposit: (state, amount: number) => (state.balance += amount),`,
+          `    balance: (state) => state.balance,`,
+          `  },`,
+          `});`,
+          `await using system = new ActorSystem();`,
+          `const ref = await system.spawn(account, undefined);`,
+          `ref.tell("withdraw", 5);`,
+          `await ref.ask("balence");`,
+          `interface Counter { add(by: number): void; get(): number }`,
+          `declare const counter: ActorRef<Counter>;`,
+          `counter.tell("ad", 1);`,
+        ].join("\n") + "\n",
+      );
+      const { command } = sameRuntime(new URL(import.meta.url)); // the deno binary
+      const config = new URL("../../deno.json", import.meta.url).pathname;
+      const child = spawnTestProcess(command, [
+        "check",
+        "--config",
+        decodeURIComponent(config),
+        snippet,
+      ]);
+      const exit = await child.exited;
+      // deno colours its output; the messages are what matters.
+      // deno-lint-ignore no-control-regex -- colour codes start with the escape character
+      const output = child.output().replace(/\x1b\[[0-9;]*m/g, "");
+      assert.notEqual(exit.code, 0, output);
+      for (
+        const [name, valid] of [
+          ["withdraw", `"balance" | "deposit"`],
+          ["balence", `"balance" | "deposit"`],
+          ["ad", `"add" | "get"`],
+        ]
+      ) {
+        assert.match(
+          output,
+          new RegExp(
+            `Argument of type '"${name}"' is not assignable to parameter of type '${
+              valid.replace(/[|]/g, "\\|")
+            }'`,
+          ),
+          output,
+        );
+      }
+      assert.doesNotMatch(output, /Expected \d+ arguments/, output);
+    } finally {
+      await removeDir(dir);
+    }
+  },
 });

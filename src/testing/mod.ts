@@ -24,6 +24,22 @@
  * @module
  */
 export { ManualClock } from "../timer/manual_clock.ts";
+// The core types these tools name in their signatures, so that this entry point documents itself
+// completely (`deno doc --lint src/testing/mod.ts`); they are the same types `@troupe/troupe`
+// exports.
+export type { Clock, TimerHandle } from "../timer/mod.ts";
+export type {
+  ActorAddress,
+  ActorRef,
+  AskArgs,
+  AskOptions,
+  PayloadOf,
+  ResultOf,
+  StopNotice,
+  TellArgs,
+  UnknownProtocol,
+} from "../actor/mod.ts";
+export type { DeviceId, Fault } from "../backplane/mod.ts";
 export {
   type ExpectOptions,
   isProbeExpectationError,

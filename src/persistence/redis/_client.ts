@@ -1,9 +1,33 @@
 // The few Redis operations the provider needs, behind our own interface (RedisCommands), and
 // its node-redis implementation. No node-redis type leaves this file, so a test double or
 // another client can take its place.
-import { createClient, ErrorReply, RESP_TYPES } from "redis";
 import { platform, type TimerHandle } from "../../platform/mod.ts";
 import { JournalUnavailableError } from "../errors.ts";
+
+// `redis` is an optional peer dependency of the npm package: only programs that import this
+// subpath need it, so it is loaded here, when this module is first imported, and its absence is
+// reported by name instead of as a bare "Cannot find package". (A literal dynamic import keeps
+// its types for the type check, and keeps `deno doc` out of node-redis's Node-typed
+// declarations.)
+const { createClient, ErrorReply, RESP_TYPES } = await importNodeRedis();
+
+function importNodeRedis() {
+  return import("redis").catch((error: unknown) => {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (
+      code === "ERR_MODULE_NOT_FOUND" && /\bredis\b/.test(String(error))
+    ) {
+      const missing = new Error(
+        'Cannot use @troupe/troupe/redis: the npm package "redis" is not installed; ' +
+          "install it next to @troupe/troupe (npm install redis@^5)",
+        { cause: error },
+      );
+      (missing as { code?: string }).code = "ERR_MODULE_NOT_FOUND";
+      throw missing;
+    }
+    throw error;
+  });
+}
 
 /** An argument of a command: text, or binary bytes sent as they are. */
 export type RedisArgument = string | Uint8Array;

@@ -1,0 +1,62 @@
+// The examples in examples/ are programs for Deno (`deno task example`, `example:account`,
+// `example:remote`): each one is run here, to the end, so none of them can rot. Under Deno only
+// (the npm build does not include them).
+import assert from "node:assert/strict";
+import { test } from "../src/platform/test_harness.ts";
+import { spawnTestProcess } from "../src/platform/test_process.ts";
+import { sameRuntime, testRuntime } from "../src/platform/test_runtime.ts";
+
+async function runExample(file: string): Promise<string> {
+  const { command, args } = sameRuntime(
+    new URL(`../examples/${file}`, import.meta.url),
+  );
+  const child = spawnTestProcess(command, args);
+  const exit = await child.exited;
+  const output = child.output();
+  assert.deepEqual(exit, { code: 0, signal: null }, output);
+  return output;
+}
+
+test({
+  name:
+    "examples/remote.ts: two processes, remote spawn, asks, tells and death watch",
+  ignore: testRuntime !== "deno",
+  fn: async () => {
+    const output = await runExample("remote.ts");
+    assert.match(output, /1\. connected to node "worker"/);
+    assert.match(output, /2\. spawned troupe:\/\/worker\/counter/);
+    assert.match(output, /worker \| counter started in process \d+ at 40/);
+    assert.match(output, /ask "get" -> 42/);
+    assert.match(
+      output,
+      /the worker process exited \(code 0\); the watch fired for troupe:\/\/worker\/counter: .*unreachable/,
+    );
+    assert.match(output, /4\. the shop closed its node and its system/);
+  },
+});
+
+test({
+  name: "examples/tour.ts: runs to the end",
+  ignore: testRuntime !== "deno",
+  fn: async () => {
+    const output = await runExample("tour.ts");
+    assert.match(
+      output,
+      /deposit 5000 -> refused: amount 5000 is over the limit/,
+    );
+    assert.match(output, /troupe_actor_created_total/);
+  },
+});
+
+test({
+  name:
+    "examples/account.ts: recovers the balance and deletes the keys it wrote",
+  ignore: testRuntime !== "deno",
+  fn: async () => {
+    const output = await runExample("account.ts");
+    assert.match(output, /After a restart the balance is 82 \(expected 82\)\./);
+    if (output.includes("Storing events in Redis")) {
+      assert.match(output, /Deleted this run's 3 keys from Redis\./);
+    }
+  },
+});
