@@ -115,6 +115,7 @@ export class ActorCell {
   #dequeued = 0;
   #sampleIndex = -1;
   #sampleAt = 0;
+  #turn = 0;
 
   constructor(
     system: SystemCore,
@@ -329,9 +330,17 @@ export class ActorCell {
     if (isThenable(result)) {
       this.busy = true;
       this.#inFlight = reply;
+      // The completion belongs to this message in hand: once a stop or restart has abandoned
+      // it (#abandon), a late result must not touch the next incarnation.
+      const turn = ++this.#turn;
       result.then(
-        (value) => this.#asyncDone(value, reply, started),
-        (error) => this.#asyncFailed(error, reply, entry),
+        (value) => {
+          if (turn === this.#turn) this.#asyncDone(value, reply, started);
+        },
+        (error) => {
+          if (turn === this.#turn) this.#asyncFailed(error, reply, entry);
+          else this.#lateFailure(error, entry);
+        },
       );
       return;
     }
@@ -376,12 +385,7 @@ export class ActorCell {
           `Actor "${this.path}" did not finish its message within ${this.system.stopTimeoutMs} ms; stopping anyway`,
           undefined,
         );
-        this.busy = false;
-        const abandoned = this.#inFlight;
-        this.#inFlight = null;
-        if (abandoned instanceof PendingAsk) {
-          abandoned.fail(new ActorStoppedError(this.path));
-        }
+        this.#abandon();
         resolve();
       }, this.system.stopTimeoutMs);
       idle.then(() => {
@@ -389,6 +393,32 @@ export class ActorCell {
         resolve();
       });
     });
+  }
+
+  // Gives up the message in hand: its ask fails now, and whatever its handler does later is
+  // ignored (a late failure is only logged), so it can neither clear `busy` for the next
+  // incarnation's message nor fail that incarnation.
+  #abandon(): void {
+    if (!this.busy) return;
+    this.#turn++;
+    this.busy = false;
+    const abandoned = this.#inFlight;
+    this.#inFlight = null;
+    if (abandoned instanceof PendingAsk) {
+      abandoned.fail(new ActorStoppedError(this.path));
+    }
+    const waiters = this.#idleWaiters;
+    if (waiters !== null) {
+      this.#idleWaiters = null;
+      for (const wake of waiters) wake();
+    }
+  }
+
+  #lateFailure(error: unknown, entry: HandlerEntry): void {
+    this.system.logError(
+      `Actor "${this.path}" failed handling "${entry.type}" after the message was abandoned`,
+      error,
+    );
   }
 
   #whenIdle(): Promise<void> | undefined {
