@@ -115,6 +115,8 @@ export class ActorCell {
   #dequeued = 0;
   #sampleIndex = -1;
   #sampleAt = 0;
+  #samples: number[] | null = null;
+  #samplesHead = 0;
   #turn = 0;
 
   constructor(
@@ -219,11 +221,8 @@ export class ActorCell {
     }
     mailbox.push(entry, payload, reply);
     entry.sent.inc();
-    if (
-      this.#sampleIndex < 0 && (++this.#enqueued & this.system.sampleMask) === 0
-    ) {
-      this.#sampleIndex = this.#dequeued + mailbox.size - 1;
-      this.#sampleAt = this.system.now();
+    if ((++this.#enqueued & this.system.sampleMask) === 0) {
+      this.#takeSample(this.#dequeued + mailbox.size - 1);
     }
     if (!this.scheduled && !this.busy && this.status === RUNNING) {
       this.system.schedule(this);
@@ -278,8 +277,39 @@ export class ActorCell {
   }
 
   #skipSample(): void {
-    if (this.#dequeued === this.#sampleIndex) this.#sampleIndex = -1;
+    if (this.#dequeued === this.#sampleIndex) this.#nextSample();
     this.#dequeued++;
+  }
+
+  // Timing samples: every (sampleMask + 1)-th enqueued message carries its enqueue time,
+  // however many others are still queued, so a backlog shows in the wait histogram. The
+  // oldest sample waiting is in #sampleIndex/#sampleAt (its place in dequeue order and its
+  // enqueue time); later ones queue in #samples as (index, time) pairs.
+  #takeSample(index: number): void {
+    const at = this.system.now();
+    if (this.#sampleIndex < 0) {
+      this.#sampleIndex = index;
+      this.#sampleAt = at;
+    } else {
+      (this.#samples ??= []).push(index, at);
+    }
+  }
+
+  #nextSample(): void {
+    const samples = this.#samples;
+    const head = this.#samplesHead;
+    if (samples === null || head >= samples.length) {
+      this.#sampleIndex = -1;
+      return;
+    }
+    this.#sampleIndex = samples[head];
+    this.#sampleAt = samples[head + 1];
+    if (head + 2 === samples.length) {
+      samples.length = 0;
+      this.#samplesHead = 0;
+    } else {
+      this.#samplesHead = head + 2;
+    }
   }
 
   // ---- processing -------------------------------------------------------------------------
@@ -310,9 +340,9 @@ export class ActorCell {
   #invoke(entry: HandlerEntry, payload: unknown, reply: Reply): void {
     let started = -1;
     if (this.#dequeued++ === this.#sampleIndex) {
-      this.#sampleIndex = -1;
       started = this.system.now();
       this.info.wait.observe((started - this.#sampleAt) / 1000);
+      this.#nextSample();
     }
     if (reply instanceof TimerToken && !reply.live) return;
     entry.processed.inc();

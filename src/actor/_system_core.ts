@@ -117,12 +117,12 @@ export class ActorMetrics {
     );
     this.wait = registry.histogram(
       "troupe_actor_mailbox_wait_seconds",
-      "Time from enqueue to the start of handling (sampled).",
+      "Time from enqueue to the start of handling (every metricsSampleEvery-th message per actor).",
       { labelNames: type, buckets: DEFAULT_TIME_BUCKETS },
     );
     this.processing = registry.histogram(
       "troupe_actor_processing_seconds",
-      "Time a handler took (sampled).",
+      "Time a handler took (every metricsSampleEvery-th message per actor).",
       { labelNames: type, buckets: DEFAULT_TIME_BUCKETS },
     );
     this.deadLetters = registry.counter(

@@ -137,7 +137,7 @@ test("new ActorSystem() accepts metricsSampleEvery values that are powers of two
   }
 });
 
-test("ActorSystemOptions.metricsSampleEvery: 1 times one message at a time per actor", async () => {
+test("ActorSystemOptions.metricsSampleEvery: 1 times every message, queued behind others or not", async () => {
   const clock = new ManualClock();
   await using system = new ActorSystem({
     clock,
@@ -147,13 +147,44 @@ test("ActorSystemOptions.metricsSampleEvery: 1 times one message at a time per a
   const a = await system.spawn(counter, 0);
   const key =
     'troupe_actor_mailbox_wait_seconds_count{node="n1",actor_type="counter"}';
-  // A burst of four: the first is timed; the others were queued while it waited.
+  // A burst of four: each is timed, whatever waits before it.
   a.tell("add", 1);
   a.tell("add", 2);
   a.tell("add", 3);
   assert.equal(await a.ask("get"), 6);
-  assert.equal(samples(system.prometheusText()).get(key), "1");
+  assert.equal(samples(system.prometheusText()).get(key), "4");
   // One at a time: each is timed.
   for (let i = 0; i < 3; i++) await a.ask("get");
-  assert.equal(samples(system.prometheusText()).get(key), "4");
+  assert.equal(samples(system.prometheusText()).get(key), "7");
+});
+
+test("ActorSystem samples every 32nd enqueued message by default, so a backlog is timed", async () => {
+  // The clock moves 1 ms with every reading, so a message that waits behind others shows it.
+  const inner = new ManualClock();
+  let readings = 0;
+  const clock = {
+    now: () => inner.now() + readings++,
+    setTimer: (callback: () => void, delayMs: number) =>
+      inner.setTimer(callback, delayMs),
+    clearTimer: (handle: ReturnType<ManualClock["setTimer"]>) =>
+      inner.clearTimer(handle),
+  };
+  await using system = new ActorSystem({ clock, node: "n1" });
+  const a = await system.spawn(counter, 0);
+  const series = '{node="n1",actor_type="counter"}';
+  for (let i = 0; i < 3200; i++) a.tell("add", 1);
+  assert.equal(await a.ask("get"), 3200);
+  const got = samples(system.prometheusText());
+  assert.equal(
+    got.get(`troupe_actor_mailbox_wait_seconds_count${series}`),
+    "100",
+  );
+  assert.equal(
+    got.get(`troupe_actor_processing_seconds_count${series}`),
+    "100",
+  );
+  // The 100 enqueue readings come before the first handling reading, so each sample's wait
+  // is at least 100 readings (0.1 s) of this clock.
+  const sum = Number(got.get(`troupe_actor_mailbox_wait_seconds_sum${series}`));
+  assert.ok(sum >= 100 * 0.1, `mailbox wait sum ${sum} s`);
 });
