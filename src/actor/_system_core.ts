@@ -7,7 +7,7 @@ import type {
   MetricsRegistry,
 } from "../metrics/mod.ts";
 import { DEFAULT_TIME_BUCKETS } from "../metrics/mod.ts";
-import { platform } from "../platform/mod.ts";
+import { platform, type TimerHandle } from "../platform/mod.ts";
 import type { AskRegistry } from "./_ask.ts";
 import type { ActorCell, HandlerEntry } from "./_cell.ts";
 import type { ActorDefinition, Handlers } from "./definition.ts";
@@ -214,14 +214,16 @@ export class Scheduler {
   #pending = false;
   #work = 0;
   #burstStart = -1;
-  #sentinelArmed = false;
+  #sentinel: TimerHandle | null = null;
+  #resumeTimer: TimerHandle | null = null;
   #flush = (): void => this.#guardedRun();
   #resume = (): void => {
+    this.#resumeTimer = null;
     this.#burstStart = -1;
     this.#guardedRun();
   };
-  #sentinel = (): void => {
-    this.#sentinelArmed = false;
+  #sentinelFired = (): void => {
+    this.#sentinel = null;
     this.#burstStart = -1;
   };
 
@@ -258,7 +260,7 @@ export class Scheduler {
         this.#work = 0;
         if (this.#sliceOver()) {
           this.#compact();
-          platform.setTimer(this.#resume, 0);
+          this.#resumeTimer = platform.setTimer(this.#resume, 0);
           return;
         }
         if (this.#head < ready.length) {
@@ -277,13 +279,27 @@ export class Scheduler {
     const now = platform.now();
     if (this.#burstStart < 0) {
       this.#burstStart = now;
-      if (!this.#sentinelArmed) {
-        this.#sentinelArmed = true;
-        platform.setTimer(this.#sentinel, 0);
+      if (this.#sentinel === null) {
+        this.#sentinel = platform.setTimer(this.#sentinelFired, 0);
+        this.#sentinel.unref();
       }
       return false;
     }
     return now - this.#burstStart > SLICE_MS;
+  }
+
+  /** Cancels the scheduler's timers (the system has shut down; its actors are stopped). */
+  close(): void {
+    if (this.#sentinel !== null) platform.clearTimer(this.#sentinel);
+    if (this.#resumeTimer !== null) {
+      platform.clearTimer(this.#resumeTimer);
+      this.#resumeTimer = null;
+      this.#ready.length = 0;
+      this.#head = 0;
+      this.#pending = false;
+    }
+    this.#sentinel = null;
+    this.#burstStart = -1;
   }
 
   #compact(): void {

@@ -128,12 +128,24 @@ test("new ActorSystem() throws RangeError when metricsSampleEvery is not a power
   }
 });
 
-test("new ActorSystem() accepts metricsSampleEvery values that are powers of two", async () => {
+test("new ActorSystem() accepts metricsSampleEvery values that are powers of two and samples at that rate", async () => {
+  const key =
+    'troupe_actor_mailbox_wait_seconds_count{node="n1",actor_type="counter"}';
   for (const every of [1, 2, 64, 1024]) {
-    await using _system = new ActorSystem({
+    await using system = new ActorSystem({
       clock: new ManualClock(),
+      node: "n1",
       metricsSampleEvery: every,
     });
+    const a = await system.spawn(counter, 0);
+    // The ask is message number 3 × every: three samples, the last being the ask itself.
+    for (let i = 1; i < 3 * every; i++) a.tell("add", 1);
+    assert.equal(await a.ask("get"), 3 * every - 1);
+    assert.equal(
+      samples(system.prometheusText()).get(key),
+      "3",
+      `metricsSampleEvery: ${every}`,
+    );
   }
 });
 

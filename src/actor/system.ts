@@ -436,6 +436,7 @@ export class ActorSystem implements AsyncDisposable {
     core.closed = true;
     await Promise.all(core.topLevel().map((cell) => cell.stop()));
     core.asks.close();
+    core.scheduler.close();
   }
 
   /** Shuts the system down (for `await using`). */
