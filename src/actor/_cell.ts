@@ -115,6 +115,7 @@ export class ActorCell {
   #dequeued = 0;
   #sampleIndex = -1;
   #sampleAt = 0;
+  readonly #sampleMask: number;
   #samples: number[] | null = null;
   #samplesHead = 0;
   #turn = 0;
@@ -129,6 +130,7 @@ export class ActorCell {
     mailbox: MailboxOptions | undefined,
   ) {
     this.system = system;
+    this.#sampleMask = system.sampleMask;
     this.definition = definition;
     this.info = info;
     this.args = args;
@@ -221,7 +223,7 @@ export class ActorCell {
     }
     mailbox.push(entry, payload, reply);
     entry.sent.inc();
-    if ((++this.#enqueued & this.system.sampleMask) === 0) {
+    if ((++this.#enqueued & this.#sampleMask) === 0) {
       this.#takeSample(this.#dequeued + mailbox.size - 1);
     }
     if (!this.scheduled && !this.busy && this.status === RUNNING) {
@@ -281,7 +283,7 @@ export class ActorCell {
     this.#dequeued++;
   }
 
-  // Timing samples: every (sampleMask + 1)-th enqueued message carries its enqueue time,
+  // Timing samples: every (#sampleMask + 1)-th enqueued message carries its enqueue time,
   // however many others are still queued, so a backlog shows in the wait histogram. The
   // oldest sample waiting is in #sampleIndex/#sampleAt (its place in dequeue order and its
   // enqueue time); later ones queue in #samples as (index, time) pairs.
@@ -618,6 +620,7 @@ export class ActorCell {
     this.watching = null;
     this.children = null;
     this.tracker = null;
+    this.#samples = null;
     this.mailbox = EMPTY_MAILBOX as Mailbox<HandlerEntry, unknown, Reply>;
   }
 

@@ -105,17 +105,19 @@ test("ActorSystem.prometheusText() samples mailbox wait with metricsSampleEvery:
   assert.ok(count <= 7, `mailbox wait count ${count}`);
 });
 
-test("ActorSystem.prometheusText() takes no mailbox wait sample before the 32nd message by default", async () => {
+test("ActorSystem.prometheusText() times the 256th message to an actor by default, and none before", async () => {
   const clock = new ManualClock();
   await using system = new ActorSystem({ clock, logger: quiet, node: "n1" });
+  const key =
+    'troupe_actor_mailbox_wait_seconds_count{node="n1",actor_type="counter"}';
   await exercise(system, clock);
-  const got = samples(system.prometheusText());
-  assert.equal(
-    got.get(
-      'troupe_actor_mailbox_wait_seconds_count{node="n1",actor_type="counter"}',
-    ),
-    "0",
-  );
+  assert.equal(samples(system.prometheusText()).get(key), "0");
+  const fresh = await system.spawn(counter, 0);
+  for (let i = 0; i < 254; i++) fresh.tell("add", 1);
+  assert.equal(await fresh.ask("get"), 254);
+  assert.equal(samples(system.prometheusText()).get(key), "0", "255 messages");
+  assert.equal(await fresh.ask("get"), 254);
+  assert.equal(samples(system.prometheusText()).get(key), "1", "256 messages");
 });
 
 test("new ActorSystem() throws RangeError when metricsSampleEvery is not a power of two", () => {
@@ -170,7 +172,7 @@ test("ActorSystemOptions.metricsSampleEvery: 1 times every message, queued behin
   assert.equal(samples(system.prometheusText()).get(key), "7");
 });
 
-test("ActorSystem samples every 32nd enqueued message by default, so a backlog is timed", async () => {
+test("ActorSystem samples every N-th enqueued message, so a backlog is timed", async () => {
   // The clock moves 1 ms with every reading, so a message that waits behind others shows it.
   const inner = new ManualClock();
   let readings = 0;
@@ -181,7 +183,11 @@ test("ActorSystem samples every 32nd enqueued message by default, so a backlog i
     clearTimer: (handle: ReturnType<ManualClock["setTimer"]>) =>
       inner.clearTimer(handle),
   };
-  await using system = new ActorSystem({ clock, node: "n1" });
+  await using system = new ActorSystem({
+    clock,
+    node: "n1",
+    metricsSampleEvery: 32,
+  });
   const a = await system.spawn(counter, 0);
   const series = '{node="n1",actor_type="counter"}';
   for (let i = 0; i < 3200; i++) a.tell("add", 1);

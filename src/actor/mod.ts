@@ -12,7 +12,7 @@
  * messages handled, so a handler that blocks for long delays the yield by as much.
  *
  * Metrics: message counts are exact; mailbox wait and processing time are timed for every
- * 32nd message enqueued to each actor (`metricsSampleEvery`), however many are queued.
+ * 256th message enqueued to each actor (`metricsSampleEvery`), however many are queued.
  *
  * @example Usage
  * ```ts
