@@ -68,7 +68,8 @@ async function stormWithTimer(
 }
 
 test("ActorSystem scheduler yields to a 0 ms timer during a ping-pong storm of synchronous handlers", async () => {
-  const total = 1_000_000;
+  // Long enough to outlast the 20 ms slice several times over on a fast machine.
+  const total = 2_000_000;
   const handled = await stormWithTimer(syncPlayer, total);
   // With the time slice the timer runs about SLICE_MS (20 ms) into the storm; without it,
   // only after the last message.
