@@ -1,5 +1,6 @@
 // Pending asks and their timeouts, on TickDeadlines (src/timer/deadlines.ts): no timer and no
-// clock read per ask; a timeout fires no earlier than asked and at most two ticks later.
+// clock read per ask; a timeout fires no earlier than asked and at most one tick (10 ms) plus
+// the event loop's lag later.
 import { type Clock, TickDeadlines } from "../timer/mod.ts";
 import { AskTimeoutError } from "./errors.ts";
 
@@ -7,7 +8,7 @@ export class PendingAsk {
   settled = false;
   resolve!: (value: unknown) => void;
   reject!: (error: unknown) => void;
-  readonly deadline: number;
+  deadline: number;
   readonly path: string;
   readonly type: string;
   readonly timeoutMs: number;

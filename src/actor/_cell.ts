@@ -115,6 +115,10 @@ export class ActorCell {
   #dequeued = 0;
   #sampleIndex = -1;
   #sampleAt = 0;
+  readonly #sampleMask: number;
+  #samples: number[] | null = null;
+  #samplesHead = 0;
+  #turn = 0;
 
   constructor(
     system: SystemCore,
@@ -126,6 +130,7 @@ export class ActorCell {
     mailbox: MailboxOptions | undefined,
   ) {
     this.system = system;
+    this.#sampleMask = system.sampleMask;
     this.definition = definition;
     this.info = info;
     this.args = args;
@@ -218,11 +223,8 @@ export class ActorCell {
     }
     mailbox.push(entry, payload, reply);
     entry.sent.inc();
-    if (
-      this.#sampleIndex < 0 && (++this.#enqueued & this.system.sampleMask) === 0
-    ) {
-      this.#sampleIndex = this.#dequeued + mailbox.size - 1;
-      this.#sampleAt = this.system.now();
+    if ((++this.#enqueued & this.#sampleMask) === 0) {
+      this.#takeSample(this.#dequeued + mailbox.size - 1);
     }
     if (!this.scheduled && !this.busy && this.status === RUNNING) {
       this.system.schedule(this);
@@ -277,8 +279,39 @@ export class ActorCell {
   }
 
   #skipSample(): void {
-    if (this.#dequeued === this.#sampleIndex) this.#sampleIndex = -1;
+    if (this.#dequeued === this.#sampleIndex) this.#nextSample();
     this.#dequeued++;
+  }
+
+  // Timing samples: every (#sampleMask + 1)-th enqueued message carries its enqueue time,
+  // however many others are still queued, so a backlog shows in the wait histogram. The
+  // oldest sample waiting is in #sampleIndex/#sampleAt (its place in dequeue order and its
+  // enqueue time); later ones queue in #samples as (index, time) pairs.
+  #takeSample(index: number): void {
+    const at = this.system.now();
+    if (this.#sampleIndex < 0) {
+      this.#sampleIndex = index;
+      this.#sampleAt = at;
+    } else {
+      (this.#samples ??= []).push(index, at);
+    }
+  }
+
+  #nextSample(): void {
+    const samples = this.#samples;
+    const head = this.#samplesHead;
+    if (samples === null || head >= samples.length) {
+      this.#sampleIndex = -1;
+      return;
+    }
+    this.#sampleIndex = samples[head];
+    this.#sampleAt = samples[head + 1];
+    if (head + 2 === samples.length) {
+      samples.length = 0;
+      this.#samplesHead = 0;
+    } else {
+      this.#samplesHead = head + 2;
+    }
   }
 
   // ---- processing -------------------------------------------------------------------------
@@ -309,9 +342,9 @@ export class ActorCell {
   #invoke(entry: HandlerEntry, payload: unknown, reply: Reply): void {
     let started = -1;
     if (this.#dequeued++ === this.#sampleIndex) {
-      this.#sampleIndex = -1;
       started = this.system.now();
       this.info.wait.observe((started - this.#sampleAt) / 1000);
+      this.#nextSample();
     }
     if (reply instanceof TimerToken && !reply.live) return;
     entry.processed.inc();
@@ -329,9 +362,17 @@ export class ActorCell {
     if (isThenable(result)) {
       this.busy = true;
       this.#inFlight = reply;
+      // The completion belongs to this message in hand: once a stop or restart has abandoned
+      // it (#abandon), a late result must not touch the next incarnation.
+      const turn = ++this.#turn;
       result.then(
-        (value) => this.#asyncDone(value, reply, started),
-        (error) => this.#asyncFailed(error, reply, entry),
+        (value) => {
+          if (turn === this.#turn) this.#asyncDone(value, reply, started);
+        },
+        (error) => {
+          if (turn === this.#turn) this.#asyncFailed(error, reply, entry);
+          else this.#lateFailure(error, entry);
+        },
       );
       return;
     }
@@ -376,12 +417,7 @@ export class ActorCell {
           `Actor "${this.path}" did not finish its message within ${this.system.stopTimeoutMs} ms; stopping anyway`,
           undefined,
         );
-        this.busy = false;
-        const abandoned = this.#inFlight;
-        this.#inFlight = null;
-        if (abandoned instanceof PendingAsk) {
-          abandoned.fail(new ActorStoppedError(this.path));
-        }
+        this.#abandon();
         resolve();
       }, this.system.stopTimeoutMs);
       idle.then(() => {
@@ -389,6 +425,32 @@ export class ActorCell {
         resolve();
       });
     });
+  }
+
+  // Gives up the message in hand: its ask fails now, and whatever its handler does later is
+  // ignored (a late failure is only logged), so it can neither clear `busy` for the next
+  // incarnation's message nor fail that incarnation.
+  #abandon(): void {
+    if (!this.busy) return;
+    this.#turn++;
+    this.busy = false;
+    const abandoned = this.#inFlight;
+    this.#inFlight = null;
+    if (abandoned instanceof PendingAsk) {
+      abandoned.fail(new ActorStoppedError(this.path));
+    }
+    const waiters = this.#idleWaiters;
+    if (waiters !== null) {
+      this.#idleWaiters = null;
+      for (const wake of waiters) wake();
+    }
+  }
+
+  #lateFailure(error: unknown, entry: HandlerEntry): void {
+    this.system.logError(
+      `Actor "${this.path}" failed handling "${entry.type}" after the message was abandoned`,
+      error,
+    );
   }
 
   #whenIdle(): Promise<void> | undefined {
@@ -558,6 +620,7 @@ export class ActorCell {
     this.watching = null;
     this.children = null;
     this.tracker = null;
+    this.#samples = null;
     this.mailbox = EMPTY_MAILBOX as Mailbox<HandlerEntry, unknown, Reply>;
   }
 

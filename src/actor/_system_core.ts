@@ -7,7 +7,7 @@ import type {
   MetricsRegistry,
 } from "../metrics/mod.ts";
 import { DEFAULT_TIME_BUCKETS } from "../metrics/mod.ts";
-import { platform } from "../platform/mod.ts";
+import { platform, type TimerHandle } from "../platform/mod.ts";
 import type { AskRegistry } from "./_ask.ts";
 import type { ActorCell, HandlerEntry } from "./_cell.ts";
 import type { ActorDefinition, Handlers } from "./definition.ts";
@@ -117,12 +117,12 @@ export class ActorMetrics {
     );
     this.wait = registry.histogram(
       "troupe_actor_mailbox_wait_seconds",
-      "Time from enqueue to the start of handling (sampled).",
+      "Time from enqueue to the start of handling (every metricsSampleEvery-th message per actor).",
       { labelNames: type, buckets: DEFAULT_TIME_BUCKETS },
     );
     this.processing = registry.histogram(
       "troupe_actor_processing_seconds",
-      "Time a handler took (sampled).",
+      "Time a handler took (every metricsSampleEvery-th message per actor).",
       { labelNames: type, buckets: DEFAULT_TIME_BUCKETS },
     );
     this.deadLetters = registry.counter(
@@ -191,19 +191,41 @@ export function makeTypeInfo(
   };
 }
 
-// The scheduler runs ready actors on the microtask queue, round robin, each for at most
-// THROUGHPUT messages at a time. A burst that goes on for longer than SLICE_MS of real time
-// yields to the event loop (a macrotask) so that I/O and timers are not starved.
+// The time slice. The scheduler runs ready actors on the microtask queue, round robin, each for
+// at most THROUGHPUT messages at a time. Every TURN_BUDGET units of work (a message handled or
+// a cell turn, counted across flushes, so work that re-enters the scheduler from a handler or a
+// settled promise counts like any other) it ends the microtask turn and reads the clock. Once
+// actor work has kept the event loop from running a macrotask for more than SLICE_MS, the rest
+// runs in a macrotask (a 0 ms timer), after the timers and I/O callbacks that are due: a
+// message storm delays a heartbeat or a socket read by about SLICE_MS, not by the storm.
+//
+// "Kept from running a macrotask" is measured by a sentinel: the first check of a burst reads
+// the clock and sets a 0 ms timer; if that timer has run by a later check, the event loop is
+// alive and the burst starts again.
 const THROUGHPUT = 256;
-const TURN_BUDGET = 8192;
+const TURN_BUDGET = 1024;
 const SLICE_MS = 20;
 
 export class Scheduler {
   #ready: ActorCell[] = [];
   #head = 0;
+  // True while a flush is queued, running, or waiting for its macrotask: schedule() then only
+  // appends, so nothing can queue a second flush that would bypass the slice.
   #pending = false;
+  #work = 0;
   #burstStart = -1;
-  #flush = (): void => this.#run();
+  #sentinel: TimerHandle | null = null;
+  #resumeTimer: TimerHandle | null = null;
+  #flush = (): void => this.#guardedRun();
+  #resume = (): void => {
+    this.#resumeTimer = null;
+    this.#burstStart = -1;
+    this.#guardedRun();
+  };
+  #sentinelFired = (): void => {
+    this.#sentinel = null;
+    this.#burstStart = -1;
+  };
 
   schedule(cell: ActorCell): void {
     cell.scheduled = true;
@@ -214,34 +236,69 @@ export class Scheduler {
     }
   }
 
+  #guardedRun(): void {
+    try {
+      this.#run();
+    } catch (error) {
+      // Not expected (cells catch handler errors), but the other actors must not stall.
+      queueMicrotask(this.#flush);
+      throw error;
+    }
+  }
+
   #run(): void {
-    this.#pending = false;
     const ready = this.#ready;
-    let budget = TURN_BUDGET;
     while (this.#head < ready.length) {
       const cell = ready[this.#head];
       ready[this.#head++] = undefined as unknown as ActorCell;
-      budget -= cell.run(THROUGHPUT);
+      const handled = cell.run(THROUGHPUT);
       if (cell.runnable && !cell.scheduled) {
         cell.scheduled = true;
         ready.push(cell);
       }
-      if (budget <= 0 && this.#head < ready.length) {
-        this.#compact();
-        this.#pending = true;
-        const now = platform.now();
-        if (this.#burstStart < 0) this.#burstStart = now;
-        if (now - this.#burstStart > SLICE_MS) {
-          this.#burstStart = -1;
-          platform.setTimer(this.#flush, 0);
-        } else {
-          queueMicrotask(this.#flush);
+      if ((this.#work += handled + 1) >= TURN_BUDGET) {
+        this.#work = 0;
+        if (this.#sliceOver()) {
+          this.#compact();
+          this.#resumeTimer = platform.setTimer(this.#resume, 0);
+          return;
         }
-        return;
+        if (this.#head < ready.length) {
+          this.#compact();
+          queueMicrotask(this.#flush);
+          return;
+        }
       }
     }
-    this.#ready = [];
+    ready.length = 0;
     this.#head = 0;
+    this.#pending = false;
+  }
+
+  #sliceOver(): boolean {
+    const now = platform.now();
+    if (this.#burstStart < 0) {
+      this.#burstStart = now;
+      if (this.#sentinel === null) {
+        this.#sentinel = platform.setTimer(this.#sentinelFired, 0);
+        this.#sentinel.unref();
+      }
+      return false;
+    }
+    return now - this.#burstStart > SLICE_MS;
+  }
+
+  /** Cancels the scheduler's timers (the system has shut down; its actors are stopped). */
+  close(): void {
+    if (this.#sentinel !== null) platform.clearTimer(this.#sentinel);
+    if (this.#resumeTimer !== null) {
+      platform.clearTimer(this.#resumeTimer);
+      this.#resumeTimer = null;
+      this.#ready.length = 0;
+      this.#head = 0;
+      this.#pending = false;
+    }
+    this.#sentinel = null;
     this.#burstStart = -1;
   }
 

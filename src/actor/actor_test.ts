@@ -499,3 +499,42 @@ test("ActorRef.stop(): a handler that never settles is abandoned after stopTimeo
   assert.ok(isActorStoppedError(await hanging), "the abandoned ask rejects");
   assert.throws(() => new ActorSystem({ stopTimeoutMs: -1 }), RangeError);
 });
+
+test("ActorRef.ask() times out on the clock while the event loop runs 25 ms blocks of work", async () => {
+  const waiting = defineActor({
+    name: "waiting",
+    init: (answer: Promise<void>) => ({ answer }),
+    handlers: { wait: (state) => state.answer },
+  });
+  const answer = deferred();
+  await using system = new ActorSystem({ logger: quiet });
+  const ref = await system.spawn(waiting, answer.promise);
+  // Every macrotask blocks for 25 ms, so the ask's tick timer runs far less often than asked.
+  let busy = true;
+  let blocks = 0;
+  const idle = deferred();
+  const block = () => {
+    const end = performance.now() + 25;
+    while (performance.now() < end) { /* synchronous work */ }
+    blocks++;
+    if (busy) setTimeout(block, 0);
+    else idle.resolve();
+  };
+  setTimeout(block, 0);
+  const timeoutMs = 1000;
+  const start = performance.now();
+  try {
+    await assert.rejects(
+      ref.ask("wait", undefined, { timeoutMs }),
+      isAskTimeoutError,
+    );
+  } finally {
+    busy = false;
+    answer.resolve();
+  }
+  const elapsed = performance.now() - start;
+  assert.ok(blocks > 10, "the event loop was kept busy");
+  assert.ok(elapsed >= timeoutMs - 1, `early: ${elapsed} ms`);
+  assert.ok(elapsed < timeoutMs + 300, `late: ${elapsed} ms`);
+  await idle.promise;
+});

@@ -105,17 +105,19 @@ test("ActorSystem.prometheusText() samples mailbox wait with metricsSampleEvery:
   assert.ok(count <= 7, `mailbox wait count ${count}`);
 });
 
-test("ActorSystem.prometheusText() takes no mailbox wait sample before the 32nd message by default", async () => {
+test("ActorSystem.prometheusText() times the 256th message to an actor by default, and none before", async () => {
   const clock = new ManualClock();
   await using system = new ActorSystem({ clock, logger: quiet, node: "n1" });
+  const key =
+    'troupe_actor_mailbox_wait_seconds_count{node="n1",actor_type="counter"}';
   await exercise(system, clock);
-  const got = samples(system.prometheusText());
-  assert.equal(
-    got.get(
-      'troupe_actor_mailbox_wait_seconds_count{node="n1",actor_type="counter"}',
-    ),
-    "0",
-  );
+  assert.equal(samples(system.prometheusText()).get(key), "0");
+  const fresh = await system.spawn(counter, 0);
+  for (let i = 0; i < 254; i++) fresh.tell("add", 1);
+  assert.equal(await fresh.ask("get"), 254);
+  assert.equal(samples(system.prometheusText()).get(key), "0", "255 messages");
+  assert.equal(await fresh.ask("get"), 254);
+  assert.equal(samples(system.prometheusText()).get(key), "1", "256 messages");
 });
 
 test("new ActorSystem() throws RangeError when metricsSampleEvery is not a power of two", () => {
@@ -128,16 +130,28 @@ test("new ActorSystem() throws RangeError when metricsSampleEvery is not a power
   }
 });
 
-test("new ActorSystem() accepts metricsSampleEvery values that are powers of two", async () => {
+test("new ActorSystem() accepts metricsSampleEvery values that are powers of two and samples at that rate", async () => {
+  const key =
+    'troupe_actor_mailbox_wait_seconds_count{node="n1",actor_type="counter"}';
   for (const every of [1, 2, 64, 1024]) {
-    await using _system = new ActorSystem({
+    await using system = new ActorSystem({
       clock: new ManualClock(),
+      node: "n1",
       metricsSampleEvery: every,
     });
+    const a = await system.spawn(counter, 0);
+    // The ask is message number 3 × every: three samples, the last being the ask itself.
+    for (let i = 1; i < 3 * every; i++) a.tell("add", 1);
+    assert.equal(await a.ask("get"), 3 * every - 1);
+    assert.equal(
+      samples(system.prometheusText()).get(key),
+      "3",
+      `metricsSampleEvery: ${every}`,
+    );
   }
 });
 
-test("ActorSystemOptions.metricsSampleEvery: 1 times one message at a time per actor", async () => {
+test("ActorSystemOptions.metricsSampleEvery: 1 times every message, queued behind others or not", async () => {
   const clock = new ManualClock();
   await using system = new ActorSystem({
     clock,
@@ -147,13 +161,48 @@ test("ActorSystemOptions.metricsSampleEvery: 1 times one message at a time per a
   const a = await system.spawn(counter, 0);
   const key =
     'troupe_actor_mailbox_wait_seconds_count{node="n1",actor_type="counter"}';
-  // A burst of four: the first is timed; the others were queued while it waited.
+  // A burst of four: each is timed, whatever waits before it.
   a.tell("add", 1);
   a.tell("add", 2);
   a.tell("add", 3);
   assert.equal(await a.ask("get"), 6);
-  assert.equal(samples(system.prometheusText()).get(key), "1");
+  assert.equal(samples(system.prometheusText()).get(key), "4");
   // One at a time: each is timed.
   for (let i = 0; i < 3; i++) await a.ask("get");
-  assert.equal(samples(system.prometheusText()).get(key), "4");
+  assert.equal(samples(system.prometheusText()).get(key), "7");
+});
+
+test("ActorSystem samples every N-th enqueued message, so a backlog is timed", async () => {
+  // The clock moves 1 ms with every reading, so a message that waits behind others shows it.
+  const inner = new ManualClock();
+  let readings = 0;
+  const clock = {
+    now: () => inner.now() + readings++,
+    setTimer: (callback: () => void, delayMs: number) =>
+      inner.setTimer(callback, delayMs),
+    clearTimer: (handle: ReturnType<ManualClock["setTimer"]>) =>
+      inner.clearTimer(handle),
+  };
+  await using system = new ActorSystem({
+    clock,
+    node: "n1",
+    metricsSampleEvery: 32,
+  });
+  const a = await system.spawn(counter, 0);
+  const series = '{node="n1",actor_type="counter"}';
+  for (let i = 0; i < 3200; i++) a.tell("add", 1);
+  assert.equal(await a.ask("get"), 3200);
+  const got = samples(system.prometheusText());
+  assert.equal(
+    got.get(`troupe_actor_mailbox_wait_seconds_count${series}`),
+    "100",
+  );
+  assert.equal(
+    got.get(`troupe_actor_processing_seconds_count${series}`),
+    "100",
+  );
+  // The 100 enqueue readings come before the first handling reading, so each sample's wait
+  // is at least 100 readings (0.1 s) of this clock.
+  const sum = Number(got.get(`troupe_actor_mailbox_wait_seconds_sum${series}`));
+  assert.ok(sum >= 100 * 0.1, `mailbox wait sum ${sum} s`);
 });

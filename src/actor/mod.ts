@@ -3,6 +3,17 @@
  * dead letters and metrics, on top of the backplane (every actor owns a `Device`; watching,
  * death notices and the parent-child tie are backplane links).
  *
+ * Scheduling: actors run on the microtask queue, round robin, each for up to 256 messages
+ * at a time. So that a message storm cannot starve timers and I/O (heartbeats, socket reads),
+ * the scheduler keeps a time slice: once actor work has kept the event loop from running a
+ * macrotask for more than 20 ms, the rest of the work continues in a macrotask, after the
+ * timers and I/O callbacks that are due. Every path counts: messages sent from handlers, and
+ * actors woken by settled promises between scheduler turns. The clock is read once per 1,024
+ * messages handled, so a handler that blocks for long delays the yield by as much.
+ *
+ * Metrics: message counts are exact; mailbox wait and processing time are timed for every
+ * 256th message enqueued to each actor (`metricsSampleEvery`), however many are queued.
+ *
  * @example Usage
  * ```ts
  * import { ActorSystem, defineActor } from "@troupe/troupe";

@@ -336,3 +336,98 @@ test("Supervision: stopped hook runs before a restart replaces the state", async
   await settle();
   assert.deepEqual(events, ["started", "stopped", "started"]);
 });
+
+// An actor whose "hang" handler waits on a promise the test settles, and whose "hold" and
+// "mark" handlers show whether two of them ever run at once.
+function makeAbandonable() {
+  const hangs: Array<{ resolve(): void; reject(error: unknown): void }> = [];
+  const holds: Array<() => void> = [];
+  const stats = { inits: 0, running: 0, overlapped: 0, marks: 0 };
+  const enter = () => {
+    if (stats.running++ > 0) stats.overlapped++;
+  };
+  const definition = defineActor({
+    name: "abandonable",
+    init: () => {
+      stats.inits++;
+      return {};
+    },
+    handlers: {
+      // Not counted as running: once abandoned it is no longer the actor's message in hand.
+      hang: () =>
+        new Promise<void>((resolve, reject) => hangs.push({ resolve, reject })),
+      hold: () => {
+        enter();
+        return new Promise<void>((resolve) => holds.push(resolve)).finally(
+          () => stats.running--,
+        );
+      },
+      mark: () => {
+        enter();
+        stats.marks++;
+        stats.running--;
+      },
+      ping: () => "pong",
+    },
+  });
+  return { definition, hangs, holds, stats };
+}
+
+// Under all-for-one supervision, a sibling's failure restarts an actor whose handler hangs;
+// the restart abandons that handler after stopTimeoutMs.
+async function restartAbandoning(clock: ManualClock, system: ActorSystem) {
+  const actor = makeAbandonable();
+  const a = await system.spawn(actor.definition, undefined, { id: "a" });
+  const b = await system.spawn(makeWorker([]), "b", { id: "b" });
+  a.tell("hang");
+  await settle(clock);
+  assert.equal(actor.hangs.length, 1);
+  b.tell("crash");
+  await settle(clock);
+  await clock.advance(100);
+  await settle(clock);
+  assert.equal(actor.stats.inits, 2, "a was restarted");
+  return { ...actor, a };
+}
+
+test("ActorCell: a handler abandoned by a restart cannot clear busy on the new incarnation", async () => {
+  const clock = new ManualClock();
+  await using system = new ActorSystem({
+    clock,
+    logger: quiet,
+    stopTimeoutMs: 100,
+    supervision: allForOne(),
+  });
+  const { a, hangs, holds, stats } = await restartAbandoning(clock, system);
+  a.tell("hold");
+  a.tell("mark");
+  await settle(clock);
+  assert.equal(holds.length, 1);
+  hangs[0].resolve(); // the old incarnation's handler finishes late
+  await settle(clock);
+  assert.equal(stats.marks, 0, "mark waits for hold");
+  holds[0]();
+  await settle(clock);
+  assert.equal(stats.marks, 1);
+  assert.equal(stats.overlapped, 0, "never two handlers at once");
+});
+
+test("ActorCell: a late rejection of an abandoned handler does not restart the new incarnation", async () => {
+  const clock = new ManualClock();
+  const errors: string[] = [];
+  await using system = new ActorSystem({
+    clock,
+    logger: { error: (message) => void errors.push(message) },
+    stopTimeoutMs: 100,
+    supervision: allForOne(),
+  });
+  const { a, hangs, stats } = await restartAbandoning(clock, system);
+  hangs[0].reject(new Error("late"));
+  await settle(clock);
+  assert.equal(stats.inits, 2, "no second restart");
+  assert.equal(await a.ask("ping"), "pong");
+  assert.ok(
+    errors.some((m) => m.includes("after the message was abandoned")),
+    errors.join("\n"),
+  );
+});

@@ -139,7 +139,7 @@ export function removeEdge(from: Core, to: Core): void {
 /** The connected devices that `core` will notify. */
 export function watchersOf(core: Core): Core[] {
   const out = core.out;
-  if (out === null) return [];
+  if (out === null || !core.connected) return [];
   const live: Core[] = [];
   for (const c of out) if (c.connected) live.push(c);
   return live;
@@ -173,9 +173,20 @@ export function unlink(self: Core, other: Core, mode: number): void {
   if ((mode & NOTIFY) !== 0) removeEdge(self, other);
 }
 
+// Disconnected cores whose watchers are still to be told, oldest first. Receivers run inside
+// the disconnect that notifies them and often disconnect in turn (a managed device follows a
+// fault at once): such a nested disconnect only joins this queue, and the outermost one
+// delivers every notice in a loop before it returns. So a cascade down a chain of any length
+// runs in constant stack, in breadth-first order.
+const pending: Array<Core | undefined> = [];
+let pendingHead = 0;
+let delivering = false;
+
 /**
- * Disconnects a core and notifies its watchers synchronously. The set of watchers is fixed at
- * this moment. Returns false if it was already disconnected.
+ * Disconnects a core and notifies its watchers: at once when called from outside a delivery,
+ * otherwise (from a receiver) after the notices already queued, before the outermost
+ * disconnect returns. The set of watchers is fixed at this moment. Returns false if it was
+ * already disconnected.
  */
 export function disconnect(core: Core, fault: Fault | undefined): boolean {
   if (!core.connected) return false;
@@ -189,11 +200,43 @@ export function disconnect(core: Core, fault: Fault | undefined): boolean {
     waiter(undefined);
   }
   core.receiver = null;
+  if (delivering) {
+    pending.push(core);
+    return true;
+  }
+  delivering = true;
   let firstError: unknown = undefined;
+  try {
+    firstError = notify(core, firstError);
+    while (pendingHead < pending.length) {
+      const next = pending[pendingHead]!;
+      pending[pendingHead++] = undefined;
+      if (pendingHead >= 4096 && pendingHead * 2 >= pending.length) {
+        pending.copyWithin(0, pendingHead);
+        pending.length -= pendingHead;
+        pendingHead = 0;
+      }
+      firstError = notify(next, firstError);
+    }
+  } finally {
+    pending.length = 0;
+    pendingHead = 0;
+    delivering = false;
+  }
+  if (firstError !== undefined) throw firstError;
+  return true;
+}
+
+// Tells a disconnected core's watchers and aborts its signal; returns the first receiver error.
+function notify(core: Core, firstError: unknown): unknown {
   const out = core.out;
   if (out !== null) {
     core.out = null;
-    const message: Disconnected = { kind: "disconnected", id: core.id, fault };
+    const message: Disconnected = {
+      kind: "disconnected",
+      id: core.id,
+      fault: core.fault,
+    };
     for (const watcher of out) {
       const error = deliver(watcher, message);
       if (error !== undefined && firstError === undefined) firstError = error;
@@ -202,9 +245,12 @@ export function disconnect(core: Core, fault: Fault | undefined): boolean {
   const controller = core.controller;
   if (controller !== null) {
     controller.abort(
-      new DeviceDisconnectedError(core.id, fault, "continue work of device"),
+      new DeviceDisconnectedError(
+        core.id,
+        core.fault,
+        "continue work of device",
+      ),
     );
   }
-  if (firstError !== undefined) throw firstError;
-  return true;
+  return firstError;
 }

@@ -39,7 +39,9 @@ export interface DeviceOptions {
    * {@linkcode Device.receive}. It runs inside whatever call caused the message (often another
    * device's `disconnect()`), so it must be quick and must not throw: if it throws, the
    * disconnect that delivered the message still notifies everyone else and then rethrows the
-   * first such error.
+   * first such error. A `disconnect()` it makes (to follow a fault, say) does not nest: its
+   * notices are queued and delivered, in order, before the outermost `disconnect()` returns,
+   * so a cascade through any number of devices runs in constant stack.
    */
   readonly onMessage?: (message: DeviceMessage) => void;
 }
@@ -283,6 +285,11 @@ export class Device implements Disposable, AsyncIterable<DeviceMessage> {
    * `Disconnected(this.id, fault)` before this returns, pending and queued messages are
    * discarded, a pending {@linkcode Device.receive} resolves `undefined`, and
    * {@linkcode Device.signal} aborts. A second call is a no-op.
+   *
+   * Called while notices are being delivered (from an `onMessage` receiver, or from managed
+   * work's cascade), the device disconnects at once but its own notices are queued behind the
+   * ones in flight: the outermost `disconnect()` delivers them all, breadth first, in a loop,
+   * so cascades down chains of any length never recurse.
    *
    * @param fault Why; omit for a clean disconnect.
    * @returns `true` if this call disconnected the device, `false` if it already was.

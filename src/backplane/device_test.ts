@@ -2,13 +2,16 @@ import assert from "node:assert/strict";
 import { test } from "../platform/test_harness.ts";
 import {
   cascadeFault,
+  describeFault,
   Device,
   type DeviceMessage,
   DROPPED,
   errorFault,
+  type Fault,
   isDeviceDisconnectedError,
   isDeviceId,
   LinkMode,
+  rootFault,
   thrownFault,
 } from "./mod.ts";
 
@@ -431,4 +434,85 @@ test("Device: simultaneous peer disconnects (cascade inside notification) notify
   assert.equal(got.get("b"), 1);
   assert.equal(got.get("watcher"), 2);
   watcher.disconnect();
+});
+
+test("Device.disconnect() cascades to the end of a chain of 1,000,000 devices", () => {
+  // Each device follows the one before it at once, from inside the notice: the nesting that
+  // used to overflow the stack after about 2,000 devices. The chain is built 1,000 devices
+  // ahead of the cascade and grows at its tail as the cascade moves, so the devices already
+  // gone can be collected and the test's memory stays small.
+  const length = 1_000_000;
+  const fault = errorFault("root failed");
+  const root = new Device();
+  let tail = root;
+  let created = 0;
+  let notices = 0;
+  const grow = () => {
+    const device: Device = new Device({
+      onMessage: (message) => {
+        notices++;
+        if (created < length) grow();
+        if (message.kind === "disconnected") device.disconnect(message.fault);
+      },
+    });
+    device.link(tail, LinkMode.Monitor);
+    tail = device;
+    created++;
+  };
+  for (let i = 0; i < 1000; i++) grow();
+  assert.equal(root.disconnect(fault), true);
+  assert.equal(created, length);
+  assert.equal(notices, length);
+  assert.equal(tail.connected, false);
+  assert.equal(tail.fault, fault);
+});
+
+test("Device.disconnect() from a receiver is delivered before the outermost disconnect returns", () => {
+  const order: string[] = [];
+  const root = new Device();
+  const a: Device = new Device({
+    onMessage: (message) => {
+      order.push("a told");
+      a.disconnect(cascadeFault(message.id, errorFault("x")));
+      order.push("a disconnected");
+    },
+  });
+  const b = new Device({ onMessage: () => order.push("b told") });
+  const c = new Device({ onMessage: () => order.push("c told") });
+  a.link(root, LinkMode.Monitor);
+  c.link(root, LinkMode.Monitor);
+  b.link(a, LinkMode.Monitor);
+  root.disconnect(errorFault("x"));
+  // Breadth first: every watcher of root is told before a's watchers.
+  assert.deepEqual(order, ["a told", "a disconnected", "c told", "b told"]);
+  b.disconnect();
+  c.disconnect();
+});
+
+test("describeFault() describes a cascade 100,000 levels deep in a few words", () => {
+  const root = errorFault("disk full");
+  let fault: Fault = root;
+  for (let i = 0; i < 100_000; i++) fault = cascadeFault(`d${i}`, fault);
+  const description = describeFault(fault);
+  assert.equal(
+    description,
+    "cascade from d99999 (cascade from d99998 (cascade from d99997 (more than 256 further cascades)))",
+  );
+  assert.equal(rootFault(fault), root);
+});
+
+test("describeFault() abridges a deep cascade and names the fault that started it", () => {
+  const root = errorFault(new Error("disk full"));
+  let fault: Fault = root;
+  for (let i = 9; i >= 0; i--) fault = cascadeFault(`d${i}`, fault);
+  assert.equal(
+    describeFault(fault),
+    "cascade from d0 (cascade from d1 (cascade from d2 (7 further cascades from error: Error: disk full)))",
+  );
+  assert.equal(
+    describeFault(cascadeFault("d0", DROPPED)),
+    "cascade from d0 (dropped)",
+  );
+  assert.equal(describeFault(undefined), "clean");
+  assert.equal(describeFault(thrownFault("x")), "thrown: x");
 });

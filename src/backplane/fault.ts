@@ -90,8 +90,16 @@ export function rootFault(fault: Fault): Fault {
   return f;
 }
 
+// describeFault shows this many cascade levels, then looks at most CASCADES_SEARCHED further
+// for the fault that started the chain: the description stays short and costs a bounded walk,
+// however deep the cascade (a chain of a million devices builds one a million levels deep).
+const CASCADES_SHOWN = 3;
+const CASCADES_SEARCHED = 256;
+
 /**
- * Describes a fault in one line, for logs.
+ * Describes a fault in one line, for logs. A deep cascade is abridged: the first three
+ * levels, how many more there are, and the fault that started it (or, past 259 levels, only
+ * that there are more; {@linkcode rootFault} finds the start of any chain).
  *
  * @param fault A fault, or `undefined` for a clean disconnect.
  * @returns For example `"thrown: TypeError: x"` or `"clean"`.
@@ -104,6 +112,32 @@ export function rootFault(fault: Fault): Fault {
  */
 export function describeFault(fault: Fault | undefined): string {
   if (fault === undefined) return "clean";
+  let text = "";
+  let open = 0;
+  let f = fault;
+  while (f.kind === "cascade" && open < CASCADES_SHOWN) {
+    text += `cascade from ${f.source} (`;
+    open++;
+    f = f.fault;
+  }
+  if (f.kind === "cascade") {
+    let skipped = 0;
+    while (f.kind === "cascade" && skipped < CASCADES_SEARCHED) {
+      f = f.fault;
+      skipped++;
+    }
+    text += f.kind === "cascade"
+      ? `more than ${skipped} further cascades`
+      : `${skipped} further ${skipped === 1 ? "cascade" : "cascades"} from ${
+        describeLeaf(f)
+      }`;
+  } else {
+    text += describeLeaf(f);
+  }
+  return text + ")".repeat(open);
+}
+
+function describeLeaf(fault: Fault): string {
   switch (fault.kind) {
     case "dropped":
       return "dropped";
@@ -111,7 +145,7 @@ export function describeFault(fault: Fault | undefined): string {
     case "thrown":
       return `${fault.kind}: ${describeError(fault.error)}`;
     case "cascade":
-      return `cascade from ${fault.source} (${describeFault(fault.fault)})`;
+      return `cascade from ${fault.source}`;
   }
 }
 

@@ -237,3 +237,36 @@ test("Device.partManage() can run again after success", async () => {
   assert.equal(d.connected, true);
   d.disconnect();
 });
+
+test("Device.manage() settles every device of a chain of 20,000 managed devices when the root fails", async () => {
+  // Each managed device follows a fault inside the notice, and its work watches the signal,
+  // whose abort reason describes the ever deeper cascade.
+  const length = 20_000;
+  const root = new Device();
+  let last = root;
+  const outcomes: Array<Promise<Result<number, Crash<never>>>> = [];
+  const aborted: unknown[] = [];
+  for (let i = 0; i < length; i++) {
+    const device = new Device();
+    device.link(last, LinkMode.Monitor);
+    outcomes.push(
+      device.manage(async (d) => {
+        await until(d.signal);
+        aborted.push(d.signal.reason);
+        return ok(i);
+      }),
+    );
+    last = device;
+  }
+  await Promise.resolve();
+  root.disconnect(errorFault("root failed"));
+  const results = await Promise.all(outcomes);
+  assert.equal(
+    results.filter((r) => !r.ok && r.error.kind === "cascade").length,
+    length,
+  );
+  assert.equal(last.connected, false);
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.equal(aborted.length, length);
+  assert.ok(aborted.every(isDeviceDisconnectedError));
+});

@@ -2,8 +2,10 @@
  * The backplane: Erlang-style failure propagation between owned presences ("devices").
  *
  * Devices link to each other (`Monitor`, `Notify`, `Peer`) and are told, synchronously, when a
- * linked device disconnects and why. Managed work turns those notices into cascades. Every
- * failure-handling feature of Troupe (watching, supervision, remote death watch) is built on it.
+ * linked device disconnects and why. Managed work turns those notices into cascades; a
+ * cascade is delivered in a loop, not by nested calls, so it reaches the end of a chain of any
+ * length. Every failure-handling feature of Troupe (watching, supervision, remote death watch)
+ * is built on it.
  *
  * @example Usage
  * ```ts

@@ -1,13 +1,17 @@
 import type { TimerHandle } from "../platform/mod.ts";
 import type { Clock } from "./clock.ts";
 
-/** The granularity of {@linkcode TickDeadlines}, in milliseconds. */
+/** The longest gap between two sweeps of {@linkcode TickDeadlines}, in milliseconds. */
 export const TICK_MS = 10;
 
-/** Something waiting with a deadline counted in ticks (see {@linkcode TickDeadlines}). */
+/** Something waiting with a deadline (see {@linkcode TickDeadlines}). */
 export interface TickDeadline {
-  /** The tick at or after which it expires. */
-  readonly deadline: number;
+  /**
+   * When it expires, in the clock's milliseconds. {@linkcode TickDeadlines} sets it at the
+   * first tick after {@linkcode TickDeadlines.add}; until then it holds the placeholder from
+   * {@linkcode TickDeadlines.deadlineFor} (never due).
+   */
+  deadline: number;
   /** Whether it no longer waits (answered, failed or expired). */
   readonly settled: boolean;
 }
@@ -15,6 +19,8 @@ export interface TickDeadline {
 interface Fifo<T> {
   items: T[];
   head: number;
+  // Items before this index have their deadline; the rest were added since the last tick.
+  stamped: number;
   compactAt: number;
 }
 
@@ -23,10 +29,14 @@ const COMPACT_MIN = 1024;
 /**
  * Deadlines for many short waits (asks, requests) without a timer or a clock read for each:
  * reading a clock costs 70-170 ns on the machines measured and a timer costs more, more than the
- * rest of an ask. Time is counted in ticks of {@linkcode TICK_MS} by one clock timer that runs
- * only while something waits; items with the same timeout share a FIFO, so their deadlines are
- * in order and a sweep stops at the first one not due. A deadline fires no earlier than asked
- * and at most two ticks later. Settled items are skipped, and swept as the FIFOs grow.
+ * rest of an ask. One clock timer runs while something waits, and each tick reads the clock
+ * once. An item added since the previous tick started no later than this tick's reading, so it
+ * gets that reading plus its timeout as its deadline: it never expires early. Ticks come at
+ * most {@linkcode TICK_MS} apart, and the next one is set for the earliest deadline when that
+ * is sooner, so an item expires at most one tick plus the event loop's lag late, however late
+ * the timer callbacks run (deadlines are times on the clock, not counts of ticks). Items with
+ * the same timeout share a FIFO, so their deadlines are in order and a sweep stops at the first
+ * one not due. Settled items are skipped, and swept as the FIFOs grow.
  *
  * @example Usage
  * ```ts
@@ -46,7 +56,6 @@ export class TickDeadlines<T extends TickDeadline> {
   #expire: (item: T) => void;
   #waiting: () => boolean;
   #fifos = new Map<number, Fifo<T>>();
-  #tick = 0;
   #timer: TimerHandle | null = null;
   #closed = false;
   #onTick = (): void => this.#sweep();
@@ -54,7 +63,7 @@ export class TickDeadlines<T extends TickDeadline> {
   /**
    * Creates the deadlines.
    *
-   * @param clock Where the ticks come from.
+   * @param clock Where the time and the ticks come from.
    * @param expire Called for an item whose deadline passed; it must settle the item.
    * @param waiting Whether anything still waits (the tick keeps running while it does).
    */
@@ -65,26 +74,27 @@ export class TickDeadlines<T extends TickDeadline> {
   }
 
   /**
-   * The deadline for a wait of `timeoutMs` starting now.
+   * The deadline to give an item before {@linkcode TickDeadlines.add}: a placeholder
+   * (`Infinity`, never due) that the next tick replaces with the clock reading plus
+   * `timeoutMs`, so that adding costs no clock read.
    *
-   * @param timeoutMs The timeout in milliseconds.
-   * @returns The tick to give the item.
+   * @param _timeoutMs The timeout in milliseconds (the real deadline comes with the tick).
+   * @returns The placeholder deadline.
    */
-  deadlineFor(timeoutMs: number): number {
-    return this.#tick + Math.ceil(timeoutMs / TICK_MS) + 1;
+  deadlineFor(_timeoutMs: number): number {
+    return Infinity;
   }
 
   /**
-   * Starts watching an item whose deadline came from {@linkcode TickDeadlines.deadlineFor} with
-   * the same `timeoutMs`.
+   * Starts watching an item for `timeoutMs` milliseconds from now.
    *
-   * @param item The item.
+   * @param item The item (its `deadline` is set at the next tick).
    * @param timeoutMs Its timeout (items are grouped by it).
    */
   add(item: T, timeoutMs: number): void {
     let fifo = this.#fifos.get(timeoutMs);
     if (fifo === undefined) {
-      fifo = { items: [], head: 0, compactAt: COMPACT_MIN };
+      fifo = { items: [], head: 0, stamped: 0, compactAt: COMPACT_MIN };
       this.#fifos.set(timeoutMs, fifo);
     }
     fifo.items.push(item);
@@ -113,13 +123,24 @@ export class TickDeadlines<T extends TickDeadline> {
 
   #sweep(): void {
     this.#timer = null;
-    const tick = ++this.#tick;
+    const now = this.#clock.now();
+    let next = Infinity;
     for (const [timeoutMs, fifo] of this.#fifos) {
       const items = fifo.items;
+      if (fifo.stamped < items.length) {
+        const deadline = now + timeoutMs;
+        for (let i = Math.max(fifo.stamped, fifo.head); i < items.length; i++) {
+          items[i].deadline = deadline;
+        }
+        fifo.stamped = items.length;
+      }
       while (fifo.head < items.length) {
         const item = items[fifo.head];
         if (!item.settled) {
-          if (item.deadline > tick) break;
+          if (item.deadline > now) {
+            if (item.deadline < next) next = item.deadline;
+            break;
+          }
           this.#expire(item);
         }
         items[fifo.head++] = undefined as unknown as T;
@@ -128,21 +149,30 @@ export class TickDeadlines<T extends TickDeadline> {
         this.#fifos.delete(timeoutMs);
       } else if (fifo.head > COMPACT_MIN && fifo.head * 2 > items.length) {
         fifo.items = items.slice(fifo.head);
+        fifo.stamped = Math.max(0, fifo.stamped - fifo.head);
         fifo.head = 0;
       }
     }
     if ((this.#fifos.size > 0 || this.#waiting()) && !this.#closed) {
-      this.#timer = this.#clock.setTimer(this.#onTick, TICK_MS);
+      this.#timer = this.#clock.setTimer(
+        this.#onTick,
+        Math.min(TICK_MS, next - now),
+      );
     }
   }
 }
 
 function compact<T extends TickDeadline>(fifo: Fifo<T>): void {
   const live: T[] = [];
+  let stamped = 0;
   for (let i = fifo.head; i < fifo.items.length; i++) {
-    if (!fifo.items[i].settled) live.push(fifo.items[i]);
+    if (!fifo.items[i].settled) {
+      live.push(fifo.items[i]);
+      if (i < fifo.stamped) stamped++;
+    }
   }
   fifo.items = live;
   fifo.head = 0;
+  fifo.stamped = stamped;
   fifo.compactAt = Math.max(COMPACT_MIN, live.length * 2);
 }

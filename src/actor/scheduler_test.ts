@@ -1,0 +1,90 @@
+import assert from "node:assert/strict";
+import { test } from "../platform/test_harness.ts";
+import { ActorSystem, defineActor } from "../../mod.ts";
+
+// Two actors pass a counter back and forth until it reaches zero; `shared` counts the
+// messages handled and resolves `done` at the end of the storm.
+interface Shared {
+  processed: number;
+  players: Array<{ tell(type: "ball", n: number): void }>;
+  finish: () => void;
+}
+
+const syncPlayer = defineActor({
+  name: "sync-player",
+  init: (args: { shared: Shared; side: number }) => args,
+  handlers: {
+    ball: (state, n: number) => {
+      const shared = state.shared;
+      shared.processed++;
+      if (n > 0) shared.players[1 - state.side].tell("ball", n - 1);
+      else shared.finish();
+    },
+  },
+});
+
+const asyncPlayer = defineActor({
+  name: "async-player",
+  init: (args: { shared: Shared; side: number }) => args,
+  handlers: {
+    ball: async (state, n: number) => {
+      await undefined;
+      const shared = state.shared;
+      shared.processed++;
+      if (n > 0) shared.players[1 - state.side].tell("ball", n - 1);
+      else shared.finish();
+    },
+  },
+});
+
+// Starts a storm of `total` messages and a 0 ms timer at the same moment; returns how many
+// messages had been handled when the timer ran.
+async function stormWithTimer(
+  definition: typeof syncPlayer | typeof asyncPlayer,
+  total: number,
+): Promise<number> {
+  await using system = new ActorSystem();
+  let finish!: () => void;
+  const done = new Promise<void>((resolve) => finish = resolve);
+  const shared: Shared = { processed: 0, players: [], finish };
+  for (const side of [0, 1]) {
+    const ref = await system.spawn(
+      definition as typeof syncPlayer,
+      { shared, side },
+    );
+    shared.players.push(ref);
+  }
+  let handledWhenFired = -1;
+  const fired = new Promise<void>((resolve) =>
+    setTimeout(() => {
+      handledWhenFired = shared.processed;
+      resolve();
+    }, 0)
+  );
+  shared.players[0].tell("ball", total - 1);
+  await Promise.all([done, fired]);
+  assert.equal(shared.processed, total);
+  return handledWhenFired;
+}
+
+test("ActorSystem scheduler yields to a 0 ms timer during a ping-pong storm of synchronous handlers", async () => {
+  // Long enough to outlast the 20 ms slice several times over on a fast machine.
+  const total = 2_000_000;
+  const handled = await stormWithTimer(syncPlayer, total);
+  // With the time slice the timer runs about SLICE_MS (20 ms) into the storm; without it,
+  // only after the last message.
+  assert.ok(
+    handled < total / 2,
+    `the timer ran after ${handled} of ${total} messages`,
+  );
+});
+
+test("ActorSystem scheduler yields to a 0 ms timer during a ping-pong storm of async handlers", async () => {
+  // Each message re-enters the scheduler from a settled promise, between flushes.
+  const total = 200_000;
+  const handled = await stormWithTimer(asyncPlayer, total);
+  assert.ok(
+    handled < total / 2,
+    `the timer ran after ${handled} of ${total} messages`,
+  );
+});
