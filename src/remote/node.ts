@@ -1173,7 +1173,13 @@ class Peer {
       );
       return;
     }
-    if (!link.sentSinceTick) link.send({ kind: "ping", id: 0 });
+    if (!link.sentSinceTick) {
+      try {
+        link.send({ kind: "ping", id: 0 });
+      } catch {
+        // The connection closed under us: its close handler took care of it.
+      }
+    }
     link.sentSinceTick = false;
   }
 
@@ -1869,12 +1875,19 @@ class Session {
     return ref;
   }
 
+  // One message that cannot go out (too large, or not encodable) is lost alone, never the
+  // connection; a reply that cannot go out fails its request instead.
   #send(message: RemoteMessage): void {
     if (!this.#open || this.link.closed) return;
     try {
       this.link.send(message);
     } catch (error) {
-      this.link.close("cannot send", error);
+      if (this.link.closed) return; // the transport closed it (its buffer limit) and said why
+      this.owner.logger.error(
+        `Cannot send "${message.kind}" to node "${this.peerNode}"`,
+        error,
+      );
+      if (message.kind === "reply") this.#fail(message.id, error);
     }
   }
 
