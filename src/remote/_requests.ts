@@ -15,6 +15,8 @@ export abstract class Pending {
   settled = false;
   resolve: ((value: unknown) => void) | null = null;
   reject: ((error: unknown) => void) | null = null;
+  /** The path of the actor an answer shows to be running, if any. */
+  target: string | undefined = undefined;
 
   /** The promised value from the answer (a Reply payload); may throw. */
   abstract decode(answer: Uint8Array): unknown;
@@ -61,6 +63,11 @@ export class RequestTable {
     this.#byId.set(id, pending);
     this.#deadlines.add(pending, timeoutMs);
     return promise;
+  }
+
+  /** The request waiting with `id`, if any (it stays waiting). */
+  peek(id: number): Pending | undefined {
+    return this.#byId.get(id);
   }
 
   /** Settles request `id` with an answer; false when it is unknown (timed out already). */

@@ -13,8 +13,15 @@ import {
   parseAddress,
   type UnknownProtocol,
   WATCH_LINE,
+  watchLineOf,
 } from "../actor/mod.ts";
-import { Device, errorFault, type Line } from "../backplane/mod.ts";
+import {
+  Device,
+  type DeviceMessage,
+  errorFault,
+  type Line,
+  LinkMode,
+} from "../backplane/mod.ts";
 import {
   type ConnectOptions,
   type ListenOptions,
@@ -29,6 +36,7 @@ import { Pending, RequestTable } from "./_requests.ts";
 import { type CodecOptions, MessageCodecs } from "./codecs.ts";
 import {
   CodecError,
+  FrameTooLargeError,
   HandshakeRefusedError,
   isFrameTooLargeError,
   isNodeUnreachableError,
@@ -54,6 +62,9 @@ import {
   type RemoteMessage,
   type Tell,
   TellBatchWriter,
+  truncateErrorText,
+  type UnwatchMessage,
+  type WatchMessage,
 } from "./protocol/mod.ts";
 import {
   FrameConnection,
@@ -127,7 +138,10 @@ export interface RemoteNodeOptions extends CodecOptions {
   readonly reconnect?: BackoffOptions;
   /**
    * How many messages to keep for a node that is unreachable (default 10 000); beyond that,
-   * tells become dead letters and requests reject with `NodeUnreachableError`.
+   * tells become dead letters and requests reject with `NodeUnreachableError`. Their size is
+   * checked as they are kept: a tell over `maxFrameBytes` is a dead letter at once, such a
+   * request rejects with `FrameTooLargeError`. What is still kept when the node closes becomes
+   * a dead letter (reason `node-unreachable`) or rejects with `NodeUnreachableError`.
    */
   readonly maxBufferedMessages?: number;
   /**
@@ -193,9 +207,12 @@ const BYTES_PER_FRAME = 256 * 1024;
 /** The envelope and a tell's tags and length prefixes, at most. */
 const TELL_OVERHEAD_BYTES = 64;
 
+/** An error's stable code for a Failure; anything that is not a short code is HANDLER_FAILED. */
 function errorCode(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "string" && code.length > 0 ? code : "HANDLER_FAILED";
+  return typeof code === "string" && code.length > 0 && code.length <= 128
+    ? code
+    : "HANDLER_FAILED";
 }
 
 function splitAddress(address: string): { hostname: string; port: number } {
@@ -422,7 +439,9 @@ class NodeCore {
   }
 
   /**
-   * Connects to the node at `address` (if not connected yet) and learns its name.
+   * Connects to the node at `address` (if not connected yet) and learns its name. The node's
+   * known address becomes `address`, so reconnects dial it; a node connected at another address
+   * has moved (a process restarted elsewhere): its old connection is dropped as lost.
    *
    * @param address `host:port`.
    * @returns The node's name.
@@ -432,13 +451,18 @@ class NodeCore {
   async connect(address: string): Promise<string> {
     this.#checkOpen();
     const link = await this.dial(address);
+    if (this.closed) {
+      link.link.close("node closing");
+      throw new NodeUnreachableError(this.node, "this node is closed");
+    }
     const node = link.peerNode;
     let peer = this.#peers.get(node);
     if (peer === undefined) {
       peer = new Peer(this, node, address);
       this.#peers.set(node, peer);
     }
-    peer.adopt(link.link);
+    // The address that answered is where the node is now: reconnects go there.
+    peer.adopt(link.link, address);
     return node;
   }
 
@@ -501,9 +525,9 @@ class NodeCore {
       ),
       options?.timeoutMs,
     );
-    return found
-      ? new RemoteActorRef(peer, path) as unknown as ActorRef<P>
-      : undefined;
+    if (!found) return undefined;
+    peer.markRunning(path);
+    return new RemoteActorRef(peer, path) as unknown as ActorRef<P>;
   }
 
   /**
@@ -540,12 +564,30 @@ class NodeCore {
       ),
       options.timeoutMs,
     ) as string;
+    peer.markRunning(path);
     return new RemoteActorRef(peer, path) as unknown as ActorRef<P>;
   }
 
   /** How many authenticated connections from other nodes are open (a diagnostic). */
   get inboundConnections(): number {
     return this.#sessions.size;
+  }
+
+  /** Internal counts (see {@linkcode remoteNodeCounts}). */
+  counts(): RemoteNodeCounts {
+    const counts = {
+      watchProxies: 0,
+      stoppedPaths: 0,
+      watchedForOthers: 0,
+      buffered: 0,
+      pendingRequests: 0,
+      reconnectTimers: 0,
+    };
+    for (const peer of this.#peers.values()) peer.count(counts);
+    for (const session of this.#sessions) {
+      counts.watchedForOthers += session.watchCount;
+    }
+    return counts;
   }
 
   /** The nodes this node knows, and whether each is connected. */
@@ -1024,22 +1066,62 @@ class NodeCore {
 
 // ---- the dialing side: one Peer per remote node ------------------------------------------------
 
+/**
+ * What waits in a peer's outbox for the connection. Entries are encoded when they are queued, so
+ * their size is checked then, and replaying them cannot fail on size.
+ */
+type Queued =
+  | {
+    readonly kind: "tells";
+    readonly frame: Uint8Array;
+    readonly tells: readonly Tell[];
+    /** The values told, for dead letters. */
+    readonly payloads: readonly unknown[];
+  }
+  | {
+    readonly kind: "request";
+    readonly frame: Uint8Array;
+    readonly id: number;
+  }
+  | {
+    readonly kind: "watch" | "unwatch";
+    readonly frame: Uint8Array;
+    readonly target: string;
+  };
+
+/** The local stand-in for a watched remote actor: watchers link to its device. */
+interface WatchProxy {
+  readonly device: Device;
+  /** Whether the Watch went out (or into the outbox). */
+  announced: boolean;
+}
+
+/** How many paths a peer remembers as stopped (the oldest are forgotten first). */
+const MAX_STOPPED_PATHS = 10_000;
+
 class Peer {
   readonly owner: NodeCore;
   readonly node: string;
-  readonly address: string;
+  /** Where the node was last reached; {@linkcode NodeCore.connect} moves it. */
+  address: string;
   readonly requests: RequestTable;
   #link: Link | null = null;
   #connecting = false;
   #attempt = 0;
   #retry: TimerHandle | null = null;
-  #outbox: RemoteMessage[] = [];
+  #outbox: Queued[] = [];
+  /** Messages in the outbox (each tell counts). */
+  #outboxCount = 0;
   /** Tells not sent yet, encoded as they come; their values are kept for dead letters. */
   readonly #batch = new TellBatchWriter();
   #sendBufferFull = false;
   #tellPayloads: unknown[] = [];
   #flushScheduled = false;
-  #proxies = new Map<string, Device>();
+  readonly #proxies = new Map<string, WatchProxy>();
+  /** Paths whose proxies to check once the current task is done (see watchLine). */
+  #unsettled: string[] = [];
+  /** Paths of actors known to have stopped, oldest first. */
+  readonly #stopped = new Set<string>();
   #silentTicks = 0;
   #shutdown = false;
 
@@ -1054,21 +1136,115 @@ class Peer {
     return this.#link !== null && !this.#link.closed;
   }
 
-  adopt(link: Link): void {
-    if (this.connected) {
-      // Already connected: keep the existing link (order stays on one connection).
-      link.close("duplicate connection");
+  /**
+   * Takes a connection dialled at `address`. A second connection to the same address is closed
+   * (order stays on one connection); one at another address means the node moved (a process
+   * restarted elsewhere): the old connection is dropped, and reconnects go to the new address.
+   */
+  adopt(link: Link, address: string): void {
+    if (this.#shutdown) {
+      link.close("node closing");
       return;
     }
+    const old = this.#link;
+    if (old !== null && !old.closed) {
+      if (address === this.address) {
+        link.close("duplicate connection");
+        return;
+      }
+      old.onClose = null;
+      old.close(`node "${this.node}" moved to ${address}`);
+      this.#link = null;
+      this.#drop(
+        new NodeUnreachableError(
+          this.node,
+          `it moved from ${this.address} to ${address}`,
+        ),
+      );
+    }
+    this.address = address;
+    this.#cancelRetry();
     this.#link = link;
     this.#attempt = 0;
     this.#silentTicks = 0;
     link.onMessage = (m) => this.#onMessage(m);
-    link.onClose = (error) => this.#lost(error);
+    link.onClose = (error) => this.#lost(link, error);
+    this.#replay(link);
+    this.#scheduleFlush();
+  }
+
+  /** Sends what waited for the connection. Never throws: what cannot go out is accounted for. */
+  #replay(link: Link): void {
     const outbox = this.#outbox;
     this.#outbox = [];
-    for (const message of outbox) link.send(message);
-    this.#scheduleFlush();
+    this.#outboxCount = 0;
+    for (let i = 0; i < outbox.length; i++) {
+      const entry = outbox[i];
+      if (link.closed) {
+        // Lost again while replaying: keep the tells for the next connection (the requests and
+        // watches were failed with the connection).
+        const kept: Queued[] = outbox.slice(i).filter((e) =>
+          e.kind === "tells"
+        );
+        this.#outbox = kept.concat(this.#outbox);
+        this.#outboxCount = this.#countOf(this.#outbox);
+        return;
+      }
+      if (!link.fits(entry.frame.byteLength)) {
+        this.#give(
+          entry,
+          new NodeUnreachableError(this.node, "the send buffer to it is full"),
+          "mailbox-full",
+        );
+        continue;
+      }
+      try {
+        link.sendEncoded(entry.frame);
+      } catch (error) {
+        if (link.closed) {
+          i--; // handled as a loss at the top of the loop
+          continue;
+        }
+        this.#give(entry, error, "node-unreachable");
+      }
+    }
+  }
+
+  /** Gives up on a queued entry: its tells become dead letters, its request fails. */
+  #give(
+    entry: Queued,
+    error: unknown,
+    reason: "node-unreachable" | "mailbox-full",
+  ): void {
+    switch (entry.kind) {
+      case "tells":
+        for (let i = 0; i < entry.tells.length; i++) {
+          this.owner.deadLetter(
+            this.node,
+            entry.tells[i].recipient,
+            entry.tells[i].type,
+            entry.payloads[i],
+            reason,
+          );
+        }
+        return;
+      case "request":
+        this.requests.fail(entry.id, error);
+        return;
+      case "watch": {
+        const proxy = this.#proxies.get(entry.target);
+        this.#proxies.delete(entry.target);
+        proxy?.device.disconnect(errorFault(error));
+        return;
+      }
+      case "unwatch":
+        return;
+    }
+  }
+
+  #cancelRetry(): void {
+    if (this.#retry !== null) this.owner.clock.clearTimer(this.#retry);
+    this.#retry = null;
   }
 
   #ensureConnecting(): void {
@@ -1077,7 +1253,8 @@ class Peer {
       this.#shutdown
     ) return;
     this.#connecting = true;
-    this.owner.dial(this.address).then(
+    const address = this.address;
+    this.owner.dial(address).then(
       ({ link, peerNode }) => {
         this.#connecting = false;
         if (this.#shutdown) {
@@ -1089,15 +1266,23 @@ class Peer {
           this.#failed(
             new NodeUnreachableError(
               this.node,
-              `the node at ${this.address} is now "${peerNode}"`,
+              `the node at ${address} is now "${peerNode}"`,
             ),
           );
           return;
         }
-        this.adopt(link);
+        if (address !== this.address) {
+          // connect() moved the node meanwhile: this connection is to where it was.
+          link.close("node moved");
+          if (!this.connected) this.#ensureConnecting();
+          return;
+        }
+        this.adopt(link, address);
       },
       (error) => {
         this.#connecting = false;
+        // connect() may have succeeded meanwhile: then nothing failed.
+        if (this.connected || this.#shutdown) return;
         this.#failed(
           error instanceof Error
             ? new NodeUnreachableError(this.node, error.message, error)
@@ -1107,7 +1292,8 @@ class Peer {
     );
   }
 
-  #lost(error: unknown): void {
+  #lost(link: Link, error: unknown): void {
+    if (this.#link !== link) return;
     this.#link = null;
     if (this.#shutdown) return;
     this.#failed(new NodeUnreachableError(this.node, "connection lost", error));
@@ -1115,48 +1301,95 @@ class Peer {
 
   /** A connection attempt failed or the connection was lost: fail what waits, then retry. */
   #failed(error: unknown): void {
-    this.requests.failAll(error);
-    this.#outbox = this.#outbox.filter((m) => m.kind === "tells");
-    const fault = errorFault(error);
-    const proxies = [...this.#proxies.values()];
-    this.#proxies.clear();
-    for (const proxy of proxies) proxy.disconnect(fault);
+    this.#drop(error);
     if (this.#shutdown) return;
     const { minMs, maxMs, jitter = 0 } = this.owner.settings.reconnect;
     const delay = Math.min(maxMs, minMs * 2 ** this.#attempt++) *
       (1 + jitter * Math.random());
+    // One reconnect timer at a time: a stale one would dial at the wrong time.
+    this.#cancelRetry();
     this.#retry = this.owner.clock.setTimer(() => {
       this.#retry = null;
-      // Reconnect only when something is waiting to be sent or watched.
+      // Reconnect only when something is waiting to be sent.
       if (this.#outbox.length > 0 || this.#batch.count > 0) {
         this.#ensureConnecting();
       }
     }, delay);
   }
 
+  /**
+   * What a connection carried is gone with it: requests fail, watchers are told, and only tells
+   * stay queued (a request or watch waiting in the outbox was failed just now).
+   */
+  #drop(error: unknown): void {
+    this.requests.failAll(error);
+    this.#outbox = this.#outbox.filter((m) => m.kind === "tells");
+    this.#outboxCount = this.#countOf(this.#outbox);
+    const fault = errorFault(error);
+    const proxies = [...this.#proxies.values()];
+    this.#proxies.clear();
+    for (const proxy of proxies) proxy.device.disconnect(fault);
+  }
+
   shutdown(): void {
+    if (this.#shutdown) return;
     this.#shutdown = true;
-    if (this.#retry !== null) this.owner.clock.clearTimer(this.#retry);
-    this.#retry = null;
+    this.#cancelRetry();
+    const link = this.#link;
+    // Tells told before close() still go out on a live connection.
+    if (link !== null && !link.closed) this.#flush();
     const error = new NodeUnreachableError(this.node, "this node is closing");
     this.requests.failAll(error);
     this.requests.close();
-    const link = this.#link;
     this.#link = null;
     if (link !== null && !link.closed) {
+      link.onClose = null;
       link.sendAndClose(
         { kind: "goodbye", reason: "node closing" },
         "node closing",
         this.owner.clock,
       );
     }
+    this.#discardBuffered("this node is closing");
     for (const proxy of this.#proxies.values()) {
-      proxy.disconnect(errorFault(error));
+      proxy.device.disconnect(errorFault(error));
     }
     this.#proxies.clear();
   }
 
+  /** Every tell still buffered becomes a dead letter (`node-unreachable`), and is logged. */
+  #discardBuffered(why: string): void {
+    let dropped = 0;
+    for (const entry of this.#outbox) {
+      if (entry.kind === "tells") dropped += entry.tells.length;
+      this.#give(
+        entry,
+        new NodeUnreachableError(this.node, why),
+        "node-unreachable",
+      );
+    }
+    this.#outbox = [];
+    this.#outboxCount = 0;
+    if (this.#batch.count > 0) {
+      const payloads = this.#tellPayloads;
+      const tells = this.#takeTells();
+      dropped += tells.length;
+      this.#give(
+        { kind: "tells", frame: EMPTY_BODY, tells, payloads },
+        undefined,
+        "node-unreachable",
+      );
+    }
+    if (dropped > 0) {
+      this.owner.logger.error(
+        `${dropped} tells for node "${this.node}" became dead letters`,
+        new NodeUnreachableError(this.node, why),
+      );
+    }
+  }
+
   heartbeat(): void {
+    this.#sweepProxies();
     const link = this.#link;
     if (link === null || link.closed) return;
     if (link.receivedSinceTick) this.#silentTicks = 0;
@@ -1170,8 +1403,23 @@ class Peer {
       );
       return;
     }
-    if (!link.sentSinceTick) link.send({ kind: "ping", id: 0 });
+    if (!link.sentSinceTick) {
+      try {
+        link.send({ kind: "ping", id: 0 });
+      } catch {
+        // The connection closed under us: its close handler took care of it.
+      }
+    }
     link.sentSinceTick = false;
+  }
+
+  /** Adds this peer's share of the node's internal counts. */
+  count(counts: { -readonly [K in keyof RemoteNodeCounts]: number }): void {
+    counts.watchProxies += this.#proxies.size;
+    counts.stoppedPaths += this.#stopped.size;
+    counts.buffered += this.#outboxCount + this.#batch.count;
+    counts.pendingRequests += this.requests.size;
+    if (this.#retry !== null) counts.reconnectTimers++;
   }
 
   // ---- sending -----------------------------------------------------------------------------
@@ -1234,15 +1482,11 @@ class Peer {
           );
         }
         const tells = this.#takeTells();
-        for (let i = 0; i < tells.length; i++) {
-          this.owner.deadLetter(
-            this.node,
-            tells[i].recipient,
-            tells[i].type,
-            payloads[i],
-            "mailbox-full",
-          );
-        }
+        this.#give(
+          { kind: "tells", frame: EMPTY_BODY, tells, payloads },
+          undefined,
+          "mailbox-full",
+        );
         return;
       }
       this.#sendBufferFull = false;
@@ -1259,33 +1503,68 @@ class Peer {
             error,
           );
           const tells = this.#takeTells();
-          for (let i = 0; i < tells.length; i++) {
-            this.owner.deadLetter(
-              this.node,
-              tells[i].recipient,
-              tells[i].type,
-              payloads[i],
-            );
-          }
+          this.#give(
+            { kind: "tells", frame: EMPTY_BODY, tells, payloads },
+            error,
+            "node-unreachable",
+          );
           return;
         }
         // The connection closed under us: keep them for the next one, as below.
       }
     }
-    const tells = this.#takeTells();
     // Not connected: keep them (boundedly) for when the connection is back.
-    const room = this.owner.settings.maxBufferedMessages - this.#buffered();
-    const kept = tells.slice(0, Math.max(0, room));
-    for (let i = kept.length; i < tells.length; i++) {
-      this.owner.deadLetter(
-        this.node,
-        tells[i].recipient,
-        tells[i].type,
-        payloads[i],
+    const tells = this.#takeTells();
+    const room = Math.max(
+      0,
+      this.owner.settings.maxBufferedMessages - this.#outboxCount,
+    );
+    if (room < tells.length) {
+      this.#give(
+        {
+          kind: "tells",
+          frame: EMPTY_BODY,
+          tells: tells.slice(room),
+          payloads: payloads.slice(room),
+        },
+        undefined,
+        "node-unreachable",
       );
     }
-    if (kept.length > 0) this.#outbox.push({ kind: "tells", tells: kept });
+    if (room > 0) {
+      this.#queueTells(tells.slice(0, room), payloads.slice(0, room));
+    }
     this.#ensureConnecting();
+  }
+
+  /** Queues tells in frames within the frame limit; a tell over it alone is a dead letter. */
+  #queueTells(tells: readonly Tell[], payloads: readonly unknown[]): void {
+    if (tells.length === 0) return;
+    const frame = encodeMessage({ kind: "tells", tells });
+    const limit = this.owner.settings.maxFrameBytes;
+    if (frame.byteLength <= limit) {
+      this.#outbox.push({ kind: "tells", frame, tells, payloads });
+      this.#outboxCount += tells.length;
+      return;
+    }
+    if (tells.length === 1) {
+      const error = new FrameTooLargeError(frame.byteLength, limit);
+      this.owner.logger.error(
+        `Dropped "${tells[0].type}" for "${
+          tells[0].recipient
+        }" on node "${this.node}"`,
+        error,
+      );
+      this.#give(
+        { kind: "tells", frame, tells, payloads },
+        error,
+        "node-unreachable",
+      );
+      return;
+    }
+    const half = tells.length >> 1;
+    this.#queueTells(tells.slice(0, half), payloads.slice(0, half));
+    this.#queueTells(tells.slice(half), payloads.slice(half));
   }
 
   /** Empties the batch into Tell objects (for the slow paths: buffering, dead letters). */
@@ -1297,10 +1576,26 @@ class Peer {
     return message.kind === "tells" ? message.tells : [];
   }
 
-  #buffered(): number {
+  #countOf(outbox: readonly Queued[]): number {
     let n = 0;
-    for (const m of this.#outbox) n += m.kind === "tells" ? m.tells.length : 1;
+    for (const m of outbox) n += m.kind === "tells" ? m.tells.length : 1;
     return n;
+  }
+
+  /**
+   * Queues an encoded message (a request or a watch) for the connection. Its size is checked
+   * now, so the replay cannot fail on it.
+   *
+   * @throws {FrameTooLargeError} When it is over the frame limit.
+   */
+  #queue(entry: Queued): void {
+    const limit = this.owner.settings.maxFrameBytes;
+    if (entry.frame.byteLength > limit) {
+      throw new FrameTooLargeError(entry.frame.byteLength, limit);
+    }
+    this.#outbox.push(entry);
+    this.#outboxCount++;
+    this.#ensureConnecting();
   }
 
   /** Sends a request and waits for its answer. */
@@ -1338,7 +1633,7 @@ class Peer {
       } catch (error) {
         this.requests.fail(id, error);
       }
-    } else if (this.#buffered() >= this.owner.settings.maxBufferedMessages) {
+    } else if (this.#outboxCount >= this.owner.settings.maxBufferedMessages) {
       this.requests.fail(
         id,
         new NodeUnreachableError(
@@ -1347,15 +1642,12 @@ class Peer {
         ),
       );
     } else {
-      let message: RemoteMessage;
       try {
-        message = request.build(id);
+        // A copy: the encoding may be a view of a reused buffer.
+        this.#queue({ kind: "request", frame: request.encode(id).slice(), id });
       } catch (error) {
         this.requests.fail(id, error);
-        return promise;
       }
-      this.#outbox.push(message);
-      this.#ensureConnecting();
     }
     request.sent();
     return promise;
@@ -1397,36 +1689,116 @@ class Peer {
     ) as Promise<void>;
   }
 
+  // ---- death watch -------------------------------------------------------------------------
+
+  /**
+   * The line of the proxy device for the actor at `path`, which disconnects when that actor
+   * stops or the node is lost. Watchers link to it right after this returns, unwatchers unlink
+   * from it (ctx.unwatch also gets the line first), so once the current task is done the proxy
+   * is settled: with watchers and not announced yet, the Watch goes out; with none left, it is
+   * dropped and, if announced, an Unwatch goes out. The heartbeat settles proxies whose
+   * watchers stopped.
+   */
   watchLine(path: string): Line {
+    if (this.#shutdown) {
+      const gone = new Device();
+      gone.disconnect(
+        errorFault(new NodeUnreachableError(this.node, "this node is closed")),
+      );
+      return gone.line;
+    }
     let proxy = this.#proxies.get(path);
     if (proxy === undefined) {
-      proxy = new Device();
+      proxy = { device: new Device(), announced: false };
       this.#proxies.set(path, proxy);
-      const message: RemoteMessage = { kind: "watch", target: path };
-      const link = this.#link;
-      if (link !== null && !link.closed) link.send(message);
-      else {
-        this.#outbox.push(message);
-        this.#ensureConnecting();
+    }
+    if (this.#unsettled.push(path) === 1) queueMicrotask(this.#settleTask);
+    return proxy.device.line;
+  }
+
+  readonly #settleTask = (): void => {
+    const paths = this.#unsettled;
+    this.#unsettled = [];
+    for (const path of paths) this.#settle(path);
+  };
+
+  #settle(path: string): void {
+    const proxy = this.#proxies.get(path);
+    if (proxy === undefined) return;
+    if (proxy.device.watchers().length === 0) {
+      this.#proxies.delete(path);
+      proxy.device.disconnect();
+      if (proxy.announced) this.#control({ kind: "unwatch", target: path });
+    } else if (!proxy.announced) {
+      proxy.announced = true;
+      this.#control({ kind: "watch", target: path });
+    }
+  }
+
+  #sweepProxies(): void {
+    for (const [path, proxy] of this.#proxies) {
+      if (proxy.announced) this.#settle(path);
+    }
+  }
+
+  /** Sends a Watch or Unwatch, or queues it while there is no connection. */
+  #control(message: WatchMessage | UnwatchMessage): void {
+    if (this.#shutdown) return;
+    const link = this.#link;
+    let frame: Uint8Array;
+    try {
+      frame = encodeMessage(message);
+      if (link === null || link.closed) {
+        this.#queue({ kind: message.kind, frame, target: message.target });
+        return;
+      }
+      link.sendEncoded(frame);
+    } catch (error) {
+      // Too large to ever go out (or the connection closed under us, which told the watchers).
+      if (message.kind === "watch") {
+        this.#give(
+          { kind: "watch", frame: EMPTY_BODY, target: message.target },
+          error,
+          "node-unreachable",
+        );
       }
     }
-    return proxy.line;
   }
 
   isStopped(path: string): boolean {
-    return this.#terminated.has(path);
+    return this.#stopped.has(path);
   }
 
-  #terminated = new Set<string>();
+  /** The actor at `path` answered (or was found, or spawned): it runs. */
+  markRunning(path: string): void {
+    this.#stopped.delete(path);
+  }
+
+  #markStopped(path: string): void {
+    const stopped = this.#stopped;
+    stopped.delete(path);
+    stopped.add(path);
+    if (stopped.size > MAX_STOPPED_PATHS) {
+      stopped.delete(stopped.values().next().value!);
+    }
+  }
 
   // ---- receiving -----------------------------------------------------------------------------
 
   #onMessage(message: RemoteMessage): void {
     switch (message.kind) {
       case "reply":
+        if (this.#stopped.size > 0) {
+          const target = this.requests.peek(message.id)?.target;
+          if (target !== undefined) this.#stopped.delete(target);
+        }
         this.requests.answer(message.id, message.payload);
         return;
       case "failure":
+        if (message.code === "ACTOR_STOPPED") {
+          const target = this.requests.peek(message.id)?.target;
+          if (target !== undefined) this.#markStopped(target);
+        }
         this.requests.fail(
           message.id,
           new RemoteFailureError(
@@ -1442,10 +1814,8 @@ class Peer {
       case "terminated": {
         const proxy = this.#proxies.get(message.target);
         this.#proxies.delete(message.target);
-        if (this.#terminated.size < 10_000) {
-          this.#terminated.add(message.target);
-        }
-        proxy?.disconnect(
+        this.#markStopped(message.target);
+        proxy?.device.disconnect(
           message.fault === "" ? undefined : errorFault(
             new RemoteFailureError(
               this.node,
@@ -1549,6 +1919,7 @@ class AskRequest extends Request {
     wireTimeoutMs: number,
   ) {
     super();
+    this.target = path;
     this.#codecs = codecs;
     this.#path = path;
     this.#type = type;
@@ -1616,6 +1987,14 @@ class AskRequest extends Request {
         );
       case "CODEC_UNKNOWN":
         return new CodecError(error.message);
+      case "FRAME_TOO_LARGE": {
+        // The answer was too large to send: the same error as an ask too large to send.
+        const sizes = /Frame of (\d+) bytes is over the limit of (\d+) bytes/
+          .exec(error.message);
+        return sizes === null
+          ? error
+          : new FrameTooLargeError(Number(sizes[1]), Number(sizes[2]));
+      }
       default:
         return error;
     }
@@ -1672,7 +2051,8 @@ class Session {
   readonly link: Link;
   readonly peerNode: string;
   #refs = new Map<string, ActorRef<UnknownProtocol>>();
-  #watches = new Set<string>();
+  /** Local actors watched for the other node: a device linked to each, by path. */
+  #watches = new Map<string, { device: Device; line: Line }>();
   #silentTicks = 0;
   #open = true;
 
@@ -1689,9 +2069,14 @@ class Session {
     link.onMessage = (m) => this.#onMessage(m);
   }
 
+  /** How many local actors this session watches for the other node. */
+  get watchCount(): number {
+    return this.#watches.size;
+  }
+
   closed(): void {
     this.#open = false;
-    this.#watches.clear();
+    for (const target of [...this.#watches.keys()]) this.#unwatch(target);
     this.#refs.clear();
   }
 
@@ -1720,15 +2105,24 @@ class Session {
     return ref;
   }
 
+  // One message that cannot go out (too large, or not encodable) is lost alone, never the
+  // connection; a reply that cannot go out fails its request instead.
   #send(message: RemoteMessage): void {
     if (!this.#open || this.link.closed) return;
     try {
       this.link.send(message);
     } catch (error) {
-      this.link.close("cannot send", error);
+      if (this.link.closed) return; // the transport closed it (its buffer limit) and said why
+      this.owner.logger.error(
+        `Cannot send "${message.kind}" to node "${this.peerNode}"`,
+        error,
+      );
+      if (message.kind === "reply") this.#fail(message.id, error);
     }
   }
 
+  // A reply never costs the connection: one too large for a frame, or for the send buffer now,
+  // fails the ask instead (a Failure is small).
   #sendReply(id: number, codec: string, body: Uint8Array | string): void {
     if (!this.#open || this.link.closed) return;
     let bytes: Uint8Array;
@@ -1736,6 +2130,21 @@ class Session {
       bytes = encodeReplyView(id, codec, body);
     } catch (error) {
       this.#fail(id, error);
+      return;
+    }
+    const limit = this.owner.settings.maxFrameBytes;
+    if (bytes.byteLength > limit) {
+      this.#fail(id, new FrameTooLargeError(bytes.byteLength, limit));
+      return;
+    }
+    if (!this.link.fits(bytes.byteLength)) {
+      this.#fail(
+        id,
+        new NodeUnreachableError(
+          this.owner.node,
+          `the send buffer to node "${this.peerNode}" is full`,
+        ),
+      );
       return;
     }
     try {
@@ -1746,14 +2155,17 @@ class Session {
     }
   }
 
+  // Names and messages are cut to MAX_ERROR_TEXT_BYTES, so no error fails to go out.
   #fail(id: number, error: unknown): void {
     const e = error as { name?: unknown; message?: unknown } | null;
     this.#send({
       kind: "failure",
       id,
       code: errorCode(error),
-      name: typeof e?.name === "string" ? e.name : "Error",
-      message: typeof e?.message === "string" ? e.message : String(error),
+      name: truncateErrorText(typeof e?.name === "string" ? e.name : "Error"),
+      message: truncateErrorText(
+        typeof e?.message === "string" ? e.message : String(error),
+      ),
     });
   }
 
@@ -1779,7 +2191,7 @@ class Session {
         this.#watch(message.target);
         return;
       case "unwatch":
-        this.#watches.delete(message.target);
+        this.#unwatch(message.target);
         return;
       case "lookup":
         this.#send({
@@ -1917,17 +2329,34 @@ class Session {
       });
       return;
     }
-    this.#watches.add(target);
-    this.system.whenStopped(ref).then((notice) => {
-      if (!this.#watches.delete(target)) return;
-      const fault = notice.fault;
-      this.#send({
-        kind: "terminated",
-        target,
-        fault: fault === undefined ? "" : fault.kind,
-        reason: fault === undefined ? "stopped" : describeFaultShort(fault),
-      });
-    });
+    // A device of its own per watch, so an Unwatch or the end of the session unlinks it.
+    const watch = {
+      device: new Device({
+        onMessage: (message: DeviceMessage) => {
+          if (message.kind !== "disconnected") return;
+          if (this.#watches.get(target) !== watch) return;
+          this.#unwatch(target);
+          const fault = message.fault;
+          this.#send({
+            kind: "terminated",
+            target,
+            fault: fault === undefined ? "" : fault.kind,
+            reason: fault === undefined ? "stopped" : describeFaultShort(fault),
+          });
+        },
+      }),
+      line: watchLineOf(ref),
+    };
+    this.#watches.set(target, watch);
+    watch.device.linkLine(watch.line, LinkMode.Monitor);
+  }
+
+  #unwatch(target: string): void {
+    const watch = this.#watches.get(target);
+    if (watch === undefined) return;
+    this.#watches.delete(target);
+    watch.device.unlinkLine(watch.line, LinkMode.Monitor);
+    watch.device.disconnect();
   }
 
   #spawn(
@@ -1974,10 +2403,50 @@ class Session {
   }
 }
 
+/** A stop's reason for a Terminated notice, cut to MAX_ERROR_TEXT_BYTES. */
 function describeFaultShort(fault: { kind: string; error?: unknown }): string {
   const error = fault.error;
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  if (error instanceof Error) {
+    return truncateErrorText(`${error.name}: ${error.message}`);
+  }
   return fault.kind;
+}
+
+/**
+ * Internal counts of a {@linkcode RemoteNode}, for tests and diagnostics: what death watch,
+ * buffering and reconnecting hold on to. Not part of the package's API.
+ */
+export interface RemoteNodeCounts {
+  /** Proxy devices standing for watched actors on other nodes. */
+  readonly watchProxies: number;
+  /** Paths of actors on other nodes remembered as stopped. */
+  readonly stoppedPaths: number;
+  /** Watches of this node's actors held for other nodes. */
+  readonly watchedForOthers: number;
+  /** Messages waiting to be sent. */
+  readonly buffered: number;
+  /** Requests waiting for an answer. */
+  readonly pendingRequests: number;
+  /** Reconnect timers armed. */
+  readonly reconnectTimers: number;
+}
+
+let coreOf: (node: RemoteNode) => NodeCore;
+
+/**
+ * Reads a node's internal counts (see {@linkcode RemoteNodeCounts}). For tests; not exported
+ * from the package.
+ *
+ * @param node The node.
+ * @returns The counts now.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const { watchProxies } = remoteNodeCounts(node);
+ * ```
+ */
+export function remoteNodeCounts(node: RemoteNode): RemoteNodeCounts {
+  return coreOf(node).counts();
 }
 
 /**
@@ -1991,7 +2460,17 @@ function describeFaultShort(fault: { kind: string; error?: unknown }): string {
  * are rate-limited per source address. Messages from one sender to one actor arrive in order and are
  * handled one at a time. When a connection is lost, every ask waiting on it rejects at once
  * with `NodeUnreachableError`, watchers of its actors are told, and the node reconnects with
- * backoff while buffering (boundedly) what is sent meanwhile.
+ * backoff (one timer at a time) while buffering (boundedly) what is sent meanwhile; a node that
+ * comes back elsewhere is followed with {@linkcode RemoteNode.connect} to its new address.
+ *
+ * Death watch holds nothing once it ends: an unwatch (or the end of every watcher) is sent to
+ * the other node, which lets go of the actor, and an actor respawned at the same path can be
+ * watched again (its ref's `stopped` is what the node last learnt: a stop notice or a failed ask
+ * sets it, an answer, a lookup or a spawn clears it).
+ *
+ * A remote error's name and message, and a stop's reason, travel cut to 16 KiB of UTF-8 (ending
+ * in `… (truncated, N chars)`), and an answer too large for a frame rejects the ask with
+ * `FrameTooLargeError`: no single reply or notice costs the connection.
  *
  * @example Usage
  * ```ts
@@ -2009,6 +2488,10 @@ function describeFaultShort(fault: { kind: string; error?: unknown }): string {
  */
 export class RemoteNode implements AsyncDisposable {
   readonly #core: NodeCore;
+
+  static {
+    coreOf = (node) => node.#core;
+  }
 
   private constructor(core: NodeCore) {
     this.#core = core;
@@ -2065,7 +2548,9 @@ export class RemoteNode implements AsyncDisposable {
   }
 
   /**
-   * Connects to the node at `address` (if not connected yet) and learns its name.
+   * Connects to the node at `address` (if not connected yet) and learns its name. The node's
+   * known address becomes `address`, so reconnects dial it; a node connected at another address
+   * has moved (a process restarted elsewhere): its old connection is dropped as lost.
    *
    * @param address `host:port`.
    * @returns The node's name.
@@ -2140,9 +2625,11 @@ export class RemoteNode implements AsyncDisposable {
   }
 
   /**
-   * Closes the node: says goodbye to peers, refuses handshakes in progress (code `closing`),
-   * closes every connection and the listener, and rejects every request still waiting. Resolves
-   * once every socket is released. Idempotent.
+   * Closes the node: sends the tells told so far on live connections, says goodbye to peers,
+   * refuses handshakes in progress (code `closing`), closes every connection and the listener,
+   * rejects every request still waiting, and makes every tell still buffered for an unreachable
+   * node a dead letter (reason `node-unreachable`). Resolves once every socket is released.
+   * Idempotent.
    */
   close(): Promise<void> {
     return this.#core.close();

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "../platform/test_harness.ts";
 import { ActorSystem, type DeadLetter, defineActor } from "../../mod.ts";
-import { isFrameTooLargeError } from "./errors.ts";
+import { isFrameTooLargeError, isRemoteFailureError } from "./errors.ts";
 import { RemoteNode, type RemoteNodeOptions } from "./node.ts";
 
 const SECRET = "test secret, not for production";
@@ -16,25 +16,34 @@ const store = defineActor({
       s.items.push(item);
     },
     items: (s) => s.items,
+    fail: (_s, message: string): never => {
+      throw new RangeError(message);
+    },
+    big: (_s, n: number) => "z".repeat(n),
   },
 });
 
 interface Pair extends AsyncDisposable {
   a: ActorSystem;
   nodeA: RemoteNode;
+  nodeB: RemoteNode;
 }
 
-async function pair(options: Partial<RemoteNodeOptions> = {}): Promise<Pair> {
+async function pair(
+  options: Partial<RemoteNodeOptions> = {},
+  optionsB: Partial<RemoteNodeOptions> = {},
+): Promise<Pair> {
   const a = new ActorSystem({ node: "a", logger: quiet });
   const b = new ActorSystem({ node: "b", logger: quiet });
   await b.spawn(store, undefined, { id: "store" });
   const common = { cluster: "test", secret: SECRET, logger: quiet };
   const nodeA = await RemoteNode.start(a, { ...common, ...options });
-  const nodeB = await RemoteNode.start(b, common);
+  const nodeB = await RemoteNode.start(b, { ...common, ...optionsB });
   await nodeA.connect(nodeB.address);
   return {
     a,
     nodeA,
+    nodeB,
     [Symbol.asyncDispose]: async () => {
       await nodeA.close();
       await nodeB.close();
@@ -47,6 +56,8 @@ async function pair(options: Partial<RemoteNodeOptions> = {}): Promise<Pair> {
 interface StoreProtocol {
   put(item: string): void;
   items(): string[];
+  fail(message: string): never;
+  big(n: number): string;
 }
 
 test("RemoteNode: a tell or ask with an empty message type is refused at once, and the connection goes on", async () => {
@@ -84,4 +95,38 @@ test("RemoteNode: a tell over the frame limit is a dead letter, an ask over it r
   assert.equal(dead.length, 1);
   assert.equal(dead[0].messageType, "put");
   assert.equal(dead[0].payload, big);
+});
+
+test("RemoteNode: a handler error with a 70,000-character message reaches the caller truncated, and the connection stays", async () => {
+  await using p = await pair();
+  const ref = p.nodeA.ref<StoreProtocol>("b", "store");
+  const message = "m".repeat(70_000);
+  const other = ref.ask("items");
+  await assert.rejects(ref.ask("fail", message), (error: unknown) => {
+    assert.ok(isRemoteFailureError(error), String(error));
+    assert.equal(error.remoteName, "RangeError");
+    assert.equal(error.remoteCode, "HANDLER_FAILED");
+    assert.ok(error.message.length < 20_000, `${error.message.length} chars`);
+    assert.match(error.message, /m… \(truncated, 70000 chars\)$/);
+    return true;
+  });
+  assert.deepEqual(await other, []);
+  ref.tell("put", "after");
+  assert.deepEqual(await ref.ask("items"), ["after"]);
+  assert.deepEqual(p.nodeA.peers().map((x) => x.connected), [true]);
+  assert.equal(p.nodeB.inboundConnections, 1, "the same connection");
+});
+
+test("RemoteNode: a reply over the frame limit rejects the ask with FrameTooLargeError, and the connection stays", async () => {
+  await using p = await pair({}, { maxFrameBytes: 64 * 1024 });
+  const ref = p.nodeA.ref<StoreProtocol>("b", "store");
+  await assert.rejects(ref.ask("big", 100_000), (error: unknown) => {
+    assert.ok(isFrameTooLargeError(error), String(error));
+    assert.equal(error.limit, 64 * 1024);
+    assert.ok(error.size > 100_000);
+    return true;
+  });
+  assert.equal((await ref.ask("big", 1000)).length, 1000);
+  assert.deepEqual(p.nodeA.peers().map((x) => x.connected), [true]);
+  assert.equal(p.nodeB.inboundConnections, 1, "the same connection");
 });

@@ -34,6 +34,7 @@ import {
   PROTOCOL_VERSION,
 } from "./protocol/mod.ts";
 import { listenFrames } from "./transport/mod.ts";
+import { waitFor } from "../../tests/remote/support.ts";
 
 const SECRET = "test secret, not for production";
 const quiet = { error() {} };
@@ -232,7 +233,7 @@ test("RemoteNode: watching a remote actor delivers terminated when it stops", as
   const stopped = p.a.whenStopped(remote);
   await p.b.lookup("echo")!.stop();
   await stopped;
-  await new Promise((r) => setTimeout(r, 10));
+  await waitFor(() => notices.length > 0, "the terminated hook ran");
   assert.deepEqual(notices, [["echo", "clean"]]);
   assert.equal(remote.stopped, true);
 });
@@ -346,9 +347,12 @@ test("RemoteNode: after a node comes back, sends reconnect; while it is away tel
     await ref.ask("sum");
     await nodeB.close();
     await b1.shutdown();
-    await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => !nodeA.peers()[0].connected, "node a saw the loss");
     for (let i = 1; i <= 8; i++) ref.tell("add", i);
-    await new Promise((r) => setTimeout(r, 0));
+    await waitFor(
+      () => letters.length >= 3,
+      "the tells without room are dead letters",
+    );
     assert.equal(
       letters.filter((l) => l.reason === "node-unreachable").length,
       3,
