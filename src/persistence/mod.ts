@@ -26,15 +26,23 @@
  */
 export {
   CorruptRecordError,
+  DurabilityError,
   isCorruptRecordError,
+  isDurabilityError,
   isJournalConflictError,
+  isJournalQueueFullError,
   isJournalUnavailableError,
   isPersistFailedError,
+  isPersistOutcomeUnknownError,
   isRecoveryError,
   JournalConflictError,
+  JournalQueueFullError,
   JournalUnavailableError,
+  type JournalUnavailableErrorOptions,
   type PersistenceErrorCode,
   PersistFailedError,
+  PersistOutcomeUnknownError,
+  type PersistOutcomeUnknownErrorOptions,
   RecoveryError,
 } from "./errors.ts";
 export { persistenceOf, usePersistence } from "./extension.ts";
@@ -53,6 +61,7 @@ export {
   type CompiledHandlers,
   definePersistentActor,
   type EventAppliers,
+  type JournalRetryPolicy,
   type PersistentActorBuilder,
   type PersistentActorDefinition,
   type PersistentActorSpec,
