@@ -49,6 +49,7 @@
  */
 export {
   RedisPersistence,
+  type RedisPersistenceLogger,
   type RedisPersistenceOptions,
 } from "./redis_persistence.ts";
 // The contract it implements, so this entry point documents itself completely.

@@ -53,6 +53,7 @@ async function withProvider(
   const provider = await RedisPersistence.connect({
     url: REDIS_URL,
     keyPrefix: prefix,
+    durability: "ignore",
     ...options,
   });
   try {
@@ -493,6 +494,7 @@ redisTest(
     const provider = await RedisPersistence.connect({
       url: REDIS_URL,
       keyPrefix: randomPrefix("close"),
+      durability: "ignore",
     });
     await Promise.all([provider.close(), provider.close()]);
     await provider.close();
