@@ -892,3 +892,29 @@ test("definePersistentActor(): an append that was certainly not sent is a defini
   provider.down = false;
   assert.equal(await ref.ask("tryDeposit", 1), "ok 1");
 });
+
+test("definePersistentActor() checks journalRetry", () => {
+  const spec = (journalRetry: JournalRetryPolicy) => ({
+    name: "x",
+    init: () => ({}),
+    events: {},
+    journalRetry,
+  });
+  assert.throws(
+    () => definePersistentActor(spec({ minDelayMs: 0 })),
+    RangeError,
+  );
+  assert.throws(
+    () => definePersistentActor(spec({ budgetMs: -1 })),
+    RangeError,
+  );
+  assert.throws(
+    () => definePersistentActor(spec({ budgetMs: Infinity })),
+    RangeError,
+  );
+  assert.throws(
+    () => definePersistentActor(spec({ minDelayMs: 500, maxDelayMs: 100 })),
+    RangeError,
+  );
+  assert.doesNotThrow(() => definePersistentActor(spec({ budgetMs: 0 })));
+});

@@ -82,16 +82,7 @@ const account = definePersistentActor({
     await ctx.persist("deposited", { amount });
     return state.balance;
   },
-  tryDeposit: async (state, amount: number, ctx) => {
-    try {
-      await ctx.persist("deposited", { amount });
-      return `ok ${state.balance}`;
-    } catch (error) {
-      return `${(error as Error).name} ${state.balance}`;
-    }
-  },
   balance: (state) => state.balance,
-  seq: (_state, _: undefined, ctx) => ctx.lastSequenceNr,
 });
 
 serverTest(
@@ -195,6 +186,20 @@ serverTest(
       const ignoring = await connect(url, { durability: "ignore", logger });
       await ignoring.close();
       assert.equal(warnings.length, 2, "no warning under 'ignore'");
+
+      // A provider made with the constructor checks in the background once connected.
+      const made = new RedisPersistence({ url, keyPrefix: "outage:", logger });
+      try {
+        await made.journal.lastSequenceNr("a");
+        const deadline = platform.now() + 5000;
+        while (warnings.length < 3 && platform.now() < deadline) {
+          await sleep(10);
+        }
+      } finally {
+        await made.close();
+      }
+      assert.equal(warnings.length, 3, "the constructor path warns too");
+      assert.match(warnings[2], /appendonly no/);
     });
   },
 );
@@ -337,7 +342,7 @@ serverTest(
                 then: "reject",
               },
             }).handlers({
-              tryDeposit: async (state, amount: number, ctx) => {
+              tryDeposit: async (_state, amount: number, ctx) => {
                 try {
                   await ctx.persist("deposited", { amount });
                   return "ok";

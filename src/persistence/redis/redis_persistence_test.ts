@@ -145,6 +145,25 @@ test("RedisPersistence() checks its options", () => {
     RangeError,
   );
   assert.throws(() => new RedisPersistence({ readPageSize: 1.5 }), RangeError);
+  assert.throws(
+    () => new RedisPersistence({ commandTimeoutMs: 0 }),
+    RangeError,
+  );
+  assert.throws(
+    () => new RedisPersistence({ maxQueuedAppends: 1.5 }),
+    RangeError,
+  );
+  assert.throws(
+    () =>
+      new RedisPersistence({
+        durability: "maybe" as unknown as "warn",
+      }),
+    TypeError,
+  );
+  assert.throws(
+    () => new RedisPersistence({ logger: {} as unknown as { warn(): void } }),
+    TypeError,
+  );
 });
 
 test("streamKeys() puts tricky persistence ids in distinct keys that share one hash slot", () => {
