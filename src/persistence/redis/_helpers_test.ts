@@ -197,6 +197,20 @@ export interface OwnRedis {
   readonly process: TestProcess;
 }
 
+/** What a test can do with its own redis-server. */
+export interface OwnRedisControl {
+  /** The server as it runs now. */
+  current(): OwnRedis;
+  /** Kills it with SIGKILL and waits until it has exited. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port and directory (after kill()). */
+  start(): Promise<void>;
+  /** kill(), then start(). */
+  restart(): Promise<void>;
+  /** Pauses (`STOP`) or resumes (`CONT`) the process. */
+  signal(name: "STOP" | "CONT"): Promise<void>;
+}
+
 /** Starts redis-server and waits until it accepts connections; kills it when it does not. */
 async function startServerOn(
   port: number,
@@ -232,17 +246,12 @@ async function startServerOn(
 
 /**
  * Runs `body` with a redis-server of its own (started with `args`, e.g. `--appendonly yes`, in
- * a fresh directory), then kills it and removes the directory. `body` may stop and restart it
- * with the functions it gets.
+ * a fresh directory), then kills it and removes the directory. `body` may kill, start again,
+ * pause and resume it with the functions it gets.
  */
 export async function withOwnRedis(
   args: readonly string[],
-  body: (server: {
-    current(): OwnRedis;
-    kill(): Promise<void>;
-    restart(): Promise<void>;
-    signal(name: "STOP" | "CONT"): Promise<void>;
-  }) => Promise<void>,
+  body: (server: OwnRedisControl) => Promise<void>,
 ): Promise<void> {
   const dir = await makeTempDir("troupe-redis-own-");
   let current: OwnRedis | undefined;
@@ -260,13 +269,17 @@ export async function withOwnRedis(
       current!.process.kill("SIGKILL");
       await current!.process.exited.catch(() => {});
     };
+    const start = async () => {
+      const process = await startServerOn(current!.port, dir, args);
+      current = { ...current!, process };
+    };
     await body({
       current: () => current!,
       kill,
+      start,
       restart: async () => {
         await kill();
-        const process = await startServerOn(current!.port, dir, args);
-        current = { ...current!, process };
+        await start();
       },
       signal: async (name) => {
         const kill = spawnTestProcess("kill", [
