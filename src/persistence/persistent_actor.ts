@@ -62,11 +62,15 @@ export interface PersistFailurePolicy {
   /** Delay between attempts (default 100 ms doubling to 2 s). */
   readonly backoff?: BackoffOptions;
   /**
-   * After the last attempt, `persist()` rejects with `PersistFailedError` and then:
+   * After the last attempt, `persist()` rejects with `PersistFailedError` (or
+   * `PersistOutcomeUnknownError` when the events may have been stored) and then:
    * - `"escalate"` (default): the handler fails when it finishes (even if it caught the
    *   error), so the supervisor decides; a restart recovers from the journal;
    * - `"stop"`: the actor stops when the handler finishes;
-   * - `"reject"`: nothing more; the handler decides.
+   * - `"reject"`: nothing more; the handler decides. After an unknown outcome the actor learns
+   *   from the journal whether the events were stored before its next message (waiting for it
+   *   as `journalRetry` allows); should that fail, that message fails and the supervisor
+   *   decides, whatever this policy says.
    */
   readonly then?: "escalate" | "stop" | "reject";
 }
@@ -586,7 +590,11 @@ async function withJournalRetry<T>(
         minDelayMs * 2 ** Math.min(attempt, 30),
       );
       const delay = Math.min(left, full / 2 + Math.random() * full / 2);
-      await new Promise<void>((resolve) => clock.setTimer(resolve, delay));
+      // Waiting for the journal never keeps the process alive by itself (e.g. after a
+      // shutdown while a restarting actor still waits).
+      await new Promise<void>((resolve) =>
+        clock.setTimer(resolve, delay).unref()
+      );
     }
   }
 }
