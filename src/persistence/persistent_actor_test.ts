@@ -918,3 +918,38 @@ test("definePersistentActor() checks journalRetry", () => {
   );
   assert.doesNotThrow(() => definePersistentActor(spec({ budgetMs: 0 })));
 });
+
+test("definePersistentActor(): an unknown outcome that cannot be settled within the budget fails the next message, and the restart recovers", async () => {
+  const clock = new ManualClock();
+  await using system = new ActorSystem({
+    clock,
+    logger: quiet,
+    askTimeoutMs: 600_000,
+  });
+  const provider = new ControlledProvider();
+  usePersistence(system, provider);
+  const ref = await system.spawn(
+    makeAccount({
+      policy: {
+        maxRetries: 1,
+        backoff: { minMs: 10, maxMs: 10 },
+        then: "reject",
+      },
+      journalRetry: { minDelayMs: 100, maxDelayMs: 100, budgetMs: 1000 },
+    }),
+    undefined,
+    { id: "unsettled" },
+  );
+  provider.loseReplies = 1;
+  provider.downAfterLostReply = true;
+  const answer = ref.ask("tryDeposit", 10);
+  await clock.advance(100);
+  assert.equal(await answer, "PersistOutcomeUnknownError 0");
+  const next = ref.ask("balance").catch((e: unknown) => e);
+  await clock.advance(1500);
+  const error = await next;
+  assert.ok(isJournalUnavailableError(error), String(error));
+  provider.down = false;
+  await clock.advance(1000);
+  assert.equal(await ref.ask("balance"), 10, "restarted and recovered");
+});
