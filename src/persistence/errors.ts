@@ -211,7 +211,11 @@ export class RecoveryError extends Error {
   readonly code = "RECOVERY_FAILED" as const;
   /** The persistence id. */
   readonly persistenceId: string;
-  /** The sequence number being recovered when it failed (0 for the snapshot or before). */
+  /**
+   * The sequence number of the record that failed (the corrupt one, when the cause is a
+   * {@linkcode CorruptRecordError}), else the one recovery was reading; 0 for the snapshot when
+   * its sequence number is not known.
+   */
   readonly sequenceNr: number;
   /**
    * Creates the error.

@@ -19,7 +19,6 @@ import type { Clock } from "../timer/mod.ts";
 import {
   isCorruptRecordError,
   isJournalConflictError,
-  isJournalQueueFullError,
   isJournalUnavailableError,
   isRecoveryError,
   PersistFailedError,
@@ -495,8 +494,7 @@ async function appendWithPolicy(
 
 /** Whether a failed append may have been stored all the same (its reply was lost). */
 function mayHaveBeenStored(error: unknown): boolean {
-  return isJournalUnavailableError(error) && !error.notApplied &&
-    !isJournalQueueFullError(error);
+  return isJournalUnavailableError(error) && !error.notApplied;
 }
 
 function applyPersisted(
