@@ -393,6 +393,8 @@ export class RedisPersistence implements PersistenceProvider {
     if (this.#closed) {
       throw new JournalUnavailableError(
         "Cannot use RedisPersistence: it is closed",
+        undefined,
+        { notApplied: true },
       );
     }
   }

@@ -104,7 +104,11 @@ test("RedisPersistence rejects every call with JournalUnavailableError at once w
     const started = platform.now();
     await assert.rejects(
       provider.journal.append("a", 0, [event(1)]),
-      isJournalUnavailableError,
+      (e: unknown) => {
+        assert.ok(isJournalUnavailableError(e), String(e));
+        assert.equal(e.notApplied, true, "nothing was sent");
+        return true;
+      },
     );
     await assert.rejects(
       provider.journal.read("a", 1),
