@@ -5,8 +5,11 @@ export type PersistenceErrorCode =
   | "JOURNAL_CONFLICT"
   | "JOURNAL_UNAVAILABLE"
   | "CORRUPT_RECORD"
+  | "JOURNAL_QUEUE_FULL"
+  | "DURABILITY_NOT_VERIFIED"
   | "RECOVERY_FAILED"
-  | "PERSIST_FAILED";
+  | "PERSIST_FAILED"
+  | "PERSIST_OUTCOME_UNKNOWN";
 
 function hasCode(value: unknown, code: PersistenceErrorCode): boolean {
   return value instanceof Error && (value as { code?: unknown }).code === code;
@@ -50,28 +53,107 @@ export class JournalConflictError extends Error {
   }
 }
 
+/** Options of {@linkcode JournalUnavailableError}. */
+export interface JournalUnavailableErrorOptions {
+  /**
+   * Whether the operation certainly did not take effect, e.g. because it was never sent
+   * (default `false`: an append may or may not have been stored).
+   */
+  readonly notApplied?: boolean;
+}
+
 /**
  * The storage could not be reached or failed (connection lost, server error). The operation may
- * be retried; whether an append took effect is unknown unless the error says otherwise.
+ * be retried. Whether an append took effect is unknown unless {@linkcode notApplied} says it
+ * certainly did not (it was never sent, e.g. because the connection was already down).
  *
  * @example Usage
  * ```ts
- * import { isJournalUnavailableError } from "@troupe/troupe";
- * console.log(isJournalUnavailableError(new Error())); // false
+ * import { isJournalUnavailableError, JournalUnavailableError } from "@troupe/troupe";
+ * const error = new JournalUnavailableError("Redis is down", undefined, { notApplied: true });
+ * console.log(isJournalUnavailableError(error), error.notApplied); // true true
  * ```
  */
 export class JournalUnavailableError extends Error {
   /** Stable code. */
   readonly code = "JOURNAL_UNAVAILABLE" as const;
+  /** True when the operation certainly did not take effect; false when that is unknown. */
+  readonly notApplied: boolean;
   /**
    * Creates the error.
    *
    * @param message What failed.
    * @param cause The underlying error.
+   * @param options Whether the operation certainly did not take effect.
+   */
+  constructor(
+    message: string,
+    cause?: unknown,
+    options: JournalUnavailableErrorOptions = {},
+  ) {
+    super(message, { cause });
+    this.name = "JournalUnavailableError";
+    this.notApplied = options.notApplied === true;
+  }
+}
+
+/**
+ * An append was refused at once, without being sent, because the provider already holds as
+ * many appends waiting to be sent as it allows (for example while the storage does not answer).
+ * Nothing was written; the append may be retried later.
+ *
+ * @example Usage
+ * ```ts
+ * import { isJournalQueueFullError, JournalQueueFullError } from "@troupe/troupe";
+ * console.log(isJournalQueueFullError(new JournalQueueFullError("a", 10_000))); // true
+ * ```
+ */
+export class JournalQueueFullError extends Error {
+  /** Stable code. */
+  readonly code = "JOURNAL_QUEUE_FULL" as const;
+  /** The persistence id of the refused append. */
+  readonly persistenceId: string;
+  /** How many appends may wait to be sent. */
+  readonly limit: number;
+  /**
+   * Creates the error.
+   *
+   * @param persistenceId The persistence id.
+   * @param limit How many appends may wait.
+   */
+  constructor(persistenceId: string, limit: number) {
+    super(
+      `Cannot append to journal "${persistenceId}": ${limit} appends are already waiting to be sent (is the storage answering?)`,
+    );
+    this.name = "JournalQueueFullError";
+    this.persistenceId = persistenceId;
+    this.limit = limit;
+  }
+}
+
+/**
+ * A provider refused to start because it could not confirm that the storage keeps acknowledged
+ * appends across a restart (for example a Redis server without `appendonly yes`), and it was
+ * asked to require that.
+ *
+ * @example Usage
+ * ```ts
+ * import { DurabilityError, isDurabilityError } from "@troupe/troupe";
+ * console.log(isDurabilityError(new DurabilityError("appendonly is no"))); // true
+ * ```
+ */
+export class DurabilityError extends Error {
+  /** Stable code. */
+  readonly code = "DURABILITY_NOT_VERIFIED" as const;
+  /**
+   * Creates the error.
+   *
+   * @param message What the storage is missing.
+   * @param cause The underlying error, when the check itself failed.
    */
   constructor(message: string, cause?: unknown) {
     super(message, { cause });
-    this.name = "JournalUnavailableError";
+    this.name = "DurabilityError";
   }
 }
 
@@ -129,7 +211,11 @@ export class RecoveryError extends Error {
   readonly code = "RECOVERY_FAILED" as const;
   /** The persistence id. */
   readonly persistenceId: string;
-  /** The sequence number being recovered when it failed (0 for the snapshot or before). */
+  /**
+   * The sequence number of the record that failed (the corrupt one, when the cause is a
+   * {@linkcode CorruptRecordError}), else the one recovery was reading; 0 for the snapshot when
+   * its sequence number is not known.
+   */
   readonly sequenceNr: number;
   /**
    * Creates the error.
@@ -188,6 +274,70 @@ export class PersistFailedError extends Error {
   }
 }
 
+/** Options of {@linkcode PersistOutcomeUnknownError}. */
+export interface PersistOutcomeUnknownErrorOptions {
+  /** The sequence number the first event has if it was stored. */
+  readonly fromSequenceNr: number;
+  /** How many events the append had. */
+  readonly count: number;
+  /** How many attempts were made. */
+  readonly attempts: number;
+  /** The last storage error. */
+  readonly cause?: unknown;
+}
+
+/**
+ * An append failed in a way that leaves unknown whether it was stored (the reply was lost and
+ * the journal could not be read to find out). It may be durable and then recovered later, so
+ * the caller must not assume it failed (retrying a deposit could deposit twice). The actor
+ * settles the question from the journal before it handles its next message: if the events were
+ * stored, they are applied then.
+ *
+ * @example Usage
+ * ```ts
+ * import { isPersistOutcomeUnknownError } from "@troupe/troupe";
+ * console.log(isPersistOutcomeUnknownError(new Error())); // false
+ * ```
+ */
+export class PersistOutcomeUnknownError extends Error {
+  /** Stable code. */
+  readonly code = "PERSIST_OUTCOME_UNKNOWN" as const;
+  /** The persistence id. */
+  readonly persistenceId: string;
+  /** The sequence number the first event would have (if it was stored). */
+  readonly fromSequenceNr: number;
+  /** How many events the append had. */
+  readonly count: number;
+  /** How many attempts were made. */
+  readonly attempts: number;
+  /**
+   * Creates the error.
+   *
+   * @param persistenceId The persistence id.
+   * @param options Which events, attempts made and the last error.
+   */
+  constructor(
+    persistenceId: string,
+    options: PersistOutcomeUnknownErrorOptions,
+  ) {
+    const { fromSequenceNr, count, attempts, cause } = options;
+    const last = fromSequenceNr + count - 1;
+    super(
+      `Cannot tell whether events ${fromSequenceNr}${
+        last > fromSequenceNr ? `..${last}` : ""
+      } of "${persistenceId}" were persisted after ${attempts} attempt(s): ${
+        cause instanceof Error ? cause.message : String(cause)
+      }`,
+      { cause },
+    );
+    this.name = "PersistOutcomeUnknownError";
+    this.persistenceId = persistenceId;
+    this.fromSequenceNr = fromSequenceNr;
+    this.count = count;
+    this.attempts = attempts;
+  }
+}
+
 /** Tells whether a value is a {@linkcode JournalConflictError}. @param value Anything. @returns Whether it is one. */
 export function isJournalConflictError(
   value: unknown,
@@ -215,4 +365,20 @@ export function isPersistFailedError(
   value: unknown,
 ): value is PersistFailedError {
   return hasCode(value, "PERSIST_FAILED");
+}
+/** Tells whether a value is a {@linkcode JournalQueueFullError}. @param value Anything. @returns Whether it is one. */
+export function isJournalQueueFullError(
+  value: unknown,
+): value is JournalQueueFullError {
+  return hasCode(value, "JOURNAL_QUEUE_FULL");
+}
+/** Tells whether a value is a {@linkcode DurabilityError}. @param value Anything. @returns Whether it is one. */
+export function isDurabilityError(value: unknown): value is DurabilityError {
+  return hasCode(value, "DURABILITY_NOT_VERIFIED");
+}
+/** Tells whether a value is a {@linkcode PersistOutcomeUnknownError}. @param value Anything. @returns Whether it is one. */
+export function isPersistOutcomeUnknownError(
+  value: unknown,
+): value is PersistOutcomeUnknownError {
+  return hasCode(value, "PERSIST_OUTCOME_UNKNOWN");
 }

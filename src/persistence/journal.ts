@@ -11,6 +11,9 @@
 //   expectedLast, so two writers of one id can never interleave or overwrite.
 // - Storage failures reject with JournalUnavailableError (cause attached); stored data that
 //   cannot be decoded rejects with CorruptRecordError naming the id and sequence number.
+// - A failed append may or may not have been stored (a lost reply), unless its error is a
+//   JournalConflictError, a JournalQueueFullError, or a JournalUnavailableError with
+//   `notApplied` set: those certainly stored nothing.
 
 /** An event as stored: bytes produced by a codec, with its type name and schema version. */
 export interface StoredEvent {

@@ -74,7 +74,11 @@ export class MemoryPersistence implements PersistenceProvider {
 
   #check(): void {
     if (this.#closed) {
-      throw new JournalUnavailableError("MemoryPersistence is closed");
+      throw new JournalUnavailableError(
+        "MemoryPersistence is closed",
+        undefined,
+        { notApplied: true },
+      );
     }
   }
 

@@ -15,9 +15,14 @@ import {
   type SupervisionStrategy,
   type UnknownProtocol,
 } from "../actor/mod.ts";
+import type { Clock } from "../timer/mod.ts";
 import {
+  isCorruptRecordError,
   isJournalConflictError,
+  isJournalUnavailableError,
+  isRecoveryError,
   PersistFailedError,
+  PersistOutcomeUnknownError,
   RecoveryError,
 } from "./errors.ts";
 import { persistenceOf } from "./extension.ts";
@@ -56,13 +61,38 @@ export interface PersistFailurePolicy {
   /** Delay between attempts (default 100 ms doubling to 2 s). */
   readonly backoff?: BackoffOptions;
   /**
-   * After the last attempt, `persist()` rejects with `PersistFailedError` and then:
+   * After the last attempt, `persist()` rejects with `PersistFailedError` (or
+   * `PersistOutcomeUnknownError` when the events may have been stored) and then:
    * - `"escalate"` (default): the handler fails when it finishes (even if it caught the
    *   error), so the supervisor decides; a restart recovers from the journal;
    * - `"stop"`: the actor stops when the handler finishes;
-   * - `"reject"`: nothing more; the handler decides.
+   * - `"reject"`: nothing more; the handler decides. After an unknown outcome the actor learns
+   *   from the journal whether the events were stored before its next message (waiting for it
+   *   as `journalRetry` allows); should that fail, that message fails and the supervisor
+   *   decides, whatever this policy says.
    */
   readonly then?: "escalate" | "stop" | "reject";
+}
+
+/**
+ * How long a persistent actor waits for a journal that does not answer (it rejects with
+ * `JournalUnavailableError`) before it gives up: while it recovers, and while it settles an
+ * append whose outcome is unknown. Attempts are spaced by exponential backoff with jitter: the
+ * n-th delay is a random value between half and all of `min(maxDelayMs, minDelayMs * 2^n)`.
+ * Stored data that cannot be read (`CorruptRecordError`, missing events, a failing applier) is
+ * never retried.
+ */
+export interface JournalRetryPolicy {
+  /** The first delay, in milliseconds (default 100). */
+  readonly minDelayMs?: number;
+  /** The largest delay, in milliseconds (default 5000). */
+  readonly maxDelayMs?: number;
+  /**
+   * How long to keep trying in total, in milliseconds, from the first failure (default 60000;
+   * 0: do not retry). When it is used up, the last failure stands: recovery fails with
+   * `RecoveryError` and the supervisor decides.
+   */
+  readonly budgetMs?: number;
 }
 
 /** What {@linkcode definePersistentActor} takes: everything but the handlers and hooks. */
@@ -93,6 +123,12 @@ export interface PersistentActorSpec<A, S, EV> {
   readonly keepSnapshots?: number;
   /** What happens when events cannot be persisted. */
   readonly persistFailure?: PersistFailurePolicy;
+  /**
+   * How long to wait for an unavailable journal while recovering (and while settling an append
+   * whose outcome is unknown), so that a short storage outage does not use up the supervisor's
+   * restart budget. Default: backoff from 100 ms to 5 s, for up to 60 s.
+   */
+  readonly journalRetry?: JournalRetryPolicy;
   /** A provider for this actor type, instead of the system's (see `usePersistence`). */
   readonly provider?: PersistenceProvider;
   /** How this actor supervises its children. */
@@ -187,7 +223,15 @@ interface Spec {
   readonly maxRetries: number;
   readonly backoff: BackoffOptions;
   readonly then: "escalate" | "stop" | "reject";
+  readonly journalRetry: Required<JournalRetryPolicy>;
   readonly provider?: PersistenceProvider;
+}
+
+/** An append whose outcome is unknown, to settle from the journal before going on. */
+interface Unsettled {
+  readonly expected: number;
+  readonly encoded: readonly NewEvent[];
+  readonly events: readonly { type: string; event: unknown }[];
 }
 
 interface Internal extends PersistentState {
@@ -199,7 +243,10 @@ interface Internal extends PersistentState {
   provider: PersistenceProvider | null;
   chain: Promise<void>;
   persistsStarted: number;
-  failure: PersistFailedError | undefined;
+  failure: PersistFailedError | PersistOutcomeUnknownError | undefined;
+  /** Set while the outcome of an append is unknown. */
+  unsettled: Unsettled | undefined;
+  clock: Clock | null;
   pctx: PersistentContext<unknown, unknown, UnknownProtocol> | null;
 }
 
@@ -273,12 +320,17 @@ export class PersistentContext<S, EV, P> {
   /**
    * Persists one event: resolves once the journal has durably appended it and the event has
    * been applied to the state. On failure the state is unchanged and it rejects with
-   * `PersistFailedError` (see the failure policy). Calls are applied in order; the actor handles
-   * no other message until the events of the current one are persisted.
+   * `PersistFailedError` (see the failure policy). When the journal cannot tell whether the
+   * event was stored (the reply was lost and the journal could not be read), it rejects with
+   * `PersistOutcomeUnknownError` instead: the event may be durable. The actor then settles the
+   * question from the journal before its next message (applying the event if it was stored).
+   * Calls are applied in order; the actor handles no other message until the events of the
+   * current one are persisted.
    *
    * @param type The event type.
    * @param event The event.
-   * @throws {PersistFailedError} When the events could not be persisted.
+   * @throws {PersistFailedError} When the events were certainly not persisted.
+   * @throws {PersistOutcomeUnknownError} When it is unknown whether they were.
    * @throws {TypeError} When `type` has no applier or the event cannot be encoded.
    */
   persist<K extends keyof EV & string>(type: K, event: EV[K]): Promise<void> {
@@ -292,7 +344,8 @@ export class PersistentContext<S, EV, P> {
    * Persists several events atomically (all or none), in order.
    *
    * @param events The events.
-   * @throws {PersistFailedError} When the events could not be persisted.
+   * @throws {PersistFailedError} When the events were certainly not persisted.
+   * @throws {PersistOutcomeUnknownError} When it is unknown whether they were.
    * @throws {TypeError} When an event type has no applier or an event cannot be encoded.
    */
   persistAll(events: readonly AnyEventOf<EV>[]): Promise<void> {
@@ -312,7 +365,11 @@ export class PersistentContext<S, EV, P> {
    */
   snapshot(): Promise<void> {
     const internal = this.#internal;
-    const run = internal.chain.then(() => saveSnapshot(internal, this.#spec));
+    const spec = this.#spec;
+    const run = internal.chain.then(async () => {
+      if (internal.unsettled !== undefined) await settleOutcome(internal, spec);
+      await saveSnapshot(internal, spec);
+    });
     internal.chain = run.then(noop, noop);
     return run;
   }
@@ -362,10 +419,20 @@ async function appendWithPolicy(
   encoded: NewEvent[],
   events: readonly { type: string; event: unknown }[],
 ): Promise<void> {
+  if (internal.unsettled !== undefined) {
+    try {
+      await settleOutcome(internal, spec);
+    } catch (error) {
+      // Nothing of this call was sent; the actor fails whatever the policy (see settleOutcome).
+      throw new PersistFailedError(internal.pid, 0, error);
+    }
+  }
   const journal = internal.provider!.journal;
   const expected = internal.seq;
   let lastError: unknown;
   let attempts = 0;
+  // Whether an attempt failed in a way that leaves open whether it was stored.
+  let maybeStored = false;
   for (let attempt = 0; attempt <= spec.maxRetries; attempt++) {
     if (attempt > 0) {
       const { minMs, maxMs, jitter = 0 } = spec.backoff;
@@ -382,13 +449,29 @@ async function appendWithPolicy(
       break;
     } catch (error) {
       lastError = error;
-      if (isJournalConflictError(error)) {
-        // An earlier attempt may have been written although its reply was lost.
-        if (attempt > 0 && await alreadyWritten(internal, expected, encoded)) {
-          lastError = undefined;
-        }
-        break;
-      }
+      if (isJournalConflictError(error)) break;
+      if (mayHaveBeenStored(error)) maybeStored = true;
+    }
+  }
+  if (lastError !== undefined && maybeStored) {
+    // An earlier attempt may have been stored although its reply was lost: ask the journal.
+    let stored: boolean | undefined;
+    try {
+      stored = await storedAfter(internal, expected, encoded);
+    } catch {
+      stored = undefined;
+    }
+    if (stored === true) lastError = undefined;
+    else if (stored === undefined) {
+      const unknown = new PersistOutcomeUnknownError(internal.pid, {
+        fromSequenceNr: expected + 1,
+        count: encoded.length,
+        attempts,
+        cause: lastError,
+      });
+      internal.unsettled = { expected, encoded, events };
+      if (spec.then !== "reject") internal.failure ??= unknown;
+      throw unknown;
     }
   }
   if (lastError !== undefined) {
@@ -396,13 +479,7 @@ async function appendWithPolicy(
     if (spec.then !== "reject") internal.failure ??= failure;
     throw failure;
   }
-  let state = internal.user;
-  for (const { type, event } of events) {
-    const next = spec.events[type](state, event);
-    if (next !== undefined) state = next;
-  }
-  internal.user = state;
-  internal.seq = expected + encoded.length;
+  applyPersisted(internal, spec, expected, encoded.length, events);
   if (
     spec.snapshotEvery > 0 &&
     internal.seq - internal.lastSnapshotSeq >= spec.snapshotEvery
@@ -415,28 +492,108 @@ async function appendWithPolicy(
   }
 }
 
-async function alreadyWritten(
+/** Whether a failed append may have been stored all the same (its reply was lost). */
+function mayHaveBeenStored(error: unknown): boolean {
+  return isJournalUnavailableError(error) && !error.notApplied;
+}
+
+function applyPersisted(
+  internal: Internal,
+  spec: Spec,
+  expected: number,
+  count: number,
+  events: readonly { type: string; event: unknown }[],
+): void {
+  let state = internal.user;
+  for (const { type, event } of events) {
+    const next = spec.events[type](state, event);
+    if (next !== undefined) state = next;
+  }
+  internal.user = state;
+  internal.seq = expected + count;
+}
+
+/**
+ * Whether the journal holds exactly `encoded` right after `expected`. Rejects when the journal
+ * cannot be read.
+ */
+async function storedAfter(
   internal: Internal,
   expected: number,
-  encoded: NewEvent[],
+  encoded: readonly NewEvent[],
 ): Promise<boolean> {
-  try {
-    const stored = await internal.provider!.journal.read(
-      internal.pid,
-      expected + 1,
-      {
-        max: encoded.length,
-      },
+  const journal = internal.provider!.journal;
+  if (await journal.lastSequenceNr(internal.pid) === expected) return false;
+  const stored = await journal.read(internal.pid, expected + 1, {
+    max: encoded.length,
+  });
+  return stored.length === encoded.length &&
+    stored.every((s, i) =>
+      s.sequenceNr === expected + 1 + i && s.type === encoded[i].type &&
+      s.timestamp === encoded[i].timestamp &&
+      s.data.length === encoded[i].data.length &&
+      s.data.every((b, j) => b === encoded[i].data[j])
     );
-    return stored.length === encoded.length &&
-      stored.every((s, i) =>
-        s.type === encoded[i].type && s.timestamp === encoded[i].timestamp &&
-        s.data.length === encoded[i].data.length && s.data.every((b, j) =>
-          b === encoded[i].data[j]
-        )
+}
+
+/**
+ * Settles an append whose outcome was unknown: waits for the journal (see JournalRetryPolicy)
+ * and applies the events if they were stored, so that state and journal agree. When the journal
+ * does not answer within the budget it rejects, and the message being handled fails whatever
+ * the failure policy: the state might disagree with the journal, and a restart recovers it.
+ */
+async function settleOutcome(internal: Internal, spec: Spec): Promise<void> {
+  const unsettled = internal.unsettled!;
+  const stored = await withJournalRetry(
+    spec,
+    internal.clock!,
+    () => storedAfter(internal, unsettled.expected, unsettled.encoded),
+    isJournalUnavailableError,
+  );
+  if (internal.unsettled !== unsettled) return;
+  internal.unsettled = undefined;
+  // If not, nothing of it was stored: should another writer have appended instead, the next
+  // append conflicts and the failure policy applies.
+  if (stored) {
+    applyPersisted(
+      internal,
+      spec,
+      unsettled.expected,
+      unsettled.encoded.length,
+      unsettled.events,
+    );
+  }
+}
+
+/**
+ * Runs `work` until it succeeds, retrying failures that `retryable` accepts with backoff and
+ * jitter, for at most the policy's budget; then the last failure stands.
+ */
+async function withJournalRetry<T>(
+  spec: Spec,
+  clock: Clock,
+  work: () => Promise<T>,
+  retryable: (error: unknown) => boolean,
+): Promise<T> {
+  const { minDelayMs, maxDelayMs, budgetMs } = spec.journalRetry;
+  const deadline = clock.now() + budgetMs;
+  for (let attempt = 0;; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      const left = deadline - clock.now();
+      if (!retryable(error) || left <= 0) throw error;
+      const full = Math.min(
+        maxDelayMs,
+        minDelayMs * 2 ** Math.min(attempt, 30),
       );
-  } catch {
-    return false;
+      const delay = Math.min(left, full / 2 + Math.random() * full / 2);
+      // Waiting for the journal never keeps the process alive by itself (e.g. after a
+      // shutdown while a restarting actor still waits).
+      await new Promise<void>((resolve) =>
+        clock.setTimer(resolve, delay).unref()
+      );
+    }
   }
 }
 
@@ -463,7 +620,7 @@ async function recover(internal: Internal, spec: Spec): Promise<void> {
   try {
     snapshot = await snapshots.loadLatest(pid);
   } catch (error) {
-    throw new RecoveryError(pid, 0, error);
+    throw new RecoveryError(pid, failedAt(error, 0), error);
   }
   if (snapshot !== undefined) {
     try {
@@ -486,7 +643,7 @@ async function recover(internal: Internal, spec: Spec): Promise<void> {
     try {
       page = await journal.read(pid, seq + 1, { max: READ_PAGE });
     } catch (error) {
-      throw new RecoveryError(pid, seq + 1, error);
+      throw new RecoveryError(pid, failedAt(error, seq + 1), error);
     }
     for (const stored of page) {
       if (stored.sequenceNr !== seq + 1) {
@@ -525,6 +682,16 @@ async function recover(internal: Internal, spec: Spec): Promise<void> {
   internal.lastSnapshotSeq = snapshot?.sequenceNr ?? 0;
 }
 
+/** The sequence number a failure names: the corrupt record's own, else `fallback`. */
+function failedAt(error: unknown, fallback: number): number {
+  return isCorruptRecordError(error) ? error.sequenceNr : fallback;
+}
+
+/** Whether a recovery failure is the journal not answering (worth waiting for). */
+function journalDown(error: unknown): boolean {
+  return isRecoveryError(error) && isJournalUnavailableError(error.cause);
+}
+
 function applyStored(spec: Spec, state: unknown, stored: StoredEvent): unknown {
   let type = stored.type;
   let data = spec.codec.decode(type, stored.data);
@@ -560,7 +727,10 @@ function checkPositiveInt(
 /**
  * Defines an event-sourced actor: its state changes only through events, which are persisted
  * before they are applied. On start (and restart) it recovers: the latest snapshot, then every
- * later event in order, then the `recovered` hook; messages sent meanwhile wait.
+ * later event in order, then the `recovered` hook; messages sent meanwhile wait. While the
+ * journal does not answer, recovery waits for it (see `journalRetry`: by default up to 60 s,
+ * with backoff), so a short storage outage neither fails the start nor uses up the
+ * supervisor's restart budget; corrupt stored data fails recovery at once.
  *
  * @param input The definition.
  * @returns An actor definition to spawn with `system.spawn`.
@@ -648,6 +818,34 @@ export function definePersistentActor<A, S, EV>(
     input.persistFailure?.maxRetries,
     0,
   );
+  const journalRetry = input.journalRetry ?? {};
+  if (typeof journalRetry !== "object" || journalRetry === null) {
+    throw new TypeError(
+      `Cannot define persistent actor "${name}": journalRetry must be an object`,
+    );
+  }
+  const retry = {
+    minDelayMs: journalRetry.minDelayMs ?? 100,
+    maxDelayMs: journalRetry.maxDelayMs ?? 5000,
+    budgetMs: journalRetry.budgetMs ?? 60_000,
+  };
+  for (const [key, value] of Object.entries(retry)) {
+    if (
+      typeof value !== "number" || !Number.isFinite(value) ||
+      value < (key === "budgetMs" ? 0 : 1)
+    ) {
+      throw new RangeError(
+        `Invalid journalRetry.${key} ${
+          String(value)
+        }: must be a finite number ≥ ${key === "budgetMs" ? 0 : 1}`,
+      );
+    }
+  }
+  if (retry.maxDelayMs < retry.minDelayMs) {
+    throw new RangeError(
+      "Invalid journalRetry.maxDelayMs: must be ≥ journalRetry.minDelayMs",
+    );
+  }
   for (const [type, version] of Object.entries(input.eventVersions ?? {})) {
     checkPositiveInt(`eventVersions.${type}`, version as number | undefined, 1);
   }
@@ -675,6 +873,7 @@ export function definePersistentActor<A, S, EV>(
     maxRetries: input.persistFailure?.maxRetries ?? 3,
     backoff: input.persistFailure?.backoff ?? { minMs: 100, maxMs: 2000 },
     then,
+    journalRetry: retry,
     provider: input.provider,
   };
 
@@ -747,6 +946,14 @@ function compile<A, H>(
       ctx: unknown,
     ) => unknown;
     handlers[type] = (internal, payload, ctx) => {
+      if (internal.unsettled !== undefined) {
+        // The last append's outcome is unknown: learn it from the journal first.
+        return internal.chain.then(() =>
+          internal.unsettled === undefined
+            ? undefined
+            : settleOutcome(internal, spec)
+        ).then(() => handlers[type](internal, payload, ctx));
+      }
       const pctx = contextOf(internal, ctx);
       const before = internal.persistsStarted;
       const result = user(internal.user, payload, pctx);
@@ -776,10 +983,18 @@ function compile<A, H>(
     };
   }
 
-  const hook = (fn: UserHook | undefined) =>
+  const hook = (fn: UserHook | undefined, settleFirst: boolean) =>
     fn === undefined ? undefined : (internal: Internal, ...rest: unknown[]) => {
-      const ctx = rest.pop() as Ctx;
-      return fn(internal.user, ...rest, contextOf(internal, ctx));
+      const run = () => {
+        const ctx = rest.pop() as Ctx;
+        return fn(internal.user, ...rest, contextOf(internal, ctx));
+      };
+      if (!settleFirst || internal.unsettled === undefined) return run();
+      return internal.chain.then(() =>
+        internal.unsettled === undefined
+          ? undefined
+          : settleOutcome(internal, spec)
+      ).then(run);
     };
 
   const definition = defineActor({
@@ -795,6 +1010,8 @@ function compile<A, H>(
       chain: Promise.resolve(),
       persistsStarted: 0,
       failure: undefined,
+      unsettled: undefined,
+      clock: null,
       pctx: null,
     }),
     handlers: handlers as unknown as Handlers<Internal>,
@@ -802,7 +1019,13 @@ function compile<A, H>(
       const path = ctx.self.path;
       internal.pid = spec.persistenceId?.(internal.args, path) ?? path;
       internal.provider = spec.provider ?? persistenceOf(ctx.system);
-      await recover(internal, spec);
+      internal.clock = ctx.system.clock;
+      await withJournalRetry(
+        spec,
+        internal.clock,
+        () => recover(internal, spec),
+        journalDown,
+      );
       const recovered = hooks.recovered as UserHook | undefined;
       if (recovered !== undefined) {
         await recovered(
@@ -811,9 +1034,12 @@ function compile<A, H>(
         );
       }
     },
-    stopped: hook(hooks.stopped as UserHook | undefined) as never,
-    childStopped: hook(hooks.childStopped as UserHook | undefined) as never,
-    terminated: hook(hooks.terminated as UserHook | undefined) as never,
+    stopped: hook(hooks.stopped as UserHook | undefined, false) as never,
+    childStopped: hook(
+      hooks.childStopped as UserHook | undefined,
+      true,
+    ) as never,
+    terminated: hook(hooks.terminated as UserHook | undefined, true) as never,
     supervision: input.supervision,
     mailbox: input.mailbox,
   });

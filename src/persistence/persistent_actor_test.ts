@@ -10,10 +10,14 @@ import {
 } from "../../mod.ts";
 import { ManualClock } from "../testing/mod.ts";
 import {
+  CorruptRecordError,
   definePersistentActor,
   isJournalConflictError,
+  isJournalUnavailableError,
   isPersistFailedError,
+  isPersistOutcomeUnknownError,
   isRecoveryError,
+  type JournalRetryPolicy,
   JournalUnavailableError,
   MemoryPersistence,
   type NewEvent,
@@ -32,14 +36,32 @@ class ControlledProvider implements PersistenceProvider {
   loseReplies = 0;
   appendCalls = 0;
   readGate: Promise<void> | null = null;
+  /** While set, every call fails as if the storage were unreachable. */
+  down = false;
+  /** Whether the failures while down say that nothing was sent. */
+  downNotApplied = false;
+  /** Set `down` when a reply is lost (the storage went away right after storing). */
+  downAfterLostReply = false;
+  /** Makes reads reject with this error. */
+  readError: Error | null = null;
+  /** Called on every journal read, while down too. */
+  onRead: () => void = () => {};
   readonly journal: PersistenceProvider["journal"];
   readonly snapshots: PersistenceProvider["snapshots"];
 
   constructor() {
     const inner = this.inner.journal;
+    const check = () => {
+      if (this.down) {
+        throw new JournalUnavailableError("injected: storage down", undefined, {
+          notApplied: this.downNotApplied,
+        });
+      }
+    };
     this.journal = {
       append: async (id, expected, events) => {
         this.appendCalls++;
+        check();
         if (this.failAppends > 0) {
           this.failAppends--;
           throw new JournalUnavailableError("injected: storage down");
@@ -47,17 +69,32 @@ class ControlledProvider implements PersistenceProvider {
         await inner.append(id, expected, events);
         if (this.loseReplies > 0) {
           this.loseReplies--;
+          if (this.downAfterLostReply) this.down = true;
           throw new JournalUnavailableError("injected: reply lost");
         }
       },
       read: async (id, from, options) => {
+        this.onRead();
+        check();
+        if (this.readError !== null) throw this.readError;
         if (this.readGate !== null) await this.readGate;
         return inner.read(id, from, options);
       },
-      lastSequenceNr: (id) => inner.lastSequenceNr(id),
+      lastSequenceNr: async (id) => {
+        check();
+        return await inner.lastSequenceNr(id);
+      },
       deleteTo: (id, to) => inner.deleteTo(id, to),
     };
-    this.snapshots = this.inner.snapshots;
+    const snapshots = this.inner.snapshots;
+    this.snapshots = {
+      save: (snapshot) => snapshots.save(snapshot),
+      loadLatest: async (id, max) => {
+        check();
+        return await snapshots.loadLatest(id, max);
+      },
+      keepLatest: (id, count) => snapshots.keepLatest(id, count),
+    };
   }
 
   close(): Promise<void> {
@@ -74,6 +111,7 @@ function makeAccount(
     policy?: PersistFailurePolicy;
     snapshotEvery?: number;
     keepSnapshots?: number;
+    journalRetry?: JournalRetryPolicy;
   } = {},
 ) {
   return definePersistentActor({
@@ -91,6 +129,7 @@ function makeAccount(
       { maxRetries: 2, backoff: { minMs: 100, maxMs: 100 } },
     snapshotEvery: options.snapshotEvery,
     keepSnapshots: options.keepSnapshots,
+    journalRetry: options.journalRetry,
   }).handlers({
     deposit: async (state, amount: number, ctx) => {
       await ctx.persist("deposited", { amount });
@@ -111,6 +150,14 @@ function makeAccount(
           event: { amount },
         })),
       ),
+    tryDeposit: async (state, amount: number, ctx) => {
+      try {
+        await ctx.persist("deposited", { amount });
+        return `ok ${state.balance}`;
+      } catch (error) {
+        return `${(error as Error).name} ${state.balance}`;
+      }
+    },
     fireAndForget: (_state, amount: number, ctx) => {
       void ctx.persist("deposited", { amount });
     },
@@ -584,4 +631,325 @@ test("definePersistentActor(): types: persist takes only declared events with th
     ref.tell("add", "2");
   };
   void neverCalled;
+});
+
+/** Advances virtual time in steps until `promise` settles (or `limitMs` passed). */
+async function advanceUntil<T>(
+  clock: ManualClock,
+  promise: Promise<T>,
+  stepMs: number,
+  limitMs: number,
+): Promise<T> {
+  let settled = false;
+  const observed = promise.then(
+    (value) => {
+      settled = true;
+      return value;
+    },
+    (error) => {
+      settled = true;
+      throw error;
+    },
+  );
+  observed.catch(() => {});
+  for (let waited = 0; !settled && waited < limitMs; waited += stepMs) {
+    await clock.advance(stepMs);
+  }
+  return observed;
+}
+
+test("definePersistentActor(): RecoveryError names the corrupt record, not where the read started", async () => {
+  await using system = new ActorSystem({ logger: quiet });
+  const provider = new ControlledProvider();
+  usePersistence(system, provider);
+  const first = await system.spawn(makeAccount(), undefined, { id: "bad3" });
+  await first.ask("transfer", [1, 2, 3, 4]);
+  await first.stop();
+  provider.readError = new CorruptRecordError("bad3", 3, "bad checksum");
+  let reads = 0;
+  provider.onRead = () => reads++;
+  await assert.rejects(
+    system.spawn(makeAccount(), undefined, { id: "bad3" }),
+    (e: unknown) => {
+      assert.ok(isActorStartError(e));
+      assert.ok(isRecoveryError(e.cause), String(e.cause));
+      assert.equal(e.cause.sequenceNr, 3);
+      assert.match(e.cause.message, /at sequence number 3: Corrupt record 3/);
+      return true;
+    },
+  );
+  assert.equal(reads, 1, "corrupt data is not retried");
+});
+
+test("definePersistentActor(): recovery waits for an unavailable journal with capped, jittered backoff (virtual time)", async () => {
+  const clock = new ManualClock();
+  await using system = new ActorSystem({
+    clock,
+    logger: quiet,
+    askTimeoutMs: 60_000,
+  });
+  const provider = new ControlledProvider();
+  usePersistence(system, provider);
+  const account = makeAccount({
+    journalRetry: { minDelayMs: 100, maxDelayMs: 400, budgetMs: 10_000 },
+  });
+  const first = await system.spawn(account, undefined, { id: "wait" });
+  await first.ask("deposit", 7);
+  await first.stop();
+  provider.down = true;
+  const attempts: number[] = [];
+  provider.snapshots.loadLatest = async (id, max) => {
+    attempts.push(clock.now());
+    if (provider.down) throw new JournalUnavailableError("injected: down");
+    return await provider.inner.snapshots.loadLatest(id, max);
+  };
+  const spawning = system.spawn(account, undefined, { id: "wait" });
+  spawning.catch(() => {}); // observed below; a failure must not be unhandled meanwhile
+  for (let i = 0; attempts.length < 7 && i < 100; i++) {
+    await clock.advanceToNext();
+  }
+  provider.down = false;
+  await clock.advanceToNext();
+  const ref = await spawning;
+  assert.equal(await ref.ask("balance"), 7);
+  const gaps = attempts.slice(1).map((t, i) => t - attempts[i]);
+  const caps = [100, 200, 400, 400, 400, 400, 400];
+  gaps.forEach((gap, i) => {
+    assert.ok(
+      gap >= caps[i] / 2 - 1 && gap <= caps[i] + 1,
+      `delay ${i} is ${gap}, not within [${caps[i] / 2}, ${caps[i]}]`,
+    );
+  });
+});
+
+test("definePersistentActor(): recovery gives up when the journal stays down past the budget", async () => {
+  const clock = new ManualClock();
+  await using system = new ActorSystem({ clock, logger: quiet });
+  const provider = new ControlledProvider();
+  usePersistence(system, provider);
+  provider.down = true;
+  let attempts = 0;
+  let lastAt = 0;
+  provider.snapshots.loadLatest = () => {
+    attempts++;
+    lastAt = clock.now();
+    return Promise.reject(new JournalUnavailableError("injected: down"));
+  };
+  const spawning = system.spawn(
+    makeAccount({
+      journalRetry: { minDelayMs: 100, maxDelayMs: 200, budgetMs: 1000 },
+    }),
+    undefined,
+    { id: "gone" },
+  );
+  await assert.rejects(
+    advanceUntil(clock, spawning, 10, 5000),
+    (e: unknown) => {
+      assert.ok(isActorStartError(e));
+      assert.ok(isRecoveryError(e.cause), String(e.cause));
+      assert.ok(isJournalUnavailableError(e.cause.cause));
+      return true;
+    },
+  );
+  assert.ok(attempts >= 6, `retried (${attempts} attempts)`);
+  assert.ok(lastAt <= 1000, `within the budget (last attempt at ${lastAt})`);
+  assert.equal(system.size, 0);
+});
+
+test("definePersistentActor(): a journal outage longer than the restart budget does not stop the actor under default supervision", async () => {
+  const clock = new ManualClock();
+  await using system = new ActorSystem({
+    clock,
+    logger: quiet,
+    askTimeoutMs: 600_000,
+  });
+  const provider = new ControlledProvider();
+  usePersistence(system, provider);
+  const ref = await system.spawn(
+    makeAccount({
+      policy: { maxRetries: 1, backoff: { minMs: 10, maxMs: 10 } },
+    }),
+    undefined,
+    { id: "outage" },
+  );
+  await ref.ask("deposit", 1);
+  provider.down = true;
+  provider.downNotApplied = true;
+  // The persist fails, escalates, and the restart's recovery finds the journal down.
+  const failed = ref.ask("deposit", 2).catch((e: unknown) => e);
+  await clock.advance(100);
+  assert.ok(isPersistFailedError(await failed));
+  await clock.advance(35_000);
+  provider.down = false;
+  await clock.advance(5_000);
+  assert.equal(await ref.ask("balance"), 1, "recovered, not stopped");
+  assert.equal(await ref.ask("deposit", 3), 4, "it goes on");
+});
+
+test("definePersistentActor(): an append whose reply is lost while the journal stays down rejects with PersistOutcomeUnknownError, and the next message sees the stored event", async () => {
+  const clock = new ManualClock();
+  await using system = new ActorSystem({
+    clock,
+    logger: quiet,
+    askTimeoutMs: 600_000,
+  });
+  const provider = new ControlledProvider();
+  usePersistence(system, provider);
+  const ref = await system.spawn(
+    makeAccount({
+      policy: {
+        maxRetries: 2,
+        backoff: { minMs: 100, maxMs: 100 },
+        then: "reject",
+      },
+    }),
+    undefined,
+    { id: "unknown" },
+  );
+  provider.loseReplies = 1;
+  provider.downAfterLostReply = true;
+  const answer = ref.ask("tryDeposit", 10);
+  await clock.advance(300);
+  assert.equal(
+    await answer,
+    "PersistOutcomeUnknownError 0",
+    "not a definite failure: the event may be stored",
+  );
+  assert.equal(
+    (await provider.inner.journal.read("unknown", 1)).length,
+    1,
+    "it was stored",
+  );
+  const balance = ref.ask("balance");
+  await clock.advance(5_000);
+  provider.down = false;
+  assert.equal(
+    await advanceUntil(clock, balance, 100, 10_000),
+    10,
+    "settled from the journal before the next message",
+  );
+  assert.equal(await ref.ask("seq"), 1);
+  assert.equal(await ref.ask("tryDeposit", 5), "ok 15", "no conflict after");
+  assert.deepEqual(
+    (await storedTypes(provider, "unknown")).map(([, , e]) => e),
+    [
+      { amount: 10 },
+      { amount: 5 },
+    ],
+  );
+});
+
+test("definePersistentActor(): under 'escalate' an unknown outcome fails the handler and the restart recovers the stored event", async () => {
+  const clock = new ManualClock();
+  await using system = new ActorSystem({
+    clock,
+    logger: quiet,
+    askTimeoutMs: 600_000,
+  });
+  const provider = new ControlledProvider();
+  usePersistence(system, provider);
+  const ref = await system.spawn(makeAccount(), undefined, { id: "esc" });
+  provider.loseReplies = 1;
+  provider.downAfterLostReply = true;
+  const asked = ref.ask("deposit", 10).catch((e: unknown) => e);
+  await clock.advance(300);
+  const error = await asked;
+  assert.ok(isPersistOutcomeUnknownError(error), String(error));
+  assert.equal(error.fromSequenceNr, 1);
+  assert.equal(error.count, 1);
+  assert.ok(!isPersistFailedError(error));
+  const balance = ref.ask("balance");
+  await clock.advance(2_000);
+  provider.down = false;
+  assert.equal(await advanceUntil(clock, balance, 100, 10_000), 10);
+});
+
+test("definePersistentActor(): an append that was certainly not sent is a definite PersistFailedError even while the journal is down", async () => {
+  const clock = new ManualClock();
+  await using system = new ActorSystem({
+    clock,
+    logger: quiet,
+    askTimeoutMs: 600_000,
+  });
+  const provider = new ControlledProvider();
+  usePersistence(system, provider);
+  const ref = await system.spawn(
+    makeAccount({
+      policy: {
+        maxRetries: 1,
+        backoff: { minMs: 10, maxMs: 10 },
+        then: "reject",
+      },
+    }),
+    undefined,
+    { id: "definite" },
+  );
+  provider.down = true;
+  provider.downNotApplied = true;
+  const answer = ref.ask("tryDeposit", 10);
+  await clock.advance(100);
+  assert.equal(await answer, "PersistFailedError 0");
+  provider.down = false;
+  assert.equal(await ref.ask("tryDeposit", 1), "ok 1");
+});
+
+test("definePersistentActor() checks journalRetry", () => {
+  const spec = (journalRetry: JournalRetryPolicy) => ({
+    name: "x",
+    init: () => ({}),
+    events: {},
+    journalRetry,
+  });
+  assert.throws(
+    () => definePersistentActor(spec({ minDelayMs: 0 })),
+    RangeError,
+  );
+  assert.throws(
+    () => definePersistentActor(spec({ budgetMs: -1 })),
+    RangeError,
+  );
+  assert.throws(
+    () => definePersistentActor(spec({ budgetMs: Infinity })),
+    RangeError,
+  );
+  assert.throws(
+    () => definePersistentActor(spec({ minDelayMs: 500, maxDelayMs: 100 })),
+    RangeError,
+  );
+  assert.doesNotThrow(() => definePersistentActor(spec({ budgetMs: 0 })));
+});
+
+test("definePersistentActor(): an unknown outcome that cannot be settled within the budget fails the next message, and the restart recovers", async () => {
+  const clock = new ManualClock();
+  await using system = new ActorSystem({
+    clock,
+    logger: quiet,
+    askTimeoutMs: 600_000,
+  });
+  const provider = new ControlledProvider();
+  usePersistence(system, provider);
+  const ref = await system.spawn(
+    makeAccount({
+      policy: {
+        maxRetries: 1,
+        backoff: { minMs: 10, maxMs: 10 },
+        then: "reject",
+      },
+      journalRetry: { minDelayMs: 100, maxDelayMs: 100, budgetMs: 1000 },
+    }),
+    undefined,
+    { id: "unsettled" },
+  );
+  provider.loseReplies = 1;
+  provider.downAfterLostReply = true;
+  const answer = ref.ask("tryDeposit", 10);
+  await clock.advance(100);
+  assert.equal(await answer, "PersistOutcomeUnknownError 0");
+  const next = ref.ask("balance").catch((e: unknown) => e);
+  await clock.advance(1500);
+  const error = await next;
+  assert.ok(isJournalUnavailableError(error), String(error));
+  provider.down = false;
+  await clock.advance(1000);
+  assert.equal(await ref.ask("balance"), 10, "restarted and recovered");
 });

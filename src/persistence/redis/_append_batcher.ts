@@ -15,9 +15,19 @@
 // allocation per record here, and a Buffer, a socket write and an argument per record in the
 // client; the slabs are dropped once the calls that use them are written.
 //
+// Appends wait here only while MAX_IN_FLIGHT calls are on their way, and a call gets a reply or
+// fails within the connection's command timeout; still, a connection that stops answering
+// would let the queue grow for that long at the rate appends come in. So it is bounded: beyond
+// `maxQueued` waiting appends, an append fails at once with JournalQueueFullError (nothing sent).
+//
 // Batching puts keys of many persistence ids in one script call, which a standalone Redis
 // accepts; a Redis Cluster client would have to batch per hash slot instead.
-import { JournalConflictError, JournalUnavailableError } from "../errors.ts";
+import {
+  isJournalUnavailableError,
+  JournalConflictError,
+  JournalQueueFullError,
+  JournalUnavailableError,
+} from "../errors.ts";
 import type { NewEvent } from "../journal.ts";
 import { encodedRecordLength, encodeRecordInto } from "../record_format.ts";
 import type { RedisCommands, RedisReply } from "./_client.ts";
@@ -58,6 +68,7 @@ const decoder = new TextDecoder();
 /** Sends appends through one connection, batching those that would otherwise wait. */
 export class AppendBatcher {
   readonly #commands: RedisCommands;
+  readonly #maxQueued: number;
   #queue: AppendRequest[] = [];
   #inFlight = 0;
   #scheduled = false;
@@ -68,9 +79,16 @@ export class AppendBatcher {
    * Creates the batcher.
    *
    * @param commands The connection.
+   * @param maxQueued How many appends may wait to be sent.
    */
-  constructor(commands: RedisCommands) {
+  constructor(commands: RedisCommands, maxQueued: number) {
     this.#commands = commands;
+    this.#maxQueued = maxQueued;
+  }
+
+  /** How many appends wait to be sent (not counting those on their way). */
+  get queued(): number {
+    return this.#queue.length;
   }
 
   /**
@@ -84,7 +102,8 @@ export class AppendBatcher {
    * @param expected The expected last sequence number.
    * @param events The events.
    * @returns Resolves when appended; rejects with JournalConflictError when the last sequence
-   * number is not `expected`, else with JournalUnavailableError.
+   * number is not `expected`, with JournalQueueFullError when too many appends wait already,
+   * else with JournalUnavailableError.
    * @throws {RangeError} When an event cannot be encoded (type name too long).
    */
   append(
@@ -94,6 +113,11 @@ export class AppendBatcher {
     expected: number,
     events: readonly NewEvent[],
   ): Promise<void> {
+    if (this.#queue.length >= this.#maxQueued) {
+      return Promise.reject(
+        new JournalQueueFullError(persistenceId, this.#maxQueued),
+      );
+    }
     let size = APPEND_HEADER;
     for (let i = 0; i < events.length; i++) {
       size += RECORD_PREFIX + encodedRecordLength(events[i]);
@@ -227,8 +251,11 @@ function settle(batch: readonly AppendRequest[], reply: RedisReply): void {
     if (outcome === 0) {
       request.resolve();
     } else if (outcome instanceof Uint8Array && outcome[0] === BANG) {
+      // The script wrote nothing of an append Redis refused.
       const refused = new JournalUnavailableError(
         `Redis refused the append: ${decoder.decode(outcome.subarray(1))}`,
+        undefined,
+        { notApplied: true },
       );
       request.reject(failed(request, refused));
     } else {
@@ -260,5 +287,6 @@ function failed(request: AppendRequest, error: unknown): Error {
   return new JournalUnavailableError(
     `Cannot append to journal "${request.persistenceId}": ${message}`,
     error,
+    { notApplied: isJournalUnavailableError(error) && error.notApplied },
   );
 }

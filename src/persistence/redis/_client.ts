@@ -49,8 +49,9 @@ export interface RedisCommands {
    * Sends one command. Concurrent calls are pipelined on the connection.
    *
    * Rejects with {@linkcode RedisReplyError} when the server answers with an error, and with
-   * JournalUnavailableError when the connection is down, closed or drops before the reply (the
-   * command may or may not have run then).
+   * JournalUnavailableError when the connection is down or closed (the command was not sent:
+   * `notApplied` is true), or drops or stops answering before the reply (the command may or may
+   * not have run then).
    */
   send(args: readonly RedisArgument[]): Promise<RedisReply>;
   /**
@@ -85,6 +86,11 @@ export interface NodeRedisOptions {
   readonly reconnectMinDelayMs: number;
   /** Longest delay between reconnection attempts. */
   readonly reconnectMaxDelayMs: number;
+  /**
+   * A connection with commands in flight that gets no reply for this long is taken for dead:
+   * it is closed, its commands reject, and it reconnects. Default 10000.
+   */
+  readonly commandTimeoutMs?: number;
 }
 
 // node-redis needs Node's Buffer class itself (its RESP encoder takes Buffer arguments and its
@@ -107,7 +113,7 @@ interface Client {
   readonly isOpen: boolean;
   readonly isReady: boolean;
   connect(): Promise<unknown>;
-  sendCommand(args: readonly (string | Uint8Array)[]): Promise<unknown>;
+  sendCommand(args: readonly (string | Uint8Array)[]): Promise<RedisReply>;
   close(): Promise<void>;
   destroy(): void;
   on(event: "error", listener: (error: unknown) => void): unknown;
@@ -121,6 +127,12 @@ interface Client {
  * close() cancels, so nothing is left running after close. Commands are never queued while the
  * connection is down (`disableOfflineQueue`): they reject at once with JournalUnavailableError,
  * and commands in flight when the connection drops reject too.
+ *
+ * A half-open connection (the server stopped answering without closing it) would hold every
+ * command forever: a watchdog that runs every quarter of `commandTimeoutMs` notices when
+ * commands are in flight and no reply has come for `commandTimeoutMs` (so after 1 to 1.25 times
+ * it), closes that connection and reconnects. Counting replies keeps the cost per command at
+ * two increments instead of a timer each.
  */
 export class NodeRedisCommands implements RedisCommands {
   readonly #options: NodeRedisOptions;
@@ -137,6 +149,21 @@ export class NodeRedisCommands implements RedisCommands {
   #attempting: Promise<void> | undefined;
   readonly #firstAttempt: Promise<void>;
   #settleFirst!: () => void;
+  readonly #commandTimeoutMs: number;
+  /** Commands sent and not answered yet; replies (and failures) received so far. */
+  #pending = 0;
+  #replies = 0;
+  /** The watchdog's view: replies at its last look, and since when none came (or -1). */
+  #seenReplies = 0;
+  #stalledSince = -1;
+  #watchdog: TimerHandle | undefined;
+  /** The last connection the watchdog closed, so its commands say why they failed. */
+  #timedOut: Client | undefined;
+  readonly #onReply = (reply: unknown): RedisReply => {
+    this.#pending--;
+    this.#replies++;
+    return reply as RedisReply;
+  };
 
   /**
    * Starts connecting at once.
@@ -145,6 +172,7 @@ export class NodeRedisCommands implements RedisCommands {
    */
   constructor(options: NodeRedisOptions) {
     this.#options = options;
+    this.#commandTimeoutMs = options.commandTimeoutMs ?? 10_000;
     this.#buffer = bufferClass();
     this.#firstAttempt = new Promise((resolve) => {
       this.#settleFirst = () => {
@@ -153,6 +181,7 @@ export class NodeRedisCommands implements RedisCommands {
       };
     });
     this.#attempt();
+    this.#watch();
   }
 
   async connected(): Promise<void> {
@@ -177,15 +206,19 @@ export class NodeRedisCommands implements RedisCommands {
           ? arg
           : this.#buffer.from(arg.buffer, arg.byteOffset, arg.byteLength);
       }
-      return (client.sendCommand(converted) as Promise<RedisReply>)
-        .catch((error) => {
-          throw toCommandError(error);
-        });
+      this.#pending++;
+      return client.sendCommand(converted).then(this.#onReply, (error) => {
+        this.#pending--;
+        this.#replies++;
+        throw this.#commandError(client, error);
+      });
     }
     if (this.#closed) {
       return Promise.reject(
         new JournalUnavailableError(
           "Cannot send a command to Redis: the connection is closed",
+          undefined,
+          { notApplied: true },
         ),
       );
     }
@@ -199,6 +232,8 @@ export class NodeRedisCommands implements RedisCommands {
     if (this.#closed) {
       return new JournalUnavailableError(
         "Cannot send a command to Redis: the connection is closed",
+        undefined,
+        { notApplied: true },
       );
     }
     return new JournalUnavailableError(
@@ -206,8 +241,50 @@ export class NodeRedisCommands implements RedisCommands {
         describe(this.#lastError)
       } (reconnecting)`,
       this.#lastError,
+      { notApplied: true },
     );
   }
+
+  #commandError(client: Client, error: unknown): Error {
+    if (client === this.#timedOut && !(error instanceof ErrorReply)) {
+      return new JournalUnavailableError(
+        `Redis at ${
+          redactUrl(this.#options.url)
+        } did not answer within ${this.#commandTimeoutMs} ms (reconnecting)`,
+        error,
+      );
+    }
+    return toCommandError(error);
+  }
+
+  /** The watchdog: closes a connection whose commands get no reply (see the class docs). */
+  #watch = (): void => {
+    if (this.#closed) return;
+    const tick = this.#commandTimeoutMs / 4;
+    this.#watchdog = platform.setTimer(this.#watch, tick);
+    this.#watchdog.unref();
+    if (this.#pending === 0 || this.#replies !== this.#seenReplies) {
+      this.#seenReplies = this.#replies;
+      this.#stalledSince = -1;
+      return;
+    }
+    const now = platform.now();
+    if (this.#stalledSince < 0) {
+      this.#stalledSince = now;
+      return;
+    }
+    if (now - this.#stalledSince < this.#commandTimeoutMs - 1) return;
+    this.#stalledSince = -1;
+    const client = this.#client;
+    if (!this.#ready || client === undefined) return;
+    this.#timedOut = client;
+    this.#lastError = new Error(
+      `no reply within ${this.#commandTimeoutMs} ms`,
+    );
+    this.#lost();
+    // Rejects every command in flight on it, at once.
+    if (client.isOpen) client.destroy();
+  };
 
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -215,6 +292,8 @@ export class NodeRedisCommands implements RedisCommands {
     this.#ready = false;
     if (this.#timer !== undefined) platform.clearTimer(this.#timer);
     this.#timer = undefined;
+    if (this.#watchdog !== undefined) platform.clearTimer(this.#watchdog);
+    this.#watchdog = undefined;
     const client = this.#client;
     this.#client = undefined;
     this.#settleFirst();

@@ -6,6 +6,12 @@
 // fail on CI (env CI set) and are skipped, with a loud notice, everywhere else.
 import { platform } from "../../platform/mod.ts";
 import { test } from "../../platform/test_harness.ts";
+import {
+  makeTempDir,
+  removeDir,
+  spawnTestProcess,
+  type TestProcess,
+} from "../../platform/test_process.ts";
 import { NodeRedisCommands, type RedisCommands } from "./_client.ts";
 import { prefixPattern } from "./_keys.ts";
 import { RedisPersistence } from "./redis_persistence.ts";
@@ -25,6 +31,7 @@ async function probe(): Promise<string | undefined> {
     const provider = await RedisPersistence.connect({
       url: REDIS_URL,
       connectTimeoutMs: 2000,
+      durability: "ignore",
     });
     await provider.close();
     return undefined;
@@ -142,4 +149,153 @@ export async function freePort(): Promise<number> {
 /** Waits `ms` milliseconds. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => platform.setTimer(resolve, ms));
+}
+
+async function hasRedisServer(): Promise<boolean> {
+  try {
+    const probe = spawnTestProcess("redis-server", ["--version"]);
+    return (await probe.exited).code === 0;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `redis-server` can be started (tests that run their own server need it). */
+export const SERVER_AVAILABLE: boolean = await hasRedisServer();
+if (!SERVER_AVAILABLE) {
+  const notice = "redis-server is not installed: ";
+  if (ON_CI) {
+    console.error(
+      `\n!!! ${notice}the tests that run their own Redis will FAIL (CI is set) !!!\n`,
+    );
+  } else {
+    console.warn(
+      `\n!!! ${notice}SKIPPING the tests that run their own Redis !!!\n`,
+    );
+  }
+}
+
+/** Registers a test that starts its own redis-server (skipped loudly when there is none). */
+export function serverTest(name: string, fn: () => Promise<void>): void {
+  const skip = !SERVER_AVAILABLE && !ON_CI;
+  test({
+    name: skip ? `${name} (skipped: no redis-server)` : name,
+    ignore: skip,
+    fn,
+  });
+}
+
+/** The test's own redis-server, on a free loopback port. */
+export interface OwnRedis {
+  /** Its port. */
+  readonly port: number;
+  /** `redis://127.0.0.1:<port>`. */
+  readonly url: string;
+  /** Its data directory. */
+  readonly dir: string;
+  /** The running process. */
+  readonly process: TestProcess;
+}
+
+/** What a test can do with its own redis-server. */
+export interface OwnRedisControl {
+  /** The server as it runs now. */
+  current(): OwnRedis;
+  /** Kills it with SIGKILL and waits until it has exited. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port and directory (after kill()). */
+  start(): Promise<void>;
+  /** kill(), then start(). */
+  restart(): Promise<void>;
+  /** Pauses (`STOP`) or resumes (`CONT`) the process. */
+  signal(name: "STOP" | "CONT"): Promise<void>;
+}
+
+/** Starts redis-server and waits until it accepts connections; kills it when it does not. */
+async function startServerOn(
+  port: number,
+  dir: string,
+  args: readonly string[],
+): Promise<TestProcess> {
+  const server = spawnTestProcess("redis-server", [
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--save",
+    "",
+    "--dir",
+    dir,
+    ...args,
+  ]);
+  let exited = false;
+  server.exited.then(() => exited = true, () => exited = true);
+  const deadline = platform.now() + 10_000;
+  while (!server.output().includes("Ready to accept connections")) {
+    if (exited || platform.now() > deadline) {
+      server.kill("SIGKILL");
+      await server.exited.catch(() => {});
+      throw new Error(
+        `redis-server did not start on port ${port}:\n${server.output()}`,
+      );
+    }
+    await sleep(20);
+  }
+  return server;
+}
+
+/**
+ * Runs `body` with a redis-server of its own (started with `args`, e.g. `--appendonly yes`, in
+ * a fresh directory), then kills it and removes the directory. `body` may kill, start again,
+ * pause and resume it with the functions it gets.
+ */
+export async function withOwnRedis(
+  args: readonly string[],
+  body: (server: OwnRedisControl) => Promise<void>,
+): Promise<void> {
+  const dir = await makeTempDir("troupe-redis-own-");
+  let current: OwnRedis | undefined;
+  try {
+    for (let attempt = 0; current === undefined; attempt++) {
+      const port = await freePort();
+      try {
+        const process = await startServerOn(port, dir, args);
+        current = { port, url: `redis://127.0.0.1:${port}`, dir, process };
+      } catch (error) {
+        if (attempt >= 2) throw error; // the port may have been taken meanwhile
+      }
+    }
+    const kill = async () => {
+      current!.process.kill("SIGKILL");
+      await current!.process.exited.catch(() => {});
+    };
+    const start = async () => {
+      const process = await startServerOn(current!.port, dir, args);
+      current = { ...current!, process };
+    };
+    await body({
+      current: () => current!,
+      kill,
+      start,
+      restart: async () => {
+        await kill();
+        await start();
+      },
+      signal: async (name) => {
+        const kill = spawnTestProcess("kill", [
+          `-${name}`,
+          String(current!.process.pid),
+        ]);
+        const exit = await kill.exited;
+        if (exit.code !== 0) throw new Error(`kill -${name} failed`);
+      },
+    });
+  } finally {
+    if (current !== undefined) {
+      // SIGKILL ends a stopped (SIGSTOP) process too.
+      current.process.kill("SIGKILL");
+      await current.process.exited.catch(() => {});
+    }
+    await removeDir(dir);
+  }
 }

@@ -30,6 +30,32 @@
  * `first`; `last` stays, so sequence numbers are never reused. Snapshots start at sequence
  * number 1.
  *
+ * ## Durability
+ *
+ * An append is acknowledged once Redis has applied it in memory, so it is exactly as durable as
+ * the server's persistence settings make it:
+ *
+ * | server settings | an acknowledged append survives |
+ * | --- | --- |
+ * | `appendonly no` (Redis's default) | nothing: it is lost when Redis restarts (an RDB snapshot may hold an older state) |
+ * | `appendonly yes`, `appendfsync everysec` | a restart or crash of Redis; a crash of the machine may lose the last second |
+ * | `appendonly yes`, `appendfsync always` | a restart of Redis and a crash of the machine |
+ *
+ * `RedisPersistence.connect()` reads `appendonly` and `appendfsync` (`CONFIG GET`) and, when
+ * acknowledged appends would not survive a Redis restart or the settings cannot be read (CONFIG
+ * disabled, renamed or not permitted), warns once through the `logger` (`durability: "warn"`,
+ * the default), rejects with `DurabilityError` (`"require"`), or does not check (`"ignore"`).
+ *
+ * ## Failures
+ *
+ * While Redis is unreachable every call rejects at once with `JournalUnavailableError`
+ * (`notApplied` is set: nothing was sent) and the provider reconnects with backoff. A
+ * connection that stops answering (half-open) is closed when commands in flight get no reply
+ * for `commandTimeoutMs` (default 10 s): they reject with `JournalUnavailableError`, and an
+ * append among them may or may not have been stored. Appends waiting to be sent are bounded by
+ * `maxQueuedAppends` (default 100000); beyond it an append rejects at once with
+ * `JournalQueueFullError`.
+ *
  * @example Persist and read back events
  * ```ts ignore
  * import { RedisPersistence } from "@troupe/troupe/redis";
@@ -49,6 +75,7 @@
  */
 export {
   RedisPersistence,
+  type RedisPersistenceLogger,
   type RedisPersistenceOptions,
 } from "./redis_persistence.ts";
 // The contract it implements, so this entry point documents itself completely.

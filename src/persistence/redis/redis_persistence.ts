@@ -1,7 +1,9 @@
 import { platform, type TimerHandle } from "../../platform/mod.ts";
 import {
   CorruptRecordError,
+  DurabilityError,
   isCorruptRecordError,
+  isDurabilityError,
   isJournalConflictError,
   isJournalUnavailableError,
   JournalUnavailableError,
@@ -24,6 +26,7 @@ import {
   redactUrl,
   type RedisCommands,
   type RedisReply,
+  RedisReplyError,
 } from "./_client.ts";
 import { checkKeyPrefix, streamKeys } from "./_keys.ts";
 import { DELETE_TO, READ, SAVE_SNAPSHOT } from "./_scripts.ts";
@@ -49,9 +52,52 @@ export interface RedisPersistenceOptions {
   readonly reconnectMaxDelayMs?: number;
   /** Events fetched per round trip by {@linkcode Journal.read}. Default: 10000. */
   readonly readPageSize?: number;
+  /**
+   * When commands are in flight and Redis sends no reply for this long, in milliseconds, the
+   * connection is taken for dead (for example half-open: the server hangs or the network
+   * dropped it silently): it is closed, every command in flight rejects with
+   * {@linkcode JournalUnavailableError} (an append's outcome is then unknown), and the provider
+   * reconnects. It is noticed within 1.25 times this. Default: 10000.
+   */
+  readonly commandTimeoutMs?: number;
+  /**
+   * How many appends may wait to be sent while earlier ones are on their way; beyond that an
+   * append rejects at once with {@linkcode JournalQueueFullError} and nothing is sent. This
+   * bounds the memory appends hold while Redis does not answer. Default: 100000.
+   */
+  readonly maxQueuedAppends?: number;
+  /**
+   * What to do when the server would lose acknowledged appends on a restart: it runs without
+   * `appendonly yes`, or its configuration cannot be read (`CONFIG GET` disabled, renamed or
+   * not permitted). {@linkcode RedisPersistence.connect} reads it once when it connects:
+   * - `"warn"` (default): tell the `logger`, once per provider, and go on;
+   * - `"require"`: `connect()` rejects with {@linkcode DurabilityError};
+   * - `"ignore"`: do not check (e.g. for a cache or tests).
+   *
+   * A provider made with `new RedisPersistence()` checks in the background once it is connected
+   * (so it can only warn: use `connect()` with `"require"`).
+   */
+  readonly durability?: "warn" | "require" | "ignore";
+  /** Where warnings go. Default: `console.warn`. */
+  readonly logger?: RedisPersistenceLogger;
+}
+
+/** Where {@linkcode RedisPersistence} reports warnings. */
+export interface RedisPersistenceLogger {
+  /**
+   * Reports a warning.
+   *
+   * @param message What is wrong.
+   */
+  warn(message: string): void;
 }
 
 const DEFAULT_URL = "redis://127.0.0.1:6379";
+const CONSOLE_LOGGER: RedisPersistenceLogger = {
+  warn: (message) => console.warn(message),
+};
+/** Set by connect() while it constructs: that provider checks durability itself. */
+let connecting = false;
 const MAX_U32 = 0xffff_ffff;
 
 /**
@@ -63,7 +109,15 @@ const MAX_U32 = 0xffff_ffff;
  * still checked and applied on its own). While Redis is unreachable every call rejects at once
  * with {@linkcode JournalUnavailableError} and the provider reconnects in the background, with
  * backoff; an append in flight when the connection drops rejects too (it may or may not have
- * been stored: read {@linkcode Journal.lastSequenceNr} after reconnecting to find out).
+ * been stored: read {@linkcode Journal.lastSequenceNr} after reconnecting to find out). A
+ * connection that stops answering is closed after `commandTimeoutMs`, and appends that cannot
+ * be sent are bounded by `maxQueuedAppends`.
+ *
+ * An append is as durable as the server's persistence makes it: it is acknowledged once Redis
+ * has applied it in memory. With `appendonly no` (Redis's default) it is lost when Redis
+ * restarts; with `appendonly yes` it survives a restart of Redis, and with `appendfsync always`
+ * also a crash of the machine (with `everysec`, the last second may be lost then). The provider
+ * checks this when it connects (see the `durability` option).
  *
  * Beyond the contract's argument checks, appends and snapshots must have a finite timestamp and
  * a version below 2^32 (what the stored record form holds), and snapshots a sequence number of
@@ -90,6 +144,8 @@ export class RedisPersistence implements PersistenceProvider {
   readonly #url: string;
   readonly #connectTimeoutMs: number;
   readonly #pageSize: number;
+  readonly #durability: "warn" | "require" | "ignore";
+  readonly #logger: RedisPersistenceLogger;
   #closed = false;
 
   /**
@@ -131,6 +187,34 @@ export class RedisPersistence implements PersistenceProvider {
     if (!Number.isSafeInteger(this.#pageSize)) {
       throw new RangeError("Invalid readPageSize: must be an integer");
     }
+    const commandTimeoutMs = positive(
+      "commandTimeoutMs",
+      options.commandTimeoutMs ?? 10_000,
+    );
+    const maxQueuedAppends = positive(
+      "maxQueuedAppends",
+      options.maxQueuedAppends ?? 100_000,
+    );
+    if (!Number.isSafeInteger(maxQueuedAppends)) {
+      throw new RangeError("Invalid maxQueuedAppends: must be an integer");
+    }
+    const durability = options.durability ?? "warn";
+    if (
+      durability !== "warn" && durability !== "require" &&
+      durability !== "ignore"
+    ) {
+      throw new TypeError(
+        `Invalid durability ${
+          JSON.stringify(durability)
+        }: expected "warn", "require" or "ignore"`,
+      );
+    }
+    const logger = options.logger ?? CONSOLE_LOGGER;
+    if (typeof logger?.warn !== "function") {
+      throw new TypeError("Invalid logger: it needs a warn(message) method");
+    }
+    this.#durability = durability;
+    this.#logger = logger;
     this.#prefix = keyPrefix;
     this.#url = url;
     this.#connectTimeoutMs = connectTimeoutMs;
@@ -139,8 +223,9 @@ export class RedisPersistence implements PersistenceProvider {
       connectTimeoutMs,
       reconnectMinDelayMs,
       reconnectMaxDelayMs,
+      commandTimeoutMs,
     });
-    this.#appends = new AppendBatcher(this.#commands);
+    this.#appends = new AppendBatcher(this.#commands, maxQueuedAppends);
     this.journal = {
       append: (id, expected, events) => this.#append(id, expected, events),
       read: (id, from, options) => this.#read(id, from, options),
@@ -152,15 +237,25 @@ export class RedisPersistence implements PersistenceProvider {
       loadLatest: (id, max) => this.#loadLatest(id, max),
       keepLatest: (id, count) => this.#keepLatest(id, count),
     };
+    if (!connecting && durability !== "ignore") {
+      // Only a warning can come of it here; connect() checks before it resolves.
+      this.#commands.connected().then(
+        () => this.#checkDurability(undefined, "warn"),
+        () => {},
+      ).catch(() => {});
+    }
   }
 
   /**
-   * Connects to Redis and checks that it answers (PING).
+   * Connects to Redis, checks that it answers (PING) and, unless `durability` is `"ignore"`,
+   * whether it keeps acknowledged appends across a restart (`CONFIG GET appendonly`).
    *
    * @param options Where and how to connect.
    * @returns The connected provider.
    * @throws {JournalUnavailableError} When Redis cannot be reached or does not answer within
    * `connectTimeoutMs`.
+   * @throws {DurabilityError} With `durability: "require"`, when Redis runs without
+   * `appendonly yes` or its configuration cannot be read.
    *
    * @example Usage
    * ```ts ignore
@@ -173,7 +268,13 @@ export class RedisPersistence implements PersistenceProvider {
   static async connect(
     options: RedisPersistenceOptions = {},
   ): Promise<RedisPersistence> {
-    const provider = new RedisPersistence(options);
+    connecting = true;
+    let provider: RedisPersistence;
+    try {
+      provider = new RedisPersistence(options);
+    } finally {
+      connecting = false;
+    }
     try {
       await provider.#verify();
       return provider;
@@ -224,8 +325,11 @@ export class RedisPersistence implements PersistenceProvider {
           `Cannot use Redis at ${where}: PING answered ${String(reply)}`,
         );
       }
+      if (this.#durability !== "ignore") {
+        await this.#checkDurability(timeout, this.#durability);
+      }
     } catch (error) {
-      throw isJournalUnavailableError(error)
+      throw isJournalUnavailableError(error) || isDurabilityError(error)
         ? error
         : new JournalUnavailableError(
           `Cannot connect to Redis at ${where}: ${String(error)}`,
@@ -236,10 +340,61 @@ export class RedisPersistence implements PersistenceProvider {
     }
   }
 
+  /**
+   * Reads the server's persistence settings; warns or throws DurabilityError (see the
+   * `durability` option) when acknowledged appends would not survive a Redis restart. Throws
+   * JournalUnavailableError when Redis does not answer.
+   */
+  async #checkDurability(
+    timeout: Promise<never> | undefined,
+    mode: "warn" | "require" | "ignore",
+  ): Promise<void> {
+    const where = redactUrl(this.#url);
+    const config = (name: string) => {
+      const reply = this.#commands.send(["CONFIG", "GET", name]);
+      return (timeout === undefined ? reply : Promise.race([reply, timeout]))
+        .then((reply) => configValue(reply, name));
+    };
+    let problem: string;
+    let cause: unknown;
+    try {
+      const [appendonly, appendfsync] = await Promise.all([
+        config("appendonly"),
+        config("appendfsync"),
+      ]);
+      if (appendonly === "yes") return;
+      problem =
+        `Redis at ${where} runs with appendonly ${appendonly} (appendfsync ${appendfsync}): ` +
+        "acknowledged appends are lost when it restarts. Set appendonly yes " +
+        "(and appendfsync always to survive a crash of the machine too)";
+    } catch (error) {
+      if (
+        !(error instanceof RedisReplyError) && !(error instanceof TypeError)
+      ) {
+        throw error;
+      }
+      cause = error;
+      problem =
+        `Cannot verify that Redis at ${where} keeps acknowledged appends across a restart: ` +
+        `CONFIG GET failed (${error.message}). Unless it runs with appendonly yes, ` +
+        "they are lost when it restarts";
+    }
+    if (mode === "require") {
+      throw new DurabilityError(problem, cause);
+    }
+    try {
+      this.#logger.warn(`RedisPersistence: ${problem}`);
+    } catch {
+      // A broken logger must not break the provider.
+    }
+  }
+
   #check(): void {
     if (this.#closed) {
       throw new JournalUnavailableError(
         "Cannot use RedisPersistence: it is closed",
+        undefined,
+        { notApplied: true },
       );
     }
   }
@@ -497,6 +652,18 @@ function checkFields(what: string, version: number, timestamp: number): void {
   if (typeof timestamp !== "number" || !Number.isFinite(timestamp)) {
     throw new RangeError(`${what}: timestamp must be a finite number`);
   }
+}
+
+/** The value in a CONFIG GET reply (`[name, value]`); TypeError for anything else. */
+function configValue(reply: RedisReply, name: string): string {
+  if (Array.isArray(reply) && reply.length === 2) {
+    const value = reply[1];
+    if (value instanceof Uint8Array) return new TextDecoder().decode(value);
+    if (typeof value === "string") return value;
+  }
+  throw new TypeError(
+    `unexpected reply ${JSON.stringify(String(reply))} to CONFIG GET ${name}`,
+  );
 }
 
 /** A decimal integer reply (bytes or text) as a number. */

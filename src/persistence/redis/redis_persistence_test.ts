@@ -53,6 +53,7 @@ async function withProvider(
   const provider = await RedisPersistence.connect({
     url: REDIS_URL,
     keyPrefix: prefix,
+    durability: "ignore",
     ...options,
   });
   try {
@@ -103,7 +104,11 @@ test("RedisPersistence rejects every call with JournalUnavailableError at once w
     const started = platform.now();
     await assert.rejects(
       provider.journal.append("a", 0, [event(1)]),
-      isJournalUnavailableError,
+      (e: unknown) => {
+        assert.ok(isJournalUnavailableError(e), String(e));
+        assert.equal(e.notApplied, true, "nothing was sent");
+        return true;
+      },
     );
     await assert.rejects(
       provider.journal.read("a", 1),
@@ -144,6 +149,25 @@ test("RedisPersistence() checks its options", () => {
     RangeError,
   );
   assert.throws(() => new RedisPersistence({ readPageSize: 1.5 }), RangeError);
+  assert.throws(
+    () => new RedisPersistence({ commandTimeoutMs: 0 }),
+    RangeError,
+  );
+  assert.throws(
+    () => new RedisPersistence({ maxQueuedAppends: 1.5 }),
+    RangeError,
+  );
+  assert.throws(
+    () =>
+      new RedisPersistence({
+        durability: "maybe" as unknown as "warn",
+      }),
+    TypeError,
+  );
+  assert.throws(
+    () => new RedisPersistence({ logger: {} as unknown as { warn(): void } }),
+    TypeError,
+  );
 });
 
 test("streamKeys() puts tricky persistence ids in distinct keys that share one hash slot", () => {
@@ -493,6 +517,7 @@ redisTest(
     const provider = await RedisPersistence.connect({
       url: REDIS_URL,
       keyPrefix: randomPrefix("close"),
+      durability: "ignore",
     });
     await Promise.all([provider.close(), provider.close()]);
     await provider.close();
