@@ -47,6 +47,7 @@ declare global {
   }
   interface AbortSignal {}
   interface AbortController {}
+  interface CryptoKey {}
   interface ReadableStream<R = any> {}
   interface WritableStream<W = any> {}
 }
