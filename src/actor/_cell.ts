@@ -110,6 +110,8 @@ export class ActorCell {
   #idleWaiters: Array<() => void> | null = null;
   #inFlight: Reply = null;
   #backoff: { handle: TimerHandle; wake: () => void } | null = null;
+  // Aborted when this incarnation ends (a stop or a restart begins); made on first use.
+  #incarnation: AbortController | null = null;
   #lastEntry: HandlerEntry | null = null;
   #enqueued = 0;
   #dequeued = 0;
@@ -491,6 +493,11 @@ export class ActorCell {
       }
       this.startedOk = true;
     } catch (error) {
+      if (this.status !== STARTING) {
+        // stop() was called while the actor was starting, and the hook gave up on the signal.
+        this.#abortStart(undefined);
+        throw new ActorStoppedError(this.path);
+      }
       this.#abortStart(thrownFault(error));
       throw new ActorStartError(this.path, error);
     }
@@ -527,6 +534,19 @@ export class ActorCell {
     }
   }
 
+  /** The signal of the running incarnation (see `ActorContext.signal`). */
+  get signal(): AbortSignal {
+    return (this.#incarnation ??= new AbortController()).signal;
+  }
+
+  // Tells whatever waits on the current incarnation's signal that the incarnation is over.
+  #endIncarnation(): void {
+    const incarnation = this.#incarnation;
+    if (incarnation === null) return;
+    this.#incarnation = null;
+    incarnation.abort(new ActorStoppedError(this.path));
+  }
+
   /** Restarts the actor after `delayMs`: fresh state from the start arguments. */
   async restart(delayMs: number): Promise<void> {
     if (
@@ -534,6 +554,7 @@ export class ActorCell {
       this.status === STARTING
     ) return;
     this.status = RESTARTING;
+    this.#endIncarnation();
     const idle = this.#whenIdle();
     if (idle !== undefined) await this.#boundedWait(idle);
     await this.#stopChildren();
@@ -588,6 +609,7 @@ export class ActorCell {
   async #stop(fault: Fault | undefined): Promise<void> {
     const wasStarting = this.status === STARTING;
     this.status = STOPPING;
+    this.#endIncarnation();
     if (this.#backoff !== null) {
       this.system.clock.clearTimer(this.#backoff.handle);
       this.#backoff.wake();

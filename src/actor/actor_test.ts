@@ -538,3 +538,60 @@ test("ActorRef.ask() times out on the clock while the event loop runs 25 ms bloc
   assert.ok(elapsed < timeoutMs + 300, `late: ${elapsed} ms`);
   await idle.promise;
 });
+
+test("ActorContext.signal is aborted when a stop or restart begins, and a restart gets a fresh one", async () => {
+  await using system = new ActorSystem({ logger: quiet });
+  const signals: AbortSignal[] = [];
+  const actor = defineActor({
+    name: "signalled",
+    init: () => ({ n: 0 }),
+    handlers: {
+      signal: (_state, _: undefined, ctx) => {
+        signals.push(ctx.signal);
+        return ctx.signal.aborted;
+      },
+      fail: (_state, message: string): void => {
+        throw new Error(message);
+      },
+    },
+  });
+  const ref = await system.spawn(actor, undefined);
+  assert.equal(await ref.ask("signal"), false);
+  ref.tell("fail", "restart me");
+  assert.equal(await ref.ask("signal"), false, "the new incarnation's signal");
+  assert.equal(signals.length, 2);
+  assert.equal(signals[0].aborted, true, "the restart aborted the first");
+  assert.ok(isActorStoppedError(signals[0].reason));
+  assert.notEqual(signals[0], signals[1]);
+  assert.equal(signals[1].aborted, false);
+  await ref.stop();
+  assert.equal(signals[1].aborted, true, "the stop aborted the second");
+});
+
+test("ActorSystem.spawn() rejects with ActorStoppedError when a stop ends a started hook waiting on ctx.signal", async () => {
+  await using system = new ActorSystem({ logger: quiet });
+  const entered = deferred();
+  const actor = defineActor({
+    name: "slow-start",
+    init: () => ({}),
+    started: async (_state, ctx) => {
+      entered.resolve();
+      await new Promise<void>((_resolve, reject) => {
+        ctx.signal.addEventListener(
+          "abort",
+          () => reject(ctx.signal.reason),
+          { once: true },
+        );
+      });
+    },
+    handlers: {},
+  });
+  const spawning = system.spawn(actor, undefined, { id: "slow" }).catch((
+    e: unknown,
+  ) => e);
+  await entered.promise;
+  await system.shutdown();
+  const outcome = await spawning;
+  assert.ok(isActorStoppedError(outcome), String(outcome));
+  assert.equal(system.size, 0);
+});

@@ -140,6 +140,37 @@ export class ActorContext<P> {
     return this.#cell.system.owner;
   }
 
+  /**
+   * Aborted when this incarnation of the actor ends: when a stop or a restart begins. Pass it to
+   * anything long a hook or handler waits for (a fetch, a retry loop), so a stop does not have
+   * to wait it out. Its `reason` is an `ActorStoppedError`. A restart gets a fresh signal.
+   *
+   * @example Give up a long wait when the actor stops
+   * ```ts
+   * import { ActorSystem, defineActor } from "@troupe/troupe";
+   *
+   * const poller = defineActor({
+   *   name: "poller",
+   *   init: () => ({}),
+   *   started: async (_state, ctx) => {
+   *     await new Promise<void>((resolve) => {
+   *       const timer = setTimeout(resolve, 50);
+   *       ctx.signal.addEventListener("abort", () => {
+   *         clearTimeout(timer);
+   *         resolve();
+   *       }, { once: true });
+   *     });
+   *   },
+   *   handlers: {},
+   * });
+   * await using system = new ActorSystem();
+   * await system.spawn(poller, undefined);
+   * ```
+   */
+  get signal(): AbortSignal {
+    return this.#cell.signal;
+  }
+
   /** The parent's ref; `undefined` for a top-level actor. */
   get parent(): ActorRef<UnknownProtocol> | undefined {
     return this.#cell.parent?.ref as ActorRef<UnknownProtocol> | undefined;

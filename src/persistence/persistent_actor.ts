@@ -247,6 +247,8 @@ interface Internal extends PersistentState {
   /** Set while the outcome of an append is unknown. */
   unsettled: Unsettled | undefined;
   clock: Clock | null;
+  /** Aborted when this incarnation stops or restarts: journal waits give up then. */
+  signal: AbortSignal | null;
   pctx: PersistentContext<unknown, unknown, UnknownProtocol> | null;
 }
 
@@ -547,6 +549,7 @@ async function settleOutcome(internal: Internal, spec: Spec): Promise<void> {
   const stored = await withJournalRetry(
     spec,
     internal.clock!,
+    internal.signal,
     () => storedAfter(internal, unsettled.expected, unsettled.encoded),
     isJournalUnavailableError,
   );
@@ -572,6 +575,7 @@ async function settleOutcome(internal: Internal, spec: Spec): Promise<void> {
 async function withJournalRetry<T>(
   spec: Spec,
   clock: Clock,
+  signal: AbortSignal | null,
   work: () => Promise<T>,
   retryable: (error: unknown) => boolean,
 ): Promise<T> {
@@ -583,6 +587,8 @@ async function withJournalRetry<T>(
     } catch (error) {
       const left = deadline - clock.now();
       if (!retryable(error) || left <= 0) throw error;
+      // A stop or restart of the actor ends the wait: it must not sit out the budget.
+      if (signal?.aborted) throw signal.reason;
       const full = Math.min(
         maxDelayMs,
         minDelayMs * 2 ** Math.min(attempt, 30),
@@ -590,9 +596,19 @@ async function withJournalRetry<T>(
       const delay = Math.min(left, full / 2 + Math.random() * full / 2);
       // Waiting for the journal never keeps the process alive by itself (e.g. after a
       // shutdown while a restarting actor still waits).
-      await new Promise<void>((resolve) =>
-        clock.setTimer(resolve, delay).unref()
-      );
+      await new Promise<void>((resolve) => {
+        const wake = (): void => {
+          clock.clearTimer(timer);
+          resolve();
+        };
+        const timer = clock.setTimer(() => {
+          signal?.removeEventListener("abort", wake);
+          resolve();
+        }, delay);
+        timer.unref();
+        signal?.addEventListener("abort", wake, { once: true });
+      });
+      if (signal?.aborted) throw signal.reason;
     }
   }
 }
@@ -1012,6 +1028,7 @@ function compile<A, H>(
       failure: undefined,
       unsettled: undefined,
       clock: null,
+      signal: null,
       pctx: null,
     }),
     handlers: handlers as unknown as Handlers<Internal>,
@@ -1020,9 +1037,11 @@ function compile<A, H>(
       internal.pid = spec.persistenceId?.(internal.args, path) ?? path;
       internal.provider = spec.provider ?? persistenceOf(ctx.system);
       internal.clock = ctx.system.clock;
+      internal.signal = ctx.signal;
       await withJournalRetry(
         spec,
         internal.clock,
+        internal.signal,
         () => recover(internal, spec),
         journalDown,
       );

@@ -953,3 +953,29 @@ test("definePersistentActor(): an unknown outcome that cannot be settled within 
   await clock.advance(1000);
   assert.equal(await ref.ask("balance"), 10, "restarted and recovered");
 });
+
+test("definePersistentActor(): stopping an actor while recovery waits for the journal ends the wait at once", async () => {
+  const clock = new ManualClock();
+  await using system = new ActorSystem({ clock, logger: quiet });
+  const provider = new ControlledProvider();
+  usePersistence(system, provider);
+  let attempts = 0;
+  provider.snapshots.loadLatest = () => {
+    attempts++;
+    return Promise.reject(new JournalUnavailableError("injected: down"));
+  };
+  const spawning = system.spawn(makeAccount(), undefined, { id: "waiting" })
+    .catch((e: unknown) => e);
+  // Recovery is waiting out its backoff (the default budget is 60 s).
+  for (let i = 0; i < 100 && clock.pendingTimers === 0; i++) {
+    await clock.advance(0);
+  }
+  assert.equal(attempts, 1);
+  assert.equal(clock.pendingTimers > 0, true, "a backoff timer is armed");
+  // No virtual time passes: the stop alone must end the wait.
+  await system.shutdown();
+  const outcome = await spawning;
+  assert.ok(isActorStoppedError(outcome), String(outcome));
+  assert.equal(attempts, 1, "no attempt after the stop");
+  assert.equal(system.size, 0);
+});
