@@ -422,24 +422,39 @@ export function redactUrl(url: string): string {
 }
 
 /**
- * A Lua script run with EVALSHA, falling back to EVAL when the server does not have it
- * cached (NOSCRIPT, e.g. after a restart). Until its SHA-1 is known it runs with EVAL, which
- * also caches it on the server. A NOSCRIPT reply means the script did not run, so the fallback
- * never runs it twice.
+ * A Lua script run with EVALSHA (the first run in a process uses EVAL, which caches it), falling
+ * back to EVAL when the server does not have it cached (NOSCRIPT, e.g. after a restart). A NOSCRIPT reply means the
+ * script did not run, so the fallback never runs it twice. Made with {@linkcode LuaScript.load},
+ * which hashes the source once, up front: nothing is left running in the background.
  */
 export class LuaScript {
   /** The Lua source. */
   readonly source: string;
-  #sha: string | undefined;
-  #hashing = false;
+  /** The SHA-1 of the source, as EVALSHA takes it. */
+  readonly sha: string;
+  #evaluated = false;
 
   /**
-   * Creates the script.
+   * Hashes `source` and makes the script.
    *
    * @param source The Lua source.
+   * @returns The script.
    */
-  constructor(source: string) {
+  static async load(source: string): Promise<LuaScript> {
+    const digest = await crypto.subtle.digest(
+      "SHA-1",
+      new TextEncoder().encode(source),
+    );
+    const sha = Array.from(
+      new Uint8Array(digest),
+      (b) => b.toString(16).padStart(2, "0"),
+    ).join("");
+    return new LuaScript(source, sha);
+  }
+
+  private constructor(source: string, sha: string) {
     this.source = source;
+    this.sha = sha;
   }
 
   /**
@@ -455,12 +470,13 @@ export class LuaScript {
     keys: readonly string[],
     args: readonly RedisArgument[],
   ): Promise<RedisReply> {
-    const sha = this.#sha;
-    if (sha === undefined) {
-      this.#hash();
+    if (!this.#evaluated) {
+      // The first run loads the script with EVAL; commands on the connection run in order, so
+      // every EVALSHA sent after it finds the script cached (until a server restart).
+      this.#evaluated = true;
       return commands.send(this.#command("EVAL", this.source, keys, args));
     }
-    return commands.send(this.#command("EVALSHA", sha, keys, args)).catch(
+    return commands.send(this.#command("EVALSHA", this.sha, keys, args)).catch(
       (error: unknown) => {
         if (
           error instanceof RedisReplyError &&
@@ -483,21 +499,5 @@ export class LuaScript {
     for (const key of keys) command.push(key);
     for (const arg of args) command.push(arg);
     return command;
-  }
-
-  #hash(): void {
-    if (this.#hashing) return;
-    this.#hashing = true;
-    crypto.subtle.digest("SHA-1", new TextEncoder().encode(this.source)).then(
-      (digest) => {
-        this.#sha = Array.from(
-          new Uint8Array(digest),
-          (b) => b.toString(16).padStart(2, "0"),
-        ).join("");
-      },
-      () => {
-        this.#hashing = false;
-      },
-    );
   }
 }

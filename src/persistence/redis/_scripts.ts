@@ -29,7 +29,7 @@ export const RECORD_PREFIX = 4;
  * unpack() takes at most about 8000 values. Sequence numbers stay below 2^53, where Lua
  * numbers are exact.
  */
-export const APPEND_BATCH: LuaScript = new LuaScript(`
+export const APPEND_BATCH: LuaScript = await LuaScript.load(`
 local pcall, sub, unpack_bytes = redis.pcall, string.sub, struct.unpack
 local function undo(meta, count, last)
   if last == count then
@@ -90,7 +90,7 @@ return out
  * Returns nil for an id never appended to, else { first, records }: the records are those with
  * max(from, first) ≤ sequence number ≤ min(to, last), at most `count` of them.
  */
-export const READ: LuaScript = new LuaScript(`
+export const READ: LuaScript = await LuaScript.load(`
 local meta = redis.call('HMGET', KEYS[2], 'first', 'last')
 if not meta[1] then return false end
 local first = tonumber(meta[1])
@@ -104,7 +104,7 @@ return { meta[1], redis.call('LRANGE', KEYS[1], string.format('%.0f', from - fir
  * KEYS: events, meta. ARGV: to (inclusive, at most 2^53 - 1). Trims the list and moves `first`;
  * `last` stays, so sequence numbers are never reused. Returns the number of events deleted.
  */
-export const DELETE_TO: LuaScript = new LuaScript(`
+export const DELETE_TO: LuaScript = await LuaScript.load(`
 local meta = redis.call('HMGET', KEYS[2], 'first', 'last')
 if not meta[1] then return 0 end
 local first = tonumber(meta[1])
@@ -116,7 +116,7 @@ return to - first + 1
 `);
 
 /** KEYS: snapshots. ARGV: sequence number, encoded record. Replaces a snapshot at that number. */
-export const SAVE_SNAPSHOT: LuaScript = new LuaScript(`
+export const SAVE_SNAPSHOT: LuaScript = await LuaScript.load(`
 redis.call('ZREMRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[1])
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
 return 1
