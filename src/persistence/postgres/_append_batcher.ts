@@ -1,0 +1,322 @@
+// Group commit of appends. An append goes out at once (on the next microtask) unless
+// MAX_IN_FLIGHT statements are already on their way; then it waits for one of them to come back
+// and goes out with every other append that waited, in one statement (statements().append): the
+// appends of many actors share a round trip and a commit instead of each paying for its own.
+//
+// Each append in a statement is checked on its own (its stream row moves only when the last
+// sequence number is the expected one, and only then are its events inserted), so a conflict
+// fails that append alone. At most one append per persistence id is in flight at any time (a
+// later one waits for the earlier to settle): appends of one id are applied in the order they
+// were made, whatever connection carries them, exactly as if each were sent alone.
+//
+// When a statement fails as a whole without the connection being lost (a deadlock with another
+// process writing the same ids, a row the unique key refuses), nothing of it was applied: a
+// deadlock is retried, anything else is retried append by append, so only the append at fault
+// fails. When the connection is lost, every append in the statement rejects with
+// JournalUnavailableError: whether it was stored is then unknown, as the contract allows.
+import { JournalConflictError, JournalUnavailableError } from "../errors.ts";
+import type { NewEvent } from "../journal.ts";
+import { encodedRecordLength, encodeRecordInto } from "../record_format.ts";
+import {
+  isConnectionFailure,
+  type PostgresConnection,
+  type SqlParameter,
+  type SqlRow,
+  sqlState,
+} from "./_client.ts";
+import { integerArray, textArray } from "./schema.ts";
+
+/** Statements of appends on their way at once before new appends wait and batch. */
+const MAX_IN_FLIGHT = 4;
+/** At most this many appends, records and bytes per statement (one bigger append goes alone). */
+const MAX_BATCH_APPENDS = 256;
+const MAX_BATCH_RECORDS = 8192;
+const MAX_BATCH_BYTES = 4 * 1024 * 1024;
+/** How often a statement that deadlocked is tried again. */
+const DEADLOCK_RETRIES = 3;
+
+interface AppendRequest {
+  readonly persistenceId: string;
+  /** The id as stored. */
+  readonly id: string;
+  readonly expected: number;
+  /** The records, back to back, and the length of each. */
+  readonly bytes: Uint8Array;
+  readonly lengths: readonly number[];
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+}
+
+/** Sends appends through a connection pool, batching those that would otherwise wait. */
+export class AppendBatcher {
+  readonly #connection: PostgresConnection;
+  readonly #statement: string;
+  readonly #lastStatement: string;
+  #queue: AppendRequest[] = [];
+  /** Ids with an append in flight. */
+  readonly #busy = new Set<string>();
+  #inFlight = 0;
+  #scheduled = false;
+
+  /**
+   * Creates the batcher.
+   *
+   * @param connection The pool.
+   * @param statement The batch append statement.
+   * @param lastStatement The statement reading an id's last sequence number.
+   */
+  constructor(
+    connection: PostgresConnection,
+    statement: string,
+    lastStatement: string,
+  ) {
+    this.#connection = connection;
+    this.#statement = statement;
+    this.#lastStatement = lastStatement;
+  }
+
+  /**
+   * Appends events after `expected`, atomically. They are encoded at once (later changes to the
+   * caller's data are not stored), numbered from `expected + 1`; the caller has checked them.
+   *
+   * @param persistenceId The persistence id, for errors.
+   * @param id The id as stored.
+   * @param expected The expected last sequence number.
+   * @param events The events.
+   * @returns Resolves when committed; rejects with JournalConflictError when the last sequence
+   * number is not `expected`, else with JournalUnavailableError.
+   * @throws {RangeError} When an event cannot be encoded (type name too long).
+   */
+  append(
+    persistenceId: string,
+    id: string,
+    expected: number,
+    events: readonly NewEvent[],
+  ): Promise<void> {
+    const lengths: number[] = new Array(events.length);
+    let size = 0;
+    for (let i = 0; i < events.length; i++) {
+      lengths[i] = encodedRecordLength(events[i]);
+      size += lengths[i];
+    }
+    const bytes = new Uint8Array(size);
+    let at = 0;
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i];
+      at = encodeRecordInto(bytes, at, {
+        sequenceNr: expected + 1 + i,
+        type: event.type,
+        version: event.version,
+        data: event.data,
+        timestamp: event.timestamp,
+      });
+    }
+    return new Promise((resolve, reject) => {
+      this.#queue.push({
+        persistenceId,
+        id,
+        expected,
+        bytes,
+        lengths,
+        resolve,
+        reject,
+      });
+      this.#schedule();
+    });
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#inFlight >= MAX_IN_FLIGHT) return;
+    this.#scheduled = true;
+    queueMicrotask(() => {
+      this.#scheduled = false;
+      this.#flush();
+    });
+  }
+
+  #flush(): void {
+    while (this.#inFlight < MAX_IN_FLIGHT && this.#queue.length > 0) {
+      const batch: AppendRequest[] = [];
+      const rest: AppendRequest[] = [];
+      // Ids that must wait: in flight, or behind an append of theirs that waits.
+      const blocked = new Set<string>();
+      let records = 0;
+      let bytes = 0;
+      for (const request of this.#queue) {
+        const fits = batch.length === 0 || (
+          batch.length < MAX_BATCH_APPENDS &&
+          records + request.lengths.length <= MAX_BATCH_RECORDS &&
+          bytes + request.bytes.length <= MAX_BATCH_BYTES
+        );
+        if (fits && !this.#busy.has(request.id) && !blocked.has(request.id)) {
+          batch.push(request);
+          this.#busy.add(request.id);
+          records += request.lengths.length;
+          bytes += request.bytes.length;
+        } else {
+          rest.push(request);
+          blocked.add(request.id);
+        }
+      }
+      this.#queue = rest;
+      if (batch.length === 0) return; // all wait for appends in flight
+      this.#inFlight++;
+      this.#send(batch, 0).finally(() => {
+        this.#inFlight--;
+        for (const request of batch) this.#busy.delete(request.id);
+        if (this.#queue.length > 0) this.#schedule();
+      });
+    }
+  }
+
+  /** Sends a batch and settles each of its appends; never rejects. */
+  async #send(batch: readonly AppendRequest[], attempt: number): Promise<void> {
+    let rows: SqlRow[];
+    try {
+      rows = await this.#connection.query(this.#statement, parameters(batch));
+    } catch (error) {
+      const cause = error instanceof JournalUnavailableError
+        ? error.cause
+        : error;
+      const state = sqlState(error);
+      if (
+        (state === "40P01" || state === "40001") && attempt < DEADLOCK_RETRIES
+      ) {
+        return this.#send(batch, attempt + 1);
+      }
+      if (
+        state !== undefined && !isConnectionFailure(cause) && batch.length > 1
+      ) {
+        // Nothing was applied; find the append at fault by sending each alone.
+        await Promise.all(batch.map((request) => this.#send([request], 0)));
+        return;
+      }
+      if (state === "23505") {
+        // A stored event already has one of the numbers: another writer was first.
+        const request = batch[0];
+        request.reject(
+          new JournalConflictError(
+            request.persistenceId,
+            request.expected,
+            await this.#last(request, request.expected + 1),
+          ),
+        );
+        return;
+      }
+      for (const request of batch) request.reject(failed(request, error));
+      return;
+    }
+    await this.#settle(batch, rows);
+  }
+
+  async #settle(
+    batch: readonly AppendRequest[],
+    rows: readonly SqlRow[],
+  ): Promise<void> {
+    if (rows.length !== batch.length) {
+      const error = new JournalUnavailableError(
+        `PostgreSQL answered ${rows.length} rows for ${batch.length} appends`,
+      );
+      for (const request of batch) request.reject(failed(request, error));
+      return;
+    }
+    const races: Promise<void>[] = [];
+    for (const row of rows) {
+      const request = batch[Number(row.i) - 1];
+      if (request === undefined) continue;
+      if (row.ok === true) {
+        request.resolve();
+        continue;
+      }
+      const actual = Number(row.last);
+      if (actual !== request.expected) {
+        request.reject(
+          new JournalConflictError(
+            request.persistenceId,
+            request.expected,
+            actual,
+          ),
+        );
+        continue;
+      }
+      // The statement's snapshot still had the expected number, so a concurrent writer
+      // committed meanwhile: read the number it left.
+      races.push(
+        this.#last(request, actual).then((last) =>
+          request.reject(
+            new JournalConflictError(
+              request.persistenceId,
+              request.expected,
+              last,
+            ),
+          )
+        ),
+      );
+    }
+    await Promise.all(races);
+  }
+
+  /** The id's last sequence number now, or `fallback` when it cannot be read. */
+  async #last(request: AppendRequest, fallback: number): Promise<number> {
+    try {
+      const rows = await this.#connection.query(this.#lastStatement, [
+        request.id,
+      ]);
+      return rows.length === 0 ? 0 : Number(rows[0].last);
+    } catch {
+      return fallback;
+    }
+  }
+}
+
+/** The statement's parameters for a batch (see statements().append). */
+function parameters(batch: readonly AppendRequest[]): SqlParameter[] {
+  const ids: string[] = new Array(batch.length);
+  const expected: number[] = new Array(batch.length);
+  const counts: number[] = new Array(batch.length);
+  const owners: number[] = [];
+  const seqs: number[] = [];
+  const offsets: number[] = [];
+  const lengths: number[] = [];
+  let total = 0;
+  for (let i = 0; i < batch.length; i++) {
+    const request = batch[i];
+    ids[i] = request.id;
+    expected[i] = request.expected;
+    counts[i] = request.lengths.length;
+    for (let k = 0; k < request.lengths.length; k++) {
+      owners.push(i + 1);
+      seqs.push(request.expected + 1 + k);
+      offsets.push(total);
+      lengths.push(request.lengths[k]);
+      total += request.lengths[k];
+    }
+  }
+  const blob = new Uint8Array(total);
+  let at = 0;
+  for (const request of batch) {
+    blob.set(request.bytes, at);
+    at += request.bytes.length;
+  }
+  return [
+    textArray(ids),
+    integerArray(expected),
+    integerArray(counts),
+    integerArray(owners),
+    integerArray(seqs),
+    integerArray(offsets),
+    integerArray(lengths),
+    blob,
+  ];
+}
+
+/** The error of an append that failed for another reason than a conflict. */
+function failed(request: AppendRequest, error: unknown): Error {
+  const message = error instanceof Error ? error.message : String(error);
+  return new JournalUnavailableError(
+    `Cannot append to journal "${request.persistenceId}": ${message}`,
+    error instanceof JournalUnavailableError && error.cause !== undefined
+      ? error.cause
+      : error,
+  );
+}
