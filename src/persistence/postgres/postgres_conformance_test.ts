@@ -33,6 +33,10 @@ runProviderConformance(
 postgresTest(
   "PostgresPersistence conformance: the suite's schema is dropped afterwards",
   async () => {
-    assert.equal(await dropSchema(schema), 3, "the suite made its three tables");
+    assert.equal(
+      await dropSchema(schema),
+      3,
+      "the suite made its three tables",
+    );
   },
 );
