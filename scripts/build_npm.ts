@@ -12,6 +12,8 @@ const OUT = `${ROOT}/npm`;
 const STAGING = `${OUT}/.staging`;
 /** deno.json imports needed only to build and test, never by the published package. */
 const DEV_ONLY = new Set(["typescript", "fast-check", "@types/node"]);
+/** Clients only a subpath export loads (dynamically): optional peer dependencies, not dependencies. */
+const OPTIONAL_PEERS = new Set(["postgres"]);
 /** Test-only platform files (in src/platform/) and the Node twins that take their place. */
 const TEST_TWINS: ReadonlyArray<readonly [string, string]> = [
   ["test_harness.ts", "test_harness_node.ts"],
@@ -88,6 +90,18 @@ function parseNpmSpecifier(
   return { name: match[1], range: match[2] ?? "*" };
 }
 
+/** The optional peer dependencies (package.json `peerDependencies` with their ranges). */
+function optionalPeersOf(config: DenoConfig): Record<string, string> {
+  const peers: Record<string, string> = {};
+  for (const specifier of Object.values(config.imports ?? {})) {
+    const parsed = parseNpmSpecifier(specifier);
+    if (parsed !== undefined && OPTIONAL_PEERS.has(parsed.name)) {
+      peers[parsed.name] = parsed.range;
+    }
+  }
+  return peers;
+}
+
 function dependenciesOf(config: DenoConfig): Record<string, string> {
   const dependencies: Record<string, string> = {};
   for (const [key, specifier] of Object.entries(config.imports ?? {})) {
@@ -103,7 +117,7 @@ function dependenciesOf(config: DenoConfig): Record<string, string> {
           `bare imports by package name, so the key must be the package name`,
       );
     }
-    if (DEV_ONLY.has(parsed.name)) continue;
+    if (DEV_ONLY.has(parsed.name) || OPTIONAL_PEERS.has(parsed.name)) continue;
     const known = dependencies[parsed.name];
     if (known !== undefined && known !== parsed.range) {
       throw new BuildError(
@@ -261,6 +275,7 @@ async function compile(): Promise<void> {
 
 async function writePackage(config: DenoConfig): Promise<void> {
   const exports = await packageExports(config);
+  const peers = optionalPeersOf(config);
   const packageJson = {
     name: config.name,
     version: config.version,
@@ -275,6 +290,7 @@ async function writePackage(config: DenoConfig): Promise<void> {
     files: [
       "**/*.js",
       "**/*.d.ts",
+      "**/*.sql",
       "!**/*_test.js",
       "!**/*_test.d.ts",
       "!tests/",
@@ -283,6 +299,10 @@ async function writePackage(config: DenoConfig): Promise<void> {
       "!.staging/",
     ],
     dependencies: dependenciesOf(config),
+    peerDependencies: peers,
+    peerDependenciesMeta: Object.fromEntries(
+      Object.keys(peers).map((name) => [name, { optional: true }]),
+    ),
   };
   await Deno.writeTextFile(
     `${OUT}/package.json`,
