@@ -2,8 +2,10 @@
 //
 // The account persists every deposit and withdrawal as an event before applying it. It is
 // stopped, spawned again, and comes back with its balance: the latest snapshot plus the events
-// after it are replayed. Events go to Redis at REDIS_URL (default redis://127.0.0.1:6379); when
-// no Redis answers, the in-memory provider is used instead, and the example says so.
+// after it are replayed. Events go to Redis at REDIS_URL (default redis://127.0.0.1:6379), or with
+// `--postgres` (`deno task example:account --postgres`) to PostgreSQL at DATABASE_URL (default
+// postgres://postgres@127.0.0.1:5432/postgres); when that server does not answer, the in-memory
+// provider is used instead, and the example says so.
 import {
   ActorSystem,
   definePersistentActor,
@@ -11,6 +13,7 @@ import {
   type PersistenceProvider,
   usePersistence,
 } from "../mod.ts";
+import { PostgresPersistence } from "../src/persistence/postgres/mod.ts";
 import { RedisPersistence } from "../src/persistence/redis/mod.ts";
 
 const account = definePersistentActor({
@@ -46,21 +49,43 @@ const account = definePersistentActor({
     ),
 });
 
-const url = Deno.env.get("REDIS_URL") ?? "redis://127.0.0.1:6379";
+const postgres = Deno.args.includes("--postgres");
+const store = postgres ? "PostgreSQL" : "Redis";
+const url = postgres
+  ? Deno.env.get("DATABASE_URL") ??
+    "postgres://postgres@127.0.0.1:5432/postgres"
+  : Deno.env.get("REDIS_URL") ?? "redis://127.0.0.1:6379";
 let provider: PersistenceProvider;
 try {
-  provider = await RedisPersistence.connect({
-    url,
-    keyPrefix: "troupe-example:",
-  });
-  console.log(`Storing events in Redis at ${url}`);
+  provider = postgres
+    ? await connectPostgres(url)
+    : await RedisPersistence.connect({
+      url,
+      keyPrefix: "troupe-example:",
+    });
+  console.log(`Storing events in ${store} at ${url}`);
 } catch (error) {
   console.log(
-    `No Redis at ${url} (${
+    `No ${store} at ${url} (${
       (error as Error).message
     }); using the in-memory provider`,
   );
   provider = new MemoryPersistence();
+}
+
+/** PostgreSQL, with the tables created when missing (migrate() is idempotent). */
+async function connectPostgres(url: string): Promise<PostgresPersistence> {
+  const provider = await PostgresPersistence.connect({
+    url,
+    tablePrefix: "troupe_example_",
+  });
+  try {
+    await provider.migrate();
+    return provider;
+  } catch (error) {
+    await provider.close();
+    throw error;
+  }
 }
 
 try {
