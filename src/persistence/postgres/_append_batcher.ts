@@ -3,17 +3,19 @@
 // and goes out with every other append that waited, in one statement (statements().append): the
 // appends of many actors share a round trip and a commit instead of each paying for its own.
 //
-// Each append in a statement is checked on its own (its stream row moves only when the last
-// sequence number is the expected one, and only then are its events inserted), so a conflict
-// fails that append alone. At most one append per persistence id is in flight at any time (a
-// later one waits for the earlier to settle): appends of one id are applied in the order they
-// were made, whatever connection carries them, exactly as if each were sent alone.
+// Each append in a statement is checked on its own: its events are inserted only when the id's
+// last sequence number is the expected one, so a writer that is behind fails that append alone.
+// At most one append per persistence id is in flight at any time (a later one waits for the
+// earlier to settle): appends of one id are applied in the order they were made, whatever
+// connection carries them, exactly as if each were sent alone.
 //
-// When a statement fails as a whole without the connection being lost (a deadlock with another
-// process writing the same ids, a row the unique key refuses), nothing of it was applied: a
-// deadlock is retried, anything else is retried append by append, so only the append at fault
-// fails. When the connection is lost, every append in the statement rejects with
-// JournalUnavailableError: whether it was stored is then unknown, as the contract allows.
+// Two writers in different processes that race for the same numbers both pass the check; the
+// primary key on (id, sequence number) lets the first commit and fails the other's statement as
+// a whole (nothing of it is applied). Such a statement, or one that deadlocked, is sent again:
+// a deadlock as it was, anything else append by append, so that only the append that lost the
+// race fails (with JournalConflictError). When the connection is lost, every append in the
+// statement rejects with JournalUnavailableError: whether it was stored is then unknown, as the
+// contract allows.
 import { JournalConflictError, JournalUnavailableError } from "../errors.ts";
 import type { NewEvent } from "../journal.ts";
 import { encodedRecordLength, encodeRecordInto } from "../record_format.ts";
@@ -191,7 +193,7 @@ export class AppendBatcher {
         await Promise.all(batch.map((request) => this.#send([request], 0)));
         return;
       }
-      if (state === "23505") {
+      if (state === "23505" && batch.length === 1) {
         // A stored event already has one of the numbers: another writer was first.
         const request = batch[0];
         request.reject(
@@ -273,7 +275,6 @@ export class AppendBatcher {
 function parameters(batch: readonly AppendRequest[]): SqlParameter[] {
   const ids: string[] = new Array(batch.length);
   const expected: number[] = new Array(batch.length);
-  const counts: number[] = new Array(batch.length);
   const owners: number[] = [];
   const seqs: number[] = [];
   const offsets: number[] = [];
@@ -283,7 +284,6 @@ function parameters(batch: readonly AppendRequest[]): SqlParameter[] {
     const request = batch[i];
     ids[i] = request.id;
     expected[i] = request.expected;
-    counts[i] = request.lengths.length;
     for (let k = 0; k < request.lengths.length; k++) {
       owners.push(i + 1);
       seqs.push(request.expected + 1 + k);
@@ -301,7 +301,6 @@ function parameters(batch: readonly AppendRequest[]): SqlParameter[] {
   return [
     textArray(ids),
     integerArray(expected),
-    integerArray(counts),
     integerArray(owners),
     integerArray(seqs),
     integerArray(offsets),

@@ -14,19 +14,21 @@
  *
  * | table | key | content |
  * | --- | --- | --- |
- * | `troupe_streams` | `persistence_id` | `last_sequence_nr`: the highest ever appended |
  * | `troupe_events` | `persistence_id, sequence_nr` | `record`: the event, encoded (`bytea`) |
  * | `troupe_snapshots` | `persistence_id, sequence_nr` | `record`: the snapshot, encoded (`bytea`) |
+ * | `troupe_streams` | `persistence_id` | `last_sequence_nr` when events were last deleted |
  *
  * Events and snapshots are stored in Troupe's binary record form (sequence number, schema
  * version, timestamp, type name, data and a CRC-32), so damage is detected on read
- * (`CorruptRecordError`). An append moves its stream's `last_sequence_nr` only if it is the
- * expected one and inserts its events in the same statement: it is atomic, and a second writer
- * of the same id gets a `JournalConflictError` (the primary key on id and sequence number
- * guards the events as well). Appends of many ids issued at once share one statement and one
- * commit, each still checked on its own. `deleteTo` deletes events but leaves
- * `last_sequence_nr`, so sequence numbers are never reused. Reads are paged
- * (`readPageSize`), the next page fetched while the last is decoded.
+ * (`CorruptRecordError`). An id's last sequence number is the greater of its newest event and
+ * what `deleteTo` recorded in `troupe_streams` when it deleted, so numbers are never reused. An
+ * append inserts its events only when that last number is the expected one, in one statement,
+ * and the primary key on id and sequence number refuses a second writer racing for the same
+ * numbers: either way the second writer gets a `JournalConflictError` and nothing of its append
+ * is stored. Appends of many ids issued at once share one statement and one commit, each still
+ * checked on its own; a conflict fails only its own append. Reads are paged (`readPageSize`
+ * events, at most 8 MiB), each page one `bytea` value, the next fetched while the last is
+ * decoded.
  *
  * @example Persist and read back events
  * ```ts ignore

@@ -58,6 +58,10 @@ export interface PostgresPersistenceOptions extends PostgresTableOptions {
 }
 
 const DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/postgres";
+/** A read page holds at most this many record bytes (and at least one record). */
+const PAGE_BYTES = 8 * 1024 * 1024;
+/** Each record of a read page comes after its sequence number (8 bytes) and length (4). */
+const ENTRY_HEADER = 12;
 const MAX_U32 = 0xffff_ffff;
 
 /**
@@ -300,49 +304,64 @@ export class PostgresPersistence implements PersistenceProvider {
         String(next),
         toArg,
         String(count),
+        String(PAGE_BYTES),
       ]);
     let next = Math.max(from, 1);
     let count = Math.min(max, this.#pageSize);
     let pending = page(next, count);
     try {
       while (true) {
-        const rows = await pending;
-        if (rows.length === 0) return out;
-        const start = Number(rows[0].seq);
+        const [row] = await pending;
+        const taken = Number(row?.n);
+        const blob = row?.blob;
+        if (!(taken > 0)) return out;
+        if (!(blob instanceof Uint8Array)) {
+          throw new JournalUnavailableError(
+            "PostgreSQL answered a read with an unexpected row",
+          );
+        }
+        const start = readSequenceNr(blob, 0);
         if (out.length > 0 && start !== next) {
           throw new JournalUnavailableError(
             `events from ${next} were deleted while they were being read; read again`,
           );
         }
-        next = start + rows.length;
-        const more = rows.length === count &&
-          out.length + rows.length < max && next <= to;
+        const last = start + taken - 1;
+        // More when the page was cut by its byte budget or filled its count.
+        const more = (taken < Number(row.candidates) || taken === count) &&
+          out.length + taken < max && last < to;
         if (more) {
           // The server prepares the next page while this one is decoded. Should decoding
           // throw, nobody awaits that page: its failure must not be an unhandled rejection.
-          count = Math.min(max - out.length - rows.length, this.#pageSize);
-          pending = page(next, count);
+          count = Math.min(max - out.length - taken, this.#pageSize);
+          pending = page(last + 1, count);
           pending.catch(() => {});
         }
-        for (let i = 0; i < rows.length; i++) {
-          const sequenceNr = start + i;
-          const row = rows[i];
-          if (Number(row.seq) !== sequenceNr) {
+        let at = 0;
+        for (let sequenceNr = start; sequenceNr <= last; sequenceNr++) {
+          if (at + ENTRY_HEADER > blob.length) {
+            throw new JournalUnavailableError(
+              "PostgreSQL answered a read with a truncated page",
+            );
+          }
+          if (readSequenceNr(blob, at) !== sequenceNr) {
             throw new CorruptRecordError(
               id,
               sequenceNr,
               "the event is missing from the journal",
             );
           }
-          const bytes = row.record;
-          if (!(bytes instanceof Uint8Array)) {
-            throw new CorruptRecordError(
-              id,
-              sequenceNr,
-              "the stored record is not bytea",
+          const end = at + ENTRY_HEADER + readU32(blob, at + 8);
+          if (end > blob.length) {
+            throw new JournalUnavailableError(
+              "PostgreSQL answered a read with a truncated page",
             );
           }
-          const record = decodeRecord(id, bytes, sequenceNr);
+          const record = decodeRecord(
+            id,
+            blob.subarray(at + ENTRY_HEADER, end),
+            sequenceNr,
+          );
           out.push({
             persistenceId: id,
             sequenceNr,
@@ -351,7 +370,9 @@ export class PostgresPersistence implements PersistenceProvider {
             data: record.data,
             timestamp: record.timestamp,
           });
+          at = end;
         }
+        next = last + 1;
         if (!more) return out;
       }
     } catch (error) {
@@ -505,6 +526,15 @@ function checkFields(what: string, version: number, timestamp: number): void {
   if (typeof timestamp !== "number" || !Number.isFinite(timestamp)) {
     throw new RangeError(`${what}: timestamp must be a finite number`);
   }
+}
+
+function readU32(bytes: Uint8Array, at: number): number {
+  return bytes[at] * 0x1000000 +
+    ((bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]);
+}
+
+function readSequenceNr(bytes: Uint8Array, at: number): number {
+  return readU32(bytes, at) * 2 ** 32 + readU32(bytes, at + 4);
 }
 
 /** A bigint column (as text) as a number. */

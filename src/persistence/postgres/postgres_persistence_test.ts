@@ -10,6 +10,8 @@ import {
   isJournalUnavailableError,
 } from "../errors.ts";
 import type { NewEvent, StoredEvent } from "../journal.ts";
+import postgres from "postgres";
+import { encodeRecord } from "../record_format.ts";
 import { loadPostgresFactory } from "./_client.ts";
 import {
   DATABASE_URL,
@@ -18,6 +20,7 @@ import {
   postgresTest,
   randomSchema,
   rawQuery,
+  sleep,
 } from "./_helpers_test.ts";
 import { isPostgresClientMissingError } from "./errors.ts";
 import {
@@ -316,34 +319,112 @@ postgresTest(
 );
 
 postgresTest(
-  "PostgresPersistence.journal.append() fails only the append at fault when the unique key refuses a batch",
+  "PostgresPersistence.journal.append() fails only the append that loses a race on the unique key, not the others of its statement",
   async () => {
     await withProvider(async ({ journal }, schema) => {
-      await journal.append("broken", 0, [event(1)]);
-      // Another writer (or a hand-made fix) stored event 2 without moving the stream.
-      const [{ record }] = await rawQuery(
-        `SELECT record FROM ${schema}.troupe_events WHERE persistence_id = 'broken'`,
-      );
-      await rawQuery(
-        `INSERT INTO ${schema}.troupe_events VALUES ('broken', 2, $1)`,
-        [record as Uint8Array],
-      );
-      const bystanders = Array.from({ length: 20 }, (_, i) => `bystander-${i}`);
-      const outcomes = await Promise.allSettled([
-        ...bystanders.map((id) => journal.append(id, 0, [event(7)])),
-        journal.append("broken", 1, [event(2)]),
-      ]);
-      const last = outcomes.pop()!;
-      assert.ok(outcomes.every((o) => o.status === "fulfilled"));
-      assert.equal(last.status, "rejected");
-      assert.ok(
-        isJournalConflictError((last as PromiseRejectedResult).reason),
-        String((last as PromiseRejectedResult).reason),
-      );
-      for (const id of bystanders) {
-        assert.deepEqual(payloads(await journal.read(id, 1)), [7]);
+      await journal.append("raced", 0, [event(1)]);
+      const sql = postgres(DATABASE_URL, {
+        max: 1,
+        fetch_types: false,
+        onnotice: () => {},
+      });
+      // One connection (max: 1): its statements form one transaction of another writer.
+      const other = sql;
+      try {
+        // Another process appends event 2 and has not committed yet.
+        await other.unsafe("BEGIN");
+        await other.unsafe(
+          `INSERT INTO ${schema}.troupe_events VALUES ('raced', 2, $1)`,
+          [encodeRecord({ sequenceNr: 2, ...event(2) })],
+        );
+        const bystanders = Array.from(
+          { length: 20 },
+          (_, i) => `bystander-${i}`,
+        );
+        const outcomes = Promise.allSettled([
+          ...bystanders.map((id) => journal.append(id, 0, [event(7)])),
+          journal.append("raced", 1, [event(-2)]),
+        ]);
+        // The statement carrying all of them waits for the other writer's row, then loses.
+        const deadline = platform.now() + 10_000;
+        while (true) {
+          const [{ n }] = await rawQuery(
+            `SELECT count(*)::int4 AS n FROM pg_stat_activity
+           WHERE wait_event_type = 'Lock' AND query LIKE $1`,
+            [`%${schema}.troupe_events%`],
+          );
+          if (n === 1) break;
+          assert.ok(platform.now() < deadline, "the append never waited");
+          await sleep(10);
+        }
+        await other.unsafe("COMMIT");
+        const settled = await outcomes;
+        const raced = settled.pop()!;
+        assert.ok(settled.every((o) => o.status === "fulfilled"));
+        assert.equal(raced.status, "rejected");
+        const reason = (raced as PromiseRejectedResult).reason;
+        assert.ok(isJournalConflictError(reason), String(reason));
+        assert.equal(reason.expected, 1);
+        assert.equal(reason.actual, 2);
+        for (const id of bystanders) {
+          assert.deepEqual(payloads(await journal.read(id, 1)), [7]);
+        }
+        assert.deepEqual(payloads(await journal.read("raced", 1)), [1, 2]);
+      } finally {
+        await other.unsafe("ROLLBACK").catch(() => {});
+        await sql.end();
       }
-      assert.equal(await journal.lastSequenceNr("broken"), 1);
+    });
+  },
+);
+
+postgresTest(
+  "PostgresPersistence.journal.deleteTo() keeps the last sequence number when every event is gone",
+  async () => {
+    await withProvider(async ({ journal }) => {
+      await journal.append("gone", 0, [event(1), event(2), event(3)]);
+      await journal.deleteTo("gone", 2);
+      await journal.deleteTo("gone", 1); // below what is left: nothing changes
+      assert.equal(await journal.lastSequenceNr("gone"), 3);
+      await journal.deleteTo("gone", Infinity);
+      assert.equal(await journal.lastSequenceNr("gone"), 3);
+      await assert.rejects(
+        journal.append("gone", 0, [event(1)]),
+        (error: unknown) => isJournalConflictError(error) && error.actual === 3,
+      );
+      await journal.append("gone", 3, [event(4)]);
+      await journal.deleteTo("nothing-here", 10);
+      assert.equal(await journal.lastSequenceNr("nothing-here"), 0);
+      await journal.append("nothing-here", 0, [event(1)]);
+    });
+  },
+);
+
+postgresTest(
+  "PostgresPersistence.journal.read() ends pages at their byte budget and reads large events completely",
+  async () => {
+    await withProvider(async ({ journal }) => {
+      const big = (n: number): NewEvent => ({
+        ...event(n),
+        data: new Uint8Array(3 * 1024 * 1024).fill(n),
+      });
+      await journal.append("large", 0, [
+        big(1),
+        big(2),
+        big(3),
+        big(4),
+        big(5),
+      ]);
+      const read = await journal.read("large", 1);
+      assert.deepEqual(read.map((e) => e.sequenceNr), [1, 2, 3, 4, 5]);
+      for (const e of read) {
+        assert.equal(e.data.length, 3 * 1024 * 1024);
+        assert.ok(e.data.every((b) => b === e.sequenceNr));
+      }
+      assert.deepEqual(
+        (await journal.read("large", 2, { max: 3 })).map((e) => e.sequenceNr),
+        [2, 3, 4],
+      );
     });
   },
 );

@@ -70,10 +70,11 @@ export function tableNames(options: PostgresTableOptions = {}): TableNames {
  * transaction that first takes an advisory lock, so several processes may run it at once. Use
  * it to put the tables in your own migrations.
  *
- * The tables: `streams` holds the last sequence number of every persistence id (it survives
- * `deleteTo`, so numbers are never reused); `events` and `snapshots` hold Troupe's binary records
+ * The tables: `events` and `snapshots` hold Troupe's binary records
  * (sequence number, type, version, timestamp, data and a CRC-32) as `bytea`, keyed by id and
- * sequence number. Persistence ids are stored as they are, unless one contains U+0000 or a lone
+ * sequence number; `streams` keeps, for ids whose events were deleted, the last sequence number
+ * at the time (the last number of an id is the greater of its newest event and that, so numbers
+ * are never reused). Persistence ids are stored as they are, unless one contains U+0000 or a lone
  * surrogate, or starts with `~`: then it is `~` and four hex digits per UTF-16 code unit.
  *
  * @param options The schema and table prefix.
@@ -125,21 +126,21 @@ export function postgresSchemaSql(options: PostgresTableOptions = {}): string {
 /** The statements of the provider over its tables. */
 export interface Statements {
   /**
-   * Appends of many ids at once: $1 ids (text[]), $2 expected last numbers, $3 event counts;
-   * per event $4 its append's index (1-based), $5 its sequence number, $6 its offset and $7 its
-   * length in $8, the records back to back (bytea). Each append is checked on its own: one row
-   * per append says whether it was stored and the last number before the statement.
+   * Appends of many ids at once: $1 ids (text[]), $2 expected last numbers; per event $3 its
+   * append's index (1-based), $4 its sequence number, $5 its offset and $6 its length in $7, the
+   * records back to back (bytea). Each append is checked on its own: one row per append says
+   * whether it was stored and the id's last number before the statement.
    */
   readonly append: string;
-  /** $1 id, $2 from, $3 to, $4 limit: sequence_nr, record in order. */
+  /** $1 id, $2 from, $3 to, $4 limit, $5 byte budget: n, candidates, blob (see below). */
   readonly read: string;
-  /** $1 id: last_sequence_nr. */
+  /** $1 id: last. */
   readonly last: string;
   /** $1 id, $2 to. */
   readonly deleteTo: string;
   /** $1 id, $2 sequence number, $3 record. */
   readonly saveSnapshot: string;
-  /** $1 id, $2 max: sequence_nr, record. */
+  /** $1 id, $2 max: seq, record. */
   readonly loadSnapshot: string;
   /** $1 id, $2 how many to keep minus one. */
   readonly keepSnapshots: string;
@@ -148,38 +149,51 @@ export interface Statements {
 /** The statements for the given tables. */
 export function statements(names: TableNames): Statements {
   const { streams, events, snapshots } = names;
+  // The last sequence number of an id: its newest event, or what deleteTo recorded when it
+  // deleted (so numbers are never reused once the events are gone).
+  const last = (id: string) =>
+    `greatest(
+    coalesce((SELECT sequence_nr FROM ${events} WHERE persistence_id = ${id}
+      ORDER BY sequence_nr DESC LIMIT 1), 0),
+    coalesce((SELECT last_sequence_nr FROM ${streams} WHERE persistence_id = ${id}), 0))`;
   return {
+    // An append's events are inserted only when the id's last number is the expected one in
+    // the statement's snapshot. Should another writer commit the same numbers meanwhile, the
+    // primary key refuses them and the whole statement fails (nothing is applied).
     append: `WITH a AS (
-  SELECT * FROM unnest($1::text[], $2::int8[], $3::int4[]) WITH ORDINALITY AS a(id, expected, n, i)
-), created AS (
-  INSERT INTO ${streams} (persistence_id, last_sequence_nr)
-  SELECT id, n FROM a WHERE expected = 0
-  ON CONFLICT (persistence_id) DO NOTHING
-  RETURNING persistence_id
-), advanced AS (
-  UPDATE ${streams} s SET last_sequence_nr = a.expected + a.n
-  FROM a
-  WHERE s.persistence_id = a.id AND a.expected > 0 AND s.last_sequence_nr = a.expected
-  RETURNING s.persistence_id
-), ok AS (
-  SELECT persistence_id FROM created UNION ALL SELECT persistence_id FROM advanced
+  SELECT a.id, a.expected, a.i, ${last("a.id")} AS last
+  FROM unnest($1::text[], $2::int8[]) WITH ORDINALITY AS a(id, expected, i)
 ), stored AS (
   INSERT INTO ${events} (persistence_id, sequence_nr, record)
-  SELECT a.id, e.seq, substring($8::bytea FROM e.off + 1 FOR e.len)
-  FROM unnest($4::int4[], $5::int8[], $6::int4[], $7::int4[]) AS e(i, seq, off, len)
+  SELECT a.id, e.seq, substring($7::bytea FROM e.off + 1 FOR e.len)
+  FROM unnest($3::int4[], $4::int8[], $5::int4[], $6::int4[]) AS e(i, seq, off, len)
   JOIN a ON a.i = e.i
-  WHERE a.id IN (SELECT persistence_id FROM ok)
+  WHERE a.last = a.expected
 )
-SELECT a.i::int4 AS i, a.id IN (SELECT persistence_id FROM ok) AS ok,
-  coalesce(s.last_sequence_nr, 0)::text AS last
-FROM a LEFT JOIN ${streams} s ON s.persistence_id = a.id`,
-    read: `SELECT sequence_nr::text AS seq, record FROM ${events}
-WHERE persistence_id = $1 AND sequence_nr >= $2 AND sequence_nr <= $3
-ORDER BY sequence_nr LIMIT $4`,
-    last:
-      `SELECT last_sequence_nr::text AS last FROM ${streams} WHERE persistence_id = $1`,
-    deleteTo:
-      `DELETE FROM ${events} WHERE persistence_id = $1 AND sequence_nr <= $2`,
+SELECT a.i::int4 AS i, a.last = a.expected AS ok, a.last::text AS last FROM a`,
+    // A page is one value: each record after its sequence number (8 bytes) and length (4), so
+    // the client decodes one bytea instead of a row per event. It ends after $4 records or
+    // once $5 bytes are reached (with at least one record).
+    read: `WITH page AS (
+  SELECT sequence_nr, record,
+    sum(length(record)) OVER (ORDER BY sequence_nr) - length(record) AS before
+  FROM ${events}
+  WHERE persistence_id = $1 AND sequence_nr >= $2 AND sequence_nr <= $3
+  ORDER BY sequence_nr LIMIT $4
+)
+SELECT count(*)::int4 AS n, (SELECT count(*) FROM page)::int4 AS candidates,
+  string_agg(int8send(sequence_nr) || int4send(length(record)) || record, ''::bytea
+    ORDER BY sequence_nr) AS blob
+FROM page WHERE before < $5`,
+    last: `SELECT ${last("$1")}::text AS last`,
+    // Records the last number before deleting, in the same statement.
+    deleteTo: `WITH marked AS (
+  INSERT INTO ${streams} (persistence_id, last_sequence_nr)
+  SELECT $1, n FROM (SELECT ${last("$1")} AS n) l WHERE n > 0
+  ON CONFLICT (persistence_id) DO UPDATE
+  SET last_sequence_nr = greatest(${streams}.last_sequence_nr, EXCLUDED.last_sequence_nr)
+)
+DELETE FROM ${events} WHERE persistence_id = $1 AND sequence_nr <= $2`,
     saveSnapshot:
       `INSERT INTO ${snapshots} (persistence_id, sequence_nr, record)
 VALUES ($1, $2, $3)
