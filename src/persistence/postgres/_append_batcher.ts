@@ -9,6 +9,14 @@
 // earlier to settle): appends of one id are applied in the order they were made, whatever
 // connection carries them, exactly as if each were sent alone.
 //
+// The check costs an index lookup per append, as much as the insert itself, unless the batcher
+// already knows the id's last number is the expected one: it keeps a lower bound of the last
+// number of ids it has seen (from its own appends, reads and lastSequenceNr). Numbers only grow
+// and are gapless, so when the bound equals the expected number the journal's last number is
+// that or more; if more, event expected + 1 is either stored (the primary key refuses the
+// append) or was deleted (deleteTo recorded a higher last number in the streams table, which
+// the light check reads). Either way the append fails as it must, for one small lookup.
+//
 // Two writers in different processes that race for the same numbers both pass the check; the
 // primary key on (id, sequence number) lets the first commit and fails the other's statement as
 // a whole (nothing of it is applied). Such a statement, or one that deadlocked, is sent again:
@@ -36,12 +44,16 @@ const MAX_BATCH_RECORDS = 8192;
 const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 /** How often a statement that deadlocked is tried again. */
 const DEADLOCK_RETRIES = 3;
+/** Ids whose last number is remembered (the oldest are forgotten first). */
+const MAX_KNOWN = 100_000;
 
 interface AppendRequest {
   readonly persistenceId: string;
   /** The id as stored. */
   readonly id: string;
   readonly expected: number;
+  /** Whether the light check is enough (the known last number is `expected`). */
+  light: boolean;
   /** The records, back to back, and the length of each. */
   readonly bytes: Uint8Array;
   readonly lengths: readonly number[];
@@ -57,6 +69,10 @@ export class AppendBatcher {
   #queue: AppendRequest[] = [];
   /** Ids with an append in flight. */
   readonly #busy = new Set<string>();
+  /** Conflicts whose last number is being read; their batch is done once they are. */
+  #pendingConflicts: Promise<void>[] = [];
+  /** A lower bound of the last number of ids seen lately (see the top of this file). */
+  readonly #known = new Map<string, number>();
   #inFlight = 0;
   #scheduled = false;
 
@@ -118,6 +134,7 @@ export class AppendBatcher {
         persistenceId,
         id,
         expected,
+        light: false,
         bytes,
         lengths,
         resolve,
@@ -125,6 +142,22 @@ export class AppendBatcher {
       });
       this.#schedule();
     });
+  }
+
+  /**
+   * Records that the last number of an id is at least `last` (read from the journal).
+   *
+   * @param id The id as stored.
+   * @param last A last sequence number the journal had.
+   */
+  observe(id: string, last: number): void {
+    const known = this.#known.get(id);
+    if (known !== undefined && known >= last) return;
+    this.#known.delete(id);
+    this.#known.set(id, last);
+    if (this.#known.size > MAX_KNOWN) {
+      this.#known.delete(this.#known.keys().next().value as string);
+    }
   }
 
   #schedule(): void {
@@ -151,6 +184,8 @@ export class AppendBatcher {
           bytes + request.bytes.length <= MAX_BATCH_BYTES
         );
         if (fits && !this.#busy.has(request.id) && !blocked.has(request.id)) {
+          // Decided now: the appends of this id before it have settled.
+          request.light = this.#known.get(request.id) === request.expected;
           batch.push(request);
           this.#busy.add(request.id);
           records += request.lengths.length;
@@ -163,7 +198,7 @@ export class AppendBatcher {
       this.#queue = rest;
       if (batch.length === 0) return; // all wait for appends in flight
       this.#inFlight++;
-      this.#send(batch, 0).finally(() => {
+      this.#send(batch, 0).then(() => this.#drainConflicts()).finally(() => {
         this.#inFlight--;
         for (const request of batch) this.#busy.delete(request.id);
         if (this.#queue.length > 0) this.#schedule();
@@ -195,67 +230,57 @@ export class AppendBatcher {
       }
       if (state === "23505" && batch.length === 1) {
         // A stored event already has one of the numbers: another writer was first.
-        const request = batch[0];
-        request.reject(
-          new JournalConflictError(
-            request.persistenceId,
-            request.expected,
-            await this.#last(request, request.expected + 1),
-          ),
-        );
+        this.#conflict(batch[0], undefined);
         return;
       }
       for (const request of batch) request.reject(failed(request, error));
       return;
     }
-    await this.#settle(batch, rows);
+    this.#settle(batch, rows);
   }
 
-  async #settle(
-    batch: readonly AppendRequest[],
-    rows: readonly SqlRow[],
-  ): Promise<void> {
-    if (rows.length !== batch.length) {
-      const error = new JournalUnavailableError(
-        `PostgreSQL answered ${rows.length} rows for ${batch.length} appends`,
-      );
-      for (const request of batch) request.reject(failed(request, error));
-      return;
-    }
-    const races: Promise<void>[] = [];
+  /** Settles a batch whose statement succeeded: it answered a row per refused append. */
+  #settle(batch: readonly AppendRequest[], rows: readonly SqlRow[]): void {
+    const refused = new Set<AppendRequest>();
     for (const row of rows) {
       const request = batch[Number(row.i) - 1];
-      if (request === undefined) continue;
-      if (row.ok === true) {
-        request.resolve();
-        continue;
-      }
+      if (request === undefined || refused.has(request)) continue;
+      refused.add(request);
       const actual = Number(row.last);
-      if (actual !== request.expected) {
-        request.reject(
-          new JournalConflictError(
-            request.persistenceId,
-            request.expected,
-            actual,
-          ),
-        );
-        continue;
-      }
-      // The statement's snapshot still had the expected number, so a concurrent writer
-      // committed meanwhile: read the number it left.
-      races.push(
-        this.#last(request, actual).then((last) =>
-          request.reject(
-            new JournalConflictError(
-              request.persistenceId,
-              request.expected,
-              last,
-            ),
-          )
-        ),
-      );
+      // -1: the light check found deleted events past the expected number.
+      this.#conflict(request, actual >= 0 ? actual : undefined);
     }
-    await Promise.all(races);
+    for (const request of batch) {
+      if (refused.has(request)) continue;
+      this.observe(request.id, request.expected + request.lengths.length);
+      request.resolve();
+    }
+  }
+
+  async #drainConflicts(): Promise<void> {
+    while (this.#pendingConflicts.length > 0) {
+      const pending = this.#pendingConflicts;
+      this.#pendingConflicts = [];
+      await Promise.all(pending);
+    }
+  }
+
+  /** Rejects a refused append with the last number, read now when not known. */
+  #conflict(request: AppendRequest, actual: number | undefined): void {
+    const settle = (last: number) => {
+      this.observe(request.id, last);
+      request.reject(
+        new JournalConflictError(request.persistenceId, request.expected, last),
+      );
+    };
+    if (actual !== undefined) {
+      settle(actual);
+      return;
+    }
+    // Settled before the next append of this id is sent (it waits while this one is busy).
+    this.#pendingConflicts.push(
+      this.#last(request, request.expected + 1).then(settle),
+    );
   }
 
   /** The id's last sequence number now, or `fallback` when it cannot be read. */
@@ -275,6 +300,7 @@ export class AppendBatcher {
 function parameters(batch: readonly AppendRequest[]): SqlParameter[] {
   const ids: string[] = new Array(batch.length);
   const expected: number[] = new Array(batch.length);
+  let light = "{";
   const owners: number[] = [];
   const seqs: number[] = [];
   const offsets: number[] = [];
@@ -284,6 +310,9 @@ function parameters(batch: readonly AppendRequest[]): SqlParameter[] {
     const request = batch[i];
     ids[i] = request.id;
     expected[i] = request.expected;
+    light += i === 0
+      ? (request.light ? "t" : "f")
+      : (request.light ? ",t" : ",f");
     for (let k = 0; k < request.lengths.length; k++) {
       owners.push(i + 1);
       seqs.push(request.expected + 1 + k);
@@ -301,6 +330,7 @@ function parameters(batch: readonly AppendRequest[]): SqlParameter[] {
   return [
     textArray(ids),
     integerArray(expected),
+    light + "}",
     integerArray(owners),
     integerArray(seqs),
     integerArray(offsets),

@@ -373,6 +373,7 @@ export class PostgresPersistence implements PersistenceProvider {
           at = end;
         }
         next = last + 1;
+        this.#appends.observe(key, last);
         if (!more) return out;
       }
     } catch (error) {
@@ -392,7 +393,11 @@ export class PostgresPersistence implements PersistenceProvider {
         error,
       );
     }
-    return rows.length === 0 ? 0 : toInteger(rows[0].last, "last_sequence_nr");
+    const last = rows.length === 0
+      ? 0
+      : toInteger(rows[0].last, "last_sequence_nr");
+    this.#appends.observe(storedId(id), last);
+    return last;
   }
 
   async #deleteTo(id: string, to: number): Promise<void> {

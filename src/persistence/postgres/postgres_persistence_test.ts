@@ -379,6 +379,47 @@ postgresTest(
 );
 
 postgresTest(
+  "PostgresPersistence refuses a writer that is behind another process's appends and deletions",
+  async () => {
+    await withProvider(async ({ journal }, schema) => {
+      const other = await PostgresPersistence.connect({
+        url: DATABASE_URL,
+        schema,
+      });
+      try {
+        // This provider knows the ids end at 2; the other process moves them on.
+        for (const id of ["appended", "deleted"]) {
+          await journal.append(id, 0, [event(1), event(2)]);
+          await other.journal.append(id, 2, [event(3)]);
+        }
+        await other.journal.deleteTo("deleted", Infinity);
+        for (const id of ["appended", "deleted"]) {
+          await assert.rejects(
+            journal.append(id, 2, [event(-3)]),
+            (error: unknown) => {
+              assert.ok(isJournalConflictError(error), `${id}: ${error}`);
+              assert.equal(error.actual, 3, id);
+              return true;
+            },
+          );
+          // Told the actual number, it goes on from there.
+          await journal.append(id, 3, [event(4)]);
+        }
+        assert.deepEqual(payloads(await other.journal.read("appended", 1)), [
+          1,
+          2,
+          3,
+          4,
+        ]);
+        assert.deepEqual(payloads(await other.journal.read("deleted", 1)), [4]);
+      } finally {
+        await other.close();
+      }
+    });
+  },
+);
+
+postgresTest(
   "PostgresPersistence.journal.deleteTo() keeps the last sequence number when every event is gone",
   async () => {
     await withProvider(async ({ journal }) => {

@@ -126,10 +126,11 @@ export function postgresSchemaSql(options: PostgresTableOptions = {}): string {
 /** The statements of the provider over its tables. */
 export interface Statements {
   /**
-   * Appends of many ids at once: $1 ids (text[]), $2 expected last numbers; per event $3 its
-   * append's index (1-based), $4 its sequence number, $5 its offset and $6 its length in $7, the
-   * records back to back (bytea). Each append is checked on its own: one row per append says
-   * whether it was stored and the id's last number before the statement.
+   * Appends of many ids at once: $1 ids (text[]), $2 expected last numbers, $3 whether the
+   * light check is enough (see _append_batcher.ts); per event $4 its append's index
+   * (1-based), $5 its sequence number, $6 its offset and $7 its length in $8, the records back
+   * to back (bytea). Each append is checked on its own: a row per refused append gives its
+   * index and the id's last number (-1 when the light check refused it).
    */
   readonly append: string;
   /** $1 id, $2 from, $3 to, $4 limit, $5 byte budget: n, candidates, blob (see below). */
@@ -149,28 +150,34 @@ export interface Statements {
 /** The statements for the given tables. */
 export function statements(names: TableNames): Statements {
   const { streams, events, snapshots } = names;
-  // The last sequence number of an id: its newest event, or what deleteTo recorded when it
-  // deleted (so numbers are never reused once the events are gone).
+  // The last sequence number of an id: its newest event, or, when there is none, what deleteTo
+  // recorded when it deleted (never more than the newest event while one is left).
   const last = (id: string) =>
-    `greatest(
-    coalesce((SELECT sequence_nr FROM ${events} WHERE persistence_id = ${id}
-      ORDER BY sequence_nr DESC LIMIT 1), 0),
-    coalesce((SELECT last_sequence_nr FROM ${streams} WHERE persistence_id = ${id}), 0))`;
+    `coalesce(
+    (SELECT sequence_nr FROM ${events} WHERE persistence_id = ${id}
+      ORDER BY sequence_nr DESC LIMIT 1),
+    (SELECT last_sequence_nr FROM ${streams} WHERE persistence_id = ${id}),
+    0)`;
   return {
     // An append's events are inserted only when the id's last number is the expected one in
     // the statement's snapshot. Should another writer commit the same numbers meanwhile, the
     // primary key refuses them and the whole statement fails (nothing is applied).
     append: `WITH a AS (
-  SELECT a.id, a.expected, a.i, ${last("a.id")} AS last
-  FROM unnest($1::text[], $2::int8[]) WITH ORDINALITY AS a(id, expected, i)
+  SELECT a.id, a.expected, a.i,
+    CASE WHEN a.light THEN
+      CASE WHEN EXISTS (SELECT 1 FROM ${streams} s
+        WHERE s.persistence_id = a.id AND s.last_sequence_nr > a.expected)
+      THEN -1 ELSE a.expected END
+    ELSE ${last("a.id")} END AS last
+  FROM unnest($1::text[], $2::int8[], $3::bool[]) WITH ORDINALITY AS a(id, expected, light, i)
 ), stored AS (
   INSERT INTO ${events} (persistence_id, sequence_nr, record)
-  SELECT a.id, e.seq, substring($7::bytea FROM e.off + 1 FOR e.len)
-  FROM unnest($3::int4[], $4::int8[], $5::int4[], $6::int4[]) AS e(i, seq, off, len)
+  SELECT a.id, e.seq, substring($8::bytea FROM e.off + 1 FOR e.len)
+  FROM unnest($4::int4[], $5::int8[], $6::int4[], $7::int4[]) AS e(i, seq, off, len)
   JOIN a ON a.i = e.i
   WHERE a.last = a.expected
 )
-SELECT a.i::int4 AS i, a.last = a.expected AS ok, a.last::text AS last FROM a`,
+SELECT a.i::int4 AS i, a.last::text AS last FROM a WHERE a.last <> a.expected`,
     // A page is one value: each record after its sequence number (8 bytes) and length (4), so
     // the client decodes one bytea instead of a row per event. It ends after $4 records or
     // once $5 bytes are reached (with at least one record).
