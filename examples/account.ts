@@ -2,9 +2,11 @@
 //
 // The account persists every deposit and withdrawal as an event before applying it. It is
 // stopped, spawned again, and comes back with its balance: the latest snapshot plus the events
-// after it are replayed. Events go to Redis at REDIS_URL (default redis://127.0.0.1:6379); when
-// no Redis answers, the in-memory provider is used instead, and the example says so. Each run
-// writes under its own key prefix and deletes its keys at the end, so runs do not add up.
+// after it are replayed. Events go to Redis at REDIS_URL (default redis://127.0.0.1:6379), or with
+// `--postgres` (`deno task example:account --postgres`) to PostgreSQL at DATABASE_URL (default
+// postgres://postgres@127.0.0.1:5432/postgres); when that server does not answer, the in-memory
+// provider is used instead, and the example says so. Each run writes under its own key prefix
+// (Redis) or its own tables (PostgreSQL) and deletes them at the end, so runs do not add up.
 import {
   ActorSystem,
   definePersistentActor,
@@ -12,8 +14,13 @@ import {
   type PersistenceProvider,
   usePersistence,
 } from "../mod.ts";
+import {
+  PostgresPersistence,
+  postgresSchemaSql,
+} from "../src/persistence/postgres/mod.ts";
 import { RedisPersistence } from "../src/persistence/redis/mod.ts";
 import { createClient } from "redis";
+import postgresClient from "postgres";
 
 const account = definePersistentActor({
   name: "account",
@@ -48,22 +55,46 @@ const account = definePersistentActor({
     ),
 });
 
-const url = Deno.env.get("REDIS_URL") ?? "redis://127.0.0.1:6379";
-const run = `${Date.now().toString(36)}-${crypto.randomUUID().slice(0, 8)}`;
+const postgres = Deno.args.includes("--postgres");
+const store = postgres ? "PostgreSQL" : "Redis";
+const url = postgres
+  ? Deno.env.get("DATABASE_URL") ??
+    "postgres://postgres@127.0.0.1:5432/postgres"
+  : Deno.env.get("REDIS_URL") ?? "redis://127.0.0.1:6379";
+const run = `${Date.now().toString(36)}_${crypto.randomUUID().slice(0, 8)}`;
 const keyPrefix = `troupe-example-${run}:`;
+const tablePrefix = `troupe_example_${run}_`;
 let provider: PersistenceProvider;
-let inRedis = false;
+let stored = false;
 try {
-  provider = await RedisPersistence.connect({ url, keyPrefix });
-  inRedis = true;
-  console.log(`Storing events in Redis at ${url}, keys ${keyPrefix}*`);
+  provider = postgres
+    ? await connectPostgres(url)
+    : await RedisPersistence.connect({ url, keyPrefix });
+  stored = true;
+  console.log(
+    `Storing events in ${store} at ${url}, ${
+      postgres ? `tables ${tablePrefix}*` : `keys ${keyPrefix}*`
+    }`,
+  );
 } catch (error) {
   console.log(
-    `No Redis at ${url} (${
+    `No ${store} at ${url} (${
       (error as Error).message
     }); using the in-memory provider`,
   );
   provider = new MemoryPersistence();
+}
+
+/** PostgreSQL, with this run's tables created (migrate() is idempotent). */
+async function connectPostgres(url: string): Promise<PostgresPersistence> {
+  const provider = await PostgresPersistence.connect({ url, tablePrefix });
+  try {
+    await provider.migrate();
+    return provider;
+  } catch (error) {
+    await provider.close();
+    throw error;
+  }
 }
 
 try {
@@ -91,7 +122,24 @@ try {
   }
 } finally {
   await provider.close();
-  if (inRedis) await deleteKeys(url, keyPrefix);
+  if (stored && postgres) await dropTables(url);
+  if (stored && !postgres) await deleteKeys(url, keyPrefix);
+}
+
+/** Drops this run's tables (journal, snapshots, streams). */
+async function dropTables(url: string): Promise<void> {
+  const sql = postgresClient(url, { max: 1, onnotice: () => {} });
+  try {
+    const names = [
+      ...postgresSchemaSql({ tablePrefix }).matchAll(
+        /CREATE TABLE IF NOT EXISTS (\S+)/g,
+      ),
+    ].map((match) => match[1]);
+    await sql.unsafe(`DROP TABLE IF EXISTS ${names.join(", ")}`);
+    console.log(`Dropped this run's ${names.length} tables from PostgreSQL.`);
+  } finally {
+    await sql.end();
+  }
 }
 
 /** Deletes every key under `prefix` (this run's journal and snapshots). */

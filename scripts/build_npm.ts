@@ -15,9 +15,10 @@ const DEV_ONLY = new Set(["typescript", "fast-check", "@types/node"]);
 /**
  * deno.json imports that only an optional subpath loads: optional peer dependencies, so that
  * `npm install @troupe/troupe` does not install them (node-redis is most of the install size,
- * and only `@troupe/troupe/redis` needs it; that module names the package when it is missing).
+ * and only `@troupe/troupe/redis` needs it; postgres.js only `@troupe/troupe/postgres`). Each
+ * of those modules names its package when it is missing.
  */
-const OPTIONAL_PEERS = new Set(["redis"]);
+const OPTIONAL_PEERS = new Set(["redis", "postgres"]);
 /**
  * Node versions the package supports: Node 20 from 20.19 and Node 22 from 22.12, the first
  * releases that load ES modules with `require()` without a flag (the package is ESM only).
@@ -358,6 +359,7 @@ async function writePackage(config: DenoConfig): Promise<void> {
     files: [
       "**/*.js",
       "**/*.d.ts",
+      "**/*.sql",
       "!**/*_test.js",
       "!**/*_test.d.ts",
       "!tests/",
