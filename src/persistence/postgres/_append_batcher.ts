@@ -347,5 +347,8 @@ function failed(request: AppendRequest, error: unknown): Error {
     error instanceof JournalUnavailableError && error.cause !== undefined
       ? error.cause
       : error,
+    {
+      notApplied: error instanceof JournalUnavailableError && error.notApplied,
+    },
   );
 }

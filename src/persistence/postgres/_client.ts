@@ -266,9 +266,14 @@ export class PostgresConnection {
     await sql.end({ timeout: this.#options.connectTimeoutMs / 1000 });
   }
 
-  #closedError(): JournalUnavailableError {
+  /** `sent`: the query was on its way when the provider closed, so it may have run. */
+  #closedError(sent = false): JournalUnavailableError {
     return new JournalUnavailableError(
-      "Cannot use PostgresPersistence: it is closed",
+      sent
+        ? "PostgresPersistence closed before PostgreSQL answered"
+        : "Cannot use PostgresPersistence: it is closed",
+      undefined,
+      { notApplied: !sent },
     );
   }
 
@@ -278,12 +283,13 @@ export class PostgresConnection {
         describe(this.#down)
       } (reconnecting)`,
       this.#down,
+      { notApplied: true }, // never sent: the connection is known to be down
     );
   }
 
   /** The error a failed query rejects with; a connection failure opens the breaker. */
   #failed(error: unknown): Error {
-    if (this.#closed) return this.#closedError();
+    if (this.#closed) return this.#closedError(true);
     if (isConnectionFailure(error)) {
       if (this.#down === undefined) {
         this.#down = error;
@@ -297,7 +303,11 @@ export class PostgresConnection {
     const hint = sqlState(error) === "42P01"
       ? " (create the tables with PostgresPersistence.migrate() or schema.sql)"
       : "";
-    return new JournalUnavailableError(describe(error) + hint, error);
+    // The server answered with an error: the statement (one implicit transaction) was rolled
+    // back. Anything else (a client-side failure) leaves open whether it ran.
+    return new JournalUnavailableError(describe(error) + hint, error, {
+      notApplied: sqlState(error) !== undefined,
+    });
   }
 
   #scheduleProbe(): void {

@@ -254,6 +254,8 @@ export class PostgresPersistence implements PersistenceProvider {
     if (this.#closed) {
       throw new JournalUnavailableError(
         "Cannot use PostgresPersistence: it is closed",
+        undefined,
+        { notApplied: true },
       );
     }
   }
@@ -566,5 +568,7 @@ function unavailable(what: string, error: unknown): Error {
       error.cause !== undefined
     ? error.cause
     : error;
-  return new JournalUnavailableError(`${what}: ${message}`, cause);
+  return new JournalUnavailableError(`${what}: ${message}`, cause, {
+    notApplied: error instanceof JournalUnavailableError && error.notApplied,
+  });
 }

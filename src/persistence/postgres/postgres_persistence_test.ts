@@ -114,6 +114,11 @@ test("PostgresPersistence rejects every call with JournalUnavailableError at onc
         return true;
       },
     );
+    // Refused without being sent: the actor may report a definite failure.
+    await assert.rejects(
+      provider.journal.append("a", 0, [event(1)]),
+      (error: unknown) => isJournalUnavailableError(error) && error.notApplied,
+    );
     assert.ok(
       platform.now() - started < 2000,
       "no call waits for a reconnection",
