@@ -108,8 +108,9 @@ export class HandshakeRefusedError extends Error {
   readonly code = "HANDSHAKE_REFUSED" as const;
   /**
    * Which check failed: "version", "cluster", "auth", "protocol", "timeout", "busy" (too many
-   * handshakes in progress), "rate-limited" (too many failed proofs from the address) or
-   * "closing" (the other node is closing).
+   * handshakes in progress), "rate-limited" (too many failed proofs from the address),
+   * "closing" (the other node is closing) or "node" (a reconnect found another node at the
+   * address, and refused before proving anything to it).
    */
   readonly refusal: string;
   /**

@@ -199,20 +199,68 @@ export class AuthFailureLimiter {
     return tokens;
   }
 
-  /** Whether `address` may try to prove itself now. */
+  /** Whether `address` may try to prove itself now (takes nothing). */
   allows(address: string): boolean {
     return this.#tokens(address) >= 1;
   }
 
-  /** Counts a failed proof from `address`. */
+  /**
+   * Takes a token for one proof check from `address`, before the check: so that many proofs
+   * sent at once on parallel connections cannot all pass before the first failure is counted.
+   * Give it back with {@linkcode AuthFailureLimiter.refund} when the proof was valid.
+   *
+   * @returns Whether a token was left (when not, refuse without checking).
+   */
+  take(address: string): boolean {
+    const tokens = this.#tokens(address);
+    if (tokens < 1) return false;
+    this.#set(address, tokens - 1);
+    return true;
+  }
+
+  /** Gives back a token taken for a proof that turned out valid. */
+  refund(address: string): void {
+    this.#set(address, this.#tokens(address) + 1);
+  }
+
+  /** Counts a failed proof from `address` (for a check made without {@linkcode take}). */
   failed(address: string): void {
-    const tokens = Math.max(0, this.#tokens(address) - 1);
+    this.#set(address, Math.max(0, this.#tokens(address) - 1));
+  }
+
+  #set(address: string, tokens: number): void {
     this.#buckets.delete(address);
+    if (tokens >= this.#burst) return;
     this.#buckets.set(address, { tokens, at: this.#now() });
     while (this.#buckets.size > this.#maxAddresses) {
       this.#buckets.delete(this.#buckets.keys().next().value!);
     }
   }
+}
+
+/**
+ * The key under which a source address is rate-limited: an IPv4 address as it is (also when it
+ * comes IPv4-mapped, `::ffff:a.b.c.d`), an IPv6 address by its /64 prefix, since one host
+ * commonly holds a whole /64 and could otherwise take a fresh budget per address.
+ *
+ * @param hostname The peer's address, as the socket reports it.
+ * @returns The key.
+ */
+export function sourceKey(hostname: string): string {
+  const address = hostname.replace(/^\[|\]$/g, "").replace(/%.*$/, "");
+  if (!address.includes(":")) return address;
+  const mapped = /^(?:0*:)*:?ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped !== null) return mapped[1];
+  const [head, tail] = address.split("::", 2) as [string, string | undefined];
+  const front = head === "" ? [] : head.split(":");
+  const back = tail === undefined || tail === "" ? [] : tail.split(":");
+  const groups = tail === undefined ? front : [
+    ...front,
+    ...Array(Math.max(0, 8 - front.length - back.length)).fill("0"),
+    ...back,
+  ];
+  return groups.slice(0, 4).map((g) => g.toLowerCase().replace(/^0+(?=.)/, ""))
+    .join(":") + "::/64";
 }
 
 /** Where a node reports connection problems (the shape of `RemoteNodeOptions.logger`). */

@@ -12,6 +12,7 @@ import {
   importSecret,
   newNonce,
   prove,
+  sourceKey,
 } from "./handshake.ts";
 import { RemoteNode, type RemoteNodeOptions } from "./node.ts";
 import {
@@ -599,5 +600,144 @@ test("RemoteNode.close() during its own dial rejects the dial with a clear error
     await system.shutdown();
   } finally {
     await silent.close();
+  }
+});
+
+// ---- review follow-ups: limits that parallel connections or other addresses cannot escape ------
+
+test("RemoteNode handshake: wrong proofs sent at once on parallel connections get no more checks than the budget", async () => {
+  const log = capture();
+  await using target = await startNode("target", {
+    maxAuthFailures: 2,
+    authFailureRefillMs: 600_000,
+    handshakeTimeoutMs: 60_000,
+    logger: log,
+  });
+  const clients: RawClient[] = [];
+  try {
+    for (let i = 0; i < 6; i++) {
+      const client = await RawClient.connect(target.node.address);
+      clients.push(client);
+      client.send(hello());
+    }
+    for (const client of clients) {
+      assert.equal((await client.message(0)).kind, "welcome");
+    }
+    // Every proof is on its way before any is checked.
+    for (const client of clients) {
+      client.send({ kind: "proof", proof: new Uint8Array(32) });
+    }
+    const codes: string[] = [];
+    for (const client of clients) {
+      const answer = await client.message(1);
+      assert.equal(answer.kind, "refused");
+      codes.push((answer as { code: string }).code);
+    }
+    assert.equal(codes.filter((c) => c === "auth").length, 2, codes.join());
+    assert.equal(
+      codes.filter((c) => c === "rate-limited").length,
+      4,
+      codes.join(),
+    );
+  } finally {
+    for (const client of clients) await client[Symbol.asyncDispose]();
+  }
+});
+
+test("RemoteNode handshake: one address may hold only maxPendingHandshakesPerAddress handshakes", async () => {
+  await using target = await startNode("target", {
+    maxPendingHandshakesPerAddress: 1,
+    handshakeTimeoutMs: 60_000,
+  });
+  await using first = await RawClient.connect(target.node.address);
+  first.send(hello());
+  assert.equal((await first.message(0)).kind, "welcome");
+  {
+    await using second = await RawClient.connect(target.node.address);
+    const refused = await second.message(0);
+    assert.equal(refused.kind, "refused");
+    assert.equal((refused as { code: string }).code, "busy");
+    assert.match((refused as { reason: string }).reason, /127\.0\.0\.1/);
+  }
+  // A node whose handshake ends frees the slot: once the raw one is gone, nodes get in.
+  await first[Symbol.asyncDispose]();
+  await using friend = await startNode("friend");
+  let name: string | undefined;
+  for (let i = 0; i < 100 && name === undefined; i++) {
+    name = await friend.node.connect(target.node.address).catch(
+      async (e: unknown) => {
+        assert.equal(isHandshakeRefusedError(e) && e.refusal, "busy");
+        await new Promise<void>((r) => platform.setTimer(r, 10));
+        return undefined;
+      },
+    );
+  }
+  assert.equal(name, "target");
+});
+
+test("sourceKey() keys IPv4 as is, IPv4-mapped IPv6 as IPv4, and IPv6 by its /64", () => {
+  assert.equal(sourceKey("10.1.2.3"), "10.1.2.3");
+  assert.equal(sourceKey("::ffff:10.1.2.3"), "10.1.2.3");
+  assert.equal(sourceKey("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+  assert.equal(sourceKey("2001:db8:1:2:ffff:1:2:3"), "2001:db8:1:2::/64");
+  assert.equal(sourceKey("[2001:DB8:0001:0002::9]"), "2001:db8:1:2::/64");
+  assert.equal(sourceKey("2001:db8::1"), "2001:db8:0:0::/64");
+  assert.equal(sourceKey("::1"), "0:0:0:0::/64");
+  assert.equal(sourceKey("fe80::1%eth0"), "fe80:0:0:0::/64");
+});
+
+test("RemoteNode: a reconnect that finds another node at the address refuses it before proving anything", async () => {
+  await using dialer = await startNode("dialer", {
+    reconnect: { minMs: 10, maxMs: 20 },
+  });
+  const b = await startNode("b");
+  const address = b.node.address;
+  const port = Number(address.split(":")[1]);
+  await dialer.node.connect(address);
+  await b[Symbol.asyncDispose]();
+  // Someone else takes the port and answers as another node of the same cluster.
+  const received: RemoteMessage[] = [];
+  const mallory = await listenFrames(
+    { hostname: "127.0.0.1", port },
+    (conn) => {
+      conn.start({
+        onFrame(bytes) {
+          const message = decodeMessage(bytes);
+          received.push(message);
+          if (message.kind === "hello") {
+            conn.send(encodeMessage({
+              kind: "welcome",
+              protocolVersion: PROTOCOL_VERSION,
+              node: "mallory",
+              address,
+              cluster: "test",
+              nonce: newNonce(),
+            }));
+          }
+        },
+        onClose() {},
+      });
+    },
+  );
+  try {
+    // Tells to "b" make the dialer reconnect to b's address (the first may still go out on the
+    // old connection before its loss is noticed).
+    const toB = dialer.node.ref<{ echo(t: string): string }>("b", "echo");
+    for (let i = 0; i < 200 && received.length === 0; i++) {
+      toB.tell("echo", "hi");
+      await new Promise<void>((r) => platform.setTimer(r, 20));
+    }
+    await until(
+      () => received.some((m) => m.kind === "refused"),
+      "the dialer's refusal",
+    );
+    assert.equal(received.some((m) => m.kind === "proof"), false, "no proof");
+    const refused = received.find((m) => m.kind === "refused") as {
+      code: string;
+    };
+    assert.equal(refused.code, "node");
+  } finally {
+    await dialer.node.close();
+    await mallory.close();
   }
 });

@@ -50,6 +50,7 @@ import {
   newNonce,
   prove,
   RateLimitedLogger,
+  sourceKey,
   verify,
   verifyAny,
 } from "./handshake.ts";
@@ -58,6 +59,7 @@ import {
   encodeAskView,
   encodeMessage,
   encodeReplyView,
+  MAX_ERROR_TEXT_BYTES,
   PROTOCOL_VERSION,
   type RemoteMessage,
   type Tell,
@@ -127,6 +129,12 @@ export interface RemoteNodeOptions extends CodecOptions {
    */
   readonly maxPendingHandshakes?: number;
   /**
+   * How many of those one source address may hold at once (default 8; an IPv6 address counts
+   * by its /64), so that a single host cannot take every slot and lock the cluster's own nodes
+   * out. Over it a connection is refused with code `busy`.
+   */
+  readonly maxPendingHandshakesPerAddress?: number;
+  /**
    * How many failed proofs a source address may make in a burst (default 5); then it is refused
    * (code `rate-limited`, without checking anything) until one failure is forgiven every
    * `authFailureRefillMs`.
@@ -173,6 +181,7 @@ interface Settings {
   readonly heartbeatTimeoutMs: number;
   readonly handshakeTimeoutMs: number;
   readonly maxPendingHandshakes: number;
+  readonly maxPendingHandshakesPerAddress: number;
   readonly reconnect: BackoffOptions;
   readonly maxBufferedMessages: number;
   readonly maxFrameBytes: number;
@@ -249,6 +258,10 @@ class NodeCore {
   /** Links whose handshake is in progress, both directions. */
   readonly #handshakes = new Set<Link>();
   #inboundHandshakes = 0;
+  // Handshakes in progress per source address (see sourceKey).
+  readonly #handshakesBySource = new Map<string, number>();
+  // Connection attempts not yet connected (close() aborts them).
+  readonly #dials = new Set<AbortController>();
   readonly #authFailures: AuthFailureLimiter;
   readonly #handshakeLogger: RateLimitedLogger;
   readonly #loggedRefusals = new WeakSet<object>();
@@ -340,6 +353,11 @@ class NodeCore {
         "maxPendingHandshakes",
         options.maxPendingHandshakes,
         64,
+      ),
+      maxPendingHandshakesPerAddress: positive(
+        "maxPendingHandshakesPerAddress",
+        options.maxPendingHandshakesPerAddress,
+        8,
       ),
       reconnect: options.reconnect ?? { minMs: 100, maxMs: 5000, jitter: 0.2 },
       maxBufferedMessages: positive(
@@ -619,6 +637,9 @@ class NodeCore {
     }
     this.#heartbeat = null;
     this.#listener.close();
+    for (const attempt of this.#dials) {
+      attempt.abort(new Error(`node "${this.node}" is closing`));
+    }
     for (const peer of this.#peers.values()) peer.shutdown();
     for (const session of this.#sessions) {
       session.link.sendAndClose(
@@ -741,20 +762,44 @@ class NodeCore {
   }
 
   /** Dials an address and runs the handshake as the dialer. */
-  async dial(address: string): Promise<{ link: Link; peerNode: string }> {
+  /**
+   * Connects and handshakes. With `expectedNode` (a reconnect, which knows whom it dials) a
+   * listener of another name is refused before this node proves anything to it, so whoever
+   * took over an old address collects no proof to test guesses of the secret against.
+   */
+  async dial(
+    address: string,
+    expectedNode?: string,
+  ): Promise<{ link: Link; peerNode: string }> {
     const { hostname, port } = splitAddress(address);
     let conn: TcpConn;
+    // The connect (with TLS, its handshake too) gets the handshake's time, and close() aborts
+    // it: a peer that never answers can neither hang this dial nor outlive the node's close.
+    const attempt = new AbortController();
+    this.#dials.add(attempt);
+    const timer = this.clock.setTimer(
+      () => attempt.abort(new Error("no answer in time")),
+      this.#settings.handshakeTimeoutMs,
+    );
     try {
       const options = {
         hostname,
         port,
+        signal: attempt.signal,
         ...(this.#settings.connectTls === undefined
           ? {}
           : { tls: this.#settings.connectTls }),
       } as ConnectOptions;
       conn = await platform.connect(options);
     } catch (error) {
-      throw new NodeUnreachableError(address, "cannot connect", error);
+      throw new NodeUnreachableError(
+        address,
+        this.closed ? "this node closed while connecting" : "cannot connect",
+        attempt.signal.aborted ? attempt.signal.reason : error,
+      );
+    } finally {
+      this.clock.clearTimer(timer);
+      this.#dials.delete(attempt);
     }
     if (this.closed) {
       conn.close();
@@ -764,7 +809,7 @@ class NodeCore {
     const link = this.#link(conn, `node at ${address}`);
     this.#handshakes.add(link);
     try {
-      const peerNode = await this.#dialerHandshake(link);
+      const peerNode = await this.#dialerHandshake(link, expectedNode);
       if (this.closed) {
         throw new NodeUnreachableError(address, "this node is closed");
       }
@@ -789,7 +834,10 @@ class NodeCore {
     return link.next(this.clock, Math.max(1, deadline - this.clock.now()));
   }
 
-  async #dialerHandshake(link: Link): Promise<string> {
+  async #dialerHandshake(
+    link: Link,
+    expectedNode: string | undefined,
+  ): Promise<string> {
     const s = this.#settings;
     const deadline = this.clock.now() + s.handshakeTimeoutMs;
     const dialerNonce = newNonce();
@@ -825,6 +873,13 @@ class NodeCore {
         link,
         "cluster",
         `cluster "${welcome.cluster}" is not "${s.cluster}"`,
+      );
+    }
+    if (expectedNode !== undefined && welcome.node !== expectedNode) {
+      throw this.#refuse(
+        link,
+        "node",
+        `expected node "${expectedNode}" at this address, found "${welcome.node}"`,
       );
     }
     const facts = {
@@ -896,6 +951,7 @@ class NodeCore {
     conn.setNoDelay(true);
     const host = conn.remoteAddr.hostname;
     const remote = `${host}:${conn.remoteAddr.port}`;
+    const source = sourceKey(host);
     // Until the peer has proved itself, what it makes us log goes through a rate limit, once
     // per connection (the catch below), not through the link.
     const log = this.#handshakeLogger;
@@ -912,14 +968,27 @@ class NodeCore {
       );
       return;
     }
-    if (!this.#authFailures.allows(host)) {
+    const fromSource = this.#handshakesBySource.get(source) ?? 0;
+    const perSource = this.#settings.maxPendingHandshakesPerAddress;
+    if (fromSource >= perSource) {
+      // One address must not hold every slot and so lock the cluster's own nodes out.
+      this.#refuse(
+        link,
+        "busy",
+        `too many handshakes in progress from ${source} (${perSource})`,
+        log,
+      );
+      return;
+    }
+    if (!this.#authFailures.allows(source)) {
       this.#refuse(link, "rate-limited", RATE_LIMITED, log);
       return;
     }
     this.#inboundHandshakes++;
+    this.#handshakesBySource.set(source, fromSource + 1);
     this.#handshakes.add(link);
     try {
-      const peerNode = await this.#listenerHandshake(link, host);
+      const peerNode = await this.#listenerHandshake(link, source);
       logger = this.#logger;
       if (this.closed) {
         link.close("node closing");
@@ -944,11 +1013,14 @@ class NodeCore {
       link.close("handshake failed");
     } finally {
       this.#inboundHandshakes--;
+      const left = (this.#handshakesBySource.get(source) ?? 1) - 1;
+      if (left > 0) this.#handshakesBySource.set(source, left);
+      else this.#handshakesBySource.delete(source);
       this.#handshakes.delete(link);
     }
   }
 
-  async #listenerHandshake(link: Link, host: string): Promise<string> {
+  async #listenerHandshake(link: Link, source: string): Promise<string> {
     const s = this.#settings;
     const deadline = this.clock.now() + s.handshakeTimeoutMs;
     const log = this.#handshakeLogger;
@@ -1015,13 +1087,14 @@ class NodeCore {
         log,
       );
     }
-    if (!this.#authFailures.allows(host)) {
-      // Other connections from this address failed meanwhile: no HMAC work for this one.
+    // The token is taken before the check, so proofs sent at once on parallel connections
+    // cannot all be checked before the first failure counts; a valid proof gives it back.
+    if (!this.#authFailures.take(source)) {
       throw this.#refuse(link, "rate-limited", RATE_LIMITED, log);
     }
     const key = await verifyAny(this.#keys, "dialer", facts, proof.proof);
+    if (key !== undefined) this.#authFailures.refund(source);
     if (key === undefined) {
-      this.#authFailures.failed(host);
       throw this.#refuse(
         link,
         "auth",
@@ -1190,6 +1263,12 @@ class Peer {
         this.#outboxCount = this.#countOf(this.#outbox);
         return;
       }
+      if (
+        entry.kind === "request" && this.requests.peek(entry.id) === undefined
+      ) {
+        // Timed out while queued: its caller has its answer; the other node must not act on it.
+        continue;
+      }
       if (!link.fits(entry.frame.byteLength)) {
         this.#give(
           entry,
@@ -1254,7 +1333,7 @@ class Peer {
     ) return;
     this.#connecting = true;
     const address = this.address;
-    this.owner.dial(address).then(
+    this.owner.dial(address, this.node).then(
       ({ link, peerNode }) => {
         this.#connecting = false;
         if (this.#shutdown) {
@@ -2155,16 +2234,21 @@ class Session {
     }
   }
 
-  // Names and messages are cut to MAX_ERROR_TEXT_BYTES, so no error fails to go out.
+  // Names and messages are cut to what fits a frame, so no error fails to go out.
   #fail(id: number, error: unknown): void {
     const e = error as { name?: unknown; message?: unknown } | null;
+    const bound = errorTextBound(this.owner.settings.maxFrameBytes);
     this.#send({
       kind: "failure",
       id,
       code: errorCode(error),
-      name: truncateErrorText(typeof e?.name === "string" ? e.name : "Error"),
+      name: truncateErrorText(
+        typeof e?.name === "string" ? e.name : "Error",
+        bound,
+      ),
       message: truncateErrorText(
         typeof e?.message === "string" ? e.message : String(error),
+        bound,
       ),
     });
   }
@@ -2341,7 +2425,9 @@ class Session {
             kind: "terminated",
             target,
             fault: fault === undefined ? "" : fault.kind,
-            reason: fault === undefined ? "stopped" : describeFaultShort(fault),
+            reason: fault === undefined
+              ? "stopped"
+              : describeFaultShort(fault, this.owner.settings.maxFrameBytes),
           });
         },
       }),
@@ -2403,11 +2489,28 @@ class Session {
   }
 }
 
-/** A stop's reason for a Terminated notice, cut to MAX_ERROR_TEXT_BYTES. */
-function describeFaultShort(fault: { kind: string; error?: unknown }): string {
+/**
+ * The bound for one error text field: MAX_ERROR_TEXT_BYTES, or less when frames are small, so
+ * that two such fields and the rest of a Failure or Terminated frame always fit.
+ */
+function errorTextBound(maxFrameBytes: number): number {
+  return Math.max(
+    64,
+    Math.min(MAX_ERROR_TEXT_BYTES, Math.floor((maxFrameBytes - 1024) / 2)),
+  );
+}
+
+/** A stop's reason for a Terminated notice, cut to what fits a frame. */
+function describeFaultShort(
+  fault: { kind: string; error?: unknown },
+  maxFrameBytes: number,
+): string {
   const error = fault.error;
   if (error instanceof Error) {
-    return truncateErrorText(`${error.name}: ${error.message}`);
+    return truncateErrorText(
+      `${error.name}: ${error.message}`,
+      errorTextBound(maxFrameBytes),
+    );
   }
   return fault.kind;
 }

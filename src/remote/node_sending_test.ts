@@ -20,6 +20,9 @@ const store = defineActor({
       throw new RangeError(message);
     },
     big: (_s, n: number) => "z".repeat(n),
+    failLong: (_s, n: number): never => {
+      throw new RangeError("m".repeat(n));
+    },
   },
 });
 
@@ -58,6 +61,7 @@ interface StoreProtocol {
   items(): string[];
   fail(message: string): never;
   big(n: number): string;
+  failLong(n: number): never;
 }
 
 test("RemoteNode: a tell or ask with an empty message type is refused at once, and the connection goes on", async () => {
@@ -128,5 +132,21 @@ test("RemoteNode: a reply over the frame limit rejects the ask with FrameTooLarg
   });
   assert.equal((await ref.ask("big", 1000)).length, 1000);
   assert.deepEqual(p.nodeA.peers().map((x) => x.connected), [true]);
+  assert.equal(p.nodeB.inboundConnections, 1, "the same connection");
+});
+
+test("RemoteNode: with a small frame limit a long handler error is cut to fit, and still reaches the caller", async () => {
+  await using p = await pair({ maxFrameBytes: 8192 }, { maxFrameBytes: 8192 });
+  const ref = p.nodeA.ref<StoreProtocol>("b", "store");
+  await assert.rejects(
+    ref.ask("failLong", 70_000, { timeoutMs: 10_000 }),
+    (error: unknown) => {
+      assert.ok(isRemoteFailureError(error), String(error));
+      assert.ok(error.message.length < 8192, `${error.message.length} chars`);
+      assert.match(error.message, /m… \(truncated, 70000 chars\)$/);
+      return true;
+    },
+  );
+  assert.deepEqual(await ref.ask("items"), []);
   assert.equal(p.nodeB.inboundConnections, 1, "the same connection");
 });
