@@ -311,6 +311,10 @@ export class ActorCell {
     if (head + 2 === samples.length) {
       samples.length = 0;
       this.#samplesHead = 0;
+    } else if (head >= 1024 && head * 2 >= samples.length) {
+      // An actor that never catches up never empties the queue: drop what was taken.
+      samples.splice(0, head + 2);
+      this.#samplesHead = 0;
     } else {
       this.#samplesHead = head + 2;
     }
@@ -534,16 +538,26 @@ export class ActorCell {
     }
   }
 
-  /** The signal of the running incarnation (see `ActorContext.signal`). */
+  /**
+   * The signal of the current incarnation (see `ActorContext.signal`). Once a stop or restart
+   * has begun it is aborted, also for a handler or hook that asks for it only then; a restart
+   * starts a new incarnation with a fresh signal just before `init`.
+   */
   get signal(): AbortSignal {
-    return (this.#incarnation ??= new AbortController()).signal;
+    let incarnation = this.#incarnation;
+    if (incarnation === null) {
+      incarnation = this.#incarnation = new AbortController();
+      if (this.status >= STOPPING || this.status === RESTARTING) {
+        incarnation.abort(new ActorStoppedError(this.path));
+      }
+    }
+    return incarnation.signal;
   }
 
   // Tells whatever waits on the current incarnation's signal that the incarnation is over.
   #endIncarnation(): void {
     const incarnation = this.#incarnation;
-    if (incarnation === null) return;
-    this.#incarnation = null;
+    if (incarnation === null || incarnation.signal.aborted) return;
     incarnation.abort(new ActorStoppedError(this.path));
   }
 
@@ -571,6 +585,8 @@ export class ActorCell {
     }
     if (this.status !== RESTARTING) return;
     const definition = this.definition;
+    // The new incarnation's signal: live while it starts and runs.
+    this.#incarnation = new AbortController();
     try {
       let state = definition.init(this.args);
       if (isThenable(state)) state = await state;

@@ -595,3 +595,20 @@ test("ActorSystem.spawn() rejects with ActorStoppedError when a stop ends a star
   assert.ok(isActorStoppedError(outcome), String(outcome));
   assert.equal(system.size, 0);
 });
+
+test("ActorContext.signal read once the stop has begun is already aborted", async () => {
+  await using system = new ActorSystem({ logger: quiet });
+  let seen: AbortSignal | undefined;
+  const actor = defineActor({
+    name: "late-reader",
+    init: () => ({ n: 0 }),
+    stopped: (_state, ctx) => {
+      seen = ctx.signal;
+    },
+    handlers: {},
+  });
+  const ref = await system.spawn(actor, undefined);
+  await ref.stop();
+  assert.equal(seen?.aborted, true);
+  assert.ok(isActorStoppedError(seen?.reason));
+});

@@ -435,14 +435,19 @@ async function appendWithPolicy(
   let attempts = 0;
   // Whether an attempt failed in a way that leaves open whether it was stored.
   let maybeStored = false;
+  const signal = internal.signal;
   for (let attempt = 0; attempt <= spec.maxRetries; attempt++) {
     if (attempt > 0) {
       const { minMs, maxMs, jitter = 0 } = spec.backoff;
       const delay = Math.min(maxMs, minMs * 2 ** (attempt - 1)) *
         (1 + jitter * Math.random());
-      await new Promise<void>((resolve) =>
-        actor.system.clock.setTimer(resolve, delay)
-      );
+      await pause(actor.system.clock, delay, signal, false);
+    }
+    // An incarnation that was stopped or restarted (its handler abandoned) writes nothing more:
+    // the next incarnation has recovered, or is recovering, from the journal as it is.
+    if (signal?.aborted) {
+      if (attempt === 0) lastError = signal.reason;
+      break;
     }
     attempts++;
     try {
@@ -568,6 +573,28 @@ async function settleOutcome(internal: Internal, spec: Spec): Promise<void> {
   }
 }
 
+/** Waits `delayMs` on `clock`, or less when `signal` aborts first. */
+function pause(
+  clock: Clock,
+  delayMs: number,
+  signal: AbortSignal | null,
+  unref: boolean,
+): Promise<void> {
+  if (signal?.aborted) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const wake = (): void => {
+      clock.clearTimer(timer);
+      resolve();
+    };
+    const timer = clock.setTimer(() => {
+      signal?.removeEventListener("abort", wake);
+      resolve();
+    }, delayMs);
+    if (unref) timer.unref();
+    signal?.addEventListener("abort", wake, { once: true });
+  });
+}
+
 /**
  * Runs `work` until it succeeds, retrying failures that `retryable` accepts with backoff and
  * jitter, for at most the policy's budget; then the last failure stands.
@@ -580,11 +607,12 @@ async function withJournalRetry<T>(
   retryable: (error: unknown) => boolean,
 ): Promise<T> {
   const { minDelayMs, maxDelayMs, budgetMs } = spec.journalRetry;
-  const deadline = clock.now() + budgetMs;
+  let deadline = -1; // the budget runs from the first failure
   for (let attempt = 0;; attempt++) {
     try {
       return await work();
     } catch (error) {
+      if (deadline < 0) deadline = clock.now() + budgetMs;
       const left = deadline - clock.now();
       if (!retryable(error) || left <= 0) throw error;
       // A stop or restart of the actor ends the wait: it must not sit out the budget.
@@ -596,18 +624,7 @@ async function withJournalRetry<T>(
       const delay = Math.min(left, full / 2 + Math.random() * full / 2);
       // Waiting for the journal never keeps the process alive by itself (e.g. after a
       // shutdown while a restarting actor still waits).
-      await new Promise<void>((resolve) => {
-        const wake = (): void => {
-          clock.clearTimer(timer);
-          resolve();
-        };
-        const timer = clock.setTimer(() => {
-          signal?.removeEventListener("abort", wake);
-          resolve();
-        }, delay);
-        timer.unref();
-        signal?.addEventListener("abort", wake, { once: true });
-      });
+      await pause(clock, delay, signal, true);
       if (signal?.aborted) throw signal.reason;
     }
   }

@@ -979,3 +979,37 @@ test("definePersistentActor(): stopping an actor while recovery waits for the jo
   assert.equal(attempts, 1, "no attempt after the stop");
   assert.equal(system.size, 0);
 });
+
+test("definePersistentActor(): a handler abandoned by a stop persists nothing afterwards", async () => {
+  await using system = new ActorSystem({ logger: quiet, stopTimeoutMs: 20 });
+  const provider = new MemoryPersistence();
+  usePersistence(system, provider);
+  let release!: () => void;
+  const gate = new Promise<void>((r) => release = r);
+  const slow = definePersistentActor({
+    name: "slow",
+    init: () => ({ n: 0 }),
+    events: {
+      added: (state, e: { by: number }) => {
+        state.n += e.by;
+      },
+    },
+  }).handlers({
+    addLater: async (_state, by: number, ctx) => {
+      await gate;
+      await ctx.persist("added", { by });
+    },
+  });
+  const ref = await system.spawn(slow, undefined, { id: "slow" });
+  const asked = ref.ask("addLater", 1).catch((e: unknown) => e);
+  await new Promise<void>((r) => setTimeout(r, 0));
+  await ref.stop(); // gives up the handler after stopTimeoutMs
+  release();
+  assert.ok(isActorStoppedError(await asked));
+  await new Promise<void>((r) => setTimeout(r, 10));
+  assert.equal(
+    await provider.journal.lastSequenceNr(ref.path),
+    0,
+    "the abandoned handler's event was not written",
+  );
+});
