@@ -178,7 +178,10 @@ export function unlink(self: Core, other: Core, mode: number): void {
 // fault at once): such a nested disconnect only joins this queue, and the outermost one
 // delivers every notice in a loop before it returns. So a cascade down a chain of any length
 // runs in constant stack, in breadth-first order.
+// Each queued core comes with its watchers as they were when it disconnected (the set is fixed
+// then: a watcher that unlinks while the notice waits in the queue is still told).
 const pending: Array<Core | undefined> = [];
+const pendingOut: Array<Core[] | Set<Core> | null> = [];
 let pendingHead = 0;
 let delivering = false;
 
@@ -202,24 +205,33 @@ export function disconnect(core: Core, fault: Fault | undefined): boolean {
   core.receiver = null;
   if (delivering) {
     pending.push(core);
+    pendingOut.push(core.out);
+    core.out = null;
     return true;
   }
   delivering = true;
   let firstError: unknown = undefined;
   try {
-    firstError = notify(core, firstError);
+    const out = core.out;
+    core.out = null;
+    firstError = notify(core, out, firstError);
     while (pendingHead < pending.length) {
       const next = pending[pendingHead]!;
-      pending[pendingHead++] = undefined;
+      const nextOut = pendingOut[pendingHead];
+      pending[pendingHead] = undefined;
+      pendingOut[pendingHead++] = null;
       if (pendingHead >= 4096 && pendingHead * 2 >= pending.length) {
         pending.copyWithin(0, pendingHead);
         pending.length -= pendingHead;
+        pendingOut.copyWithin(0, pendingHead);
+        pendingOut.length -= pendingHead;
         pendingHead = 0;
       }
-      firstError = notify(next, firstError);
+      firstError = notify(next, nextOut, firstError);
     }
   } finally {
     pending.length = 0;
+    pendingOut.length = 0;
     pendingHead = 0;
     delivering = false;
   }
@@ -227,11 +239,14 @@ export function disconnect(core: Core, fault: Fault | undefined): boolean {
   return true;
 }
 
-// Tells a disconnected core's watchers and aborts its signal; returns the first receiver error.
-function notify(core: Core, firstError: unknown): unknown {
-  const out = core.out;
+// Tells a disconnected core's watchers (`out`, as they were when it disconnected) and aborts its
+// signal; returns the first receiver error.
+function notify(
+  core: Core,
+  out: Core[] | Set<Core> | null,
+  firstError: unknown,
+): unknown {
   if (out !== null) {
-    core.out = null;
     const message: Disconnected = {
       kind: "disconnected",
       id: core.id,

@@ -516,3 +516,25 @@ test("describeFault() abridges a deep cascade and names the fault that started i
   assert.equal(describeFault(undefined), "clean");
   assert.equal(describeFault(thrownFault("x")), "thrown: x");
 });
+
+test("Device.disconnect() from a receiver tells the watchers it had then, even one that unlinks before the notice goes out", () => {
+  const order: string[] = [];
+  const root = new Device();
+  const b = new Device({ onMessage: () => order.push("b told") });
+  const a: Device = new Device({
+    onMessage: (message) => {
+      a.disconnect(cascadeFault(message.id, errorFault("x")));
+      // a's notice is queued behind root's; b stops watching meanwhile.
+      b.unlink(a, LinkMode.Monitor);
+    },
+  });
+  a.link(root, LinkMode.Monitor);
+  b.link(a, LinkMode.Monitor);
+  root.disconnect(errorFault("x"));
+  assert.deepEqual(
+    order,
+    ["b told"],
+    "the set of watchers was fixed at disconnect",
+  );
+  b.disconnect();
+});
