@@ -192,18 +192,22 @@ export function makeTypeInfo(
 }
 
 // The time slice. The scheduler runs ready actors on the microtask queue, round robin, each for
-// at most THROUGHPUT messages at a time. Every TURN_BUDGET units of work (a message handled or
+// at most THROUGHPUT messages at a time. Every CHECK_EVERY units of work (a message handled or
 // a cell turn, counted across flushes, so work that re-enters the scheduler from a handler or a
-// settled promise counts like any other) it ends the microtask turn and reads the clock. Once
-// actor work has kept the event loop from running a macrotask for more than SLICE_MS, the rest
-// runs in a macrotask (a 0 ms timer), after the timers and I/O callbacks that are due: a
-// message storm delays a heartbeat or a socket read by about SLICE_MS, not by the storm.
+// settled promise counts like any other) it reads the clock, and every TURN_BUDGET units it
+// ends the microtask turn (ending it more often costs remote throughput: the transport's reads
+// then interleave with the work in smaller pieces). Once actor work has kept the event loop from
+// running a macrotask for more than SLICE_MS, the rest runs in a macrotask (a 0 ms timer),
+// after the timers and I/O callbacks that are due: a message storm delays a heartbeat or a
+// socket read by about SLICE_MS, not by the storm.
 //
-// "Kept from running a macrotask" is measured by a sentinel: the first check of a burst reads
-// the clock and sets a 0 ms timer; if that timer has run by a later check, the event loop is
-// alive and the burst starts again.
+// "Kept from running a macrotask" is measured by a sentinel, a 0 ms timer set once a burst has
+// lasted SLICE_MS / 2: if it has run by a later check, the event loop is alive and the burst
+// starts again; if it has not by SLICE_MS, the scheduler yields. (One timer per half slice at
+// most: a timer per check also wakes the event loop more often, which costs throughput too.)
 const THROUGHPUT = 256;
-const TURN_BUDGET = 1024;
+const CHECK_EVERY = 1024;
+const TURN_BUDGET = 8192;
 const SLICE_MS = 20;
 
 export class Scheduler {
@@ -213,6 +217,7 @@ export class Scheduler {
   // appends, so nothing can queue a second flush that would bypass the slice.
   #pending = false;
   #work = 0;
+  #turnWork = 0;
   #burstStart = -1;
   #sentinel: TimerHandle | null = null;
   #resumeTimer: TimerHandle | null = null;
@@ -256,14 +261,17 @@ export class Scheduler {
         cell.scheduled = true;
         ready.push(cell);
       }
-      if ((this.#work += handled + 1) >= TURN_BUDGET) {
+      if ((this.#work += handled + 1) >= CHECK_EVERY) {
+        this.#turnWork += this.#work;
         this.#work = 0;
         if (this.#sliceOver()) {
+          this.#turnWork = 0;
           this.#compact();
           this.#resumeTimer = platform.setTimer(this.#resume, 0);
           return;
         }
-        if (this.#head < ready.length) {
+        if (this.#turnWork >= TURN_BUDGET && this.#head < ready.length) {
+          this.#turnWork = 0;
           this.#compact();
           queueMicrotask(this.#flush);
           return;
@@ -279,13 +287,17 @@ export class Scheduler {
     const now = platform.now();
     if (this.#burstStart < 0) {
       this.#burstStart = now;
-      if (this.#sentinel === null) {
-        this.#sentinel = platform.setTimer(this.#sentinelFired, 0);
-        this.#sentinel.unref();
-      }
       return false;
     }
-    return now - this.#burstStart > SLICE_MS;
+    const elapsed = now - this.#burstStart;
+    if (elapsed <= SLICE_MS / 2) return false;
+    if (this.#sentinel === null) {
+      // Half a slice without knowing whether the event loop ran: ask it.
+      this.#sentinel = platform.setTimer(this.#sentinelFired, 0);
+      this.#sentinel.unref();
+      return false;
+    }
+    return elapsed > SLICE_MS;
   }
 
   /** Cancels the scheduler's timers (the system has shut down; its actors are stopped). */
