@@ -14,7 +14,7 @@ import {
 import type { TimerHandle } from "../platform/mod.ts";
 import { TimerScheduler } from "../timer/mod.ts";
 import { PendingAsk } from "./_ask.ts";
-import type { SystemCore, TypeInfo } from "./_system_core.ts";
+import type { Scheduler, SystemCore, TypeInfo } from "./_system_core.ts";
 import type { ActorAddress } from "./address.ts";
 import { ActorContext } from "./context.ts";
 import type { ActorDefinition, Handlers, StopNotice } from "./definition.ts";
@@ -118,6 +118,7 @@ export class ActorCell {
   #sampleIndex = -1;
   #sampleAt = 0;
   readonly #sampleMask: number;
+  readonly #scheduler: Scheduler;
   #samples: number[] | null = null;
   #samplesHead = 0;
   #turn = 0;
@@ -133,6 +134,7 @@ export class ActorCell {
   ) {
     this.system = system;
     this.#sampleMask = system.sampleMask;
+    this.#scheduler = system.scheduler;
     this.definition = definition;
     this.info = info;
     this.args = args;
@@ -230,6 +232,8 @@ export class ActorCell {
     }
     if (!this.scheduled && !this.busy && this.status === RUNNING) {
       this.system.schedule(this);
+    } else if (this.#scheduler.yielding) {
+      this.#scheduler.nudge();
     }
   }
 

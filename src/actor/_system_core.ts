@@ -30,6 +30,8 @@ export interface SystemCore {
   now(): number;
   random(): number;
   schedule(cell: ActorCell): void;
+  /** The scheduler (a cell tells it when work arrives while it yields). */
+  readonly scheduler: Scheduler;
   deadLetter(
     path: string,
     type: string,
@@ -222,7 +224,12 @@ export class Scheduler {
   #sentinel: TimerHandle | null = null;
   #resumeTimer: TimerHandle | null = null;
   #flush = (): void => this.#guardedRun();
+  /** True while the scheduler waits for its macrotask (see nudge()). */
+  yielding = false;
+  #yieldAt = 0;
+  #nudges = 0;
   #resume = (): void => {
+    this.yielding = false;
     this.#resumeTimer = null;
     this.#burstStart = -1;
     this.#guardedRun();
@@ -267,6 +274,8 @@ export class Scheduler {
         if (this.#sliceOver()) {
           this.#turnWork = 0;
           this.#compact();
+          this.yielding = true;
+          this.#yieldAt = platform.now();
           this.#resumeTimer = platform.setTimer(this.#resume, 0);
           return;
         }
@@ -281,6 +290,23 @@ export class Scheduler {
     ready.length = 0;
     this.#head = 0;
     this.#pending = false;
+  }
+
+  /**
+   * Called when a message arrives for an actor that is already waiting to run while the
+   * scheduler yields. Messages that keep arriving while the yield's 0 ms timer does not run mean
+   * that something else keeps the event loop from its timers (on Deno, a storm of socket reads,
+   * each resolved without a return to the event loop): the actors are not the cause, and
+   * waiting on would only stall them for as long as the storm lasts. So after SLICE_MS the
+   * scheduler resumes at once. Checked on every 256th call.
+   */
+  nudge(): void {
+    if ((++this.#nudges & 255) !== 0) return;
+    if (this.#resumeTimer === null) return;
+    if (platform.now() - this.#yieldAt <= SLICE_MS) return;
+    platform.clearTimer(this.#resumeTimer);
+    this.#resumeTimer = null;
+    queueMicrotask(this.#resume);
   }
 
   #sliceOver(): boolean {

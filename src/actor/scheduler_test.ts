@@ -88,3 +88,36 @@ test("ActorSystem scheduler yields to a 0 ms timer during a ping-pong storm of a
     `the timer ran after ${handled} of ${total} messages`,
   );
 });
+
+test("ActorSystem scheduler does not stall its actors while something else keeps the event loop from its timers", async () => {
+  // A producer outside the actors (as Deno's socket reads can be) that never lets a timer run:
+  // the scheduler's yield cannot help the event loop then, and must not stop the actors until
+  // the producer is done.
+  await using system = new ActorSystem();
+  const seen = { n: 0 };
+  const counter = defineActor({
+    name: "counter",
+    init: (shared: { n: number }) => shared,
+    handlers: {
+      add: (state) => {
+        state.n++;
+      },
+    },
+  });
+  const ref = await system.spawn(counter, seen);
+  const total = 3_000_000;
+  const started = performance.now();
+  for (let i = 0; i < total; i++) {
+    ref.tell("add");
+    // Stay on the microtask queue: let the actors run, never the timers.
+    if ((i & 1023) === 1023) await null;
+  }
+  const handled = seen.n;
+  const seconds = (performance.now() - started) / 1000;
+  assert.ok(
+    handled > total / 2,
+    `the counter had handled ${handled} of ${total} when the producer ended (${
+      seconds.toFixed(2)
+    } s)`,
+  );
+});
