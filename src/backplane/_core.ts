@@ -203,6 +203,8 @@ export function disconnect(core: Core, fault: Fault | undefined): boolean {
     waiter(undefined);
   }
   core.receiver = null;
+  // Nobody to tell and no signal to abort: nothing to deliver, now or later.
+  if (core.out === null && core.controller === null) return true;
   if (delivering) {
     pending.push(core);
     pendingOut.push(core.out);
@@ -230,8 +232,11 @@ export function disconnect(core: Core, fault: Fault | undefined): boolean {
       firstError = notify(next, nextOut, firstError);
     }
   } finally {
-    pending.length = 0;
-    pendingOut.length = 0;
+    // Only a cascade (or a receiver that threw) leaves anything here: keep the common case cheap.
+    if (pending.length !== 0) {
+      pending.length = 0;
+      pendingOut.length = 0;
+    }
     pendingHead = 0;
     delivering = false;
   }
