@@ -36,6 +36,12 @@ const READ_CHUNK_SIZE = 64 * 1024;
  */
 const ARENA_BYTES = 256 * 1024;
 const ARENA_MIN_READ = 32 * 1024;
+/**
+ * The first read of a connection goes into a small buffer: a connection that sends a few bytes
+ * and then waits (a handshake, or an unauthenticated peer holding a slot) costs that much, not
+ * a whole arena. The next read takes a full arena.
+ */
+const FIRST_READ_BYTES = 16 * 1024;
 
 /** How long a TLS server waits for a client's handshake before dropping it (as on Node). */
 const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -151,10 +157,10 @@ class DenoTcpConn extends TcpConnBase<ReadableByteStreamController> {
   }
 
   async #readLoop(onData: (chunk: Uint8Array) => void): Promise<void> {
-    let arena = new Uint8Array(ARENA_BYTES);
+    let arena = new Uint8Array(FIRST_READ_BYTES);
     let used = 0;
     while (!this.readDone) {
-      if (arena.byteLength - used < ARENA_MIN_READ) {
+      if (used > 0 && arena.byteLength - used < ARENA_MIN_READ) {
         arena = new Uint8Array(ARENA_BYTES);
         used = 0;
       }
