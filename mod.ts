@@ -56,7 +56,6 @@ export {
   LinkMode,
   type Ok,
   ok,
-  PROCESS_TAG,
   type Result,
   rootFault,
   type Shutdown,
@@ -121,21 +120,13 @@ export {
   type SupervisionStrategy,
   type TellArgs,
   type UnknownProtocol,
-  WATCH_LINE,
-  type WatchableRef,
-  watchLineOf,
 } from "./src/actor/mod.ts";
 export {
   type Clock,
   type PeriodicTimerOptions,
   systemClock,
-  TICK_MS,
-  type TickDeadline,
-  TickDeadlines,
-  type TimerFire,
   type TimerHandle,
   type TimerMode,
-  TimerScheduler,
 } from "./src/timer/mod.ts";
 export {
   Counter,

@@ -2,7 +2,7 @@
 // every kind, and helpers that hold decodeMessage to its contract.
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { isProtocolError, ProtocolError } from "../errors.ts";
+import { isProtocolError, ProtocolError } from "./errors.ts";
 import { troupe } from "./generated/troupe_remote.js";
 import {
   decodeMessage,

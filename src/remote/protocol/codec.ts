@@ -3,7 +3,7 @@
 // protobufjs generated from proto/troupe_remote.proto, with one reused Writer. Both directions
 // check the limits documented in messages.ts.
 import $protobuf from "protobufjs/minimal.js";
-import { ProtocolError } from "../errors.ts";
+import { ProtocolError } from "./errors.ts";
 import { troupe } from "./generated/troupe_remote.js";
 import {
   MAX_STRING_BYTES,

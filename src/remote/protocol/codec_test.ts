@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "../../platform/test_harness.ts";
-import { isProtocolError, ProtocolError } from "../errors.ts";
+import { isProtocolError, ProtocolError } from "./errors.ts";
 import {
   decodeMessage,
   encodeMessage,

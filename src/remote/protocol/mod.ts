@@ -28,6 +28,7 @@
  */
 
 export { decodeMessage, encodeMessage } from "./codec.ts";
+export { isProtocolError, ProtocolError } from "./errors.ts";
 // The hot path: encodings into reused buffers, for senders that copy the bytes at once.
 export { encodeAskView, encodeReplyView } from "./_ask_reply.ts";
 export { TellBatchWriter } from "./_tell_batch.ts";

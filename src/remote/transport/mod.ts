@@ -34,6 +34,12 @@
  * @module
  */
 export {
+  ConnectionClosedError,
+  FrameTooLargeError,
+  isConnectionClosedError,
+  isFrameTooLargeError,
+} from "./errors.ts";
+export {
   FrameConnection,
   type FrameConnectionOptions,
   type FrameHandlers,
