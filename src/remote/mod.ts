@@ -35,10 +35,9 @@ export {
   RemoteFailureError,
 } from "./errors.ts";
 export { generateClusterSecret } from "./handshake.ts";
-export {
-  type PeerInfo,
-  RemoteNode,
-  type RemoteNodeOptions,
-  type RemoteTlsClientOptions,
-  type RemoteTlsServerOptions,
-} from "./node.ts";
+export { type PeerInfo, RemoteNode } from "./node.ts";
+export type {
+  RemoteNodeOptions,
+  RemoteTlsClientOptions,
+  RemoteTlsServerOptions,
+} from "./options.ts";

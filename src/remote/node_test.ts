@@ -27,7 +27,8 @@ import {
   newNonce,
   prove,
 } from "./handshake.ts";
-import { RemoteNode, type RemoteNodeOptions } from "./node.ts";
+import { RemoteNode } from "./node.ts";
+import type { RemoteNodeOptions } from "./options.ts";
 import {
   decodeMessage,
   encodeMessage,
