@@ -2,11 +2,7 @@
 // accepting (caps on handshakes in progress, in all and per source address, and a rate limit
 // on failed proofs per address), with small frames only until the peer has proved itself.
 // It also tracks every connection until its socket is released, so close() can wait for them.
-import {
-  type ConnectOptions,
-  platform,
-  type TcpConn,
-} from "../platform/mod.ts";
+import type { ConnectOptions, TcpConn } from "../platform/mod.ts";
 import type { Clock } from "../timer/mod.ts";
 import { Link, type RemoteLogger } from "./_link.ts";
 import type { AuthFailureSettings, Settings } from "./_settings.ts";
@@ -142,7 +138,7 @@ export class Handshakes {
           ? {}
           : { tls: this.#settings.connectTls }),
       } as ConnectOptions;
-      conn = await platform.connect(options);
+      conn = await this.#settings.transport.connect(options);
     } catch (error) {
       throw new NodeUnreachableError(
         address,
@@ -297,6 +293,9 @@ export class Handshakes {
     const limit = this.#settings.maxSendBufferBytes;
     const highWaterBytes = Math.min(4 * 1024 * 1024, Math.floor(limit / 4));
     return {
+      ...(this.#settings.clock === undefined
+        ? {}
+        : { clock: this.#settings.clock }),
       maxFrameBytes: this.#settings.maxFrameBytes,
       maxBufferedBytes: limit + this.#settings.maxFrameBytes + 64,
       highWaterBytes,

@@ -120,7 +120,7 @@ export class NodeCore implements NodeContext {
       port: options.port ?? 0,
       ...(options.tls === undefined ? {} : { tls: options.tls }),
     } as ListenOptions;
-    const listener = await platform.listen(listenOptions);
+    const listener = await settings.transport.listen(listenOptions);
     return new NodeCore(
       system,
       keys,
@@ -397,7 +397,7 @@ export class NodeCore implements NodeContext {
   }
 
   get clock(): Clock {
-    return this.#system.clock;
+    return this.#settings.clock ?? this.#system.clock;
   }
 
   get logger(): RemoteLogger {

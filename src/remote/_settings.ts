@@ -11,6 +11,7 @@ import type { Link, RemoteLogger } from "./_link.ts";
 import type { MessageCodecs } from "./codecs.ts";
 import { checkSecret } from "./handshake.ts";
 import type { RemoteNodeOptions, RemoteTlsClientOptions } from "./options.ts";
+import { tcpTransport, type Transport } from "./transport/mod.ts";
 
 /** A node's settings: its options, checked, with the defaults filled in. */
 export interface Settings {
@@ -25,6 +26,10 @@ export interface Settings {
   readonly maxFrameBytes: number;
   readonly maxSendBufferBytes: number;
   readonly connectTls?: RemoteTlsClientOptions;
+  /** How the node listens and dials. */
+  readonly transport: Transport;
+  /** The clock given in the options, if any (connections' stall detection runs on it then). */
+  readonly clock?: Clock;
 }
 
 /** How many failed proofs an address may make in a burst, and how fast they are forgiven. */
@@ -64,6 +69,27 @@ export function resolveSettings(options: RemoteNodeOptions): {
     }
     return v;
   };
+  const transport = options.transport;
+  if (
+    transport !== undefined &&
+    (typeof transport?.listen !== "function" ||
+      typeof transport.connect !== "function")
+  ) {
+    throw new TypeError(
+      "Invalid transport: expected an object with listen() and connect()",
+    );
+  }
+  const clock = options.clock;
+  if (
+    clock !== undefined &&
+    (typeof clock?.now !== "function" ||
+      typeof clock.setTimer !== "function" ||
+      typeof clock.clearTimer !== "function")
+  ) {
+    throw new TypeError(
+      "Invalid clock: expected an object with now(), setTimer() and clearTimer()",
+    );
+  }
   const settings: Settings = {
     cluster: options.cluster,
     heartbeatIntervalMs: positive(
@@ -108,6 +134,8 @@ export function resolveSettings(options: RemoteNodeOptions): {
       64 * 1024 * 1024,
     ),
     connectTls: options.connectTls,
+    transport: options.transport ?? tcpTransport,
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
   };
   const authFailures = {
     burst: positive("maxAuthFailures", options.maxAuthFailures, 5),

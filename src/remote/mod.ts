@@ -5,6 +5,12 @@
  * spans nodes. The wire protocol is protobuf (proto/troupe_remote.proto) in length-prefixed
  * frames, coalesced in user space.
  *
+ * The network and the clock are options of a node: `transport` (a {@linkcode Transport}; the
+ * default, {@linkcode tcpTransport}, is the platform's TCP and TLS) and `clock`. Every transport
+ * passes one conformance suite; `MemoryNetwork` (in `@troupe/troupe/testing`) runs nodes in one
+ * process with latency, loss, partitions and frozen or killed hosts, and `TestCluster` there
+ * runs N nodes on it under virtual time.
+ *
  * @example Usage
  * ```ts
  * import { ActorSystem, RemoteNode } from "@troupe/troupe";
@@ -36,6 +42,17 @@ export {
 } from "./errors.ts";
 export { generateClusterSecret } from "./handshake.ts";
 export { type PeerInfo, RemoteNode } from "./node.ts";
+export {
+  type ConnectOptions,
+  type ListenOptions,
+  MemoryNetwork,
+  type MemoryNetworkOptions,
+  type NetAddr,
+  type TcpConn,
+  type TcpListener,
+  tcpTransport,
+  type Transport,
+} from "./transport/mod.ts";
 export type {
   RemoteNodeOptions,
   RemoteTlsClientOptions,

@@ -1,5 +1,7 @@
 // The options of a remote node, as users write them.
 import type { BackoffOptions } from "../actor/mod.ts";
+import type { Clock } from "../timer/mod.ts";
+import type { Transport } from "./transport/mod.ts";
 import type { RemoteLogger } from "./_link.ts";
 import type { CodecOptions } from "./codecs.ts";
 
@@ -91,6 +93,17 @@ export interface RemoteNodeOptions extends CodecOptions {
   readonly maxSendBufferBytes?: number;
   /** The largest frame accepted or sent, in bytes (default 8 MiB). */
   readonly maxFrameBytes?: number;
+  /**
+   * How the node listens and dials (default: the platform's TCP, with TLS when `tls` or
+   * `connectTls` is set). A `MemoryNetwork`'s transport runs nodes in one process.
+   */
+  readonly transport?: Transport;
+  /**
+   * The clock of heartbeats, handshake timeouts, reconnect backoff, request timeouts and the
+   * stall detection of connections (default: the actor system's clock for the first ones, the
+   * platform's for stall detection). A `ManualClock` here puts the node under virtual time.
+   */
+  readonly clock?: Clock;
   /** Where connection problems are reported (default: the console). */
   readonly logger?: RemoteLogger;
 }
