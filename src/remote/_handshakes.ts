@@ -63,12 +63,22 @@ export interface HandshakesOptions {
   readonly logger: RemoteLogger;
   /** Whether the node is closing (checked at each step). */
   readonly closed: () => boolean;
+  /** The extensions this node announces. */
+  readonly extensions: readonly string[];
 }
 
 /** An authenticated connection and the name of the node at its other end. */
 export interface Handshaken {
   readonly link: Link;
   readonly peerNode: string;
+  /** The extensions the other node announced. */
+  readonly extensions: ReadonlySet<string>;
+}
+
+/** What a handshake learnt of the other node. */
+interface Greeted {
+  readonly node: string;
+  readonly extensions: ReadonlySet<string>;
 }
 
 export class Handshakes {
@@ -79,6 +89,8 @@ export class Handshakes {
   readonly #clock: Clock;
   readonly #logger: RemoteLogger;
   readonly #closed: () => boolean;
+  /** The Hello/Welcome field announcing this node's extensions (absent when none). */
+  readonly #announce: { readonly extensions?: readonly string[] };
   /** Every connection until its socket is released, so close() can wait for it. */
   readonly #connections = new Set<FrameConnection>();
   /** Links whose handshake is in progress, both directions. */
@@ -100,6 +112,9 @@ export class Handshakes {
     this.#clock = options.clock;
     this.#logger = options.logger;
     this.#closed = options.closed;
+    this.#announce = options.extensions.length === 0
+      ? {}
+      : { extensions: [...options.extensions] };
     const now = () => options.clock.now();
     this.#authFailures = new AuthFailureLimiter({
       ...options.authFailures,
@@ -157,11 +172,11 @@ export class Handshakes {
     const link = this.#link(conn, `node at ${address}`);
     this.#inProgress.add(link);
     try {
-      const peerNode = await this.#dialerHandshake(link, expectedNode);
+      const peer = await this.#dialerHandshake(link, expectedNode);
       if (this.#closed()) {
         throw new NodeUnreachableError(address, "this node is closed");
       }
-      return { link, peerNode };
+      return { link, peerNode: peer.node, extensions: peer.extensions };
     } catch (error) {
       link.close("handshake failed");
       if (this.#closed() && !isNodeUnreachableError(error)) {
@@ -224,13 +239,13 @@ export class Handshakes {
     this.#bySource.set(source, fromSource + 1);
     this.#inProgress.add(link);
     try {
-      const peerNode = await this.#listenerHandshake(link, source);
+      const peer = await this.#listenerHandshake(link, source);
       logger = this.#logger;
       if (this.#closed()) {
         link.close("node closing");
         return undefined;
       }
-      return { link, peerNode };
+      return { link, peerNode: peer.node, extensions: peer.extensions };
     } catch (error) {
       // #refuse logs what it refuses; timeouts, the dialer's own refusals, oversized or
       // malformed frames and early closes are logged here: a failed handshake is never silent.
@@ -363,7 +378,7 @@ export class Handshakes {
   async #dialerHandshake(
     link: Link,
     expectedNode: string | undefined,
-  ): Promise<string> {
+  ): Promise<Greeted> {
     const s = this.#settings;
     const deadline = this.#clock.now() + s.handshakeTimeoutMs;
     const dialerNonce = newNonce();
@@ -374,6 +389,7 @@ export class Handshakes {
       address: this.#address,
       cluster: s.cluster,
       nonce: dialerNonce,
+      ...this.#announce,
     });
     const welcome = await this.#next(link, deadline);
     if (welcome.kind === "refused") {
@@ -425,10 +441,10 @@ export class Handshakes {
       );
     }
     this.#authenticated(link);
-    return welcome.node;
+    return { node: welcome.node, extensions: new Set(welcome.extensions) };
   }
 
-  async #listenerHandshake(link: Link, source: string): Promise<string> {
+  async #listenerHandshake(link: Link, source: string): Promise<Greeted> {
     const s = this.#settings;
     const deadline = this.#clock.now() + s.handshakeTimeoutMs;
     const log = this.#log;
@@ -466,6 +482,7 @@ export class Handshakes {
       address: this.#address,
       cluster: s.cluster,
       nonce: listenerNonce,
+      ...this.#announce,
     });
     const proof = await this.#next(link, deadline);
     if (proof.kind === "refused") {
@@ -498,7 +515,7 @@ export class Handshakes {
     if (link.closed) throw link.closeError;
     this.#authenticated(link);
     link.send({ kind: "accepted", proof: answer });
-    return hello.node;
+    return { node: hello.node, extensions: new Set(hello.extensions) };
   }
 
   /** Tells the other side why, logs it, and returns the error to throw. */

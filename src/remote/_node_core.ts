@@ -19,8 +19,8 @@ import {
   type TimerHandle,
 } from "../platform/mod.ts";
 import type { Clock } from "../timer/mod.ts";
-import { Handshakes } from "./_handshakes.ts";
-import type { Link, RemoteLogger } from "./_link.ts";
+import { type Handshaken, Handshakes } from "./_handshakes.ts";
+import type { RemoteLogger } from "./_link.ts";
 import type { PeerInfo, RemoteNodeCounts } from "./node.ts";
 import { Peer, type PeerCounts } from "./_peer.ts";
 import { RemoteActorRef } from "./_remote_ref.ts";
@@ -33,6 +33,7 @@ import {
   type Settings,
 } from "./_settings.ts";
 import { MessageCodecs } from "./codecs.ts";
+import { type ExtensionChannel, ExtensionRegistry } from "./extension.ts";
 import { NodeUnreachableError } from "./errors.ts";
 import { importSecret } from "./handshake.ts";
 import type { RemoteNodeOptions } from "./options.ts";
@@ -58,6 +59,7 @@ export class NodeCore implements NodeContext {
   readonly #listener: TcpListener;
   readonly #address: string;
   readonly #handshakes: Handshakes;
+  readonly #extensions: ExtensionRegistry;
   readonly #factories = new Map<
     string,
     ActorDefinition<unknown, unknown, Handlers<unknown>>
@@ -74,10 +76,12 @@ export class NodeCore implements NodeContext {
     authFailures: AuthFailureSettings,
     settings: Settings,
     codecs: MessageCodecs,
+    extensions: ExtensionRegistry,
     logger: RemoteLogger,
     listener: TcpListener,
   ) {
     this.#system = system;
+    this.#extensions = extensions;
     this.#settings = settings;
     this.#codecs = codecs;
     this.#logger = logger;
@@ -92,6 +96,7 @@ export class NodeCore implements NodeContext {
       clock: this.clock,
       logger,
       closed: () => this.closed,
+      extensions: extensions.names,
     });
     this.#accepting = this.#acceptLoop();
     this.#armHeartbeat();
@@ -112,6 +117,7 @@ export class NodeCore implements NodeContext {
   ): Promise<NodeCore> {
     const { settings, authFailures, secrets } = resolveSettings(options);
     const codecs = new MessageCodecs(options);
+    const extensions = new ExtensionRegistry(options.extensions);
     const keys = await Promise.all(
       secrets.map((secret) => importSecret(secret)),
     );
@@ -127,6 +133,7 @@ export class NodeCore implements NodeContext {
       authFailures,
       settings,
       codecs,
+      extensions,
       options.logger ?? CONSOLE,
       listener,
     );
@@ -198,7 +205,7 @@ export class NodeCore implements NodeContext {
       this.#peers.set(node, peer);
     }
     // The address that answered is where the node is now: reconnects go there.
-    peer.adopt(link.link, address);
+    peer.adopt(link.link, address, link.extensions);
     return node;
   }
 
@@ -392,6 +399,23 @@ export class NodeCore implements NodeContext {
     return this.#settings;
   }
 
+  get extensions(): ExtensionRegistry {
+    return this.#extensions;
+  }
+
+  /**
+   * The channel of the extension `name` (registered with the `extensions` option).
+   *
+   * @throws {TypeError} When no extension of that name is registered here.
+   */
+  extension<M, R>(name: string): ExtensionChannel<M, R> {
+    return this.#extensions.channel<M, R>(
+      name,
+      this.node,
+      (node) => this.#peer(node),
+    );
+  }
+
   get codecs(): MessageCodecs {
     return this.#codecs;
   }
@@ -430,10 +454,7 @@ export class NodeCore implements NodeContext {
    * Connects and handshakes (see Handshakes.dial): with `expectedNode`, a listener of another
    * name is refused before this node proves anything to it.
    */
-  dial(
-    address: string,
-    expectedNode?: string,
-  ): Promise<{ link: Link; peerNode: string }> {
+  dial(address: string, expectedNode?: string): Promise<Handshaken> {
     return this.#handshakes.dial(address, expectedNode);
   }
 

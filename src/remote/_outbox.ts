@@ -24,6 +24,11 @@ export type Queued =
     readonly kind: "watch" | "unwatch";
     readonly frame: Uint8Array;
     readonly target: string;
+  }
+  | {
+    /** A message of an extension that expects no answer. */
+    readonly kind: "extension";
+    readonly frame: Uint8Array;
   };
 
 function countOf(entries: readonly Queued[]): number {

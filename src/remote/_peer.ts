@@ -64,6 +64,8 @@ export class Peer {
   #flushScheduled = false;
   readonly #watches: WatchProxies;
   #shutdown = false;
+  /** The extensions the node announced when last connected. */
+  #extensions: ReadonlySet<string> = new Set();
 
   constructor(owner: NodeContext, node: string, address: string) {
     this.owner = owner;
@@ -82,7 +84,7 @@ export class Peer {
    * (order stays on one connection); one at another address means the node moved (a process
    * restarted elsewhere): the old connection is dropped, and reconnects go to the new address.
    */
-  adopt(link: Link, address: string): void {
+  adopt(link: Link, address: string, extensions: ReadonlySet<string>): void {
     if (this.#shutdown) {
       link.close("node closing");
       return;
@@ -104,6 +106,7 @@ export class Peer {
       );
     }
     this.address = address;
+    this.#extensions = extensions;
     this.#cancelRetry();
     this.#link = link;
     this.#attempt = 0;
@@ -175,6 +178,7 @@ export class Peer {
         this.#watches.failed(entry.target, error);
         return;
       case "unwatch":
+      case "extension":
         return;
     }
   }
@@ -192,7 +196,7 @@ export class Peer {
     this.#connecting = true;
     const address = this.address;
     this.owner.dial(address, this.node).then(
-      ({ link, peerNode }) => {
+      ({ link, peerNode, extensions }) => {
         this.#connecting = false;
         if (this.#shutdown) {
           link.close("node closing");
@@ -214,7 +218,7 @@ export class Peer {
           if (!this.connected) this.#ensureConnecting();
           return;
         }
-        this.adopt(link, address);
+        this.adopt(link, address, extensions);
       },
       (error) => {
         this.#connecting = false;
@@ -573,6 +577,43 @@ export class Peer {
       new AskRequest(codecs, path, type, codec, body, Math.ceil(timeoutMs)),
       timeoutMs,
     );
+  }
+
+  /** Whether the node announced the extension `name` when last connected. */
+  supports(name: string): boolean {
+    return this.#extensions.has(name);
+  }
+
+  /**
+   * Sends an encoded message that expects no answer (an extension's), after the tells told
+   * before it; while there is no connection it waits in the outbox, like a request.
+   *
+   * @throws {NodeUnreachableError} When this node is closing, the send buffer is full, or too
+   * much waits for the connection.
+   * @throws {FrameTooLargeError} When it is over the frame limit.
+   */
+  sendOneWay(frame: Uint8Array): void {
+    if (this.#shutdown) {
+      throw new NodeUnreachableError(this.node, "this node is closing");
+    }
+    this.#flush();
+    const link = this.#link;
+    if (link !== null && !link.closed) {
+      if (!link.fits(frame.byteLength)) {
+        throw new NodeUnreachableError(
+          this.node,
+          "the send buffer to it is full",
+        );
+      }
+      link.sendEncoded(frame);
+    } else if (this.#outbox.count >= this.owner.settings.maxBufferedMessages) {
+      throw new NodeUnreachableError(
+        this.node,
+        "too many messages are waiting for the connection",
+      );
+    } else {
+      this.#queue({ kind: "extension", frame });
+    }
   }
 
   stop(path: string): Promise<void> {

@@ -13,8 +13,10 @@ import {
 } from "../actor/mod.ts";
 import { type Clock, TickDeadlines } from "../timer/mod.ts";
 import type { MessageCodecs } from "./codecs.ts";
+import type { ExtensionRegistry, RemoteExtension } from "./extension.ts";
 import {
   CodecError,
+  ExtensionUnsupportedError,
   FrameTooLargeError,
   RemoteFailureError,
 } from "./errors.ts";
@@ -296,5 +298,56 @@ export class AskRequest extends Request {
       default:
         return error;
     }
+  }
+}
+
+/** A request of an extension; its reply is in the extension's codec. */
+export class ExtensionRequest extends Request {
+  readonly #node: string;
+  readonly #registry: ExtensionRegistry;
+  readonly #extension: RemoteExtension;
+  #payload: Uint8Array;
+
+  constructor(
+    node: string,
+    registry: ExtensionRegistry,
+    extension: RemoteExtension,
+    payload: Uint8Array,
+  ) {
+    super();
+    this.#node = node;
+    this.#registry = registry;
+    this.#extension = extension;
+    this.#payload = payload;
+  }
+
+  build(id: number): RemoteMessage {
+    return {
+      kind: "extension",
+      id,
+      name: this.#extension.name,
+      payload: this.#payload,
+    };
+  }
+
+  override sent(): void {
+    this.#payload = EMPTY_BODY;
+  }
+
+  decode(answer: Uint8Array): unknown {
+    return this.#registry.decode(this.#extension, answer);
+  }
+
+  timeout(): unknown {
+    const name = this.#extension.name;
+    return new AskTimeoutError(`${this.#node}/${name}`, name, this.timeoutMs);
+  }
+
+  /** The other node refused it: the same error as a refusal here. */
+  override failure(error: unknown): unknown {
+    return error instanceof RemoteFailureError &&
+        error.remoteCode === "EXTENSION_UNSUPPORTED"
+      ? new ExtensionUnsupportedError(this.#node, this.#extension.name)
+      : error;
   }
 }

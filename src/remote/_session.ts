@@ -10,6 +10,7 @@ import type { Link } from "./_link.ts";
 import { WatchedActors } from "./_remote_watch.ts";
 import type { NodeContext } from "./_settings.ts";
 import {
+  ExtensionUnsupportedError,
   FrameTooLargeError,
   isFrameTooLargeError,
   NodeUnreachableError,
@@ -18,6 +19,7 @@ import {
 import {
   encodeReplyView,
   errorTextBound,
+  type ExtensionMessage,
   type RemoteMessage,
   type Tell,
   truncateErrorText,
@@ -212,6 +214,9 @@ export class Session {
           message.args,
         );
         return;
+      case "extension":
+        this.#extension(message);
+        return;
       case "goodbye":
         this.link.close(
           `node "${this.peerNode}" said goodbye: ${message.reason}`,
@@ -228,6 +233,59 @@ export class Session {
           ),
         );
     }
+  }
+
+  /** Hands a message of an extension to its handler; refuses one this node does not handle. */
+  #extension(message: ExtensionMessage): void {
+    const { id, name } = message;
+    const registry = this.owner.extensions;
+    const extension = registry.get(name);
+    const logger = this.owner.logger;
+    const peer = this.peerNode;
+    let decoded: unknown;
+    try {
+      if (extension === undefined) {
+        throw new ExtensionUnsupportedError(this.owner.node, name);
+      }
+      decoded = registry.decode(extension, message.payload);
+    } catch (error) {
+      if (id !== 0) this.#fail(id, error);
+      else {
+        logger.error(
+          `Dropped a message of extension "${name}" from node "${peer}"`,
+          error,
+        );
+      }
+      return;
+    }
+    let result: Promise<unknown>;
+    try {
+      result = Promise.resolve(extension!.handle(decoded, { node: peer }));
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    if (id === 0) {
+      result.catch((error) =>
+        logger.error(
+          `Extension "${name}" failed on a message from node "${peer}"`,
+          error,
+        )
+      );
+      return;
+    }
+    result.then(
+      (reply) => {
+        let body: Uint8Array;
+        try {
+          body = registry.encode(extension!, reply);
+        } catch (error) {
+          this.#fail(id, error);
+          return;
+        }
+        this.#sendReply(id, name, body);
+      },
+      (error) => this.#fail(id, error),
+    );
   }
 
   #deliver(tell: Tell): void {

@@ -7,7 +7,9 @@ import type {
   Handlers,
 } from "../actor/mod.ts";
 import type { Clock } from "../timer/mod.ts";
-import type { Link, RemoteLogger } from "./_link.ts";
+import type { Handshaken } from "./_handshakes.ts";
+import type { RemoteLogger } from "./_link.ts";
+import type { ExtensionRegistry } from "./extension.ts";
 import type { MessageCodecs } from "./codecs.ts";
 import { checkSecret } from "./handshake.ts";
 import type { RemoteNodeOptions, RemoteTlsClientOptions } from "./options.ts";
@@ -172,10 +174,9 @@ export interface NodeContext {
   readonly clock: Clock;
   readonly logger: RemoteLogger;
   /** Dials and handshakes; with `expectedNode`, refuses a listener of another name. */
-  dial(
-    address: string,
-    expectedNode?: string,
-  ): Promise<{ link: Link; peerNode: string }>;
+  dial(address: string, expectedNode?: string): Promise<Handshaken>;
+  /** The extensions this node handles. */
+  readonly extensions: ExtensionRegistry;
   /** Publishes a message that could not be sent as a dead letter. */
   deadLetter(
     node: string,

@@ -17,7 +17,8 @@ export type RemoteErrorCode =
   | "HANDSHAKE_REFUSED"
   | "NODE_UNREACHABLE"
   | "REMOTE_FAILURE"
-  | "CODEC_UNKNOWN";
+  | "CODEC_UNKNOWN"
+  | "EXTENSION_UNSUPPORTED";
 
 function hasCode(value: unknown, code: RemoteErrorCode): boolean {
   return value instanceof Error && (value as { code?: unknown }).code === code;
@@ -148,6 +149,44 @@ export class CodecError extends Error {
     super(message, { cause });
     this.name = "CodecError";
   }
+}
+
+/**
+ * A message of an extension went to a node that does not handle that extension (it did not
+ * announce it in the handshake, or refused the message). The connection stays up.
+ *
+ * @example Usage
+ * ```ts
+ * import { isExtensionUnsupportedError } from "@troupe/troupe";
+ * console.log(isExtensionUnsupportedError(new Error())); // false
+ * ```
+ */
+export class ExtensionUnsupportedError extends Error {
+  /** Stable code. */
+  readonly code = "EXTENSION_UNSUPPORTED" as const;
+  /** The node that lacks it. */
+  readonly node: string;
+  /** The extension's name. */
+  readonly extension: string;
+  /**
+   * Creates the error.
+   *
+   * @param node The node that lacks the extension.
+   * @param extension The extension's name.
+   */
+  constructor(node: string, extension: string) {
+    super(`Node "${node}" does not handle extension "${extension}"`);
+    this.name = "ExtensionUnsupportedError";
+    this.node = node;
+    this.extension = extension;
+  }
+}
+
+/** Tells whether a value is a {@linkcode ExtensionUnsupportedError}. @param value Anything. @returns Whether it is one. */
+export function isExtensionUnsupportedError(
+  value: unknown,
+): value is ExtensionUnsupportedError {
+  return hasCode(value, "EXTENSION_UNSUPPORTED");
 }
 
 /** Tells whether a value is a {@linkcode HandshakeRefusedError}. @param value Anything. @returns Whether it is one. */

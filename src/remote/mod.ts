@@ -11,6 +11,13 @@
  * process with latency, loss, partitions and frozen or killed hosts, and `TestCluster` there
  * runs N nodes on it under virtual time.
  *
+ * Higher layers add their own message kinds without editing this module: a
+ * {@linkcode RemoteExtension} (name, codec, handler) given in the `extensions` option is
+ * announced to every peer in the handshake, and {@linkcode RemoteNode.extension} sends its
+ * messages and gets replies. A message for an extension the peer does not handle is refused with
+ * {@linkcode ExtensionUnsupportedError}, and the connection stays up. Extension messages go from
+ * the node that dialed (after {@linkcode RemoteNode.connect}) to the one it dialed.
+ *
  * @example Usage
  * ```ts
  * import { ActorSystem, RemoteNode } from "@troupe/troupe";
@@ -26,10 +33,12 @@ export type { CodecOptions } from "./codecs.ts";
 export {
   CodecError,
   ConnectionClosedError,
+  ExtensionUnsupportedError,
   FrameTooLargeError,
   HandshakeRefusedError,
   isCodecError,
   isConnectionClosedError,
+  isExtensionUnsupportedError,
   isFrameTooLargeError,
   isHandshakeRefusedError,
   isNodeUnreachableError,
@@ -42,6 +51,11 @@ export {
 } from "./errors.ts";
 export { generateClusterSecret } from "./handshake.ts";
 export { type PeerInfo, RemoteNode } from "./node.ts";
+export type {
+  ExtensionChannel,
+  ExtensionSender,
+  RemoteExtension,
+} from "./extension.ts";
 export {
   type ConnectOptions,
   type ListenOptions,

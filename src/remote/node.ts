@@ -7,6 +7,7 @@ import type {
   UnknownProtocol,
 } from "../actor/mod.ts";
 import { NodeCore } from "./_node_core.ts";
+import type { ExtensionChannel } from "./extension.ts";
 import type { RemoteNodeOptions } from "./options.ts";
 
 /** What {@linkcode RemoteNode.peers} reports for each known node. */
@@ -229,6 +230,33 @@ export class RemoteNode implements AsyncDisposable {
   /** The nodes this node knows, and whether each is connected. */
   peers(): PeerInfo[] {
     return this.#core.peers();
+  }
+
+  /**
+   * The channel of an extension registered with the `extensions` option: send its messages to
+   * a connected node (which must have announced the extension in the handshake) and get replies.
+   *
+   * @typeParam M The extension's messages.
+   * @typeParam R Its replies.
+   * @param name The extension's name.
+   * @returns Its channel.
+   * @throws {TypeError} When no extension of that name is registered on this node.
+   *
+   * @example Usage
+   * ```ts
+   * import { ActorSystem, RemoteNode } from "@troupe/troupe";
+   * const greet = { name: "demo.greet", handle: (who: string) => `hello, ${who}` };
+   * await using a = new ActorSystem({ node: "a" });
+   * await using b = new ActorSystem({ node: "b" });
+   * const options = { cluster: "demo", secret: "correct horse battery", extensions: [greet] };
+   * await using nodeA = await RemoteNode.start(a, options);
+   * await using nodeB = await RemoteNode.start(b, options);
+   * await nodeA.connect(nodeB.address);
+   * console.log(await nodeA.extension<string, string>("demo.greet").ask("b", "a")); // "hello, a"
+   * ```
+   */
+  extension<M = unknown, R = unknown>(name: string): ExtensionChannel<M, R> {
+    return this.#core.extension<M, R>(name);
   }
 
   /**

@@ -4,6 +4,7 @@ import type { Clock } from "../timer/mod.ts";
 import type { Transport } from "./transport/mod.ts";
 import type { RemoteLogger } from "./_link.ts";
 import type { CodecOptions } from "./codecs.ts";
+import type { RemoteExtension } from "./extension.ts";
 
 /** TLS for a node's listener (PEM strings). */
 export interface RemoteTlsServerOptions {
@@ -104,6 +105,14 @@ export interface RemoteNodeOptions extends CodecOptions {
    * platform's for stall detection). A `ManualClock` here puts the node under virtual time.
    */
   readonly clock?: Clock;
+  /**
+   * Message kinds of higher layers that this node handles (at most 64, distinct names taking
+   * at most 2 KiB together): it
+   * announces their names in every handshake, and sends them with
+   * {@linkcode RemoteNode.extension}.
+   */
+  // deno-lint-ignore no-explicit-any -- each extension has its own message and reply types
+  readonly extensions?: readonly RemoteExtension<any, any>[];
   /** Where connection problems are reported (default: the console). */
   readonly logger?: RemoteLogger;
 }

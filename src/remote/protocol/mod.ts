@@ -38,6 +38,7 @@ export {
   truncateErrorText,
 } from "./_error_text.ts";
 export {
+  MAX_EXTENSIONS,
   MAX_STRING_BYTES,
   NONCE_BYTES,
   PROOF_BYTES,
@@ -46,6 +47,7 @@ export {
 export type {
   AcceptedMessage,
   AskMessage,
+  ExtensionMessage,
   FailureMessage,
   GoodbyeMessage,
   HelloMessage,
