@@ -1,6 +1,7 @@
 // What waits for a connection to another node: tells, requests and watches, encoded when they
 // are queued, so their size is checked then and a replay cannot fail on size.
-import { FrameTooLargeError } from "./errors.ts";
+import type { Link } from "./_link.ts";
+import { FrameTooLargeError, NodeUnreachableError } from "./errors.ts";
 import { encodeMessage, type Tell } from "./protocol/mod.ts";
 
 /**
@@ -74,6 +75,54 @@ export class Outbox {
     const kept: Queued[] = unsent.filter((m) => m.kind === "tells");
     this.#entries = kept.concat(this.#entries);
     this.#count = countOf(this.#entries);
+  }
+
+  /**
+   * Sends what waited, on a new connection to `node`. Never throws: what cannot go out goes to
+   * `giveUp`, a request no longer `waiting` (it timed out while queued) is dropped, and if the
+   * connection is lost meanwhile the tells not sent yet are kept for the next one.
+   */
+  replay(
+    link: Link,
+    node: string,
+    waiting: (id: number) => boolean,
+    giveUp: (
+      entry: Queued,
+      error: unknown,
+      reason: "node-unreachable" | "mailbox-full",
+    ) => void,
+  ): void {
+    const outbox = this.take();
+    for (let i = 0; i < outbox.length; i++) {
+      const entry = outbox[i];
+      if (link.closed) {
+        // Lost again while replaying: keep the tells for the next connection (the requests and
+        // watches were failed with the connection).
+        this.putBackTells(outbox.slice(i));
+        return;
+      }
+      if (entry.kind === "request" && !waiting(entry.id)) {
+        // Timed out while queued: its caller has its answer; the other node must not act on it.
+        continue;
+      }
+      if (!link.fits(entry.frame.byteLength)) {
+        giveUp(
+          entry,
+          new NodeUnreachableError(node, "the send buffer to it is full"),
+          "mailbox-full",
+        );
+        continue;
+      }
+      try {
+        link.sendEncoded(entry.frame);
+      } catch (error) {
+        if (link.closed) {
+          i--; // handled as a loss at the top of the loop
+          continue;
+        }
+        giveUp(entry, error, "node-unreachable");
+      }
+    }
   }
 
   /**

@@ -1,20 +1,13 @@
 // The dialing side of an association with one node: the connection this node made to it
 // (redialled with backoff when lost, following the node when it moves), the outbox of what
 // waits for that connection, tell batching, requests and the proxies of watched actors.
-import type { AskOptions } from "../actor/mod.ts";
 import type { Line } from "../backplane/mod.ts";
 import { Device, errorFault } from "../backplane/mod.ts";
 import type { TimerHandle } from "../platform/mod.ts";
 import type { Link } from "./_link.ts";
 import { Outbox, type Queued } from "./_outbox.ts";
 import { WatchProxies } from "./_remote_watch.ts";
-import {
-  AskRequest,
-  EMPTY_BODY,
-  PlainRequest,
-  type Request,
-  RequestTable,
-} from "./_requests.ts";
+import { EMPTY_BODY, type Request, RequestTable } from "./_requests.ts";
 import type { NodeContext } from "./_settings.ts";
 import {
   isFrameTooLargeError,
@@ -118,39 +111,12 @@ export class Peer {
 
   /** Sends what waited for the connection. Never throws: what cannot go out is accounted for. */
   #replay(link: Link): void {
-    const outbox = this.#outbox.take();
-    for (let i = 0; i < outbox.length; i++) {
-      const entry = outbox[i];
-      if (link.closed) {
-        // Lost again while replaying: keep the tells for the next connection (the requests and
-        // watches were failed with the connection).
-        this.#outbox.putBackTells(outbox.slice(i));
-        return;
-      }
-      if (
-        entry.kind === "request" && this.requests.peek(entry.id) === undefined
-      ) {
-        // Timed out while queued: its caller has its answer; the other node must not act on it.
-        continue;
-      }
-      if (!link.fits(entry.frame.byteLength)) {
-        this.#give(
-          entry,
-          new NodeUnreachableError(this.node, "the send buffer to it is full"),
-          "mailbox-full",
-        );
-        continue;
-      }
-      try {
-        link.sendEncoded(entry.frame);
-      } catch (error) {
-        if (link.closed) {
-          i--; // handled as a loss at the top of the loop
-          continue;
-        }
-        this.#give(entry, error, "node-unreachable");
-      }
-    }
+    this.#outbox.replay(
+      link,
+      this.node,
+      (id) => this.requests.peek(id) !== undefined,
+      (entry, error, reason) => this.#give(entry, error, reason),
+    );
   }
 
   /** Gives up on a queued entry: its tells become dead letters, its request fails. */
@@ -555,30 +521,6 @@ export class Peer {
     return promise;
   }
 
-  ask(
-    path: string,
-    type: string,
-    payload: unknown,
-    options: AskOptions | undefined,
-  ): Promise<unknown> {
-    const codecs = this.owner.codecs;
-    let body: Uint8Array | string;
-    let codec: string;
-    try {
-      codec = codecs.nameFor(type);
-      // JSON goes into the frame as text: no buffer of its own.
-      body = codecs.jsonText(codec, type, payload) ??
-        codecs.encode(codec, type, payload);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const timeoutMs = options?.timeoutMs ?? this.owner.system.askTimeoutMs;
-    return this.request(
-      new AskRequest(codecs, path, type, codec, body, Math.ceil(timeoutMs)),
-      timeoutMs,
-    );
-  }
-
   /** Whether the node announced the extension `name` when last connected. */
   supports(name: string): boolean {
     return this.#extensions.has(name);
@@ -614,18 +556,6 @@ export class Peer {
     } else {
       this.#queue({ kind: "extension", frame });
     }
-  }
-
-  stop(path: string): Promise<void> {
-    return this.request(
-      new PlainRequest(
-        this.node,
-        `stop of "${path}"`,
-        (id) => ({ kind: "stop", id, path }),
-        () => undefined,
-      ),
-      undefined,
-    ) as Promise<void>;
   }
 
   // ---- death watch -------------------------------------------------------------------------

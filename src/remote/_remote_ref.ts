@@ -9,6 +9,7 @@ import {
 } from "../actor/mod.ts";
 import type { Line } from "../backplane/mod.ts";
 import type { Peer } from "./_peer.ts";
+import { AskRequest, PlainRequest } from "./_requests.ts";
 
 export class RemoteActorRef implements ActorRef<UnknownProtocol> {
   readonly #peer: Peer;
@@ -34,11 +35,43 @@ export class RemoteActorRef implements ActorRef<UnknownProtocol> {
   }
 
   ask(type: string, payload?: unknown, options?: AskOptions): Promise<never> {
-    return this.#peer.ask(this.path, type, payload, options) as Promise<never>;
+    const peer = this.#peer;
+    const codecs = peer.owner.codecs;
+    let body: Uint8Array | string;
+    let codec: string;
+    try {
+      codec = codecs.nameFor(type);
+      // JSON goes into the frame as text: no buffer of its own.
+      body = codecs.jsonText(codec, type, payload) ??
+        codecs.encode(codec, type, payload);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const timeoutMs = options?.timeoutMs ?? peer.owner.system.askTimeoutMs;
+    return peer.request(
+      new AskRequest(
+        codecs,
+        this.path,
+        type,
+        codec,
+        body,
+        Math.ceil(timeoutMs),
+      ),
+      timeoutMs,
+    ) as Promise<never>;
   }
 
   stop(): Promise<void> {
-    return this.#peer.stop(this.path);
+    const path = this.path;
+    return this.#peer.request(
+      new PlainRequest(
+        this.#peer.node,
+        `stop of "${path}"`,
+        (id) => ({ kind: "stop", id, path }),
+        () => undefined,
+      ),
+      undefined,
+    ) as Promise<void>;
   }
 
   toJSON(): string {
