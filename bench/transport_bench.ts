@@ -5,6 +5,9 @@
 //   one write per frame can be) and a receiver that only counts bytes.
 // - ping-pong: one frame each way, awaited, repeated. Baseline: the same 68 bytes as raw TCP.
 //
+// FrameConnection runs over TCP, TLS and the in-memory network (MemoryNetwork, two hosts in one
+// process, no latency): the last shows the cost of the frame layer alone.
+//
 // Each iteration sets up its own connection pair outside the timed part (b.start/b.end) and
 // closes it, so nothing outlives the bench. Divide the frame count in the name by the time per
 // iteration to get frames/s.
@@ -13,9 +16,10 @@
 import { platform, type TcpConn } from "../src/platform/mod.ts";
 import {
   connectFrames,
-  type FrameConnection,
+  FrameConnection,
   listenFrames,
   type ListenFramesOptions,
+  MemoryNetwork,
 } from "../src/remote/transport/mod.ts";
 import {
   LOCALHOST_CERTIFICATE,
@@ -58,9 +62,40 @@ interface FramePair {
   close(): void;
 }
 
-async function framePair(
-  tls = false,
-): Promise<FramePair> {
+type Carrier = "tcp" | "tls" | "memory";
+
+const CARRIER_NAMES: Readonly<Record<Carrier, string>> = {
+  tcp: "",
+  tls: " over TLS",
+  memory: " over MemoryNetwork",
+};
+
+/** Two FrameConnections between two hosts of an in-memory network. */
+async function memoryPair(): Promise<FramePair> {
+  const network = new MemoryNetwork();
+  const listener = await network.transport("b").listen({ port: 0 });
+  const accepting = listener.accept();
+  const client = new FrameConnection(
+    await network.transport("a").connect({
+      hostname: "b",
+      port: listener.addr.port,
+    }),
+  );
+  const server = new FrameConnection(await accepting);
+  listener.close();
+  return {
+    client,
+    server,
+    close: () => {
+      client.close();
+      server.close();
+    },
+  };
+}
+
+async function framePair(carrier: Carrier = "tcp"): Promise<FramePair> {
+  if (carrier === "memory") return memoryPair();
+  const tls = carrier === "tls";
   let resolveServer!: (conn: FrameConnection) => void;
   const accepted = new Promise<FrameConnection>((resolve) => {
     resolveServer = resolve;
@@ -139,16 +174,16 @@ Deno.bench({
   },
 });
 
-for (const tls of [false, true]) {
+for (const carrier of ["tcp", "tls", "memory"] as const) {
   Deno.bench({
     name: `FrameConnection${
-      tls ? " over TLS" : ""
+      CARRIER_NAMES[carrier]
     }: send() per 64-byte frame (${THROUGHPUT_FRAMES} frames)`,
     group: "throughput",
     n: 50,
     warmup: 5,
     async fn(b) {
-      const pair = await framePair(tls);
+      const pair = await framePair(carrier);
       try {
         let received = 0;
         let done!: () => void;
@@ -219,33 +254,36 @@ Deno.bench({
   },
 });
 
-Deno.bench({
-  name:
-    `FrameConnection ping-pong, one 64-byte frame each way (${ROUND_TRIPS} round trips)`,
-  group: "ping-pong",
-  n: 20,
-  warmup: 2,
-  async fn(b) {
-    const pair = await framePair();
-    try {
-      const server = pair.server;
-      server.start({
-        onFrame: (payload) => server.send(payload),
-        onClose: () => {},
-      });
-      let wake: () => void = () => {};
-      pair.client.start({ onFrame: () => wake(), onClose: () => {} });
-      const payload = new Uint8Array(PAYLOAD_BYTES);
-      b.start();
-      for (let i = 0; i < ROUND_TRIPS; i++) {
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          pair.client.send(payload);
+for (const carrier of ["tcp", "memory"] as const) {
+  Deno.bench({
+    name: `FrameConnection${
+      CARRIER_NAMES[carrier]
+    } ping-pong, one 64-byte frame each way (${ROUND_TRIPS} round trips)`,
+    group: "ping-pong",
+    n: 20,
+    warmup: 2,
+    async fn(b) {
+      const pair = await framePair(carrier);
+      try {
+        const server = pair.server;
+        server.start({
+          onFrame: (payload) => server.send(payload),
+          onClose: () => {},
         });
+        let wake: () => void = () => {};
+        pair.client.start({ onFrame: () => wake(), onClose: () => {} });
+        const payload = new Uint8Array(PAYLOAD_BYTES);
+        b.start();
+        for (let i = 0; i < ROUND_TRIPS; i++) {
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            pair.client.send(payload);
+          });
+        }
+        b.end();
+      } finally {
+        pair.close();
       }
-      b.end();
-    } finally {
-      pair.close();
-    }
-  },
-});
+    },
+  });
+}

@@ -1,7 +1,8 @@
 // The pre-commit gate (deno task ok): formatting, lint, type check, doc lint (of all the
 // modules together, then of each export alone, as a user of that one entry point sees it; a
-// warning fails it too), a publish dry run, the README's code blocks type-checked, and the
-// platform-boundary check. Runs every step and fails if any failed.
+// warning fails it too), a publish dry run, the README's code blocks type-checked, the
+// platform-boundary check and the layering check (scripts/check_layers.ts: no import up the
+// layers, none into another folder's private `_files`). Runs every step and fails if any failed.
 //
 //   deno run -A scripts/ok.ts
 
@@ -134,6 +135,11 @@ async function main(): Promise<number> {
     "run",
     "--allow-read",
     "scripts/check_platform.ts",
+  ]);
+  await check("layers", [
+    "run",
+    "--allow-read",
+    "scripts/check_layers.ts",
   ]);
 
   if (failed.length > 0) {

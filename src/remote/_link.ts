@@ -2,7 +2,11 @@
 // handshake step reader, liveness tracking, and one close path.
 import type { TimerHandle } from "../platform/mod.ts";
 import type { Clock } from "../timer/mod.ts";
-import { ConnectionClosedError, HandshakeRefusedError } from "./errors.ts";
+import {
+  ConnectionClosedError,
+  HandshakeRefusedError,
+  NodeUnreachableError,
+} from "./errors.ts";
 import {
   decodeMessage,
   encodeMessage,
@@ -27,11 +31,33 @@ export class Link {
   closeError: unknown = undefined;
   receivedSinceTick = false;
   sentSinceTick = false;
+  /** Heartbeat ticks in a row with nothing received (see tick). */
+  #silentTicks = 0;
   #queue: RemoteMessage[] = [];
   #waiter:
     | { resolve: (m: RemoteMessage) => void; reject: (e: unknown) => void }
     | null = null;
   #logger: RemoteLogger;
+
+  /**
+   * One heartbeat tick, on either side of a connection: closes the link when nothing came from
+   * `peerNode` for `timeoutMs`.
+   *
+   * @returns Whether the link is still open.
+   */
+  tick(intervalMs: number, timeoutMs: number, peerNode: string): boolean {
+    if (this.receivedSinceTick) this.#silentTicks = 0;
+    else this.#silentTicks++;
+    this.receivedSinceTick = false;
+    if (this.#silentTicks * intervalMs >= timeoutMs) {
+      this.close(
+        `no frame from node "${peerNode}" for ${timeoutMs} ms`,
+        new NodeUnreachableError(peerNode, "heartbeat timeout"),
+      );
+      return false;
+    }
+    return true;
+  }
 
   constructor(
     frames: FrameConnection,

@@ -5,7 +5,31 @@
 // to reject with), not a set of closures, and it lets go of its promise once settled: the FIFO
 // keeps settled requests until the next sweep, and anything they hold would outlive a young
 // generation collection.
+import {
+  ActorStoppedError,
+  AskTimeoutError,
+  MailboxFullError,
+  MessageNotHandledError,
+} from "../actor/mod.ts";
 import { type Clock, TickDeadlines } from "../timer/mod.ts";
+import type { MessageCodecs } from "./codecs.ts";
+import type { ExtensionRegistry, RemoteExtension } from "./extension.ts";
+import {
+  CodecError,
+  ExtensionUnsupportedError,
+  FrameTooLargeError,
+  RemoteFailureError,
+} from "./errors.ts";
+import {
+  encodeAskView,
+  encodeMessage,
+  type RemoteMessage,
+} from "./protocol/mod.ts";
+
+const encoder = new TextEncoder();
+
+/** An empty body: what a request lets go of once sent, and the frame of an unsent entry. */
+export const EMPTY_BODY: Uint8Array = new Uint8Array(0);
 
 /** One request; the table fills in the id, the deadline and the promise's functions. */
 export abstract class Pending {
@@ -122,4 +146,208 @@ function reject(pending: Pending, error: unknown): void {
   const settle = pending.reject!;
   release(pending);
   settle(error);
+}
+
+// ---- requests ----------------------------------------------------------------------------------
+
+/** A request to a peer: how it goes on the wire, and how its answer and failures are read. */
+export abstract class Request extends Pending {
+  /** The request as a message (for the outbox while there is no connection). */
+  abstract build(id: number): RemoteMessage;
+
+  /** The request as bytes; may be a view of a reused buffer (the link copies it at once). */
+  encode(id: number): Uint8Array {
+    return encodeMessage(this.build(id));
+  }
+
+  /** Called once the request went out or into the outbox: let go of what only sending needed. */
+  sent(): void {}
+}
+
+/** A lookup, spawn or stop. */
+export class PlainRequest extends Request {
+  readonly #node: string;
+  readonly #describe: string;
+  readonly #build: (id: number) => RemoteMessage;
+  readonly #decode: (payload: Uint8Array) => unknown;
+
+  constructor(
+    node: string,
+    describe: string,
+    build: (id: number) => RemoteMessage,
+    decode: (payload: Uint8Array) => unknown,
+  ) {
+    super();
+    this.#node = node;
+    this.#describe = describe;
+    this.#build = build;
+    this.#decode = decode;
+  }
+
+  build(id: number): RemoteMessage {
+    return this.#build(id);
+  }
+
+  decode(answer: Uint8Array): unknown {
+    return this.#decode(answer);
+  }
+
+  timeout(): unknown {
+    return new AskTimeoutError(
+      `${this.#node}/${this.#describe}`,
+      this.#describe,
+      this.timeoutMs,
+    );
+  }
+}
+
+/** An ask of a remote actor; its failures are the errors a local ref would give. */
+export class AskRequest extends Request {
+  readonly #codecs: MessageCodecs;
+  readonly #path: string;
+  readonly #type: string;
+  readonly #codec: string;
+  #body: Uint8Array | string;
+  readonly #wireTimeoutMs: number;
+
+  constructor(
+    codecs: MessageCodecs,
+    path: string,
+    type: string,
+    codec: string,
+    body: Uint8Array | string,
+    wireTimeoutMs: number,
+  ) {
+    super();
+    this.target = path;
+    this.#codecs = codecs;
+    this.#path = path;
+    this.#type = type;
+    this.#codec = codec;
+    this.#body = body;
+    this.#wireTimeoutMs = wireTimeoutMs;
+  }
+
+  override encode(id: number): Uint8Array {
+    return encodeAskView(
+      id,
+      this.#path,
+      this.#type,
+      this.#codec,
+      this.#body,
+      this.#wireTimeoutMs,
+    );
+  }
+
+  build(id: number): RemoteMessage {
+    const body = this.#body;
+    return {
+      kind: "ask",
+      id,
+      recipient: this.#path,
+      type: this.#type,
+      codec: this.#codec,
+      payload: typeof body === "string" ? encoder.encode(body) : body,
+      timeoutMs: this.#wireTimeoutMs,
+    };
+  }
+
+  override sent(): void {
+    this.#body = EMPTY_BODY;
+  }
+
+  decode(answer: Uint8Array): unknown {
+    return this.#codecs.decode(this.#codec, this.#type, answer);
+  }
+
+  timeout(): unknown {
+    return new AskTimeoutError(this.#path, this.#type, this.timeoutMs);
+  }
+
+  /** Maps a remote failure to the error a local ref would give. */
+  override failure(error: unknown): unknown {
+    const path = this.#path;
+    const type = this.#type;
+    if (error instanceof AskTimeoutError) {
+      return new AskTimeoutError(path, type, error.timeoutMs);
+    }
+    if (!(error instanceof RemoteFailureError)) return error;
+    switch (error.remoteCode) {
+      case "ASK_TIMEOUT":
+        return new AskTimeoutError(path, type, NaN);
+      case "ACTOR_STOPPED":
+        return new ActorStoppedError(path, type);
+      case "MESSAGE_NOT_HANDLED":
+        return new MessageNotHandledError(path, "remote", type);
+      case "MAILBOX_FULL":
+        return new MailboxFullError(
+          path,
+          type,
+          Number(/capacity (\d+)/.exec(error.message)?.[1] ?? NaN),
+        );
+      case "CODEC_UNKNOWN":
+        return new CodecError(error.message);
+      case "FRAME_TOO_LARGE": {
+        // The answer was too large to send: the same error as an ask too large to send.
+        const sizes = /Frame of (\d+) bytes is over the limit of (\d+) bytes/
+          .exec(error.message);
+        return sizes === null
+          ? error
+          : new FrameTooLargeError(Number(sizes[1]), Number(sizes[2]));
+      }
+      default:
+        return error;
+    }
+  }
+}
+
+/** A request of an extension; its reply is in the extension's codec. */
+export class ExtensionRequest extends Request {
+  readonly #node: string;
+  readonly #registry: ExtensionRegistry;
+  readonly #extension: RemoteExtension;
+  #payload: Uint8Array;
+
+  constructor(
+    node: string,
+    registry: ExtensionRegistry,
+    extension: RemoteExtension,
+    payload: Uint8Array,
+  ) {
+    super();
+    this.#node = node;
+    this.#registry = registry;
+    this.#extension = extension;
+    this.#payload = payload;
+  }
+
+  build(id: number): RemoteMessage {
+    return {
+      kind: "extension",
+      id,
+      name: this.#extension.name,
+      payload: this.#payload,
+    };
+  }
+
+  override sent(): void {
+    this.#payload = EMPTY_BODY;
+  }
+
+  decode(answer: Uint8Array): unknown {
+    return this.#registry.decode(this.#extension, answer);
+  }
+
+  timeout(): unknown {
+    const name = this.#extension.name;
+    return new AskTimeoutError(`${this.#node}/${name}`, name, this.timeoutMs);
+  }
+
+  /** The other node refused it: the same error as a refusal here. */
+  override failure(error: unknown): unknown {
+    return error instanceof RemoteFailureError &&
+        error.remoteCode === "EXTENSION_UNSUPPORTED"
+      ? new ExtensionUnsupportedError(this.#node, this.#extension.name)
+      : error;
+  }
 }

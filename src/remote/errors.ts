@@ -1,4 +1,13 @@
-// All errors of the remoting subsystem, each with a stable `code` and an `isXxx()` guard.
+// All errors of the remoting subsystem, each with a stable `code` and an `isXxx()` guard. The
+// protocol and transport layers own theirs (a lower layer cannot import this file); they are
+// re-exported here so the subsystem's errors stay one list.
+export { isProtocolError, ProtocolError } from "./protocol/errors.ts";
+export {
+  ConnectionClosedError,
+  FrameTooLargeError,
+  isConnectionClosedError,
+  isFrameTooLargeError,
+} from "./transport/errors.ts";
 
 /** The codes of remoting errors. */
 export type RemoteErrorCode =
@@ -8,89 +17,11 @@ export type RemoteErrorCode =
   | "HANDSHAKE_REFUSED"
   | "NODE_UNREACHABLE"
   | "REMOTE_FAILURE"
-  | "CODEC_UNKNOWN";
+  | "CODEC_UNKNOWN"
+  | "EXTENSION_UNSUPPORTED";
 
 function hasCode(value: unknown, code: RemoteErrorCode): boolean {
   return value instanceof Error && (value as { code?: unknown }).code === code;
-}
-
-/**
- * Bytes from the network are not a valid frame or message.
- *
- * @example Usage
- * ```ts
- * import { isProtocolError } from "@troupe/troupe";
- * console.log(isProtocolError(new Error())); // false
- * ```
- */
-export class ProtocolError extends Error {
-  /** Stable code. */
-  readonly code = "MALFORMED_FRAME" as const;
-  /**
-   * Creates the error.
-   *
-   * @param message What was wrong.
-   * @param cause The underlying error.
-   */
-  constructor(message: string, cause?: unknown) {
-    super(message, { cause });
-    this.name = "ProtocolError";
-  }
-}
-
-/**
- * A frame is larger than the configured limit (inbound: the connection is closed; outbound:
- * the message is refused).
- *
- * @example Usage
- * ```ts
- * import { isFrameTooLargeError } from "@troupe/troupe";
- * console.log(isFrameTooLargeError(new Error())); // false
- * ```
- */
-export class FrameTooLargeError extends Error {
-  /** Stable code. */
-  readonly code = "FRAME_TOO_LARGE" as const;
-  /** The frame's size in bytes. */
-  readonly size: number;
-  /** The limit in bytes. */
-  readonly limit: number;
-  /**
-   * Creates the error.
-   *
-   * @param size The frame's size.
-   * @param limit The limit.
-   */
-  constructor(size: number, limit: number) {
-    super(`Frame of ${size} bytes is over the limit of ${limit} bytes`);
-    this.name = "FrameTooLargeError";
-    this.size = size;
-    this.limit = limit;
-  }
-}
-
-/**
- * The connection is closed (by either side, or because the peer stopped reading or answering).
- *
- * @example Usage
- * ```ts
- * import { isConnectionClosedError } from "@troupe/troupe";
- * console.log(isConnectionClosedError(new Error())); // false
- * ```
- */
-export class ConnectionClosedError extends Error {
-  /** Stable code. */
-  readonly code = "CONNECTION_CLOSED" as const;
-  /**
-   * Creates the error.
-   *
-   * @param reason Why it closed.
-   * @param cause The underlying error.
-   */
-  constructor(reason: string, cause?: unknown) {
-    super(`Connection closed: ${reason}`, { cause });
-    this.name = "ConnectionClosedError";
-  }
 }
 
 /**
@@ -220,22 +151,44 @@ export class CodecError extends Error {
   }
 }
 
-/** Tells whether a value is a {@linkcode ProtocolError}. @param value Anything. @returns Whether it is one. */
-export function isProtocolError(value: unknown): value is ProtocolError {
-  return hasCode(value, "MALFORMED_FRAME");
+/**
+ * A message of an extension went to a node that does not handle that extension (it did not
+ * announce it in the handshake, or refused the message). The connection stays up.
+ *
+ * @example Usage
+ * ```ts
+ * import { isExtensionUnsupportedError } from "@troupe/troupe";
+ * console.log(isExtensionUnsupportedError(new Error())); // false
+ * ```
+ */
+export class ExtensionUnsupportedError extends Error {
+  /** Stable code. */
+  readonly code = "EXTENSION_UNSUPPORTED" as const;
+  /** The node that lacks it. */
+  readonly node: string;
+  /** The extension's name. */
+  readonly extension: string;
+  /**
+   * Creates the error.
+   *
+   * @param node The node that lacks the extension.
+   * @param extension The extension's name.
+   */
+  constructor(node: string, extension: string) {
+    super(`Node "${node}" does not handle extension "${extension}"`);
+    this.name = "ExtensionUnsupportedError";
+    this.node = node;
+    this.extension = extension;
+  }
 }
-/** Tells whether a value is a {@linkcode FrameTooLargeError}. @param value Anything. @returns Whether it is one. */
-export function isFrameTooLargeError(
+
+/** Tells whether a value is a {@linkcode ExtensionUnsupportedError}. @param value Anything. @returns Whether it is one. */
+export function isExtensionUnsupportedError(
   value: unknown,
-): value is FrameTooLargeError {
-  return hasCode(value, "FRAME_TOO_LARGE");
+): value is ExtensionUnsupportedError {
+  return hasCode(value, "EXTENSION_UNSUPPORTED");
 }
-/** Tells whether a value is a {@linkcode ConnectionClosedError}. @param value Anything. @returns Whether it is one. */
-export function isConnectionClosedError(
-  value: unknown,
-): value is ConnectionClosedError {
-  return hasCode(value, "CONNECTION_CLOSED");
-}
+
 /** Tells whether a value is a {@linkcode HandshakeRefusedError}. @param value Anything. @returns Whether it is one. */
 export function isHandshakeRefusedError(
   value: unknown,

@@ -14,7 +14,8 @@ import {
   prove,
   sourceKey,
 } from "./handshake.ts";
-import { RemoteNode, type RemoteNodeOptions } from "./node.ts";
+import { RemoteNode } from "./node.ts";
+import type { RemoteNodeOptions } from "./options.ts";
 import {
   decodeMessage,
   encodeMessage,

@@ -5,6 +5,19 @@
  * spans nodes. The wire protocol is protobuf (proto/troupe_remote.proto) in length-prefixed
  * frames, coalesced in user space.
  *
+ * The network and the clock are options of a node: `transport` (a {@linkcode Transport}; the
+ * default, {@linkcode tcpTransport}, is the platform's TCP and TLS) and `clock`. Every transport
+ * passes one conformance suite; `MemoryNetwork` (in `@troupe/troupe/testing`) runs nodes in one
+ * process with latency, loss, partitions and frozen or killed hosts, and `TestCluster` there
+ * runs N nodes on it under virtual time.
+ *
+ * Higher layers add their own message kinds without editing this module: a
+ * {@linkcode RemoteExtension} (name, codec, handler) given in the `extensions` option is
+ * announced to every peer in the handshake, and {@linkcode RemoteNode.extension} sends its
+ * messages and gets replies. A message for an extension the peer does not handle is refused with
+ * {@linkcode ExtensionUnsupportedError}, and the connection stays up. Extension messages go from
+ * the node that dialed (after {@linkcode RemoteNode.connect}) to the one it dialed.
+ *
  * @example Usage
  * ```ts
  * import { ActorSystem, RemoteNode } from "@troupe/troupe";
@@ -20,10 +33,12 @@ export type { CodecOptions } from "./codecs.ts";
 export {
   CodecError,
   ConnectionClosedError,
+  ExtensionUnsupportedError,
   FrameTooLargeError,
   HandshakeRefusedError,
   isCodecError,
   isConnectionClosedError,
+  isExtensionUnsupportedError,
   isFrameTooLargeError,
   isHandshakeRefusedError,
   isNodeUnreachableError,
@@ -35,10 +50,25 @@ export {
   RemoteFailureError,
 } from "./errors.ts";
 export { generateClusterSecret } from "./handshake.ts";
+export { type PeerInfo, RemoteNode } from "./node.ts";
+export type {
+  ExtensionChannel,
+  ExtensionSender,
+  RemoteExtension,
+} from "./extension.ts";
 export {
-  type PeerInfo,
-  RemoteNode,
-  type RemoteNodeOptions,
-  type RemoteTlsClientOptions,
-  type RemoteTlsServerOptions,
-} from "./node.ts";
+  type ConnectOptions,
+  type ListenOptions,
+  MemoryNetwork,
+  type MemoryNetworkOptions,
+  type NetAddr,
+  type TcpConn,
+  type TcpListener,
+  tcpTransport,
+  type Transport,
+} from "./transport/mod.ts";
+export type {
+  RemoteNodeOptions,
+  RemoteTlsClientOptions,
+  RemoteTlsServerOptions,
+} from "./options.ts";

@@ -6,11 +6,8 @@ import { ActorSystem, type DeadLetter, defineActor } from "../../mod.ts";
 import { ManualClock } from "../testing/mod.ts";
 import { TcpRelay, waitFor } from "../../tests/remote/support.ts";
 import { isFrameTooLargeError, isNodeUnreachableError } from "./errors.ts";
-import {
-  RemoteNode,
-  remoteNodeCounts,
-  type RemoteNodeOptions,
-} from "./node.ts";
+import { RemoteNode, remoteNodeCounts } from "./node.ts";
+import type { RemoteNodeOptions } from "./options.ts";
 
 const SECRET = "test secret, not for production";
 const quiet = { error() {} };

@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { test } from "../platform/test_harness.ts";
 import { ActorSystem, type DeadLetter, defineActor } from "../../mod.ts";
 import { isFrameTooLargeError, isRemoteFailureError } from "./errors.ts";
-import { RemoteNode, type RemoteNodeOptions } from "./node.ts";
+import { RemoteNode } from "./node.ts";
+import type { RemoteNodeOptions } from "./options.ts";
 
 const SECRET = "test secret, not for production";
 const quiet = { error() {} };

@@ -27,13 +27,15 @@ import {
   newNonce,
   prove,
 } from "./handshake.ts";
-import { RemoteNode, type RemoteNodeOptions } from "./node.ts";
+import { RemoteNode } from "./node.ts";
+import type { RemoteNodeOptions } from "./options.ts";
 import {
   decodeMessage,
   encodeMessage,
   PROTOCOL_VERSION,
 } from "./protocol/mod.ts";
-import { listenFrames } from "./transport/mod.ts";
+import { listenFrames, MemoryNetwork } from "./transport/mod.ts";
+import { ManualClock } from "../timer/mod.ts";
 import { waitFor } from "../../tests/remote/support.ts";
 
 const SECRET = "test secret, not for production";
@@ -513,5 +515,49 @@ test("RemoteNode: a producer faster than the network gets dead letters, never a 
     p.nodeA.peers().map((x) => x.connected),
     [true],
     "the connection survived",
+  );
+});
+
+test("RemoteNode.start() takes its transport and clock as options (a MemoryNetwork under a ManualClock)", async () => {
+  const clock = new ManualClock();
+  const network = new MemoryNetwork({ clock });
+  await using a = new ActorSystem({ node: "a", logger: quiet, clock });
+  await using b = new ActorSystem({ node: "b", logger: quiet, clock });
+  await b.spawn(echo, undefined, { id: "echo" });
+  const options = { cluster: "test", secret: SECRET, logger: quiet, clock };
+  await using nodeA = await RemoteNode.start(a, {
+    ...options,
+    transport: network.transport("host-a"),
+  });
+  await using nodeB = await RemoteNode.start(b, {
+    ...options,
+    transport: network.transport("host-b"),
+  });
+  assert.match(nodeB.address, /^host-b:\d+$/, "listening on the network");
+  assert.equal(await nodeA.connect(nodeB.address), "b");
+  const ref = nodeA.ref<EchoProtocol>("b", "echo");
+  assert.equal(await ref.ask("echo", "in memory"), "in memory");
+  // The heartbeat runs on the node's clock: a partition is found only as virtual time passes.
+  network.partition("host-a", "host-b");
+  await clock.advance(4000);
+  assert.equal(nodeA.peers()[0].connected, true);
+  await clock.advance(2000);
+  assert.equal(nodeA.peers()[0].connected, false);
+  await using system = new ActorSystem({ logger: quiet });
+  await assert.rejects(
+    RemoteNode.start(system, {
+      cluster: "c",
+      secret: SECRET,
+      transport: {} as never,
+    }),
+    TypeError,
+  );
+  await assert.rejects(
+    RemoteNode.start(system, {
+      cluster: "c",
+      secret: SECRET,
+      clock: {} as never,
+    }),
+    TypeError,
   );
 });

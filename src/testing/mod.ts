@@ -1,7 +1,9 @@
 /**
  * Tools for testing code built on Troupe: a {@linkcode TestProbe} actor that records what it
- * is sent and expects messages and stops within a deadline, and a {@linkcode ManualClock} for
- * virtual time (pass it as the system's `clock`).
+ * is sent and expects messages and stops within a deadline, a {@linkcode ManualClock} for
+ * virtual time (pass it as the system's `clock`), and a {@linkcode TestCluster}: N remote nodes
+ * on an in-memory network ({@linkcode MemoryNetwork}) under one ManualClock, with partitions,
+ * freezes and kills.
  *
  * @example Usage
  * ```ts
@@ -24,22 +26,12 @@
  * @module
  */
 export { ManualClock } from "../timer/manual_clock.ts";
-// The core types these tools name in their signatures, so that this entry point documents itself
-// completely (`deno doc --lint src/testing/mod.ts`); they are the same types `@troupe/troupe`
-// exports.
-export type { Clock, TimerHandle } from "../timer/mod.ts";
-export type {
-  ActorAddress,
-  ActorRef,
-  AskArgs,
-  AskOptions,
-  PayloadOf,
-  ResultOf,
-  StopNotice,
-  TellArgs,
-  UnknownProtocol,
-} from "../actor/mod.ts";
-export type { DeviceId, Fault } from "../backplane/mod.ts";
+export { TestCluster, type TestClusterOptions } from "./test_cluster.ts";
+export { MemoryNetwork, type MemoryNetworkOptions } from "../remote/mod.ts";
+// The core types these tools name in their signatures (a TestCluster hands out actor systems
+// and remote nodes, which name most of the core), so that this entry point documents itself
+// completely (`deno doc --lint src/testing/mod.ts`); they are the types `@troupe/troupe` exports.
+export type * from "../../mod.ts";
 export {
   type ExpectOptions,
   isProbeExpectationError,

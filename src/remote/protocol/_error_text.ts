@@ -62,3 +62,25 @@ export function truncateErrorText(
   }
   return text.slice(0, end) + marker;
 }
+
+/**
+ * The bound for one error text field of a Failure or Terminated message when frames may be at
+ * most `maxFrameBytes`: {@linkcode MAX_ERROR_TEXT_BYTES}, or less when frames are small, so that
+ * two such fields and the rest of the message always fit in a frame.
+ *
+ * @param maxFrameBytes The largest frame a node sends.
+ * @returns The bound in UTF-8 bytes (at least 64).
+ *
+ * @example Usage
+ * ```ts
+ * import { errorTextBound } from "./mod.ts";
+ * console.log(errorTextBound(8 * 1024 * 1024)); // 16384
+ * console.log(errorTextBound(4096)); // 1536
+ * ```
+ */
+export function errorTextBound(maxFrameBytes: number): number {
+  return Math.max(
+    64,
+    Math.min(MAX_ERROR_TEXT_BYTES, Math.floor((maxFrameBytes - 1024) / 2)),
+  );
+}

@@ -2,7 +2,7 @@
 // every kind, and helpers that hold decodeMessage to its contract.
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { isProtocolError, ProtocolError } from "../errors.ts";
+import { isProtocolError, ProtocolError } from "./errors.ts";
 import { troupe } from "./generated/troupe_remote.js";
 import {
   decodeMessage,
@@ -105,6 +105,12 @@ export const samples: Readonly<Record<RemoteMessageKind, RemoteMessage>> = {
   lookup: { kind: "lookup", id: 20, path: "orders/42" },
   stop: { kind: "stop", id: 21, path: "orders/42" },
   goodbye: { kind: "goodbye", reason: "node closing" },
+  extension: {
+    kind: "extension",
+    id: 22,
+    name: "troupe.membership",
+    payload: encoder.encode('{"up":["a"]}'),
+  },
 };
 
 export const kinds = Object.keys(samples) as RemoteMessageKind[];
@@ -144,6 +150,8 @@ export function bytesFields(message: RemoteMessage): Uint8Array[] {
       return [message.payload];
     case "spawn":
       return [message.args];
+    case "extension":
+      return [message.payload];
     default:
       return [];
   }
@@ -342,6 +350,12 @@ export const messageArbs: Readonly<
     path: nameArb,
   }),
   goodbye: record({ kind: fc.constant("goodbye" as const), reason: textArb }),
+  extension: record({
+    kind: fc.constant("extension" as const),
+    id: uint32Arb,
+    name: nameArb,
+    payload: bytesArb,
+  }),
 };
 
 export const anyMessageArb: fc.Arbitrary<RemoteMessage> = fc.oneof(

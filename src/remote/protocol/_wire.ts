@@ -2,7 +2,7 @@
 // a reader that throws only ProtocolError, and a reusable scratch writer. Strings are UTF-8 as
 // TextEncoder writes them (a lone surrogate becomes U+FFFD, so every frame is valid UTF-8), and
 // decode strictly (invalid UTF-8 is a malformed frame).
-import { ProtocolError } from "../errors.ts";
+import { ProtocolError } from "./errors.ts";
 import { MAX_STRING_BYTES } from "./messages.ts";
 
 /** Wire types of the protobuf encoding. */

@@ -3,9 +3,10 @@
 // protobufjs generated from proto/troupe_remote.proto, with one reused Writer. Both directions
 // check the limits documented in messages.ts.
 import $protobuf from "protobufjs/minimal.js";
-import { ProtocolError } from "../errors.ts";
+import { ProtocolError } from "./errors.ts";
 import { troupe } from "./generated/troupe_remote.js";
 import {
+  MAX_EXTENSIONS,
   MAX_STRING_BYTES,
   NONCE_BYTES,
   PROOF_BYTES,
@@ -43,6 +44,7 @@ const FIELD_OF_KIND: Readonly<Record<RemoteMessageKind, number>> = {
   lookup: 41,
   stop: 42,
   goodbye: 50,
+  extension: 60,
 };
 
 const KIND_OF_FIELD: ReadonlyArray<RemoteMessageKind | undefined> = (() => {
@@ -130,6 +132,16 @@ function name(value: unknown, what: string): string {
   return text(value, what);
 }
 
+/** An optional list of extension names: absent is none. */
+function names(value: unknown, what: string): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) encodeError(what, "must be an array", true);
+  if (value.length > MAX_EXTENSIONS) {
+    encodeError(what, `must list at most ${MAX_EXTENSIONS} names`, false);
+  }
+  return value.map((item, i) => name(item, `${what}[${i}]`));
+}
+
 function uint32(value: unknown, what: string): number {
   if (typeof value !== "number") encodeError(what, "must be a number", true);
   if (!Number.isInteger(value) || value < 0 || value > 0xffff_ffff) {
@@ -170,6 +182,7 @@ function encodeBody(message: RemoteMessage, w: $protobuf.Writer): void {
         address: name(message.address, "hello.address"),
         cluster: name(message.cluster, "hello.cluster"),
         nonce: exactBytes(message.nonce, NONCE_BYTES, "hello.nonce"),
+        extensions: names(message.extensions, "hello.extensions"),
       }, w);
       return;
     case "welcome":
@@ -182,6 +195,7 @@ function encodeBody(message: RemoteMessage, w: $protobuf.Writer): void {
         address: name(message.address, "welcome.address"),
         cluster: name(message.cluster, "welcome.cluster"),
         nonce: exactBytes(message.nonce, NONCE_BYTES, "welcome.nonce"),
+        extensions: names(message.extensions, "welcome.extensions"),
       }, w);
       return;
     case "proof":
@@ -267,6 +281,13 @@ function encodeBody(message: RemoteMessage, w: $protobuf.Writer): void {
       return;
     case "goodbye":
       v1.Goodbye.encode({ reason: text(message.reason, "goodbye.reason") }, w);
+      return;
+    case "extension":
+      v1.Extension.encode({
+        id: uint32(message.id, "extension.id"),
+        name: name(message.name, "extension.name"),
+        payload: bytes(message.payload, "extension.payload"),
+      }, w);
       return;
     default:
       encodeError(
@@ -372,6 +393,20 @@ function decodedBytes(value: Uint8Array): Uint8Array {
   return value.length === 0 ? new Uint8Array(0) : value;
 }
 
+/** Extension names as a message field: absent when the list is empty (a peer without any). */
+function decodedNames(
+  value: string[],
+  what: string,
+): { extensions?: readonly string[] } {
+  if (value.length === 0) return {};
+  if (value.length > MAX_EXTENSIONS) {
+    throw malformed(`${what} must list at most ${MAX_EXTENSIONS} names`);
+  }
+  return {
+    extensions: value.map((item, i) => decodedName(item, `${what}[${i}]`)),
+  };
+}
+
 function decodedExactBytes(
   value: Uint8Array,
   size: number,
@@ -404,6 +439,7 @@ function decodeBody(
         address: decodedName(m.address, "hello.address"),
         cluster: decodedName(m.cluster, "hello.cluster"),
         nonce: decodedExactBytes(m.nonce, NONCE_BYTES, "hello.nonce"),
+        ...decodedNames(m.extensions, "hello.extensions"),
       };
     }
     case "welcome": {
@@ -415,6 +451,7 @@ function decodeBody(
         address: decodedName(m.address, "welcome.address"),
         cluster: decodedName(m.cluster, "welcome.cluster"),
         nonce: decodedExactBytes(m.nonce, NONCE_BYTES, "welcome.nonce"),
+        ...decodedNames(m.extensions, "welcome.extensions"),
       };
     }
     case "proof": {
@@ -526,6 +563,15 @@ function decodeBody(
           "goodbye.reason",
         ),
       };
+    case "extension": {
+      const m = v1.Extension.decode(reader, length);
+      return {
+        kind,
+        id: m.id,
+        name: decodedName(m.name, "extension.name"),
+        payload: decodedBytes(m.payload),
+      };
+    }
   }
 }
 

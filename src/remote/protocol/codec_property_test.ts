@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { test } from "../../platform/test_harness.ts";
-import { ProtocolError } from "../errors.ts";
+import { ProtocolError } from "./errors.ts";
 import {
   decodeMessage,
   encodeMessage,

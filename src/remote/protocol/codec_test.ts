@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "../../platform/test_harness.ts";
-import { isProtocolError, ProtocolError } from "../errors.ts";
+import { isProtocolError, ProtocolError } from "./errors.ts";
 import {
   decodeMessage,
   encodeMessage,
@@ -563,4 +563,48 @@ test("decodeMessage() agrees with the generated decoder on the envelope", () => 
     assert.equal(envelope.body, kind);
   }
   assert.ok(isProtocolError(decodeError(bytesOf(1))));
+});
+
+test("encodeMessage() carries the extensions of a Hello and a Welcome; none is no field at all (wire compatible)", () => {
+  for (const kind of ["hello", "welcome"] as const) {
+    const plain = samples[kind];
+    const announced = {
+      ...plain,
+      extensions: ["troupe.membership", "troupe.pubsub"],
+    } as RemoteMessage;
+    assert.deepEqual(roundTrip(announced), announced);
+    // Without extensions, the bytes are those of a peer that predates them.
+    assert.deepEqual(encodeMessage(plain), encodeWithGenerated(plain));
+    assert.deepEqual(
+      encodeMessage({ ...plain, extensions: [] } as RemoteMessage),
+      encodeMessage(plain),
+    );
+    assert.equal("extensions" in roundTrip(plain), false);
+    assert.throws(
+      () =>
+        encodeMessage({
+          ...plain,
+          extensions: Array.from({ length: 65 }, (_, i) => `e${i}`),
+        } as RemoteMessage),
+      RangeError,
+    );
+    assert.throws(
+      () => encodeMessage({ ...plain, extensions: [""] } as RemoteMessage),
+      RangeError,
+    );
+  }
+});
+
+test("decodeMessage() reads an extension message, and refuses one without a name", () => {
+  assert.deepEqual(roundTrip(samples.extension), samples.extension);
+  const nameless = encodeWithGenerated({
+    kind: "extension",
+    id: 1,
+    name: "",
+    payload: bytesOf(1),
+  });
+  assert.match(
+    decodeError(nameless).message,
+    /extension\.name must not be empty/,
+  );
 });

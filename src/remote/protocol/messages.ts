@@ -17,6 +17,9 @@ export const PROOF_BYTES = 32;
 /** The longest string field, in UTF-8 bytes (64 KiB). Bytes fields are bounded by the frame. */
 export const MAX_STRING_BYTES = 65_536;
 
+/** The most extension names a Hello or Welcome may list. */
+export const MAX_EXTENSIONS = 64;
+
 /**
  * The dialer's first handshake step.
  *
@@ -35,6 +38,11 @@ export interface HelloMessage {
   readonly cluster: string;
   /** A fresh random nonce. */
   readonly nonce: Uint8Array;
+  /**
+   * The extensions the sender handles (non-empty names, at most {@linkcode MAX_EXTENSIONS});
+   * absent when none, as from a peer that predates extensions.
+   */
+  readonly extensions?: readonly string[];
 }
 
 /**
@@ -54,6 +62,8 @@ export interface WelcomeMessage {
   readonly cluster: string;
   /** A fresh random nonce ({@linkcode NONCE_BYTES} bytes). */
   readonly nonce: Uint8Array;
+  /** The extensions the sender handles, as in {@linkcode HelloMessage.extensions}. */
+  readonly extensions?: readonly string[];
 }
 
 /** The dialer's proof, the third handshake step. */
@@ -240,6 +250,21 @@ export interface GoodbyeMessage {
   readonly reason: string;
 }
 
+/**
+ * A message of an extension (a message kind registered by a higher layer). With an id (not 0)
+ * it is a request, answered by a Reply or a Failure; with id 0 nothing answers it.
+ */
+export interface ExtensionMessage {
+  /** Discriminant. */
+  readonly kind: "extension";
+  /** The request id (a uint32), or 0 for a message that expects no answer. */
+  readonly id: number;
+  /** The extension's name (non-empty). */
+  readonly name: string;
+  /** The message, in the extension's codec. */
+  readonly payload: Uint8Array;
+}
+
 /** One message of the remoting protocol: the body of one frame. */
 export type RemoteMessage =
   | HelloMessage
@@ -259,7 +284,8 @@ export type RemoteMessage =
   | SpawnMessage
   | LookupMessage
   | StopMessage
-  | GoodbyeMessage;
+  | GoodbyeMessage
+  | ExtensionMessage;
 
 /** The `kind` of a {@linkcode RemoteMessage}. */
 export type RemoteMessageKind = RemoteMessage["kind"];

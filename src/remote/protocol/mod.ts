@@ -28,11 +28,17 @@
  */
 
 export { decodeMessage, encodeMessage } from "./codec.ts";
+export { isProtocolError, ProtocolError } from "./errors.ts";
 // The hot path: encodings into reused buffers, for senders that copy the bytes at once.
 export { encodeAskView, encodeReplyView } from "./_ask_reply.ts";
 export { TellBatchWriter } from "./_tell_batch.ts";
-export { MAX_ERROR_TEXT_BYTES, truncateErrorText } from "./_error_text.ts";
 export {
+  errorTextBound,
+  MAX_ERROR_TEXT_BYTES,
+  truncateErrorText,
+} from "./_error_text.ts";
+export {
+  MAX_EXTENSIONS,
   MAX_STRING_BYTES,
   NONCE_BYTES,
   PROOF_BYTES,
@@ -41,6 +47,7 @@ export {
 export type {
   AcceptedMessage,
   AskMessage,
+  ExtensionMessage,
   FailureMessage,
   GoodbyeMessage,
   HelloMessage,

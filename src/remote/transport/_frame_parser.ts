@@ -1,6 +1,6 @@
 // The inbound half of the frame format: an incremental parser of `u32 big-endian length +
 // payload` over chunks cut anywhere. Internal to the transport; FrameConnection drives it.
-import { FrameTooLargeError } from "../errors.ts";
+import { FrameTooLargeError } from "./errors.ts";
 
 /** Bytes of the length prefix of every frame. */
 export const FRAME_HEADER_BYTES = 4;

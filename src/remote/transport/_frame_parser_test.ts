@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { test } from "../../platform/test_harness.ts";
-import { isFrameTooLargeError } from "../errors.ts";
+import { isFrameTooLargeError } from "./errors.ts";
 import { encodeFrame, FrameParser } from "./_frame_parser.ts";
 
 function concat(parts: readonly Uint8Array[]): Uint8Array {

@@ -2,11 +2,8 @@
 // stall detection. Runtime-neutral: only the platform's TcpConn and the Clock are used.
 import type { NetAddr, TcpConn, TimerHandle } from "../../platform/mod.ts";
 import type { Clock } from "../../timer/mod.ts";
-import {
-  ConnectionClosedError,
-  FrameTooLargeError,
-  ProtocolError,
-} from "../errors.ts";
+import { ProtocolError } from "../protocol/mod.ts";
+import { ConnectionClosedError, FrameTooLargeError } from "./errors.ts";
 import {
   FRAME_HEADER_BYTES,
   FrameParser,

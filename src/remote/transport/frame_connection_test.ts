@@ -10,8 +10,8 @@ import {
   FrameTooLargeError,
   isConnectionClosedError,
   isFrameTooLargeError,
-  isProtocolError,
-} from "../errors.ts";
+} from "./errors.ts";
+import { isProtocolError } from "../protocol/mod.ts";
 import { encodeFrame } from "./_frame_parser.ts";
 import { FrameConnection, type FrameConnectionOptions } from "./mod.ts";
 

@@ -7,7 +7,7 @@ import {
   LOCALHOST_CERTIFICATE,
   LOCALHOST_PRIVATE_KEY,
 } from "../../../tests/fixtures/tls/localhost.ts";
-import { isConnectionClosedError } from "../errors.ts";
+import { isConnectionClosedError } from "./errors.ts";
 import {
   connectFrames,
   type ConnectFramesOptions,

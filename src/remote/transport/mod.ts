@@ -5,6 +5,11 @@
  * stall detection for a peer that stops reading. Runtime-neutral: it runs unchanged on Deno and
  * Node.
  *
+ * What carries the bytes is a {@linkcode Transport}: {@linkcode tcpTransport} (the platform's TCP
+ * and TLS) or a {@linkcode MemoryNetwork}'s, which runs hosts in one process with injectable
+ * latency, loss, partitions, freezes and kills. Both pass the same conformance suite
+ * (`_conformance_test.ts`).
+ *
  * @example Echo frames over loopback
  * ```ts
  * import { connectFrames, listenFrames } from "./mod.ts";
@@ -34,6 +39,12 @@
  * @module
  */
 export {
+  ConnectionClosedError,
+  FrameTooLargeError,
+  isConnectionClosedError,
+  isFrameTooLargeError,
+} from "./errors.ts";
+export {
   FrameConnection,
   type FrameConnectionOptions,
   type FrameHandlers,
@@ -46,5 +57,18 @@ export {
   listenFrames,
   type ListenFramesOptions,
 } from "./frame_endpoints.ts";
+export { tcpTransport, type Transport } from "./transport.ts";
+export {
+  MemoryNetwork,
+  type MemoryNetworkOptions,
+} from "./memory_transport.ts";
+/** The connection contract every transport carries (the platform's, re-exported). */
+export type {
+  ConnectOptions,
+  ListenOptions,
+  NetAddr,
+  TcpConn,
+  TcpListener,
+} from "../../platform/mod.ts";
 /** The clock a connection's stall timer runs on (re-exported: the options refer to it). */
 export type { Clock } from "../../timer/mod.ts";

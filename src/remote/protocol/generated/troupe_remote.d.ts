@@ -84,8 +84,11 @@ export namespace troupe {
                 /** Envelope goodbye. */
                 goodbye?: (troupe.remote.v1.Goodbye.$Properties|null);
 
+                /** Envelope extension. */
+                extension?: (troupe.remote.v1.Extension.$Properties|null);
+
                 /** Envelope body. */
-                body?: ("hello"|"welcome"|"proof"|"accepted"|"refused"|"tells"|"ask"|"reply"|"failure"|"ping"|"pong"|"watch"|"unwatch"|"terminated"|"spawn"|"lookup"|"stop"|"goodbye");
+                body?: ("hello"|"welcome"|"proof"|"accepted"|"refused"|"tells"|"ask"|"reply"|"failure"|"ping"|"pong"|"watch"|"unwatch"|"terminated"|"spawn"|"lookup"|"stop"|"goodbye"|"extension");
 
                 /**
                  * Encodes the specified Envelope message. Does not implicitly {@link troupe.remote.v1.Envelope.verify|verify} messages.
@@ -165,8 +168,11 @@ export namespace troupe {
                     /** Envelope goodbye */
                     goodbye?: (troupe.remote.v1.Goodbye.$Properties|null);
 
+                    /** Envelope extension */
+                    extension?: (troupe.remote.v1.Extension.$Properties|null);
+
                     /** Envelope body */
-                    body?: ("hello"|"welcome"|"proof"|"accepted"|"refused"|"tells"|"ask"|"reply"|"failure"|"ping"|"pong"|"watch"|"unwatch"|"terminated"|"spawn"|"lookup"|"stop"|"goodbye");
+                    body?: ("hello"|"welcome"|"proof"|"accepted"|"refused"|"tells"|"ask"|"reply"|"failure"|"ping"|"pong"|"watch"|"unwatch"|"terminated"|"spawn"|"lookup"|"stop"|"goodbye"|"extension");
 
                     /** Unknown fields preserved while decoding when enabled */
                     $unknowns?: Uint8Array[];
@@ -192,9 +198,10 @@ export namespace troupe {
                   lookup?: troupe.remote.v1.Lookup.$Shape|null;
                   stop?: troupe.remote.v1.Stop.$Shape|null;
                   goodbye?: troupe.remote.v1.Goodbye.$Shape|null;
+                  extension?: troupe.remote.v1.Extension.$Shape|null;
                   $unknowns?: Uint8Array[];
                 } & (
-                  ({ body?: undefined; hello?: null; welcome?: null; proof?: null; accepted?: null; refused?: null; tells?: null; ask?: null; reply?: null; failure?: null; ping?: null; pong?: null; watch?: null; unwatch?: null; terminated?: null; spawn?: null; lookup?: null; stop?: null; goodbye?: null }|{ body?: "hello"; hello: troupe.remote.v1.Hello.$Shape; welcome?: null; proof?: null; accepted?: null; refused?: null; tells?: null; ask?: null; reply?: null; failure?: null; ping?: null; pong?: null; watch?: null; unwatch?: null; terminated?: null; spawn?: null; lookup?: null; stop?: null; goodbye?: null }|{ body?: "welcome"; hello?: null; welcome: troupe.remote.v1.Welcome.$Shape; proof?: null; accepted?: null; refused?: null; tells?: null; ask?: null; reply?: null; failure?: null; ping?: null; pong?: null; watch?: null; unwatch?: null; terminated?: null; spawn?: null; lookup?: null; stop?: null; goodbye?: null }|{ body?: "proof"; hello?: null; welcome?: null; proof: troupe.remote.v1.Proof.$Shape; accepted?: null; refused?: null; tells?: null; ask?: null; reply?: null; failure?: null; ping?: null; pong?: null; watch?: null; unwatch?: null; terminated?: null; spawn?: null; lookup?: null; stop?: null; goodbye?: null }|{ body?: "accepted"; hello?: null; welcome?: null; proof?: null; accepted: troupe.remote.v1.Accepted.$Shape; refused?: null; tells?: null; ask?: null; reply?: null; failure?: null; ping?: null; pong?: null; watch?: null; unwatch?: null; terminated?: null; spawn?: null; lookup?: null; stop?: null; goodbye?: null }|{ body?: "refused"; hello?: null; welcome?: null; proof?: null; accepted?: null; refused: troupe.remote.v1.Refused.$Shape; tells?: null; ask?: null; reply?: null; failure?: null; ping?: null; pong?: null; watch?: null; unwatch?: null; terminated?: null; spawn?: null; lookup?: null; stop?: null; goodbye?: null }|{ body?: "tells"; hello?: null; welcome?: null; proof?: null; accepted?: null; refused?: null; tells: troupe.remote.v1.TellBatch.$Shape; ask?: null; reply?: null; failure?: null; ping?: null; pong?: null; watch?: null; unwatch?: null; terminated?: null; spawn?: null; lookup?: null; stop?: null; goodbye?: null }|{ body?: "ask"; hello?: null; welcome?: null; proof?: null; accepted?: null; refused?: null; tells?: null; ask: troupe.remote.v1.Ask.$Shape; reply?: null; failure?: null; ping?: null; pong?: null; watch?: null; unwatch?: null; terminated?: null; spawn?: null; lookup?: null; stop?: null; goodbye?: null }|{ body?: "reply"; hello?: null; welcome?: null; proof?: null; accepted?: null; refused?: null; tells?: null; ask?: null; reply: troupe.remote.v1.Reply.$Shape; failure?: null; ping?: null; pong?: null; watch?: null; unwatch?: null; terminated?: null; spawn?: null; lookup?: null; stop?: null; goodbye?: null }|{ body?: "failure"; hello?: null; welcome?: null; proof?: null; accepted?: null; refused?: null; tells?: null; ask?: null; reply?: null; failure: troupe.remote.v1.Failure.$Shape; ping?: null; pong?: null; watch?: null; unwatch?: null; terminated?: null; spawn?: null; lookup?: null; stop?: null; goodbye?: null }|{ body?: "ping"; hello?: null; welcome?: null; proof?: null; accepted?: null; refused?: null; tells?: null; ask?: null; reply?: null; failure?: null; ping: troupe.remote.v1.Ping.$Shape; pong?: null; watch?: null; unwatch?: null; terminated?: null; spawn?: null; lookup?: null; stop?: null; goodbye?: null }|{ body?: "pong"; hello?: null; welcome?: null; proof?: null; accepted?: null; refused?: null; tells?: null; ask?: null; reply?: null; failure?: null; ping?: null; pong: troupe.remote.v1.Pong.$Shape; watch?: null; unwatch?: null; terminated?: null; spawn?: null; lookup?: null; stop?: null; goodbye?: null }|{ body?: "watch"; hello?: null; welcome?: null; proof?: null; accepted?: null; refused?: null; tells?: null; ask?: null; reply?: null; failure?: null; ping?: null; pong?: null; watch: troupe.remote.v1.Watch.$Shape; unwatch?: null; terminated?: null; spawn?: null; lookup?: null; stop?: null; goodbye?: null }|{ body?: "unwatch"; hello?: null; welcome?: null; proof?: null; accepted?: null; refused?: null; tells?: null; ask?: null; reply?: null; failure?: null; ping?: null; pong?: null; watch?: null; unwatch: troupe.remote.v1.Unwatch.$Shape; terminated?: null; spawn?: null; lookup?: null; stop?: null; goodbye?: null }|{ body?: "terminated"; hello?: null; welcome?: null; proof?: null; accepted?: null; refused?: null; tells?: null; ask?: null; reply?: null; failure?: null; ping?: null; pong?: null; watch?: null; unwatch?: null; terminated: troupe.remote.v1.Terminated.$Shape; spawn?: null; lookup?: null; stop?: null; goodbye?: null }|{ body?: "spawn"; hello?: null; welcome?: null; proof?: null; accepted?: null; refused?: null; tells?: null; ask?: null; reply?: null; failure?: null; ping?: null; pong?: null; watch?: null; unwatch?: null; terminated?: null; spawn: troupe.remote.v1.Spawn.$Shape; lookup?: null; stop?: null; goodbye?: null }|{ body?: "lookup"; hello?: null; welcome?: null; proof?: null; accepted?: null; refused?: null; tells?: null; ask?: null; reply?: null; failure?: null; ping?: null; pong?: null; watch?: null; unwatch?: null; terminated?: null; spawn?: null; lookup: troupe.remote.v1.Lookup.$Shape; stop?: null; goodbye?: null }|{ body?: "stop"; hello?: null; welcome?: null; proof?: null; accepted?: null; refused?: null; tells?: null; ask?: null; reply?: null; failure?: null; ping?: null; pong?: null; watch?: null; unwatch?: null; terminated?: null; spawn?: null; lookup?: null; stop: troupe.remote.v1.Stop.$Shape; goodbye?: null }|{ body?: "goodbye"; hello?: null; welcome?: null; proof?: null; accepted?: null; refused?: null; tells?: null; ask?: null; reply?: null; failure?: null; ping?: null; pong?: null; watch?: null; unwatch?: null; terminated?: null; spawn?: null; lookup?: null; stop?: null; goodbye: troupe.remote.v1.Goodbye.$Shape })
+                  ({ body?: undefined; hello?: null; welcome?: null; proof?: null; accepted?: null; refused?: null; tells?: null; ask?: null; reply?: null; failure?: null; ping?: null; pong?: null; watch?: null; unwatch?: null; terminated?: null; spawn?: null; lookup?: null; stop?: null; goodbye?: null; extension?: null }|{ body?: "hello"; hello: troupe.remote.v1.Hello.$Shape; welcome?: null; proof?: null; accepted?: null; refused?: null; tells?: null; ask?: null; reply?: null; failure?: null; ping?: null; pong?: null; watch?: null; unwatch?: null; terminated?: null; spawn?: null; lookup?: null; stop?: null; goodbye?: null; extension?: null }|{ body?: "welcome"; hello?: null; welcome: troupe.remote.v1.Welcome.$Shape; proof?: null; accepted?: null; refused?: null; tells?: null; ask?: null; reply?: null; failure?: null; ping?: null; pong?: null; watch?: null; unwatch?: null; terminated?: null; spawn?: null; lookup?: null; stop?: null; goodbye?: null; extension?: null }|{ body?: "proof"; hello?: null; welcome?: null; proof: troupe.remote.v1.Proof.$Shape; accepted?: null; refused?: null; tells?: null; ask?: null; reply?: null; failure?: null; ping?: null; pong?: null; watch?: null; unwatch?: null; terminated?: null; spawn?: null; lookup?: null; stop?: null; goodbye?: null; extension?: null }|{ body?: "accepted"; hello?: null; welcome?: null; proof?: null; accepted: troupe.remote.v1.Accepted.$Shape; refused?: null; tells?: null; ask?: null; reply?: null; failure?: null; ping?: null; pong?: null; watch?: null; unwatch?: null; terminated?: null; spawn?: null; lookup?: null; stop?: null; goodbye?: null; extension?: null }|{ body?: "refused"; hello?: null; welcome?: null; proof?: null; accepted?: null; refused: troupe.remote.v1.Refused.$Shape; tells?: null; ask?: null; reply?: null; failure?: null; ping?: null; pong?: null; watch?: null; unwatch?: null; terminated?: null; spawn?: null; lookup?: null; stop?: null; goodbye?: null; extension?: null }|{ body?: "tells"; hello?: null; welcome?: null; proof?: null; accepted?: null; refused?: null; tells: troupe.remote.v1.TellBatch.$Shape; ask?: null; reply?: null; failure?: null; ping?: null; pong?: null; watch?: null; unwatch?: null; terminated?: null; spawn?: null; lookup?: null; stop?: null; goodbye?: null; extension?: null }|{ body?: "ask"; hello?: null; welcome?: null; proof?: null; accepted?: null; refused?: null; tells?: null; ask: troupe.remote.v1.Ask.$Shape; reply?: null; failure?: null; ping?: null; pong?: null; watch?: null; unwatch?: null; terminated?: null; spawn?: null; lookup?: null; stop?: null; goodbye?: null; extension?: null }|{ body?: "reply"; hello?: null; welcome?: null; proof?: null; accepted?: null; refused?: null; tells?: null; ask?: null; reply: troupe.remote.v1.Reply.$Shape; failure?: null; ping?: null; pong?: null; watch?: null; unwatch?: null; terminated?: null; spawn?: null; lookup?: null; stop?: null; goodbye?: null; extension?: null }|{ body?: "failure"; hello?: null; welcome?: null; proof?: null; accepted?: null; refused?: null; tells?: null; ask?: null; reply?: null; failure: troupe.remote.v1.Failure.$Shape; ping?: null; pong?: null; watch?: null; unwatch?: null; terminated?: null; spawn?: null; lookup?: null; stop?: null; goodbye?: null; extension?: null }|{ body?: "ping"; hello?: null; welcome?: null; proof?: null; accepted?: null; refused?: null; tells?: null; ask?: null; reply?: null; failure?: null; ping: troupe.remote.v1.Ping.$Shape; pong?: null; watch?: null; unwatch?: null; terminated?: null; spawn?: null; lookup?: null; stop?: null; goodbye?: null; extension?: null }|{ body?: "pong"; hello?: null; welcome?: null; proof?: null; accepted?: null; refused?: null; tells?: null; ask?: null; reply?: null; failure?: null; ping?: null; pong: troupe.remote.v1.Pong.$Shape; watch?: null; unwatch?: null; terminated?: null; spawn?: null; lookup?: null; stop?: null; goodbye?: null; extension?: null }|{ body?: "watch"; hello?: null; welcome?: null; proof?: null; accepted?: null; refused?: null; tells?: null; ask?: null; reply?: null; failure?: null; ping?: null; pong?: null; watch: troupe.remote.v1.Watch.$Shape; unwatch?: null; terminated?: null; spawn?: null; lookup?: null; stop?: null; goodbye?: null; extension?: null }|{ body?: "unwatch"; hello?: null; welcome?: null; proof?: null; accepted?: null; refused?: null; tells?: null; ask?: null; reply?: null; failure?: null; ping?: null; pong?: null; watch?: null; unwatch: troupe.remote.v1.Unwatch.$Shape; terminated?: null; spawn?: null; lookup?: null; stop?: null; goodbye?: null; extension?: null }|{ body?: "terminated"; hello?: null; welcome?: null; proof?: null; accepted?: null; refused?: null; tells?: null; ask?: null; reply?: null; failure?: null; ping?: null; pong?: null; watch?: null; unwatch?: null; terminated: troupe.remote.v1.Terminated.$Shape; spawn?: null; lookup?: null; stop?: null; goodbye?: null; extension?: null }|{ body?: "spawn"; hello?: null; welcome?: null; proof?: null; accepted?: null; refused?: null; tells?: null; ask?: null; reply?: null; failure?: null; ping?: null; pong?: null; watch?: null; unwatch?: null; terminated?: null; spawn: troupe.remote.v1.Spawn.$Shape; lookup?: null; stop?: null; goodbye?: null; extension?: null }|{ body?: "lookup"; hello?: null; welcome?: null; proof?: null; accepted?: null; refused?: null; tells?: null; ask?: null; reply?: null; failure?: null; ping?: null; pong?: null; watch?: null; unwatch?: null; terminated?: null; spawn?: null; lookup: troupe.remote.v1.Lookup.$Shape; stop?: null; goodbye?: null; extension?: null }|{ body?: "stop"; hello?: null; welcome?: null; proof?: null; accepted?: null; refused?: null; tells?: null; ask?: null; reply?: null; failure?: null; ping?: null; pong?: null; watch?: null; unwatch?: null; terminated?: null; spawn?: null; lookup?: null; stop: troupe.remote.v1.Stop.$Shape; goodbye?: null; extension?: null }|{ body?: "goodbye"; hello?: null; welcome?: null; proof?: null; accepted?: null; refused?: null; tells?: null; ask?: null; reply?: null; failure?: null; ping?: null; pong?: null; watch?: null; unwatch?: null; terminated?: null; spawn?: null; lookup?: null; stop?: null; goodbye: troupe.remote.v1.Goodbye.$Shape; extension?: null }|{ body?: "extension"; hello?: null; welcome?: null; proof?: null; accepted?: null; refused?: null; tells?: null; ask?: null; reply?: null; failure?: null; ping?: null; pong?: null; watch?: null; unwatch?: null; terminated?: null; spawn?: null; lookup?: null; stop?: null; goodbye?: null; extension: troupe.remote.v1.Extension.$Shape })
                 );
             }
 
@@ -231,6 +238,9 @@ export namespace troupe {
 
                 /** Hello nonce. */
                 nonce: Uint8Array;
+
+                /** Hello extensions. */
+                extensions: string[];
 
                 /**
                  * Encodes the specified Hello message. Does not implicitly {@link troupe.remote.v1.Hello.verify|verify} messages.
@@ -270,6 +280,9 @@ export namespace troupe {
 
                     /** Hello nonce */
                     nonce?: (Uint8Array|null);
+
+                    /** Hello extensions */
+                    extensions?: (string[]|null);
 
                     /** Unknown fields preserved while decoding when enabled */
                     $unknowns?: Uint8Array[];
@@ -313,6 +326,9 @@ export namespace troupe {
                 /** Welcome nonce. */
                 nonce: Uint8Array;
 
+                /** Welcome extensions. */
+                extensions: string[];
+
                 /**
                  * Encodes the specified Welcome message. Does not implicitly {@link troupe.remote.v1.Welcome.verify|verify} messages.
                  * @param message Welcome message or plain object to encode
@@ -351,6 +367,9 @@ export namespace troupe {
 
                     /** Welcome nonce */
                     nonce?: (Uint8Array|null);
+
+                    /** Welcome extensions */
+                    extensions?: (string[]|null);
 
                     /** Unknown fields preserved while decoding when enabled */
                     $unknowns?: Uint8Array[];
@@ -1459,6 +1478,75 @@ export namespace troupe {
 
                 /** Shape of a Goodbye. */
                 type $Shape = troupe.remote.v1.Goodbye.$Properties;
+            }
+
+            /**
+             * Properties of an Extension.
+             * @deprecated Use troupe.remote.v1.Extension.$Properties instead.
+             */
+            interface IExtension extends troupe.remote.v1.Extension.$Properties {
+            }
+
+            /** Represents an Extension. */
+            class Extension {
+
+                /**
+                 * Constructs a new Extension.
+                 * @param [properties] Properties to set
+                 */
+                constructor(properties?: troupe.remote.v1.Extension.$Properties);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+
+                /** Extension id. */
+                id: number;
+
+                /** Extension name. */
+                name: string;
+
+                /** Extension payload. */
+                payload: Uint8Array;
+
+                /**
+                 * Encodes the specified Extension message. Does not implicitly {@link troupe.remote.v1.Extension.verify|verify} messages.
+                 * @param message Extension message or plain object to encode
+                 * @param [writer] Writer to encode to
+                 * @returns Writer
+                 */
+                static encode(message: troupe.remote.v1.Extension.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+                /**
+                 * Decodes an Extension message from the specified reader or buffer.
+                 * @param reader Reader or buffer to decode from
+                 * @param [length] Message length if known beforehand
+                 * @returns {troupe.remote.v1.Extension & troupe.remote.v1.Extension.$Shape} Extension
+                 * @throws {Error} If the payload is not a reader or valid buffer
+                 * @throws {$protobuf.util.ProtocolError} If required fields are missing
+                 */
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): troupe.remote.v1.Extension & troupe.remote.v1.Extension.$Shape;
+            }
+
+            namespace Extension {
+
+                /** Properties of an Extension. */
+                interface $Properties {
+
+                    /** Extension id */
+                    id?: (number|null);
+
+                    /** Extension name */
+                    name?: (string|null);
+
+                    /** Extension payload */
+                    payload?: (Uint8Array|null);
+
+                    /** Unknown fields preserved while decoding when enabled */
+                    $unknowns?: Uint8Array[];
+                }
+
+                /** Shape of an Extension. */
+                type $Shape = troupe.remote.v1.Extension.$Properties;
             }
         }
     }

@@ -48,11 +48,12 @@ export const troupe = $root.troupe = (() => {
                 Envelope.prototype.lookup = null;
                 Envelope.prototype.stop = null;
                 Envelope.prototype.goodbye = null;
+                Envelope.prototype.extension = null;
 
                 let $oneOfFields;
 
                 $Object.defineProperty(Envelope.prototype, "body", {
-                    get: $util.oneOfGetter($oneOfFields = ["hello", "welcome", "proof", "accepted", "refused", "tells", "ask", "reply", "failure", "ping", "pong", "watch", "unwatch", "terminated", "spawn", "lookup", "stop", "goodbye"]),
+                    get: $util.oneOfGetter($oneOfFields = ["hello", "welcome", "proof", "accepted", "refused", "tells", "ask", "reply", "failure", "ping", "pong", "watch", "unwatch", "terminated", "spawn", "lookup", "stop", "goodbye", "extension"]),
                     set: $util.oneOfSetter($oneOfFields)
                 });
 
@@ -99,6 +100,8 @@ export const troupe = $root.troupe = (() => {
                         $root.troupe.remote.v1.Stop.encode(message.stop, writer.uint32(338).fork(), _depth + 1).ldelim();
                     if (message.goodbye != null && $Object.hasOwnProperty.call(message, "goodbye"))
                         $root.troupe.remote.v1.Goodbye.encode(message.goodbye, writer.uint32(402).fork(), _depth + 1).ldelim();
+                    if (message.extension != null && $Object.hasOwnProperty.call(message, "extension"))
+                        $root.troupe.remote.v1.Extension.encode(message.extension, writer.uint32(482).fork(), _depth + 1).ldelim();
                     if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                         for (let i = 0; i < message.$unknowns.length; ++i)
                             writer.raw(message.$unknowns[i]);
@@ -258,6 +261,13 @@ export const troupe = $root.troupe = (() => {
                                 message.body = "goodbye";
                                 continue;
                             }
+                        case 60: {
+                                if (wireType !== 2)
+                                    break;
+                                message.extension = $root.troupe.remote.v1.Extension.decode(reader, reader.size(), $undefined, _depth + 1, message.extension);
+                                message.body = "extension";
+                                continue;
+                            }
                         }
                         reader.skipType(wireType, _depth, tag);
                         if (!reader.discardUnknown) {
@@ -281,6 +291,7 @@ export const troupe = $root.troupe = (() => {
             v1.Hello = (function() {
 
                 const Hello = function (properties) {
+                    this.extensions = [];
                     if (properties)
                         for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
                             if (properties[keys[i]] != null && keys[i] !== "__proto__")
@@ -292,6 +303,7 @@ export const troupe = $root.troupe = (() => {
                 Hello.prototype.address = "";
                 Hello.prototype.cluster = "";
                 Hello.prototype.nonce = $util.newBuffer([]);
+                Hello.prototype.extensions = $util.emptyArray;
 
                 Hello.encode = function (message, writer, _depth) {
                     if (!writer)
@@ -310,6 +322,9 @@ export const troupe = $root.troupe = (() => {
                         writer.uint32(34).string(message.cluster);
                     if (message.nonce != null && $Object.hasOwnProperty.call(message, "nonce") && message.nonce.length)
                         writer.uint32(42).bytes(message.nonce);
+                    if (message.extensions != null && message.extensions.length)
+                        for (let i = 0; i < message.extensions.length; ++i)
+                            writer.uint32(58).string(message.extensions[i]);
                     if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                         for (let i = 0; i < message.$unknowns.length; ++i)
                             writer.raw(message.$unknowns[i]);
@@ -388,6 +403,14 @@ export const troupe = $root.troupe = (() => {
                                     delete message.nonce;
                                 continue;
                             }
+                        case 7: {
+                                if (wireType !== 2)
+                                    break;
+                                if (!(message.extensions && message.extensions.length))
+                                    message.extensions = [];
+                                message.extensions.push(reader.stringVerify());
+                                continue;
+                            }
                         }
                         reader.skipType(wireType, _depth, tag);
                         if (!reader.discardUnknown) {
@@ -411,6 +434,7 @@ export const troupe = $root.troupe = (() => {
             v1.Welcome = (function() {
 
                 const Welcome = function (properties) {
+                    this.extensions = [];
                     if (properties)
                         for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
                             if (properties[keys[i]] != null && keys[i] !== "__proto__")
@@ -422,6 +446,7 @@ export const troupe = $root.troupe = (() => {
                 Welcome.prototype.address = "";
                 Welcome.prototype.cluster = "";
                 Welcome.prototype.nonce = $util.newBuffer([]);
+                Welcome.prototype.extensions = $util.emptyArray;
 
                 Welcome.encode = function (message, writer, _depth) {
                     if (!writer)
@@ -440,6 +465,9 @@ export const troupe = $root.troupe = (() => {
                         writer.uint32(34).string(message.cluster);
                     if (message.nonce != null && $Object.hasOwnProperty.call(message, "nonce") && message.nonce.length)
                         writer.uint32(42).bytes(message.nonce);
+                    if (message.extensions != null && message.extensions.length)
+                        for (let i = 0; i < message.extensions.length; ++i)
+                            writer.uint32(58).string(message.extensions[i]);
                     if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                         for (let i = 0; i < message.$unknowns.length; ++i)
                             writer.raw(message.$unknowns[i]);
@@ -516,6 +544,14 @@ export const troupe = $root.troupe = (() => {
                                     message.nonce = value;
                                 else
                                     delete message.nonce;
+                                continue;
+                            }
+                        case 7: {
+                                if (wireType !== 2)
+                                    break;
+                                if (!(message.extensions && message.extensions.length))
+                                    message.extensions = [];
+                                message.extensions.push(reader.stringVerify());
                                 continue;
                             }
                         }
@@ -2195,6 +2231,112 @@ export const troupe = $root.troupe = (() => {
                 };
 
                 return Goodbye;
+            })();
+
+            v1.Extension = (function() {
+
+                const Extension = function (properties) {
+                    if (properties)
+                        for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                Extension.prototype.id = 0;
+                Extension.prototype.name = "";
+                Extension.prototype.payload = $util.newBuffer([]);
+
+                Extension.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.id != null && $Object.hasOwnProperty.call(message, "id") && message.id !== 0)
+                        writer.uint32(8).uint32(message.id);
+                    if (message.name != null && $Object.hasOwnProperty.call(message, "name") && message.name !== "")
+                        writer.uint32(18).string(message.name);
+                    if (message.payload != null && $Object.hasOwnProperty.call(message, "payload") && message.payload.length)
+                        writer.uint32(26).bytes(message.payload);
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (let i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                Extension.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let end, message, value;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.troupe.remote.v1.Extension();
+                    while (reader.pos < end) {
+                        let start = reader.pos;
+                        let tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        let wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.uint32())
+                                    message.id = value;
+                                else
+                                    delete message.id;
+                                continue;
+                            }
+                        case 2: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.stringVerify()).length)
+                                    message.name = value;
+                                else
+                                    delete message.name;
+                                continue;
+                            }
+                        case 3: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.bytes()).length)
+                                    message.payload = value;
+                                else
+                                    delete message.payload;
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                return Extension;
             })();
 
             return v1;

@@ -1,0 +1,223 @@
+// The remote tests of node_test.ts, again on the multi-node harness: nodes on the in-memory
+// network under a ManualClock (no sockets, no wall-clock waits), plus what only the harness
+// can do: partitions, freezes and kills at a chosen virtual time.
+import assert from "node:assert/strict";
+import { test } from "../platform/test_harness.ts";
+import {
+  type ActorRef,
+  defineActor,
+  isActorStoppedError,
+  isAskTimeoutError,
+  isMessageNotHandledError,
+  type StopNotice,
+} from "../../mod.ts";
+import { TestCluster } from "../testing/mod.ts";
+import { isNodeUnreachableError, isRemoteFailureError } from "./errors.ts";
+import { waitFor } from "../../tests/remote/support.ts";
+
+interface EchoProtocol {
+  echo(text: string): string;
+  add(n: number): void;
+  sum(): number;
+  seen(): number[];
+  fail(message: string): never;
+  slow(): string;
+}
+
+/** Answers to "slow" wait until the test releases them. */
+let release: () => void = () => {};
+let released = Promise.resolve();
+function holdSlowAnswers(): void {
+  released = new Promise<void>((resolve) => release = resolve);
+}
+
+const echo = defineActor({
+  name: "echo",
+  init: () => ({ sum: 0, seen: [] as number[] }),
+  handlers: {
+    echo: (_s, text: string) => text,
+    add: (s, n: number) => {
+      s.sum += n;
+      s.seen.push(n);
+    },
+    sum: (s) => s.sum,
+    seen: (s) => s.seen,
+    fail: (_s, message: string): never => {
+      throw new TypeError(message);
+    },
+    slow: async () => {
+      await released;
+      return "done";
+    },
+  },
+});
+
+/** Nodes a and b, with an echo actor on b, connected. */
+async function cluster(): Promise<TestCluster> {
+  const c = await TestCluster.start({ nodes: ["a", "b"] });
+  await c.system("b").spawn(echo, undefined, { id: "echo" });
+  await c.connectAll();
+  return c;
+}
+
+test("TestCluster: tell and ask a remote actor with the same API as a local one", async () => {
+  await using c = await cluster();
+  const ref = c.node("a").ref<EchoProtocol>("b", "echo");
+  assert.deepEqual(ref.address, { node: "b", path: "echo" });
+  ref.tell("add", 2);
+  ref.tell("add", 3);
+  assert.equal(await ref.ask("sum"), 5);
+  assert.equal(await ref.ask("echo", "héllo 🎭"), "héllo 🎭");
+  assert.equal(
+    await c.node("a").ref<EchoProtocol>("troupe://b/echo").ask("sum"),
+    5,
+  );
+});
+
+test("TestCluster: messages from one sender arrive in order", async () => {
+  await using c = await cluster();
+  const ref = c.node("a").ref<EchoProtocol>("b", "echo");
+  const sent: number[] = [];
+  for (let i = 0; i < 5000; i++) {
+    ref.tell("add", i);
+    sent.push(i);
+  }
+  assert.deepEqual(await ref.ask("seen"), sent);
+});
+
+test("TestCluster: remote failures reject with the same typed errors as local ones, timeouts in virtual time", async () => {
+  await using c = await cluster();
+  const ref = c.node("a").ref<EchoProtocol>("b", "echo");
+  await assert.rejects(ref.ask("fail", "bad input"), (e: unknown) => {
+    assert.ok(isRemoteFailureError(e));
+    assert.equal(e.remoteName, "TypeError");
+    assert.equal(e.remoteCode, "HANDLER_FAILED");
+    return true;
+  });
+  await assert.rejects(
+    c.node("a").ref<EchoProtocol>("b", "nobody").ask("sum"),
+    isActorStoppedError,
+  );
+  const untyped = ref as unknown as { ask(t: string): Promise<unknown> };
+  await assert.rejects(untyped.ask("nope"), isMessageNotHandledError);
+  holdSlowAnswers();
+  const slow = ref.ask("slow", undefined, { timeoutMs: 500 }).catch((e) => e);
+  await c.advance(400);
+  release();
+  holdSlowAnswers();
+  const late = ref.ask("slow", undefined, { timeoutMs: 500 }).catch((e) => e);
+  assert.equal(await slow, "done", "answered before its virtual deadline");
+  await c.advance(600);
+  assert.ok(isAskTimeoutError(await late), "timed out in virtual time");
+  release();
+});
+
+test("TestCluster: lookup() and spawn() find and create actors on another node", async () => {
+  await using c = await cluster();
+  c.node("b").register("echo", echo);
+  assert.equal(await c.node("a").lookup("b", "nobody"), undefined);
+  const found = await c.node("a").lookup<EchoProtocol>("b", "echo");
+  assert.equal(await found?.ask("echo", "x"), "x");
+  const spawned = await c.node("a").spawn<EchoProtocol>(
+    "b",
+    "echo",
+    undefined,
+    {
+      id: "made-remotely",
+    },
+  );
+  assert.equal(await spawned.ask("echo", "y"), "y");
+  await spawned.stop();
+  assert.equal(c.system("b").lookup("made-remotely"), undefined);
+});
+
+test("TestCluster: watching a remote actor delivers terminated when it stops", async () => {
+  await using c = await cluster();
+  const notices: Array<[string, string]> = [];
+  const watcher = defineActor({
+    name: "watcher",
+    init: () => ({}),
+    handlers: { watch: (_s, ref: ActorRef<object>, ctx) => ctx.watch(ref) },
+    terminated: (_s, notice: StopNotice) =>
+      void notices.push([notice.ref.path, notice.fault?.kind ?? "clean"]),
+  });
+  const w = await c.system("a").spawn(watcher, undefined);
+  const remote = c.node("a").ref<EchoProtocol>("b", "echo");
+  await w.ask("watch", remote);
+  const stopped = c.system("a").whenStopped(remote);
+  await c.system("b").lookup("echo")!.stop();
+  await stopped;
+  await waitFor(() => notices.length > 0, "the terminated hook ran");
+  assert.deepEqual(notices, [["echo", "clean"]]);
+  assert.equal(remote.stopped, true);
+});
+
+test("TestCluster.kill(): node loss rejects waiting asks at once and tells watchers", async () => {
+  await using c = await cluster();
+  const remote = c.node("a").ref<EchoProtocol>("b", "echo");
+  const stopped = c.system("a").whenStopped(remote);
+  holdSlowAnswers();
+  const waiting = remote.ask("slow", undefined, { timeoutMs: 60_000 }).catch((
+    e,
+  ) => e);
+  await c.node("a").lookup("b", "echo"); // the watch and the ask are on the wire
+  const killed = c.kill("b");
+  const error = await waiting;
+  assert.ok(isNodeUnreachableError(error), String(error));
+  assert.equal((await stopped).fault?.kind, "error");
+  release();
+  await killed;
+  assert.equal(c.node("a").peers()[0].connected, false);
+});
+
+test("TestCluster.partition(): the heartbeat finds a two-way partition in virtual time; after heal() the node reconnects", async () => {
+  await using c = await cluster();
+  const ref = c.node("a").ref<EchoProtocol>("b", "echo");
+  assert.equal(await ref.ask("echo", "before"), "before");
+  c.partition("a", "b");
+  const cut = ref.ask("echo", "during", { timeoutMs: 60_000 }).catch((e) => e);
+  await c.advance(4_000);
+  assert.equal(c.node("a").peers()[0].connected, true, "not yet: 5 s timeout");
+  await c.advance(2_000);
+  assert.ok(isNodeUnreachableError(await cut), "the ask failed with the link");
+  assert.equal(c.node("a").peers()[0].connected, false);
+  c.heal();
+  const after = ref.ask("echo", "after", { timeoutMs: 60_000 });
+  await c.advance(1_000);
+  assert.equal(await after, "after");
+  assert.equal(c.node("a").peers()[0].connected, true);
+});
+
+test("TestCluster.partition(): one way is enough for the heartbeat of the side that hears nothing", async () => {
+  await using c = await cluster();
+  const ref = c.node("a").ref<EchoProtocol>("b", "echo");
+  assert.equal(await ref.ask("echo", "x"), "x");
+  c.partition("b", "a", { oneWay: true });
+  await c.advance(6_000);
+  assert.equal(c.node("a").peers()[0].connected, false);
+  assert.ok(c.logs.some((line) => /no frame from node "b"/.test(line)));
+});
+
+test("TestCluster.freeze(): a node that stops reading is dropped by its peer's heartbeat", async () => {
+  await using c = await cluster();
+  const ref = c.node("a").ref<EchoProtocol>("b", "echo");
+  assert.equal(await ref.ask("echo", "x"), "x");
+  c.freeze("b");
+  const frozen = ref.ask("echo", "y", { timeoutMs: 60_000 }).catch((e) => e);
+  await c.advance(6_000);
+  assert.ok(
+    isNodeUnreachableError(await frozen),
+    "the ask failed with the link",
+  );
+  c.thaw("b");
+  const after = ref.ask("echo", "z", { timeoutMs: 60_000 });
+  await c.advance(1_000);
+  assert.equal(await after, "z");
+});
+
+test("TestCluster.start() refuses repeated names", async () => {
+  await assert.rejects(
+    TestCluster.start({ nodes: ["a", "a"] }),
+    TypeError,
+  );
+});
