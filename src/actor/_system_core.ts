@@ -237,7 +237,11 @@ export class Scheduler {
   #sentinelFired = (): void => {
     this.#sentinel = null;
     this.#burstStart = -1;
+    this.#othersStarve = false;
   };
+  // Set when a yield had to be cut short because something else starves the timers (nudge());
+  // until the event loop turns again (the sentinel runs) yielding cannot help, so none is made.
+  #othersStarve = false;
 
   schedule(cell: ActorCell): void {
     cell.scheduled = true;
@@ -306,6 +310,7 @@ export class Scheduler {
     if (platform.now() - this.#yieldAt <= SLICE_MS) return;
     platform.clearTimer(this.#resumeTimer);
     this.#resumeTimer = null;
+    this.#othersStarve = true;
     queueMicrotask(this.#resume);
   }
 
@@ -323,7 +328,7 @@ export class Scheduler {
       this.#sentinel.unref();
       return false;
     }
-    return elapsed > SLICE_MS;
+    return elapsed > SLICE_MS && !this.#othersStarve;
   }
 
   /** Cancels the scheduler's timers (the system has shut down; its actors are stopped). */
