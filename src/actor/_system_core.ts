@@ -280,7 +280,7 @@ export class Scheduler {
           this.#compact();
           this.yielding = true;
           this.#yieldAt = platform.now();
-          this.#resumeTimer = platform.setTimer(this.#resume, 0);
+          this.#resumeTimer = platform.setImmediate(this.#resume);
           return;
         }
         if (this.#turnWork >= TURN_BUDGET && this.#head < ready.length) {

@@ -470,6 +470,18 @@ async function startClientTls(
   return conn;
 }
 
+class DenoImmediateHandle implements TimerHandle {
+  readonly immediate: ReturnType<typeof setImmediate>;
+
+  constructor(immediate: ReturnType<typeof setImmediate>) {
+    this.immediate = immediate;
+  }
+
+  unref(): void {
+    this.immediate.unref();
+  }
+}
+
 class DenoTimerHandle implements TimerHandle {
   readonly id: ReturnType<typeof setTimeout>;
 
@@ -565,8 +577,15 @@ export const denoPlatform: Platform = {
     return new DenoTimerHandle(setTimeout(callback, delayMs));
   },
 
+  setImmediate(callback: () => void): TimerHandle {
+    return new DenoImmediateHandle(setImmediate(callback));
+  },
+
   clearTimer(handle: TimerHandle): void {
     if (handle instanceof DenoTimerHandle) clearTimeout(handle.id);
+    else if (handle instanceof DenoImmediateHandle) {
+      clearImmediate(handle.immediate);
+    }
   },
 
   env(name: string): string | undefined {

@@ -18,7 +18,9 @@ import * as net from "node:net";
 import process from "node:process";
 import * as tls from "node:tls";
 import {
+  clearImmediate as clearNodeImmediate,
   clearTimeout as clearNodeTimeout,
+  setImmediate as setNodeImmediate,
   setTimeout as setNodeTimeout,
 } from "node:timers";
 import type {
@@ -217,6 +219,18 @@ function sniName(serverName: string): string | undefined {
   return net.isIP(serverName) === 0 ? serverName : undefined;
 }
 
+class NodeImmediateHandle implements TimerHandle {
+  readonly immediate: ReturnType<typeof setNodeImmediate>;
+
+  constructor(immediate: ReturnType<typeof setNodeImmediate>) {
+    this.immediate = immediate;
+  }
+
+  unref(): void {
+    this.immediate.unref();
+  }
+}
+
 class NodeTimerHandle implements TimerHandle {
   readonly timeout: ReturnType<typeof setNodeTimeout>;
 
@@ -348,8 +362,15 @@ export const nodePlatform: Platform = {
     return new NodeTimerHandle(setNodeTimeout(callback, delayMs));
   },
 
+  setImmediate(callback: () => void): TimerHandle {
+    return new NodeImmediateHandle(setNodeImmediate(callback));
+  },
+
   clearTimer(handle: TimerHandle): void {
     if (handle instanceof NodeTimerHandle) clearNodeTimeout(handle.timeout);
+    else if (handle instanceof NodeImmediateHandle) {
+      clearNodeImmediate(handle.immediate);
+    }
   },
 
   env(name: string): string | undefined {

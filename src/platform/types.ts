@@ -163,6 +163,12 @@ export interface Platform {
   now(): number;
   /** Runs `callback` once after `delayMs` milliseconds. */
   setTimer(callback: () => void, delayMs: number): TimerHandle;
+  /**
+   * Runs `callback` in a macrotask of its own, after the timers and I/O callbacks that are due,
+   * without the clamp that nested 0 ms timers get (2-4 ms each on Deno). Cancel it with
+   * {@linkcode Platform.clearTimer}.
+   */
+  setImmediate(callback: () => void): TimerHandle;
   /** Cancels a timer; a no-op for one that already ran or was cancelled. */
   clearTimer(handle: TimerHandle): void;
   /** Reads an environment variable; `undefined` when unset or when access is not permitted. */
