@@ -12,6 +12,11 @@
 // and throws CorruptRecordError naming the persistence id and sequence number: a truncated
 // or bit-flipped record is always caught.
 import { CorruptRecordError } from "./errors.ts";
+import {
+  checkPersistenceId,
+  checkSequenceNr,
+  type StoredSnapshot,
+} from "./journal.ts";
 
 const FORMAT = 1;
 const HEADER = 1 + 8 + 4 + 8 + 2;
@@ -362,4 +367,61 @@ function decodeType(
     for (let i = 0; i < length; i++) lastTypeBytes[i] = bytes[HEADER + i];
   }
   return type;
+}
+
+const MAX_U32 = 0xffff_ffff;
+
+/**
+ * Throws RangeError unless the record form can hold and read back `version` and `timestamp`
+ * (a NaN timestamp, say, would make the record unreadable).
+ *
+ * @param what The start of the message, e.g. `Cannot append to "a"`.
+ * @param version The event or snapshot version.
+ * @param timestamp Its timestamp.
+ * @throws {RangeError} When either does not fit.
+ */
+export function checkRecordFields(
+  what: string,
+  version: number,
+  timestamp: number,
+): void {
+  if (!Number.isInteger(version) || version < 1 || version > MAX_U32) {
+    throw new RangeError(
+      `${what}: version must be an integer from 1 to 2^32 - 1`,
+    );
+  }
+  if (typeof timestamp !== "number" || !Number.isFinite(timestamp)) {
+    throw new RangeError(`${what}: timestamp must be a finite number`);
+  }
+}
+
+/**
+ * Throws TypeError/RangeError for a snapshot that a record-based provider cannot save.
+ *
+ * @param snapshot The snapshot.
+ * @returns Its persistence id.
+ * @throws {TypeError} When the id, type or data is unusable.
+ * @throws {RangeError} When the sequence number, version or timestamp is out of range.
+ */
+export function checkSnapshotRecord(snapshot: StoredSnapshot): string {
+  const id = snapshot?.persistenceId;
+  checkPersistenceId(id);
+  // The record form starts at 1; a snapshot covers at least one event.
+  checkSequenceNr("snapshot sequenceNr", snapshot.sequenceNr, 1);
+  if (typeof snapshot.type !== "string" || snapshot.type.length === 0) {
+    throw new TypeError(
+      `Cannot save snapshot of "${id}": it needs a type name`,
+    );
+  }
+  if (!(snapshot.data instanceof Uint8Array)) {
+    throw new TypeError(
+      `Cannot save snapshot of "${id}": data must be a Uint8Array`,
+    );
+  }
+  checkRecordFields(
+    `Cannot save snapshot of "${id}"`,
+    snapshot.version,
+    snapshot.timestamp,
+  );
+  return id;
 }

@@ -16,7 +16,12 @@ import {
   type StoredEvent,
   type StoredSnapshot,
 } from "../journal.ts";
-import { decodeRecord, encodeRecord } from "../record_format.ts";
+import {
+  checkRecordFields,
+  checkSnapshotRecord,
+  decodeRecord,
+  encodeRecord,
+} from "../record_format.ts";
 import { AppendBatcher } from "./_append_batcher.ts";
 import {
   loadPostgresFactory,
@@ -62,7 +67,6 @@ const DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/postgres";
 const PAGE_BYTES = 8 * 1024 * 1024;
 /** Each record of a read page comes after its sequence number (8 bytes) and length (4). */
 const ENTRY_HEADER = 12;
-const MAX_U32 = 0xffff_ffff;
 
 /**
  * The PostgreSQL persistence provider: journals and snapshots in three tables (see
@@ -275,7 +279,11 @@ export class PostgresPersistence implements PersistenceProvider {
       }
       for (let i = 0; i < events.length; i++) {
         const event = events[i];
-        checkFields(`Cannot append to "${id}"`, event.version, event.timestamp);
+        checkRecordFields(
+          `Cannot append to "${id}"`,
+          event.version,
+          event.timestamp,
+        );
       }
       // Settles with the final outcome: JournalConflictError or JournalUnavailableError.
       return this.#appends.append(id, storedId(id), expected, events);
@@ -419,25 +427,7 @@ export class PostgresPersistence implements PersistenceProvider {
 
   async #save(snapshot: StoredSnapshot): Promise<void> {
     this.#check();
-    const id = snapshot?.persistenceId;
-    checkPersistenceId(id);
-    // The record form starts at 1; a snapshot covers at least one event.
-    checkSequenceNr("snapshot sequenceNr", snapshot.sequenceNr, 1);
-    if (typeof snapshot.type !== "string" || snapshot.type.length === 0) {
-      throw new TypeError(
-        `Cannot save snapshot of "${id}": it needs a type name`,
-      );
-    }
-    if (!(snapshot.data instanceof Uint8Array)) {
-      throw new TypeError(
-        `Cannot save snapshot of "${id}": data must be a Uint8Array`,
-      );
-    }
-    checkFields(
-      `Cannot save snapshot of "${id}"`,
-      snapshot.version,
-      snapshot.timestamp,
-    );
+    const id = checkSnapshotRecord(snapshot);
     const record = encodeRecord(snapshot);
     try {
       await this.#connection.query(this.#sql.saveSnapshot, [
@@ -521,18 +511,6 @@ function integer(name: string, value: number): number {
     );
   }
   return value;
-}
-
-/** What the record form can hold and read back (a NaN timestamp would make the record unreadable). */
-function checkFields(what: string, version: number, timestamp: number): void {
-  if (!Number.isInteger(version) || version < 1 || version > MAX_U32) {
-    throw new RangeError(
-      `${what}: version must be an integer from 1 to 2^32 - 1`,
-    );
-  }
-  if (typeof timestamp !== "number" || !Number.isFinite(timestamp)) {
-    throw new RangeError(`${what}: timestamp must be a finite number`);
-  }
 }
 
 function readU32(bytes: Uint8Array, at: number): number {

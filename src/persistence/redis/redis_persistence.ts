@@ -20,7 +20,12 @@ import {
   type StoredEvent,
   type StoredSnapshot,
 } from "../journal.ts";
-import { decodeRecord, encodeRecord } from "../record_format.ts";
+import {
+  checkRecordFields,
+  checkSnapshotRecord,
+  decodeRecord,
+  encodeRecord,
+} from "../record_format.ts";
 import {
   NodeRedisCommands,
   redactUrl,
@@ -98,7 +103,6 @@ const CONSOLE_LOGGER: RedisPersistenceLogger = {
 };
 /** Set by connect() while it constructs: that provider checks durability itself. */
 let connecting = false;
-const MAX_U32 = 0xffff_ffff;
 
 /**
  * The Redis persistence provider: journals and snapshots in a standalone Redis, 6.2 or later.
@@ -414,7 +418,11 @@ export class RedisPersistence implements PersistenceProvider {
       }
       for (let i = 0; i < events.length; i++) {
         const event = events[i];
-        checkFields(`Cannot append to "${id}"`, event.version, event.timestamp);
+        checkRecordFields(
+          `Cannot append to "${id}"`,
+          event.version,
+          event.timestamp,
+        );
       }
       const keys = streamKeys(this.#prefix, id);
       // Settles with the final outcome: JournalConflictError or JournalUnavailableError.
@@ -536,25 +544,7 @@ export class RedisPersistence implements PersistenceProvider {
 
   async #save(snapshot: StoredSnapshot): Promise<void> {
     this.#check();
-    const id = snapshot?.persistenceId;
-    checkPersistenceId(id);
-    // The record form starts at 1; a snapshot covers at least one event.
-    checkSequenceNr("snapshot sequenceNr", snapshot.sequenceNr, 1);
-    if (typeof snapshot.type !== "string" || snapshot.type.length === 0) {
-      throw new TypeError(
-        `Cannot save snapshot of "${id}": it needs a type name`,
-      );
-    }
-    if (!(snapshot.data instanceof Uint8Array)) {
-      throw new TypeError(
-        `Cannot save snapshot of "${id}": data must be a Uint8Array`,
-      );
-    }
-    checkFields(
-      `Cannot save snapshot of "${id}"`,
-      snapshot.version,
-      snapshot.timestamp,
-    );
+    const id = checkSnapshotRecord(snapshot);
     const record = encodeRecord(snapshot);
     try {
       await SAVE_SNAPSHOT.run(this.#commands, [
@@ -640,18 +630,6 @@ function positive(name: string, value: number): number {
     );
   }
   return value;
-}
-
-/** What the record form can hold and read back (a NaN timestamp would make the record unreadable). */
-function checkFields(what: string, version: number, timestamp: number): void {
-  if (!Number.isInteger(version) || version < 1 || version > MAX_U32) {
-    throw new RangeError(
-      `${what}: version must be an integer from 1 to 2^32 - 1`,
-    );
-  }
-  if (typeof timestamp !== "number" || !Number.isFinite(timestamp)) {
-    throw new RangeError(`${what}: timestamp must be a finite number`);
-  }
 }
 
 /** The value in a CONFIG GET reply (`[name, value]`); TypeError for anything else. */
