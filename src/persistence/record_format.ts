@@ -13,8 +13,10 @@
 // or bit-flipped record is always caught.
 import { CorruptRecordError } from "./errors.ts";
 import {
+  checkAppend,
   checkPersistenceId,
   checkSequenceNr,
+  type NewEvent,
   type StoredSnapshot,
 } from "./journal.ts";
 
@@ -424,4 +426,35 @@ export function checkSnapshotRecord(snapshot: StoredSnapshot): string {
     snapshot.timestamp,
   );
   return id;
+}
+
+/**
+ * Throws TypeError/RangeError for an append that a record-based provider cannot store: what
+ * {@linkcode checkAppend} refuses, sequence numbers past 2^53 - 1, and fields the record form
+ * cannot hold.
+ *
+ * @param persistenceId The journal.
+ * @param expectedLastSequenceNr The sequence number the append expects to follow.
+ * @param events The events.
+ * @throws {TypeError} When an argument is unusable.
+ * @throws {RangeError} When a number is out of range.
+ */
+export function checkAppendRecords(
+  persistenceId: string,
+  expectedLastSequenceNr: number,
+  events: readonly NewEvent[],
+): void {
+  checkAppend(persistenceId, expectedLastSequenceNr, events);
+  if (!Number.isSafeInteger(expectedLastSequenceNr + events.length)) {
+    throw new RangeError(
+      `Cannot append to "${persistenceId}": sequence numbers would pass 2^53 - 1`,
+    );
+  }
+  for (let i = 0; i < events.length; i++) {
+    checkRecordFields(
+      `Cannot append to "${persistenceId}"`,
+      events[i].version,
+      events[i].timestamp,
+    );
+  }
 }

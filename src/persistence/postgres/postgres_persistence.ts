@@ -5,7 +5,6 @@ import {
   JournalUnavailableError,
 } from "../errors.ts";
 import {
-  checkAppend,
   checkPersistenceId,
   checkSequenceNr,
   type Journal,
@@ -17,7 +16,7 @@ import {
   type StoredSnapshot,
 } from "../journal.ts";
 import {
-  checkRecordFields,
+  checkAppendRecords,
   checkSnapshotRecord,
   decodeRecord,
   encodeRecord,
@@ -271,20 +270,7 @@ export class PostgresPersistence implements PersistenceProvider {
   ): Promise<void> {
     try {
       this.#check();
-      checkAppend(id, expected, events);
-      if (!Number.isSafeInteger(expected + events.length)) {
-        throw new RangeError(
-          `Cannot append to "${id}": sequence numbers would pass 2^53 - 1`,
-        );
-      }
-      for (let i = 0; i < events.length; i++) {
-        const event = events[i];
-        checkRecordFields(
-          `Cannot append to "${id}"`,
-          event.version,
-          event.timestamp,
-        );
-      }
+      checkAppendRecords(id, expected, events);
       // Settles with the final outcome: JournalConflictError or JournalUnavailableError.
       return this.#appends.append(id, storedId(id), expected, events);
     } catch (error) {

@@ -9,7 +9,6 @@ import {
   JournalUnavailableError,
 } from "../errors.ts";
 import {
-  checkAppend,
   checkPersistenceId,
   checkSequenceNr,
   type Journal,
@@ -21,7 +20,7 @@ import {
   type StoredSnapshot,
 } from "../journal.ts";
 import {
-  checkRecordFields,
+  checkAppendRecords,
   checkSnapshotRecord,
   decodeRecord,
   encodeRecord,
@@ -410,20 +409,7 @@ export class RedisPersistence implements PersistenceProvider {
   ): Promise<void> {
     try {
       this.#check();
-      checkAppend(id, expected, events);
-      if (!Number.isSafeInteger(expected + events.length)) {
-        throw new RangeError(
-          `Cannot append to "${id}": sequence numbers would pass 2^53 - 1`,
-        );
-      }
-      for (let i = 0; i < events.length; i++) {
-        const event = events[i];
-        checkRecordFields(
-          `Cannot append to "${id}"`,
-          event.version,
-          event.timestamp,
-        );
-      }
+      checkAppendRecords(id, expected, events);
       const keys = streamKeys(this.#prefix, id);
       // Settles with the final outcome: JournalConflictError or JournalUnavailableError.
       return this.#appends.append(id, keys.events, keys.meta, expected, events);
