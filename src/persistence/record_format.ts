@@ -458,3 +458,36 @@ export function checkAppendRecords(
     );
   }
 }
+
+/**
+ * Decodes a stored snapshot record into a {@linkcode StoredSnapshot}, for the providers that keep
+ * snapshots as records.
+ *
+ * @param persistenceId The journal it belongs to.
+ * @param bytes What the storage returned.
+ * @param sequenceNr The sequence number it was stored under.
+ * @returns The snapshot.
+ * @throws {CorruptRecordError} When `bytes` is not a valid record.
+ */
+export function decodeSnapshotRecord(
+  persistenceId: string,
+  bytes: unknown,
+  sequenceNr: number,
+): StoredSnapshot {
+  if (!(bytes instanceof Uint8Array)) {
+    throw new CorruptRecordError(
+      persistenceId,
+      sequenceNr,
+      "the stored snapshot is not a byte string",
+    );
+  }
+  const record = decodeRecord(persistenceId, bytes, sequenceNr);
+  return {
+    persistenceId,
+    sequenceNr,
+    type: record.type,
+    version: record.version,
+    data: record.data,
+    timestamp: record.timestamp,
+  };
+}

@@ -19,6 +19,7 @@ import {
   checkAppendRecords,
   checkSnapshotRecord,
   decodeRecord,
+  decodeSnapshotRecord,
   encodeRecord,
 } from "../record_format.ts";
 import { AppendBatcher } from "./_append_batcher.ts";
@@ -447,23 +448,7 @@ export class PostgresPersistence implements PersistenceProvider {
     }
     if (rows.length === 0) return undefined;
     const sequenceNr = toInteger(rows[0].seq, "snapshot sequence_nr");
-    const bytes = rows[0].record;
-    if (!(bytes instanceof Uint8Array)) {
-      throw new CorruptRecordError(
-        id,
-        sequenceNr,
-        "the stored snapshot is not bytea",
-      );
-    }
-    const record = decodeRecord(id, bytes, sequenceNr);
-    return {
-      persistenceId: id,
-      sequenceNr,
-      type: record.type,
-      version: record.version,
-      data: record.data,
-      timestamp: record.timestamp,
-    };
+    return decodeSnapshotRecord(id, rows[0].record, sequenceNr);
   }
 
   async #keepLatest(id: string, count: number): Promise<void> {

@@ -23,6 +23,7 @@ import {
   checkAppendRecords,
   checkSnapshotRecord,
   decodeRecord,
+  decodeSnapshotRecord,
   encodeRecord,
 } from "../record_format.ts";
 import {
@@ -573,23 +574,7 @@ export class RedisPersistence implements PersistenceProvider {
     }
     if (!Array.isArray(reply) || reply.length === 0) return undefined;
     const sequenceNr = toInteger(reply[1], "snapshot score");
-    const bytes = reply[0];
-    if (!(bytes instanceof Uint8Array)) {
-      throw new CorruptRecordError(
-        id,
-        sequenceNr,
-        "the stored snapshot is not a byte string",
-      );
-    }
-    const record = decodeRecord(id, bytes, sequenceNr);
-    return {
-      persistenceId: id,
-      sequenceNr,
-      type: record.type,
-      version: record.version,
-      data: record.data,
-      timestamp: record.timestamp,
-    };
+    return decodeSnapshotRecord(id, reply[0], sequenceNr);
   }
 
   async #keepLatest(id: string, count: number): Promise<void> {
