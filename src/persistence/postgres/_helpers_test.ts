@@ -5,7 +5,7 @@
 // each file in a schema of its own that it drops at the end. When that server does not answer,
 // the tests fail on CI (env CI set) and are skipped, with a loud notice, everywhere else.
 import { platform } from "../../platform/mod.ts";
-import { test } from "../../platform/test_harness.ts";
+import { freePort, ON_CI, serviceGate } from "../_service_gate_test.ts";
 import {
   loadPostgresFactory,
   PostgresConnection,
@@ -17,12 +17,6 @@ import { PostgresPersistence } from "./postgres_persistence.ts";
 /** The shared server of the tests. */
 export const DATABASE_URL: string = platform.env("DATABASE_URL") ||
   "postgres://postgres@127.0.0.1:5432/test";
-
-const ON_CI =
-  ((value) =>
-    value !== undefined && value !== "" && value !== "0" && value !== "false")(
-      platform.env("CI"),
-    );
 
 /** Whether the tests run on CI, where missing infrastructure is a failure, not a skip. */
 export const IS_CI: boolean = ON_CI;
@@ -40,36 +34,19 @@ async function probe(): Promise<string | undefined> {
   }
 }
 
-const unreachable = await probe();
-if (unreachable !== undefined) {
-  const notice =
-    `PostgreSQL at ${DATABASE_URL} does not answer (${unreachable}): `;
-  if (ON_CI) {
-    console.error(
-      `\n!!! ${notice}the PostgreSQL provider tests will FAIL (CI is set) !!!\n`,
-    );
-  } else {
-    console.warn(
-      `\n!!! ${notice}SKIPPING the PostgreSQL provider tests. Start PostgreSQL or set DATABASE_URL. !!!\n`,
-    );
-  }
-}
+const gate = await serviceGate(
+  "PostgreSQL",
+  DATABASE_URL,
+  "Start PostgreSQL or set DATABASE_URL.",
+  probe,
+);
 
 /** Why the tests that need the shared server are skipped, or undefined when they run. */
-export const SKIP_POSTGRES: string | undefined =
-  unreachable !== undefined && !ON_CI
-    ? `PostgreSQL not reachable at ${DATABASE_URL}`
-    : undefined;
+export const SKIP_POSTGRES: string | undefined = gate.skip;
 
 /** Registers a test that needs the shared server. */
 export function postgresTest(name: string, fn: () => Promise<void>): void {
-  test({
-    name: SKIP_POSTGRES === undefined
-      ? name
-      : `${name} (skipped: ${SKIP_POSTGRES})`,
-    ignore: SKIP_POSTGRES !== undefined,
-    fn,
-  });
+  gate.test(name, fn);
 }
 
 /** A schema name no other run uses. */
@@ -110,15 +87,9 @@ export async function dropSchema(schema: string): Promise<number> {
   return tables as number;
 }
 
-/** A TCP port nothing listens on right now. */
-export async function freePort(): Promise<number> {
-  const listener = await platform.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = listener.addr.port;
-  listener.close();
-  return port;
-}
-
 /** Waits `ms` milliseconds. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => platform.setTimer(resolve, ms));
 }
+
+export { freePort };

@@ -6,6 +6,7 @@
 // fail on CI (env CI set) and are skipped, with a loud notice, everywhere else.
 import { platform } from "../../platform/mod.ts";
 import { test } from "../../platform/test_harness.ts";
+import { freePort, ON_CI, serviceGate } from "../_service_gate_test.ts";
 import {
   makeTempDir,
   removeDir,
@@ -19,12 +20,6 @@ import { RedisPersistence } from "./redis_persistence.ts";
 /** The shared Redis of the tests. */
 export const REDIS_URL: string = platform.env("REDIS_URL") ||
   "redis://127.0.0.1:6379";
-
-const ON_CI =
-  ((value) =>
-    value !== undefined && value !== "" && value !== "0" && value !== "false")(
-      platform.env("CI"),
-    );
 
 async function probe(): Promise<string | undefined> {
   try {
@@ -40,36 +35,22 @@ async function probe(): Promise<string | undefined> {
   }
 }
 
-const unreachable = await probe();
-if (unreachable !== undefined) {
-  const notice = `Redis at ${REDIS_URL} does not answer (${unreachable}): `;
-  if (ON_CI) {
-    console.error(
-      `\n!!! ${notice}the Redis provider tests will FAIL (CI is set) !!!\n`,
-    );
-  } else {
-    console.warn(
-      `\n!!! ${notice}SKIPPING the Redis provider tests. Start Redis or set REDIS_URL. !!!\n`,
-    );
-  }
-}
+const gate = await serviceGate(
+  "Redis",
+  REDIS_URL,
+  "Start Redis or set REDIS_URL.",
+  probe,
+);
 
-/** Why the tests that need the shared Redis are skipped, or undefined when they run. */
-export const SKIP_REDIS: string | undefined =
-  unreachable !== undefined && !ON_CI
-    ? `Redis not reachable at ${REDIS_URL}`
-    : undefined;
+/** Why the tests that need the shared server are skipped, or undefined when they run. */
+export const SKIP_REDIS: string | undefined = gate.skip;
 
 /** Whether the tests run on CI, where missing infrastructure is a failure, not a skip. */
 export const IS_CI: boolean = ON_CI;
 
 /** Registers a test that needs the shared Redis. */
 export function redisTest(name: string, fn: () => Promise<void>): void {
-  test({
-    name: SKIP_REDIS === undefined ? name : `${name} (skipped: ${SKIP_REDIS})`,
-    ignore: SKIP_REDIS !== undefined,
-    fn,
-  });
+  gate.test(name, fn);
 }
 
 /** A key prefix no other run uses. */
@@ -136,14 +117,6 @@ export async function deleteKeys(
   } finally {
     await commands.close();
   }
-}
-
-/** A TCP port nothing listens on right now. */
-export async function freePort(): Promise<number> {
-  const listener = await platform.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = listener.addr.port;
-  listener.close();
-  return port;
 }
 
 /** Waits `ms` milliseconds. */
@@ -299,3 +272,5 @@ export async function withOwnRedis(
     await removeDir(dir);
   }
 }
+
+export { freePort };
