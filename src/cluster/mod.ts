@@ -11,3 +11,4 @@ export {
   type MemberStatus,
 } from "./membership_table.ts";
 export { type DiscoveredNode, type Discovery } from "./discovery.ts";
+export { type Lease, type LeaseGrant } from "./lease.ts";
