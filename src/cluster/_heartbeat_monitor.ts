@@ -13,7 +13,7 @@ import {
   type FailureDetectorSettings,
   failureDetectorSettings,
 } from "./failure_detector.ts";
-import { MonitorRing } from "./_monitor_ring.ts";
+import { ringSubjectsOf } from "./_monitor_ring.ts";
 import { PhiAccrualDetector } from "./_phi_accrual.ts";
 
 /**
@@ -170,16 +170,15 @@ export class HeartbeatMonitor {
    * @throws {TypeError} When `keys` is not an array of strings.
    */
   setMembers(keys: readonly string[]): void {
-    const ring = new MonitorRing(keys, this.#settings.monitoredBy);
+    const wanted = new Set(
+      ringSubjectsOf(keys, this.#self, this.#settings.monitoredBy),
+    );
     if (this.#closed) return;
-    const wanted = new Set(ring.subjectsOf(this.#self));
-    const members = new Set(ring.members);
     for (const [key, subject] of this.#subjects) {
-      if (!members.has(key)) {
-        this.#subjects.delete(key);
-      } else if (wanted.has(key)) {
+      if (wanted.has(key)) {
         subject.inRing = true;
-      } else if (subject.reachable) {
+      } else if (subject.reachable || !keys.includes(key)) {
+        // Reachable and out of the slice, or no longer a member: forgotten, no verdict.
         this.#subjects.delete(key);
       } else {
         subject.inRing = false;
@@ -260,8 +259,10 @@ export class HeartbeatMonitor {
     this.#dueAt = now + interval;
     this.#timer = this.#clock.setTimer(() => this.#tick(), interval);
     const errors: unknown[] = [];
-    for (const [key, subject] of [...this.#subjects]) {
+    for (const key of [...this.#subjects.keys()]) {
       if (this.#closed) return;
+      const subject = this.#subjects.get(key);
+      if (subject === undefined) continue;
       if (judge) {
         try {
           this.#judge(key, subject, now);
