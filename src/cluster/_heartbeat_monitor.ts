@@ -17,9 +17,11 @@ import { ringSubjectsOf } from "./_monitor_ring.ts";
 import { PhiAccrualDetector } from "./_phi_accrual.ts";
 
 /**
- * A failure detector message between two nodes. `seq` is chosen by the monitor and echoed in
- * the ack; a monitor accepts an ack only for a heartbeat it sent to that subject and newer than
- * the last ack it accepted from it (so duplicated, reordered or stale acks count once at most).
+ * A failure detector message between two nodes. `seq` is chosen by the monitor (one counter per
+ * monitor, growing with every heartbeat it sends) and echoed in the ack; a monitor accepts an ack
+ * only from a current subject, with a `seq` no newer than the last heartbeat it sent that subject
+ * and newer than the last ack it accepted from it, so duplicated, reordered, stale or
+ * made-up acks count once at most (and acks from before a subject was added not at all).
  */
 export type HeartbeatMessage =
   | { readonly kind: "heartbeat"; readonly seq: number }
@@ -90,7 +92,22 @@ function isHeartbeatMessage(message: unknown): message is HeartbeatMessage {
  *   below the threshold reports them reachable again.
  * - Inbound messages that are not well-formed (an unknown `kind`, a `seq` that is not a
  *   non-negative safe integer, a sender that is not a string) are ignored without throwing, as
- *   are acks from non-subjects and acks whose `seq` was never sent or was already superseded.
+ *   are acks from non-subjects and acks whose `seq` is newer than the last heartbeat sent to
+ *   that subject or not newer than the last ack accepted from it.
+ *
+ * @example Wiring (the owner carries the messages and keeps the members current)
+ * ```ts ignore
+ * const monitor = new HeartbeatMonitor({
+ *   self: "node-a#1",
+ *   clock: systemClock,
+ *   settings: DEFAULT_FAILURE_DETECTOR_SETTINGS,
+ *   send: (to, message) => node.sendSystem(to, message), // must not queue behind user traffic
+ *   onReachability: (subject, reachable) => membership.observe(subject, reachable),
+ * });
+ * monitor.setMembers(["node-a#1", "node-b#1", "node-c#1"]); // on every membership change
+ * // for each failure detector message that arrives: monitor.receive(from, message);
+ * monitor.close(); // on leave or shutdown
+ * ```
  */
 export class HeartbeatMonitor {
   readonly #self: string;
