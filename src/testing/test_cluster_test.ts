@@ -157,3 +157,10 @@ test("TestCluster.kill() of a frozen node with traffic backed up returns, and th
     what: "a to see b gone",
   });
 });
+
+test("TestCluster.start() refuses repeated names", async () => {
+  await assert.rejects(
+    TestCluster.start({ nodes: ["a", "a"] }),
+    TypeError,
+  );
+});
