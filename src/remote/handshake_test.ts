@@ -25,6 +25,7 @@ import { listenFrames } from "./transport/mod.ts";
 import {
   capture,
   contains,
+  echo,
   hello,
   OTHER_SECRET,
   quiet,
@@ -35,6 +36,7 @@ import {
   until,
   within,
 } from "./_handshake_support_test.ts";
+import { testOnBoth } from "./_node_fixture_test.ts";
 
 // ---- 9.1: the dialer proves first ----------------------------------------------------------
 
@@ -95,20 +97,23 @@ test("RemoteNode handshake: with a valid dialer proof the listener answers with 
   assert.deepEqual(accepted.proof, await prove(key, "listener", facts));
 });
 
-test("RemoteNode handshake: a wrong secret is refused on both sides and logged on the listener", async () => {
-  const log = capture();
-  await using target = await startNode("target", { logger: log });
-  await using intruder = await startNode("intruder", { secret: OTHER_SECRET });
-  assert.equal(
-    await refusalOf(intruder.node.connect(target.node.address)),
-    "auth",
-  );
-  await until(() => log.lines.length > 0, "the listener's log line");
-  assert.match(
-    log.lines.join("\n"),
-    /Refused connection from 127\.0\.0\.1:\d+: Handshake refused \(auth\): the dialer's proof does not match/,
-  );
-});
+testOnBoth(
+  "RemoteNode handshake: a wrong secret is refused on both sides and logged on the listener",
+  async (f) => {
+    await f.start("target");
+    await f.start("intruder", { nodeOptions: { secret: OTHER_SECRET } });
+    assert.equal(
+      await refusalOf(f.settle(f.connect("intruder", "target"))),
+      "auth",
+    );
+    const logged = () => f.logs.filter((line) => line.startsWith("target: "));
+    await f.until(() => logged().length > 0, "the listener's log line");
+    assert.match(
+      logged().join("\n"),
+      /Refused connection from \S+:\d+: Handshake refused \(auth\): the dialer's proof does not match/,
+    );
+  },
+);
 
 test("generateClusterSecret() returns 32 random bytes as base64url, and RemoteNode.start() rejects short secrets", async () => {
   const a = generateClusterSecret();
@@ -142,33 +147,35 @@ test("generateClusterSecret() returns 32 random bytes as base64url, and RemoteNo
   await node.close();
 });
 
-test("RemoteNode handshake: during a rotation the old and the new secret are accepted, after it the old one is refused", async () => {
-  const OLD = SECRET;
-  const NEW = generateClusterSecret();
-  await using oldDialer = await startNode("old", { secret: OLD });
-  await using newDialer = await startNode("new", { secret: NEW });
-  {
-    await using rotating = await startNode("target", {
-      secret: NEW,
-      acceptSecrets: [OLD],
+testOnBoth(
+  "RemoteNode handshake: during a rotation the old and the new secret are accepted, after it the old one is refused",
+  async (f) => {
+    const OLD = SECRET;
+    const NEW = generateClusterSecret();
+    await f.start("old", { nodeOptions: { secret: OLD } });
+    await f.start("new", { nodeOptions: { secret: NEW } });
+    await f.start("target", {
+      nodeOptions: { secret: NEW, acceptSecrets: [OLD] },
     });
-    assert.equal(await oldDialer.node.connect(rotating.node.address), "target");
-    assert.equal(await newDialer.node.connect(rotating.node.address), "target");
-    for (const dialer of [oldDialer, newDialer]) {
-      const ref = dialer.node.ref<{ echo(t: string): string }>(
+    await f.system("target").spawn(echo, undefined, { id: "echo" });
+    assert.equal(await f.settle(f.connect("old", "target")), "target");
+    assert.equal(await f.settle(f.connect("new", "target")), "target");
+    for (const dialer of ["old", "new"]) {
+      const ref = f.node(dialer).ref<{ echo(t: string): string }>(
         "target",
         "echo",
       );
-      assert.equal(await ref.ask("echo", "rotating"), "rotating");
+      assert.equal(await f.settle(ref.ask("echo", "rotating")), "rotating");
     }
-  }
-  await using rotated = await startNode("rotated", { secret: NEW });
-  assert.equal(await newDialer.node.connect(rotated.node.address), "rotated");
-  assert.equal(
-    await refusalOf(oldDialer.node.connect(rotated.node.address)),
-    "auth",
-  );
-});
+    await f.stop("target");
+    await f.start("rotated", { nodeOptions: { secret: NEW } });
+    assert.equal(await f.settle(f.connect("new", "rotated")), "rotated");
+    assert.equal(
+      await refusalOf(f.settle(f.connect("old", "rotated"))),
+      "auth",
+    );
+  },
+);
 
 test("RemoteNode handshake: failed proofs are rate-limited per source address", async () => {
   const clock = new ManualClock();
