@@ -74,10 +74,13 @@ const DEFAULT_WAIT_STEP_MS = 10;
 const MICROTASK_CHECKS = 20;
 
 /**
- * N nodes on a {@linkcode MemoryNetwork} under one {@linkcode ManualClock}: partition and heal
- * them, freeze and thaw them, kill them, and advance time. Nothing runs on wall-clock time
- * (heartbeats, handshake and request timeouts, reconnect backoff and latency all wait for
- * {@linkcode TestCluster.advance}), and with the same seed a run repeats.
+ * N nodes on a {@linkcode MemoryNetwork} under one {@linkcode ManualClock}: add, stop, kill and
+ * restart them, partition and heal them, freeze and thaw them, and move time. Nothing runs on
+ * wall-clock time (heartbeats, handshake and request timeouts, reconnect backoff and latency all
+ * wait for {@linkcode TestCluster.advance}, or for {@linkcode TestCluster.settle} and
+ * {@linkcode TestCluster.until}, which move time only while what they wait for needs it), and
+ * with the same seed a run repeats. Connecting, stopping and closing let virtual time pass when
+ * they need it, so they cannot hang on a clock that nobody advances.
  *
  * @example Three nodes, one partition
  * ```ts
