@@ -12,3 +12,40 @@ export {
 } from "./membership_table.ts";
 export { type DiscoveredNode, type Discovery } from "./discovery.ts";
 export { type Lease, type LeaseGrant } from "./lease.ts";
+// Membership tables, leases and discovery providers (memory, static, table, Kubernetes) and
+// their conformance suites.
+export {
+  ClusterClosedError,
+  ClusterStoreUnavailableError,
+  type ClusterStoreUnavailableErrorOptions,
+  CorruptClusterDataError,
+  DiscoveryForbiddenError,
+  DiscoveryResponseError,
+  DiscoveryUnavailableError,
+  isClusterClosedError,
+  isClusterStoreUnavailableError,
+  isCorruptClusterDataError,
+  isDiscoveryForbiddenError,
+  isDiscoveryResponseError,
+  isDiscoveryUnavailableError,
+} from "./errors.ts";
+export {
+  checkExpectedVersion,
+  checkMemberRow,
+  checkMemberRows,
+  checkStatusMove,
+  memberKey,
+  MemoryMembershipTable,
+} from "./memory_membership_table.ts";
+export {
+  type ConformanceCase,
+  type ConformanceOptions,
+  membershipTableConformance,
+  type MembershipTableFixture,
+} from "./membership_table_conformance.ts";
+export {
+  formatNodeAddress,
+  type NodeAddress,
+  parseNodeAddress,
+  StaticSeeds,
+} from "./discovery/static_seeds.ts";
