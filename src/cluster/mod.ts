@@ -49,3 +49,13 @@ export {
   parseNodeAddress,
   StaticSeeds,
 } from "./discovery/static_seeds.ts";
+export {
+  checkLeaseAcquire,
+  checkLeaseName,
+  checkLeaseOwner,
+  MemoryLease,
+  type MemoryLeaseOptions,
+} from "./memory_lease.ts";
+export { leaseConformance, type LeaseFixture } from "./lease_conformance.ts";
+// The clock MemoryLease takes, so this entry point documents itself completely.
+export type { Clock, TimerHandle } from "../timer/mod.ts";

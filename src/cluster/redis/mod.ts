@@ -20,6 +20,7 @@ export {
   RedisMembershipTable,
   type RedisMembershipTableOptions,
 } from "./redis_membership_table.ts";
+export { RedisLease, type RedisLeaseOptions } from "./redis_lease.ts";
 // The contracts they implement, so this entry point documents itself completely.
 export type {
   MemberRow,
@@ -27,3 +28,4 @@ export type {
   MembershipTableSnapshot,
   MemberStatus,
 } from "../membership_table.ts";
+export type { Lease, LeaseGrant } from "../lease.ts";
