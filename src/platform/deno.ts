@@ -17,6 +17,8 @@
  */
 import type {
   ConnectOptions,
+  HttpsGetOptions,
+  HttpsResponse,
   ListenOptions,
   NetAddr,
   Platform,
@@ -503,12 +505,73 @@ function envAllowed(name: string): boolean {
   }
 }
 
+/** The default of {@linkcode HttpsGetOptions.maxBodyBytes}. */
+const MAX_BODY_BYTES = 64 * 1024 * 1024;
+
+/** Reads a whole body, refusing one larger than `max` bytes. */
+async function readBody(
+  body: ReadableStream<Uint8Array> | null,
+  max: number,
+): Promise<Uint8Array> {
+  if (body === null) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.byteLength;
+    if (size > max) {
+      throw new RangeError(`The response body is larger than ${max} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  const whole = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    whole.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return whole;
+}
+
+/** `fetch` through a client that trusts the extra CAs (`Deno.createHttpClient`). */
+async function denoHttpsGet(
+  url: string,
+  options: HttpsGetOptions,
+): Promise<HttpsResponse> {
+  options.signal?.throwIfAborted();
+  if (new URL(url).protocol !== "https:") {
+    throw new TypeError(`Cannot send an HTTPS request to "${url}": not https:`);
+  }
+  const client = Deno.createHttpClient({
+    caCerts: [...(options.caCertificates ?? [])],
+  });
+  try {
+    const response = await fetch(url, {
+      headers: { ...options.headers },
+      signal: options.signal,
+      redirect: "manual",
+      client,
+    });
+    const body = await readBody(
+      response.body,
+      options.maxBodyBytes ?? MAX_BODY_BYTES,
+    );
+    return {
+      status: response.status,
+      headers: Object.fromEntries(response.headers),
+      body,
+    };
+  } finally {
+    client.close();
+  }
+}
+
 /**
  * The {@linkcode Platform} of the Deno runtime: TCP through `Deno.listen`/`Deno.connect`, TLS
  * through `Deno.listenTls` and, for clients, `Deno.connect` upgraded by `Deno.startTls` (rather
  * than `Deno.connectTls`, so that the `AbortSignal` covers the TCP connect and the certificate can
  * be checked against a server name other than the address dialled), time through
- * `performance.now()` and `setTimeout`, and `Deno.env`.
+ * `performance.now()` and `setTimeout`, `Deno.env`, HTTPS through `fetch` with a client of
+ * `Deno.createHttpClient` (for extra CAs), and `Deno.readTextFile`.
  *
  * Reading an environment variable that the process may not read gives `undefined` and never
  * prompts for the permission.
@@ -586,6 +649,14 @@ export const denoPlatform: Platform = {
     else if (handle instanceof DenoImmediateHandle) {
       clearImmediate(handle.immediate);
     }
+  },
+
+  httpsGet(url: string, options: HttpsGetOptions = {}): Promise<HttpsResponse> {
+    return denoHttpsGet(url, options);
+  },
+
+  readTextFile(path: string): Promise<string> {
+    return Deno.readTextFile(path);
   },
 
   env(name: string): string | undefined {
