@@ -59,3 +59,12 @@ export {
 export { leaseConformance, type LeaseFixture } from "./lease_conformance.ts";
 // The clock MemoryLease takes, so this entry point documents itself completely.
 export type { Clock, TimerHandle } from "../timer/mod.ts";
+export { TableDiscovery } from "./discovery/table_discovery.ts";
+export {
+  KubernetesDiscovery,
+  type KubernetesDiscoveryOptions,
+} from "./discovery/kubernetes.ts";
+export {
+  discoveryConformance,
+  type DiscoveryFixture,
+} from "./discovery/discovery_conformance.ts";
