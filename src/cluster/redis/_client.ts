@@ -72,6 +72,9 @@ function describe(error: unknown): string {
   return String(error);
 }
 
+/** The errors of commands that got no reply in time. */
+const TIMED_OUT = new WeakSet<Error>();
+
 /**
  * One connection that fails fast while it is down and reconnects by itself. node-redis's own
  * reconnection is off (its backoff sleeps cannot be cancelled, so they would outlive close());
@@ -203,6 +206,12 @@ export class Connection {
     } catch (error) {
       if (signal?.aborted && error === signal.reason) throw error;
       if (error instanceof ErrorReply) throw new ReplyError(error.message);
+      if (TIMED_OUT.has(error as Error) && this.#client === client) {
+        // A server that stops answering (frozen, or a half-open connection) would hold every
+        // later command too: drop this connection and reconnect.
+        this.#lastError = error;
+        this.#lost(client);
+      }
       if (error instanceof ClusterStoreUnavailableError) throw error;
       throw new ClusterStoreUnavailableError(
         `Redis command ${args[0]} failed: ${describe(error)}`,
@@ -228,13 +237,13 @@ export class Connection {
       };
       const timer = platform.setTimer(() => {
         done();
-        reject(
-          new ClusterStoreUnavailableError(
-            `Redis at ${
-              redactUrl(this.#options.url)
-            } did not answer within ${ms} ms`,
-          ),
+        const error = new ClusterStoreUnavailableError(
+          `Redis at ${
+            redactUrl(this.#options.url)
+          } did not answer within ${ms} ms`,
         );
+        TIMED_OUT.add(error);
+        reject(error);
       }, ms);
       signal?.addEventListener("abort", onAbort, { once: true });
       work.then((value) => {

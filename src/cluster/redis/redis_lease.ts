@@ -105,9 +105,10 @@ function positive(
  *
  * Each call is one Lua script, so taking, renewing and releasing are atomic. A grant lapses by
  * the server's own clock (`PEXPIRE`), so the nodes' clocks do not matter; `expiresAt` is in ms
- * since the Unix epoch by the server's clock (`TIME`). A holder should renew well before
- * `expiresAt` and stop acting on the lease when a renewal fails, since it cannot know how late
- * its own view is. The token comes from the counter, which grows each time the lease is granted
+ * since the Unix epoch by the server's clock (`TIME`). A holder should count its time
+ * from just before it sent `acquire` (on its own monotonic clock), treat the lease as lost once
+ * `ttlMs`, less a margin for clock-rate drift, has passed since then without a successful
+ * renewal, and renew well before that; the fencing token covers what that cannot. The token comes from the counter, which grows each time the lease is granted
  * to an owner that did not hold it: a resource that remembers the highest token it has seen
  * refuses a stale holder. Data under those keys that Troupe did not write (a grant without an
  * owner, a token that is not an integer, a key of another type) fails the call with

@@ -8,10 +8,15 @@ import {
   rawCommands,
   REDIS_URL,
   redisTest,
+  serverTest,
   SKIP_REDIS,
   sleep,
+  withOwnRedis,
 } from "../../persistence/redis/_helpers_test.ts";
-import { isCorruptClusterDataError } from "../errors.ts";
+import {
+  isClusterStoreUnavailableError,
+  isCorruptClusterDataError,
+} from "../errors.ts";
 import { leaseConformance } from "../lease_conformance.ts";
 import { RedisLease } from "./redis_lease.ts";
 
@@ -113,5 +118,41 @@ redisTest(
       await lease.close();
       await deleteKeys(prefix);
     }
+  },
+);
+
+serverTest(
+  "RedisLease across a Redis restart (appendonly): the grant and the fencing counter survive, and tokens keep growing",
+  async () => {
+    await withOwnRedis(
+      ["--appendonly", "yes", "--appendfsync", "always"],
+      async (server) => {
+        const lease = await RedisLease.connect("sbr", {
+          url: server.current().url,
+        });
+        try {
+          const a = await lease.acquire("a", 60_000);
+          assert.ok(a !== undefined);
+          await server.restart();
+          let held;
+          const deadline = Date.now() + 10_000;
+          while (held === undefined && Date.now() < deadline) {
+            held = await lease.holder().catch((error: unknown) => {
+              assert.ok(isClusterStoreUnavailableError(error), String(error));
+              return undefined;
+            });
+            if (held === undefined) await sleep(50);
+          }
+          assert.equal(held?.owner, "a");
+          assert.equal(held?.token, a.token);
+          assert.equal(await lease.acquire("b", 60_000), undefined);
+          assert.ok(await lease.release("a"));
+          const b = await lease.acquire("b", 60_000);
+          assert.ok(b !== undefined && b.token > a.token);
+        } finally {
+          await lease.close();
+        }
+      },
+    );
   },
 );

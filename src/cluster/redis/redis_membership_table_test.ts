@@ -296,3 +296,51 @@ serverTest(
     );
   },
 );
+
+serverTest(
+  "RedisMembershipTable with a frozen Redis (SIGSTOP): calls fail with ClusterStoreUnavailableError after commandTimeoutMs, and work again once it resumes",
+  async () => {
+    await withOwnRedis([], async (server) => {
+      const table = await RedisMembershipTable.connect({
+        url: server.current().url,
+        commandTimeoutMs: 300,
+        connectTimeoutMs: 300,
+      });
+      try {
+        assert.equal((await table.write(0, [row("a")]))?.version, 1);
+        await server.signal("STOP");
+        try {
+          const error = await table.write(1, [row("b")]).catch((e: unknown) =>
+            e
+          );
+          assert.ok(isClusterStoreUnavailableError(error), String(error));
+          assert.equal(
+            error.notApplied,
+            false,
+            "the outcome of a write with no reply is unknown",
+          );
+          assert.match(error.message, /did not answer within 300 ms/);
+          // The stalled connection was dropped: the next call fails at once, not after a timeout.
+          const next = await table.read().catch((e: unknown) => e);
+          assert.ok(isClusterStoreUnavailableError(next), String(next));
+        } finally {
+          await server.signal("CONT");
+        }
+        const deadline = Date.now() + 10_000;
+        let snapshot;
+        while (snapshot === undefined && Date.now() < deadline) {
+          snapshot = await table.read().catch(() => undefined);
+          if (snapshot === undefined) await sleep(50);
+        }
+        assert.ok(
+          snapshot !== undefined,
+          "the table works again after the server resumed",
+        );
+        // The write sent while it was frozen was applied when it resumed (its outcome was unknown).
+        assert.equal(snapshot.version, 2);
+      } finally {
+        await table.close();
+      }
+    });
+  },
+);
