@@ -279,7 +279,17 @@ serverTest(
             acknowledged.length >= before + 20,
             "writes went through after the restart",
           );
-          const final = await tables[0].read();
+          // Each handle reconnects on its own schedule: read through the first until it is back.
+          let final;
+          for (let tries = 0; final === undefined; tries++) {
+            final = await tables[0].read().catch((error: unknown) => {
+              if (!isClusterStoreUnavailableError(error) || tries > 200) {
+                throw error;
+              }
+              return undefined;
+            });
+            if (final === undefined) await sleep(50);
+          }
           const nodes = new Set(final.rows.map((r) => r.node));
           for (const node of acknowledged) {
             assert.ok(nodes.has(node), `acknowledged ${node} was lost`);
