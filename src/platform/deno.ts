@@ -27,6 +27,7 @@ import type {
   TimerHandle,
 } from "./types.ts";
 import { acceptUntilClosed, TcpConnBase } from "./_tcp_conn.ts";
+import { BodyCollector } from "./_body_collector.ts";
 
 /** Bytes asked of the socket per read when the reader brings no buffer. */
 const READ_CHUNK_SIZE = 64 * 1024;
@@ -505,33 +506,6 @@ function envAllowed(name: string): boolean {
   }
 }
 
-/** The default of {@linkcode HttpsGetOptions.maxBodyBytes}. */
-const MAX_BODY_BYTES = 64 * 1024 * 1024;
-
-/** Reads a whole body, refusing one larger than `max` bytes. */
-async function readBody(
-  body: ReadableStream<Uint8Array> | null,
-  max: number,
-): Promise<Uint8Array> {
-  if (body === null) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.byteLength;
-    if (size > max) {
-      throw new RangeError(`The response body is larger than ${max} bytes`);
-    }
-    chunks.push(chunk);
-  }
-  const whole = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    whole.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return whole;
-}
-
 /** `fetch` through a client that trusts the extra CAs (`Deno.createHttpClient`). */
 async function denoHttpsGet(
   url: string,
@@ -551,14 +525,14 @@ async function denoHttpsGet(
       redirect: "manual",
       client,
     });
-    const body = await readBody(
-      response.body,
-      options.maxBodyBytes ?? MAX_BODY_BYTES,
-    );
+    const body = new BodyCollector(options.maxBodyBytes);
+    if (response.body !== null) {
+      for await (const chunk of response.body) body.add(chunk);
+    }
     return {
       status: response.status,
       headers: Object.fromEntries(response.headers),
-      body,
+      body: body.bytes(),
     };
   } finally {
     client.close();

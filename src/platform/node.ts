@@ -37,6 +37,7 @@ import type {
   TimerHandle,
 } from "./types.ts";
 import { acceptUntilClosed, TcpConnBase } from "./_tcp_conn.ts";
+import { BodyCollector } from "./_body_collector.ts";
 
 /** Bytes the readable queues before the socket is paused. */
 const READ_HIGH_WATER_MARK = 64 * 1024;
@@ -247,9 +248,6 @@ class NodeTimerHandle implements TimerHandle {
   }
 }
 
-/** The default of {@linkcode HttpsGetOptions.maxBodyBytes}. */
-const MAX_BODY_BYTES = 64 * 1024 * 1024;
-
 /** `https.get` with the extra CAs beside Node's roots, and no keep-alive agent. */
 function nodeHttpsGet(
   url: string,
@@ -268,7 +266,6 @@ function nodeHttpsGet(
       );
       return;
     }
-    const max = options.maxBodyBytes ?? MAX_BODY_BYTES;
     let settled = false;
     const finish = (error: unknown, response?: HttpsResponse): void => {
       if (settled) return;
@@ -289,33 +286,27 @@ function nodeHttpsGet(
         : [...tls.rootCertificates, ...options.caCertificates],
       agent: false,
     }, (response) => {
-      const chunks: Uint8Array[] = [];
-      let size = 0;
+      const body = new BodyCollector(options.maxBodyBytes);
       response.on("data", (chunk: Uint8Array) => {
-        size += chunk.byteLength;
-        if (size > max) {
-          finish(
-            new RangeError(`The response body is larger than ${max} bytes`),
-          );
-          return;
+        try {
+          body.add(chunk);
+        } catch (error) {
+          finish(error);
         }
-        chunks.push(chunk);
       });
       response.on("error", (error) => finish(error));
       response.on("end", () => {
-        const body = new Uint8Array(size);
-        let offset = 0;
-        for (const chunk of chunks) {
-          body.set(chunk, offset);
-          offset += chunk.byteLength;
-        }
         const headers: Record<string, string> = {};
         for (const [name, value] of Object.entries(response.headers)) {
           if (value !== undefined) {
             headers[name] = Array.isArray(value) ? value.join(", ") : value;
           }
         }
-        finish(undefined, { status: response.statusCode ?? 0, headers, body });
+        finish(undefined, {
+          status: response.statusCode ?? 0,
+          headers,
+          body: body.bytes(),
+        });
       });
     });
     request.on("error", (error) => finish(error));
