@@ -7,12 +7,13 @@
 //   and error bodies written after the Kubernetes API reference (core/v1 PodList, ListMeta with
 //   `continue`, meta/v1 Status), in testdata/; paging with `limit`/`continue`; the token,
 //   namespace and CA read from files laid out like the service-account mount; timeouts, aborts,
-//   random bytes and random JSON as bodies; under Deno and under Node.
+//   random bytes and random JSON as bodies; the API server's address from
+//   KUBERNETES_SERVICE_HOST/PORT (set by the test to the local server); under Deno and Node.
 // - Not tried: a real API server (its TLS setup, HTTP/2, chunked or gzip-encoded answers from a
 //   real kube-apiserver), real RBAC, token rotation by the kubelet (the token file is read
 //   again on every call, so a rotated token is picked up), dual-stack pods (only `podIP`, the
-//   primary address, is used), and the in-cluster environment variables (the tests pass
-//   `apiServer` instead).
+//   primary address, is used), an IPv6 KUBERNETES_SERVICE_HOST, and the real mounted
+//   service-account volume (the tests point the paths at files laid out like it).
 import { platform } from "../../platform/mod.ts";
 import type { DiscoveredNode, Discovery } from "../discovery.ts";
 import {

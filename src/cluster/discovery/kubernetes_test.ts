@@ -3,6 +3,7 @@
 // of testdata/serviceaccount/. No real cluster: see the top of kubernetes.ts.
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import process from "node:process";
 import { platform } from "../../platform/mod.ts";
 import { test } from "../../platform/test_harness.ts";
 import {
@@ -381,4 +382,43 @@ test("new KubernetesDiscovery() refuses bad options with TypeError/RangeError", 
     () => new KubernetesDiscovery({ ...base, pageSize: 0 }),
     RangeError,
   );
+});
+
+test("KubernetesDiscovery without apiServer uses KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT, and says so when they are missing", async () => {
+  const saved = {
+    host: process.env.KUBERNETES_SERVICE_HOST,
+    port: process.env.KUBERNETES_SERVICE_PORT,
+  };
+  const restore = () => {
+    for (
+      const [name, value] of [["KUBERNETES_SERVICE_HOST", saved.host], [
+        "KUBERNETES_SERVICE_PORT",
+        saved.port,
+      ]]
+    ) {
+      if (value === undefined) delete process.env[name!];
+      else process.env[name!] = value;
+    }
+  };
+  try {
+    await withServer(podListServer(POD_LIST.items), async (server, options) => {
+      process.env.KUBERNETES_SERVICE_HOST = "127.0.0.1";
+      process.env.KUBERNETES_SERVICE_PORT = String(server.port);
+      const discovery = new KubernetesDiscovery({
+        ...options,
+        apiServer: undefined,
+      });
+      try {
+        assert.equal((await discovery.discover()).length, 3);
+        delete process.env.KUBERNETES_SERVICE_HOST;
+        const error = await discovery.discover().catch((e: unknown) => e);
+        assert.ok(isDiscoveryUnavailableError(error), String(error));
+        assert.match(error.message, /KUBERNETES_SERVICE_HOST/);
+      } finally {
+        await discovery.close();
+      }
+    });
+  } finally {
+    restore();
+  }
 });
