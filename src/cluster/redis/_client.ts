@@ -2,7 +2,10 @@
 // commands, Lua scripts by EVALSHA with an EVAL fallback, a per-command time limit and abort
 // signals, and every failure as a typed cluster error. No node-redis type leaves this file.
 import { platform, type TimerHandle } from "../../platform/mod.ts";
-import { ClusterStoreUnavailableError } from "../errors.ts";
+import {
+  ClusterStoreUnavailableError,
+  CorruptClusterDataError,
+} from "../errors.ts";
 
 // `redis` is an optional peer dependency of the npm package, loaded only when this subpath is
 // imported; its absence is reported by name (as the persistence provider does).
@@ -70,6 +73,35 @@ function describe(error: unknown): string {
     return typeof code === "string" ? code : error.name;
   }
   return String(error);
+}
+
+/** Error replies of a server that cannot run commands for now (the command did not run). */
+const NOT_READY =
+  /^(LOADING|BUSY|MASTERDOWN|READONLY|TRYAGAIN|CLUSTERDOWN|NOREPLICAS|MISCONF|OOM)\b/;
+
+/**
+ * What an error reply of one of the cluster's scripts means: data of another type or shape at
+ * the keys (`WRONGTYPE`, a counter that is not an integer) is CorruptClusterDataError; anything
+ * else (permissions, a server without Lua) is ClusterStoreUnavailableError. The scripts check
+ * before they write, so an error reply means nothing was written.
+ *
+ * @param error The error reply.
+ * @param key The key the script works on, for the message.
+ * @returns The typed error.
+ */
+export function replyToClusterError(error: ReplyError, key: string): Error {
+  if (/^WRONGTYPE\b|not an integer/.test(error.message)) {
+    return new CorruptClusterDataError(
+      key,
+      `Redis refused the script: ${error.message}`,
+      error,
+    );
+  }
+  return new ClusterStoreUnavailableError(
+    `Redis refused the script on "${key}": ${error.message}`,
+    error,
+    { notApplied: true },
+  );
 }
 
 /** The errors of commands that got no reply in time. */
@@ -205,7 +237,20 @@ export class Connection {
       ) as Reply;
     } catch (error) {
       if (signal?.aborted && error === signal.reason) throw error;
-      if (error instanceof ErrorReply) throw new ReplyError(error.message);
+      if (error instanceof ErrorReply) {
+        if (NOT_READY.test(error.message)) {
+          // The server refused to run it for now (loading its data after a restart, a script
+          // running too long, a replica that lost its primary...): retry later.
+          throw new ClusterStoreUnavailableError(
+            `Redis at ${
+              redactUrl(this.#options.url)
+            } is not ready: ${error.message}`,
+            error,
+            { notApplied: true },
+          );
+        }
+        throw new ReplyError(error.message);
+      }
       if (TIMED_OUT.has(error as Error) && this.#client === client) {
         // A server that stops answering (frozen, or a half-open connection) would hold every
         // later command too: drop this connection and reconnect.

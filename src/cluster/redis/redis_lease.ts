@@ -7,7 +7,13 @@ import {
   checkLeaseName,
   checkLeaseOwner,
 } from "../memory_lease.ts";
-import { Connection, type Reply, ReplyError, Script } from "./_client.ts";
+import {
+  Connection,
+  type Reply,
+  ReplyError,
+  replyToClusterError,
+  Script,
+} from "./_client.ts";
 import { checkKeyPrefix } from "./redis_membership_table.ts";
 
 /** Options of {@linkcode RedisLease.connect}. */
@@ -259,13 +265,8 @@ export class RedisLease implements Lease {
     try {
       return await script.run(this.#connection, this.#keys, args, signal);
     } catch (error) {
-      // WRONGTYPE (a key of another type) or a counter that is not an integer.
       if (error instanceof ReplyError) {
-        throw new CorruptClusterDataError(
-          this.#keys[0],
-          `Redis refused the lease script: ${error.message}`,
-          error,
-        );
+        throw replyToClusterError(error, this.#keys[0]);
       }
       throw error;
     }

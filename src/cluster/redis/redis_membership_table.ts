@@ -19,7 +19,13 @@ import {
   memberKey,
 } from "../memory_membership_table.ts";
 import { ClusterClosedError } from "../errors.ts";
-import { Connection, type Reply, Script } from "./_client.ts";
+import {
+  Connection,
+  type Reply,
+  ReplyError,
+  replyToClusterError,
+  Script,
+} from "./_client.ts";
 
 /** Options of {@linkcode RedisMembershipTable.connect}. */
 export interface RedisMembershipTableOptions {
@@ -218,12 +224,7 @@ export class RedisMembershipTable implements MembershipTable {
    */
   async read(signal?: AbortSignal): Promise<MembershipTableSnapshot> {
     this.#check(signal);
-    const reply = await this.#scripts.read.run(
-      this.#connection,
-      this.#keys,
-      [],
-      signal,
-    );
+    const reply = await this.#run(this.#scripts.read, [], signal);
     if (!Array.isArray(reply) || reply.length !== 3) {
       throw new CorruptClusterDataError(this.#keys[0], "unexpected reply");
     }
@@ -271,12 +272,7 @@ export class RedisMembershipTable implements MembershipTable {
         String(MEMBER_STATUSES.indexOf(row.status) + 1),
       );
     }
-    const reply = await this.#scripts.write.run(
-      this.#connection,
-      this.#keys,
-      args,
-      signal,
-    );
+    const reply = await this.#run(this.#scripts.write, args, signal);
     if (!Array.isArray(reply) || typeof reply[0] !== "string") {
       throw new CorruptClusterDataError(this.#keys[0], "unexpected reply");
     }
@@ -325,6 +321,21 @@ export class RedisMembershipTable implements MembershipTable {
   #check(signal: AbortSignal | undefined): void {
     signal?.throwIfAborted();
     if (this.#closed) throw new ClusterClosedError("RedisMembershipTable");
+  }
+
+  async #run(
+    script: Script,
+    args: readonly string[],
+    signal: AbortSignal | undefined,
+  ): Promise<Reply> {
+    try {
+      return await script.run(this.#connection, this.#keys, args, signal);
+    } catch (error) {
+      if (error instanceof ReplyError) {
+        throw replyToClusterError(error, this.#keys.join(", "));
+      }
+      throw error;
+    }
   }
 
   #snapshot(version: Reply, flat: readonly Reply[]): MembershipTableSnapshot {

@@ -127,6 +127,10 @@ redisTest(
           ["SET", `${p}{members}:version`, "1"],
           ["HSET", `${p}{members}:rows`, '["b","1"]', JSON.stringify(row("a"))],
         ]],
+        ["a rows key of another type (WRONGTYPE)", (p) => [
+          ["SET", `${p}{members}:version`, "1"],
+          ["SET", `${p}{members}:rows`, "x"],
+        ]],
       ];
     for (const [what, plant] of plants) {
       await withTable(async (table, raw, prefix) => {
@@ -142,10 +146,14 @@ redisTest(
         // The script refuses (writing nothing) when the version is bad or a row the write
         // replaces is; a bad row elsewhere fails the write's result, and the error says that the
         // write was applied.
-        const atomic = what.includes("version") ||
+        const atomic = what.includes("version") || what.includes("WRONGTYPE") ||
           what === "a row that is not JSON" ||
           what === "a row with an unknown status";
-        const before = await raw(["HGETALL", `${prefix}{members}:rows`]);
+        const dump = () =>
+          what.includes("WRONGTYPE")
+            ? raw(["GET", `${prefix}{members}:rows`])
+            : raw(["HGETALL", `${prefix}{members}:rows`]);
+        const before = await dump();
         const error = await table.write(version, [
           atomic ? row("a", { status: "up", upNumber: 1 }) : row("other"),
         ]).then(() => undefined, (error: unknown) => error);
@@ -154,11 +162,7 @@ redisTest(
           `write() with ${what}: ${error}`,
         );
         if (atomic) {
-          assert.deepEqual(
-            await raw(["HGETALL", `${prefix}{members}:rows`]),
-            before,
-            what,
-          );
+          assert.deepEqual(await dump(), before, what);
         } else {
           assert.match(error.message, /the write was applied/);
         }
@@ -350,6 +354,40 @@ serverTest(
         assert.equal(snapshot.version, 2);
       } finally {
         await table.close();
+      }
+    });
+  },
+);
+
+serverTest(
+  "RedisMembershipTable while Redis is busy (a script that runs too long): calls fail with ClusterStoreUnavailableError, notApplied, and work again after it is killed",
+  async () => {
+    await withOwnRedis(["--busy-reply-threshold", "50"], async (server) => {
+      const url = server.current().url;
+      const table = await RedisMembershipTable.connect({ url });
+      const blocker = await rawCommands(url);
+      const killer = await rawCommands(url);
+      try {
+        assert.equal((await table.write(0, [row("a")]))?.version, 1);
+        const blocking = blocker.send(["EVAL", "while true do end", "0"]).catch(
+          (error: unknown) => error,
+        );
+        await sleep(150);
+        const error = await table.write(1, [row("b")]).catch((e: unknown) => e);
+        assert.ok(isClusterStoreUnavailableError(error), String(error));
+        assert.equal(error.notApplied, true);
+        assert.match(error.message, /not ready: BUSY/);
+        await killer.send(["SCRIPT", "KILL"]);
+        await blocking;
+        assert.equal(
+          (await table.write(1, [row("b")]))?.version,
+          2,
+          "the refused write was not applied",
+        );
+      } finally {
+        await table.close();
+        await blocker.close();
+        await killer.close();
       }
     });
   },
