@@ -84,16 +84,15 @@ export class Association {
   }
 
   /**
-   * A connection the node dialed to this one: a Session serves it. Until this node has dialed
-   * the node itself (connect()), `dialBack` is where the Peer dials it, and the extensions the
-   * node announced are what it supports.
+   * A connection the node dialed to this one: a Session serves it. Unless connect() gave the
+   * node's address, `dialBack` is where the Peer dials it from now on (the latest announcement:
+   * a node restarted elsewhere is followed); while the Peer has no connection of its own, the
+   * extensions the node announced are what it supports.
    */
   accept({ link, extensions }: Handshaken, dialBack: string): void {
     const peer = this.peer;
-    if (!peer.connected) {
-      if (!this.#addressFromConnect) peer.address = dialBack;
-      peer.extensions = extensions;
-    }
+    if (!this.#addressFromConnect) peer.address = dialBack;
+    if (!peer.connected) peer.extensions = extensions;
     const session = new Session(this.owner, link, this.node);
     this.#sessions.add(session);
     link.onClose = (error) => {

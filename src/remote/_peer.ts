@@ -41,6 +41,8 @@ export class Peer {
   address: string;
   readonly requests: RequestTable;
   #link: Link | null = null;
+  /** Where #link was dialed (`address` may have moved on since). */
+  #linkAddress = "";
   readonly #redial: Redial;
   readonly #outbox = new Outbox();
   readonly #tells: TellBatcher;
@@ -105,18 +107,19 @@ export class Peer {
     this.#refusing = null;
     const old = this.#link;
     if (old !== null && !old.closed) {
-      if (address === this.address) {
+      if (address === this.#linkAddress) {
         link.close("duplicate connection");
         return;
       }
       old.onClose = null;
       old.close(`node "${this.node}" moved to ${address}`);
       this.#link = null;
-      const reason = `it moved from ${this.address} to ${address}`;
+      const reason = `it moved from ${this.#linkAddress} to ${address}`;
       this.#drop(new NodeUnreachableError(this.node, reason));
       this.#changed(reason);
     }
     this.address = address;
+    this.#linkAddress = address;
     this.extensions = extensions;
     this.#redial.reset();
     this.#link = link;

@@ -402,3 +402,27 @@ test("RemoteNode.extension(): the node that was dialed sends to the one that dia
   assert.deepEqual(heard, ["a heard you from b"]);
   assert.equal(a.node.inboundConnections, 1, "the dial-back");
 });
+
+test("RemoteNode: a node that restarts elsewhere and dials again is dialed back at its new address", async () => {
+  await using a = await member("a", { reconnect: { minMs: 5, maxMs: 10 } });
+  const b1 = await member("b");
+  await b1.node.connect(a.node.address);
+  await waitFor(() => a.node.inboundConnections === 1, "a accepted b");
+  const inB = a.node.ref<LogProtocol>("b", "log");
+  inB.tell("add", 1);
+  assert.deepEqual(await inB.ask("seen"), [1]);
+  await b1[Symbol.asyncDispose]();
+  await waitFor(() => !a.node.peers()[0].connected, "a saw b go");
+
+  await using b2 = await member("b");
+  assert.notEqual(b2.node.address, b1.node.address);
+  await b2.node.connect(a.node.address);
+  await waitFor(() => a.node.inboundConnections === 1, "a accepted b again");
+  assert.equal(a.node.peers()[0].address, b2.node.address);
+  inB.tell("add", 2);
+  assert.deepEqual(await inB.ask("seen"), [2], "the new process");
+  assert.deepEqual(a.node.peers().map((p) => [p.outbound, p.inbound]), [[
+    true,
+    1,
+  ]]);
+});
