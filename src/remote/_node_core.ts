@@ -219,7 +219,7 @@ export class NodeCore implements NodeContext {
       options?.timeoutMs,
     );
     if (!found) return undefined;
-    peer.markRunning(path);
+    peer.watches.markRunning(path);
     return new RemoteActorRef(peer, path) as unknown as ActorRef<P>;
   }
 
@@ -248,7 +248,7 @@ export class NodeCore implements NodeContext {
       ),
       options.timeoutMs,
     ) as string;
-    peer.markRunning(path);
+    peer.watches.markRunning(path);
     return new RemoteActorRef(peer, path) as unknown as ActorRef<P>;
   }
 

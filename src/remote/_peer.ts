@@ -4,12 +4,11 @@
 // actors. Everything this node sends to the node goes over that one connection, so messages
 // from one sender stay in order.
 import type { Line } from "../backplane/mod.ts";
-import { Device, errorFault } from "../backplane/mod.ts";
 import type { Handshaken } from "./_handshakes.ts";
 import type { Link } from "./_link.ts";
 import { Outbox, type Queued } from "./_outbox.ts";
 import { Redial } from "./_redial.ts";
-import { WatchProxies } from "./_remote_watch.ts";
+import { goneLine, WatchProxies } from "./_remote_watch.ts";
 import { type Request, RequestTable } from "./_requests.ts";
 import type { NodeContext } from "./_settings.ts";
 import { type GiveUpReason, TellBatcher } from "./_tell_batcher.ts";
@@ -46,7 +45,8 @@ export class Peer {
   readonly #redial: Redial;
   readonly #outbox = new Outbox();
   readonly #tells: TellBatcher;
-  readonly #watches: WatchProxies;
+  /** The proxies of watched actors on the node, and which of its actors are known stopped. */
+  readonly watches: WatchProxies;
   readonly #changed: OutboundChange;
   #shutdown = false;
   /**
@@ -68,7 +68,7 @@ export class Peer {
     this.address = address;
     this.#changed = changed;
     this.requests = new RequestTable(owner.clock);
-    this.#watches = new WatchProxies(node, (message) => this.#control(message));
+    this.watches = new WatchProxies(node, (message) => this.#control(message));
     this.#redial = new Redial(owner, this);
     this.#tells = new TellBatcher(this, this.#outbox);
   }
@@ -154,7 +154,7 @@ export class Peer {
         this.requests.fail(entry.id, error);
         return;
       case "watch":
-        this.#watches.failed(entry.target, error);
+        this.watches.failed(entry.target, error);
         return;
       case "unwatch":
       case "extension":
@@ -190,7 +190,7 @@ export class Peer {
   #drop(error: unknown): void {
     this.requests.failAll(error);
     this.#outbox.keepTells();
-    this.#watches.disconnectAll(error);
+    this.watches.disconnectAll(error);
   }
 
   /** This node closes: the tells of the batch still go out on a live connection, then #end. */
@@ -232,19 +232,19 @@ export class Peer {
     }
     this.requests.failAll(error);
     this.#tells.discardAll(error);
-    this.#watches.disconnectAll(error);
+    this.watches.disconnectAll(error);
     this.#changed(reason);
   }
 
   heartbeat(): void {
-    this.#watches.sweep();
+    this.watches.sweep();
     this.liveLink?.beat(this.owner.settings, this.node, true);
   }
 
   /** Adds this peer's share of the node's internal counts. */
   count(counts: PeerCounts): void {
-    counts.watchProxies += this.#watches.size;
-    counts.stoppedPaths += this.#watches.stoppedCount;
+    counts.watchProxies += this.watches.size;
+    counts.stoppedPaths += this.watches.stoppedCount;
     counts.buffered += this.#outbox.count + this.#tells.count;
     counts.pendingRequests += this.requests.size;
     if (this.#redial.armed) counts.reconnectTimers++;
@@ -349,14 +349,14 @@ export class Peer {
    * association ended, a line that is already disconnected.
    */
   watchLine(path: string): Line {
-    if (this.#refusing !== null) {
-      const gone = new Device();
-      gone.disconnect(
-        errorFault(new NodeUnreachableError(this.node, this.#refusing)),
-      );
-      return gone.line;
-    }
-    return this.#watches.line(path);
+    return this.#refusing === null
+      ? this.watches.line(path)
+      : goneLine(new NodeUnreachableError(this.node, this.#refusing));
+  }
+
+  /** Whether the actor at `path` is known to have stopped (a ref's `stopped`). */
+  isStopped(path: string): boolean {
+    return this.watches.isStopped(path);
   }
 
   /** Sends a Watch or Unwatch, or queues it while there is no connection. */
@@ -375,17 +375,8 @@ export class Peer {
       }
     } catch (error) {
       // Too large to ever go out (or the connection closed under us, which told the watchers).
-      if (message.kind === "watch") this.#watches.failed(message.target, error);
+      if (message.kind === "watch") this.watches.failed(message.target, error);
     }
-  }
-
-  isStopped(path: string): boolean {
-    return this.#watches.isStopped(path);
-  }
-
-  /** The actor at `path` answered (or was found, or spawned): it runs. */
-  markRunning(path: string): void {
-    this.#watches.markRunning(path);
   }
 
   // ---- receiving -----------------------------------------------------------------------------
@@ -393,16 +384,16 @@ export class Peer {
   #onMessage(message: RemoteMessage): void {
     switch (message.kind) {
       case "reply":
-        if (this.#watches.stoppedCount > 0) {
+        if (this.watches.stoppedCount > 0) {
           const target = this.requests.peek(message.id)?.target;
-          if (target !== undefined) this.#watches.markRunning(target);
+          if (target !== undefined) this.watches.markRunning(target);
         }
         this.requests.answer(message.id, message.payload);
         return;
       case "failure":
         if (message.code === "ACTOR_STOPPED") {
           const target = this.requests.peek(message.id)?.target;
-          if (target !== undefined) this.#watches.markStopped(target);
+          if (target !== undefined) this.watches.markStopped(target);
         }
         this.requests.fail(
           message.id,
@@ -417,7 +408,7 @@ export class Peer {
       case "pong":
         return;
       case "terminated":
-        this.#watches.terminated(message);
+        this.watches.terminated(message);
         return;
       case "goodbye":
         this.#link?.close(

@@ -4,7 +4,8 @@
 import type { Link } from "./_link.ts";
 import type { Outbox, Queued } from "./_outbox.ts";
 import { EMPTY_BODY } from "./_requests.ts";
-import type { NodeContext } from "./_settings.ts";
+import type { NodeContext, Settings } from "./_settings.ts";
+import type { MessageCodecs } from "./codecs.ts";
 import { isFrameTooLargeError } from "./errors.ts";
 import { decodeMessage, type Tell, TellBatchWriter } from "./protocol/mod.ts";
 
@@ -31,6 +32,8 @@ export interface TellTarget {
 export class TellBatcher {
   readonly #target: TellTarget;
   readonly #outbox: Outbox;
+  readonly #codecs: MessageCodecs;
+  readonly #settings: Settings;
   /** Tells not sent yet, encoded as they come; their values are kept for dead letters. */
   readonly #batch = new TellBatchWriter();
   #payloads: unknown[] = [];
@@ -40,6 +43,8 @@ export class TellBatcher {
   constructor(target: TellTarget, outbox: Outbox) {
     this.#target = target;
     this.#outbox = outbox;
+    this.#codecs = target.owner.codecs;
+    this.#settings = target.owner.settings;
   }
 
   /** Tells in the batch. */
@@ -49,8 +54,7 @@ export class TellBatcher {
 
   /** Adds a tell to the batch; the batch goes out once the current task is done, or when full. */
   add(path: string, type: string, payload: unknown): void {
-    const owner = this.#target.owner;
-    const codecs = owner.codecs;
+    const codecs = this.#codecs;
     const codec = codecs.nameFor(type);
     // JSON goes into the batch as text: no buffer of its own per tell.
     const text = codecs.jsonText(codec, type, payload);
@@ -60,7 +64,7 @@ export class TellBatcher {
       // Keep the batch within the frame limit: only a tell over it on its own is refused.
       const bound = batch.byteLength + TELL_OVERHEAD_BYTES + body.length * 3 +
         (path.length + type.length + codec.length) * 3;
-      if (bound > owner.settings.maxFrameBytes) this.flush();
+      if (bound > this.#settings.maxFrameBytes) this.flush();
     }
     batch.add(path, type, codec, body);
     this.#payloads.push(payload);
@@ -134,7 +138,7 @@ export class TellBatcher {
   #keep(): void {
     const target = this.#target;
     const { tells, payloads } = this.take();
-    const settings = target.owner.settings;
+    const settings = this.#settings;
     const room = Math.max(0, settings.maxBufferedMessages - this.#outbox.count);
     if (room < tells.length) {
       this.#giveUp(
