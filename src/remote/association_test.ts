@@ -72,6 +72,17 @@ test("dialBackAddress() replaces a wildcard host with the connection's source ho
     "host.example:4000",
   );
   assert.equal(dialBackAddress("not an address", "1.2.3.4"), "not an address");
+  // Whatever a peer announces: never a throw, and either its own text or the source host.
+  fc.assert(
+    fc.property(fc.string(), fc.string(), (announced, source) => {
+      const address = dialBackAddress(announced, source);
+      assert.ok(
+        address === announced || address.startsWith(source) ||
+          address.startsWith(`[${source}]`),
+        address,
+      );
+    }),
+  );
 });
 
 test("RemoteNode: two nodes that dial each other at once are one association each, with both directions", async () => {
@@ -425,4 +436,72 @@ test("RemoteNode: a node that restarts elsewhere and dials again is dialed back 
     true,
     1,
   ]]);
+});
+
+test("TestCluster: a node that only dialed, then dies, fails the asks on the dial-back, ends its watches, and is reported down once", async () => {
+  await using cluster = await TestCluster.start({
+    nodes: ["a", "b"],
+    systemOptions: { stopTimeoutMs: 100 }, // the hanging actor is cut short
+  });
+  const a = cluster.node("a");
+  await cluster.system("b").spawn(log, undefined, { id: "log" });
+  const hang = defineActor({
+    name: "hang",
+    init: () => ({}),
+    handlers: { hang: () => new Promise<void>(() => {}) },
+  });
+  await cluster.system("b").spawn(hang, undefined, { id: "hang" });
+  await cluster.node("b").connect(a.address); // only b dials
+  const changes: PeerChange[] = [];
+  a.onPeerChange((c) => void changes.push(c));
+  const inB = a.ref<LogProtocol>("b", "log");
+  const stopped = cluster.system("a").whenStopped(inB); // a watch, over the dial-back
+  const echoed = inB.ask("echo", "x");
+  await cluster.advance(100);
+  assert.equal(await echoed, "x");
+  assert.deepEqual(a.peers().map((p) => [p.outbound, p.inbound]), [[true, 1]]);
+  const waiting = a.ref<{ hang(): void }>("b", "hang").ask("hang", undefined, {
+    timeoutMs: 60_000,
+  }).catch((e) => e);
+  await cluster.advance(100);
+
+  const killed = cluster.kill("b");
+  const error = await waiting;
+  assert.ok(isNodeUnreachableError(error), String(error));
+  assert.equal((await stopped).fault?.kind, "error");
+  assert.deepEqual(a.peers().map((p) => [p.connected, p.outbound, p.inbound]), [
+    [false, false, 0],
+  ]);
+  assert.equal(changes.length, 1, JSON.stringify(changes));
+  assert.equal(changes[0].connected, false);
+  await cluster.advance(2_000); // b's goodbyes time out on the dead network
+  await killed;
+});
+
+test("RemoteNode.disconnect(): a node that dials again is served, but nothing goes to it until connect()", async () => {
+  await using a = await member("a");
+  await using b = await member("b", {
+    reconnect: { minMs: 60_000, maxMs: 60_000 },
+  });
+  await a.node.connect(b.node.address);
+  a.node.disconnect("b", "downed");
+  await waitFor(() => b.node.inboundConnections === 0, "b heard the goodbye");
+
+  await b.node.connect(a.node.address); // b comes back on its own
+  await waitFor(() => a.node.inboundConnections === 1, "a accepted b");
+  const inA = b.node.ref<LogProtocol>("a", "log");
+  assert.equal(await inA.ask("echo", "served"), "served");
+  const inB = a.node.ref<LogProtocol>("b", "log");
+  await assert.rejects(
+    inB.ask("echo", "refused"),
+    (e) => isNodeUnreachableError(e) && e.reason === "downed",
+  );
+  assert.deepEqual(a.node.peers().map((p) => [p.connected, p.outbound]), [[
+    true,
+    false,
+  ]]);
+  assert.equal(b.node.inboundConnections, 0, "no dial-back");
+
+  await a.node.connect(b.node.address);
+  assert.equal(await inB.ask("echo", "again"), "again");
 });
