@@ -59,11 +59,7 @@ export class Associations {
 
   /** A connection another node dialed, from `sourceHost`. */
   accepted(handshaken: Handshaken, sourceHost: string): void {
-    const link = handshaken.link;
-    const dialBack = dialBackAddress(
-      link.announcedAddress ?? "",
-      sourceHost,
-    );
+    const dialBack = dialBackAddress(handshaken.announcedAddress, sourceHost);
     this.#ensure(handshaken.peerNode, dialBack).accept(handshaken, dialBack);
   }
 

@@ -28,6 +28,8 @@ export const RATE_LIMITED =
 /** What a handshake learnt of the other node. */
 export interface Greeted {
   readonly node: string;
+  /** The address the other node announced in its Hello or Welcome (where it listens). */
+  readonly address: string;
   readonly extensions: ReadonlySet<string>;
 }
 
@@ -196,7 +198,11 @@ export class HandshakeExchange {
       );
     }
     this.#authenticated(link);
-    return { node: welcome.node, extensions: new Set(welcome.extensions) };
+    return {
+      node: welcome.node,
+      address: welcome.address,
+      extensions: new Set(welcome.extensions),
+    };
   }
 
   /** The listener's side: the dialer's hello, welcome, its proof, then acceptance. */
@@ -271,7 +277,11 @@ export class HandshakeExchange {
     if (link.closed) throw link.closeError;
     this.#authenticated(link);
     link.send({ kind: "accepted", proof: answer });
-    return { node: hello.node, extensions: new Set(hello.extensions) };
+    return {
+      node: hello.node,
+      address: hello.address,
+      extensions: new Set(hello.extensions),
+    };
   }
 
   /** Tells the other side why, logs it, and returns the error to throw. */

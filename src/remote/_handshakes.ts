@@ -53,6 +53,8 @@ export interface HandshakesOptions {
 export interface Handshaken {
   readonly link: Link;
   readonly peerNode: string;
+  /** The address the other node announced in its Hello or Welcome (where it listens). */
+  readonly announcedAddress: string;
   /** The extensions the other node announced. */
   readonly extensions: ReadonlySet<string>;
 }
@@ -133,7 +135,12 @@ export class Handshakes {
       if (this.#closed()) {
         throw new NodeUnreachableError(address, "this node is closed");
       }
-      return { link, peerNode: peer.node, extensions: peer.extensions };
+      return {
+        link,
+        peerNode: peer.node,
+        announcedAddress: peer.address,
+        extensions: peer.extensions,
+      };
     } catch (error) {
       link.close("handshake failed");
       if (this.#closed() && !isNodeUnreachableError(error)) {
@@ -202,7 +209,12 @@ export class Handshakes {
         link.close("node closing");
         return undefined;
       }
-      return { link, peerNode: peer.node, extensions: peer.extensions };
+      return {
+        link,
+        peerNode: peer.node,
+        announcedAddress: peer.address,
+        extensions: peer.extensions,
+      };
     } catch (error) {
       // refuse() logs what it refuses; timeouts, the dialer's own refusals, oversized or
       // malformed frames and early closes are logged here: a failed handshake is never silent.

@@ -29,8 +29,6 @@ export class Link {
   onClose: ((error: unknown) => void) | null = null;
   closed = false;
   closeError: unknown = undefined;
-  /** The address the other node announced in its Hello or Welcome (where it listens). */
-  announcedAddress: string | undefined = undefined;
   receivedSinceTick = false;
   sentSinceTick = false;
   /** Heartbeat ticks in a row with nothing received (see tick). */
@@ -116,9 +114,6 @@ export class Link {
       return;
     }
     // Still in the handshake.
-    if (message.kind === "hello" || message.kind === "welcome") {
-      this.announcedAddress = message.address;
-    }
     if (this.#waiter !== null) {
       const waiter = this.#waiter;
       this.#waiter = null;

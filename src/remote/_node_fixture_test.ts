@@ -10,6 +10,12 @@ import { TestCluster } from "../testing/mod.ts";
 import { TcpRelay, waitFor } from "../../tests/remote/support.ts";
 import { RemoteNode } from "./node.ts";
 import type { RemoteNodeOptions } from "./options.ts";
+import {
+  type TcpConn,
+  type TcpListener,
+  tcpTransport,
+  type Transport,
+} from "./transport/mod.ts";
 
 /** The secret of every fixture node (unless a test gives one its own). */
 export const FIXTURE_SECRET = "troupe test cluster secret, not for production";
@@ -64,8 +70,45 @@ function logLine(name: string, message: string, error: unknown): string {
   }`;
 }
 
+interface TcpMember {
+  readonly system: ActorSystem;
+  readonly node: RemoteNode;
+  /** Every socket of the node (see trackedTransport). */
+  readonly sockets: Set<TcpConn>;
+  stopped: boolean;
+}
+
 function key(from: string, to: string): string {
   return `${from}\u0000${to}`;
+}
+
+/**
+ * The TCP transport, keeping every socket of one node (dialed and accepted) in `sockets`, so
+ * the fixture can drop them all at once, as the death of its process would: a dial-back goes to
+ * the address a node announces, around the relays.
+ */
+function trackedTransport(sockets: Set<TcpConn>): Transport {
+  const track = (conn: TcpConn): TcpConn => {
+    sockets.add(conn);
+    return conn;
+  };
+  return {
+    connect: async (options) => track(await tcpTransport.connect(options)),
+    listen: async (options) => {
+      const listener = await tcpTransport.listen(options);
+      const tracked: TcpListener = {
+        get addr() {
+          return listener.addr;
+        },
+        accept: async () => track(await listener.accept()),
+        close: () => listener.close(),
+        async *[Symbol.asyncIterator]() {
+          while (true) yield await tracked.accept();
+        },
+      };
+      return tracked;
+    },
+  };
 }
 
 /** Real nodes on loopback; every direction between two nodes through its own TcpRelay. */
@@ -74,7 +117,7 @@ class TcpFixture implements NodeFixture {
   readonly logs: string[] = [];
   readonly #nodes = new Map<
     string,
-    { system: ActorSystem; node: RemoteNode; stopped: boolean }
+    TcpMember
   >();
   readonly #relays = new Map<string, TcpRelay>();
 
@@ -90,9 +133,11 @@ class TcpFixture implements NodeFixture {
       ...options.systemOptions,
       node: name,
     });
+    const sockets = new Set<TcpConn>();
     let node: RemoteNode;
     try {
       node = await RemoteNode.start(system, {
+        transport: trackedTransport(sockets),
         cluster: "test",
         secret: FIXTURE_SECRET,
         hostname: "127.0.0.1",
@@ -109,7 +154,7 @@ class TcpFixture implements NodeFixture {
       await system.shutdown();
       throw error;
     }
-    this.#nodes.set(name, { system, node, stopped: false });
+    this.#nodes.set(name, { system, node, sockets, stopped: false });
     // A restarted node listens at a new port: relays to it go there from now on.
     for (const [k, relay] of this.#relays) {
       if (k.endsWith(`\u0000${name}`)) relay.retarget(node.address);
@@ -160,6 +205,14 @@ class TcpFixture implements NodeFixture {
       const [from, to] = k.split("\u0000");
       if (from === name || to === name) relay.cut();
     }
+    // And the connections that do not go through a relay (dial-backs).
+    for (const socket of member.sockets) {
+      try {
+        socket.close();
+      } catch {
+        // Closed already.
+      }
+    }
     await member.node.close();
     await member.system.shutdown();
   }
@@ -204,9 +257,7 @@ class TcpFixture implements NodeFixture {
     }
   }
 
-  #member(
-    name: string,
-  ): { system: ActorSystem; node: RemoteNode; stopped: boolean } {
+  #member(name: string): TcpMember {
     const member = this.#nodes.get(name);
     if (member === undefined) throw new TypeError(`Unknown node "${name}"`);
     return member;

@@ -1,6 +1,17 @@
 // One association per peer node, however many connections it uses: both directions in one
 // peers() entry, messages both ways, the dial-back to a node that only dialed this one (with
 // the expected name enforced), one connection lost while the other stays, and order kept.
+// The scenarios run on real TCP and on the in-memory network under virtual time (testOnBoth,
+// _node_fixture_test.ts), except (with the reason):
+// - "dialBackAddress() replaces a wildcard host...": a pure function, no network.
+// - "a node that only the other dialed is dialed back at its announced address...": TCP only,
+//   a wildcard listen address (0.0.0.0) and the connection's source host are TCP's.
+// - "a dial-back that finds another node at the announced address...": TCP only, node c takes
+//   over dead b's port; on a TestCluster each node is its own host.
+// - "one connection of an association lost while the other stays up": TCP only, it drops only
+//   the connection a dialed; MemoryNetwork.reset() drops both directions.
+// - "associations under random schedules...": memory only, a property over partitions and
+//   virtual time.
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { test } from "../platform/test_harness.ts";
@@ -10,6 +21,7 @@ import { TcpRelay, waitFor } from "../../tests/remote/support.ts";
 import { dialBackAddress } from "./_association.ts";
 import { isHandshakeRefusedError, isNodeUnreachableError } from "./errors.ts";
 import { type PeerChange, RemoteNode, type RemoteNodeOptions } from "./mod.ts";
+import { type NodeFixture, testOnBoth } from "./_node_fixture_test.ts";
 
 const SECRET = "test secret, not for production";
 const quiet = { error() {} };
@@ -62,6 +74,20 @@ async function member(
   };
 }
 
+/** Starts fixture node `name` with a "log" actor. */
+async function start(
+  f: NodeFixture,
+  name: string,
+  options: Partial<RemoteNodeOptions> = {},
+): Promise<RemoteNode> {
+  const node = await f.start(name, {
+    nodeOptions: options,
+    systemOptions: { stopTimeoutMs: 100 },
+  });
+  await f.system(name).spawn(log, undefined, { id: "log" });
+  return node;
+}
+
 test("dialBackAddress() replaces a wildcard host with the connection's source host", () => {
   assert.equal(dialBackAddress("10.0.0.5:4000", "10.0.0.9"), "10.0.0.5:4000");
   assert.equal(dialBackAddress("0.0.0.0:4000", "10.0.0.9"), "10.0.0.9:4000");
@@ -85,45 +111,50 @@ test("dialBackAddress() replaces a wildcard host with the connection's source ho
   );
 });
 
-test("RemoteNode: two nodes that dial each other at once are one association each, with both directions", async () => {
-  await using a = await member("a");
-  await using b = await member("b");
-  const [toB, toA] = await Promise.all([
-    a.node.connect(b.node.address),
-    b.node.connect(a.node.address),
-  ]);
-  assert.deepEqual([toB, toA], ["b", "a"]);
-  await waitFor(
-    () => a.node.inboundConnections === 1 && b.node.inboundConnections === 1,
-    "both accepted",
-  );
-  assert.deepEqual(a.node.peers(), [{
-    node: "b",
-    address: b.node.address,
-    connected: true,
-    outbound: true,
-    inbound: 1,
-  }]);
-  assert.deepEqual(b.node.peers(), [{
-    node: "a",
-    address: a.node.address,
-    connected: true,
-    outbound: true,
-    inbound: 1,
-  }]);
+testOnBoth(
+  "RemoteNode: two nodes that dial each other at once are one association each, with both directions",
+  async (f) => {
+    const a = await start(f, "a");
+    const b = await start(f, "b");
+    const [toB, toA] = await Promise.all([
+      f.connect("a", "b"),
+      f.connect("b", "a"),
+    ]);
+    assert.deepEqual([toB, toA], ["b", "a"]);
+    await f.until(
+      () => a.inboundConnections === 1 && b.inboundConnections === 1,
+      "both accepted",
+    );
+    assert.deepEqual(a.peers(), [{
+      node: "b",
+      address: f.address("a", "b"),
+      connected: true,
+      outbound: true,
+      inbound: 1,
+    }]);
+    assert.deepEqual(b.peers(), [{
+      node: "a",
+      address: f.address("b", "a"),
+      connected: true,
+      outbound: true,
+      inbound: 1,
+    }]);
 
-  // Tells and asks both ways, each over the connection its sender dialed.
-  const inB = a.node.ref<LogProtocol>("b", "log");
-  const inA = b.node.ref<LogProtocol>("a", "log");
-  inB.tell("add", 1);
-  inA.tell("add", 2);
-  assert.equal(await inB.ask("echo", "to b"), "to b");
-  assert.equal(await inA.ask("echo", "to a"), "to a");
-  assert.deepEqual(await inB.ask("seen"), [1]);
-  assert.deepEqual(await inA.ask("seen"), [2]);
-  assert.equal(a.node.inboundConnections, 1, "no connection was added");
-  assert.equal(b.node.inboundConnections, 1, "no connection was added");
-});
+    // Tells and asks both ways, each over the connection its sender dialed.
+    const inB = a.ref<LogProtocol>("b", "log");
+    const inA = b.ref<LogProtocol>("a", "log");
+    inB.tell("add", 1);
+    inA.tell("add", 2);
+    assert.equal(await f.settle(inB.ask("echo", "to b")), "to b");
+    assert.equal(await f.settle(inA.ask("echo", "to a")), "to a");
+    assert.deepEqual(await f.settle(inB.ask("seen")), [1]);
+    assert.deepEqual(await f.settle(inA.ask("seen")), [2]);
+    assert.equal(a.inboundConnections, 1, "no connection was added");
+    assert.equal(b.inboundConnections, 1, "no connection was added");
+    assert.equal(f.connectionsOpened("a", "b"), 1, "one dial each way");
+    assert.equal(f.connectionsOpened("b", "a"), 1, "one dial each way");
+  },
+);
 
 test("RemoteNode: a node that only the other dialed is dialed back at its announced address when there is something to send", async () => {
   // b listens on every interface: its Hello announces 0.0.0.0, so a dials back the host the
@@ -234,30 +265,34 @@ test("RemoteNode: one connection of an association lost while the other stays up
   assert.equal(a.node.peers()[0].outbound, true);
 });
 
-test("RemoteNode: tells from one sender arrive in order both ways, and across a dial-back", async () => {
-  await using a = await member("a");
-  await using b = await member("b");
-  // Only b dials: a's first tells wait for the dial-back, the rest follow them.
-  await b.node.connect(a.node.address);
-  await waitFor(() => a.node.inboundConnections === 1, "a accepted b");
-  const inB = a.node.ref<LogProtocol>("b", "log");
-  const inA = b.node.ref<LogProtocol>("a", "log");
-  const sent: number[] = [];
-  for (let i = 0; i < 6_000; i++) {
-    inB.tell("add", i);
-    inA.tell("add", i);
-    sent.push(i);
-    if (i % 1_000 === 0) await new Promise((r) => setTimeout(r, 1));
-  }
-  assert.deepEqual(
-    await inB.ask("seen", undefined, { timeoutMs: 20_000 }),
-    sent,
-  );
-  assert.deepEqual(
-    await inA.ask("seen", undefined, { timeoutMs: 20_000 }),
-    sent,
-  );
-});
+testOnBoth(
+  "RemoteNode: tells from one sender arrive in order both ways, and across a dial-back",
+  async (f) => {
+    const a = await start(f, "a");
+    const b = await start(f, "b");
+    // Only b dials: a's first tells wait for the dial-back, the rest follow them.
+    await f.connect("b", "a");
+    await f.until(() => a.inboundConnections === 1, "a accepted b");
+    const inB = a.ref<LogProtocol>("b", "log");
+    const inA = b.ref<LogProtocol>("a", "log");
+    const sent: number[] = [];
+    for (let i = 0; i < 6_000; i++) {
+      inB.tell("add", i);
+      inA.tell("add", i);
+      sent.push(i);
+      if (i % 1_000 === 0) await new Promise((r) => setTimeout(r, 1));
+    }
+    assert.deepEqual(
+      await f.settle(inB.ask("seen", undefined, { timeoutMs: 20_000 })),
+      sent,
+    );
+    assert.deepEqual(
+      await f.settle(inA.ask("seen", undefined, { timeoutMs: 20_000 })),
+      sent,
+    );
+    assert.equal(b.inboundConnections, 1, "the dial-back");
+  },
+);
 
 test("RemoteNode associations under random schedules: one entry per node, tells in order without duplicates", async () => {
   await fc.assert(
@@ -393,115 +428,130 @@ test("RemoteNode associations under random schedules: one entry per node, tells 
   );
 });
 
-test("RemoteNode.extension(): the node that was dialed sends to the one that dialed it, over a dial-back", async () => {
-  const heard: string[] = [];
-  const greet = (name: string) => ({
-    name: "test.greet",
-    handle: (who: string, from: { node: string }) => {
-      heard.push(`${name} heard ${who} from ${from.node}`);
-      return `${name} greets ${who}`;
-    },
-  });
-  await using a = await member("a", { extensions: [greet("a")] });
-  await using b = await member("b", { extensions: [greet("b")] });
-  await a.node.connect(b.node.address);
-  await waitFor(() => b.node.inboundConnections === 1, "b accepted a");
-  // b learnt what a handles from a's Hello, and dials back to send.
-  const channel = b.node.extension<string, string>("test.greet");
-  assert.equal(channel.supportedBy("a"), true);
-  assert.equal(await channel.ask("a", "you"), "a greets you");
-  assert.deepEqual(heard, ["a heard you from b"]);
-  assert.equal(a.node.inboundConnections, 1, "the dial-back");
-});
+testOnBoth(
+  "RemoteNode.extension(): the node that was dialed sends to the one that dialed it, over a dial-back",
+  async (f) => {
+    const heard: string[] = [];
+    const greet = (name: string) => ({
+      name: "test.greet",
+      handle: (who: string, from: { node: string }) => {
+        heard.push(`${name} heard ${who} from ${from.node}`);
+        return `${name} greets ${who}`;
+      },
+    });
+    const a = await start(f, "a", { extensions: [greet("a")] });
+    const b = await start(f, "b", { extensions: [greet("b")] });
+    await f.connect("a", "b");
+    await f.until(() => b.inboundConnections === 1, "b accepted a");
+    // b learnt what a handles from a's Hello, and dials back to send.
+    const channel = b.extension<string, string>("test.greet");
+    assert.equal(channel.supportedBy("a"), true);
+    assert.equal(await f.settle(channel.ask("a", "you")), "a greets you");
+    assert.deepEqual(heard, ["a heard you from b"]);
+    assert.equal(a.inboundConnections, 1, "the dial-back");
+  },
+);
 
-test("RemoteNode: a node that restarts elsewhere and dials again is dialed back at its new address", async () => {
-  await using a = await member("a", { reconnect: { minMs: 5, maxMs: 10 } });
-  const b1 = await member("b");
-  await b1.node.connect(a.node.address);
-  await waitFor(() => a.node.inboundConnections === 1, "a accepted b");
-  const inB = a.node.ref<LogProtocol>("b", "log");
-  inB.tell("add", 1);
-  assert.deepEqual(await inB.ask("seen"), [1]);
-  await b1[Symbol.asyncDispose]();
-  await waitFor(() => !a.node.peers()[0].connected, "a saw b go");
+testOnBoth(
+  "RemoteNode: a node that restarts elsewhere and dials again is dialed back at its new address",
+  async (f) => {
+    const a = await start(f, "a", { reconnect: { minMs: 5, maxMs: 10 } });
+    const first = (await start(f, "b")).address;
+    await f.connect("b", "a");
+    await f.until(() => a.inboundConnections === 1, "a accepted b");
+    const inB = a.ref<LogProtocol>("b", "log");
+    inB.tell("add", 1);
+    assert.deepEqual(await f.settle(inB.ask("seen")), [1]);
+    await f.stop("b");
+    await f.until(() => !a.peers()[0].connected, "a saw b go");
 
-  await using b2 = await member("b");
-  assert.notEqual(b2.node.address, b1.node.address);
-  await b2.node.connect(a.node.address);
-  await waitFor(() => a.node.inboundConnections === 1, "a accepted b again");
-  assert.equal(a.node.peers()[0].address, b2.node.address);
-  inB.tell("add", 2);
-  assert.deepEqual(await inB.ask("seen"), [2], "the new process");
-  assert.deepEqual(a.node.peers().map((p) => [p.outbound, p.inbound]), [[
-    true,
-    1,
-  ]]);
-});
+    const second = (await start(f, "b")).address;
+    assert.notEqual(second, first);
+    await f.connect("b", "a");
+    await f.until(() => a.inboundConnections === 1, "a accepted b again");
+    assert.equal(a.peers()[0].address, second);
+    inB.tell("add", 2);
+    assert.deepEqual(await f.settle(inB.ask("seen")), [2], "the new process");
+    assert.deepEqual(a.peers().map((p) => [p.outbound, p.inbound]), [[
+      true,
+      1,
+    ]]);
+  },
+);
 
-test("TestCluster: a node that only dialed, then dies, fails the asks on the dial-back, ends its watches, and is reported down once", async () => {
-  await using cluster = await TestCluster.start({
-    nodes: ["a", "b"],
-    systemOptions: { stopTimeoutMs: 100 }, // the hanging actor is cut short
-  });
-  const a = cluster.node("a");
-  await cluster.system("b").spawn(log, undefined, { id: "log" });
-  const hang = defineActor({
-    name: "hang",
-    init: () => ({}),
-    handlers: { hang: () => new Promise<void>(() => {}) },
-  });
-  await cluster.system("b").spawn(hang, undefined, { id: "hang" });
-  await cluster.node("b").connect(a.address); // only b dials
-  const changes: PeerChange[] = [];
-  a.onPeerChange((c) => void changes.push(c));
-  const inB = a.ref<LogProtocol>("b", "log");
-  const stopped = cluster.system("a").whenStopped(inB); // a watch, over the dial-back
-  const echoed = inB.ask("echo", "x");
-  await cluster.advance(100);
-  assert.equal(await echoed, "x");
-  assert.deepEqual(a.peers().map((p) => [p.outbound, p.inbound]), [[true, 1]]);
-  const waiting = a.ref<{ hang(): void }>("b", "hang").ask("hang", undefined, {
-    timeoutMs: 60_000,
-  }).catch((e) => e);
-  await cluster.advance(100);
+testOnBoth(
+  "TestCluster: a node that only dialed, then dies, fails the asks on the dial-back, ends its watches, and is reported down once",
+  async (f) => {
+    const a = await start(f, "a");
+    await start(f, "b");
+    const hang = defineActor({
+      name: "hang",
+      init: () => ({}),
+      handlers: { hang: () => new Promise<void>(() => {}) },
+    });
+    await f.system("b").spawn(hang, undefined, { id: "hang" });
+    await f.connect("b", "a"); // only b dials
+    const changes: PeerChange[] = [];
+    a.onPeerChange((c) => void changes.push(c));
+    const inB = a.ref<LogProtocol>("b", "log");
+    const stopped = f.system("a").whenStopped(inB); // a watch, over the dial-back
+    assert.equal(await f.settle(inB.ask("echo", "x")), "x");
+    assert.deepEqual(a.peers().map((p) => [p.outbound, p.inbound]), [[
+      true,
+      1,
+    ]]);
+    const waiting = a.ref<{ hang(): void }>("b", "hang").ask(
+      "hang",
+      undefined,
+      { timeoutMs: 60_000 },
+    ).catch((e) => e);
+    // A round trip behind it on the dial-back: the ask is on the wire.
+    await f.settle(a.lookup("b", "hang"));
 
-  const killed = cluster.kill("b");
-  const error = await waiting;
-  assert.ok(isNodeUnreachableError(error), String(error));
-  assert.equal((await stopped).fault?.kind, "error");
-  assert.deepEqual(a.peers().map((p) => [p.connected, p.outbound, p.inbound]), [
-    [false, false, 0],
-  ]);
-  assert.equal(changes.length, 1, JSON.stringify(changes));
-  assert.equal(changes[0].connected, false);
-  await cluster.advance(2_000); // b's goodbyes time out on the dead network
-  await killed;
-});
+    const killed = f.kill("b");
+    const error = await f.settle(waiting);
+    assert.ok(isNodeUnreachableError(error), String(error));
+    assert.equal((await f.settle(stopped)).fault?.kind, "error");
+    await killed;
+    assert.deepEqual(
+      a.peers().map((p) => [p.connected, p.outbound, p.inbound]),
+      [[false, false, 0]],
+    );
+    assert.equal(changes.length, 1, JSON.stringify(changes));
+    assert.equal(changes[0].connected, false);
+    // A death: the node left without a goodbye.
+    assert.doesNotMatch(changes[0].reason ?? "", /goodbye/);
+  },
+);
 
-test("RemoteNode.disconnect(): a node that dials again is served, but nothing goes to it until connect()", async () => {
-  await using a = await member("a");
-  await using b = await member("b", {
-    reconnect: { minMs: 60_000, maxMs: 60_000 },
-  });
-  await a.node.connect(b.node.address);
-  a.node.disconnect("b", "downed");
-  await waitFor(() => b.node.inboundConnections === 0, "b heard the goodbye");
+testOnBoth(
+  "RemoteNode.disconnect(): a node that dials again is served, but nothing goes to it until connect()",
+  async (f) => {
+    const a = await start(f, "a");
+    const b = await start(f, "b", {
+      reconnect: { minMs: 60_000, maxMs: 60_000 },
+    });
+    await f.connect("a", "b");
+    a.disconnect("b", "downed");
+    await f.until(() => b.inboundConnections === 0, "b heard the goodbye");
 
-  await b.node.connect(a.node.address); // b comes back on its own
-  await waitFor(() => a.node.inboundConnections === 1, "a accepted b");
-  const inA = b.node.ref<LogProtocol>("a", "log");
-  assert.equal(await inA.ask("echo", "served"), "served");
-  const inB = a.node.ref<LogProtocol>("b", "log");
-  await assert.rejects(
-    inB.ask("echo", "refused"),
-    (e) => isNodeUnreachableError(e) && e.reason === "downed",
-  );
-  assert.deepEqual(a.node.peers().map((p) => [p.connected, p.outbound]), [[
-    true,
-    false,
-  ]]);
-  assert.equal(b.node.inboundConnections, 0, "no dial-back");
+    await f.connect("b", "a"); // b comes back on its own
+    await f.until(() => a.inboundConnections === 1, "a accepted b");
+    const inA = b.ref<LogProtocol>("a", "log");
+    assert.equal(await f.settle(inA.ask("echo", "served")), "served");
+    const inB = a.ref<LogProtocol>("b", "log");
+    await assert.rejects(
+      f.settle(inB.ask("echo", "refused")),
+      (e) => isNodeUnreachableError(e) && e.reason === "downed",
+    );
+    assert.deepEqual(a.peers().map((p) => [p.connected, p.outbound]), [[
+      true,
+      false,
+    ]]);
+    assert.equal(b.inboundConnections, 0, "no dial-back");
+    assert.equal(f.connectionsOpened("a", "b"), 1, "no dial since the first");
 
-  await a.node.connect(b.node.address);
-  assert.equal(await inB.ask("echo", "again"), "again");
-});
+    await f.connect("a", "b");
+    assert.equal(await f.settle(inB.ask("echo", "again")), "again");
+  },
+);

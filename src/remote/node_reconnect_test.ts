@@ -1,5 +1,15 @@
 // What a node does with a peer it lost: replaying what it buffered, following the peer to a new
-// address, one reconnect timer at a time, and accounting for everything when it closes.
+// address, one reconnect timer at a time, and accounting for everything when it closes. Each
+// scenario runs on real TCP and on the in-memory network under virtual time (testOnBoth,
+// _node_fixture_test.ts), except (TCP only, with the reason):
+// - "connect() to a new address moves a peer that still looks connected at the old one": two
+//   live nodes named "b" at once, and the fixture holds one node per name.
+// - "after a loss and a reconnect, exactly one reconnect timer is armed": it counts the timers
+//   of node a's own ManualClock while b runs on the real one; a TestCluster's one clock holds
+//   every node's timers.
+// - "disconnect() makes buffered tells dead letters and closes the node's inbound connections":
+//   it drops only the connection a dialed and keeps the one b dialed; MemoryNetwork.reset()
+//   drops both directions.
 import assert from "node:assert/strict";
 import { test } from "../platform/test_harness.ts";
 import {
@@ -14,6 +24,7 @@ import { TcpRelay, waitFor } from "../../tests/remote/support.ts";
 import { isFrameTooLargeError, isNodeUnreachableError } from "./errors.ts";
 import { type PeerChange, RemoteNode, remoteNodeCounts } from "./node.ts";
 import type { RemoteNodeOptions } from "./options.ts";
+import { type NodeFixture, testOnBoth } from "./_node_fixture_test.ts";
 
 const SECRET = "test secret, not for production";
 const quiet = { error() {} };
@@ -36,6 +47,112 @@ interface StoreProtocol {
   items(): string[];
   hang(): void;
 }
+
+/** Starts fixture node "b" with a store actor. */
+async function startB(
+  f: NodeFixture,
+  options: Partial<RemoteNodeOptions> = {},
+): Promise<RemoteNode> {
+  const node = await f.start("b", {
+    nodeOptions: options,
+    systemOptions: { stopTimeoutMs: 100 },
+  });
+  await f.system("b").spawn(store, undefined, { id: "store" });
+  return node;
+}
+
+/** Starts fixture node "a". */
+function startA(
+  f: NodeFixture,
+  options: Partial<RemoteNodeOptions> = {},
+): Promise<RemoteNode> {
+  return f.start("a", {
+    nodeOptions: options,
+    systemOptions: { stopTimeoutMs: 100 },
+  });
+}
+
+/** Lets time pass until the answer of `check` is true (on TCP, 30 s at most). */
+async function eventually(
+  f: NodeFixture,
+  check: () => Promise<boolean>,
+  what: string,
+): Promise<void> {
+  for (let i = 0; i < 3000; i++) {
+    if (await f.settle(check())) return;
+    await f.advance(10);
+  }
+  throw new Error(`Timed out waiting for: ${what}`);
+}
+
+testOnBoth(
+  "RemoteNode: a tell over the frame limit sent while the node is away is a dead letter, and the replay sends the rest",
+  async (f) => {
+    await startB(f);
+    const nodeA = await startA(f, {
+      maxFrameBytes: 4096,
+      reconnect: { minMs: 5, maxMs: 10 },
+    });
+    const dead: DeadLetter[] = [];
+    f.system("a").deadLetters.subscribe((letter) => void dead.push(letter));
+    await f.connect("a", "b");
+    const ref = nodeA.ref<StoreProtocol>("b", "store");
+    assert.deepEqual(await f.settle(ref.ask("items")), []);
+    f.cut("a", "b");
+    await f.until(() => !nodeA.peers()[0].connected, "node a saw the loss");
+
+    const big = "x".repeat(10_000);
+    ref.tell("put", "one");
+    ref.tell("put", big);
+    ref.tell("put", "two");
+    const bigAsk = ref.ask("put", big);
+    ref.tell("put", "three");
+    await assert.rejects(f.settle(bigAsk), isFrameTooLargeError);
+    await f.until(() => nodeA.peers()[0].connected, "node a reconnected");
+    assert.deepEqual(await f.settle(ref.ask("items")), ["one", "two", "three"]);
+    assert.equal(dead.length, 1, "only the big tell is a dead letter");
+    assert.equal(dead[0].payload, big);
+    assert.equal(dead[0].recipient, "troupe://b/store");
+  },
+);
+
+testOnBoth(
+  "RemoteNode.connect() to a node's new address replaces the old one, for now and for reconnects",
+  async (f) => {
+    // Direct addresses, no relay: the addresses are what this test is about.
+    const nodeA = await startA(f, { reconnect: { minMs: 5, maxMs: 10 } });
+    const oldAddress = (await startB(f)).address;
+    await f.settle(nodeA.connect(oldAddress));
+    const ref = nodeA.ref<StoreProtocol>("b", "store");
+    ref.tell("put", "at the old address");
+    assert.deepEqual(await f.settle(ref.ask("items")), ["at the old address"]);
+    await f.stop("b");
+
+    // The process comes back on another port.
+    const newAddress = (await startB(f)).address;
+    assert.notEqual(newAddress, oldAddress);
+    assert.equal(await f.settle(nodeA.connect(newAddress)), "b");
+    const moved = [{
+      node: "b",
+      address: newAddress,
+      connected: true,
+      outbound: true,
+      inbound: 0,
+    }];
+    assert.deepEqual(nodeA.peers(), moved);
+    assert.deepEqual(await f.settle(ref.ask("items")), []);
+
+    // It restarts again on that port: the reconnect dials the new address, not the old one.
+    const port = Number(newAddress.split(":").at(-1));
+    await f.stop("b");
+    await f.until(() => !nodeA.peers()[0].connected, "node a saw the loss");
+    await startB(f, { port });
+    ref.tell("put", "at the new address");
+    await f.until(() => nodeA.peers()[0].connected, "node a reconnected");
+    assert.deepEqual(await f.settle(ref.ask("items")), ["at the new address"]);
+    assert.deepEqual(nodeA.peers(), moved);
+  },
+);
 
 /** A node "b" with a store actor. */
 async function nodeB(
@@ -74,99 +191,6 @@ async function nodeA(
     },
   };
 }
-
-/** Asks until the node answers (it may take a reconnect or two). */
-async function items(
-  ref: { ask(type: "items", p?: undefined, o?: object): Promise<string[]> },
-): Promise<string[]> {
-  let last: unknown;
-  const until = Date.now() + 10_000;
-  while (Date.now() < until) {
-    try {
-      return await ref.ask("items", undefined, { timeoutMs: 500 });
-    } catch (error) {
-      last = error;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-  throw last;
-}
-
-test("RemoteNode: a tell over the frame limit sent while the node is away is a dead letter, and the replay sends the rest", async () => {
-  await using b = await nodeB();
-  await using a = await nodeA({
-    maxFrameBytes: 4096,
-    reconnect: { minMs: 5, maxMs: 10 },
-  });
-  await using relay = await TcpRelay.start(b.node.address);
-  const dead: DeadLetter[] = [];
-  a.a.deadLetters.subscribe((letter) => void dead.push(letter));
-  await a.node.connect(relay.address);
-  const ref = a.node.ref<StoreProtocol>("b", "store");
-  assert.deepEqual(await ref.ask("items"), []);
-  relay.cut();
-  await waitFor(() => !a.node.peers()[0].connected, "node a saw the loss");
-
-  const big = "x".repeat(10_000);
-  ref.tell("put", "one");
-  ref.tell("put", big);
-  ref.tell("put", "two");
-  const bigAsk = ref.ask("put", big);
-  ref.tell("put", "three");
-  await assert.rejects(bigAsk, isFrameTooLargeError);
-  assert.deepEqual(await items(ref), ["one", "two", "three"]);
-  assert.equal(dead.length, 1, "only the big tell is a dead letter");
-  assert.equal(dead[0].payload, big);
-  assert.equal(dead[0].recipient, "troupe://b/store");
-});
-
-test("RemoteNode.connect() to a node's new address replaces the old one, for now and for reconnects", async () => {
-  await using a = await nodeA({ reconnect: { minMs: 5, maxMs: 10 } });
-  const b1 = await nodeB();
-  const oldAddress = b1.node.address;
-  await a.node.connect(oldAddress);
-  const ref = a.node.ref<StoreProtocol>("b", "store");
-  ref.tell("put", "at the old address");
-  assert.deepEqual(await ref.ask("items"), ["at the old address"]);
-  await b1[Symbol.asyncDispose]();
-
-  // The process comes back on another port.
-  let b2 = await nodeB();
-  const newAddress = b2.node.address;
-  assert.notEqual(newAddress, oldAddress);
-  assert.equal(await a.node.connect(newAddress), "b");
-  assert.deepEqual(a.node.peers(), [
-    {
-      node: "b",
-      address: newAddress,
-      connected: true,
-      outbound: true,
-      inbound: 0,
-    },
-  ]);
-  assert.deepEqual(await ref.ask("items"), []);
-
-  // It restarts again on that port: the reconnect dials the new address, not the old one.
-  const port = Number(newAddress.split(":")[1]);
-  await b2[Symbol.asyncDispose]();
-  await waitFor(() => !a.node.peers()[0].connected, "node a saw the loss");
-  b2 = await nodeB({ port });
-  try {
-    ref.tell("put", "at the new address");
-    assert.deepEqual(await items(ref), ["at the new address"]);
-    assert.deepEqual(a.node.peers(), [
-      {
-        node: "b",
-        address: newAddress,
-        connected: true,
-        outbound: true,
-        inbound: 0,
-      },
-    ]);
-  } finally {
-    await b2[Symbol.asyncDispose]();
-  }
-});
 
 test("RemoteNode.connect() to a new address moves a peer that still looks connected at the old one", async () => {
   await using a = await nodeA();
@@ -231,19 +255,20 @@ test("RemoteNode: after a loss and a reconnect, exactly one reconnect timer is a
   await waitFor(() => a.node.peers()[0].connected, "reconnected");
 });
 
-test("RemoteNode.close() turns every buffered tell into a dead letter and rejects waiting requests", async () => {
-  await using b = await nodeB();
-  const a = await nodeA({ reconnect: { minMs: 60_000, maxMs: 60_000 } });
-  let relay: TcpRelay | undefined = await TcpRelay.start(b.node.address);
-  try {
+testOnBoth(
+  "RemoteNode.close() turns every buffered tell into a dead letter and rejects waiting requests",
+  async (f) => {
+    await startB(f);
+    const nodeA = await startA(f, {
+      reconnect: { minMs: 60_000, maxMs: 60_000 },
+    });
     const dead: DeadLetter[] = [];
-    a.a.deadLetters.subscribe((letter) => void dead.push(letter));
-    await a.node.connect(relay.address);
-    const ref = a.node.ref<StoreProtocol>("b", "store");
-    await ref.ask("items");
-    await relay[Symbol.asyncDispose]();
-    relay = undefined;
-    await waitFor(() => !a.node.peers()[0].connected, "node a saw the loss");
+    f.system("a").deadLetters.subscribe((letter) => void dead.push(letter));
+    await f.connect("a", "b");
+    const ref = nodeA.ref<StoreProtocol>("b", "store");
+    await f.settle(ref.ask("items"));
+    f.cut("a", "b");
+    await f.until(() => !nodeA.peers()[0].connected, "node a saw the loss");
 
     ref.tell("put", "buffered 1");
     ref.tell("put", "buffered 2");
@@ -251,8 +276,8 @@ test("RemoteNode.close() turns every buffered tell into a dead letter and reject
       (error) => error,
     );
     ref.tell("put", "in the batch"); // not even flushed yet
-    await a.node.close();
-    const rejected = await waiting;
+    await f.settle(nodeA.close());
+    const rejected = await f.settle(waiting);
     assert.ok(isNodeUnreachableError(rejected), String(rejected));
     assert.deepEqual(
       dead.map((l) => [l.payload, l.reason]),
@@ -262,33 +287,34 @@ test("RemoteNode.close() turns every buffered tell into a dead letter and reject
         ["in the batch", "node-unreachable"],
       ],
     );
-    assert.equal(remoteNodeCounts(a.node).buffered, 0);
-  } finally {
-    await relay?.[Symbol.asyncDispose]();
-    await a[Symbol.asyncDispose]();
-  }
-});
+    assert.equal(remoteNodeCounts(nodeA).buffered, 0);
+  },
+);
 
-test("RemoteNode.close() still sends the tells of the current batch over a live connection", async () => {
-  await using b = await nodeB();
-  await using a = await nodeA();
-  await a.node.connect(b.node.address);
-  const ref = a.node.ref<StoreProtocol>("b", "store");
-  await ref.ask("items");
-  const dead: DeadLetter[] = [];
-  a.a.deadLetters.subscribe((letter) => void dead.push(letter));
-  ref.tell("put", "last words");
-  await a.node.close();
-  const local = b.b.lookup("store") as unknown as {
-    ask(type: "items"): Promise<string[]>;
-  };
-  await waitFor(
-    async () => (await local.ask("items")).length > 0,
-    "the tell arrived",
-  );
-  assert.deepEqual(await local.ask("items"), ["last words"]);
-  assert.deepEqual(dead, []);
-});
+testOnBoth(
+  "RemoteNode.close() still sends the tells of the current batch over a live connection",
+  async (f) => {
+    await startB(f);
+    const nodeA = await startA(f);
+    await f.connect("a", "b");
+    const ref = nodeA.ref<StoreProtocol>("b", "store");
+    await f.settle(ref.ask("items"));
+    const dead: DeadLetter[] = [];
+    f.system("a").deadLetters.subscribe((letter) => void dead.push(letter));
+    ref.tell("put", "last words");
+    await f.settle(nodeA.close());
+    const local = f.system("b").lookup("store") as unknown as {
+      ask(type: "items"): Promise<string[]>;
+    };
+    await eventually(
+      f,
+      async () => (await local.ask("items")).length > 0,
+      "the tell arrived",
+    );
+    assert.deepEqual(await f.settle(local.ask("items")), ["last words"]);
+    assert.deepEqual(dead, []);
+  },
+);
 
 // ---- onPeerChange() and disconnect() ------------------------------------------------------
 
@@ -302,115 +328,121 @@ const watcher = defineActor({
   terminated: (s, notice: StopNotice) => void s.notices.push(notice),
 });
 
-test("RemoteNode.onPeerChange() reports each connect and loss once, until unsubscribed", async () => {
-  const errors: string[] = [];
-  await using b = await nodeB();
-  await using a = await nodeA({
-    reconnect: { minMs: 60_000, maxMs: 60_000 },
-    logger: { error: (message) => void errors.push(message) },
-  });
-  await using relay = await TcpRelay.start(b.node.address);
-  const changes: PeerChange[] = [];
-  const unsubscribe = a.node.onPeerChange((c) => void changes.push(c));
-  // A listener that throws is logged and does not keep the others from hearing.
-  const unsubscribeBad = a.node.onPeerChange(() => {
-    throw new Error("listener bug");
-  });
-  await a.node.connect(relay.address);
-  await a.node.connect(relay.address); // already connected: no change
-  assert.deepEqual(changes, [
-    { node: "b", address: relay.address, connected: true },
-  ]);
-  assert.ok(errors.some((m) => m.includes("peer change listener failed")));
-  unsubscribeBad();
+testOnBoth(
+  "RemoteNode.onPeerChange() reports each connect and loss once, until unsubscribed",
+  async (f) => {
+    await startB(f);
+    const nodeA = await startA(f, {
+      reconnect: { minMs: 60_000, maxMs: 60_000 },
+    });
+    const changes: PeerChange[] = [];
+    const unsubscribe = nodeA.onPeerChange((c) => void changes.push(c));
+    // A listener that throws is logged and does not keep the others from hearing.
+    const unsubscribeBad = nodeA.onPeerChange(() => {
+      throw new Error("listener bug");
+    });
+    await f.connect("a", "b");
+    await f.connect("a", "b"); // already connected: no change
+    const address = f.address("a", "b");
+    assert.deepEqual(changes, [{ node: "b", address, connected: true }]);
+    assert.ok(
+      f.logs.some((l) =>
+        l.startsWith("a: ") && l.includes("peer change listener failed")
+      ),
+      f.logs.join("\n"),
+    );
+    unsubscribeBad();
 
-  relay.cut();
-  await waitFor(() => changes.length === 2, "the loss was reported");
-  assert.equal(changes[1].connected, false);
-  assert.match(changes[1].reason ?? "", /connection lost/);
-  await a.node.connect(relay.address);
-  assert.deepEqual(changes[2], {
-    node: "b",
-    address: relay.address,
-    connected: true,
-  });
-  unsubscribe();
-  unsubscribe(); // idempotent
-  relay.cut();
-  await waitFor(() => !a.node.peers()[0].connected, "node a saw the loss");
-  assert.equal(changes.length, 3, "nothing after unsubscribing");
-  assert.throws(
-    () => a.node.onPeerChange(42 as unknown as () => void),
-    TypeError,
-  );
-});
+    f.cut("a", "b");
+    await f.until(() => changes.length === 2, "the loss was reported");
+    assert.equal(changes[1].connected, false);
+    assert.match(changes[1].reason ?? "", /connection lost/);
+    await f.connect("a", "b");
+    assert.deepEqual(changes[2], { node: "b", address, connected: true });
+    unsubscribe();
+    unsubscribe(); // idempotent
+    f.cut("a", "b");
+    await f.until(() => !nodeA.peers()[0].connected, "node a saw the loss");
+    assert.equal(changes.length, 3, "nothing after unsubscribing");
+    assert.throws(
+      () => nodeA.onPeerChange(42 as unknown as () => void),
+      TypeError,
+    );
+  },
+);
 
-test("RemoteNode.disconnect() fails requests with the reason, ends watches, arms no reconnect, and connect() associates again", async () => {
-  await using b = await nodeB();
-  await using a = await nodeA({ reconnect: { minMs: 1, maxMs: 5 } });
-  await a.node.connect(b.node.address);
-  await waitFor(() => b.node.inboundConnections === 1, "b accepted");
-  const ref = a.node.ref<StoreProtocol>("b", "store");
-  const w = await a.a.spawn(watcher, undefined);
-  await w.ask("watch", ref as unknown as ActorRef<object>);
-  await waitFor(
-    () => remoteNodeCounts(b.node).watchedForOthers === 1,
-    "the watch reached b",
-  );
-  await b.b.spawn(store, undefined, { id: "hanger" });
-  const hanger = a.node.ref<StoreProtocol>("b", "hanger");
-  const hanging = hanger.ask("hang", undefined, { timeoutMs: 60_000 }).catch((
-    error,
-  ) => error);
-  await new Promise((r) => setTimeout(r, 20)); // the ask is on the wire
-  const changes: PeerChange[] = [];
-  a.node.onPeerChange((c) => void changes.push(c));
+testOnBoth(
+  "RemoteNode.disconnect() fails requests with the reason, ends watches, arms no reconnect, and connect() associates again",
+  async (f) => {
+    const nodeB = await startB(f);
+    const nodeA = await startA(f, { reconnect: { minMs: 1, maxMs: 5 } });
+    await f.connect("a", "b");
+    await f.until(() => nodeB.inboundConnections === 1, "b accepted");
+    const ref = nodeA.ref<StoreProtocol>("b", "store");
+    const w = await f.system("a").spawn(watcher, undefined);
+    await f.settle(w.ask("watch", ref as unknown as ActorRef<object>));
+    await f.until(
+      () => remoteNodeCounts(nodeB).watchedForOthers === 1,
+      "the watch reached b",
+    );
+    await f.system("b").spawn(store, undefined, { id: "hanger" });
+    const hanger = nodeA.ref<StoreProtocol>("b", "hanger");
+    const hanging = hanger.ask("hang", undefined, { timeoutMs: 60_000 }).catch((
+      error,
+    ) => error);
+    // A round trip behind it on the same connection: the ask is on the wire.
+    await f.settle(nodeA.lookup("b", "hanger"));
+    const changes: PeerChange[] = [];
+    nodeA.onPeerChange((c) => void changes.push(c));
 
-  a.node.disconnect("b", "downed by the cluster");
-  const failed = await hanging;
-  assert.ok(isNodeUnreachableError(failed), String(failed));
-  assert.equal(failed.reason, "downed by the cluster");
-  assert.deepEqual(changes, [{
-    node: "b",
-    address: b.node.address,
-    connected: false,
-    reason: "downed by the cluster",
-  }]);
-  await waitFor(
-    async () => (await w.ask("notices")).length === 1,
-    "the watcher heard",
-  );
-  const [notice] = await w.ask("notices");
-  assert.equal(notice.ref.path, "store");
-  const cause = (notice.fault as { error?: unknown } | undefined)?.error;
-  assert.ok(isNodeUnreachableError(cause), String(cause));
-  assert.equal(cause.reason, "downed by the cluster");
-  await waitFor(() => b.node.inboundConnections === 0, "b saw the goodbye");
-  assert.equal(remoteNodeCounts(b.node).watchedForOthers, 0);
+    nodeA.disconnect("b", "downed by the cluster");
+    const failed = await f.settle(hanging);
+    assert.ok(isNodeUnreachableError(failed), String(failed));
+    assert.equal(failed.reason, "downed by the cluster");
+    assert.deepEqual(changes, [{
+      node: "b",
+      address: f.address("a", "b"),
+      connected: false,
+      reason: "downed by the cluster",
+    }]);
+    await eventually(
+      f,
+      async () => (await w.ask("notices")).length === 1,
+      "the watcher heard",
+    );
+    const [notice] = await f.settle(w.ask("notices"));
+    assert.equal(notice.ref.path, "store");
+    const cause = (notice.fault as { error?: unknown } | undefined)?.error;
+    assert.ok(isNodeUnreachableError(cause), String(cause));
+    assert.equal(cause.reason, "downed by the cluster");
+    await f.until(() => nodeB.inboundConnections === 0, "b saw the goodbye");
+    assert.equal(remoteNodeCounts(nodeB).watchedForOthers, 0);
 
-  // Disconnected: no reconnect, tells are dead letters, requests fail at once.
-  const dead: DeadLetter[] = [];
-  a.a.deadLetters.subscribe((letter) => void dead.push(letter));
-  ref.tell("put", "while disconnected");
-  await assert.rejects(
-    ref.ask("items"),
-    (e) => isNodeUnreachableError(e) && e.reason === "downed by the cluster",
-  );
-  await new Promise((r) => setTimeout(r, 50));
-  assert.equal(remoteNodeCounts(a.node).reconnectTimers, 0);
-  assert.equal(b.node.inboundConnections, 0, "no reconnect");
-  assert.deepEqual(
-    dead.map((l) => [l.payload, l.reason]),
-    [["while disconnected", "node-unreachable"]],
-  );
-  assert.equal(a.node.peers()[0].connected, false);
+    // Disconnected: no reconnect, tells are dead letters, requests fail at once.
+    const dead: DeadLetter[] = [];
+    f.system("a").deadLetters.subscribe((letter) => void dead.push(letter));
+    ref.tell("put", "while disconnected");
+    await assert.rejects(
+      f.settle(ref.ask("items")),
+      (e) => isNodeUnreachableError(e) && e.reason === "downed by the cluster",
+    );
+    await f.advance(50); // fifty times the reconnect backoff
+    assert.equal(remoteNodeCounts(nodeA).reconnectTimers, 0);
+    assert.equal(nodeB.inboundConnections, 0, "no reconnect");
+    assert.equal(f.connectionsOpened("a", "b"), 1, "no dial since the first");
+    assert.deepEqual(
+      dead.map((l) => [l.payload, l.reason]),
+      [["while disconnected", "node-unreachable"]],
+    );
+    assert.equal(nodeA.peers()[0].connected, false);
 
-  // An explicit connect() associates again, with the refs made before.
-  await a.node.connect(b.node.address);
-  ref.tell("put", "back");
-  assert.deepEqual(await ref.ask("items"), ["back"]);
-  assert.equal(changes.at(-1)?.connected, true);
-});
+    // An explicit connect() associates again, with the refs made before.
+    await f.connect("a", "b");
+    ref.tell("put", "back");
+    assert.deepEqual(await f.settle(ref.ask("items")), ["back"]);
+    assert.equal(changes.at(-1)?.connected, true);
+  },
+);
 
 test("RemoteNode.disconnect() makes buffered tells dead letters and closes the node's inbound connections", async () => {
   await using b = await nodeB({ reconnect: { minMs: 60_000, maxMs: 60_000 } });

@@ -1,3 +1,11 @@
+// A remote node's scenarios, each run on real TCP and on the in-memory network under virtual
+// time (testOnBoth, _node_fixture_test.ts). On one network only:
+// - "TLS connections carry the same protocol": TCP only, the memory transport has no TLS.
+// - "RemoteNode.start() validates its options": one node, no network at all.
+// - "a peer that goes silent after the handshake...": TCP only, its fake peer is a raw frame
+//   listener (listenFrames) that no TestCluster node can be.
+// - "RemoteNode.start() takes its transport and clock as options...": memory only, it tests
+//   building a node on a MemoryNetwork and ManualClock by hand.
 import assert from "node:assert/strict";
 import { test } from "../platform/test_harness.ts";
 import {
@@ -36,7 +44,7 @@ import {
 } from "./protocol/mod.ts";
 import { listenFrames, MemoryNetwork } from "./transport/mod.ts";
 import { ManualClock } from "../timer/mod.ts";
-import { waitFor } from "../../tests/remote/support.ts";
+import { type NodeFixture, testOnBoth } from "./_node_fixture_test.ts";
 
 const SECRET = "test secret, not for production";
 const quiet = { error() {} };
@@ -68,290 +76,275 @@ const echo = defineActor({
   },
 });
 
-interface Pair extends AsyncDisposable {
-  a: ActorSystem;
-  b: ActorSystem;
-  nodeA: RemoteNode;
-  nodeB: RemoteNode;
-}
-
+/** Nodes a and b with an echo actor on b, a connected to b. */
 async function pair(
+  f: NodeFixture,
   optionsA: Partial<RemoteNodeOptions> = {},
   optionsB: Partial<RemoteNodeOptions> = {},
-): Promise<Pair> {
-  const a = new ActorSystem({ node: "a", logger: quiet, stopTimeoutMs: 100 });
-  const b = new ActorSystem({ node: "b", logger: quiet, stopTimeoutMs: 100 });
-  await b.spawn(echo, undefined, { id: "echo" });
-  const nodeA = await RemoteNode.start(a, {
-    cluster: "test",
-    secret: SECRET,
-    logger: quiet,
-    ...optionsA,
+): Promise<{ nodeA: RemoteNode; nodeB: RemoteNode }> {
+  const nodeA = await f.start("a", {
+    nodeOptions: optionsA,
+    systemOptions: { stopTimeoutMs: 100 },
   });
-  const nodeB = await RemoteNode.start(b, {
-    cluster: "test",
-    secret: SECRET,
-    logger: quiet,
-    ...optionsB,
+  const nodeB = await f.start("b", {
+    nodeOptions: optionsB,
+    systemOptions: { stopTimeoutMs: 100 },
   });
-  return {
-    a,
-    b,
-    nodeA,
-    nodeB,
-    async [Symbol.asyncDispose]() {
-      await nodeA.close();
-      await nodeB.close();
-      await a.shutdown();
-      await b.shutdown();
-    },
-  };
+  await f.system("b").spawn(echo, undefined, { id: "echo" });
+  assert.equal(await f.connect("a", "b"), "b");
+  return { nodeA, nodeB };
 }
 
-test("RemoteNode: tell and ask a remote actor with the same API as a local one", async () => {
-  await using p = await pair();
-  assert.equal(await p.nodeA.connect(p.nodeB.address), "b");
-  const ref = p.nodeA.ref<EchoProtocol>("b", "echo");
-  assert.deepEqual(ref.address, { node: "b", path: "echo" });
-  assert.equal(JSON.stringify(ref), '"troupe://b/echo"');
-  ref.tell("add", 2);
-  ref.tell("add", 3);
-  assert.equal(await ref.ask("sum"), 5);
-  assert.equal(await ref.ask("echo", "héllo 🎭"), "héllo 🎭");
-  const byAddress = p.nodeA.ref<EchoProtocol>("troupe://b/echo");
-  assert.equal(await byAddress.ask("sum"), 5);
-});
+testOnBoth(
+  "RemoteNode: tell and ask a remote actor with the same API as a local one",
+  async (f) => {
+    const { nodeA } = await pair(f);
+    const ref = nodeA.ref<EchoProtocol>("b", "echo");
+    assert.deepEqual(ref.address, { node: "b", path: "echo" });
+    assert.equal(JSON.stringify(ref), '"troupe://b/echo"');
+    ref.tell("add", 2);
+    ref.tell("add", 3);
+    assert.equal(await f.settle(ref.ask("sum")), 5);
+    assert.equal(await f.settle(ref.ask("echo", "héllo 🎭")), "héllo 🎭");
+    const byAddress = nodeA.ref<EchoProtocol>("troupe://b/echo");
+    assert.equal(await f.settle(byAddress.ask("sum")), 5);
+  },
+);
 
-test("RemoteNode: messages from one sender arrive in order and are handled one at a time", async () => {
-  await using p = await pair();
-  await p.nodeA.connect(p.nodeB.address);
-  const ref = p.nodeA.ref<EchoProtocol>("b", "echo");
-  const sent: number[] = [];
-  for (let i = 0; i < 20_000; i++) {
-    ref.tell("add", i);
-    sent.push(i);
-    if (i % 5000 === 0) await new Promise((r) => setTimeout(r, 0));
-  }
-  assert.deepEqual(
-    await ref.ask("seen", undefined, { timeoutMs: 20_000 }),
-    sent,
-  );
-});
-
-test("RemoteNode: remote failures reject with the same typed errors as local ones", async () => {
-  await using p = await pair();
-  await p.nodeA.connect(p.nodeB.address);
-  const ref = p.nodeA.ref<EchoProtocol>("b", "echo");
-  await assert.rejects(ref.ask("fail", "bad input"), (e: unknown) => {
-    assert.ok(isRemoteFailureError(e));
-    assert.equal(e.remoteName, "TypeError");
-    assert.equal(e.remoteCode, "HANDLER_FAILED");
-    assert.match(e.message, /bad input/);
-    return true;
-  });
-  const missing = p.nodeA.ref<EchoProtocol>("b", "nobody");
-  await assert.rejects(missing.ask("sum"), isActorStoppedError);
-  const untyped = ref as unknown as { ask(t: string): Promise<unknown> };
-  await assert.rejects(untyped.ask("nope"), isMessageNotHandledError);
-  await assert.rejects(
-    ref.ask("hang", undefined, { timeoutMs: 50 }),
-    isAskTimeoutError,
-  );
-});
-
-test("RemoteNode: a payload the codec cannot encode is a CodecError for the sender", async () => {
-  await using p = await pair();
-  await p.nodeA.connect(p.nodeB.address);
-  const ref = p.nodeA.ref<{ echo(x: unknown): unknown }>("b", "echo");
-  const cyclic: { self?: unknown } = {};
-  cyclic.self = cyclic;
-  await assert.rejects(ref.ask("echo", cyclic), isCodecError);
-  assert.throws(() => ref.tell("echo", cyclic), isCodecError);
-});
-
-test("RemoteNode: named codecs travel with each message; an unknown one is a typed error", async () => {
-  const upper = {
-    encode: (_t: string, v: unknown) =>
-      jsonCodec.encode("x", String(v).toUpperCase()),
-    decode: (_t: string, b: Uint8Array) => jsonCodec.decode("x", b),
-  };
-  await using p = await pair(
-    { codecs: { upper }, messageCodecs: { echo: "upper" } },
-    { codecs: { upper } },
-  );
-  await p.nodeA.connect(p.nodeB.address);
-  const ref = p.nodeA.ref<EchoProtocol>("b", "echo");
-  assert.equal(await ref.ask("echo", "shout"), "SHOUT");
-  await using q = await pair({
-    codecs: { upper },
-    messageCodecs: { echo: "upper" },
-  }, {});
-  await q.nodeA.connect(q.nodeB.address);
-  await assert.rejects(
-    q.nodeA.ref<EchoProtocol>("b", "echo").ask("echo", "x"),
-    isCodecError,
-  );
-});
-
-test("RemoteNode.lookup() and spawn() find and create actors on another node", async () => {
-  await using p = await pair();
-  p.nodeB.register("echo", echo);
-  await p.nodeA.connect(p.nodeB.address);
-  assert.equal(await p.nodeA.lookup("b", "nobody"), undefined);
-  const found = await p.nodeA.lookup<EchoProtocol>("b", "echo");
-  assert.equal(await found?.ask("echo", "x"), "x");
-  const spawned = await p.nodeA.spawn<EchoProtocol>("b", "echo", undefined, {
-    id: "made-remotely",
-  });
-  assert.equal(spawned.path, "made-remotely");
-  assert.equal(await spawned.ask("echo", "y"), "y");
-  assert.ok(p.b.lookup("made-remotely"));
-  await assert.rejects(
-    p.nodeA.spawn("b", "no-such-factory", undefined),
-    (e: unknown) => {
-      assert.ok(isRemoteFailureError(e));
-      assert.equal(e.remoteCode, "FACTORY_UNKNOWN");
-      return true;
-    },
-  );
-  await spawned.stop();
-  assert.equal(p.b.lookup("made-remotely"), undefined);
-});
-
-test("RemoteNode: watching a remote actor delivers terminated when it stops", async () => {
-  await using p = await pair();
-  await p.nodeA.connect(p.nodeB.address);
-  const notices: Array<[string, string]> = [];
-  const watcher = defineActor({
-    name: "watcher",
-    init: () => ({}),
-    handlers: { watch: (_s, ref: ActorRef<object>, ctx) => ctx.watch(ref) },
-    terminated: (_s, notice: StopNotice) =>
-      void notices.push([notice.ref.path, notice.fault?.kind ?? "clean"]),
-  });
-  const w = await p.a.spawn(watcher, undefined);
-  const remote = p.nodeA.ref<EchoProtocol>("b", "echo");
-  await w.ask("watch", remote);
-  const stopped = p.a.whenStopped(remote);
-  await p.b.lookup("echo")!.stop();
-  await stopped;
-  await waitFor(() => notices.length > 0, "the terminated hook ran");
-  assert.deepEqual(notices, [["echo", "clean"]]);
-  assert.equal(remote.stopped, true);
-});
-
-test("RemoteNode: node loss rejects waiting asks at once and tells watchers", async () => {
-  await using p = await pair();
-  await p.nodeA.connect(p.nodeB.address);
-  const remote = p.nodeA.ref<EchoProtocol>("b", "echo");
-  const stopped = p.a.whenStopped(remote);
-  const hanging = remote.ask("hang", undefined, { timeoutMs: 60_000 }).catch((
-    e,
-  ) => e);
-  await p.nodeA.lookup("b", "echo"); // a round trip: the watch and the hanging ask are on the wire
-  const started = Date.now();
-  await p.nodeB.close();
-  const error = await hanging;
-  assert.ok(isNodeUnreachableError(error), String(error));
-  assert.ok(
-    Date.now() - started < 5000,
-    "rejected at once, not at the timeout",
-  );
-  const notice = await stopped;
-  assert.equal(notice.fault?.kind, "error");
-});
-
-test("RemoteNode: a wrong secret, cluster or protocol is refused with a clear reason on both sides", async () => {
-  const errors: string[] = [];
-  const logger = {
-    error: (m: string, e: unknown) =>
-      void errors.push(`${m}: ${(e as Error).message}`),
-  };
-  await using p = await pair({}, { logger });
-  const wrongSecret = new ActorSystem({ node: "intruder" });
-  const intruder = await RemoteNode.start(wrongSecret, {
-    cluster: "test",
-    secret: "not the secret, a guess",
-    logger: quiet,
-  });
-  await assert.rejects(intruder.connect(p.nodeB.address), (e: unknown) => {
-    assert.ok(isHandshakeRefusedError(e));
-    assert.equal(e.refusal, "auth");
-    return true;
-  });
-  const otherCluster = new ActorSystem({ node: "stranger" });
-  const stranger = await RemoteNode.start(otherCluster, {
-    cluster: "other",
-    secret: SECRET,
-    logger: quiet,
-  });
-  await assert.rejects(stranger.connect(p.nodeB.address), (e: unknown) => {
-    assert.ok(isHandshakeRefusedError(e));
-    assert.equal(e.refusal, "cluster");
-    assert.match(
-      e.message,
-      /cluster "test" is not "other"|cluster "other" is not "test"/,
+testOnBoth(
+  "RemoteNode: messages from one sender arrive in order and are handled one at a time",
+  async (f) => {
+    const { nodeA } = await pair(f);
+    const ref = nodeA.ref<EchoProtocol>("b", "echo");
+    const sent: number[] = [];
+    for (let i = 0; i < 20_000; i++) {
+      ref.tell("add", i);
+      sent.push(i);
+      if (i % 5000 === 0) await new Promise((r) => setTimeout(r, 0));
+    }
+    assert.deepEqual(
+      await f.settle(ref.ask("seen", undefined, { timeoutMs: 20_000 })),
+      sent,
     );
-    return true;
-  });
-  assert.ok(errors.some((m) => /cluster/.test(m)), errors.join("\n"));
-  // The node keeps serving everyone else.
-  await p.nodeA.connect(p.nodeB.address);
-  assert.equal(
-    await p.nodeA.ref<EchoProtocol>("b", "echo").ask("echo", "still here"),
-    "still here",
-  );
-  await intruder.close();
-  await stranger.close();
-  await wrongSecret.shutdown();
-  await otherCluster.shutdown();
-});
+  },
+);
+
+testOnBoth(
+  "RemoteNode: remote failures reject with the same typed errors as local ones",
+  async (f) => {
+    const { nodeA } = await pair(f);
+    const ref = nodeA.ref<EchoProtocol>("b", "echo");
+    await assert.rejects(
+      f.settle(ref.ask("fail", "bad input")),
+      (e: unknown) => {
+        assert.ok(isRemoteFailureError(e));
+        assert.equal(e.remoteName, "TypeError");
+        assert.equal(e.remoteCode, "HANDLER_FAILED");
+        assert.match(e.message, /bad input/);
+        return true;
+      },
+    );
+    const missing = nodeA.ref<EchoProtocol>("b", "nobody");
+    await assert.rejects(f.settle(missing.ask("sum")), isActorStoppedError);
+    const untyped = ref as unknown as { ask(t: string): Promise<unknown> };
+    await assert.rejects(
+      f.settle(untyped.ask("nope")),
+      isMessageNotHandledError,
+    );
+    await assert.rejects(
+      f.settle(ref.ask("hang", undefined, { timeoutMs: 50 })),
+      isAskTimeoutError,
+    );
+  },
+);
+
+testOnBoth(
+  "RemoteNode: a payload the codec cannot encode is a CodecError for the sender",
+  async (f) => {
+    const { nodeA } = await pair(f);
+    const ref = nodeA.ref<{ echo(x: unknown): unknown }>("b", "echo");
+    const cyclic: { self?: unknown } = {};
+    cyclic.self = cyclic;
+    await assert.rejects(f.settle(ref.ask("echo", cyclic)), isCodecError);
+    assert.throws(() => ref.tell("echo", cyclic), isCodecError);
+  },
+);
+
+testOnBoth(
+  "RemoteNode: named codecs travel with each message; an unknown one is a typed error",
+  async (f) => {
+    const upper = {
+      encode: (_t: string, v: unknown) =>
+        jsonCodec.encode("x", String(v).toUpperCase()),
+      decode: (_t: string, b: Uint8Array) => jsonCodec.decode("x", b),
+    };
+    const { nodeA } = await pair(
+      f,
+      { codecs: { upper }, messageCodecs: { echo: "upper" } },
+      { codecs: { upper } },
+    );
+    const ref = nodeA.ref<EchoProtocol>("b", "echo");
+    assert.equal(await f.settle(ref.ask("echo", "shout")), "SHOUT");
+    // Node c sends with the codec, node d (the receiver) does not know it.
+    const nodeC = await f.start("c", {
+      nodeOptions: { codecs: { upper }, messageCodecs: { echo: "upper" } },
+    });
+    await f.start("d");
+    await f.system("d").spawn(echo, undefined, { id: "echo" });
+    await f.connect("c", "d");
+    await assert.rejects(
+      f.settle(nodeC.ref<EchoProtocol>("d", "echo").ask("echo", "x")),
+      isCodecError,
+    );
+  },
+);
+
+testOnBoth(
+  "RemoteNode.lookup() and spawn() find and create actors on another node",
+  async (f) => {
+    const { nodeA, nodeB } = await pair(f);
+    nodeB.register("echo", echo);
+    assert.equal(await f.settle(nodeA.lookup("b", "nobody")), undefined);
+    const found = await f.settle(nodeA.lookup<EchoProtocol>("b", "echo"));
+    assert.equal(await f.settle(found!.ask("echo", "x")), "x");
+    const spawned = await f.settle(
+      nodeA.spawn<EchoProtocol>("b", "echo", undefined, {
+        id: "made-remotely",
+      }),
+    );
+    assert.equal(spawned.path, "made-remotely");
+    assert.equal(await f.settle(spawned.ask("echo", "y")), "y");
+    assert.ok(f.system("b").lookup("made-remotely"));
+    await assert.rejects(
+      f.settle(nodeA.spawn("b", "no-such-factory", undefined)),
+      (e: unknown) => {
+        assert.ok(isRemoteFailureError(e));
+        assert.equal(e.remoteCode, "FACTORY_UNKNOWN");
+        return true;
+      },
+    );
+    await f.settle(spawned.stop());
+    assert.equal(f.system("b").lookup("made-remotely"), undefined);
+  },
+);
+
+testOnBoth(
+  "RemoteNode: watching a remote actor delivers terminated when it stops",
+  async (f) => {
+    const { nodeA } = await pair(f);
+    const notices: Array<[string, string]> = [];
+    const watcher = defineActor({
+      name: "watcher",
+      init: () => ({}),
+      handlers: { watch: (_s, ref: ActorRef<object>, ctx) => ctx.watch(ref) },
+      terminated: (_s, notice: StopNotice) =>
+        void notices.push([notice.ref.path, notice.fault?.kind ?? "clean"]),
+    });
+    const w = await f.system("a").spawn(watcher, undefined);
+    const remote = nodeA.ref<EchoProtocol>("b", "echo");
+    await f.settle(w.ask("watch", remote));
+    const stopped = f.system("a").whenStopped(remote);
+    await f.settle(f.system("b").lookup("echo")!.stop());
+    await f.settle(stopped);
+    await f.until(() => notices.length > 0, "the terminated hook ran");
+    assert.deepEqual(notices, [["echo", "clean"]]);
+    assert.equal(remote.stopped, true);
+  },
+);
+
+testOnBoth(
+  "RemoteNode: node loss rejects waiting asks at once and tells watchers",
+  async (f) => {
+    const { nodeA } = await pair(f);
+    const remote = nodeA.ref<EchoProtocol>("b", "echo");
+    const stopped = f.system("a").whenStopped(remote);
+    const hanging = remote.ask("hang", undefined, { timeoutMs: 60_000 })
+      .catch((e) => e);
+    // A round trip: the watch and the hanging ask are on the wire.
+    await f.settle(nodeA.lookup("b", "echo"));
+    const stopping = f.stop("b");
+    // At once: the ask timeout would be an AskTimeoutError, not the node's loss.
+    const error = await f.settle(hanging);
+    assert.ok(isNodeUnreachableError(error), String(error));
+    const notice = await f.settle(stopped);
+    assert.equal(notice.fault?.kind, "error");
+    await stopping;
+  },
+);
+
+testOnBoth(
+  "RemoteNode: a wrong secret, cluster or protocol is refused with a clear reason on both sides",
+  async (f) => {
+    const { nodeA } = await pair(f);
+    await f.start("intruder", {
+      nodeOptions: { secret: "not the secret, a guess" },
+    });
+    await assert.rejects(f.connect("intruder", "b"), (e: unknown) => {
+      assert.ok(isHandshakeRefusedError(e));
+      assert.equal(e.refusal, "auth");
+      return true;
+    });
+    await f.start("stranger", { nodeOptions: { cluster: "other" } });
+    await assert.rejects(f.connect("stranger", "b"), (e: unknown) => {
+      assert.ok(isHandshakeRefusedError(e));
+      assert.equal(e.refusal, "cluster");
+      assert.match(
+        e.message,
+        /cluster "test" is not "other"|cluster "other" is not "test"/,
+      );
+      return true;
+    });
+    assert.ok(
+      f.logs.some((line) => line.startsWith("b: ") && /cluster/.test(line)),
+      f.logs.join("\n"),
+    );
+    // The node keeps serving everyone else.
+    assert.equal(await f.connect("a", "b"), "b");
+    assert.equal(
+      await f.settle(
+        nodeA.ref<EchoProtocol>("b", "echo").ask("echo", "still here"),
+      ),
+      "still here",
+    );
+  },
+);
 
 test("RemoteNode: TLS connections carry the same protocol", async () => {
-  await using p = await pair(
-    {
-      connectTls: {
-        caCertificates: [TLS_CERTIFICATE],
-        serverName: "localhost",
-      },
-    },
-    { tls: { certificate: TLS_CERTIFICATE, privateKey: TLS_PRIVATE_KEY } },
-  );
-  await p.nodeA.connect(p.nodeB.address);
+  await using a = new ActorSystem({ node: "a", logger: quiet });
+  await using b = new ActorSystem({ node: "b", logger: quiet });
+  await b.spawn(echo, undefined, { id: "echo" });
+  const options = { cluster: "test", secret: SECRET, logger: quiet };
+  await using nodeA = await RemoteNode.start(a, {
+    ...options,
+    connectTls: { caCertificates: [TLS_CERTIFICATE], serverName: "localhost" },
+  });
+  await using nodeB = await RemoteNode.start(b, {
+    ...options,
+    tls: { certificate: TLS_CERTIFICATE, privateKey: TLS_PRIVATE_KEY },
+  });
+  await nodeA.connect(nodeB.address);
   assert.equal(
-    await p.nodeA.ref<EchoProtocol>("b", "echo").ask("echo", "secure"),
+    await nodeA.ref<EchoProtocol>("b", "echo").ask("echo", "secure"),
     "secure",
   );
 });
 
-test("RemoteNode: after a node comes back, sends reconnect; while it is away tells are buffered boundedly", async () => {
-  const a = new ActorSystem({ node: "a", logger: quiet });
-  const b1 = new ActorSystem({ node: "b", logger: quiet });
-  await b1.spawn(echo, undefined, { id: "echo" });
-  const nodeA = await RemoteNode.start(a, {
-    cluster: "test",
-    secret: SECRET,
-    logger: quiet,
-    maxBufferedMessages: 5,
-    reconnect: { minMs: 20, maxMs: 50 },
-  });
-  let nodeB = await RemoteNode.start(b1, {
-    cluster: "test",
-    secret: SECRET,
-    logger: quiet,
-  });
-  const port = Number(nodeB.address.split(":")[1]);
-  const letters: DeadLetter[] = [];
-  a.deadLetters.subscribe((l) => letters.push(l));
-  try {
-    await nodeA.connect(nodeB.address);
+testOnBoth(
+  "RemoteNode: after a node comes back, sends reconnect; while it is away tells are buffered boundedly",
+  async (f) => {
+    const { nodeA, nodeB } = await pair(f, {
+      maxBufferedMessages: 5,
+      reconnect: { minMs: 20, maxMs: 50 },
+    });
+    const port = Number(nodeB.address.split(":").at(-1));
+    const letters: DeadLetter[] = [];
+    f.system("a").deadLetters.subscribe((l) => letters.push(l));
     const ref = nodeA.ref<EchoProtocol>("b", "echo");
-    await ref.ask("sum");
-    await nodeB.close();
-    await b1.shutdown();
-    await waitFor(() => !nodeA.peers()[0].connected, "node a saw the loss");
+    await f.settle(ref.ask("sum"));
+    await f.stop("b");
+    await f.until(() => !nodeA.peers()[0].connected, "node a saw the loss");
     for (let i = 1; i <= 8; i++) ref.tell("add", i);
-    await waitFor(
+    await f.until(
       () => letters.length >= 3,
       "the tells without room are dead letters",
     );
@@ -360,35 +353,18 @@ test("RemoteNode: after a node comes back, sends reconnect; while it is away tel
       3,
       "8 tells, room for 5",
     );
-    const b2 = new ActorSystem({ node: "b", logger: quiet });
-    await b2.spawn(echo, undefined, { id: "echo" });
-    nodeB = await RemoteNode.start(b2, {
-      cluster: "test",
-      secret: SECRET,
-      logger: quiet,
-      port,
-    });
-    let sum: number | undefined;
-    for (let i = 0; i < 100 && sum === undefined; i++) {
-      try {
-        sum = await ref.ask("sum", undefined, { timeoutMs: 200 });
-      } catch {
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    }
+    // The process comes back where it was (on TCP behind the same relay).
+    await f.start("b", { nodeOptions: { port } });
+    await f.system("b").spawn(echo, undefined, { id: "echo" });
+    await f.until(() => nodeA.peers()[0].connected, "node a reconnected");
     assert.equal(
-      sum,
+      await f.settle(ref.ask("sum")),
       1 + 2 + 3 + 4 + 5,
       "the five buffered tells were delivered after reconnecting",
     );
-    await nodeB.close();
-    await b2.shutdown();
-  } finally {
-    await nodeA.close();
-    await nodeB.close();
-    await a.shutdown();
-  }
-});
+    assert.equal(letters.length, 3, "no more dead letters");
+  },
+);
 
 test("RemoteNode.start() validates its options", async () => {
   await using system = new ActorSystem();
@@ -487,36 +463,40 @@ test("RemoteNode: a peer that goes silent after the handshake is dropped by the 
   }
 });
 
-test("RemoteNode: a producer faster than the network gets dead letters, never a lost connection", async () => {
-  await using p = await pair({
-    maxSendBufferBytes: 256 * 1024,
-    maxFrameBytes: 64 * 1024,
-  });
-  await p.nodeA.connect(p.nodeB.address);
-  const ref = p.nodeA.ref<EchoProtocol>("b", "echo");
-  const refused: number[] = [];
-  p.a.deadLetters.subscribe((l) => {
-    if (l.reason === "mailbox-full") refused.push(l.payload as number);
-  });
-  const total = 50_000;
-  for (let i = 0; i < total; i++) ref.tell("add", i); // ~2 MB in one synchronous burst
-  const seen = await ref.ask("seen", undefined, { timeoutMs: 20_000 });
-  assert.ok(refused.length > 0, "the burst overflowed the send buffer");
-  assert.equal(
-    seen.length + refused.length,
-    total,
-    "every tell was delivered or refused",
-  );
-  assert.ok(
-    seen.every((n, i) => i === 0 || n > seen[i - 1]),
-    "what was delivered is in order",
-  );
-  assert.deepEqual(
-    p.nodeA.peers().map((x) => x.connected),
-    [true],
-    "the connection survived",
-  );
-});
+testOnBoth(
+  "RemoteNode: a producer faster than the network gets dead letters, never a lost connection",
+  async (f) => {
+    const { nodeA } = await pair(f, {
+      maxSendBufferBytes: 256 * 1024,
+      maxFrameBytes: 64 * 1024,
+    });
+    const ref = nodeA.ref<EchoProtocol>("b", "echo");
+    const refused: number[] = [];
+    f.system("a").deadLetters.subscribe((l) => {
+      if (l.reason === "mailbox-full") refused.push(l.payload as number);
+    });
+    const total = 50_000;
+    for (let i = 0; i < total; i++) ref.tell("add", i); // ~2 MB in one synchronous burst
+    const seen = await f.settle(
+      ref.ask("seen", undefined, { timeoutMs: 20_000 }),
+    );
+    assert.ok(refused.length > 0, "the burst overflowed the send buffer");
+    assert.equal(
+      seen.length + refused.length,
+      total,
+      "every tell was delivered or refused",
+    );
+    assert.ok(
+      seen.every((n, i) => i === 0 || n > seen[i - 1]),
+      "what was delivered is in order",
+    );
+    assert.deepEqual(
+      nodeA.peers().map((x) => x.connected),
+      [true],
+      "the connection survived",
+    );
+  },
+);
 
 test("RemoteNode.start() takes its transport and clock as options (a MemoryNetwork under a ManualClock)", async () => {
   const clock = new ManualClock();
