@@ -4,12 +4,10 @@
 import assert from "node:assert/strict";
 import { test } from "../platform/test_harness.ts";
 import {
-  type ActorRef,
   defineActor,
   isActorStoppedError,
   isAskTimeoutError,
   isMessageNotHandledError,
-  type StopNotice,
 } from "../../mod.ts";
 import { TestCluster } from "../testing/mod.ts";
 import { isNodeUnreachableError, isRemoteFailureError } from "./errors.ts";
@@ -69,39 +67,6 @@ async function cluster(): Promise<TestCluster> {
 }
 
 testOnBoth(
-  "RemoteNode: tell and ask a remote actor with the same API as a local one",
-  async (f) => {
-    await nodes(f);
-    const c = f;
-    const ref = c.node("a").ref<EchoProtocol>("b", "echo");
-    assert.deepEqual(ref.address, { node: "b", path: "echo" });
-    ref.tell("add", 2);
-    ref.tell("add", 3);
-    assert.equal(await ref.ask("sum"), 5);
-    assert.equal(await ref.ask("echo", "héllo 🎭"), "héllo 🎭");
-    assert.equal(
-      await c.node("a").ref<EchoProtocol>("troupe://b/echo").ask("sum"),
-      5,
-    );
-  },
-);
-
-testOnBoth(
-  "RemoteNode: messages from one sender arrive in order",
-  async (f) => {
-    await nodes(f);
-    const c = f;
-    const ref = c.node("a").ref<EchoProtocol>("b", "echo");
-    const sent: number[] = [];
-    for (let i = 0; i < 5000; i++) {
-      ref.tell("add", i);
-      sent.push(i);
-    }
-    assert.deepEqual(await ref.ask("seen"), sent);
-  },
-);
-
-testOnBoth(
   "RemoteNode: remote failures reject with the same typed errors as local ones, and asks time out",
   async (f) => {
     await nodes(f);
@@ -157,53 +122,6 @@ testOnBoth(
     assert.equal(await spawned.ask("echo", "y"), "y");
     await spawned.stop();
     assert.equal(c.system("b").lookup("made-remotely"), undefined);
-  },
-);
-
-testOnBoth(
-  "RemoteNode: watching a remote actor delivers terminated when it stops",
-  async (f) => {
-    await nodes(f);
-    const c = f;
-    const notices: Array<[string, string]> = [];
-    const watcher = defineActor({
-      name: "watcher",
-      init: () => ({}),
-      handlers: { watch: (_s, ref: ActorRef<object>, ctx) => ctx.watch(ref) },
-      terminated: (_s, notice: StopNotice) =>
-        void notices.push([notice.ref.path, notice.fault?.kind ?? "clean"]),
-    });
-    const w = await c.system("a").spawn(watcher, undefined);
-    const remote = c.node("a").ref<EchoProtocol>("b", "echo");
-    await w.ask("watch", remote);
-    const stopped = c.system("a").whenStopped(remote);
-    await c.system("b").lookup("echo")!.stop();
-    await stopped;
-    await f.until(() => notices.length > 0, "the terminated hook ran");
-    assert.deepEqual(notices, [["echo", "clean"]]);
-    assert.equal(remote.stopped, true);
-  },
-);
-
-testOnBoth(
-  "RemoteNode: the loss of a node rejects waiting asks at once and tells watchers",
-  async (f) => {
-    await nodes(f);
-    const c = f;
-    const remote = c.node("a").ref<EchoProtocol>("b", "echo");
-    const stopped = c.system("a").whenStopped(remote);
-    holdSlowAnswers();
-    const waiting = remote.ask("slow", undefined, { timeoutMs: 60_000 }).catch((
-      e,
-    ) => e);
-    await c.node("a").lookup("b", "echo"); // the watch and the ask are on the wire
-    const killed = c.kill("b");
-    const error = await waiting;
-    assert.ok(isNodeUnreachableError(error), String(error));
-    assert.equal((await stopped).fault?.kind, "error");
-    release();
-    await killed;
-    assert.equal(c.node("a").peers()[0].connected, false);
   },
 );
 
