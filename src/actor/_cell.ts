@@ -119,8 +119,8 @@ export class ActorCell {
   #sampleAt = 0;
   readonly #sampleMask: number;
   readonly #scheduler: Scheduler;
-  #samples: number[] | null = null;
-  #samplesHead = 0;
+  #sampleTimes: number[] | null = null;
+  #sampleTimesHead = 0;
   #turn = 0;
 
   constructor(
@@ -219,9 +219,7 @@ export class ActorCell {
     ) return;
     mailbox.push(entry, payload, reply);
     entry.sent.inc();
-    if ((++this.#enqueued & this.#sampleMask) === 0) {
-      this.#takeSample(this.#dequeued + mailbox.size - 1);
-    }
+    if ((++this.#enqueued & this.#sampleMask) === 0) this.#takeSample();
     if (!this.scheduled && !this.busy && this.status === RUNNING) {
       this.#scheduler.schedule(this);
     } else if (this.#scheduler.yielding) {
@@ -294,38 +292,42 @@ export class ActorCell {
     this.#dequeued++;
   }
 
-  // Timing samples: every (#sampleMask + 1)-th enqueued message carries its enqueue time,
-  // however many others are still queued, so a backlog shows in the wait histogram. The
-  // oldest sample waiting is in #sampleIndex/#sampleAt (its place in dequeue order and its
-  // enqueue time); later ones queue in #samples as (index, time) pairs.
-  #takeSample(index: number): void {
+  // Timing samples: every N-th enqueued message (N = #sampleMask + 1) carries its enqueue time,
+  // however many others are still queued, so a backlog shows in the wait histogram. Messages
+  // leave in the order they came (a drop-oldest puts back what it keeps, and #dequeued follows
+  // it), and #dequeued + mailbox.size is #enqueued at all times, so the sampled messages are
+  // those at places N - 1, 2N - 1, ... in dequeue order: only their times need keeping. The
+  // oldest sample waiting is #sampleIndex (its place, -1 if none) and #sampleAt (its enqueue
+  // time); the times of later ones queue in #sampleTimes. (Storing the places too, in one
+  // array with the times, made #sampleIndex a double field, and every message's check slower.)
+  #takeSample(): void {
     const at = this.system.now();
     if (this.#sampleIndex < 0) {
-      this.#sampleIndex = index;
+      this.#sampleIndex = this.#enqueued - 1;
       this.#sampleAt = at;
     } else {
-      (this.#samples ??= []).push(index, at);
+      (this.#sampleTimes ??= []).push(at);
     }
   }
 
   #nextSample(): void {
-    const samples = this.#samples;
-    const head = this.#samplesHead;
-    if (samples === null || head >= samples.length) {
+    const times = this.#sampleTimes;
+    const head = this.#sampleTimesHead;
+    if (times === null || head >= times.length) {
       this.#sampleIndex = -1;
       return;
     }
-    this.#sampleIndex = samples[head];
-    this.#sampleAt = samples[head + 1];
-    if (head + 2 === samples.length) {
-      samples.length = 0;
-      this.#samplesHead = 0;
-    } else if (head >= 1024 && head * 2 >= samples.length) {
+    this.#sampleIndex += this.#sampleMask + 1;
+    this.#sampleAt = times[head];
+    if (head + 1 === times.length) {
+      this.#sampleTimes = null;
+      this.#sampleTimesHead = 0;
+    } else if (head >= 1024 && head * 2 >= times.length) {
       // An actor that never catches up never empties the queue: drop what was taken.
-      samples.splice(0, head + 2);
-      this.#samplesHead = 0;
+      times.splice(0, head + 1);
+      this.#sampleTimesHead = 0;
     } else {
-      this.#samplesHead = head + 2;
+      this.#sampleTimesHead = head + 1;
     }
   }
 
@@ -708,7 +710,7 @@ export class ActorCell {
     this.watching = null;
     this.children = null;
     this.tracker = null;
-    this.#samples = null;
+    this.#sampleTimes = null;
     this.mailbox = EMPTY_MAILBOX as Mailbox<HandlerEntry, unknown, Reply>;
   }
 
