@@ -76,11 +76,6 @@ export function isThenable(value: unknown): value is PromiseLike<unknown> {
 }
 
 type Reply = PendingAsk | TimerToken | HookCall | null;
-const SLOT: [HandlerEntry, unknown, Reply] = [
-  undefined as unknown as HandlerEntry,
-  undefined,
-  null,
-];
 
 export class ActorCell {
   readonly system: SystemCore;
@@ -270,9 +265,12 @@ export class ActorCell {
     const mailbox = this.mailbox;
     const kept: Array<[HandlerEntry, unknown, Reply]> = [];
     while (mailbox.size > 0) {
-      mailbox.shift(SLOT);
-      const item: [HandlerEntry, unknown, Reply] = [SLOT[0], SLOT[1], SLOT[2]];
-      SLOT[1] = SLOT[2] = null;
+      const item: [HandlerEntry, unknown, Reply] = [
+        mailbox.firstA(),
+        mailbox.firstB(),
+        mailbox.firstC(),
+      ];
+      mailbox.removeFirst();
       this.#skipSample();
       if (item[2] instanceof HookCall) {
         kept.push(item);
@@ -345,11 +343,10 @@ export class ActorCell {
         n < budget && this.status === RUNNING && !this.busy &&
         mailbox.size > 0 && this.#dequeued !== this.#sampleIndex
       ) {
-        mailbox.shift(SLOT);
-        const entry = SLOT[0];
-        const payload = SLOT[1];
-        const reply = SLOT[2];
-        SLOT[1] = SLOT[2] = null;
+        const entry = mailbox.firstA();
+        const payload = mailbox.firstB();
+        const reply = mailbox.firstC();
+        mailbox.removeFirst();
         n++;
         this.#dequeued++;
         this.#invoke(entry, payload, reply, -1);
@@ -359,11 +356,10 @@ export class ActorCell {
           mailbox.size > 0)
       ) return n;
       // The next message is a sampled one.
-      mailbox.shift(SLOT);
-      const entry = SLOT[0];
-      const payload = SLOT[1];
-      const reply = SLOT[2];
-      SLOT[1] = SLOT[2] = null;
+      const entry = mailbox.firstA();
+      const payload = mailbox.firstB();
+      const reply = mailbox.firstC();
+      mailbox.removeFirst();
       n++;
       this.#dequeued++;
       this.#invoke(entry, payload, reply, this.#sampleStart());
@@ -583,9 +579,10 @@ export class ActorCell {
   #rejectQueued(): void {
     const mailbox = this.mailbox;
     while (mailbox.size > 0) {
-      mailbox.shift(SLOT);
-      const [entry, payload, reply] = SLOT;
-      SLOT[1] = SLOT[2] = null;
+      const entry = mailbox.firstA();
+      const payload = mailbox.firstB();
+      const reply = mailbox.firstC();
+      mailbox.removeFirst();
       this.#undeliverable(entry, payload, reply, "actor-stopped");
     }
   }
