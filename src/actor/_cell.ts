@@ -76,11 +76,6 @@ export function isThenable(value: unknown): value is PromiseLike<unknown> {
 }
 
 type Reply = PendingAsk | TimerToken | HookCall | null;
-const SLOT: [HandlerEntry, unknown, Reply] = [
-  undefined as unknown as HandlerEntry,
-  undefined,
-  null,
-];
 
 export class ActorCell {
   readonly system: SystemCore;
@@ -119,8 +114,8 @@ export class ActorCell {
   #sampleAt = 0;
   readonly #sampleMask: number;
   readonly #scheduler: Scheduler;
-  #samples: number[] | null = null;
-  #samplesHead = 0;
+  #sampleTimes: number[] | null = null;
+  #sampleTimesHead = 0;
   #turn = 0;
 
   constructor(
@@ -205,36 +200,39 @@ export class ActorCell {
     return promise;
   }
 
+  // The hot path of every send; what does not run for every message is in methods of its own
+  // (see #invoke).
   enqueue(entry: HandlerEntry, payload: unknown, reply: Reply): void {
     if (this.status >= STOPPING) {
       this.#undeliverable(entry, payload, reply, "actor-stopped");
       return;
     }
     const mailbox = this.mailbox;
-    if (mailbox.size >= this.capacity && !(reply instanceof HookCall)) {
-      if (this.overflow === "drop-oldest") {
-        this.#dropOldest();
-      } else {
-        const error = new MailboxFullError(
-          this.path,
-          entry.type,
-          this.capacity,
-        );
-        this.#undeliverable(entry, payload, reply, "mailbox-full", error);
-        if (this.overflow === "reject" && reply === null) throw error;
-        return;
-      }
-    }
+    if (
+      mailbox.size >= this.capacity && !(reply instanceof HookCall) &&
+      !this.#makeRoom(entry, payload, reply)
+    ) return;
     mailbox.push(entry, payload, reply);
     entry.sent.inc();
-    if ((++this.#enqueued & this.#sampleMask) === 0) {
-      this.#takeSample(this.#dequeued + mailbox.size - 1);
-    }
+    if ((++this.#enqueued & this.#sampleMask) === 0) this.#takeSample();
     if (!this.scheduled && !this.busy && this.status === RUNNING) {
-      this.system.schedule(this);
+      this.#scheduler.schedule(this);
     } else if (this.#scheduler.yielding) {
       this.#scheduler.nudge();
     }
+  }
+
+  // The mailbox is full: applies the overflow policy. Returns whether the message can go in
+  // (the oldest was dropped); otherwise it went to dead letters, or throws for "reject".
+  #makeRoom(entry: HandlerEntry, payload: unknown, reply: Reply): boolean {
+    if (this.overflow === "drop-oldest") {
+      this.#dropOldest();
+      return true;
+    }
+    const error = new MailboxFullError(this.path, entry.type, this.capacity);
+    this.#undeliverable(entry, payload, reply, "mailbox-full", error);
+    if (this.overflow === "reject" && reply === null) throw error;
+    return false;
   }
 
   #undeliverable(
@@ -267,9 +265,12 @@ export class ActorCell {
     const mailbox = this.mailbox;
     const kept: Array<[HandlerEntry, unknown, Reply]> = [];
     while (mailbox.size > 0) {
-      mailbox.shift(SLOT);
-      const item: [HandlerEntry, unknown, Reply] = [SLOT[0], SLOT[1], SLOT[2]];
-      SLOT[1] = SLOT[2] = null;
+      const item: [HandlerEntry, unknown, Reply] = [
+        mailbox.firstA(),
+        mailbox.firstB(),
+        mailbox.firstC(),
+      ];
+      mailbox.removeFirst();
       this.#skipSample();
       if (item[2] instanceof HookCall) {
         kept.push(item);
@@ -289,38 +290,42 @@ export class ActorCell {
     this.#dequeued++;
   }
 
-  // Timing samples: every (#sampleMask + 1)-th enqueued message carries its enqueue time,
-  // however many others are still queued, so a backlog shows in the wait histogram. The
-  // oldest sample waiting is in #sampleIndex/#sampleAt (its place in dequeue order and its
-  // enqueue time); later ones queue in #samples as (index, time) pairs.
-  #takeSample(index: number): void {
+  // Timing samples: every N-th enqueued message (N = #sampleMask + 1) carries its enqueue time,
+  // however many others are still queued, so a backlog shows in the wait histogram. Messages
+  // leave in the order they came (a drop-oldest puts back what it keeps, and #dequeued follows
+  // it), and #dequeued + mailbox.size is #enqueued at all times, so the sampled messages are
+  // those at places N - 1, 2N - 1, ... in dequeue order: only their times need keeping. The
+  // oldest sample waiting is #sampleIndex (its place, -1 if none) and #sampleAt (its enqueue
+  // time); the times of later ones queue in #sampleTimes. (Storing the places too, in one
+  // array with the times, made #sampleIndex a double field, and every message's check slower.)
+  #takeSample(): void {
     const at = this.system.now();
     if (this.#sampleIndex < 0) {
-      this.#sampleIndex = index;
+      this.#sampleIndex = this.#enqueued - 1;
       this.#sampleAt = at;
     } else {
-      (this.#samples ??= []).push(index, at);
+      (this.#sampleTimes ??= []).push(at);
     }
   }
 
   #nextSample(): void {
-    const samples = this.#samples;
-    const head = this.#samplesHead;
-    if (samples === null || head >= samples.length) {
+    const times = this.#sampleTimes;
+    const head = this.#sampleTimesHead;
+    if (times === null || head >= times.length) {
       this.#sampleIndex = -1;
       return;
     }
-    this.#sampleIndex = samples[head];
-    this.#sampleAt = samples[head + 1];
-    if (head + 2 === samples.length) {
-      samples.length = 0;
-      this.#samplesHead = 0;
-    } else if (head >= 1024 && head * 2 >= samples.length) {
+    this.#sampleIndex += this.#sampleMask + 1;
+    this.#sampleAt = times[head];
+    if (head + 1 === times.length) {
+      this.#sampleTimes = null;
+      this.#sampleTimesHead = 0;
+    } else if (head >= 1024 && head * 2 >= times.length) {
       // An actor that never catches up never empties the queue: drop what was taken.
-      samples.splice(0, head + 2);
-      this.#samplesHead = 0;
+      times.splice(0, head + 1);
+      this.#sampleTimesHead = 0;
     } else {
-      this.#samplesHead = head + 2;
+      this.#sampleTimesHead = head + 1;
     }
   }
 
@@ -331,31 +336,51 @@ export class ActorCell {
     this.scheduled = false;
     const mailbox = this.mailbox;
     let n = 0;
-    while (
-      n < budget && this.status === RUNNING && !this.busy && mailbox.size > 0
-    ) {
-      mailbox.shift(SLOT);
-      const entry = SLOT[0];
-      const payload = SLOT[1];
-      const reply = SLOT[2];
-      SLOT[1] = SLOT[2] = null;
+    for (;;) {
+      // The messages before the next sampled one, in a loop of their own that has no timing
+      // in it (one loop for both made a tell about 3% slower, sampled or not).
+      while (
+        n < budget && this.status === RUNNING && !this.busy &&
+        mailbox.size > 0 && this.#dequeued !== this.#sampleIndex
+      ) {
+        const entry = mailbox.firstA();
+        const payload = mailbox.firstB();
+        const reply = mailbox.firstC();
+        mailbox.removeFirst();
+        n++;
+        this.#dequeued++;
+        this.#invoke(entry, payload, reply, -1);
+      }
+      if (
+        !(n < budget && this.status === RUNNING && !this.busy &&
+          mailbox.size > 0)
+      ) return n;
+      // The next message is a sampled one.
+      const entry = mailbox.firstA();
+      const payload = mailbox.firstB();
+      const reply = mailbox.firstC();
+      mailbox.removeFirst();
       n++;
-      this.#invoke(entry, payload, reply);
+      this.#dequeued++;
+      this.#invoke(entry, payload, reply, this.#sampleStart());
     }
-    return n;
   }
 
   get runnable(): boolean {
     return this.status === RUNNING && !this.busy && this.mailbox.size > 0;
   }
 
-  #invoke(entry: HandlerEntry, payload: unknown, reply: Reply): void {
-    let started = -1;
-    if (this.#dequeued++ === this.#sampleIndex) {
-      started = this.system.now();
-      this.info.wait.observe((started - this.#sampleAt) / 1000);
-      this.#nextSample();
-    }
+  // Handles one message; `started` is its start time if it is sampled, else -1. The hot path:
+  // everything that does not run for every message (a sample, an async handler, a failure)
+  // is in a method of its own, so that this one stays small enough to be inlined into run()
+  // and allocates nothing (a closure here would make every call allocate the variables it
+  // captures).
+  #invoke(
+    entry: HandlerEntry,
+    payload: unknown,
+    reply: Reply,
+    started: number,
+  ): void {
     if (reply instanceof TimerToken && !reply.live) return;
     entry.processed.inc();
     let result: unknown;
@@ -370,32 +395,51 @@ export class ActorCell {
       return;
     }
     if (isThenable(result)) {
-      this.busy = true;
-      this.#inFlight = reply;
-      // The completion belongs to this message in hand: once a stop or restart has abandoned
-      // it (#abandon), a late result must not touch the next incarnation.
-      const turn = ++this.#turn;
-      result.then(
-        (value) => {
-          if (turn === this.#turn) this.#asyncDone(value, reply, started);
-        },
-        (error) => {
-          if (turn === this.#turn) this.#asyncFailed(error, reply, entry);
-          else this.#lateFailure(error, entry);
-        },
-      );
+      this.#awaitResult(result, entry, reply, started);
       return;
     }
-    if (started >= 0) {
-      this.info.processing.observe((this.system.now() - started) / 1000);
-    }
+    if (started >= 0) this.#sampleEnd(started);
     if (reply !== null) settle(reply, result);
   }
 
+  // A sampled message starts: its mailbox wait is observed; returns the start time.
+  #sampleStart(): number {
+    const started = this.system.now();
+    this.info.wait.observe((started - this.#sampleAt) / 1000);
+    this.#nextSample();
+    return started;
+  }
+
+  // A sampled message (started at `started`) is done: its processing time is observed.
+  #sampleEnd(started: number): void {
+    this.info.processing.observe((this.system.now() - started) / 1000);
+  }
+
+  // An async handler returned `result`: the actor is busy until it settles.
+  #awaitResult(
+    result: PromiseLike<unknown>,
+    entry: HandlerEntry,
+    reply: Reply,
+    started: number,
+  ): void {
+    this.busy = true;
+    this.#inFlight = reply;
+    // The completion belongs to this message in hand: once a stop or restart has abandoned
+    // it (#abandon), a late result must not touch the next incarnation.
+    const turn = ++this.#turn;
+    result.then(
+      (value) => {
+        if (turn === this.#turn) this.#asyncDone(value, reply, started);
+      },
+      (error) => {
+        if (turn === this.#turn) this.#asyncFailed(error, reply, entry);
+        else this.#lateFailure(error, entry);
+      },
+    );
+  }
+
   #asyncDone(value: unknown, reply: Reply, started: number): void {
-    if (started >= 0) {
-      this.info.processing.observe((this.system.now() - started) / 1000);
-    }
+    if (started >= 0) this.#sampleEnd(started);
     if (reply !== null) settle(reply, value);
     this.#becomeIdle();
   }
@@ -535,9 +579,10 @@ export class ActorCell {
   #rejectQueued(): void {
     const mailbox = this.mailbox;
     while (mailbox.size > 0) {
-      mailbox.shift(SLOT);
-      const [entry, payload, reply] = SLOT;
-      SLOT[1] = SLOT[2] = null;
+      const entry = mailbox.firstA();
+      const payload = mailbox.firstB();
+      const reply = mailbox.firstC();
+      mailbox.removeFirst();
       this.#undeliverable(entry, payload, reply, "actor-stopped");
     }
   }
@@ -662,7 +707,7 @@ export class ActorCell {
     this.watching = null;
     this.children = null;
     this.tracker = null;
-    this.#samples = null;
+    this.#sampleTimes = null;
     this.mailbox = EMPTY_MAILBOX as Mailbox<HandlerEntry, unknown, Reply>;
   }
 

@@ -205,17 +205,24 @@ export function makeTypeInfo(
 //
 // "Kept from running a macrotask" is measured by a sentinel, a 0 ms timer set once a burst has
 // lasted SLICE_MS / 2: if it has run by a later check, the event loop is alive and the burst
-// starts again; if it has not by SLICE_MS, the scheduler yields. (One timer per half slice at
-// most: a timer per check also wakes the event loop more often, which costs throughput too.)
+// starts again; if it has not by SLICE_MS / 2 after it was set, the scheduler yields. (One
+// timer per half slice at most: a timer per check also wakes the event loop more often, which
+// costs throughput too.) A burst only counts as long as its sentinel says: a burst whose start
+// was read long ago (the scheduler went idle without a sentinel, and nothing tells whether the
+// event loop turned since) gets its sentinel and yields half a slice later, not at once.
 const THROUGHPUT = 256;
 const CHECK_EVERY = 1024;
 const TURN_BUDGET = 8192;
 const SLICE_MS = 20;
 const MAX_WAIT_TURNS = 64;
+const MAX_KEPT_READY = 4096;
 
 export class Scheduler {
-  #ready: ActorCell[] = [];
+  // The ready cells are ready[head..tail); the array is reused from run to run (emptying it with
+  // `length = 0` costs more than the rest of a one-message run).
+  #ready: Array<ActorCell | undefined> = [];
   #head = 0;
+  #tail = 0;
   // True while a flush is queued, running, or waiting for its macrotask: schedule() then only
   // appends, so nothing can queue a second flush that would bypass the slice.
   #pending = false;
@@ -258,7 +265,7 @@ export class Scheduler {
 
   schedule(cell: ActorCell): void {
     cell.scheduled = true;
-    this.#ready.push(cell);
+    this.#ready[this.#tail++] = cell;
     if (!this.#pending) {
       this.#pending = true;
       queueMicrotask(this.#flush);
@@ -277,13 +284,13 @@ export class Scheduler {
 
   #run(): void {
     const ready = this.#ready;
-    while (this.#head < ready.length) {
-      const cell = ready[this.#head];
-      ready[this.#head++] = undefined as unknown as ActorCell;
+    while (this.#head < this.#tail) {
+      const cell = ready[this.#head]!;
+      ready[this.#head++] = undefined;
       const handled = cell.run(THROUGHPUT);
       if (cell.runnable && !cell.scheduled) {
         cell.scheduled = true;
-        ready.push(cell);
+        ready[this.#tail++] = cell;
       }
       if ((this.#work += handled + 1) >= CHECK_EVERY) {
         this.#turnWork += this.#work;
@@ -296,7 +303,7 @@ export class Scheduler {
           this.#resumeTimer = platform.setImmediate(this.#resume);
           return;
         }
-        if (this.#turnWork >= TURN_BUDGET && this.#head < ready.length) {
+        if (this.#turnWork >= TURN_BUDGET && this.#head < this.#tail) {
           this.#turnWork = 0;
           this.#compact();
           queueMicrotask(this.#flush);
@@ -304,8 +311,9 @@ export class Scheduler {
         }
       }
     }
-    ready.length = 0;
-    this.#head = 0;
+    this.#head = this.#tail = 0;
+    // Keep the array for the next run unless a crowd of ready cells once made it large.
+    if (ready.length > MAX_KEPT_READY) this.#ready = [];
     this.#pending = false;
   }
 
@@ -336,9 +344,11 @@ export class Scheduler {
     const elapsed = now - this.#burstStart;
     if (elapsed <= SLICE_MS / 2) return false;
     if (this.#sentinel === null) {
-      // Half a slice without knowing whether the event loop ran: ask it.
+      // Half a slice (or more: the start may be stale) without knowing whether the event loop
+      // ran: ask it, and count the burst as half a slice from here.
       this.#sentinel = platform.setTimer(this.#sentinelFired, 0);
       this.#sentinel.unref();
+      this.#burstStart = now - SLICE_MS / 2;
       return false;
     }
     return elapsed > SLICE_MS && !this.#othersStarve;
@@ -350,8 +360,8 @@ export class Scheduler {
     if (this.#resumeTimer !== null) {
       platform.clearTimer(this.#resumeTimer);
       this.#resumeTimer = null;
-      this.#ready.length = 0;
-      this.#head = 0;
+      this.#ready = [];
+      this.#head = this.#tail = 0;
       this.#pending = false;
     }
     this.#sentinel = null;
@@ -360,7 +370,8 @@ export class Scheduler {
 
   #compact(): void {
     if (this.#head > 1024) {
-      this.#ready = this.#ready.slice(this.#head);
+      this.#ready = this.#ready.slice(this.#head, this.#tail);
+      this.#tail -= this.#head;
       this.#head = 0;
     }
   }

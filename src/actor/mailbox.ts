@@ -63,13 +63,25 @@ export class Mailbox<A, B, C> {
     this.size++;
   }
 
-  // Reads the oldest message into `out` and removes it. The caller checks size first.
-  shift(out: [A, B, C]): void {
+  // The oldest message, part by part (the caller checks size first); removeFirst() then takes
+  // it out. Reading the parts where they are costs less in the actor's loop than copying them
+  // into a tuple and out again.
+  firstA(): A {
+    return this.#buf![this.#head * 3] as A;
+  }
+
+  firstB(): B {
+    return this.#buf![this.#head * 3 + 1] as B;
+  }
+
+  firstC(): C {
+    return this.#buf![this.#head * 3 + 2] as C;
+  }
+
+  // Removes the oldest message. The caller checks size first.
+  removeFirst(): void {
     const i = this.#head * 3;
     const buf = this.#buf!;
-    out[0] = buf[i] as A;
-    out[1] = buf[i + 1] as B;
-    out[2] = buf[i + 2] as C;
     buf[i] = buf[i + 1] = buf[i + 2] = undefined;
     this.#head = (this.#head + 1) & this.#mask;
     this.size--;

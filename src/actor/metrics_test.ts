@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { test } from "../platform/test_harness.ts";
 import { ActorSystem, defineActor } from "../../mod.ts";
 import { ManualClock } from "../testing/mod.ts";
@@ -205,4 +206,56 @@ test("ActorSystem samples every N-th enqueued message, so a backlog is timed", a
   // is at least 100 readings (0.1 s) of this clock.
   const sum = Number(got.get(`troupe_actor_mailbox_wait_seconds_sum${series}`));
   assert.ok(sum >= 100 * 0.1, `mailbox wait sum ${sum} s`);
+});
+
+test("ActorSystem times exactly the handled messages whose enqueue number is a multiple of metricsSampleEvery, also when a drop-oldest mailbox drops some", async () => {
+  // Sampled messages are found by their place in dequeue order, which the cell derives from
+  // its counters: drops of the oldest must keep that right.
+  const recorder = defineActor({
+    name: "recorder",
+    init: () => ({ handled: [] as number[] }),
+    handlers: {
+      add: (state, k: number) => {
+        state.handled.push(k);
+      },
+      get: (state, k: number) => {
+        state.handled.push(k);
+        return state.handled.slice();
+      },
+    },
+  });
+  const series = '{node="n1",actor_type="recorder"}';
+  await fc.assert(
+    fc.asyncProperty(
+      fc.constantFrom(1, 2, 4, 8),
+      fc.integer({ min: 1, max: 6 }),
+      fc.array(fc.integer({ min: 0, max: 20 }), { minLength: 1, maxLength: 8 }),
+      async (every, capacity, bursts) => {
+        await using system = new ActorSystem({
+          clock: new ManualClock(),
+          node: "n1",
+          metricsSampleEvery: every,
+        });
+        const ref = await system.spawn(recorder, undefined, {
+          mailbox: { capacity, overflow: "drop-oldest" },
+        });
+        let k = 0;
+        let handled: number[] = [];
+        for (const size of bursts) {
+          for (let i = 0; i < size; i++) ref.tell("add", ++k);
+          handled = await ref.ask("get", ++k);
+        }
+        const got = samples(system.prometheusText());
+        const expected = handled.filter((n) => n % every === 0).length;
+        assert.equal(
+          got.get(`troupe_actor_mailbox_wait_seconds_count${series}`) ?? "0",
+          String(expected),
+        );
+        assert.equal(
+          got.get(`troupe_actor_processing_seconds_count${series}`) ?? "0",
+          String(expected),
+        );
+      },
+    ),
+  );
 });

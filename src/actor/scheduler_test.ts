@@ -121,3 +121,54 @@ test("ActorSystem scheduler does not stall its actors while something else keeps
     } s)`,
   );
 });
+
+test("ActorSystem scheduler does not count the idle time before a burst as part of it", async () => {
+  // A burst long enough for two clock checks (one per 1024 messages) leaves its start behind
+  // when the scheduler goes idle without a sentinel timer. The next burst, after the event loop
+  // has run, must get half a slice before it yields like any other, not yield at its second
+  // check because that old start looks like a long burst.
+  await using system = new ActorSystem();
+  const seen = { n: 0 };
+  const counter = defineActor({
+    name: "counter",
+    init: (shared: { n: number }) => shared,
+    handlers: {
+      add: (state, stallMs: number) => {
+        state.n++;
+        // Synchronous work between the two checks, so that a 0 ms timer is due at the second.
+        const until = performance.now() + stallMs;
+        while (performance.now() < until) { /* busy */ }
+      },
+    },
+  });
+  const ref = await system.spawn(counter, seen);
+  const total = 3000;
+  // Runs a burst of `total` messages; returns whether a 0 ms timer set just before it ran
+  // before the burst's end.
+  const burst = async (): Promise<boolean> => {
+    const start = seen.n;
+    let handledWhenFired = -1;
+    const fired = new Promise<void>((resolve) =>
+      setTimeout(() => {
+        handledWhenFired = seen.n - start;
+        resolve();
+      }, 0)
+    );
+    for (let i = 0; i < total; i++) ref.tell("add", i === total / 2 ? 2 : 0);
+    await fired;
+    while (seen.n - start < total) await new Promise((r) => setTimeout(r, 1));
+    return handledWhenFired < total;
+  };
+  await burst(); // leaves the start of its burst behind
+  // Before the fix every such burst yielded at its second check; a stall of more than half a
+  // slice (8 ms) on a loaded machine can make one yield, so three tries.
+  let yieldedEveryTime = true;
+  for (let attempt = 0; attempt < 3 && yieldedEveryTime; attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    yieldedEveryTime = await burst();
+  }
+  assert.ok(
+    !yieldedEveryTime,
+    `each burst of ${total} messages after 30 ms idle yielded to a 0 ms timer`,
+  );
+});
