@@ -458,8 +458,10 @@ test("RemoteNode.disconnect() makes buffered tells dead letters and closes the n
   a.a.deadLetters.subscribe((letter) => void dead.push(letter));
   const ref = a.node.ref<StoreProtocol>("b", "store");
   ref.tell("put", "buffered");
-  await new Promise((r) => setTimeout(r, 0));
-  assert.equal(remoteNodeCounts(a.node).buffered, 1);
+  await waitFor(
+    () => remoteNodeCounts(a.node).buffered === 1,
+    "the tell is buffered",
+  );
 
   a.node.disconnect("b", "removed");
   assert.deepEqual(
