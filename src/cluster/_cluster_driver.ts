@@ -138,6 +138,7 @@ export class ClusterDriver implements ClusterEndpoint {
   readonly #downing: DowningRunner;
   readonly #unbind: () => void;
   readonly #listeners = new Set<(event: MemberEvent) => void>();
+  readonly #stopListeners = new Set<() => void>();
   #state: GossipState;
   #unreachable = new Set<string>();
   #leader: string | undefined;
@@ -146,6 +147,7 @@ export class ClusterDriver implements ClusterEndpoint {
   #localUnreachable = new Set<string>();
   #monitored = "";
   #connected = new Set<string>();
+  #known = new Map<string, { address: string; connected: boolean }>();
   #connecting = new Set<string>();
   #mayForm = false;
   #tick: TimerHandle | undefined;
@@ -268,6 +270,16 @@ export class ClusterDriver implements ClusterEndpoint {
   listen(listener: (event: MemberEvent) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  /** Calls `callback` once when membership stops (downed, removed or closed). */
+  whenStopped(callback: () => void): () => void {
+    if (this.#stopped) {
+      callback();
+      return () => {};
+    }
+    this.#stopListeners.add(callback);
+    return () => this.#stopListeners.delete(callback);
   }
 
   /** Resolves once `test` holds after some change (or at once). */
@@ -565,6 +577,8 @@ export class ClusterDriver implements ClusterEndpoint {
     this.#monitor.close();
     this.#downing.close();
     this.#joinAbort.abort();
+    for (const callback of this.#stopListeners) callback();
+    this.#stopListeners.clear();
   }
 
   // ---- gossip ----
@@ -578,23 +592,36 @@ export class ClusterDriver implements ClusterEndpoint {
     }, this.#s.gossipIntervalMs);
   }
 
-  /** Learns which nodes are connected, and dials members that the node does not know. */
+  /**
+   * Learns which nodes are connected, and dials the failure detector's subjects that the node
+   * does not know (other members are dialed when gossip picks them, so a large cluster is not
+   * a full mesh).
+   */
   #refreshPeers(): void {
-    const known = new Map<string, { address: string; connected: boolean }>();
-    for (const peer of this.#node.peers()) known.set(peer.node, peer);
+    this.#known.clear();
+    for (const peer of this.#node.peers()) this.#known.set(peer.node, peer);
     this.#connected = new Set(
-      [...known].filter(([, p]) => p.connected).map(([n]) => n),
+      [...this.#known].filter(([, p]) => p.connected).map(([n]) => n),
     );
-    for (const [key, row] of this.#state.members) {
-      if (
-        key === this.selfKey || !isLive(row) || row.node === this.#node.node
-      ) {
-        continue;
-      }
-      const peer = known.get(row.node);
-      if (peer !== undefined && peer.address === row.address) continue;
-      this.#dial(row.address);
-    }
+    for (const key of this.#monitor.subjects()) this.#reach(key);
+  }
+
+  /**
+   * Runs `send` with the member's node name now when it is connected, or once the node has
+   * dialed it when the node does not know it yet (a known, disconnected node is being
+   * reconnected by the node itself: nothing to do).
+   */
+  #reach(key: string, send?: (node: string) => void): void {
+    const row = this.#state.members.get(key);
+    if (row === undefined || !isLive(row) || key === this.selfKey) return;
+    const peer = this.#known.get(row.node);
+    if (peer === undefined || peer.address !== row.address) {
+      void this.#dial(row.address).then((name) => {
+        if (name !== undefined && send !== undefined && !this.#stopped) {
+          send(name);
+        }
+      });
+    } else if (peer.connected) send?.(row.node);
   }
 
   #dial(address: string): Promise<string | undefined> {
@@ -616,9 +643,8 @@ export class ClusterDriver implements ClusterEndpoint {
     const unseen: string[] = [];
     for (const [key, row] of this.#state.members) {
       if (key === this.selfKey || !isLive(row)) continue;
-      if (!this.#connected.has(row.node)) continue;
-      candidates.push(row.node);
-      if (!this.#state.seen.has(key)) unseen.push(row.node);
+      candidates.push(key);
+      if (!this.#state.seen.has(key)) unseen.push(key);
     }
     const picked = new Set<string>();
     for (
@@ -636,14 +662,15 @@ export class ClusterDriver implements ClusterEndpoint {
       const at = unseen.indexOf(choice);
       if (at >= 0) unseen.splice(at, 1);
     }
-    for (const node of picked) {
-      this.#send(node, {
-        t: "status",
-        to: node,
-        from: this.selfKey,
-        digest: this.#state.digest,
-        seen: [...this.#state.seen],
-      });
+    for (const key of picked) {
+      this.#reach(key, (node) =>
+        this.#send(node, {
+          t: "status",
+          to: node,
+          from: this.selfKey,
+          digest: this.#state.digest,
+          seen: [...this.#state.seen],
+        }));
     }
   }
 

@@ -256,14 +256,15 @@ export class Cluster implements AsyncDisposable {
           queue.push(event);
           wake?.();
         });
+        let unwatch = () => {};
         const end = () => {
           done = true;
           stop();
+          unwatch();
           wake?.();
         };
         signal?.addEventListener("abort", end, { once: true });
-        const closed = driver.until(() => false).then(end);
-        void closed;
+        unwatch = driver.whenStopped(end);
         return {
           async next(): Promise<IteratorResult<MemberEvent>> {
             while (queue.length === 0 && !done && !signal?.aborted) {
