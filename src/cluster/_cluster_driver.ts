@@ -23,8 +23,11 @@ import {
   unreachableMembers,
 } from "./_leader.ts";
 import {
+  addSeen,
   createState,
+  decodeKeys,
   decodeState,
+  encodeKeys,
   encodeState,
   type GossipState,
   isLive,
@@ -145,11 +148,12 @@ export class ClusterDriver implements ClusterEndpoint {
   #published = new Map<string, MemberRow>();
   #publishedUnreachable = new Set<string>();
   #localUnreachable = new Set<string>();
-  #monitored = "";
+  #monitored = new Set<string>();
   #connected = new Set<string>();
   #known = new Map<string, { address: string; connected: boolean }>();
   #connecting = new Set<string>();
   #mayForm = false;
+  #joinRounds = 0;
   #tick: TimerHandle | undefined;
   #joinTimer: TimerHandle | undefined;
   #joinDeadline: TimerHandle | undefined;
@@ -335,16 +339,25 @@ export class ClusterDriver implements ClusterEndpoint {
     if (message.t === "status") {
       if (message.digest === this.#state.digest) {
         const before = this.#state.seen.size;
-        let next = markSeen(this.#state, message.from);
-        for (const key of message.seen) next = markSeen(next, key);
+        let seen: string[];
+        try {
+          seen = decodeKeys(this.#state, message.seen);
+        } catch (error) {
+          this.#s.logger.error(
+            `Dropped invalid gossip status from node "${fromNode}"`,
+            error,
+          );
+          return;
+        }
+        const next = addSeen(this.#state, [message.from, ...seen]);
         this.#state = next;
-        if (next.seen.size > message.seen.length) {
+        if (next.seen.size > seen.length) {
           this.#send(fromNode, {
             t: "status",
             to: fromNode,
             from: this.selfKey,
             digest: next.digest,
-            seen: [...next.seen],
+            seen: encodeKeys(next, next.seen),
           });
         }
         if (next.seen.size !== before) this.#afterChange();
@@ -355,7 +368,7 @@ export class ClusterDriver implements ClusterEndpoint {
     }
     let incoming: GossipState;
     try {
-      incoming = decodeState(message.state);
+      incoming = decodeState(message.state, this.#state);
     } catch (error) {
       this.#s.logger.error(
         `Dropped invalid gossip from node "${fromNode}"`,
@@ -423,13 +436,12 @@ export class ClusterDriver implements ClusterEndpoint {
 
   #afterChange(): void {
     if (this.#stopped) return;
+    let judged: GossipState | undefined;
     for (let step = 0; step < 8; step++) {
       this.#state = supersedeIncarnations(this.#state, this.selfKey);
       this.#unreachable = unreachableMembers(this.#state);
-      const others = [...this.#state.members.keys()].some((k) =>
-        k !== this.selfKey
-      );
-      if (!others && !this.#mayForm) break;
+      judged = this.#state;
+      if (this.#state.members.size < 2 && !this.#mayForm) break;
       const next = leaderActions(this.#state, this.#unreachable, this.selfKey);
       if (next === this.#state) break;
       // Report the state as it was before the leader's step, so no transition goes unseen.
@@ -437,15 +449,21 @@ export class ClusterDriver implements ClusterEndpoint {
       if (this.#stopped) return;
       this.#state = next;
     }
-    this.#unreachable = unreachableMembers(this.#state);
-    const live = [...this.#state.members]
-      .filter(([, row]) => isLive(row)).map(([key]) => key).sort();
-    const monitored = live.join(",");
-    if (monitored !== this.#monitored) {
-      this.#monitored = monitored;
-      this.#monitor.setMembers(live);
+    if (judged !== this.#state) {
+      this.#unreachable = unreachableMembers(this.#state);
+    }
+    const live: string[] = [];
+    let same = true;
+    for (const [key, row] of this.#state.members) {
+      if (!isLive(row)) continue;
+      live.push(key);
+      if (same && !this.#monitored.has(key)) same = false;
+    }
+    if (!same || live.length !== this.#monitored.size) {
+      this.#monitored = new Set(live);
+      this.#monitor.setMembers(live.sort());
       for (const key of this.#localUnreachable) {
-        if (!live.includes(key)) this.#localUnreachable.delete(key);
+        if (!this.#monitored.has(key)) this.#localUnreachable.delete(key);
       }
       if (this.#report()) return this.#afterChange();
     }
@@ -669,7 +687,7 @@ export class ClusterDriver implements ClusterEndpoint {
           to: node,
           from: this.selfKey,
           digest: this.#state.digest,
-          seen: [...this.#state.seen],
+          seen: encodeKeys(this.#state, this.#state.seen),
         }));
     }
   }
@@ -726,12 +744,14 @@ export class ClusterDriver implements ClusterEndpoint {
         d.address !== this.#node.address && d.node !== this.#node.node
       );
       let reached = 0;
-      await Promise.all(others.map(async (d) => {
-        const name = await this.#dial(d.address);
-        if (name === undefined || this.#stopped) return;
-        reached++;
-        this.#sendState(name, true);
-      }));
+      const names = await Promise.all(others.map((d) => this.#dial(d.address)));
+      const live = names.filter((n): n is string => n !== undefined);
+      reached = live.length;
+      // One seed per round (in turn) gets this node's state and answers with the cluster's: a
+      // joiner costs the seeds one full state per round, not one per seed.
+      if (live.length > 0 && !this.#stopped) {
+        this.#sendState(live[this.#joinRounds++ % live.length], true);
+      }
       const firstIsSelf = found.length > 0 &&
         (found[0].address === this.#node.address ||
           found[0].node === this.#node.node);
