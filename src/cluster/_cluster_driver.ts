@@ -70,6 +70,21 @@ export interface DriverSettings {
   readonly reachability: LocalReachabilityFactory;
 }
 
+/** A promise with its resolvers (Promise.withResolvers is not in Node 20). */
+function deferred(): {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+} {
+  let resolve!: () => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
 export class ClusterDriver implements ClusterEndpoint {
   readonly selfKey: string;
   readonly #s: DriverSettings;
@@ -97,7 +112,7 @@ export class ClusterDriver implements ClusterEndpoint {
   #joinAbort = new AbortController();
   #stopped = false;
   #closed = false;
-  #joined: PromiseWithResolvers<void> = Promise.withResolvers();
+  #joined = deferred();
   #waiters: { test: () => boolean; resolve: () => void }[] = [];
 
   constructor(settings: DriverSettings) {
