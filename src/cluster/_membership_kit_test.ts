@@ -86,7 +86,9 @@ export class Members implements AsyncDisposable {
 
   /** The RemoteNode of `name` (the restarted one, if it restarted). */
   node(name: string): RemoteNode {
-    const restarted = this.#restarted.findLast((r) => r.node.node === name);
+    const restarted = this.#restarted.filter((r) => r.node.node === name).at(
+      -1,
+    );
     return restarted?.node ?? this.tc.node(name);
   }
 
@@ -144,7 +146,9 @@ export class Members implements AsyncDisposable {
   async kill(name: string): Promise<void> {
     await this.clusters.get(name)?.close();
     this.clusters.delete(name);
-    const restarted = this.#restarted.findLast((r) => r.node.node === name);
+    const restarted = this.#restarted.filter((r) => r.node.node === name).at(
+      -1,
+    );
     if (restarted !== undefined) {
       this.tc.network.kill(name);
       await restarted.node.close();
