@@ -6,6 +6,9 @@ import { type GossipState, isLive } from "./_member_state.ts";
  * those that have not seen the state, so news spreads where it is missing while news from
  * others is still pulled.
  *
+ * Members in `skip` (those this node's own failure detector finds unreachable) are never
+ * picked: gossip sent to a dead or frozen member is a round lost for the live ones.
+ *
  * @returns Member keys, distinct.
  */
 export function pickGossipTargets(
@@ -13,11 +16,12 @@ export function pickGossipTargets(
   self: string,
   fanOut: number,
   random: () => number,
+  skip: ReadonlySet<string> = new Set(),
 ): string[] {
   const candidates: string[] = [];
   const unseen: string[] = [];
   for (const [key, row] of state.members) {
-    if (key === self || !isLive(row)) continue;
+    if (key === self || !isLive(row) || skip.has(key)) continue;
     candidates.push(key);
     if (!state.seen.has(key)) unseen.push(key);
   }

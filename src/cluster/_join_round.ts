@@ -13,6 +13,8 @@ export interface JoinRound {
    * node is the first found and none of the others answered (Akka's first-seed rule).
    */
   readonly mayForm: boolean;
+  /** Whether this node is the first that discovery lists (the one that may form a cluster). */
+  readonly firstIsSelf: boolean;
 }
 
 /**
@@ -37,5 +39,6 @@ export async function joinRound(
   return {
     reached,
     mayForm: others.length === 0 || (firstIsSelf && reached.length === 0),
+    firstIsSelf,
   };
 }
