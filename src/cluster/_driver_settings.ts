@@ -22,6 +22,11 @@ export interface DriverSettings {
   readonly random: () => number;
   readonly logger: { error(message: string, error: unknown): void };
   readonly reachability: LocalReachabilityFactory;
+  /**
+   * How many members monitor each member (the failure detector's `monitoredBy`): a verdict of
+   * this node's detector is pushed at once to the other monitors of the same member.
+   */
+  readonly monitoredBy?: number;
 }
 
 /** A promise with its resolvers (Promise.withResolvers is not in Node 20). */

@@ -372,6 +372,7 @@ export async function joinCluster(
   if (!Number.isSafeInteger(fanOut)) {
     throw new RangeError(`Invalid gossipFanOut ${fanOut}: expected an integer`);
   }
+  const detector = failureDetectorSettings(options.failureDetector);
   const driver = new ClusterDriver({
     node,
     extensions: options.extensions,
@@ -390,8 +391,8 @@ export async function joinCluster(
     downing: options.downing,
     random: options.random ?? Math.random,
     logger: options.logger ?? CONSOLE_LOGGER,
-    reachability: internal.reachability ??
-      heartbeatReachability(failureDetectorSettings(options.failureDetector)),
+    reachability: internal.reachability ?? heartbeatReachability(detector),
+    monitoredBy: detector.monitoredBy,
   });
   const signal = options.signal;
   const onAbort = () => driver.close();
