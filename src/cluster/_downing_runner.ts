@@ -1,0 +1,177 @@
+// Runs a downing strategy on one node: waits until the reachability has been stable for
+// `stableAfterMs`, asks the strategy, and downs everything when it stays unstable too long.
+import type { Clock, TimerHandle } from "../timer/mod.ts";
+import {
+  DEFAULT_STABLE_AFTER_MS,
+  type DowningDecision,
+  type DowningOptions,
+  type DowningStrategy,
+  keepMajority,
+} from "./downing.ts";
+import { memberKey } from "./_member_state.ts";
+import type { MemberRow } from "./membership_table.ts";
+
+/** What the runner does with a decision. */
+export type DowningAction = DowningDecision | "down-all";
+
+/** The view the runner is given after every change. */
+export interface DowningView {
+  /** Up, leaving and exiting members. */
+  readonly members: readonly MemberRow[];
+  /** Unreachable member keys. */
+  readonly unreachable: ReadonlySet<string>;
+}
+
+export class DowningRunner {
+  readonly strategy: DowningStrategy;
+  readonly stableAfterMs: number;
+  readonly downAllAfterMs: number | undefined;
+  readonly #clock: Clock;
+  readonly #self: string;
+  readonly #act: (action: DowningAction, why: string) => void;
+  readonly #log: (message: string, error: unknown) => void;
+  #fingerprint = "";
+  #view: DowningView | undefined;
+  #stableTimer: TimerHandle | undefined;
+  #unstableTimer: TimerHandle | undefined;
+  #deciding: AbortController | undefined;
+  #closed = false;
+
+  /**
+   * @throws {RangeError} When an option is out of range.
+   */
+  constructor(
+    options: DowningOptions | undefined,
+    clock: Clock,
+    self: string,
+    act: (action: DowningAction, why: string) => void,
+    log: (message: string, error: unknown) => void,
+  ) {
+    this.strategy = options?.strategy ?? keepMajority();
+    this.stableAfterMs = options?.stableAfterMs ?? DEFAULT_STABLE_AFTER_MS;
+    if (!(this.stableAfterMs >= 0) || !Number.isFinite(this.stableAfterMs)) {
+      throw new RangeError(
+        `Invalid downing stableAfterMs ${this.stableAfterMs}: expected a finite number ≥ 0`,
+      );
+    }
+    const downAll = options?.downAllWhenUnstableMs ??
+      Math.round(this.stableAfterMs * 0.75);
+    if (
+      downAll !== false && (!(downAll >= 0) || !Number.isFinite(downAll))
+    ) {
+      throw new RangeError(
+        `Invalid downAllWhenUnstableMs ${downAll}: expected a finite number ≥ 0 or false`,
+      );
+    }
+    this.downAllAfterMs = downAll === false
+      ? undefined
+      : this.stableAfterMs + downAll;
+    this.#clock = clock;
+    this.#self = self;
+    this.#act = act;
+    this.#log = log;
+  }
+
+  /** Takes the current view; restarts the stable timer when what matters changed. */
+  update(view: DowningView): void {
+    if (this.#closed) return;
+    if (view.unreachable.size === 0 && this.#fingerprint === "") {
+      this.#view = view;
+      return; // nothing unreachable before or now: the common case, kept cheap
+    }
+    const fingerprint = view.unreachable.size === 0 ? "" : [
+      [...view.unreachable].sort().join(","),
+      view.members.map((m) => `${memberKey(m)}:${m.status}`).sort().join(","),
+    ].join("|");
+    this.#view = view;
+    if (view.unreachable.size === 0) {
+      this.#fingerprint = fingerprint;
+      this.#reset();
+      if (this.#unstableTimer !== undefined) {
+        this.#clock.clearTimer(this.#unstableTimer);
+        this.#unstableTimer = undefined;
+      }
+      return;
+    }
+    if (fingerprint === this.#fingerprint) return;
+    this.#fingerprint = fingerprint;
+    this.#reset();
+    this.#stableTimer = this.#clock.setTimer(() => {
+      this.#stableTimer = undefined;
+      this.#decide(fingerprint);
+    }, this.stableAfterMs);
+    if (
+      this.downAllAfterMs !== undefined && this.#unstableTimer === undefined
+    ) {
+      this.#unstableTimer = this.#clock.setTimer(() => {
+        this.#unstableTimer = undefined;
+        if (this.#closed || this.#view?.unreachable.size === 0) return;
+        // This node downs itself with everything it sees: nothing is left to decide.
+        this.close();
+        this.#act(
+          "down-all",
+          `the reachability stayed unstable for ${this.downAllAfterMs} ms`,
+        );
+      }, this.downAllAfterMs);
+    }
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#reset();
+    if (this.#unstableTimer !== undefined) {
+      this.#clock.clearTimer(this.#unstableTimer);
+      this.#unstableTimer = undefined;
+    }
+  }
+
+  #reset(): void {
+    if (this.#stableTimer !== undefined) {
+      this.#clock.clearTimer(this.#stableTimer);
+      this.#stableTimer = undefined;
+    }
+    this.#deciding?.abort();
+    this.#deciding = undefined;
+  }
+
+  async #decide(fingerprint: string): Promise<void> {
+    const view = this.#view;
+    if (view === undefined) return;
+    const controller = new AbortController();
+    this.#deciding = controller;
+    let decision: DowningDecision;
+    try {
+      decision = await this.strategy.decide({
+        self: this.#self,
+        members: view.members,
+        unreachable: view.unreachable,
+        signal: controller.signal,
+        wait: (ms) =>
+          new Promise((resolve) => {
+            const timer = this.#clock.setTimer(resolve, ms);
+            controller.signal.addEventListener("abort", () => {
+              this.#clock.clearTimer(timer);
+              resolve();
+            }, { once: true });
+          }),
+      });
+    } catch (error) {
+      this.#log(
+        `Downing strategy "${this.strategy.name}" failed; this side downs itself`,
+        error,
+      );
+      decision = "down-self";
+    }
+    if (controller.signal.aborted || this.#closed) return;
+    if (fingerprint !== this.#fingerprint) return;
+    this.#deciding = undefined;
+    if (this.#unstableTimer !== undefined) {
+      this.#clock.clearTimer(this.#unstableTimer);
+      this.#unstableTimer = undefined;
+    }
+    this.#act(
+      decision,
+      `strategy "${this.strategy.name}" decided "${decision}" with ${view.unreachable.size} unreachable of ${view.members.length} members, after ${this.stableAfterMs} ms of stable reachability`,
+    );
+  }
+}

@@ -1,0 +1,167 @@
+import assert from "node:assert/strict";
+import { test } from "../platform/test_harness.ts";
+import {
+  isConverged,
+  leaderActions,
+  leaderOf,
+  supersedeIncarnations,
+  unreachableMembers,
+} from "./_leader.ts";
+import {
+  createState,
+  type GossipState,
+  markSeen,
+  updateReachability,
+} from "./_member_state.ts";
+import type { MemberRow } from "./membership_table.ts";
+
+function row(
+  node: string,
+  status: MemberRow["status"] = "up",
+  upNumber = 1,
+  incarnation = "i1",
+): MemberRow {
+  return {
+    node,
+    incarnation,
+    address: `${node}:1`,
+    status,
+    roles: [],
+    upNumber,
+  };
+}
+
+function seenByAll(state: GossipState): GossipState {
+  for (const key of state.members.keys()) state = markSeen(state, key);
+  return state;
+}
+
+/** Each observer monitors every other member; `cuts` are [observer, subject] pairs it finds unreachable. */
+function observe(
+  state: GossipState,
+  cuts: readonly (readonly [string, string])[],
+): GossipState {
+  const keys = [...state.members.keys()];
+  for (const observer of keys) {
+    const down = cuts.filter(([o]) => `${o}#i1` === observer).map(([, s]) =>
+      `${s}#i1`
+    );
+    state = updateReachability(
+      state,
+      observer,
+      keys.filter((k) => k !== observer && !down.includes(k)),
+      down,
+    );
+  }
+  return state;
+}
+
+const FIVE = ["a", "b", "c", "d", "e"].map((n, i) => row(n, "up", i + 1));
+
+test("unreachableMembers() ignores one slow link: two observers must agree", () => {
+  const state = observe(createState(FIVE), [["a", "b"], ["b", "a"]]);
+  assert.deepEqual([...unreachableMembers(state)], []);
+  const one = observe(createState(FIVE), [["c", "b"]]);
+  assert.deepEqual([...unreachableMembers(one)], []);
+  const two = observe(createState(FIVE), [["c", "b"], ["d", "b"]]);
+  assert.deepEqual([...unreachableMembers(two)], ["b#i1"]);
+});
+
+test("unreachableMembers() on the small side of a partition: its own reports suffice", () => {
+  // d and e are cut off from a, b, c; d's view holds only d's and e's fresh reports (the
+  // reports of a, b, c are from before the partition).
+  const before = observe(createState(FIVE), []);
+  let small = before;
+  for (const observer of ["d", "e"]) {
+    const keys = [...before.members.keys()];
+    small = updateReachability(
+      small,
+      `${observer}#i1`,
+      keys.filter((k) => k === "d#i1" || k === "e#i1").filter((k) =>
+        k !== `${observer}#i1`
+      ),
+      ["a#i1", "b#i1", "c#i1"],
+    );
+  }
+  assert.deepEqual([...unreachableMembers(small)].sort(), [
+    "a#i1",
+    "b#i1",
+    "c#i1",
+  ]);
+  let large = before;
+  for (const observer of ["a", "b", "c"]) {
+    const keys = [...before.members.keys()];
+    large = updateReachability(
+      large,
+      `${observer}#i1`,
+      keys.filter((k) => !["d#i1", "e#i1", `${observer}#i1`].includes(k)),
+      ["d#i1", "e#i1"],
+    );
+  }
+  assert.deepEqual([...unreachableMembers(large)].sort(), ["d#i1", "e#i1"]);
+});
+
+test("unreachableMembers() in a cluster of two: one report is enough", () => {
+  const state = observe(createState(FIVE.slice(0, 2)), [["a", "b"]]);
+  assert.deepEqual([...unreachableMembers(state)], ["b#i1"]);
+});
+
+test("leaderOf() is the oldest reachable up or leaving member", () => {
+  const state = createState([
+    row("a", "joining", 0),
+    row("b", "up", 2),
+    row("c", "leaving", 1),
+  ]);
+  assert.equal(leaderOf(state, new Set()), "c#i1");
+  assert.equal(leaderOf(state, new Set(["c#i1"])), "b#i1");
+  assert.equal(
+    leaderOf(
+      createState([row("b", "joining", 0), row("a", "joining", 0)]),
+      new Set(),
+    ),
+    "a#i1",
+  );
+  assert.equal(leaderOf(createState([row("a", "down")]), new Set()), undefined);
+});
+
+test("isConverged() needs every live, reachable member in the seen set", () => {
+  const state = createState([row("a"), row("b"), row("c", "down")]);
+  assert.equal(isConverged(markSeen(state, "a#i1"), new Set()), false);
+  assert.equal(isConverged(markSeen(state, "a#i1"), new Set(["b#i1"])), true);
+  assert.equal(isConverged(seenByAll(state), new Set()), true);
+});
+
+test("leaderActions() move members one step, only at convergence, only on the leader", () => {
+  const state = createState([
+    row("a", "up", 1),
+    row("b", "joining", 0),
+    row("c", "joining", 0),
+    row("d", "leaving", 2),
+    row("e", "exiting", 3),
+    row("f", "down", 4),
+  ]);
+  assert.equal(leaderActions(state, new Set(), "a#i1"), state);
+  const converged = seenByAll(state);
+  assert.equal(leaderActions(converged, new Set(), "b#i1"), converged);
+  const next = leaderActions(seenByAll(state), new Set(), "a#i1");
+  const status = (k: string) => next.members.get(k)!;
+  assert.deepEqual(
+    ["b", "c", "d", "e", "f"].map((
+      n,
+    ) => [status(`${n}#i1`).status, status(`${n}#i1`).upNumber]),
+    [["up", 5], ["up", 6], ["exiting", 2], ["removed", 3], ["removed", 4]],
+  );
+  assert.deepEqual([...next.seen], ["a#i1"]);
+});
+
+test("supersedeIncarnations() downs the old incarnation of a restarted node", () => {
+  const state = createState([
+    row("a", "up", 1, "old"),
+    row("a", "joining", 0, "new"),
+    row("b"),
+  ]);
+  const next = supersedeIncarnations(state, "b#i1");
+  assert.equal(next.members.get("a#old")?.status, "down");
+  assert.equal(next.members.get("a#new")?.status, "joining");
+  assert.equal(supersedeIncarnations(next, "b#i1"), next);
+});
