@@ -21,7 +21,7 @@ import {
 import type { Clock } from "../timer/mod.ts";
 import { type Handshaken, Handshakes } from "./_handshakes.ts";
 import type { RemoteLogger } from "./_link.ts";
-import type { PeerInfo, RemoteNodeCounts } from "./node.ts";
+import type { PeerChange, PeerInfo, RemoteNodeCounts } from "./node.ts";
 import { Peer, type PeerCounts } from "./_peer.ts";
 import { RemoteActorRef } from "./_remote_ref.ts";
 import { PlainRequest } from "./_requests.ts";
@@ -66,6 +66,7 @@ export class NodeCore implements NodeContext {
   >();
   readonly #peers = new Map<string, Peer>();
   readonly #sessions = new Set<Session>();
+  readonly #peerListeners = new Set<(change: PeerChange) => void>();
   #accepting: Promise<void> = Promise.resolve();
   #closing: Promise<void> | null = null;
   #heartbeat: TimerHandle | null = null;
@@ -340,6 +341,66 @@ export class NodeCore implements NodeContext {
       address: p.address,
       connected: p.connected,
     }));
+  }
+
+  /**
+   * Calls `listener` on each change of a node's `connected` (see RemoteNode.onPeerChange).
+   *
+   * @returns The unsubscribe function.
+   * @throws {TypeError} When `listener` is not a function.
+   */
+  onPeerChange(listener: (change: PeerChange) => void): () => void {
+    if (typeof listener !== "function") {
+      throw new TypeError("Invalid peer change listener: expected a function");
+    }
+    // A wrapper of its own, so the same function subscribed twice is two subscriptions.
+    const entry = (change: PeerChange) => listener(change);
+    this.#peerListeners.add(entry);
+    return () => {
+      this.#peerListeners.delete(entry);
+    };
+  }
+
+  peerChanged(change: PeerChange): void {
+    for (const listener of [...this.#peerListeners]) {
+      try {
+        listener(change);
+      } catch (error) {
+        this.#logger.error(
+          `A peer change listener failed on node "${change.node}"`,
+          error,
+        );
+      }
+    }
+  }
+
+  /**
+   * Ends the association with `node` on purpose (see RemoteNode.disconnect): its connections
+   * both ways close with a goodbye, what waits on it fails with `reason`, and no reconnect is
+   * armed.
+   *
+   * @throws {TypeError} When `node` or `reason` is not a string, or `node` is this node.
+   */
+  disconnect(node: string, reason: string): void {
+    if (typeof node !== "string" || node.length === 0) {
+      throw new TypeError(`Invalid node name ${JSON.stringify(node)}`);
+    }
+    if (typeof reason !== "string") {
+      throw new TypeError(`Invalid reason ${JSON.stringify(reason)}`);
+    }
+    if (node === this.node) {
+      throw new TypeError(`Cannot disconnect node "${node}" from itself`);
+    }
+    this.#peers.get(node)?.disconnect(reason);
+    for (const session of [...this.#sessions]) {
+      if (session.peerNode !== node) continue;
+      this.#sessions.delete(session);
+      session.link.sendAndClose(
+        { kind: "goodbye", reason },
+        `node "${node}" disconnected: ${reason}`,
+        this.clock,
+      );
+    }
   }
 
   /**

@@ -57,6 +57,13 @@ export class Peer {
   #flushScheduled = false;
   readonly #watches: WatchProxies;
   #shutdown = false;
+  /**
+   * Why nothing goes out to the node now: this node is closing, or it disconnected the node
+   * (RemoteNode.disconnect); `null` while messages go out or wait for the connection.
+   */
+  #refusing: string | null = null;
+  /** Whether the listeners of RemoteNode.onPeerChange last heard "connected". */
+  #reportedConnected = false;
   /** The extensions the node announced when last connected. */
   #extensions: ReadonlySet<string> = new Set();
 
@@ -82,6 +89,8 @@ export class Peer {
       link.close("node closing");
       return;
     }
+    // An explicit connect() after disconnect() associates again.
+    this.#refusing = null;
     const old = this.#link;
     if (old !== null && !old.closed) {
       if (address === this.address) {
@@ -91,12 +100,9 @@ export class Peer {
       old.onClose = null;
       old.close(`node "${this.node}" moved to ${address}`);
       this.#link = null;
-      this.#drop(
-        new NodeUnreachableError(
-          this.node,
-          `it moved from ${this.address} to ${address}`,
-        ),
-      );
+      const reason = `it moved from ${this.address} to ${address}`;
+      this.#drop(new NodeUnreachableError(this.node, reason));
+      this.#report(false, reason);
     }
     this.address = address;
     this.#extensions = extensions;
@@ -107,6 +113,19 @@ export class Peer {
     link.onClose = (error) => this.#lost(link, error);
     this.#replay(link);
     this.#scheduleFlush();
+    this.#report(true);
+  }
+
+  /** Tells the listeners of RemoteNode.onPeerChange, once per change. */
+  #report(connected: boolean, reason?: string): void {
+    if (this.#reportedConnected === connected) return;
+    this.#reportedConnected = connected;
+    this.owner.peerChanged({
+      node: this.node,
+      address: this.address,
+      connected,
+      ...(reason === undefined ? {} : { reason }),
+    });
   }
 
   /** Sends what waited for the connection. Never throws: what cannot go out is accounted for. */
@@ -157,15 +176,15 @@ export class Peer {
   #ensureConnecting(): void {
     if (
       this.connected || this.#connecting || this.#retry !== null ||
-      this.#shutdown
+      this.#refusing !== null
     ) return;
     this.#connecting = true;
     const address = this.address;
     this.owner.dial(address, this.node).then(
       ({ link, peerNode, extensions }) => {
         this.#connecting = false;
-        if (this.#shutdown) {
-          link.close("node closing");
+        if (this.#refusing !== null) {
+          link.close(this.#refusing);
           return;
         }
         if (peerNode !== this.node) {
@@ -189,7 +208,7 @@ export class Peer {
       (error) => {
         this.#connecting = false;
         // connect() may have succeeded meanwhile: then nothing failed.
-        if (this.connected || this.#shutdown) return;
+        if (this.connected || this.#refusing !== null) return;
         this.#failed(
           error instanceof Error
             ? new NodeUnreachableError(this.node, error.message, error)
@@ -202,14 +221,18 @@ export class Peer {
   #lost(link: Link, error: unknown): void {
     if (this.#link !== link) return;
     this.#link = null;
-    if (this.#shutdown) return;
+    if (this.#refusing !== null) return;
     this.#failed(new NodeUnreachableError(this.node, "connection lost", error));
+    this.#report(
+      false,
+      `connection lost: ${error instanceof Error ? error.message : error}`,
+    );
   }
 
   /** A connection attempt failed or the connection was lost: fail what waits, then retry. */
   #failed(error: unknown): void {
     this.#drop(error);
-    if (this.#shutdown) return;
+    if (this.#refusing !== null) return;
     const { minMs, maxMs, jitter = 0 } = this.owner.settings.reconnect;
     const delay = Math.min(maxMs, minMs * 2 ** this.#attempt++) *
       (1 + jitter * Math.random());
@@ -237,24 +260,46 @@ export class Peer {
   shutdown(): void {
     if (this.#shutdown) return;
     this.#shutdown = true;
-    this.#cancelRetry();
     const link = this.#link;
     // Tells told before close() still go out on a live connection.
     if (link !== null && !link.closed) this.#flush();
-    const error = new NodeUnreachableError(this.node, "this node is closing");
-    this.requests.failAll(error);
+    this.#end("this node is closing", "node closing");
     this.requests.close();
+  }
+
+  /**
+   * Ends the association on purpose (RemoteNode.disconnect): a goodbye with `reason`, what waits
+   * fails with it, and no reconnect until adopt() (an explicit connect()).
+   */
+  disconnect(reason: string): void {
+    if (this.#shutdown) return;
+    if (this.#refusing !== null && this.#link === null) {
+      this.#refusing = reason;
+      return;
+    }
+    this.#end(reason, reason);
+  }
+
+  /** Closes the connection with a goodbye and fails everything that waits, with `reason`. */
+  #end(reason: string, goodbye: string): void {
+    this.#refusing = reason;
+    this.#cancelRetry();
+    this.#attempt = 0;
+    const error = new NodeUnreachableError(this.node, reason);
+    const link = this.#link;
     this.#link = null;
     if (link !== null && !link.closed) {
       link.onClose = null;
       link.sendAndClose(
-        { kind: "goodbye", reason: "node closing" },
-        "node closing",
+        { kind: "goodbye", reason: goodbye },
+        goodbye,
         this.owner.clock,
       );
     }
-    this.#discardBuffered("this node is closing");
+    this.requests.failAll(error);
+    this.#discardBuffered(reason);
     this.#watches.disconnectAll(error);
+    this.#report(false, reason);
   }
 
   /** Every tell still buffered becomes a dead letter (`node-unreachable`), and is logged. */
@@ -316,7 +361,7 @@ export class Peer {
   // ---- sending -----------------------------------------------------------------------------
 
   tell(path: string, type: string, payload: unknown): void {
-    if (this.#shutdown) {
+    if (this.#refusing !== null) {
       this.owner.deadLetter(this.node, path, type, payload);
       return;
     }
@@ -468,9 +513,9 @@ export class Peer {
 
   /** Sends a request and waits for its answer. */
   request(request: Request, timeoutMs: number | undefined): Promise<unknown> {
-    if (this.#shutdown) {
+    if (this.#refusing !== null) {
       return Promise.reject(
-        new NodeUnreachableError(this.node, "this node is closing"),
+        new NodeUnreachableError(this.node, this.#refusing),
       );
     }
     const timeout = timeoutMs ?? this.owner.system.askTimeoutMs;
@@ -535,8 +580,8 @@ export class Peer {
    * @throws {FrameTooLargeError} When it is over the frame limit.
    */
   sendOneWay(frame: Uint8Array): void {
-    if (this.#shutdown) {
-      throw new NodeUnreachableError(this.node, "this node is closing");
+    if (this.#refusing !== null) {
+      throw new NodeUnreachableError(this.node, this.#refusing);
     }
     this.#flush();
     const link = this.#link;
@@ -565,10 +610,10 @@ export class Peer {
    * node is closed, a line that is already disconnected.
    */
   watchLine(path: string): Line {
-    if (this.#shutdown) {
+    if (this.#refusing !== null) {
       const gone = new Device();
       gone.disconnect(
-        errorFault(new NodeUnreachableError(this.node, "this node is closed")),
+        errorFault(new NodeUnreachableError(this.node, this.#refusing)),
       );
       return gone.line;
     }
@@ -577,7 +622,7 @@ export class Peer {
 
   /** Sends a Watch or Unwatch, or queues it while there is no connection. */
   #control(message: WatchMessage | UnwatchMessage): void {
-    if (this.#shutdown) return;
+    if (this.#refusing !== null) return;
     const link = this.#link;
     let frame: Uint8Array;
     try {

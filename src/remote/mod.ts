@@ -50,7 +50,7 @@ export {
   RemoteFailureError,
 } from "./errors.ts";
 export { generateClusterSecret } from "./handshake.ts";
-export { type PeerInfo, RemoteNode } from "./node.ts";
+export { type PeerChange, type PeerInfo, RemoteNode } from "./node.ts";
 export type {
   ExtensionChannel,
   ExtensionSender,

@@ -21,6 +21,21 @@ export interface PeerInfo {
 }
 
 /**
+ * What {@linkcode RemoteNode.onPeerChange} reports: a node became connected, or stopped being
+ * connected (its connection was lost, it moved, this node disconnected it or is closing).
+ */
+export interface PeerChange {
+  /** The node's name. */
+  readonly node: string;
+  /** Its address, `host:port`. */
+  readonly address: string;
+  /** Whether it is connected now (as {@linkcode PeerInfo.connected} reports it). */
+  readonly connected: boolean;
+  /** Why it is no longer connected (absent when it became connected). */
+  readonly reason?: string;
+}
+
+/**
  * Internal counts of a {@linkcode RemoteNode}, for tests and diagnostics: what death watch,
  * buffering and reconnecting hold on to. Not part of the package's API.
  */
@@ -230,6 +245,64 @@ export class RemoteNode implements AsyncDisposable {
   /** The nodes this node knows, and whether each is connected. */
   peers(): PeerInfo[] {
     return this.#core.peers();
+  }
+
+  /**
+   * Calls `listener` each time a node becomes connected or stops being connected (the changes
+   * of what {@linkcode RemoteNode.peers} reports as `connected`), synchronously, in the order
+   * they happen. A listener that throws is logged and does not stop the others.
+   *
+   * @param listener Called with each change.
+   * @returns A function that unsubscribes the listener (idempotent).
+   * @throws {TypeError} When `listener` is not a function.
+   *
+   * @example Usage
+   * ```ts
+   * import { ActorSystem, RemoteNode } from "@troupe/troupe";
+   * await using a = new ActorSystem({ node: "a" });
+   * await using b = new ActorSystem({ node: "b" });
+   * const options = { cluster: "demo", secret: "correct horse battery" };
+   * await using nodeA = await RemoteNode.start(a, options);
+   * await using nodeB = await RemoteNode.start(b, options);
+   * const seen: string[] = [];
+   * const unsubscribe = nodeA.onPeerChange((c) => seen.push(`${c.node} ${c.connected}`));
+   * await nodeA.connect(nodeB.address);
+   * unsubscribe();
+   * console.log(seen); // ["b true"]
+   * ```
+   */
+  onPeerChange(listener: (change: PeerChange) => void): () => void {
+    return this.#core.onPeerChange(listener);
+  }
+
+  /**
+   * Ends the association with `node` on purpose (a cluster member was downed or removed): says
+   * goodbye with `reason` and closes its connections, both ways; every request waiting on it
+   * rejects with `NodeUnreachableError` whose `reason` is `reason`; watchers of its actors are
+   * told (their watch ends with that error); tells buffered for it become dead letters
+   * (`node-unreachable`). No reconnect is armed: until {@linkcode RemoteNode.connect} is called
+   * for it again, tells to it are dead letters and requests reject at once. A node not
+   * associated is no error (there is nothing to end).
+   *
+   * @param node The node's name.
+   * @param reason Why (it travels in the goodbye and in the errors).
+   * @throws {TypeError} When `node` or `reason` is not a string, or `node` is this node.
+   *
+   * @example Usage
+   * ```ts
+   * import { ActorSystem, RemoteNode } from "@troupe/troupe";
+   * await using a = new ActorSystem({ node: "a" });
+   * await using b = new ActorSystem({ node: "b" });
+   * const options = { cluster: "demo", secret: "correct horse battery" };
+   * await using nodeA = await RemoteNode.start(a, options);
+   * await using nodeB = await RemoteNode.start(b, options);
+   * await nodeA.connect(nodeB.address);
+   * nodeA.disconnect("b", "downed by the cluster");
+   * console.log(nodeA.peers()[0].connected); // false
+   * ```
+   */
+  disconnect(node: string, reason: string): void {
+    this.#core.disconnect(node, reason);
   }
 
   /**
