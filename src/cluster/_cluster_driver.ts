@@ -6,8 +6,17 @@ import type { Clock, TimerHandle } from "../timer/mod.ts";
 import type { Discovery } from "./discovery.ts";
 import type { DowningOptions } from "./downing.ts";
 import { ClusterJoinError, InvalidGossipError } from "./errors.ts";
-import type { MemberRow, MemberStatus } from "./membership_table.ts";
+import type { MemberRow } from "./membership_table.ts";
 import type { ClusterMember, MemberEvent } from "./member_event.ts";
+import type {
+  LocalReachability,
+  LocalReachabilityFactory,
+} from "./_local_reachability.ts";
+import { MemberEventLog } from "./_member_events.ts";
+import { PeerLinks } from "./_peer_links.ts";
+import { pickGossipTargets } from "./_gossip_targets.ts";
+import { joinRound } from "./_join_round.ts";
+import { HeartbeatBridge, nodeOfKey } from "./_heartbeat_bridge.ts";
 import {
   type GossipMessage,
   HEARTBEAT_EXTENSION,
@@ -18,13 +27,15 @@ import {
 import {
   isConverged,
   leaderActions,
-  leaderOf,
   supersedeIncarnations,
   unreachableMembers,
 } from "./_leader.ts";
 import {
+  addSeen,
   createState,
+  decodeKeys,
   decodeState,
+  encodeKeys,
   encodeState,
   type GossipState,
   isLive,
@@ -40,35 +51,6 @@ import {
   type ClusterEndpoint,
   type ClusterExtensions,
 } from "./cluster_extensions.ts";
-
-/** The failure detector of one node, as membership drives it (HeartbeatMonitor's shape). */
-export interface LocalReachability {
-  /** The live members (keys), this node included; the detector picks its subjects. */
-  setMembers(keys: readonly string[]): void;
-  /** A heartbeat message from another member. */
-  receive(from: string, message: HeartbeatPayload): void;
-  /** The members it monitors now. */
-  subjects(): readonly string[];
-  /** Stops its timers. */
-  close(): void;
-}
-
-/** What a failure detector is built with. */
-export interface LocalReachabilityOptions {
-  /** This member's key. */
-  readonly self: string;
-  /** The clock. */
-  readonly clock: Clock;
-  /** Sends a heartbeat message to a member. */
-  send(to: string, message: HeartbeatPayload): void;
-  /** Reports a subject's reachability when it changes. */
-  onReachability(subject: string, reachable: boolean): void;
-}
-
-/** Builds the failure detector of a node. */
-export type LocalReachabilityFactory = (
-  options: LocalReachabilityOptions,
-) => LocalReachability;
 
 /** The settings of a driver (validated by `Cluster.join`). */
 export interface DriverSettings {
@@ -86,40 +68,6 @@ export interface DriverSettings {
   readonly random: () => number;
   readonly logger: { error(message: string, error: unknown): void };
   readonly reachability: LocalReachabilityFactory;
-  /** Count the bytes of gossip sent (for the scale bench; costs an extra encoding). */
-  readonly countBytes?: boolean;
-}
-
-type StatusEvent =
-  | "joined"
-  | "up"
-  | "leaving"
-  | "exited"
-  | "downed"
-  | "removed";
-
-const STATUS_EVENTS: Readonly<Record<MemberStatus, StatusEvent>> = {
-  joining: "joined",
-  up: "up",
-  leaving: "leaving",
-  exiting: "exited",
-  down: "downed",
-  removed: "removed",
-};
-
-/** How long a heartbeat's ask waits for its ack (a late ack is useless to the detector). */
-const HEARTBEAT_ASK_TIMEOUT_MS = 3000;
-
-function isAck(value: unknown): value is HeartbeatPayload {
-  if (typeof value !== "object" || value === null) return false;
-  const v = value as Record<string, unknown>;
-  return v.kind === "heartbeat-ack" && Number.isSafeInteger(v.seq) &&
-    (v.seq as number) >= 0;
-}
-
-/** The node name in a member key (`node#incarnation`; the incarnation has no `#`). */
-function nodeOfKey(key: string): string {
-  return key.slice(0, key.lastIndexOf("#"));
 }
 
 export class ClusterDriver implements ClusterEndpoint {
@@ -128,12 +76,7 @@ export class ClusterDriver implements ClusterEndpoint {
   readonly #node: RemoteNode;
   readonly #clock: Clock;
   readonly #membership: ExtensionChannel<GossipMessage, void>;
-  readonly #heartbeat: ExtensionChannel<
-    HeartbeatEnvelope,
-    HeartbeatPayload | null
-  >;
-  /** While answering a heartbeat: the member it came from, and the ack the detector sent it. */
-  #answering: { from: string; ack: HeartbeatPayload | null } | undefined;
+  readonly #bridge: HeartbeatBridge;
   readonly #monitor: LocalReachability;
   readonly #downing: DowningRunner;
   readonly #unbind: () => void;
@@ -142,14 +85,12 @@ export class ClusterDriver implements ClusterEndpoint {
   #state: GossipState;
   #unreachable = new Set<string>();
   #leader: string | undefined;
-  #published = new Map<string, MemberRow>();
-  #publishedUnreachable = new Set<string>();
+  readonly #log = new MemberEventLog();
   #localUnreachable = new Set<string>();
-  #monitored = "";
-  #connected = new Set<string>();
-  #known = new Map<string, { address: string; connected: boolean }>();
-  #connecting = new Set<string>();
+  #monitored = new Set<string>();
+  readonly #peers: PeerLinks;
   #mayForm = false;
+  #joinRounds = 0;
   #tick: TimerHandle | undefined;
   #joinTimer: TimerHandle | undefined;
   #joinDeadline: TimerHandle | undefined;
@@ -158,12 +99,11 @@ export class ClusterDriver implements ClusterEndpoint {
   #closed = false;
   #joined: PromiseWithResolvers<void> = Promise.withResolvers();
   #waiters: { test: () => boolean; resolve: () => void }[] = [];
-  /** Gossip bytes sent (JSON length), for the scale bench. */
-  bytesSent = 0;
 
   constructor(settings: DriverSettings) {
     this.#s = settings;
     this.#node = settings.node;
+    this.#peers = new PeerLinks(settings.node);
     this.#clock = settings.clock;
     const self: MemberRow = {
       node: settings.node.node,
@@ -175,7 +115,13 @@ export class ClusterDriver implements ClusterEndpoint {
     };
     this.selfKey = memberKey(self);
     this.#membership = this.#node.extension(MEMBERSHIP_EXTENSION);
-    this.#heartbeat = this.#node.extension(HEARTBEAT_EXTENSION);
+    this.#bridge = new HeartbeatBridge(
+      this.#node.extension(HEARTBEAT_EXTENSION),
+      this.#peers,
+      this.selfKey,
+      (from, message) => this.#monitor.receive(from, message),
+      () => !this.#stopped,
+    );
     this.#state = markSeen(createState([self]), this.selfKey);
     this.#unbind = bindEndpoint(settings.extensions, this.#node.node, this);
     try {
@@ -189,7 +135,7 @@ export class ClusterDriver implements ClusterEndpoint {
       this.#monitor = settings.reachability({
         self: this.selfKey,
         clock: this.#clock,
-        send: (to, message) => this.#sendHeartbeat(to, message),
+        send: (to, message) => this.#bridge.send(to, message),
         onReachability: (subject, reachable) => {
           if (reachable) this.#localUnreachable.delete(subject);
           else this.#localUnreachable.add(subject);
@@ -335,16 +281,25 @@ export class ClusterDriver implements ClusterEndpoint {
     if (message.t === "status") {
       if (message.digest === this.#state.digest) {
         const before = this.#state.seen.size;
-        let next = markSeen(this.#state, message.from);
-        for (const key of message.seen) next = markSeen(next, key);
+        let seen: string[];
+        try {
+          seen = decodeKeys(this.#state, message.seen);
+        } catch (error) {
+          this.#s.logger.error(
+            `Dropped invalid gossip status from node "${fromNode}"`,
+            error,
+          );
+          return;
+        }
+        const next = addSeen(this.#state, [message.from, ...seen]);
         this.#state = next;
-        if (next.seen.size > message.seen.length) {
+        if (next.seen.size > seen.length) {
           this.#send(fromNode, {
             t: "status",
             to: fromNode,
             from: this.selfKey,
             digest: next.digest,
-            seen: [...next.seen],
+            seen: encodeKeys(next, next.seen),
           });
         }
         if (next.seen.size !== before) this.#afterChange();
@@ -355,7 +310,7 @@ export class ClusterDriver implements ClusterEndpoint {
     }
     let incoming: GossipState;
     try {
-      incoming = decodeState(message.state);
+      incoming = decodeState(message.state, this.#state);
     } catch (error) {
       this.#s.logger.error(
         `Dropped invalid gossip from node "${fromNode}"`,
@@ -380,18 +335,7 @@ export class ClusterDriver implements ClusterEndpoint {
     envelope: HeartbeatEnvelope,
     fromNode: string,
   ): HeartbeatPayload | null {
-    if (this.#stopped || envelope.toKey !== this.selfKey) return null;
-    if (nodeOfKey(envelope.from) !== fromNode) return null;
-    // The detector acks synchronously; the ack goes back as the reply of the heartbeat's ask,
-    // on the connection the heartbeat came by, so that connection carries traffic both ways.
-    const answering = { from: envelope.from, ack: null };
-    this.#answering = answering;
-    try {
-      this.#monitor.receive(envelope.from, envelope.m);
-    } finally {
-      this.#answering = undefined;
-    }
-    return answering.ack;
+    return this.#bridge.answer(envelope, fromNode);
   }
 
   // ---- state changes ----
@@ -423,13 +367,12 @@ export class ClusterDriver implements ClusterEndpoint {
 
   #afterChange(): void {
     if (this.#stopped) return;
+    let judged: GossipState | undefined;
     for (let step = 0; step < 8; step++) {
       this.#state = supersedeIncarnations(this.#state, this.selfKey);
       this.#unreachable = unreachableMembers(this.#state);
-      const others = [...this.#state.members.keys()].some((k) =>
-        k !== this.selfKey
-      );
-      if (!others && !this.#mayForm) break;
+      judged = this.#state;
+      if (this.#state.members.size < 2 && !this.#mayForm) break;
       const next = leaderActions(this.#state, this.#unreachable, this.selfKey);
       if (next === this.#state) break;
       // Report the state as it was before the leader's step, so no transition goes unseen.
@@ -437,15 +380,21 @@ export class ClusterDriver implements ClusterEndpoint {
       if (this.#stopped) return;
       this.#state = next;
     }
-    this.#unreachable = unreachableMembers(this.#state);
-    const live = [...this.#state.members]
-      .filter(([, row]) => isLive(row)).map(([key]) => key).sort();
-    const monitored = live.join(",");
-    if (monitored !== this.#monitored) {
-      this.#monitored = monitored;
-      this.#monitor.setMembers(live);
+    if (judged !== this.#state) {
+      this.#unreachable = unreachableMembers(this.#state);
+    }
+    const live: string[] = [];
+    let same = true;
+    for (const [key, row] of this.#state.members) {
+      if (!isLive(row)) continue;
+      live.push(key);
+      if (same && !this.#monitored.has(key)) same = false;
+    }
+    if (!same || live.length !== this.#monitored.size) {
+      this.#monitored = new Set(live);
+      this.#monitor.setMembers(live.sort());
       for (const key of this.#localUnreachable) {
-        if (!live.includes(key)) this.#localUnreachable.delete(key);
+        if (!this.#monitored.has(key)) this.#localUnreachable.delete(key);
       }
       if (this.#report()) return this.#afterChange();
     }
@@ -460,42 +409,15 @@ export class ClusterDriver implements ClusterEndpoint {
   }
 
   #publish(): void {
-    const events: MemberEvent[] = [];
-    const removedNow: MemberRow[] = [];
-    for (const [key, row] of this.#state.members) {
-      const old = this.#published.get(key);
-      if (old?.status === row.status) continue;
-      this.#published.set(key, row);
-      if (old === undefined && row.status !== "joining") {
-        events.push({ type: "joined", member: this.member(key)! });
-      }
-      events.push({
-        type: STATUS_EVENTS[row.status],
-        member: this.member(key)!,
-      });
-      if (row.status === "down" || row.status === "removed") {
-        removedNow.push(row);
-      }
-    }
-    for (const key of this.#unreachable) {
-      if (!this.#publishedUnreachable.has(key)) {
-        events.push({ type: "unreachable", member: this.member(key)! });
-      }
-    }
-    for (const key of this.#publishedUnreachable) {
-      const row = this.#state.members.get(key);
-      if (!this.#unreachable.has(key) && row !== undefined && isLive(row)) {
-        events.push({ type: "reachable", member: this.member(key)! });
-      }
-    }
-    this.#publishedUnreachable = new Set(this.#unreachable);
-    const leader = leaderOf(this.#state, this.#unreachable);
-    if (leader !== this.#leader) {
-      this.#leader = leader;
-      events.push({ type: "leader-changed", leader: this.leader() });
-    }
+    const { events, lost, leader } = this.#log.next(
+      this.#state,
+      this.#unreachable,
+      this.selfKey,
+      (key) => this.member(key)!,
+    );
+    this.#leader = leader;
     for (const event of events) this.#emit(event);
-    for (const row of removedNow) this.#lost(row);
+    for (const row of lost) this.#lost(row);
     const self = this.#state.members.get(this.selfKey)!;
     if (self.status !== "joining" && isLive(self)) this.#joined.resolve();
     if (!isLive(self)) {
@@ -507,7 +429,7 @@ export class ClusterDriver implements ClusterEndpoint {
       const reason = self.status === "removed"
         ? "it was removed from the cluster"
         : "it was downed";
-      if (self.status === "down") {
+      if (self.status === "down" || !this.#log.selfWasLeaving) {
         this.#s.logger.error(
           `Cluster member ${this.selfKey} is down: ${reason}; it stops gossiping. Close its actor system (a restart joins as a new incarnation).`,
           undefined,
@@ -540,7 +462,7 @@ export class ClusterDriver implements ClusterEndpoint {
   #lost(row: MemberRow): void {
     const key = memberKey(row);
     if (key === this.selfKey || this.#leader !== this.selfKey) return;
-    if (this.#connected.has(row.node)) this.#sendState(row.node, false);
+    if (this.#peers.isConnected(row.node)) this.#sendState(row.node, false);
   }
 
   #onDowning(action: DowningAction, why: string): void {
@@ -592,76 +514,30 @@ export class ClusterDriver implements ClusterEndpoint {
     }, this.#s.gossipIntervalMs);
   }
 
-  /**
-   * Learns which nodes are connected, and dials the failure detector's subjects that the node
-   * does not know (other members are dialed when gossip picks them, so a large cluster is not
-   * a full mesh).
-   */
+  /** Refreshes the connections, and dials the failure detector's subjects when needed. */
   #refreshPeers(): void {
-    this.#known.clear();
-    for (const peer of this.#node.peers()) this.#known.set(peer.node, peer);
-    this.#connected = new Set(
-      [...this.#known].filter(([, p]) => p.connected).map(([n]) => n),
-    );
+    this.#peers.refresh();
     for (const key of this.#monitor.subjects()) this.#reach(key);
   }
 
-  /**
-   * Runs `send` with the member's node name now when it is connected, or once the node has
-   * dialed it when the node does not know it yet (a known, disconnected node is being
-   * reconnected by the node itself: nothing to do).
-   */
+  /** Runs `send` once the member's node is connected (see PeerLinks.reach). */
   #reach(key: string, send?: (node: string) => void): void {
     const row = this.#state.members.get(key);
     if (row === undefined || !isLive(row) || key === this.selfKey) return;
-    const peer = this.#known.get(row.node);
-    if (peer === undefined || peer.address !== row.address) {
-      void this.#dial(row.address).then((name) => {
-        if (name !== undefined && send !== undefined && !this.#stopped) {
-          send(name);
-        }
-      });
-    } else if (peer.connected) send?.(row.node);
-  }
-
-  #dial(address: string): Promise<string | undefined> {
-    if (this.#connecting.has(address)) return Promise.resolve(undefined);
-    this.#connecting.add(address);
-    return this.#node.connect(address).then(
-      (name) => {
-        this.#connected.add(name);
-        return name;
-      },
-      () => undefined,
-    ).finally(() => this.#connecting.delete(address));
+    this.#peers.reach(row.node, row.address, (node) => {
+      if (!this.#stopped) send?.(node);
+    });
   }
 
   #gossipRound(): void {
     if (this.#stopped) return;
     this.#refreshPeers();
-    const candidates: string[] = [];
-    const unseen: string[] = [];
-    for (const [key, row] of this.#state.members) {
-      if (key === this.selfKey || !isLive(row)) continue;
-      candidates.push(key);
-      if (!this.#state.seen.has(key)) unseen.push(key);
-    }
-    const picked = new Set<string>();
-    for (
-      let i = 0;
-      i < this.#s.fanOut && picked.size < candidates.length;
-      i++
-    ) {
-      // Prefer members that have not seen this state (as Akka does), but not always, so that
-      // news from others is pulled too.
-      const pool = unseen.length > 0 && this.#s.random() < 0.8
-        ? unseen
-        : candidates;
-      const choice = pool[Math.floor(this.#s.random() * pool.length)];
-      picked.add(choice);
-      const at = unseen.indexOf(choice);
-      if (at >= 0) unseen.splice(at, 1);
-    }
+    const picked = pickGossipTargets(
+      this.#state,
+      this.selfKey,
+      this.#s.fanOut,
+      this.#s.random,
+    );
     for (const key of picked) {
       this.#reach(key, (node) =>
         this.#send(node, {
@@ -669,7 +545,7 @@ export class ClusterDriver implements ClusterEndpoint {
           to: node,
           from: this.selfKey,
           digest: this.#state.digest,
-          seen: [...this.#state.seen],
+          seen: encodeKeys(this.#state, this.#state.seen),
         }));
     }
   }
@@ -687,32 +563,9 @@ export class ClusterDriver implements ClusterEndpoint {
   #send(node: string, message: GossipMessage): void {
     try {
       this.#membership.tell(node, message);
-      if (this.#s.countBytes === true) {
-        this.bytesSent += JSON.stringify(message).length;
-      }
     } catch {
       // Not connected or not a member node: gossip is retried next round anyway.
     }
-  }
-
-  #sendHeartbeat(toKey: string, m: HeartbeatPayload): void {
-    if (this.#stopped) return;
-    const answering = this.#answering;
-    if (answering !== undefined && answering.from === toKey) {
-      if (m.kind === "heartbeat-ack") answering.ack = m;
-      return;
-    }
-    if (m.kind !== "heartbeat") return; // acks travel only as replies
-    const node = nodeOfKey(toKey);
-    if (!this.#connected.has(node)) return; // lost, as the detector should see it
-    this.#heartbeat.ask(node, { to: node, toKey, from: this.selfKey, m }, {
-      timeoutMs: HEARTBEAT_ASK_TIMEOUT_MS,
-    }).then((reply) => {
-      if (this.#stopped || !isAck(reply)) return;
-      this.#monitor.receive(toKey, reply);
-    }, () => {
-      // A heartbeat without an answer is a lost one: the detector sees the silence.
-    });
   }
 
   // ---- joining ----
@@ -721,24 +574,19 @@ export class ClusterDriver implements ClusterEndpoint {
     const self = () => this.#state.members.get(this.selfKey)!;
     if (this.#stopped || self().status !== "joining") return;
     try {
-      const found = await this.#s.discovery.discover(this.#joinAbort.signal);
-      const others = found.filter((d) =>
-        d.address !== this.#node.address && d.node !== this.#node.node
+      const round = await joinRound(
+        this.#s.discovery,
+        this.#node,
+        this.#peers,
+        this.#joinAbort.signal,
       );
-      let reached = 0;
-      await Promise.all(others.map(async (d) => {
-        const name = await this.#dial(d.address);
-        if (name === undefined || this.#stopped) return;
-        reached++;
-        this.#sendState(name, true);
-      }));
-      const firstIsSelf = found.length > 0 &&
-        (found[0].address === this.#node.address ||
-          found[0].node === this.#node.node);
-      if (
-        !this.#mayForm &&
-        (others.length === 0 || (firstIsSelf && reached === 0))
-      ) {
+      // One seed per round (in turn) gets this node's state and answers with the cluster's: a
+      // joiner costs the seeds one full state per round, not one per seed.
+      const { reached } = round;
+      if (reached.length > 0 && !this.#stopped) {
+        this.#sendState(reached[this.#joinRounds++ % reached.length], true);
+      }
+      if (!this.#mayForm && round.mayForm) {
         this.#mayForm = true;
         this.#afterChange();
       }

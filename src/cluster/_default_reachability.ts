@@ -9,7 +9,7 @@ import type {
   LocalReachability,
   LocalReachabilityFactory,
   LocalReachabilityOptions,
-} from "./_cluster_driver.ts";
+} from "./_local_reachability.ts";
 
 /**
  * Builds heartbeat monitors with `settings`.

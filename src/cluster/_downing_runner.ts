@@ -75,7 +75,11 @@ export class DowningRunner {
   /** Takes the current view; restarts the stable timer when what matters changed. */
   update(view: DowningView): void {
     if (this.#closed) return;
-    const fingerprint = [
+    if (view.unreachable.size === 0 && this.#fingerprint === "") {
+      this.#view = view;
+      return; // nothing unreachable before or now: the common case, kept cheap
+    }
+    const fingerprint = view.unreachable.size === 0 ? "" : [
       [...view.unreachable].sort().join(","),
       view.members.map((m) => `${memberKey(m)}:${m.status}`).sort().join(","),
     ].join("|");

@@ -1,7 +1,7 @@
 // The messages of the two extensions membership registers with a node, and their checks:
 // everything here comes from the network, so every field is validated before use.
 import { InvalidGossipError } from "./errors.ts";
-import type { WireState } from "./_member_state.ts";
+import type { WireKey, WireState } from "./_member_state.ts";
 
 /** The extension that carries gossip. */
 export const MEMBERSHIP_EXTENSION = "troupe.membership";
@@ -27,7 +27,7 @@ export type GossipMessage =
     readonly to: string;
     readonly from: string;
     readonly digest: string;
-    readonly seen: readonly string[];
+    readonly seen: readonly WireKey[];
   }
   | {
     readonly t: "gossip";
@@ -73,8 +73,7 @@ export function checkGossipMessage(value: unknown): GossipMessage {
   }
   if (m.t === "status") {
     if (
-      !isKey(m.digest) || !Array.isArray(m.seen) ||
-      !m.seen.every(isKey)
+      !isKey(m.digest) || !Array.isArray(m.seen)
     ) {
       throw new InvalidGossipError(
         `Invalid gossip status from "${m.from}": bad digest or seen set`,

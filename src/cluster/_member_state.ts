@@ -105,40 +105,60 @@ function laterEntry(
   };
 }
 
-// cyrb53 by two seeds: 106 bits, plenty for telling states apart.
-function hash53(text: string, seed: number): string {
-  let h1 = 0xdeadbeef ^ seed;
-  let h2 = 0x41c6ce57 ^ seed;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text.charCodeAt(i);
-    h1 = Math.imul(h1 ^ ch, 2654435761);
-    h2 = Math.imul(h2 ^ ch, 1597334677);
+// Digest parts are cached per (immutable) row and report object, and combined by addition, which
+// does not depend on order: a state's digest costs one lookup per member and report.
+const partHashes = new WeakMap<object, readonly [number, number]>();
+
+function partHash(
+  object: object,
+  text: () => string,
+): readonly [number, number] {
+  let hash = partHashes.get(object);
+  if (hash === undefined) {
+    const t = text();
+    hash = [hash32(t, 1), hash32(t, 2)];
+    partHashes.set(object, hash);
   }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507);
-  h1 ^= Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507);
-  h2 ^= Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36);
+  return hash;
+}
+
+function hash32(text: string, seed: number): number {
+  let h = 0x811c9dc5 ^ Math.imul(seed, 0x9e3779b9);
+  for (let i = 0; i < text.length; i++) {
+    h = Math.imul(h ^ text.charCodeAt(i), 16777619);
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }
 
 function digestOf(
   members: ReadonlyMap<string, MemberRow>,
   reachability: ReadonlyMap<string, ReachabilityEntry>,
 ): string {
-  const parts: string[] = [];
-  for (const key of [...members.keys()].sort()) {
-    const row = members.get(key)!;
-    parts.push(
-      `m|${key}|${row.status}|${row.upNumber}|${row.address}|${
-        row.roles.join(",")
-      }`,
+  let a = members.size, b = reachability.size, c = 0, d = 0;
+  for (const [key, row] of members) {
+    const [x, y] = partHash(
+      row,
+      () =>
+        `m|${key}|${row.status}|${row.upNumber}|${row.address}|${
+          row.roles.join(",")
+        }`,
     );
+    a = (a + x) >>> 0;
+    b = (b + y) >>> 0;
+    c = (c + Math.imul(x, 0x9e3779b1)) >>> 0;
   }
-  for (const key of [...reachability.keys()].sort()) {
-    parts.push(`r|${key}|${entryText(reachability.get(key)!)}`);
+  for (const [key, entry] of reachability) {
+    // The observer's key is part of the text, so an entry object is hashed per observer.
+    const [x, y] = partHash(entry, () => `r|${key}|${entryText(entry)}`);
+    a = (a + x) >>> 0;
+    b = (b + y) >>> 0;
+    d = (d + Math.imul(y, 0x85ebca77)) >>> 0;
   }
-  const text = parts.join("\n");
-  return `${hash53(text, 1)}-${hash53(text, 2)}`;
+  return [a, b, c, d].map((v) => v.toString(36)).join("-");
 }
 
 /**
@@ -234,6 +254,90 @@ export function markSeen(state: GossipState, key: string): GossipState {
 }
 
 /**
+ * Records that all of `keys` have seen the state's digest (one copy of the set at most).
+ *
+ * @param state The state.
+ * @param keys Member keys.
+ * @returns The state with them in its seen set.
+ */
+export function addSeen(
+  state: GossipState,
+  keys: Iterable<string>,
+): GossipState {
+  let seen: Set<string> | undefined;
+  for (const key of keys) {
+    if ((seen ?? state.seen).has(key)) continue;
+    seen ??= new Set(state.seen);
+    seen.add(key);
+  }
+  return seen === undefined ? state : { ...state, seen };
+}
+
+const sortedKeyCache = new WeakMap<object, readonly string[]>();
+
+/** The state's member keys, sorted (cached per members map). */
+function sortedKeys(state: GossipState): readonly string[] {
+  let keys = sortedKeyCache.get(state.members);
+  if (keys === undefined) {
+    keys = [...state.members.keys()].sort();
+    sortedKeyCache.set(state.members, keys);
+  }
+  return keys;
+}
+
+const indexCache = new WeakMap<object, ReadonlyMap<string, number>>();
+
+function keyIndex(state: GossipState): ReadonlyMap<string, number> {
+  let index = indexCache.get(state.members);
+  if (index === undefined) {
+    index = new Map(sortedKeys(state).map((k, i) => [k, i]));
+    indexCache.set(state.members, index);
+  }
+  return index;
+}
+
+/** A key on the wire: its index among the state's sorted member keys, or the key itself. */
+export type WireKey = number | string;
+
+/**
+ * Encodes member keys compactly, as indices into the state's sorted member keys (a key that
+ * is not a member travels as itself).
+ */
+export function encodeKeys(
+  state: GossipState,
+  keys: Iterable<string>,
+): WireKey[] {
+  const index = keyIndex(state);
+  const out: WireKey[] = [];
+  for (const key of keys) out.push(index.get(key) ?? key);
+  return out;
+}
+
+/**
+ * Decodes keys encoded by {@linkcode encodeKeys} against a state with the same members.
+ *
+ * @throws {InvalidGossipError} When an index is out of range or an entry is not a key.
+ */
+export function decodeKeys(state: GossipState, wire: unknown): string[] {
+  if (!Array.isArray(wire) || wire.length > MAX_MEMBERS) {
+    fail(`a key list is not a list of at most ${MAX_MEMBERS}`);
+  }
+  const keys = sortedKeys(state);
+  const out: string[] = [];
+  for (const item of wire) {
+    if (typeof item === "number") {
+      if (!Number.isSafeInteger(item) || item < 0 || item >= keys.length) {
+        fail(`key index ${item} is out of range`);
+      }
+      out.push(keys[item]);
+    } else if (typeof item === "string" && item.length <= 2 * MAX_NAME + 1) {
+      out.push(item);
+    } else fail("a key list holds something that is not a key");
+  }
+  return sortedUnique(out);
+}
+
+/**
  * Applies changes to members: each row is merged into the member of its key (so a status still
  * moves only forward).
  *
@@ -295,15 +399,15 @@ export function updateReachability(
 export interface WireState {
   /** The members. */
   readonly m: readonly MemberRow[];
-  /** The reports: [observer, version, reachable, unreachable]. */
+  /** The reports: [observer, version, reachable, unreachable] (subjects as {@linkcode WireKey}s). */
   readonly r: readonly (readonly [
     string,
     number,
-    readonly string[],
-    readonly string[],
+    readonly WireKey[],
+    readonly WireKey[],
   ])[];
-  /** The seen set. */
-  readonly s: readonly string[];
+  /** The seen set (as {@linkcode WireKey}s). */
+  readonly s: readonly WireKey[];
 }
 
 /** Encodes a state for the wire. */
@@ -312,8 +416,15 @@ export function encodeState(state: GossipState): WireState {
     m: [...state.members.values()],
     r: [...state.reachability].map((
       [k, e],
-    ) => [k, e.version, e.reachable, e.unreachable] as const),
-    s: [...state.seen],
+    ) =>
+      [
+        k,
+        e.version,
+        encodeKeys(state, e.reachable),
+        encodeKeys(state, e.unreachable),
+      ] as const
+    ),
+    s: encodeKeys(state, state.seen),
   };
 }
 
@@ -336,6 +447,18 @@ function stringList(value: unknown, what: string): string[] {
     }
   }
   return sortedUnique(value as string[]);
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function sameRow(a: MemberRow, b: MemberRow): boolean {
+  return a.node === b.node && a.incarnation === b.incarnation &&
+    a.address === b.address && a.status === b.status &&
+    a.upNumber === b.upNumber && sameList(a.roles, b.roles);
 }
 
 /**
@@ -375,9 +498,14 @@ export function decodeRow(value: unknown): MemberRow {
 /**
  * Decodes a state from the wire, checking every field.
  *
+ * @param value The wire value.
+ * @param reference A state whose equal rows and reports are reused (this node's own).
  * @throws {InvalidGossipError} When the value is not a valid state.
  */
-export function decodeState(value: unknown): GossipState {
+export function decodeState(
+  value: unknown,
+  reference?: GossipState,
+): GossipState {
   if (typeof value !== "object" || value === null) fail("not an object");
   const wire = value as Record<string, unknown>;
   if (!Array.isArray(wire.m) || wire.m.length > MAX_MEMBERS) {
@@ -386,8 +514,14 @@ export function decodeState(value: unknown): GossipState {
   if (!Array.isArray(wire.r) || wire.r.length > MAX_MEMBERS) {
     fail(`reports are not a list of at most ${MAX_MEMBERS}`);
   }
-  const rows = wire.m.map(decodeRow);
-  const members = createState(rows).members;
+  // Rows and reports equal to the reference's are replaced by the reference's own objects, so
+  // their digest parts are cached and merging them is an identity check.
+  const rows = wire.m.map((item) => {
+    const row = decodeRow(item);
+    const known = reference?.members.get(memberKey(row));
+    return known !== undefined && sameRow(known, row) ? known : row;
+  });
+  const base = createState(rows);
   const reports = new Map<string, ReachabilityEntry>();
   for (const item of wire.r) {
     if (!Array.isArray(item) || item.length !== 4) {
@@ -400,12 +534,17 @@ export function decodeState(value: unknown): GossipState {
     if (!Number.isSafeInteger(version) || version < 1) {
       fail(`the report of "${observer}" has an invalid version`);
     }
-    const reachable = stringList(item[2], `the report of "${observer}"`);
-    const unreachable = stringList(item[3], `the report of "${observer}"`);
-    const entry = { version, reachable, unreachable };
+    const reachable = decodeKeys(base, item[2]);
+    const unreachable = decodeKeys(base, item[3]);
+    const known = reference?.reachability.get(observer);
+    const entry = known !== undefined && known.version === version &&
+        sameList(known.reachable, reachable) &&
+        sameList(known.unreachable, unreachable)
+      ? known
+      : { version, reachable, unreachable };
     const old = reports.get(observer);
     reports.set(observer, old === undefined ? entry : laterEntry(old, entry));
   }
-  const state = build(members, reports, []);
-  return { ...state, seen: new Set(stringList(wire.s, "the seen set")) };
+  const state = build(base.members, reports, []);
+  return { ...state, seen: new Set(decodeKeys(base, wire.s)) };
 }

@@ -11,10 +11,8 @@ import type {
   MemberEventProtocol,
 } from "./member_event.ts";
 import { ClusterExtensions } from "./cluster_extensions.ts";
-import {
-  ClusterDriver,
-  type LocalReachabilityFactory,
-} from "./_cluster_driver.ts";
+import { ClusterDriver } from "./_cluster_driver.ts";
+import type { LocalReachabilityFactory } from "./_local_reachability.ts";
 import { MEMBERSHIP_EXTENSION } from "./_gossip_messages.ts";
 import { defaultReachability } from "./_default_reachability.ts";
 
@@ -64,8 +62,6 @@ export interface ClusterOptions {
 export interface ClusterInternalOptions {
   /** Replaces the failure detector. */
   readonly reachability?: LocalReachabilityFactory;
-  /** Counts gossip bytes. */
-  readonly countBytes?: boolean;
 }
 
 let driverOf: (cluster: Cluster) => ClusterDriver;
@@ -77,16 +73,6 @@ const CONSOLE_LOGGER = Object.freeze({
     else console.error(`[troupe cluster] ${message}`, error);
   },
 });
-
-/**
- * The gossip bytes a cluster member has sent (when counted), for the scale bench.
- *
- * @param cluster The member.
- * @returns The bytes.
- */
-export function gossipBytesSent(cluster: Cluster): number {
-  return driverOf(cluster).bytesSent;
-}
 
 /**
  * The driver behind a cluster member, for tests and benches (not exported from the package).
@@ -395,7 +381,6 @@ export async function joinCluster(
     random: options.random ?? Math.random,
     logger: options.logger ?? CONSOLE_LOGGER,
     reachability: internal.reachability ?? defaultReachability,
-    countBytes: internal.countBytes,
   });
   const signal = options.signal;
   const onAbort = () => driver.close();
