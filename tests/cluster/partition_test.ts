@@ -99,7 +99,14 @@ test({
       console.log(
         `partition 3 | 2: the 2-side downed itself ${
           downedAfter.join(" and ")
-        } ms after the cut (documented bound: detection ≈ 2 s + stableAfterMs 5 s)`,
+        } ms after the cut (documented bound: detection ≈ 2 s + stableAfterMs 5 s)\n${
+          minor.map((i) =>
+            `  m${i + 1}: ${selfDowned(i)!.reason}; logged: ${
+              members[i].lines().map((l) => l.type === "log" ? l.message : "")
+                .filter((m) => m !== "").join(" | ")
+            }`
+          ).join("\n")
+        }`,
       );
       for (const i of minor) {
         assert.match(selfDowned(i)!.reason ?? "", /./);
