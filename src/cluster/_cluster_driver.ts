@@ -70,6 +70,21 @@ export interface DriverSettings {
   readonly reachability: LocalReachabilityFactory;
 }
 
+/** A promise with its resolvers (Promise.withResolvers is not in Node 20). */
+function deferred(): {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+} {
+  let resolve!: () => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
 export class ClusterDriver implements ClusterEndpoint {
   readonly selfKey: string;
   readonly #s: DriverSettings;
@@ -89,6 +104,8 @@ export class ClusterDriver implements ClusterEndpoint {
   #localUnreachable = new Set<string>();
   #monitored = new Set<string>();
   readonly #peers: PeerLinks;
+  /** The unreachable members at the last report (a member that goes down leaves the verdict). */
+  #lastUnreachable: ReadonlySet<string> = new Set<string>();
   #mayForm = false;
   #joinRounds = 0;
   #tick: TimerHandle | undefined;
@@ -97,7 +114,7 @@ export class ClusterDriver implements ClusterEndpoint {
   #joinAbort = new AbortController();
   #stopped = false;
   #closed = false;
-  #joined: PromiseWithResolvers<void> = Promise.withResolvers();
+  #joined = deferred();
   #waiters: { test: () => boolean; resolve: () => void }[] = [];
 
   constructor(settings: DriverSettings) {
@@ -409,6 +426,9 @@ export class ClusterDriver implements ClusterEndpoint {
   }
 
   #publish(): void {
+    // Whether a member that just went down was unreachable (down members leave the verdict).
+    const wasUnreachable = this.#lastUnreachable;
+    this.#lastUnreachable = this.#unreachable;
     const { events, lost, leader } = this.#log.next(
       this.#state,
       this.#unreachable,
@@ -417,7 +437,7 @@ export class ClusterDriver implements ClusterEndpoint {
     );
     this.#leader = leader;
     for (const event of events) this.#emit(event);
-    for (const row of lost) this.#lost(row);
+    for (const row of lost) this.#lost(row, wasUnreachable);
     const self = this.#state.members.get(this.selfKey)!;
     if (self.status !== "joining" && isLive(self)) this.#joined.resolve();
     if (!isLive(self)) {
@@ -458,11 +478,28 @@ export class ClusterDriver implements ClusterEndpoint {
     }
   }
 
-  /** A member went down or was removed: tell it (so it stops) when this node is the leader. */
-  #lost(row: MemberRow): void {
+  /**
+   * A member went down or was removed. The leader tells it (so it stops, should it still run).
+   * Its node is disconnected (asks in flight fail, remote death watch fires for its actors, no
+   * reconnect) once it is removed, or at once when it is down and unreachable; a down member
+   * that is still reachable keeps its connection until removed, so it can hear that it is down.
+   * A node name that has a live member again (a restarted process) is not disconnected.
+   */
+  #lost(row: MemberRow, wasUnreachable: ReadonlySet<string>): void {
     const key = memberKey(row);
-    if (key === this.selfKey || this.#leader !== this.selfKey) return;
-    if (this.#peers.isConnected(row.node)) this.#sendState(row.node, false);
+    if (key === this.selfKey) return;
+    if (this.#leader === this.selfKey && this.#peers.isConnected(row.node)) {
+      this.#sendState(row.node, false);
+    }
+    if (row.node === this.#node.node) return;
+    if (row.status === "down" && !wasUnreachable.has(key)) return;
+    for (const other of this.#state.members.values()) {
+      if (other.node === row.node && isLive(other)) return;
+    }
+    this.#peers.disconnect(
+      row.node,
+      `cluster member ${key} is ${row.status}`,
+    );
   }
 
   #onDowning(action: DowningAction, why: string): void {
@@ -498,6 +535,7 @@ export class ClusterDriver implements ClusterEndpoint {
     this.#tick = undefined;
     this.#monitor.close();
     this.#downing.close();
+    this.#peers.close();
     this.#joinAbort.abort();
     for (const callback of this.#stopListeners) callback();
     this.#stopListeners.clear();

@@ -23,7 +23,3 @@ export function heartbeatReachability(
   return (options: LocalReachabilityOptions): LocalReachability =>
     new HeartbeatMonitor({ ...options, settings });
 }
-
-/** The default: heartbeat monitors with the default settings. */
-export const defaultReachability: LocalReachabilityFactory =
-  heartbeatReachability();

@@ -45,6 +45,8 @@ export interface MembersOptions {
   readonly downing?: DowningOptions;
   readonly internal?: ClusterInternalOptions;
   readonly cluster?: Partial<ClusterOptions>;
+  /** The discovery of every member, given the nodes' addresses (default: fixed seeds). */
+  readonly discovery?: (addresses: readonly string[]) => Discovery;
 }
 
 /** Members on a TestCluster, with their events recorded. */
@@ -99,7 +101,8 @@ export class Members implements AsyncDisposable {
     return Promise.all(names.map(async (name) => {
       const cluster = await joinCluster(this.node(name), {
         extensions: this.extensions,
-        discovery: seedsOf(() => this.#seeds),
+        discovery: this.#options.discovery?.(this.#seeds) ??
+          seedsOf(() => this.#seeds),
         clock: this.tc.clock,
         random: this.#random,
         downing: this.#options.downing,

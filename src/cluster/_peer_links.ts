@@ -8,9 +8,35 @@ export class PeerLinks {
   #known = new Map<string, { address: string; connected: boolean }>();
   #connected = new Set<string>();
   readonly #connecting = new Set<string>();
+  readonly #unsubscribe: () => void;
 
   constructor(node: RemoteNode) {
     this.#node = node;
+    // Between refreshes, the node's own news keeps the view current.
+    this.#unsubscribe = node.onPeerChange((change) => {
+      this.#known.set(change.node, change);
+      if (change.connected) this.#connected.add(change.node);
+      else this.#connected.delete(change.node);
+    });
+  }
+
+  /** Stops following the node's peers. */
+  close(): void {
+    this.#unsubscribe();
+  }
+
+  /**
+   * Ends the association with `node` (a member that is down or removed): requests to it fail,
+   * remote death watch fires for its actors, and nothing reconnects it.
+   */
+  disconnect(node: string, reason: string): void {
+    this.#connected.delete(node);
+    this.#known.delete(node);
+    try {
+      this.#node.disconnect(node, reason);
+    } catch {
+      // This node is closing, or the name is its own: nothing to end.
+    }
   }
 
   /** Whether `node` was connected at the last refresh (or dialed since). */

@@ -14,7 +14,11 @@ import { ClusterExtensions } from "./cluster_extensions.ts";
 import { ClusterDriver } from "./_cluster_driver.ts";
 import type { LocalReachabilityFactory } from "./_local_reachability.ts";
 import { MEMBERSHIP_EXTENSION } from "./_gossip_messages.ts";
-import { defaultReachability } from "./_default_reachability.ts";
+import { heartbeatReachability } from "./_default_reachability.ts";
+import {
+  type FailureDetectorSettings,
+  failureDetectorSettings,
+} from "./failure_detector.ts";
 
 /** Options of {@linkcode Cluster.join}. */
 export interface ClusterOptions {
@@ -48,6 +52,12 @@ export interface ClusterOptions {
   readonly joinRetryMs?: number;
   /** How long {@linkcode Cluster.join} waits to become up, in ms (default 30 000). */
   readonly joinTimeoutMs?: number;
+  /**
+   * The failure detector's settings (any subset; default
+   * `DEFAULT_FAILURE_DETECTOR_SETTINGS`: heartbeats every 250 ms to each of the 5 members that
+   * monitor a member, a dead or frozen member suspected within about 2 s).
+   */
+  readonly failureDetector?: Partial<FailureDetectorSettings>;
   /** The downing strategy and its timing (default: keep-majority after 5000 ms stable). */
   readonly downing?: DowningOptions;
   /** Where membership reports problems and downing decisions (default: the console). */
@@ -380,7 +390,8 @@ export async function joinCluster(
     downing: options.downing,
     random: options.random ?? Math.random,
     logger: options.logger ?? CONSOLE_LOGGER,
-    reachability: internal.reachability ?? defaultReachability,
+    reachability: internal.reachability ??
+      heartbeatReachability(failureDetectorSettings(options.failureDetector)),
   });
   const signal = options.signal;
   const onAbort = () => driver.close();

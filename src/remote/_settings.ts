@@ -12,7 +12,6 @@ import type { RemoteLogger } from "./_link.ts";
 import type { ExtensionRegistry } from "./extension.ts";
 import type { MessageCodecs } from "./codecs.ts";
 import { checkSecret } from "./handshake.ts";
-import type { PeerChange } from "./node.ts";
 import type { RemoteNodeOptions, RemoteTlsClientOptions } from "./options.ts";
 import { tcpTransport, type Transport } from "./transport/mod.ts";
 
@@ -186,8 +185,6 @@ export interface NodeContext {
     payload: unknown,
     reason?: "node-unreachable" | "mailbox-full",
   ): void;
-  /** Tells the listeners of RemoteNode.onPeerChange. */
-  peerChanged(change: PeerChange): void;
   /** The actor type registered under `name`, if any. */
   factory(
     name: string,

@@ -136,7 +136,13 @@ test("RemoteNode.connect() to a node's new address replaces the old one, for now
   assert.notEqual(newAddress, oldAddress);
   assert.equal(await a.node.connect(newAddress), "b");
   assert.deepEqual(a.node.peers(), [
-    { node: "b", address: newAddress, connected: true },
+    {
+      node: "b",
+      address: newAddress,
+      connected: true,
+      outbound: true,
+      inbound: 0,
+    },
   ]);
   assert.deepEqual(await ref.ask("items"), []);
 
@@ -149,7 +155,13 @@ test("RemoteNode.connect() to a node's new address replaces the old one, for now
     ref.tell("put", "at the new address");
     assert.deepEqual(await items(ref), ["at the new address"]);
     assert.deepEqual(a.node.peers(), [
-      { node: "b", address: newAddress, connected: true },
+      {
+        node: "b",
+        address: newAddress,
+        connected: true,
+        outbound: true,
+        inbound: 0,
+      },
     ]);
   } finally {
     await b2[Symbol.asyncDispose]();
@@ -172,7 +184,13 @@ test("RemoteNode.connect() to a new address moves a peer that still looks connec
   const lost = await hanging;
   assert.ok(isNodeUnreachableError(lost), String(lost));
   assert.deepEqual(a.node.peers(), [
-    { node: "b", address: b2.node.address, connected: true },
+    {
+      node: "b",
+      address: b2.node.address,
+      connected: true,
+      outbound: true,
+      inbound: 0,
+    },
   ]);
   ref.tell("put", "for the new process");
   assert.deepEqual(await ref.ask("items"), ["for the new process"]);
@@ -402,7 +420,8 @@ test("RemoteNode.disconnect() makes buffered tells dead letters and closes the n
   await b.node.connect(a.node.address); // b dials a too: an inbound connection on a
   await waitFor(() => a.node.inboundConnections === 1, "a accepted b");
   await relay[Symbol.asyncDispose]();
-  await waitFor(() => !a.node.peers()[0].connected, "node a saw the loss");
+  await waitFor(() => !a.node.peers()[0].outbound, "node a saw the loss");
+  assert.equal(a.node.peers()[0].connected, true, "b's connection is up");
   const dead: DeadLetter[] = [];
   a.a.deadLetters.subscribe((letter) => void dead.push(letter));
   const ref = a.node.ref<StoreProtocol>("b", "store");
