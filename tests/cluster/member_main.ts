@@ -16,9 +16,9 @@ import {
   ClusterExtensions,
   type ClusterMember,
   type MemberEvent,
+  StaticSeeds,
 } from "../../src/cluster/mod.ts";
 import { scriptArgs } from "../../src/platform/test_runtime.ts";
-import { staticSeeds } from "./support.ts";
 
 const argv = scriptArgs();
 const node = argv[0];
@@ -200,7 +200,7 @@ await system.spawn(control, undefined, { id: "control" });
 try {
   cluster = await Cluster.join(remote, {
     extensions,
-    discovery: staticSeeds(seeds),
+    discovery: new StaticSeeds(seeds),
     downing: stableAfter === undefined
       ? undefined
       : { stableAfterMs: Number(stableAfter) },

@@ -1,12 +1,11 @@
-// Helpers for the real-process membership tests and the detection bench: a static seed
-// discovery, cluster members in child processes (tests/cluster/member_main.ts) whose JSON lines
-// are parsed as they arrive, and a controller node that asks a member's "control" actor to leave,
+// Helpers for the real-process membership tests and the detection bench: cluster members in
+// child processes (tests/cluster/member_main.ts) whose JSON lines are parsed as they arrive,
+// and a controller node that asks a member's "control" actor to leave,
 // report its view, down a node, storm the others with messages, or exit.
 //
 // The control goes through remoting, not stdin, because spawnTestProcess (src/platform) starts
 // children with stdin closed in both runtimes.
 import { type ActorRef, ActorSystem, RemoteNode } from "../../mod.ts";
-import type { DiscoveredNode, Discovery } from "../../src/cluster/mod.ts";
 import { platform } from "../../src/platform/mod.ts";
 import {
   spawnTestProcess,
@@ -26,22 +25,6 @@ export const ON_CI: boolean =
     value !== undefined && value !== "" && value !== "0" && value !== "false")(
       platform.env("CI"),
     );
-
-/**
- * Discovery of a fixed list of seed addresses (the static-seeds provider of the discovery
- * branch is not on this one yet; this is the same contract in a few lines).
- *
- * @param addresses `host:port` of every seed.
- * @returns The discovery.
- */
-export function staticSeeds(addresses: readonly string[]): Discovery {
-  const nodes = addresses.map((address) => ({ address }));
-  return {
-    name: "static-seeds",
-    discover: (): Promise<DiscoveredNode[]> => Promise.resolve([...nodes]),
-    close: () => Promise.resolve(),
-  };
-}
 
 /** One line a member process prints (JSON), with `node` the printing member. */
 export type MemberLine =
