@@ -1,0 +1,229 @@
+// A cluster member in its own process, for the real-process membership tests and the detection
+// bench. Usage:
+//
+//   member_main <node> --seeds host:port,... [--hostname 127.0.0.1] [--port 0]
+//     [--cluster name] [--secret s] [--stable-after-ms n]
+//
+// It starts an ActorSystem and a RemoteNode (TCP, with the cluster's extensions), prints a ready
+// line with its address, joins with Cluster.join through the static seeds, and prints one JSON
+// line per membership event (`at` is the wall clock in ms, so a parent can time what it sees).
+// Its actor "control" obeys: view, leave, down, storm (message traffic to every other member's
+// "echo" actor, for the soak bench), stats, exit. The commands come through remoting because
+// the tests' process helper starts children with stdin closed.
+import { ActorSystem, defineActor, RemoteNode } from "../../mod.ts";
+import {
+  Cluster,
+  ClusterExtensions,
+  type ClusterMember,
+  type MemberEvent,
+  StaticSeeds,
+} from "../../src/cluster/mod.ts";
+import { scriptArgs } from "../../src/platform/test_runtime.ts";
+
+const argv = scriptArgs();
+const node = argv[0];
+const flags = new Map<string, string>();
+for (let i = 1; i < argv.length; i += 2) flags.set(argv[i], argv[i + 1]);
+if (node === undefined || node.startsWith("--") || !flags.has("--seeds")) {
+  console.error(
+    "usage: member_main <node> --seeds host:port,... [--hostname h] [--port p] [--cluster c] [--secret s] [--stable-after-ms n]",
+  );
+  throw new TypeError("member_main: missing node name or --seeds");
+}
+const seeds = flags.get("--seeds")!.split(",").filter((s) => s !== "");
+const stableAfter = flags.get("--stable-after-ms");
+
+function print(line: Record<string, unknown>): void {
+  console.log(JSON.stringify({ ...line, node, at: Date.now() }));
+}
+
+function view(m: ClusterMember) {
+  return {
+    node: m.node,
+    status: m.status,
+    reachable: m.reachable,
+    upNumber: m.upNumber,
+  };
+}
+
+function eventLine(event: MemberEvent): Record<string, unknown> {
+  if (event.type === "leader-changed") {
+    return {
+      type: "event",
+      event: event.type,
+      leader: event.leader?.node ?? null,
+    };
+  }
+  if (event.type === "self-downed") {
+    return { type: "event", event: event.type, reason: event.reason };
+  }
+  return {
+    type: "event",
+    event: event.type,
+    member: event.member.node,
+    status: event.member.status,
+    reachable: event.member.reachable,
+  };
+}
+
+const echo = defineActor({
+  name: "echo",
+  init: () => ({ count: 0 }),
+  handlers: {
+    echo: (_s, payload: string) => payload,
+    add: (s, _n: number) => {
+      s.count++;
+    },
+  },
+});
+
+const system = new ActorSystem({ node, logger: { error() {} } });
+const extensions = new ClusterExtensions();
+const remote = await RemoteNode.start(system, {
+  cluster: flags.get("--cluster") ?? "membership-processes",
+  secret: flags.get("--secret") ??
+    "membership multi-process secret, tests only",
+  hostname: flags.get("--hostname") ?? "127.0.0.1",
+  port: Number(flags.get("--port") ?? 0),
+  extensions: extensions.remote,
+  logger: { error() {} },
+});
+await system.spawn(echo, undefined, { id: "echo" });
+print({ type: "ready", address: remote.address });
+
+/** The message storm of the soak bench: asks and tells to every other member's echo actor. */
+class Storm {
+  asks = 0;
+  tells = 0;
+  failures = 0;
+  #on = false;
+  readonly #payload = "x".repeat(64);
+
+  start(members: () => readonly ClusterMember[]): void {
+    if (this.#on) return;
+    this.#on = true;
+    for (const m of members()) {
+      if (m.node === node) continue;
+      const ref = remote.ref<{ echo(p: string): string; add(n: number): void }>(
+        m.node,
+        "echo",
+      );
+      // 16 asks in flight per peer, each answered one followed by 4 tells.
+      for (let i = 0; i < 16; i++) {
+        void (async () => {
+          while (this.#on) {
+            try {
+              await ref.ask("echo", this.#payload, { timeoutMs: 10_000 });
+              this.asks++;
+              for (let t = 0; t < 4; t++) ref.tell("add", t);
+              this.tells += 4;
+            } catch {
+              this.failures++;
+              await new Promise((r) => setTimeout(r, 100));
+            }
+          }
+        })();
+      }
+    }
+  }
+
+  stop(): void {
+    this.#on = false;
+  }
+}
+
+let cluster: Cluster | undefined;
+const storm = new Storm();
+
+async function exit(): Promise<void> {
+  storm.stop();
+  await cluster?.close();
+  await remote.close();
+  await system.shutdown();
+}
+
+const control = defineActor({
+  name: "control",
+  init: () => ({}),
+  handlers: {
+    view: () => {
+      if (cluster === undefined) {
+        return {
+          self: node,
+          status: "joining",
+          leader: null,
+          converged: false,
+          members: [],
+        };
+      }
+      return {
+        self: node,
+        status: cluster.self.status,
+        leader: cluster.leader()?.node ?? null,
+        converged: cluster.converged(),
+        members: cluster.members().map(view),
+      };
+    },
+    leave: () => {
+      const c = cluster;
+      if (c === undefined) return "not joined";
+      c.leave().then(
+        () => print({ type: "left" }),
+        (error) => print({ type: "error", message: `leave: ${error}` }),
+      );
+      return "leaving";
+    },
+    down: (_s, target: string) => {
+      cluster?.down(target);
+      return "downed";
+    },
+    storm: (_s, on: boolean) => {
+      if (on && cluster !== undefined) {
+        const c = cluster;
+        storm.start(() => c.members());
+      } else storm.stop();
+      return on ? "storming" : "calm";
+    },
+    stats: () => ({
+      asks: storm.asks,
+      tells: storm.tells,
+      failures: storm.failures,
+    }),
+    exit: () => {
+      setTimeout(() => void exit(), 10);
+      return "bye";
+    },
+  },
+});
+await system.spawn(control, undefined, { id: "control" });
+
+try {
+  cluster = await Cluster.join(remote, {
+    extensions,
+    discovery: new StaticSeeds(seeds),
+    downing: stableAfter === undefined
+      ? undefined
+      : { stableAfterMs: Number(stableAfter) },
+    logger: {
+      error: (message, error) =>
+        print({
+          type: "log",
+          message: error === undefined ? message : `${message}: ${error}`,
+        }),
+    },
+  });
+} catch (error) {
+  print({ type: "error", message: `join: ${error}` });
+  await exit();
+}
+if (cluster !== undefined) {
+  print({
+    type: "joined",
+    members: cluster.members().map(view),
+    leader: cluster.leader()?.node ?? null,
+  });
+  for await (const event of cluster.events()) {
+    print(eventLine(event));
+    if (event.type === "self-downed") storm.stop();
+  }
+}
