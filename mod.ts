@@ -219,6 +219,7 @@ export {
   type ListenOptions,
   type NetAddr,
   NodeUnreachableError,
+  type PeerChange,
   type PeerInfo,
   ProtocolError,
   type RemoteErrorCode,

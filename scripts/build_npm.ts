@@ -15,7 +15,8 @@ const DEV_ONLY = new Set(["typescript", "fast-check", "@types/node"]);
 /**
  * deno.json imports that only an optional subpath loads: optional peer dependencies, so that
  * `npm install @troupe/troupe` does not install them (node-redis is most of the install size,
- * and only `@troupe/troupe/redis` needs it; postgres.js only `@troupe/troupe/postgres`). Each
+ * and only `@troupe/troupe/redis` and `@troupe/troupe/cluster/redis` need it; postgres.js only
+ * `@troupe/troupe/postgres`). Each
  * of those modules names its package when it is missing.
  */
 const OPTIONAL_PEERS = new Set(["redis", "postgres"]);

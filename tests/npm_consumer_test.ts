@@ -233,6 +233,14 @@ try {
 } catch (error) {
   result.redis = { code: error.code, message: error.message };
 }
+// The cluster entry point loads without redis; its Redis providers name the package.
+result.cluster = typeof (await import("@troupe/troupe/cluster")).StaticSeeds;
+try {
+  await import("@troupe/troupe/cluster/redis");
+  result.clusterRedis = "loaded";
+} catch (error) {
+  result.clusterRedis = { code: error.code, message: error.message };
+}
 console.log("RESULT " + JSON.stringify(result));
 `,
   "require.cjs": `
@@ -370,11 +378,23 @@ test({
     await runOk(TSC, ["-p", `${dir}/tsconfig.json`, "--pretty", "false"]);
     const result = resultOf(
       await runOk(process.execPath, [`${dir}/run.mjs`]),
-    ) as { main: number; redis: { code: string; message: string } };
+    ) as {
+      main: number;
+      redis: { code: string; message: string };
+      cluster: string;
+      clusterRedis: { code: string; message: string };
+    };
     assert.equal(result.main, 42);
     assert.equal(result.redis.code, "ERR_MODULE_NOT_FOUND");
     assert.match(result.redis.message, /"redis"/);
     assert.match(result.redis.message, /npm install redis@\^5/);
+    assert.equal(result.cluster, "function");
+    assert.equal(result.clusterRedis.code, "ERR_MODULE_NOT_FOUND");
+    assert.match(
+      result.clusterRedis.message,
+      /@troupe\/troupe\/cluster\/redis/,
+    );
+    assert.match(result.clusterRedis.message, /npm install redis@\^5/);
     const required = resultOf(
       await runOk(process.execPath, [`${dir}/require.cjs`]),
     );

@@ -13,13 +13,15 @@ import {
   type FailureDetectorSettings,
   failureDetectorSettings,
 } from "./failure_detector.ts";
-import { MonitorRing } from "./_monitor_ring.ts";
+import { ringSubjectsOf } from "./_monitor_ring.ts";
 import { PhiAccrualDetector } from "./_phi_accrual.ts";
 
 /**
- * A failure detector message between two nodes. `seq` is chosen by the monitor and echoed in
- * the ack; a monitor accepts an ack only for a heartbeat it sent to that subject and newer than
- * the last ack it accepted from it (so duplicated, reordered or stale acks count once at most).
+ * A failure detector message between two nodes. `seq` is chosen by the monitor (one counter per
+ * monitor, growing with every heartbeat it sends) and echoed in the ack; a monitor accepts an ack
+ * only from a current subject, with a `seq` no newer than the last heartbeat it sent that subject
+ * and newer than the last ack it accepted from it, so duplicated, reordered, stale or
+ * made-up acks count once at most (and acks from before a subject was added not at all).
  */
 export type HeartbeatMessage =
   | { readonly kind: "heartbeat"; readonly seq: number }
@@ -90,7 +92,22 @@ function isHeartbeatMessage(message: unknown): message is HeartbeatMessage {
  *   below the threshold reports them reachable again.
  * - Inbound messages that are not well-formed (an unknown `kind`, a `seq` that is not a
  *   non-negative safe integer, a sender that is not a string) are ignored without throwing, as
- *   are acks from non-subjects and acks whose `seq` was never sent or was already superseded.
+ *   are acks from non-subjects and acks whose `seq` is newer than the last heartbeat sent to
+ *   that subject or not newer than the last ack accepted from it.
+ *
+ * @example Wiring (the owner carries the messages and keeps the members current)
+ * ```ts ignore
+ * const monitor = new HeartbeatMonitor({
+ *   self: "node-a#1",
+ *   clock: systemClock,
+ *   settings: DEFAULT_FAILURE_DETECTOR_SETTINGS,
+ *   send: (to, message) => node.sendSystem(to, message), // must not queue behind user traffic
+ *   onReachability: (subject, reachable) => membership.observe(subject, reachable),
+ * });
+ * monitor.setMembers(["node-a#1", "node-b#1", "node-c#1"]); // on every membership change
+ * // for each failure detector message that arrives: monitor.receive(from, message);
+ * monitor.close(); // on leave or shutdown
+ * ```
  */
 export class HeartbeatMonitor {
   readonly #self: string;
@@ -170,16 +187,15 @@ export class HeartbeatMonitor {
    * @throws {TypeError} When `keys` is not an array of strings.
    */
   setMembers(keys: readonly string[]): void {
-    const ring = new MonitorRing(keys, this.#settings.monitoredBy);
+    const wanted = new Set(
+      ringSubjectsOf(keys, this.#self, this.#settings.monitoredBy),
+    );
     if (this.#closed) return;
-    const wanted = new Set(ring.subjectsOf(this.#self));
-    const members = new Set(ring.members);
     for (const [key, subject] of this.#subjects) {
-      if (!members.has(key)) {
-        this.#subjects.delete(key);
-      } else if (wanted.has(key)) {
+      if (wanted.has(key)) {
         subject.inRing = true;
-      } else if (subject.reachable) {
+      } else if (subject.reachable || !keys.includes(key)) {
+        // Reachable and out of the slice, or no longer a member: forgotten, no verdict.
         this.#subjects.delete(key);
       } else {
         subject.inRing = false;
@@ -260,8 +276,10 @@ export class HeartbeatMonitor {
     this.#dueAt = now + interval;
     this.#timer = this.#clock.setTimer(() => this.#tick(), interval);
     const errors: unknown[] = [];
-    for (const [key, subject] of [...this.#subjects]) {
+    for (const key of [...this.#subjects.keys()]) {
       if (this.#closed) return;
+      const subject = this.#subjects.get(key);
+      if (subject === undefined) continue;
       if (judge) {
         try {
           this.#judge(key, subject, now);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { test } from "../platform/test_harness.ts";
-import { MonitorRing } from "./_monitor_ring.ts";
+import { MonitorRing, ringSubjectsOf } from "./_monitor_ring.ts";
 
 const keysArb = fc.uniqueArray(
   fc.tuple(fc.string({ minLength: 1, maxLength: 12 }), fc.nat(1e6)).map((
@@ -130,4 +130,46 @@ test("MonitorRing rejects keys that are not strings and a k that is not an integ
     message: /monitoredBy must be an integer ≥ 1, got 0/,
   });
   assert.throws(() => new MonitorRing(["a"], 2.5), { name: "RangeError" });
+});
+
+test("ringSubjectsOf() finds exactly MonitorRing.subjectsOf(), for any order, duplicates and observer", () => {
+  fc.assert(
+    fc.property(
+      keysArb.chain((keys) =>
+        fc.tuple(
+          fc.constant(keys),
+          fc.shuffledSubarray(keys, { minLength: keys.length }),
+          fc.oneof(fc.constantFrom(...keys, "absent#0"), fc.string()),
+        )
+      ),
+      kArb,
+      ([keys, shuffled, observer], k) => {
+        const withDuplicates = [...shuffled, ...shuffled.slice(0, 5)];
+        assert.deepEqual(
+          ringSubjectsOf(withDuplicates, observer, k),
+          new MonitorRing(keys, k).subjectsOf(observer),
+        );
+      },
+    ),
+    { numRuns: 500 },
+  );
+  // "n512789#1" and "n749192#1" have the same ring hash: ties are ordered by key, both ways.
+  const tied = ["n512789#1", "n749192#1", "a#1", "b#1", "c#1", "d#1"];
+  for (const observer of tied) {
+    for (const k of [1, 2, 5]) {
+      assert.deepEqual(
+        ringSubjectsOf([...tied].reverse(), observer, k),
+        new MonitorRing(tied, k).subjectsOf(observer),
+      );
+    }
+  }
+  const ring = new MonitorRing(tied, 1);
+  assert.equal(
+    ring.members.indexOf("n749192#1") - ring.members.indexOf("n512789#1"),
+    1,
+  );
+  assert.throws(() => ringSubjectsOf([1] as unknown as string[], "a", 1), {
+    name: "TypeError",
+  });
+  assert.throws(() => ringSubjectsOf(["a"], "a", 0), { name: "RangeError" });
 });

@@ -41,9 +41,10 @@
  * that is jittery all the time raises the observed deviation and with it the tolerance. A monitor
  * whose own process stalled (its tick runs more than half an interval late) sends but takes no
  * verdict on that tick, so the acks that queued up during its own stall are read before it
- * judges. The suggested `I = 500 ms, P = 1500 ms` would give `500 + 1500 + 522 + 500 ≈ 3.02 s`,
- * over the whole 3 s budget before any gossip, so the defaults halve the interval and trim the
- * pause instead.
+ * judges. An interval of 500 ms with a 1500 ms pause would give
+ * `500 + 1500 + 522 + 500 ≈ 3.02 s`, the whole 3 s budget before any confirmation or gossip, so
+ * the defaults halve the interval and trim the pause instead (at the price of 20 heartbeats and
+ * 20 acks per second per node with `k = 5`).
  */
 export interface FailureDetectorSettings {
   /** How often a monitor sends a heartbeat to each subject, in ms (> 0). Default 250. */

@@ -41,3 +41,59 @@ export {
 } from "./errors.ts";
 // The core types membership names in its signatures, so this entry point documents itself.
 export type * from "../../mod.ts";
+// Membership tables, leases and discovery providers (memory, static, table, Kubernetes) and
+// their conformance suites.
+export {
+  ClusterClosedError,
+  ClusterStoreUnavailableError,
+  type ClusterStoreUnavailableErrorOptions,
+  CorruptClusterDataError,
+  DiscoveryForbiddenError,
+  DiscoveryResponseError,
+  DiscoveryUnavailableError,
+  isClusterClosedError,
+  isClusterStoreUnavailableError,
+  isCorruptClusterDataError,
+  isDiscoveryForbiddenError,
+  isDiscoveryResponseError,
+  isDiscoveryUnavailableError,
+} from "./errors.ts";
+export {
+  checkExpectedVersion,
+  checkMemberRow,
+  checkMemberRows,
+  checkStatusMove,
+  memberKey,
+  MemoryMembershipTable,
+} from "./memory_membership_table.ts";
+export {
+  type ConformanceCase,
+  type ConformanceOptions,
+  membershipTableConformance,
+  type MembershipTableFixture,
+} from "./membership_table_conformance.ts";
+export {
+  formatNodeAddress,
+  type NodeAddress,
+  parseNodeAddress,
+  StaticSeeds,
+} from "./discovery/static_seeds.ts";
+export {
+  checkLeaseAcquire,
+  checkLeaseName,
+  checkLeaseOwner,
+  MemoryLease,
+  type MemoryLeaseOptions,
+} from "./memory_lease.ts";
+export { leaseConformance, type LeaseFixture } from "./lease_conformance.ts";
+// The clock MemoryLease takes, so this entry point documents itself completely.
+export type { Clock, TimerHandle } from "../timer/mod.ts";
+export { TableDiscovery } from "./discovery/table_discovery.ts";
+export {
+  KubernetesDiscovery,
+  type KubernetesDiscoveryOptions,
+} from "./discovery/kubernetes.ts";
+export {
+  discoveryConformance,
+  type DiscoveryFixture,
+} from "./discovery/discovery_conformance.ts";

@@ -17,6 +17,8 @@
  */
 import type {
   ConnectOptions,
+  HttpsGetOptions,
+  HttpsResponse,
   ListenOptions,
   NetAddr,
   Platform,
@@ -25,6 +27,7 @@ import type {
   TimerHandle,
 } from "./types.ts";
 import { acceptUntilClosed, TcpConnBase } from "./_tcp_conn.ts";
+import { BodyCollector } from "./_body_collector.ts";
 
 /** Bytes asked of the socket per read when the reader brings no buffer. */
 const READ_CHUNK_SIZE = 64 * 1024;
@@ -503,12 +506,46 @@ function envAllowed(name: string): boolean {
   }
 }
 
+/** `fetch` through a client that trusts the extra CAs (`Deno.createHttpClient`). */
+async function denoHttpsGet(
+  url: string,
+  options: HttpsGetOptions,
+): Promise<HttpsResponse> {
+  options.signal?.throwIfAborted();
+  if (new URL(url).protocol !== "https:") {
+    throw new TypeError(`Cannot send an HTTPS request to "${url}": not https:`);
+  }
+  const client = Deno.createHttpClient({
+    caCerts: [...(options.caCertificates ?? [])],
+  });
+  try {
+    const response = await fetch(url, {
+      headers: { ...options.headers },
+      signal: options.signal,
+      redirect: "manual",
+      client,
+    });
+    const body = new BodyCollector(options.maxBodyBytes);
+    if (response.body !== null) {
+      for await (const chunk of response.body) body.add(chunk);
+    }
+    return {
+      status: response.status,
+      headers: Object.fromEntries(response.headers),
+      body: body.bytes(),
+    };
+  } finally {
+    client.close();
+  }
+}
+
 /**
  * The {@linkcode Platform} of the Deno runtime: TCP through `Deno.listen`/`Deno.connect`, TLS
  * through `Deno.listenTls` and, for clients, `Deno.connect` upgraded by `Deno.startTls` (rather
  * than `Deno.connectTls`, so that the `AbortSignal` covers the TCP connect and the certificate can
  * be checked against a server name other than the address dialled), time through
- * `performance.now()` and `setTimeout`, and `Deno.env`.
+ * `performance.now()` and `setTimeout`, `Deno.env`, HTTPS through `fetch` with a client of
+ * `Deno.createHttpClient` (for extra CAs), and `Deno.readTextFile`.
  *
  * Reading an environment variable that the process may not read gives `undefined` and never
  * prompts for the permission.
@@ -586,6 +623,14 @@ export const denoPlatform: Platform = {
     else if (handle instanceof DenoImmediateHandle) {
       clearImmediate(handle.immediate);
     }
+  },
+
+  httpsGet(url: string, options: HttpsGetOptions = {}): Promise<HttpsResponse> {
+    return denoHttpsGet(url, options);
+  },
+
+  readTextFile(path: string): Promise<string> {
+    return Deno.readTextFile(path);
   },
 
   env(name: string): string | undefined {

@@ -1,5 +1,6 @@
 /**
- * Troupe's platform layer: TCP, monotonic time, timers and environment variables of the runtime
+ * Troupe's platform layer: TCP, HTTPS requests, monotonic time, timers, environment variables and
+ * text files of the runtime
  * Troupe runs on, behind one {@linkcode Platform} interface. The rest of Troupe reaches the
  * runtime only through {@linkcode platform}; the npm build points it at the Node implementation.
  *
@@ -20,6 +21,8 @@ import type { Platform } from "./types.ts";
 
 export type {
   ConnectOptions,
+  HttpsGetOptions,
+  HttpsResponse,
   ListenOptions,
   NetAddr,
   Platform,

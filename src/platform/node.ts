@@ -14,6 +14,8 @@
  *
  * @module
  */
+import { readFile } from "node:fs/promises";
+import * as https from "node:https";
 import * as net from "node:net";
 import process from "node:process";
 import * as tls from "node:tls";
@@ -25,6 +27,8 @@ import {
 } from "node:timers";
 import type {
   ConnectOptions,
+  HttpsGetOptions,
+  HttpsResponse,
   ListenOptions,
   NetAddr,
   Platform,
@@ -33,6 +37,7 @@ import type {
   TimerHandle,
 } from "./types.ts";
 import { acceptUntilClosed, TcpConnBase } from "./_tcp_conn.ts";
+import { BodyCollector } from "./_body_collector.ts";
 
 /** Bytes the readable queues before the socket is paused. */
 const READ_HIGH_WATER_MARK = 64 * 1024;
@@ -243,9 +248,76 @@ class NodeTimerHandle implements TimerHandle {
   }
 }
 
+/** `https.get` with the extra CAs beside Node's roots, and no keep-alive agent. */
+function nodeHttpsGet(
+  url: string,
+  options: HttpsGetOptions,
+): Promise<HttpsResponse> {
+  const { signal } = options;
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const target = new URL(url);
+    if (target.protocol !== "https:") {
+      reject(
+        new TypeError(`Cannot send an HTTPS request to "${url}": not https:`),
+      );
+      return;
+    }
+    let settled = false;
+    const finish = (error: unknown, response?: HttpsResponse): void => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener("abort", onAbort);
+      if (error === undefined) resolve(response!);
+      else {
+        request.destroy();
+        reject(error);
+      }
+    };
+    const onAbort = (): void => finish(signal?.reason);
+    const request = https.get(target, {
+      headers: { ...options.headers },
+      // Deno adds caCerts to its default roots; Node's `ca` replaces them, so add them here.
+      ca: options.caCertificates === undefined
+        ? undefined
+        : [...tls.rootCertificates, ...options.caCertificates],
+      agent: false,
+    }, (response) => {
+      const body = new BodyCollector(options.maxBodyBytes);
+      response.on("data", (chunk: Uint8Array) => {
+        try {
+          body.add(chunk);
+        } catch (error) {
+          finish(error);
+        }
+      });
+      response.on("error", (error) => finish(error));
+      response.on("end", () => {
+        const headers: Record<string, string> = {};
+        for (const [name, value] of Object.entries(response.headers)) {
+          if (value !== undefined) {
+            headers[name] = Array.isArray(value) ? value.join(", ") : value;
+          }
+        }
+        finish(undefined, {
+          status: response.statusCode ?? 0,
+          headers,
+          body: body.bytes(),
+        });
+      });
+    });
+    request.on("error", (error) => finish(error));
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
 /**
  * The {@linkcode Platform} of Node.js (20 or later): TCP through `node:net`, TLS through
- * `node:tls`, time through `performance.now()` and `node:timers`, and `process.env`.
+ * `node:tls`, HTTPS through `node:https`, time through `performance.now()` and `node:timers`,
+ * `process.env`, and files through `node:fs/promises`.
  *
  * @example Echo one message over loopback
  * ```ts
@@ -375,5 +447,13 @@ export const nodePlatform: Platform = {
 
   env(name: string): string | undefined {
     return process.env[name];
+  },
+
+  httpsGet(url: string, options: HttpsGetOptions = {}): Promise<HttpsResponse> {
+    return nodeHttpsGet(url, options);
+  },
+
+  readTextFile(path: string): Promise<string> {
+    return readFile(path, "utf8");
   },
 };

@@ -151,6 +151,31 @@ export interface TimerHandle {
   unref(): void;
 }
 
+/** Options for {@linkcode Platform.httpsGet}. */
+export interface HttpsGetOptions {
+  /** Request headers (for example `authorization`). */
+  readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * Extra trust anchors in PEM format, added to the runtime's default roots: for a server whose
+   * certificate is signed by a private CA, such as a Kubernetes API server.
+   */
+  readonly caCertificates?: readonly string[];
+  /** Aborts the request (connection, handshake, or reading the body); it rejects with the reason. */
+  readonly signal?: AbortSignal;
+  /** The largest body accepted, in bytes (default 64 MiB); a larger one rejects the request. */
+  readonly maxBodyBytes?: number;
+}
+
+/** The answer to {@linkcode Platform.httpsGet}. */
+export interface HttpsResponse {
+  /** The HTTP status code. */
+  readonly status: number;
+  /** The response headers, with lower-case names. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The whole body. */
+  readonly body: Uint8Array;
+}
+
 /** Everything Troupe needs from the JavaScript runtime it runs on. */
 export interface Platform {
   /** Which runtime this is. */
@@ -173,4 +198,12 @@ export interface Platform {
   clearTimer(handle: TimerHandle): void;
   /** Reads an environment variable; `undefined` when unset or when access is not permitted. */
   env(name: string): string | undefined;
+  /**
+   * Sends an HTTPS GET request and reads the whole answer (redirects are not followed). Rejects
+   * with a `TypeError` for a URL that is not `https:`, with the signal's reason when aborted,
+   * and with the runtime's error when the connection or the certificate check fails.
+   */
+  httpsGet(url: string, options?: HttpsGetOptions): Promise<HttpsResponse>;
+  /** Reads a UTF-8 text file (for example a mounted secret); rejects when it cannot be read. */
+  readTextFile(path: string): Promise<string>;
 }

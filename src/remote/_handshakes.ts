@@ -1,26 +1,15 @@
-// The handshake of every connection, both ways: dialing (the dialer proves first) and
-// accepting (caps on handshakes in progress, in all and per source address, and a rate limit
-// on failed proofs per address), with small frames only until the peer has proved itself.
-// It also tracks every connection until its socket is released, so close() can wait for them.
+// The handshake of every connection, both ways: dialing and accepting (caps on handshakes in
+// progress, in all and per source address, and a rate limit on failed proofs per address), with
+// small frames only until the peer has proved itself. The messages exchanged are in
+// _handshake_exchange.ts. It also tracks every connection until its socket is released, so
+// close() can wait for them.
 import type { ConnectOptions, TcpConn } from "../platform/mod.ts";
 import type { Clock } from "../timer/mod.ts";
 import { Link, type RemoteLogger } from "./_link.ts";
 import type { AuthFailureSettings, Settings } from "./_settings.ts";
-import {
-  HandshakeRefusedError,
-  isNodeUnreachableError,
-  NodeUnreachableError,
-} from "./errors.ts";
-import {
-  AuthFailureLimiter,
-  newNonce,
-  prove,
-  RateLimitedLogger,
-  sourceKey,
-  verify,
-  verifyAny,
-} from "./handshake.ts";
-import { PROTOCOL_VERSION, type RemoteMessage } from "./protocol/mod.ts";
+import { isNodeUnreachableError, NodeUnreachableError } from "./errors.ts";
+import { sourceKey } from "./handshake.ts";
+import { HandshakeExchange, RATE_LIMITED } from "./_handshake_exchange.ts";
 import {
   FrameConnection,
   type FrameConnectionOptions,
@@ -28,13 +17,6 @@ import {
 
 /** The largest frame a connection may send before its handshake is done (a Hello is < 1 KiB). */
 const HANDSHAKE_MAX_FRAME_BYTES = 4096;
-/** The most source addresses whose failed proofs are remembered. */
-const AUTH_FAILURE_ADDRESSES = 4096;
-/** At most this many handshake log lines per interval; the rest are counted. */
-const HANDSHAKE_LOG_LINES = 10;
-const HANDSHAKE_LOG_INTERVAL_MS = 10_000;
-const RATE_LIMITED =
-  "too many failed proofs from this address; try again later";
 
 function splitAddress(address: string): { hostname: string; port: number } {
   const match = typeof address === "string"
@@ -75,22 +57,13 @@ export interface Handshaken {
   readonly extensions: ReadonlySet<string>;
 }
 
-/** What a handshake learnt of the other node. */
-interface Greeted {
-  readonly node: string;
-  readonly extensions: ReadonlySet<string>;
-}
-
 export class Handshakes {
   readonly #node: string;
   readonly #address: string;
-  readonly #keys: readonly CryptoKey[];
   readonly #settings: Settings;
   readonly #clock: Clock;
   readonly #logger: RemoteLogger;
   readonly #closed: () => boolean;
-  /** The Hello/Welcome field announcing this node's extensions (absent when none). */
-  readonly #announce: { readonly extensions?: readonly string[] };
   /** Every connection until its socket is released, so close() can wait for it. */
   readonly #connections = new Set<FrameConnection>();
   /** Links whose handshake is in progress, both directions. */
@@ -100,32 +73,16 @@ export class Handshakes {
   readonly #bySource = new Map<string, number>();
   // Connection attempts not yet connected (close() aborts them).
   readonly #dials = new Set<AbortController>();
-  readonly #authFailures: AuthFailureLimiter;
-  readonly #log: RateLimitedLogger;
-  readonly #loggedRefusals = new WeakSet<object>();
+  readonly #exchange: HandshakeExchange;
 
   constructor(options: HandshakesOptions) {
     this.#node = options.node;
     this.#address = options.address;
-    this.#keys = options.keys;
     this.#settings = options.settings;
     this.#clock = options.clock;
     this.#logger = options.logger;
     this.#closed = options.closed;
-    this.#announce = options.extensions.length === 0
-      ? {}
-      : { extensions: [...options.extensions] };
-    const now = () => options.clock.now();
-    this.#authFailures = new AuthFailureLimiter({
-      ...options.authFailures,
-      maxAddresses: AUTH_FAILURE_ADDRESSES,
-      now,
-    });
-    this.#log = new RateLimitedLogger(options.logger, {
-      maxLines: HANDSHAKE_LOG_LINES,
-      intervalMs: HANDSHAKE_LOG_INTERVAL_MS,
-      now,
-    });
+    this.#exchange = new HandshakeExchange(options);
   }
 
   /**
@@ -172,7 +129,7 @@ export class Handshakes {
     const link = this.#link(conn, `node at ${address}`);
     this.#inProgress.add(link);
     try {
-      const peer = await this.#dialerHandshake(link, expectedNode);
+      const peer = await this.#exchange.dial(link, expectedNode);
       if (this.#closed()) {
         throw new NodeUnreachableError(address, "this node is closed");
       }
@@ -205,13 +162,13 @@ export class Handshakes {
     const source = sourceKey(host);
     // Until the peer has proved itself, what it makes us log goes through a rate limit, once
     // per connection (the catch below), not through the link.
-    const log = this.#log;
+    const log = this.#exchange.log;
     let logger: RemoteLogger | null = null;
     const link = this.#link(conn, `connection from ${remote}`, {
       error: (message, error) => logger?.error(message, error),
     });
     if (this.#inbound >= this.#settings.maxPendingHandshakes) {
-      this.#refuse(
+      this.#exchange.refuse(
         link,
         "busy",
         `too many handshakes in progress (${this.#settings.maxPendingHandshakes})`,
@@ -223,7 +180,7 @@ export class Handshakes {
     const perSource = this.#settings.maxPendingHandshakesPerAddress;
     if (fromSource >= perSource) {
       // One address must not hold every slot and so lock the cluster's own nodes out.
-      this.#refuse(
+      this.#exchange.refuse(
         link,
         "busy",
         `too many handshakes in progress from ${source} (${perSource})`,
@@ -231,15 +188,15 @@ export class Handshakes {
       );
       return undefined;
     }
-    if (!this.#authFailures.allows(source)) {
-      this.#refuse(link, "rate-limited", RATE_LIMITED, log);
+    if (!this.#exchange.allows(source)) {
+      this.#exchange.refuse(link, "rate-limited", RATE_LIMITED, log);
       return undefined;
     }
     this.#inbound++;
     this.#bySource.set(source, fromSource + 1);
     this.#inProgress.add(link);
     try {
-      const peer = await this.#listenerHandshake(link, source);
+      const peer = await this.#exchange.listen(link, source);
       logger = this.#logger;
       if (this.#closed()) {
         link.close("node closing");
@@ -247,9 +204,9 @@ export class Handshakes {
       }
       return { link, peerNode: peer.node, extensions: peer.extensions };
     } catch (error) {
-      // #refuse logs what it refuses; timeouts, the dialer's own refusals, oversized or
+      // refuse() logs what it refuses; timeouts, the dialer's own refusals, oversized or
       // malformed frames and early closes are logged here: a failed handshake is never silent.
-      if (!this.#loggedRefusals.has(error as object)) {
+      if (!this.#exchange.logged(error)) {
         log.error(`Handshake with ${link.description} failed`, error);
       }
       link.close("handshake failed");
@@ -299,7 +256,7 @@ export class Handshakes {
 
   /** Writes out the handshake log lines held back by the rate limit. */
   flushLog(): void {
-    this.#log.flush();
+    this.#exchange.log.flush();
   }
 
   // The transport closes a connection whose buffer passes its hard limit; the peer refuses
@@ -337,198 +294,5 @@ export class Handshakes {
     const link = new Link(frames, description, logger);
     link.sendLimit = this.#settings.maxSendBufferBytes;
     return link;
-  }
-
-  /** The peer has proved itself: full-size frames from now on. */
-  #authenticated(link: Link): void {
-    link.frames.maxFrameBytes = this.#settings.maxFrameBytes;
-  }
-
-  /** The next handshake message, within what is left of the handshake's time. */
-  #next(link: Link, deadline: number): Promise<RemoteMessage> {
-    return link.next(this.#clock, Math.max(1, deadline - this.#clock.now()));
-  }
-
-  /** The checks both sides make of the other's greeting (a Hello or a Welcome). */
-  #checkGreeting(
-    link: Link,
-    greeting: { readonly protocolVersion: number; readonly cluster: string },
-    logger: RemoteLogger,
-  ): void {
-    if (greeting.protocolVersion !== PROTOCOL_VERSION) {
-      throw this.#refuse(
-        link,
-        "version",
-        `protocol version ${greeting.protocolVersion} is not supported: ` +
-          `this node speaks version ${PROTOCOL_VERSION}`,
-        logger,
-      );
-    }
-    const cluster = this.#settings.cluster;
-    if (greeting.cluster !== cluster) {
-      throw this.#refuse(
-        link,
-        "cluster",
-        `cluster "${greeting.cluster}" is not "${cluster}"`,
-        logger,
-      );
-    }
-  }
-
-  async #dialerHandshake(
-    link: Link,
-    expectedNode: string | undefined,
-  ): Promise<Greeted> {
-    const s = this.#settings;
-    const deadline = this.#clock.now() + s.handshakeTimeoutMs;
-    const dialerNonce = newNonce();
-    link.send({
-      kind: "hello",
-      protocolVersion: PROTOCOL_VERSION,
-      node: this.#node,
-      address: this.#address,
-      cluster: s.cluster,
-      nonce: dialerNonce,
-      ...this.#announce,
-    });
-    const welcome = await this.#next(link, deadline);
-    if (welcome.kind === "refused") {
-      throw new HandshakeRefusedError(welcome.code, welcome.reason);
-    }
-    if (welcome.kind !== "welcome") {
-      throw this.#refuse(
-        link,
-        "protocol",
-        `expected welcome, got ${welcome.kind}`,
-      );
-    }
-    this.#checkGreeting(link, welcome, this.#logger);
-    if (expectedNode !== undefined && welcome.node !== expectedNode) {
-      throw this.#refuse(
-        link,
-        "node",
-        `expected node "${expectedNode}" at this address, found "${welcome.node}"`,
-      );
-    }
-    const facts = {
-      cluster: s.cluster,
-      dialerNode: this.#node,
-      listenerNode: welcome.node,
-      dialerNonce,
-      listenerNonce: welcome.nonce,
-    };
-    // The dialer proves first, always with its current secret.
-    link.send({
-      kind: "proof",
-      proof: await prove(this.#keys[0], "dialer", facts),
-    });
-    const accepted = await this.#next(link, deadline);
-    if (accepted.kind === "refused") {
-      throw new HandshakeRefusedError(accepted.code, accepted.reason);
-    }
-    if (accepted.kind !== "accepted") {
-      throw this.#refuse(
-        link,
-        "protocol",
-        `expected accepted, got ${accepted.kind}`,
-      );
-    }
-    if (!await verify(this.#keys[0], "listener", facts, accepted.proof)) {
-      throw this.#refuse(
-        link,
-        "auth",
-        "the listener's proof does not match the cluster secret",
-      );
-    }
-    this.#authenticated(link);
-    return { node: welcome.node, extensions: new Set(welcome.extensions) };
-  }
-
-  async #listenerHandshake(link: Link, source: string): Promise<Greeted> {
-    const s = this.#settings;
-    const deadline = this.#clock.now() + s.handshakeTimeoutMs;
-    const log = this.#log;
-    const hello = await this.#next(link, deadline);
-    if (hello.kind !== "hello") {
-      throw this.#refuse(
-        link,
-        "protocol",
-        `expected hello, got ${hello.kind}`,
-        log,
-      );
-    }
-    this.#checkGreeting(link, hello, log);
-    if (hello.node === this.#node) {
-      throw this.#refuse(
-        link,
-        "protocol",
-        "a node cannot connect to itself",
-        log,
-      );
-    }
-    const listenerNonce = newNonce();
-    const facts = {
-      cluster: s.cluster,
-      dialerNode: hello.node,
-      listenerNode: this.#node,
-      dialerNonce: hello.nonce,
-      listenerNonce,
-    };
-    // Nothing derived from the secret goes out before the dialer's proof has been checked.
-    link.send({
-      kind: "welcome",
-      protocolVersion: PROTOCOL_VERSION,
-      node: this.#node,
-      address: this.#address,
-      cluster: s.cluster,
-      nonce: listenerNonce,
-      ...this.#announce,
-    });
-    const proof = await this.#next(link, deadline);
-    if (proof.kind === "refused") {
-      throw new HandshakeRefusedError(proof.code, proof.reason);
-    }
-    if (proof.kind !== "proof") {
-      throw this.#refuse(
-        link,
-        "protocol",
-        `expected proof, got ${proof.kind}`,
-        log,
-      );
-    }
-    // The token is taken before the check, so proofs sent at once on parallel connections
-    // cannot all be checked before the first failure counts; a valid proof gives it back.
-    if (!this.#authFailures.take(source)) {
-      throw this.#refuse(link, "rate-limited", RATE_LIMITED, log);
-    }
-    const key = await verifyAny(this.#keys, "dialer", facts, proof.proof);
-    if (key !== undefined) this.#authFailures.refund(source);
-    if (key === undefined) {
-      throw this.#refuse(
-        link,
-        "auth",
-        "the dialer's proof does not match the cluster secret",
-        log,
-      );
-    }
-    const answer = await prove(key, "listener", facts);
-    if (link.closed) throw link.closeError;
-    this.#authenticated(link);
-    link.send({ kind: "accepted", proof: answer });
-    return { node: hello.node, extensions: new Set(hello.extensions) };
-  }
-
-  /** Tells the other side why, logs it, and returns the error to throw. */
-  #refuse(
-    link: Link,
-    code: string,
-    reason: string,
-    logger: RemoteLogger = this.#logger,
-  ): HandshakeRefusedError {
-    const error = new HandshakeRefusedError(code, reason);
-    this.#loggedRefusals.add(error);
-    logger.error(`Refused ${link.description}`, error);
-    link.sendAndClose({ kind: "refused", code, reason }, reason, this.#clock);
-    return error;
   }
 }

@@ -29,6 +29,8 @@ export class Link {
   onClose: ((error: unknown) => void) | null = null;
   closed = false;
   closeError: unknown = undefined;
+  /** The address the other node announced in its Hello or Welcome (where it listens). */
+  announcedAddress: string | undefined = undefined;
   receivedSinceTick = false;
   sentSinceTick = false;
   /** Heartbeat ticks in a row with nothing received (see tick). */
@@ -59,6 +61,31 @@ export class Link {
     return true;
   }
 
+  /**
+   * One heartbeat tick of a connection in use (see tick); on the dialing side (`ping`), a Ping
+   * goes out when nothing else did since the last tick.
+   */
+  beat(
+    settings: { heartbeatIntervalMs: number; heartbeatTimeoutMs: number },
+    peerNode: string,
+    ping: boolean,
+  ): void {
+    const { heartbeatIntervalMs, heartbeatTimeoutMs } = settings;
+    if (
+      !this.tick(heartbeatIntervalMs, heartbeatTimeoutMs, peerNode) || !ping
+    ) {
+      return;
+    }
+    if (!this.sentSinceTick) {
+      try {
+        this.send({ kind: "ping", id: 0 });
+      } catch {
+        // The connection closed under us: its close handler took care of it.
+      }
+    }
+    this.sentSinceTick = false;
+  }
+
   constructor(
     frames: FrameConnection,
     description: string,
@@ -86,7 +113,13 @@ export class Link {
     }
     if (this.onMessage !== null) {
       this.onMessage(message);
-    } else if (this.#waiter !== null) {
+      return;
+    }
+    // Still in the handshake.
+    if (message.kind === "hello" || message.kind === "welcome") {
+      this.announcedAddress = message.address;
+    }
+    if (this.#waiter !== null) {
       const waiter = this.#waiter;
       this.#waiter = null;
       waiter.resolve(message);

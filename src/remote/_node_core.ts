@@ -1,5 +1,5 @@
 // The node that composes the parts of remoting: its listener and accept loop, the handshakes,
-// one Peer (dialing side) per known node and one Session per accepted connection, registered
+// one association per other node (both directions of it: see _association.ts), registered
 // factories, the heartbeat, and close(). RemoteNode (node.ts) is its public face.
 import {
   type ActorDefinition,
@@ -21,11 +21,11 @@ import {
 import type { Clock } from "../timer/mod.ts";
 import { type Handshaken, Handshakes } from "./_handshakes.ts";
 import type { RemoteLogger } from "./_link.ts";
-import type { PeerInfo, RemoteNodeCounts } from "./node.ts";
-import { Peer, type PeerCounts } from "./_peer.ts";
+import type { PeerChange, PeerInfo, RemoteNodeCounts } from "./node.ts";
+import { Associations } from "./_associations.ts";
+import type { Peer } from "./_peer.ts";
 import { RemoteActorRef } from "./_remote_ref.ts";
 import { PlainRequest } from "./_requests.ts";
-import { Session } from "./_session.ts";
 import {
   type AuthFailureSettings,
   type NodeContext,
@@ -64,8 +64,7 @@ export class NodeCore implements NodeContext {
     string,
     ActorDefinition<unknown, unknown, Handlers<unknown>>
   >();
-  readonly #peers = new Map<string, Peer>();
-  readonly #sessions = new Set<Session>();
+  readonly #associations: Associations = new Associations(this);
   #accepting: Promise<void> = Promise.resolve();
   #closing: Promise<void> | null = null;
   #heartbeat: TimerHandle | null = null;
@@ -102,15 +101,7 @@ export class NodeCore implements NodeContext {
     this.#armHeartbeat();
   }
 
-  /**
-   * Starts a node for `system`: listens, and is ready to connect to others.
-   *
-   * @param system The actor system (its `node` name is this node's name).
-   * @param options Cluster, secret, network and codec options.
-   * @returns The running node.
-   * @throws {TypeError} When an option is invalid.
-   * @throws {RangeError} When a number is out of range, or a secret is shorter than 16 bytes.
-   */
+  /** See RemoteNode.start. */
   static async start(
     system: ActorSystem,
     options: RemoteNodeOptions,
@@ -154,13 +145,7 @@ export class NodeCore implements NodeContext {
     return this.#system;
   }
 
-  /**
-   * Registers an actor type by name, so other nodes can spawn it here.
-   *
-   * @param name The factory name.
-   * @param definition The actor type.
-   * @throws {TypeError} When the name is taken or invalid.
-   */
+  /** See RemoteNode.register. */
   register<A, S, H extends Handlers<S>>(
     name: string,
     definition: ActorDefinition<A, S, H>,
@@ -181,16 +166,7 @@ export class NodeCore implements NodeContext {
     );
   }
 
-  /**
-   * Connects to the node at `address` (if not connected yet) and learns its name. The node's
-   * known address becomes `address`, so reconnects dial it; a node connected at another address
-   * has moved (a process restarted elsewhere): its old connection is dropped as lost.
-   *
-   * @param address `host:port`.
-   * @returns The node's name.
-   * @throws {HandshakeRefusedError} When either side refuses the handshake.
-   * @throws {NodeUnreachableError} When the node cannot be reached.
-   */
+  /** See RemoteNode.connect. */
   async connect(address: string): Promise<string> {
     this.#checkOpen();
     const link = await this.dial(address);
@@ -198,32 +174,13 @@ export class NodeCore implements NodeContext {
       link.link.close("node closing");
       throw new NodeUnreachableError(this.node, "this node is closed");
     }
-    const node = link.peerNode;
-    let peer = this.#peers.get(node);
-    if (peer === undefined) {
-      peer = new Peer(this, node, address);
-      this.#peers.set(node, peer);
-    }
     // The address that answered is where the node is now: reconnects go there.
-    peer.adopt(link.link, address, link.extensions);
-    return node;
+    this.#associations.dialed(link, address);
+    return link.peerNode;
   }
 
-  /**
-   * A ref to an actor on another node (or this one). Messages are typed by `P`.
-   *
-   * @param node The node's name (connected before with {@linkcode RemoteNode.connect}).
-   * @param path The actor's path there.
-   * @returns The ref.
-   * @throws {TypeError} When the node is unknown, or the actor is not running on this node.
-   */
+  /** See RemoteNode.ref. @throws {TypeError} When the node is unknown. */
   ref<P = UnknownProtocol>(node: string, path: string): ActorRef<P>;
-  /**
-   * A ref from an address string `troupe://node/path` (as refs serialize).
-   *
-   * @param address The address.
-   * @returns The ref.
-   */
   ref<P = UnknownProtocol>(address: string): ActorRef<P>;
   ref<P = UnknownProtocol>(nodeOrAddress: string, path?: string): ActorRef<P> {
     const { node, path: actorPath } = path === undefined
@@ -242,14 +199,7 @@ export class NodeCore implements NodeContext {
     ) as unknown as ActorRef<P>;
   }
 
-  /**
-   * Looks an actor up on another node.
-   *
-   * @param node The node's name.
-   * @param path The actor's path there.
-   * @param options Timeout.
-   * @returns Its ref, or `undefined` when no actor runs at `path`.
-   */
+  /** See RemoteNode.lookup. */
   async lookup<P = UnknownProtocol>(
     node: string,
     path: string,
@@ -269,20 +219,11 @@ export class NodeCore implements NodeContext {
       options?.timeoutMs,
     );
     if (!found) return undefined;
-    peer.markRunning(path);
+    peer.watches.markRunning(path);
     return new RemoteActorRef(peer, path) as unknown as ActorRef<P>;
   }
 
-  /**
-   * Spawns an actor on another node from a factory registered there.
-   *
-   * @param node The node's name.
-   * @param factory The factory name (see {@linkcode RemoteNode.register}).
-   * @param args The start arguments (encoded with the JSON codec).
-   * @param options The actor's id, and a timeout.
-   * @returns A ref to the new actor.
-   * @throws {RemoteFailureError} When the remote spawn failed (unknown factory, start failure, ...).
-   */
+  /** See RemoteNode.spawn. */
   async spawn<P = UnknownProtocol>(
     node: string,
     factory: string,
@@ -307,39 +248,42 @@ export class NodeCore implements NodeContext {
       ),
       options.timeoutMs,
     ) as string;
-    peer.markRunning(path);
+    peer.watches.markRunning(path);
     return new RemoteActorRef(peer, path) as unknown as ActorRef<P>;
   }
 
   /** How many authenticated connections from other nodes are open (a diagnostic). */
   get inboundConnections(): number {
-    return this.#sessions.size;
+    return this.#associations.inbound;
   }
 
   /** Internal counts (see {@linkcode remoteNodeCounts}). */
   counts(): RemoteNodeCounts {
-    const counts: PeerCounts = {
-      watchProxies: 0,
-      stoppedPaths: 0,
-      watchedForOthers: 0,
-      buffered: 0,
-      pendingRequests: 0,
-      reconnectTimers: 0,
-    };
-    for (const peer of this.#peers.values()) peer.count(counts);
-    for (const session of this.#sessions) {
-      counts.watchedForOthers += session.watchCount;
-    }
-    return counts;
+    return this.#associations.counts();
   }
 
-  /** The nodes this node knows, and whether each is connected. */
+  /** The nodes this node is associated with, once each, and their connections. */
   peers(): PeerInfo[] {
-    return [...this.#peers.values()].map((p) => ({
-      node: p.node,
-      address: p.address,
-      connected: p.connected,
-    }));
+    return this.#associations.peers();
+  }
+
+  /** See RemoteNode.onPeerChange. */
+  onPeerChange(listener: (change: PeerChange) => void): () => void {
+    return this.#associations.onChange(listener);
+  }
+
+  /** See RemoteNode.disconnect. @throws {TypeError} On a bad argument, or this node's name. */
+  disconnect(node: string, reason: string): void {
+    if (typeof node !== "string" || node.length === 0) {
+      throw new TypeError(`Invalid node name ${JSON.stringify(node)}`);
+    }
+    if (typeof reason !== "string") {
+      throw new TypeError(`Invalid reason ${JSON.stringify(reason)}`);
+    }
+    if (node === this.node) {
+      throw new TypeError(`Cannot disconnect node "${node}" from itself`);
+    }
+    this.#associations.disconnect(node, reason);
   }
 
   /**
@@ -363,15 +307,7 @@ export class NodeCore implements NodeContext {
     this.#heartbeat = null;
     this.#listener.close();
     this.#handshakes.abortDials();
-    for (const peer of this.#peers.values()) peer.shutdown();
-    for (const session of this.#sessions) {
-      session.link.sendAndClose(
-        { kind: "goodbye", reason: "node closing" },
-        "node closing",
-        this.clock,
-      );
-    }
-    this.#sessions.clear();
+    this.#associations.shutdown();
     this.#handshakes.refuseAll();
     await this.#accepting;
     // Wait until the goodbyes and refusals have reached the sockets and every socket is
@@ -440,14 +376,9 @@ export class NodeCore implements NodeContext {
     }
   }
 
+  /** @throws {TypeError} When this node has no association with `node`. */
   #peer(node: string): Peer {
-    const peer = this.#peers.get(node);
-    if (peer === undefined) {
-      throw new TypeError(
-        `Unknown node "${node}": connect to its address first`,
-      );
-    }
-    return peer;
+    return this.#associations.peer(node);
   }
 
   /**
@@ -478,25 +409,14 @@ export class NodeCore implements NodeContext {
   async #accept(conn: TcpConn): Promise<void> {
     const accepted = await this.#handshakes.accept(conn);
     if (accepted === undefined) return;
-    const { link, peerNode } = accepted;
-    const session = new Session(this, this.#system, link, peerNode);
-    this.#sessions.add(session);
-    link.onClose = () => {
-      session.closed();
-      this.#sessions.delete(session);
-    };
-    if (link.closed) {
-      session.closed();
-      this.#sessions.delete(session);
-    }
+    this.#associations.accepted(accepted, conn.remoteAddr.hostname);
   }
 
   #armHeartbeat(): void {
     this.#heartbeat = this.clock.setTimer(() => {
       this.#heartbeat = null;
       if (this.closed) return;
-      for (const peer of this.#peers.values()) peer.heartbeat();
-      for (const session of this.#sessions) session.heartbeat();
+      this.#associations.heartbeat();
       this.#armHeartbeat();
     }, this.#settings.heartbeatIntervalMs);
     this.#heartbeat.unref();

@@ -40,6 +40,13 @@ interface WatchProxy {
 /** How many paths a peer remembers as stopped (the oldest are forgotten first). */
 const MAX_STOPPED_PATHS = 10_000;
 
+/** A line that is disconnected already, with `error` (a watch of a node this one cannot reach). */
+export function goneLine(error: unknown): Line {
+  const gone = new Device();
+  gone.disconnect(errorFault(error));
+  return gone.line;
+}
+
 /** The watching side, for one remote node. */
 export class WatchProxies {
   readonly #node: string;

@@ -1,39 +1,13 @@
-// The listening side of an association: one Session per connection accepted from another
-// node, which serves its tells, asks, lookups, spawns, stops and watches.
-import {
-  type ActorRef,
-  ActorStoppedError,
-  type ActorSystem,
-  type UnknownProtocol,
-} from "../actor/mod.ts";
+// The serving side of one connection another node dialed to this one (part of the association
+// with that node): it delivers the tells that come on it, hands requests to its Answers (which
+// answer on the same connection), and keeps the watches of this node's actors for that node.
+import type { ActorRef, ActorSystem, UnknownProtocol } from "../actor/mod.ts";
+import { Answers } from "./_answers.ts";
 import type { Link } from "./_link.ts";
 import { WatchedActors } from "./_remote_watch.ts";
 import type { NodeContext } from "./_settings.ts";
-import {
-  ExtensionUnsupportedError,
-  FrameTooLargeError,
-  isFrameTooLargeError,
-  NodeUnreachableError,
-  RemoteFailureError,
-} from "./errors.ts";
-import {
-  encodeReplyView,
-  errorTextBound,
-  type ExtensionMessage,
-  type RemoteMessage,
-  type Tell,
-  truncateErrorText,
-} from "./protocol/mod.ts";
-
-const encoder = new TextEncoder();
-
-/** An error's stable code for a Failure; anything that is not a short code is HANDLER_FAILED. */
-function errorCode(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "string" && code.length > 0 && code.length <= 128
-    ? code
-    : "HANDLER_FAILED";
-}
+import { RemoteFailureError } from "./errors.ts";
+import type { RemoteMessage, Tell } from "./protocol/mod.ts";
 
 export class Session {
   readonly owner: NodeContext;
@@ -41,21 +15,22 @@ export class Session {
   readonly link: Link;
   readonly peerNode: string;
   #refs = new Map<string, ActorRef<UnknownProtocol>>();
+  readonly #answers: Answers;
   readonly #watched: WatchedActors;
-  #open = true;
 
-  constructor(
-    owner: NodeContext,
-    system: ActorSystem,
-    link: Link,
-    peerNode: string,
-  ) {
+  constructor(owner: NodeContext, link: Link, peerNode: string) {
     this.owner = owner;
-    this.system = system;
+    this.system = owner.system;
     this.link = link;
     this.peerNode = peerNode;
+    this.#answers = new Answers(
+      owner,
+      link,
+      peerNode,
+      (path) => this.#ref(path),
+    );
     this.#watched = new WatchedActors(
-      (message) => this.#send(message),
+      (message) => this.#answers.send(message),
       owner.settings.maxFrameBytes,
     );
     link.onMessage = (m) => this.#onMessage(m);
@@ -66,15 +41,14 @@ export class Session {
     return this.#watched.size;
   }
 
+  /** The connection closed: lets go of every watched actor. */
   closed(): void {
-    this.#open = false;
     this.#watched.unwatchAll();
     this.#refs.clear();
   }
 
   heartbeat(): void {
-    const s = this.owner.settings;
-    this.link.tick(s.heartbeatIntervalMs, s.heartbeatTimeoutMs, this.peerNode);
+    this.link.beat(this.owner.settings, this.peerNode, false);
   }
 
   #ref(path: string): ActorRef<UnknownProtocol> | undefined {
@@ -89,82 +63,14 @@ export class Session {
     return ref;
   }
 
-  // One message that cannot go out (too large, or not encodable) is lost alone, never the
-  // connection; a reply that cannot go out fails its request instead.
-  #send(message: RemoteMessage): void {
-    if (!this.#open || this.link.closed) return;
-    try {
-      this.link.send(message);
-    } catch (error) {
-      if (this.link.closed) return; // the transport closed it (its buffer limit) and said why
-      this.owner.logger.error(
-        `Cannot send "${message.kind}" to node "${this.peerNode}"`,
-        error,
-      );
-      if (message.kind === "reply") this.#fail(message.id, error);
-    }
-  }
-
-  // A reply never costs the connection: one too large for a frame, or for the send buffer now,
-  // fails the ask instead (a Failure is small).
-  #sendReply(id: number, codec: string, body: Uint8Array | string): void {
-    if (!this.#open || this.link.closed) return;
-    let bytes: Uint8Array;
-    try {
-      bytes = encodeReplyView(id, codec, body);
-    } catch (error) {
-      this.#fail(id, error);
-      return;
-    }
-    const limit = this.owner.settings.maxFrameBytes;
-    if (bytes.byteLength > limit) {
-      this.#fail(id, new FrameTooLargeError(bytes.byteLength, limit));
-      return;
-    }
-    if (!this.link.fits(bytes.byteLength)) {
-      this.#fail(
-        id,
-        new NodeUnreachableError(
-          this.owner.node,
-          `the send buffer to node "${this.peerNode}" is full`,
-        ),
-      );
-      return;
-    }
-    try {
-      this.link.sendEncoded(bytes);
-    } catch (error) {
-      if (isFrameTooLargeError(error)) this.#fail(id, error);
-      else this.link.close("cannot send", error);
-    }
-  }
-
-  // Names and messages are cut to what fits a frame, so no error fails to go out.
-  #fail(id: number, error: unknown): void {
-    const e = error as { name?: unknown; message?: unknown } | null;
-    const bound = errorTextBound(this.owner.settings.maxFrameBytes);
-    this.#send({
-      kind: "failure",
-      id,
-      code: errorCode(error),
-      name: truncateErrorText(
-        typeof e?.name === "string" ? e.name : "Error",
-        bound,
-      ),
-      message: truncateErrorText(
-        typeof e?.message === "string" ? e.message : String(error),
-        bound,
-      ),
-    });
-  }
-
   #onMessage(message: RemoteMessage): void {
+    const answers = this.#answers;
     switch (message.kind) {
       case "tells":
         for (const tell of message.tells) this.#deliver(tell);
         return;
       case "ask":
-        this.#ask(
+        answers.ask(
           message.id,
           message.recipient,
           message.type,
@@ -174,7 +80,7 @@ export class Session {
         );
         return;
       case "ping":
-        this.#send({ kind: "pong", id: message.id });
+        answers.send({ kind: "pong", id: message.id });
         return;
       case "watch":
         this.#watched.watch(message.target, this.#ref(message.target));
@@ -183,30 +89,13 @@ export class Session {
         this.#watched.unwatch(message.target);
         return;
       case "lookup":
-        this.#send({
-          kind: "reply",
-          id: message.id,
-          codec: "json",
-          payload: encoder.encode(this.#ref(message.path) ? "1" : "0"),
-        });
+        answers.lookup(message.id, message.path);
         return;
-      case "stop": {
-        const ref = this.#ref(message.path);
-        const done = ref === undefined ? Promise.resolve() : ref.stop();
-        done.then(
-          () =>
-            this.#send({
-              kind: "reply",
-              id: message.id,
-              codec: "json",
-              payload: new Uint8Array(0),
-            }),
-          (error) => this.#fail(message.id, error),
-        );
+      case "stop":
+        answers.stop(message.id, message.path);
         return;
-      }
       case "spawn":
-        this.#spawn(
+        answers.spawn(
           message.id,
           message.factory,
           message.actorId,
@@ -215,7 +104,7 @@ export class Session {
         );
         return;
       case "extension":
-        this.#extension(message);
+        answers.extension(message);
         return;
       case "goodbye":
         this.link.close(
@@ -233,59 +122,6 @@ export class Session {
           ),
         );
     }
-  }
-
-  /** Hands a message of an extension to its handler; refuses one this node does not handle. */
-  #extension(message: ExtensionMessage): void {
-    const { id, name } = message;
-    const registry = this.owner.extensions;
-    const extension = registry.get(name);
-    const logger = this.owner.logger;
-    const peer = this.peerNode;
-    let decoded: unknown;
-    try {
-      if (extension === undefined) {
-        throw new ExtensionUnsupportedError(this.owner.node, name);
-      }
-      decoded = registry.decode(extension, message.payload);
-    } catch (error) {
-      if (id !== 0) this.#fail(id, error);
-      else {
-        logger.error(
-          `Dropped a message of extension "${name}" from node "${peer}"`,
-          error,
-        );
-      }
-      return;
-    }
-    let result: Promise<unknown>;
-    try {
-      result = Promise.resolve(extension!.handle(decoded, { node: peer }));
-    } catch (error) {
-      result = Promise.reject(error);
-    }
-    if (id === 0) {
-      result.catch((error) =>
-        logger.error(
-          `Extension "${name}" failed on a message from node "${peer}"`,
-          error,
-        )
-      );
-      return;
-    }
-    result.then(
-      (reply) => {
-        let body: Uint8Array;
-        try {
-          body = registry.encode(extension!, reply);
-        } catch (error) {
-          this.#fail(id, error);
-          return;
-        }
-        this.#sendReply(id, name, body);
-      },
-      (error) => this.#fail(id, error),
-    );
   }
 
   #deliver(tell: Tell): void {
@@ -321,87 +157,5 @@ export class Session {
       // A bounded mailbox with the reject policy: the message is already a dead letter.
       void error;
     }
-  }
-
-  #ask(
-    id: number,
-    path: string,
-    type: string,
-    codec: string,
-    bytes: Uint8Array,
-    timeoutMs: number,
-  ): void {
-    let payload: unknown;
-    try {
-      payload = this.owner.codecs.decode(codec, type, bytes);
-    } catch (error) {
-      this.#fail(id, error);
-      return;
-    }
-    const ref = this.#ref(path);
-    if (ref === undefined) {
-      this.#fail(id, new ActorStoppedError(path, type));
-      return;
-    }
-    ref.ask(type, payload, { timeoutMs: timeoutMs > 0 ? timeoutMs : undefined })
-      .then(
-        (result) => {
-          const codecs = this.owner.codecs;
-          let body: Uint8Array | string;
-          try {
-            // JSON goes into the frame as text: no buffer of its own.
-            body = codecs.jsonText(codec, type, result) ??
-              codecs.encode(codec, type, result);
-          } catch (error) {
-            this.#fail(id, error);
-            return;
-          }
-          this.#sendReply(id, codec, body);
-        },
-        (error) => this.#fail(id, error),
-      );
-  }
-
-  #spawn(
-    id: number,
-    factory: string,
-    actorId: string,
-    codec: string,
-    args: Uint8Array,
-  ): void {
-    const definition = this.owner.factory(factory);
-    if (definition === undefined) {
-      this.#fail(
-        id,
-        Object.assign(
-          new Error(
-            `No factory "${factory}" is registered on node "${this.owner.node}"`,
-          ),
-          { code: "FACTORY_UNKNOWN", name: "FactoryUnknownError" },
-        ),
-      );
-      return;
-    }
-    let decoded: unknown;
-    try {
-      decoded = this.owner.codecs.decode(codec, factory, args);
-    } catch (error) {
-      this.#fail(id, error);
-      return;
-    }
-    this.system.spawn(
-      definition,
-      decoded,
-      actorId === "" ? {} : { id: actorId },
-    ).then(
-      (ref) =>
-        this.#send({
-          kind: "reply",
-          id,
-          codec: "json",
-          payload: encoder.encode(ref.path),
-        }),
-      (error) => this.#fail(id, error),
-    );
   }
 }

@@ -73,6 +73,11 @@ export class NodeUnreachableError extends Error {
   /** The node. */
   readonly node: string;
   /**
+   * Why it is unreachable; after `RemoteNode.disconnect()`, the reason given there
+   * (for example why a cluster member was downed).
+   */
+  readonly reason: string;
+  /**
    * Creates the error.
    *
    * @param node The node.
@@ -83,6 +88,7 @@ export class NodeUnreachableError extends Error {
     super(`Node "${node}" is unreachable: ${reason}`, { cause });
     this.name = "NodeUnreachableError";
     this.node = node;
+    this.reason = reason;
   }
 }
 

@@ -15,8 +15,8 @@
  * {@linkcode RemoteExtension} (name, codec, handler) given in the `extensions` option is
  * announced to every peer in the handshake, and {@linkcode RemoteNode.extension} sends its
  * messages and gets replies. A message for an extension the peer does not handle is refused with
- * {@linkcode ExtensionUnsupportedError}, and the connection stays up. Extension messages go from
- * the node that dialed (after {@linkcode RemoteNode.connect}) to the one it dialed.
+ * {@linkcode ExtensionUnsupportedError}, and the connection stays up. Extension messages go both
+ * ways between associated nodes (see {@linkcode RemoteNode.peers}).
  *
  * @example Usage
  * ```ts
@@ -50,7 +50,7 @@ export {
   RemoteFailureError,
 } from "./errors.ts";
 export { generateClusterSecret } from "./handshake.ts";
-export { type PeerInfo, RemoteNode } from "./node.ts";
+export { type PeerChange, type PeerInfo, RemoteNode } from "./node.ts";
 export type {
   ExtensionChannel,
   ExtensionSender,

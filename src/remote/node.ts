@@ -10,14 +10,40 @@ import { NodeCore } from "./_node_core.ts";
 import type { ExtensionChannel } from "./extension.ts";
 import type { RemoteNodeOptions } from "./options.ts";
 
-/** What {@linkcode RemoteNode.peers} reports for each known node. */
+/**
+ * What {@linkcode RemoteNode.peers} reports of the association with one node, however many
+ * connections it uses: the one this node dialed (which carries everything this node sends
+ * there) and those the node dialed to this one (whose requests are answered on them).
+ */
 export interface PeerInfo {
+  /** The node's name. */
+  readonly node: string;
+  /**
+   * Where this node dials it, `host:port`: the address given to {@linkcode RemoteNode.connect},
+   * else the one the node announced in its handshake.
+   */
+  readonly address: string;
+  /** Whether a connection with it is up, either way (`outbound` or `inbound > 0`). */
+  readonly connected: boolean;
+  /** Whether the connection this node dialed to it is up. */
+  readonly outbound: boolean;
+  /** How many connections it dialed to this node are open. */
+  readonly inbound: number;
+}
+
+/**
+ * What {@linkcode RemoteNode.onPeerChange} reports: a node became connected, or stopped being
+ * connected (its connection was lost, it moved, this node disconnected it or is closing).
+ */
+export interface PeerChange {
   /** The node's name. */
   readonly node: string;
   /** Its address, `host:port`. */
   readonly address: string;
-  /** Whether a connection to it is up. */
+  /** Whether it is connected now (as {@linkcode PeerInfo.connected} reports it). */
   readonly connected: boolean;
+  /** Why it is no longer connected (absent when it became connected). */
+  readonly reason?: string;
 }
 
 /**
@@ -65,8 +91,15 @@ export function remoteNodeCounts(node: RemoteNode): RemoteNodeCounts {
  * authentication by HMAC over fresh nonces with the shared secret, the dialing side proving
  * first); a mismatch is refused with a clear reason on both sides. Before authentication a
  * connection may send only small frames, handshakes in progress are capped, and failed proofs
- * are rate-limited per source address. Messages from one sender to one actor arrive in order and are
- * handled one at a time. When a connection is lost, every ask waiting on it rejects at once
+ * are rate-limited per source address.
+ *
+ * There is one association per other node, however many connections it uses (see
+ * {@linkcode RemoteNode.peers}): what this node sends to a node goes over the connection this
+ * node dialed to it, and requests that came on a connection the node dialed are answered on that
+ * connection. A node that only dialed this one is dialed back, at the address it announced in
+ * its handshake (its connection's host when it listens on every interface, and refused unless
+ * the listener there has the expected name), when this node has something to send it. Messages
+ * from one sender to one actor arrive in order and are handled one at a time. When a connection is lost, every ask waiting on it rejects at once
  * with `NodeUnreachableError`, watchers of its actors are told, and the node reconnects with
  * backoff (one timer at a time) while buffering (boundedly) what is sent meanwhile; a node that
  * comes back elsewhere is followed with {@linkcode RemoteNode.connect} to its new address.
@@ -172,7 +205,8 @@ export class RemoteNode implements AsyncDisposable {
   /**
    * A ref to an actor on another node (or this one). Messages are typed by `P`.
    *
-   * @param node The node's name (connected before with {@linkcode RemoteNode.connect}).
+   * @param node The node's name (associated: this node connected to it with
+   * {@linkcode RemoteNode.connect}, or it connected to this node).
    * @param path The actor's path there.
    * @returns The ref.
    * @throws {TypeError} When the node is unknown, or the actor is not running on this node.
@@ -227,9 +261,74 @@ export class RemoteNode implements AsyncDisposable {
     return this.#core.spawn<P>(node, factory, args, options);
   }
 
-  /** The nodes this node knows, and whether each is connected. */
+  /**
+   * The nodes this node is associated with (it connected to them, or they to it), once each,
+   * with the connections of each association, both ways.
+   *
+   * @returns One entry per node.
+   */
   peers(): PeerInfo[] {
     return this.#core.peers();
+  }
+
+  /**
+   * Calls `listener` each time a node becomes connected or stops being connected (the changes
+   * of what {@linkcode RemoteNode.peers} reports as `connected`), synchronously, in the order
+   * they happen. A listener that throws is logged and does not stop the others.
+   *
+   * @param listener Called with each change.
+   * @returns A function that unsubscribes the listener (idempotent).
+   * @throws {TypeError} When `listener` is not a function.
+   *
+   * @example Usage
+   * ```ts
+   * import { ActorSystem, RemoteNode } from "@troupe/troupe";
+   * await using a = new ActorSystem({ node: "a" });
+   * await using b = new ActorSystem({ node: "b" });
+   * const options = { cluster: "demo", secret: "correct horse battery" };
+   * await using nodeA = await RemoteNode.start(a, options);
+   * await using nodeB = await RemoteNode.start(b, options);
+   * const seen: string[] = [];
+   * const unsubscribe = nodeA.onPeerChange((c) => seen.push(`${c.node} ${c.connected}`));
+   * await nodeA.connect(nodeB.address);
+   * unsubscribe();
+   * console.log(seen); // ["b true"]
+   * ```
+   */
+  onPeerChange(listener: (change: PeerChange) => void): () => void {
+    return this.#core.onPeerChange(listener);
+  }
+
+  /**
+   * Ends the association with `node` on purpose (a cluster member was downed or removed): says
+   * goodbye with `reason` and closes its connections, both ways (see
+   * {@linkcode RemoteNode.peers}); every request waiting on it
+   * rejects with `NodeUnreachableError` whose `reason` is `reason`; watchers of its actors are
+   * told (their watch ends with that error); tells buffered for it become dead letters
+   * (`node-unreachable`). No reconnect is armed: until {@linkcode RemoteNode.connect} is called
+   * for it again, tells to it are dead letters and requests reject at once. Should the node dial
+   * this one again, what it sends is still served (refuse it in the cluster layer), but nothing
+   * goes to it. A node not associated is no error (there is nothing to end).
+   *
+   * @param node The node's name.
+   * @param reason Why (it travels in the goodbye and in the errors).
+   * @throws {TypeError} When `node` or `reason` is not a string, or `node` is this node.
+   *
+   * @example Usage
+   * ```ts
+   * import { ActorSystem, RemoteNode } from "@troupe/troupe";
+   * await using a = new ActorSystem({ node: "a" });
+   * await using b = new ActorSystem({ node: "b" });
+   * const options = { cluster: "demo", secret: "correct horse battery" };
+   * await using nodeA = await RemoteNode.start(a, options);
+   * await using nodeB = await RemoteNode.start(b, options);
+   * await nodeA.connect(nodeB.address);
+   * nodeA.disconnect("b", "downed by the cluster");
+   * console.log(nodeA.peers()[0].connected); // false
+   * ```
+   */
+  disconnect(node: string, reason: string): void {
+    this.#core.disconnect(node, reason);
   }
 
   /**

@@ -1,6 +1,6 @@
-// The remote tests of node_test.ts, again on the multi-node harness: nodes on the in-memory
-// network under a ManualClock (no sockets, no wall-clock waits), plus what only the harness
-// can do: partitions, freezes and kills at a chosen virtual time.
+// Remote scenarios on both fixtures (_node_fixture_test.ts: real TCP, and the in-memory network
+// under a ManualClock), plus what only the in-memory network can do: partitions and freezes at
+// a chosen virtual time (on one host, real TCP cannot partition without network namespaces).
 import assert from "node:assert/strict";
 import { test } from "../platform/test_harness.ts";
 import {
@@ -13,7 +13,7 @@ import {
 } from "../../mod.ts";
 import { TestCluster } from "../testing/mod.ts";
 import { isNodeUnreachableError, isRemoteFailureError } from "./errors.ts";
-import { waitFor } from "../../tests/remote/support.ts";
+import { type NodeFixture, testOnBoth } from "./_node_fixture_test.ts";
 
 interface EchoProtocol {
   echo(text: string): string;
@@ -52,6 +52,14 @@ const echo = defineActor({
   },
 });
 
+/** Nodes a and b, with an echo actor on b, a connected to b. */
+async function nodes(f: NodeFixture): Promise<void> {
+  await f.start("a");
+  await f.start("b");
+  await f.system("b").spawn(echo, undefined, { id: "echo" });
+  await f.connect("a", "b");
+}
+
 /** Nodes a and b, with an echo actor on b, connected. */
 async function cluster(): Promise<TestCluster> {
   const c = await TestCluster.start({ nodes: ["a", "b"] });
@@ -60,115 +68,144 @@ async function cluster(): Promise<TestCluster> {
   return c;
 }
 
-test("TestCluster: tell and ask a remote actor with the same API as a local one", async () => {
-  await using c = await cluster();
-  const ref = c.node("a").ref<EchoProtocol>("b", "echo");
-  assert.deepEqual(ref.address, { node: "b", path: "echo" });
-  ref.tell("add", 2);
-  ref.tell("add", 3);
-  assert.equal(await ref.ask("sum"), 5);
-  assert.equal(await ref.ask("echo", "héllo 🎭"), "héllo 🎭");
-  assert.equal(
-    await c.node("a").ref<EchoProtocol>("troupe://b/echo").ask("sum"),
-    5,
-  );
-});
+testOnBoth(
+  "RemoteNode: tell and ask a remote actor with the same API as a local one",
+  async (f) => {
+    await nodes(f);
+    const c = f;
+    const ref = c.node("a").ref<EchoProtocol>("b", "echo");
+    assert.deepEqual(ref.address, { node: "b", path: "echo" });
+    ref.tell("add", 2);
+    ref.tell("add", 3);
+    assert.equal(await ref.ask("sum"), 5);
+    assert.equal(await ref.ask("echo", "héllo 🎭"), "héllo 🎭");
+    assert.equal(
+      await c.node("a").ref<EchoProtocol>("troupe://b/echo").ask("sum"),
+      5,
+    );
+  },
+);
 
-test("TestCluster: messages from one sender arrive in order", async () => {
-  await using c = await cluster();
-  const ref = c.node("a").ref<EchoProtocol>("b", "echo");
-  const sent: number[] = [];
-  for (let i = 0; i < 5000; i++) {
-    ref.tell("add", i);
-    sent.push(i);
-  }
-  assert.deepEqual(await ref.ask("seen"), sent);
-});
+testOnBoth(
+  "RemoteNode: messages from one sender arrive in order",
+  async (f) => {
+    await nodes(f);
+    const c = f;
+    const ref = c.node("a").ref<EchoProtocol>("b", "echo");
+    const sent: number[] = [];
+    for (let i = 0; i < 5000; i++) {
+      ref.tell("add", i);
+      sent.push(i);
+    }
+    assert.deepEqual(await ref.ask("seen"), sent);
+  },
+);
 
-test("TestCluster: remote failures reject with the same typed errors as local ones, timeouts in virtual time", async () => {
-  await using c = await cluster();
-  const ref = c.node("a").ref<EchoProtocol>("b", "echo");
-  await assert.rejects(ref.ask("fail", "bad input"), (e: unknown) => {
-    assert.ok(isRemoteFailureError(e));
-    assert.equal(e.remoteName, "TypeError");
-    assert.equal(e.remoteCode, "HANDLER_FAILED");
-    return true;
-  });
-  await assert.rejects(
-    c.node("a").ref<EchoProtocol>("b", "nobody").ask("sum"),
-    isActorStoppedError,
-  );
-  const untyped = ref as unknown as { ask(t: string): Promise<unknown> };
-  await assert.rejects(untyped.ask("nope"), isMessageNotHandledError);
-  holdSlowAnswers();
-  const slow = ref.ask("slow", undefined, { timeoutMs: 500 }).catch((e) => e);
-  await c.advance(400);
-  release();
-  holdSlowAnswers();
-  const late = ref.ask("slow", undefined, { timeoutMs: 500 }).catch((e) => e);
-  assert.equal(await slow, "done", "answered before its virtual deadline");
-  await c.advance(600);
-  assert.ok(isAskTimeoutError(await late), "timed out in virtual time");
-  release();
-});
+testOnBoth(
+  "RemoteNode: remote failures reject with the same typed errors as local ones, and asks time out",
+  async (f) => {
+    await nodes(f);
+    const c = f;
+    const ref = c.node("a").ref<EchoProtocol>("b", "echo");
+    await assert.rejects(ref.ask("fail", "bad input"), (e: unknown) => {
+      assert.ok(isRemoteFailureError(e));
+      assert.equal(e.remoteName, "TypeError");
+      assert.equal(e.remoteCode, "HANDLER_FAILED");
+      return true;
+    });
+    await assert.rejects(
+      c.node("a").ref<EchoProtocol>("b", "nobody").ask("sum"),
+      isActorStoppedError,
+    );
+    const untyped = ref as unknown as { ask(t: string): Promise<unknown> };
+    await assert.rejects(untyped.ask("nope"), isMessageNotHandledError);
+    // Answered 300 ms into a 1.5 s timeout: in time (on TCP, with room for a loaded machine).
+    holdSlowAnswers();
+    const slow = ref.ask("slow", undefined, { timeoutMs: 1500 }).catch((e) =>
+      e
+    );
+    await c.advance(300);
+    release();
+    holdSlowAnswers();
+    const late = ref.ask("slow", undefined, { timeoutMs: 1500 }).catch((e) =>
+      e
+    );
+    assert.equal(await c.settle(slow), "done", "answered before its deadline");
+    await c.advance(1700);
+    assert.ok(isAskTimeoutError(await c.settle(late)), "timed out");
+    release();
+  },
+);
 
-test("TestCluster: lookup() and spawn() find and create actors on another node", async () => {
-  await using c = await cluster();
-  c.node("b").register("echo", echo);
-  assert.equal(await c.node("a").lookup("b", "nobody"), undefined);
-  const found = await c.node("a").lookup<EchoProtocol>("b", "echo");
-  assert.equal(await found?.ask("echo", "x"), "x");
-  const spawned = await c.node("a").spawn<EchoProtocol>(
-    "b",
-    "echo",
-    undefined,
-    {
-      id: "made-remotely",
-    },
-  );
-  assert.equal(await spawned.ask("echo", "y"), "y");
-  await spawned.stop();
-  assert.equal(c.system("b").lookup("made-remotely"), undefined);
-});
+testOnBoth(
+  "RemoteNode: lookup() and spawn() find and create actors on another node",
+  async (f) => {
+    await nodes(f);
+    const c = f;
+    c.node("b").register("echo", echo);
+    assert.equal(await c.node("a").lookup("b", "nobody"), undefined);
+    const found = await c.node("a").lookup<EchoProtocol>("b", "echo");
+    assert.equal(await found?.ask("echo", "x"), "x");
+    const spawned = await c.node("a").spawn<EchoProtocol>(
+      "b",
+      "echo",
+      undefined,
+      {
+        id: "made-remotely",
+      },
+    );
+    assert.equal(await spawned.ask("echo", "y"), "y");
+    await spawned.stop();
+    assert.equal(c.system("b").lookup("made-remotely"), undefined);
+  },
+);
 
-test("TestCluster: watching a remote actor delivers terminated when it stops", async () => {
-  await using c = await cluster();
-  const notices: Array<[string, string]> = [];
-  const watcher = defineActor({
-    name: "watcher",
-    init: () => ({}),
-    handlers: { watch: (_s, ref: ActorRef<object>, ctx) => ctx.watch(ref) },
-    terminated: (_s, notice: StopNotice) =>
-      void notices.push([notice.ref.path, notice.fault?.kind ?? "clean"]),
-  });
-  const w = await c.system("a").spawn(watcher, undefined);
-  const remote = c.node("a").ref<EchoProtocol>("b", "echo");
-  await w.ask("watch", remote);
-  const stopped = c.system("a").whenStopped(remote);
-  await c.system("b").lookup("echo")!.stop();
-  await stopped;
-  await waitFor(() => notices.length > 0, "the terminated hook ran");
-  assert.deepEqual(notices, [["echo", "clean"]]);
-  assert.equal(remote.stopped, true);
-});
+testOnBoth(
+  "RemoteNode: watching a remote actor delivers terminated when it stops",
+  async (f) => {
+    await nodes(f);
+    const c = f;
+    const notices: Array<[string, string]> = [];
+    const watcher = defineActor({
+      name: "watcher",
+      init: () => ({}),
+      handlers: { watch: (_s, ref: ActorRef<object>, ctx) => ctx.watch(ref) },
+      terminated: (_s, notice: StopNotice) =>
+        void notices.push([notice.ref.path, notice.fault?.kind ?? "clean"]),
+    });
+    const w = await c.system("a").spawn(watcher, undefined);
+    const remote = c.node("a").ref<EchoProtocol>("b", "echo");
+    await w.ask("watch", remote);
+    const stopped = c.system("a").whenStopped(remote);
+    await c.system("b").lookup("echo")!.stop();
+    await stopped;
+    await f.until(() => notices.length > 0, "the terminated hook ran");
+    assert.deepEqual(notices, [["echo", "clean"]]);
+    assert.equal(remote.stopped, true);
+  },
+);
 
-test("TestCluster.kill(): node loss rejects waiting asks at once and tells watchers", async () => {
-  await using c = await cluster();
-  const remote = c.node("a").ref<EchoProtocol>("b", "echo");
-  const stopped = c.system("a").whenStopped(remote);
-  holdSlowAnswers();
-  const waiting = remote.ask("slow", undefined, { timeoutMs: 60_000 }).catch((
-    e,
-  ) => e);
-  await c.node("a").lookup("b", "echo"); // the watch and the ask are on the wire
-  const killed = c.kill("b");
-  const error = await waiting;
-  assert.ok(isNodeUnreachableError(error), String(error));
-  assert.equal((await stopped).fault?.kind, "error");
-  release();
-  await killed;
-  assert.equal(c.node("a").peers()[0].connected, false);
-});
+testOnBoth(
+  "RemoteNode: the loss of a node rejects waiting asks at once and tells watchers",
+  async (f) => {
+    await nodes(f);
+    const c = f;
+    const remote = c.node("a").ref<EchoProtocol>("b", "echo");
+    const stopped = c.system("a").whenStopped(remote);
+    holdSlowAnswers();
+    const waiting = remote.ask("slow", undefined, { timeoutMs: 60_000 }).catch((
+      e,
+    ) => e);
+    await c.node("a").lookup("b", "echo"); // the watch and the ask are on the wire
+    const killed = c.kill("b");
+    const error = await waiting;
+    assert.ok(isNodeUnreachableError(error), String(error));
+    assert.equal((await stopped).fault?.kind, "error");
+    release();
+    await killed;
+    assert.equal(c.node("a").peers()[0].connected, false);
+  },
+);
 
 test("TestCluster.partition(): the heartbeat finds a two-way partition in virtual time; after heal() the node reconnects", async () => {
   await using c = await cluster();
@@ -213,11 +250,4 @@ test("TestCluster.freeze(): a node that stops reading is dropped by its peer's h
   const after = ref.ask("echo", "z", { timeoutMs: 60_000 });
   await c.advance(1_000);
   assert.equal(await after, "z");
-});
-
-test("TestCluster.start() refuses repeated names", async () => {
-  await assert.rejects(
-    TestCluster.start({ nodes: ["a", "a"] }),
-    TypeError,
-  );
 });

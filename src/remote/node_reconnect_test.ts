@@ -2,11 +2,17 @@
 // address, one reconnect timer at a time, and accounting for everything when it closes.
 import assert from "node:assert/strict";
 import { test } from "../platform/test_harness.ts";
-import { ActorSystem, type DeadLetter, defineActor } from "../../mod.ts";
+import {
+  type ActorRef,
+  ActorSystem,
+  type DeadLetter,
+  defineActor,
+  type StopNotice,
+} from "../../mod.ts";
 import { ManualClock } from "../testing/mod.ts";
 import { TcpRelay, waitFor } from "../../tests/remote/support.ts";
 import { isFrameTooLargeError, isNodeUnreachableError } from "./errors.ts";
-import { RemoteNode, remoteNodeCounts } from "./node.ts";
+import { type PeerChange, RemoteNode, remoteNodeCounts } from "./node.ts";
 import type { RemoteNodeOptions } from "./options.ts";
 
 const SECRET = "test secret, not for production";
@@ -130,7 +136,13 @@ test("RemoteNode.connect() to a node's new address replaces the old one, for now
   assert.notEqual(newAddress, oldAddress);
   assert.equal(await a.node.connect(newAddress), "b");
   assert.deepEqual(a.node.peers(), [
-    { node: "b", address: newAddress, connected: true },
+    {
+      node: "b",
+      address: newAddress,
+      connected: true,
+      outbound: true,
+      inbound: 0,
+    },
   ]);
   assert.deepEqual(await ref.ask("items"), []);
 
@@ -143,7 +155,13 @@ test("RemoteNode.connect() to a node's new address replaces the old one, for now
     ref.tell("put", "at the new address");
     assert.deepEqual(await items(ref), ["at the new address"]);
     assert.deepEqual(a.node.peers(), [
-      { node: "b", address: newAddress, connected: true },
+      {
+        node: "b",
+        address: newAddress,
+        connected: true,
+        outbound: true,
+        inbound: 0,
+      },
     ]);
   } finally {
     await b2[Symbol.asyncDispose]();
@@ -166,7 +184,13 @@ test("RemoteNode.connect() to a new address moves a peer that still looks connec
   const lost = await hanging;
   assert.ok(isNodeUnreachableError(lost), String(lost));
   assert.deepEqual(a.node.peers(), [
-    { node: "b", address: b2.node.address, connected: true },
+    {
+      node: "b",
+      address: b2.node.address,
+      connected: true,
+      outbound: true,
+      inbound: 0,
+    },
   ]);
   ref.tell("put", "for the new process");
   assert.deepEqual(await ref.ask("items"), ["for the new process"]);
@@ -264,4 +288,160 @@ test("RemoteNode.close() still sends the tells of the current batch over a live 
   );
   assert.deepEqual(await local.ask("items"), ["last words"]);
   assert.deepEqual(dead, []);
+});
+
+// ---- onPeerChange() and disconnect() ------------------------------------------------------
+
+const watcher = defineActor({
+  name: "watcher",
+  init: () => ({ notices: [] as StopNotice[] }),
+  handlers: {
+    watch: (_s, ref: ActorRef<object>, ctx) => ctx.watch(ref),
+    notices: (s) => s.notices,
+  },
+  terminated: (s, notice: StopNotice) => void s.notices.push(notice),
+});
+
+test("RemoteNode.onPeerChange() reports each connect and loss once, until unsubscribed", async () => {
+  const errors: string[] = [];
+  await using b = await nodeB();
+  await using a = await nodeA({
+    reconnect: { minMs: 60_000, maxMs: 60_000 },
+    logger: { error: (message) => void errors.push(message) },
+  });
+  await using relay = await TcpRelay.start(b.node.address);
+  const changes: PeerChange[] = [];
+  const unsubscribe = a.node.onPeerChange((c) => void changes.push(c));
+  // A listener that throws is logged and does not keep the others from hearing.
+  const unsubscribeBad = a.node.onPeerChange(() => {
+    throw new Error("listener bug");
+  });
+  await a.node.connect(relay.address);
+  await a.node.connect(relay.address); // already connected: no change
+  assert.deepEqual(changes, [
+    { node: "b", address: relay.address, connected: true },
+  ]);
+  assert.ok(errors.some((m) => m.includes("peer change listener failed")));
+  unsubscribeBad();
+
+  relay.cut();
+  await waitFor(() => changes.length === 2, "the loss was reported");
+  assert.equal(changes[1].connected, false);
+  assert.match(changes[1].reason ?? "", /connection lost/);
+  await a.node.connect(relay.address);
+  assert.deepEqual(changes[2], {
+    node: "b",
+    address: relay.address,
+    connected: true,
+  });
+  unsubscribe();
+  unsubscribe(); // idempotent
+  relay.cut();
+  await waitFor(() => !a.node.peers()[0].connected, "node a saw the loss");
+  assert.equal(changes.length, 3, "nothing after unsubscribing");
+  assert.throws(
+    () => a.node.onPeerChange(42 as unknown as () => void),
+    TypeError,
+  );
+});
+
+test("RemoteNode.disconnect() fails requests with the reason, ends watches, arms no reconnect, and connect() associates again", async () => {
+  await using b = await nodeB();
+  await using a = await nodeA({ reconnect: { minMs: 1, maxMs: 5 } });
+  await a.node.connect(b.node.address);
+  await waitFor(() => b.node.inboundConnections === 1, "b accepted");
+  const ref = a.node.ref<StoreProtocol>("b", "store");
+  const w = await a.a.spawn(watcher, undefined);
+  await w.ask("watch", ref as unknown as ActorRef<object>);
+  await waitFor(
+    () => remoteNodeCounts(b.node).watchedForOthers === 1,
+    "the watch reached b",
+  );
+  await b.b.spawn(store, undefined, { id: "hanger" });
+  const hanger = a.node.ref<StoreProtocol>("b", "hanger");
+  const hanging = hanger.ask("hang", undefined, { timeoutMs: 60_000 }).catch((
+    error,
+  ) => error);
+  await new Promise((r) => setTimeout(r, 20)); // the ask is on the wire
+  const changes: PeerChange[] = [];
+  a.node.onPeerChange((c) => void changes.push(c));
+
+  a.node.disconnect("b", "downed by the cluster");
+  const failed = await hanging;
+  assert.ok(isNodeUnreachableError(failed), String(failed));
+  assert.equal(failed.reason, "downed by the cluster");
+  assert.deepEqual(changes, [{
+    node: "b",
+    address: b.node.address,
+    connected: false,
+    reason: "downed by the cluster",
+  }]);
+  await waitFor(
+    async () => (await w.ask("notices")).length === 1,
+    "the watcher heard",
+  );
+  const [notice] = await w.ask("notices");
+  assert.equal(notice.ref.path, "store");
+  const cause = (notice.fault as { error?: unknown } | undefined)?.error;
+  assert.ok(isNodeUnreachableError(cause), String(cause));
+  assert.equal(cause.reason, "downed by the cluster");
+  await waitFor(() => b.node.inboundConnections === 0, "b saw the goodbye");
+  assert.equal(remoteNodeCounts(b.node).watchedForOthers, 0);
+
+  // Disconnected: no reconnect, tells are dead letters, requests fail at once.
+  const dead: DeadLetter[] = [];
+  a.a.deadLetters.subscribe((letter) => void dead.push(letter));
+  ref.tell("put", "while disconnected");
+  await assert.rejects(
+    ref.ask("items"),
+    (e) => isNodeUnreachableError(e) && e.reason === "downed by the cluster",
+  );
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(remoteNodeCounts(a.node).reconnectTimers, 0);
+  assert.equal(b.node.inboundConnections, 0, "no reconnect");
+  assert.deepEqual(
+    dead.map((l) => [l.payload, l.reason]),
+    [["while disconnected", "node-unreachable"]],
+  );
+  assert.equal(a.node.peers()[0].connected, false);
+
+  // An explicit connect() associates again, with the refs made before.
+  await a.node.connect(b.node.address);
+  ref.tell("put", "back");
+  assert.deepEqual(await ref.ask("items"), ["back"]);
+  assert.equal(changes.at(-1)?.connected, true);
+});
+
+test("RemoteNode.disconnect() makes buffered tells dead letters and closes the node's inbound connections", async () => {
+  await using b = await nodeB({ reconnect: { minMs: 60_000, maxMs: 60_000 } });
+  await using a = await nodeA({ reconnect: { minMs: 60_000, maxMs: 60_000 } });
+  const relay = await TcpRelay.start(b.node.address);
+  await a.node.connect(relay.address);
+  await b.node.connect(a.node.address); // b dials a too: an inbound connection on a
+  await waitFor(() => a.node.inboundConnections === 1, "a accepted b");
+  await relay[Symbol.asyncDispose]();
+  await waitFor(() => !a.node.peers()[0].outbound, "node a saw the loss");
+  assert.equal(a.node.peers()[0].connected, true, "b's connection is up");
+  const dead: DeadLetter[] = [];
+  a.a.deadLetters.subscribe((letter) => void dead.push(letter));
+  const ref = a.node.ref<StoreProtocol>("b", "store");
+  ref.tell("put", "buffered");
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(remoteNodeCounts(a.node).buffered, 1);
+
+  a.node.disconnect("b", "removed");
+  assert.deepEqual(
+    dead.map((l) => [l.payload, l.reason]),
+    [["buffered", "node-unreachable"]],
+  );
+  assert.equal(remoteNodeCounts(a.node).buffered, 0);
+  assert.equal(remoteNodeCounts(a.node).reconnectTimers, 0);
+  assert.equal(a.node.inboundConnections, 0);
+  await waitFor(() => !b.node.peers()[0].connected, "b heard the goodbye");
+  a.node.disconnect("c", "never associated"); // nothing to end: no error
+  assert.throws(() => a.node.disconnect("a", "self"), TypeError);
+  assert.throws(
+    () => a.node.disconnect("b", undefined as unknown as string),
+    TypeError,
+  );
 });

@@ -26,7 +26,12 @@
  * @module
  */
 export { ManualClock } from "../timer/manual_clock.ts";
-export { TestCluster, type TestClusterOptions } from "./test_cluster.ts";
+export {
+  TestCluster,
+  type TestClusterOptions,
+  type TestNodeOptions,
+  type VirtualWaitOptions,
+} from "./test_cluster.ts";
 export { MemoryNetwork, type MemoryNetworkOptions } from "../remote/mod.ts";
 // The core types these tools name in their signatures (a TestCluster hands out actor systems
 // and remote nodes, which name most of the core), so that this entry point documents itself
@@ -34,9 +39,13 @@ export { MemoryNetwork, type MemoryNetworkOptions } from "../remote/mod.ts";
 export type * from "../../mod.ts";
 export {
   type ExpectOptions,
-  isProbeExpectationError,
-  ProbeExpectationError,
   type ProbeMessage,
   TestProbe,
   type TestProbeOptions,
 } from "./test_probe.ts";
+export {
+  isProbeExpectationError,
+  isTestClusterTimeoutError,
+  ProbeExpectationError,
+  TestClusterTimeoutError,
+} from "./errors.ts";

@@ -8,10 +8,35 @@ import {
   RemoteNode,
   type RemoteNodeOptions,
 } from "../remote/mod.ts";
+import { TestClusterTimeoutError } from "./errors.ts";
+
+/** Options of one node of a {@linkcode TestCluster} (see {@linkcode TestCluster.addNode}). */
+export interface TestNodeOptions {
+  /**
+   * More options of the node, over the cluster's `nodeOptions`. The harness sets `transport`
+   * and `clock`.
+   */
+  readonly nodeOptions?: Partial<RemoteNodeOptions>;
+  /** More options of its actor system, over the cluster's (the harness sets `node` and `clock`). */
+  readonly systemOptions?: ActorSystemOptions;
+}
+
+/** Options of a wait in virtual time ({@linkcode TestCluster.settle}, {@linkcode TestCluster.until}). */
+export interface VirtualWaitOptions {
+  /** The most virtual time to let pass, in ms (default 60 000). */
+  readonly maxMs?: number;
+  /** How far virtual time moves between two checks, in ms (default 10). */
+  readonly stepMs?: number;
+  /** What is waited for, for the error message. */
+  readonly what?: string;
+}
 
 /** Options of {@linkcode TestCluster.start}. */
 export interface TestClusterOptions {
-  /** The nodes' names (default `["n1", "n2", "n3"]`); each is also its host on the network. */
+  /**
+   * The nodes' names (default `["n1", "n2", "n3"]`; may be empty, to add nodes later with
+   * {@linkcode TestCluster.addNode}); each is also its host on the network.
+   */
   readonly nodes?: readonly string[];
   /** The seed of the network's loss decisions (default 1): a run repeats with its seed. */
   readonly seed?: number;
@@ -39,14 +64,23 @@ function turn(): Promise<void> {
 interface Member {
   readonly system: ActorSystem;
   readonly node: RemoteNode;
+  /** Killed or stopped: its name may be started again. */
   killed: boolean;
 }
 
+const DEFAULT_WAIT_MS = 60_000;
+const DEFAULT_WAIT_STEP_MS = 10;
+/** Microtask turns a wait lets pass before it takes a turn of the event loop. */
+const MICROTASK_CHECKS = 20;
+
 /**
- * N nodes on a {@linkcode MemoryNetwork} under one {@linkcode ManualClock}: partition and heal
- * them, freeze and thaw them, kill them, and advance time. Nothing runs on wall-clock time
- * (heartbeats, handshake and request timeouts, reconnect backoff and latency all wait for
- * {@linkcode TestCluster.advance}), and with the same seed a run repeats.
+ * N nodes on a {@linkcode MemoryNetwork} under one {@linkcode ManualClock}: add, stop, kill and
+ * restart them, partition and heal them, freeze and thaw them, and move time. Nothing runs on
+ * wall-clock time (heartbeats, handshake and request timeouts, reconnect backoff and latency all
+ * wait for {@linkcode TestCluster.advance}, or for {@linkcode TestCluster.settle} and
+ * {@linkcode TestCluster.until}, which move time only while what they wait for needs it), and
+ * with the same seed a run repeats. Connecting, stopping and closing let virtual time pass when
+ * they need it, so they cannot hang on a clock that nobody advances.
  *
  * @example Three nodes, one partition
  * ```ts
@@ -71,11 +105,17 @@ export class TestCluster implements AsyncDisposable {
   /** What the nodes reported (connection problems), one line each. */
   readonly logs: string[] = [];
   readonly #members = new Map<string, Member>();
+  readonly #options: TestClusterOptions;
   #closed: Promise<void> | null = null;
 
-  private constructor(clock: ManualClock, network: MemoryNetwork) {
+  private constructor(
+    clock: ManualClock,
+    network: MemoryNetwork,
+    options: TestClusterOptions,
+  ) {
     this.clock = clock;
     this.network = network;
+    this.#options = options;
   }
 
   /**
@@ -87,7 +127,10 @@ export class TestCluster implements AsyncDisposable {
    */
   static async start(options: TestClusterOptions = {}): Promise<TestCluster> {
     const names = options.nodes ?? ["n1", "n2", "n3"];
-    if (new Set(names).size !== names.length || names.length === 0) {
+    if (
+      !Array.isArray(names) || new Set(names).size !== names.length ||
+      names.some((name) => typeof name !== "string" || name.length === 0)
+    ) {
       throw new TypeError(
         `Invalid node names ${JSON.stringify(names)}: expected distinct names`,
       );
@@ -99,44 +142,82 @@ export class TestCluster implements AsyncDisposable {
       latencyMs: options.latencyMs ?? 0,
       lossRate: options.lossRate ?? 0,
     });
-    const cluster = new TestCluster(clock, network);
+    const cluster = new TestCluster(clock, network, options);
     try {
-      for (const name of names) {
-        const system = new ActorSystem({
-          logger: { error() {} },
-          ...options.systemOptions,
-          node: name,
-          clock,
-        });
-        let node: RemoteNode;
-        try {
-          node = await RemoteNode.start(system, {
-            cluster: "test",
-            secret: SECRET,
-            reconnect: { minMs: 100, maxMs: 5000, jitter: 0 },
-            logger: {
-              error: (message, error) =>
-                cluster.logs.push(
-                  `${name}: ${message}: ${
-                    error instanceof Error ? error.message : String(error)
-                  }`,
-                ),
-            },
-            ...options.nodeOptions,
-            transport: network.transport(name),
-            clock,
-          });
-        } catch (error) {
-          await system.shutdown();
-          throw error;
-        }
-        cluster.#members.set(name, { system, node, killed: false });
-      }
+      for (const name of names) await cluster.addNode(name);
     } catch (error) {
       await cluster.close();
       throw error;
     }
     return cluster;
+  }
+
+  /**
+   * Starts one more node on the network, or starts again a node that was killed or stopped
+   * (a restart: a new system and node under the same name, at a new address, as a process
+   * that restarts with a fresh port). Not connected yet: see {@linkcode TestCluster.connect}.
+   *
+   * @example Usage
+   * ```ts
+   * import { TestCluster } from "@troupe/troupe/testing";
+   * await using cluster = await TestCluster.start({ nodes: ["a"] });
+   * await cluster.addNode("b", { nodeOptions: { heartbeatIntervalMs: 500 } });
+   * console.log(await cluster.connect("a", "b")); // "b"
+   * ```
+   *
+   * @param name The node's name (also its host on the network).
+   * @param options Options of this node, over the cluster's.
+   * @returns The node.
+   * @throws {TypeError} When the name is invalid or a running node has it, or the cluster is
+   * closed.
+   */
+  async addNode(
+    name: string,
+    options: TestNodeOptions = {},
+  ): Promise<RemoteNode> {
+    if (typeof name !== "string" || name.length === 0) {
+      throw new TypeError(`Invalid node name ${JSON.stringify(name)}`);
+    }
+    if (this.#closed !== null) {
+      throw new TypeError(`Cannot add node "${name}": the cluster is closed`);
+    }
+    const existing = this.#members.get(name);
+    if (existing !== undefined && !existing.killed) {
+      throw new TypeError(`Cannot add node "${name}": it is running`);
+    }
+    const clock = this.clock;
+    const system = new ActorSystem({
+      logger: { error() {} },
+      ...this.#options.systemOptions,
+      ...options.systemOptions,
+      node: name,
+      clock,
+    });
+    let node: RemoteNode;
+    try {
+      node = await RemoteNode.start(system, {
+        cluster: "test",
+        secret: SECRET,
+        reconnect: { minMs: 100, maxMs: 5000, jitter: 0 },
+        logger: {
+          error: (message, error) =>
+            this.logs.push(
+              `${name}: ${message}: ${
+                error instanceof Error ? error.message : String(error)
+              }`,
+            ),
+        },
+        ...this.#options.nodeOptions,
+        ...options.nodeOptions,
+        transport: this.network.transport(name),
+        clock,
+      });
+    } catch (error) {
+      await system.shutdown();
+      throw error;
+    }
+    this.#members.set(name, { system, node, killed: false });
+    return node;
   }
 
   /** The nodes' names. */
@@ -167,16 +248,44 @@ export class TestCluster implements AsyncDisposable {
   }
 
   /**
-   * Connects every node to every other one (each dials the others).
+   * Connects node `from` to node `to` (`from` dials), letting virtual time pass while the
+   * handshake needs it (latency, say).
+   *
+   * @example Usage
+   * ```ts
+   * import { TestCluster } from "@troupe/troupe/testing";
+   * await using cluster = await TestCluster.start({ nodes: ["a", "b"], latencyMs: 5 });
+   * console.log(await cluster.connect("a", "b")); // "b"
+   * ```
+   *
+   * @param from The dialing node.
+   * @param to The node dialed.
+   * @returns The name of the node reached.
+   * @throws {TypeError} When there is no such node.
+   * @throws {TestClusterTimeoutError} When the handshake does not end within a minute of
+   * virtual time (a partition, say).
+   */
+  connect(from: string, to: string): Promise<string> {
+    const dialer = this.#member(from).node;
+    const address = this.#member(to).node.address;
+    return this.settle(dialer.connect(address), {
+      what: `node "${from}" to connect to "${to}"`,
+    });
+  }
+
+  /**
+   * Connects every running node to every other one (each dials the others).
    *
    * @returns Once every handshake is done.
+   * @throws {TestClusterTimeoutError} When a handshake does not end within a minute of virtual
+   * time.
    */
   async connectAll(): Promise<void> {
     for (const [name, member] of this.#members) {
       if (member.killed) continue;
       for (const [other, peer] of this.#members) {
         if (other === name || peer.killed) continue;
-        await member.node.connect(peer.node.address);
+        await this.connect(name, other);
       }
     }
   }
@@ -229,18 +338,103 @@ export class TestCluster implements AsyncDisposable {
 
   /**
    * Kills a node as its process would die: its connections are reset and its listener closes
-   * (its peers see the reset), then the node and its system stop without a goodbye.
+   * (its peers see the reset), then the node and its system stop without a goodbye. Virtual
+   * time moves only if stopping needs it (an actor stuck past its stop timeout, say). The name
+   * can be started again with {@linkcode TestCluster.addNode}.
    *
    * @param name The node.
    * @returns Once it has stopped.
+   * @throws {TypeError} When there is no such node.
    */
   async kill(name: string): Promise<void> {
     const member = this.#member(name);
     if (member.killed) return;
     member.killed = true;
     this.network.kill(name);
-    await member.node.close();
-    await member.system.shutdown();
+    await this.#release(member);
+  }
+
+  /**
+   * Stops a node the orderly way: it says goodbye to its peers, then it and its system stop.
+   * Virtual time moves only if stopping needs it. The name can be started again with
+   * {@linkcode TestCluster.addNode}.
+   *
+   * @example Usage
+   * ```ts
+   * import { TestCluster } from "@troupe/troupe/testing";
+   * await using cluster = await TestCluster.start({ nodes: ["a", "b"] });
+   * await cluster.connectAll();
+   * await cluster.stop("b");
+   * console.log(cluster.node("a").peers()[0].connected); // false
+   * ```
+   *
+   * @param name The node.
+   * @returns Once it has stopped.
+   * @throws {TypeError} When there is no such node.
+   */
+  async stop(name: string): Promise<void> {
+    const member = this.#member(name);
+    if (member.killed) return;
+    member.killed = true;
+    await this.#release(member);
+  }
+
+  /**
+   * Waits for `promise`, moving virtual time forward in small steps (default 10 ms) for as long
+   * as it is pending: for a result that needs time to pass (a reconnect's backoff, latency, a
+   * timeout). A promise that settles without time passing settles with no time passing.
+   *
+   * @example Usage
+   * ```ts
+   * import { TestCluster } from "@troupe/troupe/testing";
+   * await using cluster = await TestCluster.start({ nodes: [] });
+   * const late = new Promise((resolve) => cluster.clock.setTimer(() => resolve("late"), 5000));
+   * console.log(await cluster.settle(late)); // "late"
+   * console.log(cluster.clock.now() >= 5000); // true
+   * ```
+   *
+   * @param promise What to wait for.
+   * @param options The most virtual time to let pass (default 60 s), the step, and what is waited
+   * for (for the error).
+   * @returns What `promise` resolves to.
+   * @throws {TestClusterTimeoutError} When it is still pending after `maxMs` of virtual time.
+   * @throws {RangeError} When `maxMs` or `stepMs` is out of range.
+   * @throws {unknown} What `promise` rejects with.
+   */
+  async settle<T>(
+    promise: Promise<T>,
+    options: VirtualWaitOptions = {},
+  ): Promise<T> {
+    let settled = false;
+    promise.then(() => settled = true, () => settled = true);
+    await this.#wait(() => settled, options, "a promise to settle");
+    return await promise;
+  }
+
+  /**
+   * Waits until `condition` holds, moving virtual time forward in small steps (default 10 ms)
+   * while it does not.
+   *
+   * @example Usage
+   * ```ts
+   * import { TestCluster } from "@troupe/troupe/testing";
+   * await using cluster = await TestCluster.start({ nodes: [] });
+   * await cluster.until(() => cluster.clock.now() >= 300, { what: "300 ms to pass" });
+   * console.log(cluster.clock.now()); // 300
+   * ```
+   *
+   * @param condition Checked after each step.
+   * @param options The most virtual time to let pass (default 60 s), the step, and what is waited
+   * for (for the error).
+   * @returns Once it holds.
+   * @throws {TestClusterTimeoutError} When it still does not hold after `maxMs` of virtual time.
+   * @throws {RangeError} When `maxMs` or `stepMs` is out of range.
+   */
+  until(
+    condition: () => boolean,
+    options: VirtualWaitOptions = {},
+  ): Promise<void> {
+    return this.#wait(condition, options, "a condition to hold");
   }
 
   /**
@@ -289,10 +483,57 @@ export class TestCluster implements AsyncDisposable {
   async #close(): Promise<void> {
     this.network.heal();
     for (const name of this.#members.keys()) this.network.thaw(name);
+    const stopping: Promise<void>[] = [];
     for (const member of this.#members.values()) {
       if (member.killed) continue;
-      await member.node.close();
-      await member.system.shutdown();
+      member.killed = true;
+      stopping.push(this.#release(member));
+    }
+    const results = await Promise.allSettled(stopping);
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
+  }
+
+  /** Closes a node and shuts its system down, letting virtual time pass if that needs it. */
+  async #release(member: Member): Promise<void> {
+    const what = `node "${member.system.node}" to stop`;
+    try {
+      await this.settle(member.node.close(), { what });
+    } finally {
+      await this.settle(member.system.shutdown(), { what });
+    }
+  }
+
+  async #wait(
+    done: () => boolean,
+    options: VirtualWaitOptions,
+    otherwise: string,
+  ): Promise<void> {
+    const maxMs = options.maxMs ?? DEFAULT_WAIT_MS;
+    const stepMs = options.stepMs ?? DEFAULT_WAIT_STEP_MS;
+    if (!(maxMs >= 0) || !Number.isFinite(maxMs) || !(stepMs > 0)) {
+      throw new RangeError(
+        `Cannot wait ${maxMs} ms in steps of ${stepMs} ms: both must be finite, maxMs ≥ 0, step > 0`,
+      );
+    }
+    for (let i = 0; i < MICROTASK_CHECKS; i++) {
+      if (done()) return;
+      await null;
+    }
+    let waited = 0;
+    while (true) {
+      await turn();
+      if (done()) return;
+      if (waited >= maxMs) {
+        throw new TestClusterTimeoutError(
+          `Timed out waiting for ${
+            options.what ?? otherwise
+          }: ${maxMs} ms of virtual time passed`,
+        );
+      }
+      const step = Math.min(stepMs, maxMs - waited);
+      await this.clock.advance(step);
+      waited += step;
     }
   }
 

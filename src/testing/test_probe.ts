@@ -6,6 +6,7 @@ import {
   type UnknownProtocol,
 } from "../actor/mod.ts";
 import type { TimerHandle } from "../platform/mod.ts";
+import { isProbeExpectationError, ProbeExpectationError } from "./errors.ts";
 
 /** A message a probe received. */
 export interface ProbeMessage {
@@ -27,48 +28,6 @@ export interface TestProbeOptions {
   readonly id?: string;
   /** Default wait of expectations, in milliseconds (default 3000). */
   readonly timeoutMs?: number;
-}
-
-/**
- * An expectation of a {@linkcode TestProbe} was not met.
- *
- * @example Usage
- * ```ts
- * import { isProbeExpectationError } from "@troupe/troupe/testing";
- * console.log(isProbeExpectationError(new Error())); // false
- * ```
- */
-export class ProbeExpectationError extends Error {
-  /** Stable code. */
-  readonly code = "PROBE_EXPECTATION_FAILED" as const;
-  /**
-   * Creates the error.
-   *
-   * @param message What was expected and what happened.
-   */
-  constructor(message: string) {
-    super(message);
-    this.name = "ProbeExpectationError";
-  }
-}
-
-/**
- * Tells whether a value is a {@linkcode ProbeExpectationError}.
- *
- * @param value Anything.
- * @returns Whether it is one.
- *
- * @example Usage
- * ```ts
- * import { isProbeExpectationError } from "@troupe/troupe/testing";
- * console.log(isProbeExpectationError(null)); // false
- * ```
- */
-export function isProbeExpectationError(
-  value: unknown,
-): value is ProbeExpectationError {
-  return value instanceof Error &&
-    (value as { code?: unknown }).code === "PROBE_EXPECTATION_FAILED";
 }
 
 interface Waiter {

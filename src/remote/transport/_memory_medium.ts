@@ -70,6 +70,8 @@ export class Medium {
   readonly blocked = new Set<string>();
   /** Waiting for a heal or a thaw. */
   #waiting: (() => void)[] = [];
+  /** Connections opened so far, per direction of the dial, as `from\u0000to`. */
+  readonly #opened = new Map<string, number>();
 
   constructor(options: MemoryNetworkOptions) {
     this.clock = options.clock ?? systemClock;
@@ -98,6 +100,22 @@ export class Medium {
   cut(a: Host, b: Host): boolean {
     return this.blocked.has(`${a.name}\u0000${b.name}`) ||
       this.blocked.has(`${b.name}\u0000${a.name}`);
+  }
+
+  /** How many connections `from` opened to `to` so far. */
+  opened(from: string, to: string): number {
+    return this.#opened.get(`${from}\u0000${to}`) ?? 0;
+  }
+
+  /** Resets every connection between the hosts, both ways. */
+  reset(a: string, b: string, error: unknown): void {
+    for (const [near, far] of [[a, b], [b, a]]) {
+      const host = this.hosts.get(near);
+      if (host === undefined) continue;
+      for (const conn of [...host.conns]) {
+        if (conn.remoteAddr.hostname === far) conn.reset(error);
+      }
+    }
   }
 
   /** Calls `retry` once the network changes (a heal or a thaw). */
@@ -180,6 +198,8 @@ export class Medium {
         dialer.pair(accepted);
         accepted.pair(dialer);
         listener.enqueue(accepted);
+        const key = `${from.name}\u0000${to.name}`;
+        this.#opened.set(key, (this.#opened.get(key) ?? 0) + 1);
         resolve(dialer);
       };
       if (signal?.aborted) {
@@ -370,6 +390,7 @@ class MemoryConn implements TcpConn {
       peer?.send({ end: true });
     }
     this.#release();
+    this.#abandonWrites();
     this.#endReading(undefined);
   }
 
@@ -380,7 +401,20 @@ class MemoryConn implements TcpConn {
     this.#writeClosed = true;
     this.#peer?.send({ end: true, error });
     this.#release();
+    this.#abandonWrites();
     this.#endReading(error);
+  }
+
+  /**
+   * This end closed: its writes still waiting for room in the peer's window fail now, not when
+   * (if ever) a frozen or partitioned peer reads again.
+   */
+  #abandonWrites(): void {
+    const peer = this.#peer;
+    if (peer === null || peer.#roomWaiters.length === 0) return;
+    const waiters = peer.#roomWaiters;
+    peer.#roomWaiters = [];
+    for (const ready of waiters) ready();
   }
 
   /** A segment from the peer: it arrives after the latency, in order. */

@@ -1,21 +1,17 @@
-// Length-prefixed frames over one TcpConn, with user-space write batching, bounded buffering and
-// stall detection. Runtime-neutral: only the platform's TcpConn and the Clock are used.
-import type { NetAddr, TcpConn, TimerHandle } from "../../platform/mod.ts";
+// Length-prefixed frames over one TcpConn: the read side and the connection's life cycle here,
+// the write side (user-space batching, bounded buffering, stall detection) in _frame_writer.ts.
+// Runtime-neutral: only the platform's TcpConn and the Clock are used.
+import type { NetAddr, TcpConn } from "../../platform/mod.ts";
 import type { Clock } from "../../timer/mod.ts";
 import { ProtocolError } from "../protocol/mod.ts";
 import { ConnectionClosedError, FrameTooLargeError } from "./errors.ts";
 import {
-  FRAME_HEADER_BYTES,
   FrameParser,
   type FrameSink,
   MAX_FRAME_LENGTH,
-  writeHeader,
 } from "./_frame_parser.ts";
+import { errorText, FrameWriter } from "./_frame_writer.ts";
 import { resolveOptions } from "./_options.ts";
-/** The first batch buffer of a connection; it doubles up to `maxWriteBytes` as traffic needs. */
-const INITIAL_BATCH_BYTES = 16 * 1024;
-
-const EMPTY = new Uint8Array(0);
 
 /** Options of a {@linkcode FrameConnection}. Sizes are in bytes. */
 export interface FrameConnectionOptions {
@@ -70,11 +66,6 @@ export interface WhenWritableOptions {
   readonly signal?: AbortSignal;
 }
 
-interface DrainWaiter {
-  resolve(): void;
-  reject(error: unknown): void;
-}
-
 /**
  * Frames over a {@linkcode TcpConn}: each frame is a 4-byte big-endian length and that many
  * bytes of payload.
@@ -123,42 +114,14 @@ interface DrainWaiter {
  */
 export class FrameConnection {
   readonly #conn: TcpConn;
-  readonly #clock: Clock;
   #maxFrameBytes: number;
-  readonly #highWaterBytes: number;
-  readonly #lowWaterBytes: number;
-  readonly #maxBufferedBytes: number;
-  readonly #stallTimeoutMs: number;
-  readonly #maxWriteBytes: number;
-
   #handlers: FrameHandlers | null = null;
   #closed = false;
   #closeReason: unknown = undefined;
   #closeNotified = false;
   #readEnded = false;
   #endedWaiters: Array<() => void> = [];
-
-  // Outbound: frames are copied into #current; full batches wait in #sealed; #spare is a written
-  // batch buffer kept for reuse. Writes go through the connection's direct write() when it has
-  // one (no stream machinery per write), else through a writer of its writable.
-  readonly #directWrite: boolean;
-  #writer: WritableStreamDefaultWriter<Uint8Array> | null = null;
-  #current: Uint8Array = EMPTY;
-  #currentLength = 0;
-  #batchCapacity = INITIAL_BATCH_BYTES;
-  #spare: Uint8Array | null = null;
-  #sealed: Uint8Array[] = [];
-  #bufferedBytes = 0;
-  #writing = false;
-  #flushScheduled = false;
-  #writes = 0;
-  #needsDrain = false;
-  #drainWaiters: DrainWaiter[] = [];
-  #flushWaiters: Array<() => void> = [];
-  #lastProgress = 0;
-  #stallTimer: TimerHandle | null = null;
-
-  // Inbound.
+  readonly #out: FrameWriter;
   readonly #parser: FrameParser;
   #reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
 
@@ -175,17 +138,12 @@ export class FrameConnection {
   constructor(conn: TcpConn, options: FrameConnectionOptions = {}) {
     const settings = resolveOptions(options);
     this.#maxFrameBytes = settings.maxFrameBytes;
-    this.#highWaterBytes = settings.highWaterBytes;
-    this.#lowWaterBytes = settings.lowWaterBytes;
-    this.#maxBufferedBytes = settings.maxBufferedBytes;
-    this.#stallTimeoutMs = settings.stallTimeoutMs;
-    this.#maxWriteBytes = settings.maxWriteBytes;
-    this.#clock = settings.clock;
-    this.#batchCapacity = Math.min(INITIAL_BATCH_BYTES, this.#maxWriteBytes);
     this.#conn = conn;
     this.#parser = new FrameParser(this.#maxFrameBytes);
-    this.#directWrite = typeof conn.write === "function";
-    if (!this.#directWrite) this.#writer = conn.writable.getWriter();
+    this.#out = new FrameWriter(conn, settings, {
+      fail: (error) => this.#shutdown(error),
+      idle: () => this.#checkEnded(),
+    });
   }
 
   /** The local end of the connection. */
@@ -226,7 +184,7 @@ export class FrameConnection {
 
   /** Bytes queued (headers included) that the socket has not taken yet, the write in flight included. */
   get bufferedBytes(): number {
-    return this.#bufferedBytes;
+    return this.#out.bufferedBytes;
   }
 
   /**
@@ -234,12 +192,12 @@ export class FrameConnection {
    * they fell to `lowWaterBytes`.
    */
   get needsDrain(): boolean {
-    return this.#needsDrain;
+    return this.#out.needsDrain;
   }
 
   /** How many writes were handed to the socket so far (a diagnostic: frames / writes is the batching factor). */
   get writes(): number {
-    return this.#writes;
+    return this.#out.writes;
   }
 
   /**
@@ -310,38 +268,7 @@ export class FrameConnection {
     if (length > this.#maxFrameBytes) {
       throw new FrameTooLargeError(length, this.#maxFrameBytes);
     }
-    const size = FRAME_HEADER_BYTES + length;
-    const buffered = this.#bufferedBytes;
-    if (buffered + size > this.#maxBufferedBytes) {
-      const error = new ConnectionClosedError(
-        `peer stopped reading: ${buffered} bytes are buffered and ${size} more would pass ` +
-          `the limit of ${this.#maxBufferedBytes}`,
-      );
-      this.#shutdown(error);
-      throw error;
-    }
-    let at = this.#currentLength;
-    let target = this.#current;
-    if (at + size > target.byteLength) {
-      target = this.#reserve(size);
-      at = this.#currentLength;
-    }
-    writeHeader(target, at, length);
-    if (length > 0) target.set(payload, at + FRAME_HEADER_BYTES);
-    this.#currentLength = at + size;
-    this.#bufferedBytes = buffered + size;
-    if (buffered === 0) {
-      // Pending data from now on: the stall clock starts here.
-      this.#lastProgress = this.#clock.now();
-      if (this.#stallTimer === null) this.#armStallTimer(this.#stallTimeoutMs);
-    }
-    if (!this.#needsDrain && this.#bufferedBytes > this.#highWaterBytes) {
-      this.#needsDrain = true;
-    }
-    if (!this.#writing && !this.#flushScheduled) {
-      this.#flushScheduled = true;
-      queueMicrotask(this.#flushTask);
-    }
+    this.#out.push(payload);
   }
 
   /**
@@ -354,36 +281,7 @@ export class FrameConnection {
    * @throws {ConnectionClosedError} (as a rejection) When the connection is or becomes closed.
    */
   whenWritable(options: WhenWritableOptions = {}): Promise<void> {
-    const { signal } = options;
-    if (this.#closed) {
-      return Promise.reject(
-        new ConnectionClosedError(
-          "cannot wait for a closed connection to drain",
-          this.#closeReason,
-        ),
-      );
-    }
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    if (!this.#needsDrain) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => {
-        const i = this.#drainWaiters.indexOf(waiter);
-        if (i !== -1) this.#drainWaiters.splice(i, 1);
-        reject(signal?.reason);
-      };
-      const waiter: DrainWaiter = {
-        resolve: () => {
-          signal?.removeEventListener("abort", onAbort);
-          resolve();
-        },
-        reject: (error) => {
-          signal?.removeEventListener("abort", onAbort);
-          reject(error);
-        },
-      };
-      this.#drainWaiters.push(waiter);
-      signal?.addEventListener("abort", onAbort, { once: true });
-    });
+    return this.#out.whenWritable(options.signal);
   }
 
   /**
@@ -394,8 +292,7 @@ export class FrameConnection {
    * @returns A promise that resolves when nothing is buffered any more.
    */
   flushed(): Promise<void> {
-    if (this.#closed || this.#bufferedBytes === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#flushWaiters.push(resolve));
+    return this.#out.flushed();
   }
 
   /**
@@ -412,7 +309,7 @@ export class FrameConnection {
 
   #isEnded(): boolean {
     return this.#closed && (this.#readEnded || this.#handlers === null) &&
-      !this.#writing;
+      !this.#out.writing;
   }
 
   #checkEnded(): void {
@@ -435,144 +332,6 @@ export class FrameConnection {
   [Symbol.dispose](): void {
     this.#shutdown(undefined);
   }
-
-  // ---- sending ------------------------------------------------------------------------------
-
-  /** Makes room for `size` more bytes in #current, which it returns. */
-  #reserve(size: number): Uint8Array {
-    const used = this.#currentLength;
-    const limit = this.#maxWriteBytes;
-    if (used + size <= limit) {
-      let capacity = Math.max(this.#batchCapacity, INITIAL_BATCH_BYTES);
-      while (capacity < used + size) capacity *= 2;
-      capacity = Math.min(capacity, limit);
-      this.#batchCapacity = capacity;
-      const grown = this.#takeBuffer(capacity);
-      if (used > 0) grown.set(this.#current.subarray(0, used));
-      this.#current = grown;
-      return grown;
-    }
-    // Over one write's worth: seal the batch, start the next (a frame larger than a whole batch
-    // gets a buffer of its own, written in pieces).
-    if (used > 0) this.#sealed.push(this.#current.subarray(0, used));
-    this.#batchCapacity = limit;
-    this.#current = size > limit
-      ? new Uint8Array(size)
-      : this.#takeBuffer(limit);
-    this.#currentLength = 0;
-    return this.#current;
-  }
-
-  #takeBuffer(capacity: number): Uint8Array {
-    const spare = this.#spare;
-    if (spare !== null && spare.byteLength >= capacity) {
-      this.#spare = null;
-      return spare;
-    }
-    return new Uint8Array(capacity);
-  }
-
-  readonly #flushTask = (): void => {
-    this.#flushScheduled = false;
-    void this.#flush();
-  };
-
-  async #flush(): Promise<void> {
-    if (this.#writing || this.#closed) return;
-    this.#writing = true;
-    try {
-      while (!this.#closed) {
-        let batch: Uint8Array;
-        const sealed = this.#sealed.shift();
-        if (sealed !== undefined) {
-          batch = sealed;
-        } else if (this.#currentLength > 0) {
-          batch = this.#current.subarray(0, this.#currentLength);
-          // Frames sent while this batch is written go to another buffer.
-          this.#current = this.#spare ?? EMPTY;
-          this.#spare = null;
-          this.#currentLength = 0;
-        } else {
-          return;
-        }
-        const total = batch.byteLength;
-        for (let offset = 0; offset < total;) {
-          const piece = total - offset <= this.#maxWriteBytes
-            ? (offset === 0 ? batch : batch.subarray(offset))
-            : batch.subarray(offset, offset + this.#maxWriteBytes);
-          // Resolves once the socket took the bytes (TcpConn's contract), so the buffer may be reused.
-          await (this.#directWrite
-            ? this.#conn.write!(piece)
-            : this.#writer!.write(piece));
-          if (this.#closed) return;
-          offset += piece.byteLength;
-          this.#writes++;
-          this.#bufferedBytes -= piece.byteLength;
-          // The stall clock matters only while data waits (a send after idle restarts it).
-          if (this.#bufferedBytes > 0) this.#lastProgress = this.#clock.now();
-          if (this.#needsDrain && this.#bufferedBytes <= this.#lowWaterBytes) {
-            this.#drained();
-          }
-          if (this.#bufferedBytes === 0 && this.#flushWaiters.length > 0) {
-            for (const wake of this.#flushWaiters.splice(0)) wake();
-          }
-        }
-        this.#recycle(batch);
-      }
-    } catch (error) {
-      if (!this.#closed) {
-        this.#shutdown(
-          new ConnectionClosedError(`write failed: ${errorText(error)}`, error),
-        );
-      }
-    } finally {
-      this.#writing = false;
-      this.#checkEnded();
-    }
-  }
-
-  #recycle(batch: Uint8Array): void {
-    const buffer = batch.buffer;
-    if (
-      buffer.byteLength > this.#maxWriteBytes ||
-      buffer.byteLength < this.#batchCapacity ||
-      this.#current.buffer === buffer
-    ) {
-      return;
-    }
-    if (this.#current === EMPTY) {
-      this.#current = new Uint8Array(buffer);
-    } else if (this.#spare === null) {
-      this.#spare = new Uint8Array(buffer);
-    }
-  }
-
-  #drained(): void {
-    this.#needsDrain = false;
-    for (const waiter of this.#drainWaiters.splice(0)) waiter.resolve();
-  }
-
-  #armStallTimer(delayMs: number): void {
-    this.#stallTimer = this.#clock.setTimer(this.#onStallTimer, delayMs);
-    this.#stallTimer.unref();
-  }
-
-  readonly #onStallTimer = (): void => {
-    this.#stallTimer = null;
-    if (this.#closed || this.#bufferedBytes === 0) return;
-    const idle = this.#clock.now() - this.#lastProgress;
-    if (idle < this.#stallTimeoutMs) {
-      this.#armStallTimer(this.#stallTimeoutMs - idle);
-      return;
-    }
-    this.#shutdown(
-      new ConnectionClosedError(
-        `peer stopped reading: ${this.#bufferedBytes} bytes waited ${
-          Math.round(idle)
-        } ms without a write completing (stall timeout ${this.#stallTimeoutMs} ms)`,
-      ),
-    );
-  };
 
   // ---- receiving ----------------------------------------------------------------------------
 
@@ -656,25 +415,7 @@ export class FrameConnection {
     if (this.#closed) return;
     this.#closed = true;
     this.#closeReason = reason;
-    if (this.#stallTimer !== null) {
-      this.#clock.clearTimer(this.#stallTimer);
-      this.#stallTimer = null;
-    }
-    this.#sealed = [];
-    this.#current = EMPTY;
-    this.#currentLength = 0;
-    this.#spare = null;
-    this.#bufferedBytes = 0;
-    this.#needsDrain = false;
-    const waiters = this.#drainWaiters.splice(0);
-    if (waiters.length > 0) {
-      const error = new ConnectionClosedError(
-        "closed while waiting for the buffer to drain",
-        reason,
-      );
-      for (const waiter of waiters) waiter.reject(error);
-    }
-    for (const wake of this.#flushWaiters.splice(0)) wake();
+    this.#out.close(reason);
     this.#conn.close();
     this.#reader?.cancel().catch(() => {});
     this.#notifyClose();
@@ -691,8 +432,4 @@ export class FrameConnection {
       // Documented: onClose must not throw, and nothing here could handle it if it did.
     }
   }
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

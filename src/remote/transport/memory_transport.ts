@@ -158,6 +158,59 @@ export class MemoryNetwork {
   }
 
   /**
+   * Resets every connection between two hosts, both ways (each side sees a reset, as when a
+   * middlebox drops the connections); new connections can be made at once.
+   *
+   * @example Usage
+   * ```ts
+   * import { MemoryNetwork } from "./mod.ts";
+   * const network = new MemoryNetwork();
+   * const listener = await network.transport("b").listen({ port: 7000 });
+   * const conn = await network.transport("a").connect({ hostname: "b", port: 7000 });
+   * const accepted = await listener.accept();
+   * network.reset("a", "b");
+   * await conn.write!(new Uint8Array(1)).catch((e) => console.log(e.name)); // "ConnectionClosedError"
+   * accepted.close();
+   * listener.close();
+   * ```
+   *
+   * @param from A host.
+   * @param to Another host.
+   */
+  reset(from: string, to: string): void {
+    this.#medium.reset(
+      from,
+      to,
+      new ConnectionClosedError(
+        `the connections between "${from}" and "${to}" were reset`,
+      ),
+    );
+  }
+
+  /**
+   * How many connections `from` has opened to `to` so far (those it dialed, not those it
+   * accepted): a count of reconnects.
+   *
+   * @example Usage
+   * ```ts
+   * import { MemoryNetwork } from "./mod.ts";
+   * const network = new MemoryNetwork();
+   * const listener = await network.transport("b").listen({ port: 7000 });
+   * const conn = await network.transport("a").connect({ hostname: "b", port: 7000 });
+   * console.log(network.connectionsOpened("a", "b")); // 1
+   * conn.close();
+   * listener.close();
+   * ```
+   *
+   * @param from The dialing host.
+   * @param to The host dialed.
+   * @returns The count.
+   */
+  connectionsOpened(from: string, to: string): number {
+    return this.#medium.opened(from, to);
+  }
+
+  /**
    * Sets the latency of bytes sent from now on.
    *
    * @param ms The latency in ms (0: the next microtask).

@@ -229,3 +229,83 @@ test("MemoryNetwork rejects a loss rate out of range", () => {
   assert.throws(() => new MemoryNetwork({ lossRate: 2 }), RangeError);
   assert.throws(() => new MemoryNetwork().setLatency(-1), RangeError);
 });
+
+test("MemoryNetwork: closing a connection fails its writes that wait on a frozen peer, so it can end", async () => {
+  const network = new MemoryNetwork({ windowBytes: 100 });
+  const w = await wire(network);
+  try {
+    network.freeze("b");
+    await w.a.write!(new Uint8Array(60));
+    const waiting = w.a.write!(new Uint8Array(60));
+    await settle();
+    w.a.close();
+    await assert.rejects(waiting, isConnectionClosedError);
+  } finally {
+    w.close();
+  }
+  // The same through a FrameConnection: ended() needs its write in flight to finish.
+  network.thaw("b");
+  const listener = await network.transport("b").listen({ port: 7001 });
+  const accepting = listener.accept();
+  const frames = new FrameConnection(
+    await network.transport("a").connect({ hostname: "b", port: 7001 }),
+  );
+  const accepted = await accepting;
+  network.freeze("b");
+  frames.start({ onFrame: () => {}, onClose: () => {} });
+  for (let i = 0; i < 10; i++) frames.send(new Uint8Array(50));
+  await settle();
+  assert.ok(frames.bufferedBytes > 0, "the write waits for the frozen host");
+  frames.close();
+  await frames.ended();
+  accepted.close();
+  listener.close();
+  network.thaw("b");
+});
+
+test("MemoryNetwork.reset() resets the connections between two hosts only, and connectionsOpened() counts the dials", async () => {
+  const network = new MemoryNetwork();
+  const listener = await network.transport("b").listen({ port: 7000 });
+  const accepted: TcpConn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) accepted.push(conn);
+  })();
+  const ab = await network.transport("a").connect({
+    hostname: "b",
+    port: 7000,
+  });
+  const cb = await network.transport("c").connect({
+    hostname: "b",
+    port: 7000,
+  });
+  await settle();
+  assert.equal(accepted.length, 2);
+  const ends = [ab, ...accepted, cb].map((conn) =>
+    new Promise<unknown>((resolve) =>
+      conn.startReading!(() => {}, (error) => resolve(error ?? "clean"))
+    )
+  );
+  assert.equal(network.connectionsOpened("a", "b"), 1);
+  assert.equal(network.connectionsOpened("b", "a"), 0);
+  network.reset("b", "a");
+  assert.ok(isConnectionClosedError(await ends[0]), "a's end was reset");
+  assert.ok(isConnectionClosedError(await ends[1]), "b's end was reset");
+  const untouched = await Promise.race([
+    ends[2],
+    ends[3],
+    settle().then(() => "open"),
+  ]);
+  assert.equal(untouched, "open", "the connection of c is not touched");
+  await assert.rejects(ab.write!(new Uint8Array(1)), isConnectionClosedError);
+  // A new connection can be made at once, and is counted.
+  const again = await network.transport("a").connect({
+    hostname: "b",
+    port: 7000,
+  });
+  assert.equal(network.connectionsOpened("a", "b"), 2);
+  again.close();
+  cb.close();
+  for (const conn of accepted) conn.close();
+  listener.close();
+  await accepting;
+});

@@ -1,0 +1,382 @@
+// The membership table in Redis: the source of truth of who is in the cluster, changed only by
+// a Lua script that checks the version and every status move before it writes, so two writers
+// can never both win, and a write is all or nothing.
+import {
+  CorruptClusterDataError,
+  isCorruptClusterDataError,
+} from "../errors.ts";
+import type {
+  MemberRow,
+  MembershipTable,
+  MembershipTableSnapshot,
+} from "../membership_table.ts";
+import { MEMBER_STATUSES } from "../membership_table.ts";
+import {
+  checkExpectedVersion,
+  checkMemberRow,
+  checkMemberRows,
+  checkStatusMove,
+  memberKey,
+} from "../memory_membership_table.ts";
+import { ClusterClosedError } from "../errors.ts";
+import {
+  Connection,
+  type Reply,
+  ReplyError,
+  replyToClusterError,
+  Script,
+} from "./_client.ts";
+
+/** Options of {@linkcode RedisMembershipTable.connect}. */
+export interface RedisMembershipTableOptions {
+  /** `redis://[[user][:password]@]host[:port][/db]` (default `redis://127.0.0.1:6379`). */
+  readonly url?: string;
+  /**
+   * Prefix of the table's two keys (default `"troupe:cluster:"`): one cluster per prefix. It
+   * may not contain `{` or `}` (the keys carry a Redis Cluster hash tag).
+   */
+  readonly keyPrefix?: string;
+  /** Limit of a connection attempt, in ms (default 5000). */
+  readonly connectTimeoutMs?: number;
+  /** A command with no reply for this long fails with an unknown outcome, in ms (default 5000). */
+  readonly commandTimeoutMs?: number;
+}
+
+const WRITE_SOURCE = `
+local current = redis.call('GET', KEYS[1])
+local version = 0
+if current then
+  version = tonumber(current)
+  if version == nil or version < 0 or version % 1 ~= 0 or not string.match(current, '^%d+$') then
+    return {'corrupt', KEYS[1], 'the version is not a non-negative integer'}
+  end
+elseif redis.call('EXISTS', KEYS[2]) == 1 then
+  return {'corrupt', KEYS[1], 'the version is missing while rows exist'}
+end
+if version ~= tonumber(ARGV[1]) then return {'stale', string.format('%d', version)} end
+local ranks = {}
+for rank, status in ipairs(cjson.decode(ARGV[2])) do ranks[status] = rank end
+for i = 3, #ARGV, 3 do
+  local stored = redis.call('HGET', KEYS[2], ARGV[i])
+  if stored then
+    local ok, decoded = pcall(cjson.decode, stored)
+    if not ok or type(decoded) ~= 'table' or ranks[decoded.status] == nil then
+      return {'corrupt', KEYS[2] .. ' ' .. ARGV[i], 'the stored row is not a valid member row'}
+    end
+    if ranks[decoded.status] > tonumber(ARGV[i + 2]) then
+      return {'backwards', ARGV[i], decoded.status}
+    end
+  end
+end
+for i = 3, #ARGV, 3 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+version = version + 1
+local text = string.format('%d', version)
+redis.call('SET', KEYS[1], text)
+return {'ok', text, redis.call('HGETALL', KEYS[2])}
+`;
+
+const READ_SOURCE = `
+local current = redis.call('GET', KEYS[1])
+if current then return {1, current, redis.call('HGETALL', KEYS[2])} end
+return {0, '', redis.call('HGETALL', KEYS[2])}
+`;
+
+const RANKS_JSON = JSON.stringify(MEMBER_STATUSES);
+
+let scripts: Promise<{ write: Script; read: Script }> | undefined;
+function loadScripts(): Promise<{ write: Script; read: Script }> {
+  scripts ??= Promise.all([
+    Script.load(WRITE_SOURCE),
+    Script.load(READ_SOURCE),
+  ]).then(([write, read]) => ({ write, read }));
+  return scripts;
+}
+
+/**
+ * Checks a key prefix of the cluster's Redis providers.
+ *
+ * @param prefix The prefix.
+ * @returns It.
+ * @throws {TypeError} When it is not a string of at most 200 characters without braces.
+ */
+export function checkKeyPrefix(prefix: unknown): string {
+  if (
+    typeof prefix !== "string" || prefix.length > 200 || /[{}]/.test(prefix)
+  ) {
+    throw new TypeError(
+      `Invalid keyPrefix ${
+        JSON.stringify(prefix) ?? String(prefix)
+      }: expected a string of at most 200 characters without "{" or "}"`,
+    );
+  }
+  return prefix;
+}
+
+function positive(
+  value: number | undefined,
+  fallback: number,
+  what: string,
+): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new RangeError(
+      `Invalid ${what}: expected a positive number of ms, got ${value}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * A {@linkcode MembershipTable} in Redis (6.2 or later), through the `redis` npm package
+ * (node-redis 5): the table the whole cluster shares, in the Orleans way.
+ *
+ * ## Keys
+ *
+ * | key | type | content |
+ * | --- | --- | --- |
+ * | `{prefix}{members}:version` | STRING | the table's version, a decimal integer |
+ * | `{prefix}{members}:rows` | HASH | one field per member, `["<node>","<incarnation>"]`, holding the row as JSON |
+ *
+ * A write runs one Lua script that checks the version and every status move, then writes all
+ * its rows and adds 1 to the version, or writes nothing: it is atomic, so of many writers at one
+ * version exactly one wins. Everything read back is checked (the version is an integer, each row
+ * is a valid member row under its own field); anything else fails the call with
+ * `CorruptClusterDataError` instead of being used. The script itself checks the version and the
+ * stored rows a write replaces, and then writes nothing; a damaged row elsewhere is found only in
+ * the table the write returns, and the error then says that the write was applied.
+ *
+ * ## Failures and durability
+ *
+ * While Redis is unreachable calls reject with `ClusterStoreUnavailableError` (`notApplied`
+ * when nothing was sent) and the connection reconnects by itself. A write whose reply is lost
+ * (connection dropped, `commandTimeoutMs`) may or may not have been applied: read again before
+ * deciding again. The table is exactly as durable as the server: with `appendonly no` a restart
+ * of Redis empties it (version 0), and the cluster would have to be formed again; run the
+ * server with `appendonly yes` (and `appendfsync always` to survive a crash of the machine).
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { RedisMembershipTable } from "@troupe/troupe/cluster/redis";
+ * const table = await RedisMembershipTable.connect({ url: "redis://127.0.0.1:6379", keyPrefix: "shop:" });
+ * const { version } = await table.read();
+ * await table.write(version, [
+ *   { node: "a", address: "10.0.0.5:4000", incarnation: crypto.randomUUID(), status: "joining", roles: [], upNumber: 0 },
+ * ]);
+ * await table.close();
+ * ```
+ */
+export class RedisMembershipTable implements MembershipTable {
+  readonly #connection: Connection;
+  readonly #scripts: { write: Script; read: Script };
+  readonly #keys: readonly [string, string];
+  #closed = false;
+
+  private constructor(
+    connection: Connection,
+    scripts: { write: Script; read: Script },
+    prefix: string,
+  ) {
+    this.#connection = connection;
+    this.#scripts = scripts;
+    this.#keys = [`${prefix}{members}:version`, `${prefix}{members}:rows`];
+  }
+
+  /**
+   * Connects to Redis.
+   *
+   * @param options Where, and under which key prefix.
+   * @returns The table.
+   * @throws {TypeError} When `keyPrefix` is not valid.
+   * @throws {RangeError} When a time limit is not a positive number.
+   * @throws {ClusterStoreUnavailableError} When Redis cannot be reached.
+   */
+  static async connect(
+    options: RedisMembershipTableOptions = {},
+  ): Promise<RedisMembershipTable> {
+    const prefix = checkKeyPrefix(options.keyPrefix ?? "troupe:cluster:");
+    const connectTimeoutMs = positive(
+      options.connectTimeoutMs,
+      5000,
+      "connectTimeoutMs",
+    );
+    const commandTimeoutMs = positive(
+      options.commandTimeoutMs,
+      5000,
+      "commandTimeoutMs",
+    );
+    const loaded = await loadScripts();
+    const connection = await Connection.open({
+      url: options.url ?? "redis://127.0.0.1:6379",
+      connectTimeoutMs,
+      commandTimeoutMs,
+    });
+    return new RedisMembershipTable(connection, loaded, prefix);
+  }
+
+  /**
+   * Reads the whole table.
+   *
+   * @param signal Aborts the read (it rejects with the signal's reason).
+   * @returns The rows and their version.
+   * @throws {ClusterStoreUnavailableError} When Redis cannot be reached.
+   * @throws {CorruptClusterDataError} When the stored data is not valid.
+   * @throws {ClusterClosedError} After close().
+   */
+  async read(signal?: AbortSignal): Promise<MembershipTableSnapshot> {
+    this.#check(signal);
+    const reply = await this.#run(this.#scripts.read, [], signal);
+    if (!Array.isArray(reply) || reply.length !== 3) {
+      throw new CorruptClusterDataError(this.#keys[0], "unexpected reply");
+    }
+    const [exists, version, rows] = reply as [Reply, Reply, Reply];
+    const flat = Array.isArray(rows) ? rows : [];
+    if (exists !== 1) {
+      if (flat.length > 0) {
+        throw new CorruptClusterDataError(
+          this.#keys[0],
+          "the version is missing while rows exist",
+        );
+      }
+      return Object.freeze({ version: 0, rows: Object.freeze([]) });
+    }
+    return this.#snapshot(version, flat);
+  }
+
+  /**
+   * Upserts `rows` if the table is still at `expectedVersion`; all or nothing, atomically.
+   *
+   * @param expectedVersion The version the writer read.
+   * @param rows The rows to insert or replace.
+   * @param signal Aborts the wait (the outcome is then unknown).
+   * @returns The table after the write, or `undefined` when the version had moved.
+   * @throws {TypeError} When a row is not valid, a member appears twice, or a status would move
+   * backwards (nothing is written).
+   * @throws {RangeError} When `expectedVersion` is not a non-negative integer.
+   * @throws {ClusterStoreUnavailableError} When Redis cannot be reached or the reply was lost.
+   * @throws {CorruptClusterDataError} When the stored data is not valid (nothing is written).
+   * @throws {ClusterClosedError} After close().
+   */
+  async write(
+    expectedVersion: number,
+    rows: readonly MemberRow[],
+    signal?: AbortSignal,
+  ): Promise<MembershipTableSnapshot | undefined> {
+    this.#check(signal);
+    checkExpectedVersion(expectedVersion);
+    const checked = checkMemberRows(rows);
+    const args = [String(expectedVersion), RANKS_JSON];
+    for (const row of checked) {
+      args.push(
+        memberKey(row),
+        JSON.stringify(row),
+        String(MEMBER_STATUSES.indexOf(row.status) + 1),
+      );
+    }
+    const reply = await this.#run(this.#scripts.write, args, signal);
+    if (!Array.isArray(reply) || typeof reply[0] !== "string") {
+      throw new CorruptClusterDataError(this.#keys[0], "unexpected reply");
+    }
+    switch (reply[0]) {
+      case "ok":
+        try {
+          return this.#snapshot(
+            reply[1],
+            Array.isArray(reply[2]) ? reply[2] : [],
+          );
+        } catch (error) {
+          if (!isCorruptClusterDataError(error)) throw error;
+          // The script checks the version and the rows this write replaces; a damaged row
+          // elsewhere shows up only here, after the write.
+          throw new CorruptClusterDataError(
+            error.key,
+            `the write was applied (version ${
+              reply[1]
+            }), but the table holds data that is not valid: ${error.message}`,
+            error,
+          );
+        }
+      case "stale":
+        return undefined;
+      case "backwards": {
+        const row = checked.find((r) => memberKey(r) === reply[1])!;
+        checkStatusMove(row, reply[2] as MemberRow["status"]);
+        throw new TypeError(
+          `Cannot write member "${row.node}": its status cannot move back`,
+        );
+      }
+      case "corrupt":
+        throw new CorruptClusterDataError(String(reply[1]), String(reply[2]));
+      default:
+        throw new CorruptClusterDataError(this.#keys[0], "unexpected reply");
+    }
+  }
+
+  /** Closes the connection; later calls reject with ClusterClosedError. The data stays. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#connection.close();
+  }
+
+  #check(signal: AbortSignal | undefined): void {
+    signal?.throwIfAborted();
+    if (this.#closed) throw new ClusterClosedError("RedisMembershipTable");
+  }
+
+  async #run(
+    script: Script,
+    args: readonly string[],
+    signal: AbortSignal | undefined,
+  ): Promise<Reply> {
+    try {
+      return await script.run(this.#connection, this.#keys, args, signal);
+    } catch (error) {
+      if (error instanceof ReplyError) {
+        throw replyToClusterError(error, this.#keys.join(", "));
+      }
+      throw error;
+    }
+  }
+
+  #snapshot(version: Reply, flat: readonly Reply[]): MembershipTableSnapshot {
+    const [versionKey, rowsKey] = this.#keys;
+    if (
+      typeof version !== "string" || !/^(0|[1-9]\d{0,15})$/.test(version) ||
+      !Number.isSafeInteger(Number(version))
+    ) {
+      throw new CorruptClusterDataError(
+        versionKey,
+        `the version ${JSON.stringify(version)} is not a non-negative integer`,
+      );
+    }
+    const rows: MemberRow[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const field = flat[i];
+      const text = flat[i + 1];
+      const where = `${rowsKey} ${String(field)}`;
+      let row: MemberRow;
+      try {
+        row = checkMemberRow(JSON.parse(String(text)));
+      } catch (error) {
+        throw new CorruptClusterDataError(
+          where,
+          `the stored row is not a valid member row (${
+            (error as Error).message
+          })`,
+          error,
+        );
+      }
+      if (field !== memberKey(row)) {
+        throw new CorruptClusterDataError(
+          where,
+          "the stored row belongs to another member than its field says",
+        );
+      }
+      rows.push(row);
+    }
+    return Object.freeze({
+      version: Number(version),
+      rows: Object.freeze(rows),
+    });
+  }
+}
