@@ -218,10 +218,13 @@ export class TableMembership implements AsyncDisposable {
         }
       };
       want(self);
-      for (const member of members) {
-        if (!isLive(member)) want(rowOf(member));
+      if (isLive(self)) {
+        // Only a live member speaks for the cluster; a stopped one writes its own end only.
+        for (const member of members) {
+          if (!isLive(member)) want(rowOf(member));
+        }
+        for (const row of this.#decided.values()) want(row);
       }
-      for (const row of this.#decided.values()) want(row);
 
       const selfKey = contextKey(self);
       const writes: MemberRow[] = [];
@@ -241,6 +244,12 @@ export class TableMembership implements AsyncDisposable {
         ) {
           writes.push(row); // the same status with newer details (an up number)
         }
+      }
+      const storedSelf = stored.get(selfKey);
+      if (storedSelf !== undefined && isDownStatus(storedSelf.status)) {
+        // The table has this member dead: it lost, and writes nothing more about the others.
+        this.#applyTable(snapshot.rows, self, members);
+        return;
       }
       this.#applyTable(snapshot.rows, self, members);
       if (writes.length === 0) return;
