@@ -160,6 +160,12 @@ class SimNode {
     this.net.nodes.get(name)!.#connected.add(this.node);
     return Promise.resolve(name);
   }
+  onPeerChange(): () => void {
+    return () => {};
+  }
+  disconnect(node: string): void {
+    this.#connected.delete(node);
+  }
   peers(): { node: string; address: string; connected: boolean }[] {
     return [...this.#connected].map((node) => ({
       node,

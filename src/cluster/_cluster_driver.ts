@@ -6,8 +6,17 @@ import type { Clock, TimerHandle } from "../timer/mod.ts";
 import type { Discovery } from "./discovery.ts";
 import type { DowningOptions } from "./downing.ts";
 import { ClusterJoinError, InvalidGossipError } from "./errors.ts";
-import type { MemberRow, MemberStatus } from "./membership_table.ts";
+import type { MemberRow } from "./membership_table.ts";
 import type { ClusterMember, MemberEvent } from "./member_event.ts";
+import type {
+  LocalReachability,
+  LocalReachabilityFactory,
+} from "./_local_reachability.ts";
+import { MemberEventLog } from "./_member_events.ts";
+import { PeerLinks } from "./_peer_links.ts";
+import { pickGossipTargets } from "./_gossip_targets.ts";
+import { joinRound } from "./_join_round.ts";
+import { HeartbeatBridge, nodeOfKey } from "./_heartbeat_bridge.ts";
 import {
   type GossipMessage,
   HEARTBEAT_EXTENSION,
@@ -18,7 +27,6 @@ import {
 import {
   isConverged,
   leaderActions,
-  leaderOf,
   supersedeIncarnations,
   unreachableMembers,
 } from "./_leader.ts";
@@ -44,35 +52,6 @@ import {
   type ClusterExtensions,
 } from "./cluster_extensions.ts";
 
-/** The failure detector of one node, as membership drives it (HeartbeatMonitor's shape). */
-export interface LocalReachability {
-  /** The live members (keys), this node included; the detector picks its subjects. */
-  setMembers(keys: readonly string[]): void;
-  /** A heartbeat message from another member. */
-  receive(from: string, message: HeartbeatPayload): void;
-  /** The members it monitors now. */
-  subjects(): readonly string[];
-  /** Stops its timers. */
-  close(): void;
-}
-
-/** What a failure detector is built with. */
-export interface LocalReachabilityOptions {
-  /** This member's key. */
-  readonly self: string;
-  /** The clock. */
-  readonly clock: Clock;
-  /** Sends a heartbeat message to a member. */
-  send(to: string, message: HeartbeatPayload): void;
-  /** Reports a subject's reachability when it changes. */
-  onReachability(subject: string, reachable: boolean): void;
-}
-
-/** Builds the failure detector of a node. */
-export type LocalReachabilityFactory = (
-  options: LocalReachabilityOptions,
-) => LocalReachability;
-
 /** The settings of a driver (validated by `Cluster.join`). */
 export interface DriverSettings {
   readonly node: RemoteNode;
@@ -89,40 +68,21 @@ export interface DriverSettings {
   readonly random: () => number;
   readonly logger: { error(message: string, error: unknown): void };
   readonly reachability: LocalReachabilityFactory;
-  /** Count the bytes of gossip sent (for the scale bench; costs an extra encoding). */
-  readonly countBytes?: boolean;
 }
 
-type StatusEvent =
-  | "joined"
-  | "up"
-  | "leaving"
-  | "exited"
-  | "downed"
-  | "removed";
-
-const STATUS_EVENTS: Readonly<Record<MemberStatus, StatusEvent>> = {
-  joining: "joined",
-  up: "up",
-  leaving: "leaving",
-  exiting: "exited",
-  down: "downed",
-  removed: "removed",
-};
-
-/** How long a heartbeat's ask waits for its ack (a late ack is useless to the detector). */
-const HEARTBEAT_ASK_TIMEOUT_MS = 3000;
-
-function isAck(value: unknown): value is HeartbeatPayload {
-  if (typeof value !== "object" || value === null) return false;
-  const v = value as Record<string, unknown>;
-  return v.kind === "heartbeat-ack" && Number.isSafeInteger(v.seq) &&
-    (v.seq as number) >= 0;
-}
-
-/** The node name in a member key (`node#incarnation`; the incarnation has no `#`). */
-function nodeOfKey(key: string): string {
-  return key.slice(0, key.lastIndexOf("#"));
+/** A promise with its resolvers (Promise.withResolvers is not in Node 20). */
+function deferred(): {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+} {
+  let resolve!: () => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
 }
 
 export class ClusterDriver implements ClusterEndpoint {
@@ -131,12 +91,7 @@ export class ClusterDriver implements ClusterEndpoint {
   readonly #node: RemoteNode;
   readonly #clock: Clock;
   readonly #membership: ExtensionChannel<GossipMessage, void>;
-  readonly #heartbeat: ExtensionChannel<
-    HeartbeatEnvelope,
-    HeartbeatPayload | null
-  >;
-  /** While answering a heartbeat: the member it came from, and the ack the detector sent it. */
-  #answering: { from: string; ack: HeartbeatPayload | null } | undefined;
+  readonly #bridge: HeartbeatBridge;
   readonly #monitor: LocalReachability;
   readonly #downing: DowningRunner;
   readonly #unbind: () => void;
@@ -145,13 +100,12 @@ export class ClusterDriver implements ClusterEndpoint {
   #state: GossipState;
   #unreachable = new Set<string>();
   #leader: string | undefined;
-  #published = new Map<string, MemberRow>();
-  #publishedUnreachable = new Set<string>();
+  readonly #log = new MemberEventLog();
   #localUnreachable = new Set<string>();
   #monitored = new Set<string>();
-  #connected = new Set<string>();
-  #known = new Map<string, { address: string; connected: boolean }>();
-  #connecting = new Set<string>();
+  readonly #peers: PeerLinks;
+  /** The unreachable members at the last report (a member that goes down leaves the verdict). */
+  #lastUnreachable: ReadonlySet<string> = new Set<string>();
   #mayForm = false;
   #joinRounds = 0;
   #tick: TimerHandle | undefined;
@@ -160,14 +114,13 @@ export class ClusterDriver implements ClusterEndpoint {
   #joinAbort = new AbortController();
   #stopped = false;
   #closed = false;
-  #joined: PromiseWithResolvers<void> = Promise.withResolvers();
+  #joined = deferred();
   #waiters: { test: () => boolean; resolve: () => void }[] = [];
-  /** Gossip bytes sent (JSON length), for the scale bench. */
-  bytesSent = 0;
 
   constructor(settings: DriverSettings) {
     this.#s = settings;
     this.#node = settings.node;
+    this.#peers = new PeerLinks(settings.node);
     this.#clock = settings.clock;
     const self: MemberRow = {
       node: settings.node.node,
@@ -179,7 +132,13 @@ export class ClusterDriver implements ClusterEndpoint {
     };
     this.selfKey = memberKey(self);
     this.#membership = this.#node.extension(MEMBERSHIP_EXTENSION);
-    this.#heartbeat = this.#node.extension(HEARTBEAT_EXTENSION);
+    this.#bridge = new HeartbeatBridge(
+      this.#node.extension(HEARTBEAT_EXTENSION),
+      this.#peers,
+      this.selfKey,
+      (from, message) => this.#monitor.receive(from, message),
+      () => !this.#stopped,
+    );
     this.#state = markSeen(createState([self]), this.selfKey);
     this.#unbind = bindEndpoint(settings.extensions, this.#node.node, this);
     try {
@@ -193,7 +152,7 @@ export class ClusterDriver implements ClusterEndpoint {
       this.#monitor = settings.reachability({
         self: this.selfKey,
         clock: this.#clock,
-        send: (to, message) => this.#sendHeartbeat(to, message),
+        send: (to, message) => this.#bridge.send(to, message),
         onReachability: (subject, reachable) => {
           if (reachable) this.#localUnreachable.delete(subject);
           else this.#localUnreachable.add(subject);
@@ -393,18 +352,7 @@ export class ClusterDriver implements ClusterEndpoint {
     envelope: HeartbeatEnvelope,
     fromNode: string,
   ): HeartbeatPayload | null {
-    if (this.#stopped || envelope.toKey !== this.selfKey) return null;
-    if (nodeOfKey(envelope.from) !== fromNode) return null;
-    // The detector acks synchronously; the ack goes back as the reply of the heartbeat's ask,
-    // on the connection the heartbeat came by, so that connection carries traffic both ways.
-    const answering = { from: envelope.from, ack: null };
-    this.#answering = answering;
-    try {
-      this.#monitor.receive(envelope.from, envelope.m);
-    } finally {
-      this.#answering = undefined;
-    }
-    return answering.ack;
+    return this.#bridge.answer(envelope, fromNode);
   }
 
   // ---- state changes ----
@@ -478,42 +426,18 @@ export class ClusterDriver implements ClusterEndpoint {
   }
 
   #publish(): void {
-    const events: MemberEvent[] = [];
-    const removedNow: MemberRow[] = [];
-    for (const [key, row] of this.#state.members) {
-      const old = this.#published.get(key);
-      if (old?.status === row.status) continue;
-      this.#published.set(key, row);
-      if (old === undefined && row.status !== "joining") {
-        events.push({ type: "joined", member: this.member(key)! });
-      }
-      events.push({
-        type: STATUS_EVENTS[row.status],
-        member: this.member(key)!,
-      });
-      if (row.status === "down" || row.status === "removed") {
-        removedNow.push(row);
-      }
-    }
-    for (const key of this.#unreachable) {
-      if (!this.#publishedUnreachable.has(key)) {
-        events.push({ type: "unreachable", member: this.member(key)! });
-      }
-    }
-    for (const key of this.#publishedUnreachable) {
-      const row = this.#state.members.get(key);
-      if (!this.#unreachable.has(key) && row !== undefined && isLive(row)) {
-        events.push({ type: "reachable", member: this.member(key)! });
-      }
-    }
-    this.#publishedUnreachable = new Set(this.#unreachable);
-    const leader = leaderOf(this.#state, this.#unreachable);
-    if (leader !== this.#leader) {
-      this.#leader = leader;
-      events.push({ type: "leader-changed", leader: this.leader() });
-    }
+    // Whether a member that just went down was unreachable (down members leave the verdict).
+    const wasUnreachable = this.#lastUnreachable;
+    this.#lastUnreachable = this.#unreachable;
+    const { events, lost, leader } = this.#log.next(
+      this.#state,
+      this.#unreachable,
+      this.selfKey,
+      (key) => this.member(key)!,
+    );
+    this.#leader = leader;
     for (const event of events) this.#emit(event);
-    for (const row of removedNow) this.#lost(row);
+    for (const row of lost) this.#lost(row, wasUnreachable);
     const self = this.#state.members.get(this.selfKey)!;
     if (self.status !== "joining" && isLive(self)) this.#joined.resolve();
     if (!isLive(self)) {
@@ -525,7 +449,7 @@ export class ClusterDriver implements ClusterEndpoint {
       const reason = self.status === "removed"
         ? "it was removed from the cluster"
         : "it was downed";
-      if (self.status === "down") {
+      if (self.status === "down" || !this.#log.selfWasLeaving) {
         this.#s.logger.error(
           `Cluster member ${this.selfKey} is down: ${reason}; it stops gossiping. Close its actor system (a restart joins as a new incarnation).`,
           undefined,
@@ -554,11 +478,28 @@ export class ClusterDriver implements ClusterEndpoint {
     }
   }
 
-  /** A member went down or was removed: tell it (so it stops) when this node is the leader. */
-  #lost(row: MemberRow): void {
+  /**
+   * A member went down or was removed. The leader tells it (so it stops, should it still run).
+   * Its node is disconnected (asks in flight fail, remote death watch fires for its actors, no
+   * reconnect) once it is removed, or at once when it is down and unreachable; a down member
+   * that is still reachable keeps its connection until removed, so it can hear that it is down.
+   * A node name that has a live member again (a restarted process) is not disconnected.
+   */
+  #lost(row: MemberRow, wasUnreachable: ReadonlySet<string>): void {
     const key = memberKey(row);
-    if (key === this.selfKey || this.#leader !== this.selfKey) return;
-    if (this.#connected.has(row.node)) this.#sendState(row.node, false);
+    if (key === this.selfKey) return;
+    if (this.#leader === this.selfKey && this.#peers.isConnected(row.node)) {
+      this.#sendState(row.node, false);
+    }
+    if (row.node === this.#node.node) return;
+    if (row.status === "down" && !wasUnreachable.has(key)) return;
+    for (const other of this.#state.members.values()) {
+      if (other.node === row.node && isLive(other)) return;
+    }
+    this.#peers.disconnect(
+      row.node,
+      `cluster member ${key} is ${row.status}`,
+    );
   }
 
   #onDowning(action: DowningAction, why: string): void {
@@ -594,6 +535,7 @@ export class ClusterDriver implements ClusterEndpoint {
     this.#tick = undefined;
     this.#monitor.close();
     this.#downing.close();
+    this.#peers.close();
     this.#joinAbort.abort();
     for (const callback of this.#stopListeners) callback();
     this.#stopListeners.clear();
@@ -610,76 +552,30 @@ export class ClusterDriver implements ClusterEndpoint {
     }, this.#s.gossipIntervalMs);
   }
 
-  /**
-   * Learns which nodes are connected, and dials the failure detector's subjects that the node
-   * does not know (other members are dialed when gossip picks them, so a large cluster is not
-   * a full mesh).
-   */
+  /** Refreshes the connections, and dials the failure detector's subjects when needed. */
   #refreshPeers(): void {
-    this.#known.clear();
-    for (const peer of this.#node.peers()) this.#known.set(peer.node, peer);
-    this.#connected = new Set(
-      [...this.#known].filter(([, p]) => p.connected).map(([n]) => n),
-    );
+    this.#peers.refresh();
     for (const key of this.#monitor.subjects()) this.#reach(key);
   }
 
-  /**
-   * Runs `send` with the member's node name now when it is connected, or once the node has
-   * dialed it when the node does not know it yet (a known, disconnected node is being
-   * reconnected by the node itself: nothing to do).
-   */
+  /** Runs `send` once the member's node is connected (see PeerLinks.reach). */
   #reach(key: string, send?: (node: string) => void): void {
     const row = this.#state.members.get(key);
     if (row === undefined || !isLive(row) || key === this.selfKey) return;
-    const peer = this.#known.get(row.node);
-    if (peer === undefined || peer.address !== row.address) {
-      void this.#dial(row.address).then((name) => {
-        if (name !== undefined && send !== undefined && !this.#stopped) {
-          send(name);
-        }
-      });
-    } else if (peer.connected) send?.(row.node);
-  }
-
-  #dial(address: string): Promise<string | undefined> {
-    if (this.#connecting.has(address)) return Promise.resolve(undefined);
-    this.#connecting.add(address);
-    return this.#node.connect(address).then(
-      (name) => {
-        this.#connected.add(name);
-        return name;
-      },
-      () => undefined,
-    ).finally(() => this.#connecting.delete(address));
+    this.#peers.reach(row.node, row.address, (node) => {
+      if (!this.#stopped) send?.(node);
+    });
   }
 
   #gossipRound(): void {
     if (this.#stopped) return;
     this.#refreshPeers();
-    const candidates: string[] = [];
-    const unseen: string[] = [];
-    for (const [key, row] of this.#state.members) {
-      if (key === this.selfKey || !isLive(row)) continue;
-      candidates.push(key);
-      if (!this.#state.seen.has(key)) unseen.push(key);
-    }
-    const picked = new Set<string>();
-    for (
-      let i = 0;
-      i < this.#s.fanOut && picked.size < candidates.length;
-      i++
-    ) {
-      // Prefer members that have not seen this state (as Akka does), but not always, so that
-      // news from others is pulled too.
-      const pool = unseen.length > 0 && this.#s.random() < 0.8
-        ? unseen
-        : candidates;
-      const choice = pool[Math.floor(this.#s.random() * pool.length)];
-      picked.add(choice);
-      const at = unseen.indexOf(choice);
-      if (at >= 0) unseen.splice(at, 1);
-    }
+    const picked = pickGossipTargets(
+      this.#state,
+      this.selfKey,
+      this.#s.fanOut,
+      this.#s.random,
+    );
     for (const key of picked) {
       this.#reach(key, (node) =>
         this.#send(node, {
@@ -705,32 +601,9 @@ export class ClusterDriver implements ClusterEndpoint {
   #send(node: string, message: GossipMessage): void {
     try {
       this.#membership.tell(node, message);
-      if (this.#s.countBytes === true) {
-        this.bytesSent += JSON.stringify(message).length;
-      }
     } catch {
       // Not connected or not a member node: gossip is retried next round anyway.
     }
-  }
-
-  #sendHeartbeat(toKey: string, m: HeartbeatPayload): void {
-    if (this.#stopped) return;
-    const answering = this.#answering;
-    if (answering !== undefined && answering.from === toKey) {
-      if (m.kind === "heartbeat-ack") answering.ack = m;
-      return;
-    }
-    if (m.kind !== "heartbeat") return; // acks travel only as replies
-    const node = nodeOfKey(toKey);
-    if (!this.#connected.has(node)) return; // lost, as the detector should see it
-    this.#heartbeat.ask(node, { to: node, toKey, from: this.selfKey, m }, {
-      timeoutMs: HEARTBEAT_ASK_TIMEOUT_MS,
-    }).then((reply) => {
-      if (this.#stopped || !isAck(reply)) return;
-      this.#monitor.receive(toKey, reply);
-    }, () => {
-      // A heartbeat without an answer is a lost one: the detector sees the silence.
-    });
   }
 
   // ---- joining ----
@@ -739,26 +612,19 @@ export class ClusterDriver implements ClusterEndpoint {
     const self = () => this.#state.members.get(this.selfKey)!;
     if (this.#stopped || self().status !== "joining") return;
     try {
-      const found = await this.#s.discovery.discover(this.#joinAbort.signal);
-      const others = found.filter((d) =>
-        d.address !== this.#node.address && d.node !== this.#node.node
+      const round = await joinRound(
+        this.#s.discovery,
+        this.#node,
+        this.#peers,
+        this.#joinAbort.signal,
       );
-      let reached = 0;
-      const names = await Promise.all(others.map((d) => this.#dial(d.address)));
-      const live = names.filter((n): n is string => n !== undefined);
-      reached = live.length;
       // One seed per round (in turn) gets this node's state and answers with the cluster's: a
       // joiner costs the seeds one full state per round, not one per seed.
-      if (live.length > 0 && !this.#stopped) {
-        this.#sendState(live[this.#joinRounds++ % live.length], true);
+      const { reached } = round;
+      if (reached.length > 0 && !this.#stopped) {
+        this.#sendState(reached[this.#joinRounds++ % reached.length], true);
       }
-      const firstIsSelf = found.length > 0 &&
-        (found[0].address === this.#node.address ||
-          found[0].node === this.#node.node);
-      if (
-        !this.#mayForm &&
-        (others.length === 0 || (firstIsSelf && reached === 0))
-      ) {
+      if (!this.#mayForm && round.mayForm) {
         this.#mayForm = true;
         this.#afterChange();
       }

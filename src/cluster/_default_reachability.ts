@@ -9,7 +9,7 @@ import type {
   LocalReachability,
   LocalReachabilityFactory,
   LocalReachabilityOptions,
-} from "./_cluster_driver.ts";
+} from "./_local_reachability.ts";
 
 /**
  * Builds heartbeat monitors with `settings`.
@@ -23,7 +23,3 @@ export function heartbeatReachability(
   return (options: LocalReachabilityOptions): LocalReachability =>
     new HeartbeatMonitor({ ...options, settings });
 }
-
-/** The default: heartbeat monitors with the default settings. */
-export const defaultReachability: LocalReachabilityFactory =
-  heartbeatReachability();

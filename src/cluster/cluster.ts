@@ -11,12 +11,14 @@ import type {
   MemberEventProtocol,
 } from "./member_event.ts";
 import { ClusterExtensions } from "./cluster_extensions.ts";
-import {
-  ClusterDriver,
-  type LocalReachabilityFactory,
-} from "./_cluster_driver.ts";
+import { ClusterDriver } from "./_cluster_driver.ts";
+import type { LocalReachabilityFactory } from "./_local_reachability.ts";
 import { MEMBERSHIP_EXTENSION } from "./_gossip_messages.ts";
-import { defaultReachability } from "./_default_reachability.ts";
+import { heartbeatReachability } from "./_default_reachability.ts";
+import {
+  type FailureDetectorSettings,
+  failureDetectorSettings,
+} from "./failure_detector.ts";
 
 /** Options of {@linkcode Cluster.join}. */
 export interface ClusterOptions {
@@ -50,6 +52,12 @@ export interface ClusterOptions {
   readonly joinRetryMs?: number;
   /** How long {@linkcode Cluster.join} waits to become up, in ms (default 30 000). */
   readonly joinTimeoutMs?: number;
+  /**
+   * The failure detector's settings (any subset; default
+   * `DEFAULT_FAILURE_DETECTOR_SETTINGS`: heartbeats every 250 ms to each of the 5 members that
+   * monitor a member, a dead or frozen member suspected within about 2 s).
+   */
+  readonly failureDetector?: Partial<FailureDetectorSettings>;
   /** The downing strategy and its timing (default: keep-majority after 5000 ms stable). */
   readonly downing?: DowningOptions;
   /** Where membership reports problems and downing decisions (default: the console). */
@@ -64,8 +72,6 @@ export interface ClusterOptions {
 export interface ClusterInternalOptions {
   /** Replaces the failure detector. */
   readonly reachability?: LocalReachabilityFactory;
-  /** Counts gossip bytes. */
-  readonly countBytes?: boolean;
 }
 
 let driverOf: (cluster: Cluster) => ClusterDriver;
@@ -77,16 +83,6 @@ const CONSOLE_LOGGER = Object.freeze({
     else console.error(`[troupe cluster] ${message}`, error);
   },
 });
-
-/**
- * The gossip bytes a cluster member has sent (when counted), for the scale bench.
- *
- * @param cluster The member.
- * @returns The bytes.
- */
-export function gossipBytesSent(cluster: Cluster): number {
-  return driverOf(cluster).bytesSent;
-}
 
 /**
  * The driver behind a cluster member, for tests and benches (not exported from the package).
@@ -394,8 +390,8 @@ export async function joinCluster(
     downing: options.downing,
     random: options.random ?? Math.random,
     logger: options.logger ?? CONSOLE_LOGGER,
-    reachability: internal.reachability ?? defaultReachability,
-    countBytes: internal.countBytes,
+    reachability: internal.reachability ??
+      heartbeatReachability(failureDetectorSettings(options.failureDetector)),
   });
   const signal = options.signal;
   const onAbort = () => driver.close();

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { test } from "../platform/test_harness.ts";
 import { TestCluster, TestProbe } from "../testing/mod.ts";
+import { defineActor } from "../actor/mod.ts";
+import { isNodeUnreachableError } from "../remote/mod.ts";
 import { Members, seedsOf } from "./_membership_kit_test.ts";
 import { Cluster, joinCluster } from "./cluster.ts";
 import { ClusterExtensions } from "./cluster_extensions.ts";
@@ -149,4 +151,33 @@ test("membership drops malformed gossip and heartbeats and carries on", async ()
   }
   await m.tc.advance(5000);
   assert.ok(upView(m, THREE), "the cluster is intact");
+});
+
+const hanger = defineActor({
+  name: "hanger",
+  init: () => ({}),
+  handlers: { hang: () => new Promise<never>(() => {}) },
+});
+
+test("a removed member's node is disconnected: asks in flight to it fail", async () => {
+  await using m = await Members.start({ nodes: THREE, seed: 25 });
+  await m.joinAll(THREE);
+  await m.until(() => upView(m, THREE), 20_000, "convergence");
+  await m.tc.system("c").spawn(hanger, undefined, { id: "hanger" });
+  const ref = m.tc.node("a").ref<{ hang(): never }>("c", "hanger");
+  const failed = ref.ask("hang", undefined, { timeoutMs: 600_000 }).then(
+    () => undefined,
+    (error) => error,
+  );
+  m.cluster("b").down("c");
+  await m.until(() => upView(m, ["a", "b"]), 20_000, "c removed");
+  const error = await failed;
+  assert.ok(isNodeUnreachableError(error), String(error));
+  assert.match(error.reason, /cluster member c#/);
+  assert.equal(
+    m.tc.node("a").peers().find((p) => p.node === "c")?.connected ?? false,
+    false,
+  );
+  // c heard that it was downed before it was cut off.
+  assert.ok(m.events.get("c")!.some((e) => e.type === "self-downed"));
 });

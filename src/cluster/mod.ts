@@ -12,35 +12,6 @@ export {
 } from "./membership_table.ts";
 export { type DiscoveredNode, type Discovery } from "./discovery.ts";
 export { type Lease, type LeaseGrant } from "./lease.ts";
-// Membership (h-member): joining, members, leader, leaving, downing and events.
-export { Cluster, type ClusterOptions } from "./cluster.ts";
-export { ClusterExtensions } from "./cluster_extensions.ts";
-export type {
-  ClusterMember,
-  MemberEvent,
-  MemberEventProtocol,
-} from "./member_event.ts";
-export {
-  DEFAULT_STABLE_AFTER_MS,
-  type DowningContext,
-  type DowningDecision,
-  type DowningOptions,
-  type DowningSides,
-  downingSides,
-  type DowningStrategy,
-  keepMajority,
-  leaseMajority,
-  type LeaseMajorityOptions,
-  staticQuorum,
-} from "./downing.ts";
-export {
-  ClusterJoinError,
-  InvalidGossipError,
-  isClusterJoinError,
-  isInvalidGossipError,
-} from "./errors.ts";
-// The core types membership names in its signatures, so this entry point documents itself.
-export type * from "../../mod.ts";
 // Membership tables, leases and discovery providers (memory, static, table, Kubernetes) and
 // their conformance suites.
 export {
@@ -97,3 +68,37 @@ export {
   discoveryConformance,
   type DiscoveryFixture,
 } from "./discovery/discovery_conformance.ts";
+// Membership (h-member): joining, members, leader, leaving, downing and events.
+export { Cluster, type ClusterOptions } from "./cluster.ts";
+export { ClusterExtensions } from "./cluster_extensions.ts";
+export {
+  DEFAULT_FAILURE_DETECTOR_SETTINGS,
+  type FailureDetectorSettings,
+  failureDetectorSettings,
+} from "./failure_detector.ts";
+export type {
+  ClusterMember,
+  MemberEvent,
+  MemberEventProtocol,
+} from "./member_event.ts";
+export {
+  DEFAULT_STABLE_AFTER_MS,
+  type DowningContext,
+  type DowningDecision,
+  type DowningOptions,
+  type DowningSides,
+  downingSides,
+  type DowningStrategy,
+  keepMajority,
+  leaseMajority,
+  type LeaseMajorityOptions,
+  staticQuorum,
+} from "./downing.ts";
+export {
+  ClusterJoinError,
+  InvalidGossipError,
+  isClusterJoinError,
+  isInvalidGossipError,
+} from "./errors.ts";
+// The core types membership names in its signatures, so this entry point documents itself.
+export type * from "../../mod.ts";
