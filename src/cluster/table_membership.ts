@@ -245,13 +245,13 @@ export class TableMembership implements AsyncDisposable {
           writes.push(row); // the same status with newer details (an up number)
         }
       }
-      const storedSelf = stored.get(selfKey);
-      if (storedSelf !== undefined && isDownStatus(storedSelf.status)) {
-        // The table has this member dead: it lost, and writes nothing more about the others.
-        this.#applyTable(snapshot.rows, self, members);
-        return;
-      }
       this.#applyTable(snapshot.rows, self, members);
+      const storedSelf = stored.get(selfKey);
+      // A member the table has dead lost: it writes nothing about the others any more.
+      if (
+        isLive(self) && storedSelf !== undefined &&
+        isDownStatus(storedSelf.status)
+      ) return;
       if (writes.length === 0) return;
       const written = await this.#table.write(snapshot.version, writes);
       if (written !== undefined) {
@@ -271,18 +271,21 @@ export class TableMembership implements AsyncDisposable {
     self: MemberRow,
     members: readonly ClusterMember[],
   ): void {
-    if (!isLive(self)) return; // this member stopped: it changes nothing any more
+    if (!isLive(self) || this.#closed) return; // stopped: it changes nothing any more
+    const selfKey = contextKey(self);
+    const storedSelf = rows.find((row) => contextKey(row) === selfKey);
+    if (storedSelf !== undefined && isDownStatus(storedSelf.status)) {
+      // It lost: it downs itself and nothing else (its view of the others is the losing one).
+      this.#logger.error(
+        `Cluster member ${selfKey} is ${storedSelf.status} in the membership table; it downs itself`,
+        undefined,
+      );
+      this.#down(self.node);
+      return;
+    }
     for (const row of rows) {
-      if (!isDownStatus(row.status) || this.#closed) continue;
+      if (!isDownStatus(row.status)) continue;
       const key = contextKey(row);
-      if (key === contextKey(self)) {
-        this.#logger.error(
-          `Cluster member ${key} is ${row.status} in the membership table; it downs itself`,
-          undefined,
-        );
-        this.#down(self.node);
-        return;
-      }
       const live = members.filter((m) => m.node === row.node && isLive(m));
       if (!live.some((m) => contextKey(m) === key)) continue;
       if (live.length > 1) {
