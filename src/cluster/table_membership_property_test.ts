@@ -4,6 +4,7 @@ import { test } from "../platform/test_harness.ts";
 import { staticQuorum } from "./downing.ts";
 import { tableDowning } from "./table_downing.ts";
 import { TableMembers } from "./_table_kit_test.ts";
+import type { Members } from "./_membership_kit_test.ts";
 
 const NODES = ["a", "b", "c", "d", "e"];
 
@@ -32,12 +33,24 @@ const arbStep: fc.Arbitrary<Step> = fc.oneof(
   })),
 );
 
+function isRunning(m: Members, killed: Set<string>, n: string): boolean {
+  return !killed.has(n) &&
+    !m.events.get(n)!.some((e) => e.type === "self-downed");
+}
+
+/** Whether `x`'s view has `y` gone (down, removed, or absent). */
+function excludes(m: Members, x: string, y: string): boolean {
+  const status = m.view(x)[y];
+  return status === undefined || status === "down" || status === "removed";
+}
+
 test("tableDowning(staticQuorum(2)) + syncWithTable (property): after random partitions, kills and heals, never two sides running, the table agrees with who runs, and no row ever moves back", async () => {
   await fc.assert(
     fc.asyncProperty(
-      fc.array(arbStep, { minLength: 3, maxLength: 7 }),
+      fc.array(arbStep, { minLength: 2, maxLength: 6 }),
       fc.integer({ min: 1, max: 1000 }),
-      async (steps, seed) => {
+      fc.subarray(NODES, { minLength: 2, maxLength: 3 }),
+      async (steps, seed, lastSide) => {
         await using t = await TableMembers.start({
           nodes: NODES,
           seed,
@@ -53,6 +66,9 @@ test("tableDowning(staticQuorum(2)) + syncWithTable (property): after random par
         for (const step of steps) {
           switch (step.kind) {
             case "split":
+              // A clean split (the earlier cuts healed), so that sides of two or three
+              // members form: the case where staticQuorum(2) alone lets both run.
+              m.tc.heal();
               for (const x of step.side) {
                 for (const y of NODES) {
                   if (!step.side.includes(y)) m.tc.partition(x, y);
@@ -78,14 +94,32 @@ test("tableDowning(staticQuorum(2)) + syncWithTable (property): after random par
               break;
           }
         }
+        // Last, a clean split into a side of two or three and the rest (the case where
+        // staticQuorum(2) alone lets both sides run), held until every decision had time: no
+        // two running members exclude each other (two sides that downed each other, running).
+        m.tc.heal();
+        for (const x of lastSide) {
+          for (const y of NODES) {
+            if (!lastSide.includes(y)) m.tc.partition(x, y);
+          }
+        }
+        await m.tc.advance(30_000, { stepMs: 250 });
+        const runningNow = NODES.filter((n) => isRunning(m, killed, n));
+        for (const x of runningNow) {
+          for (const y of runningNow) {
+            assert.ok(
+              x >= y || !(excludes(m, x, y) && excludes(m, y, x)),
+              `two sides run: ${x} ${JSON.stringify(m.view(x))}, ${y} ${
+                JSON.stringify(m.view(y))
+              }`,
+            );
+          }
+        }
         m.tc.heal();
         await m.tc.advance(40_000, { stepMs: 250 });
         assert.deepEqual(t.table.violations, [], "no row moved back");
         assert.deepEqual(t.table.errors, [], "no write was refused");
-        const running = NODES.filter((n) =>
-          !killed.has(n) &&
-          !m.events.get(n)!.some((e) => e.type === "self-downed")
-        );
+        const running = NODES.filter((n) => isRunning(m, killed, n));
         const rows = (await t.table.read()).rows;
         // Every member that stopped is dead in the table; every running one is up in it.
         for (const n of NODES.filter((x) => !killed.has(x))) {
