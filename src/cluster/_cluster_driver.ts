@@ -3,15 +3,10 @@
 // strategy's decisions, and reports events. Everything waits on the injected clock.
 import type { ExtensionChannel, RemoteNode } from "../remote/mod.ts";
 import type { Clock, TimerHandle } from "../timer/mod.ts";
-import type { Discovery } from "./discovery.ts";
-import type { DowningOptions } from "./downing.ts";
 import { ClusterJoinError, InvalidGossipError } from "./errors.ts";
 import type { MemberRow } from "./membership_table.ts";
 import type { ClusterMember, MemberEvent } from "./member_event.ts";
-import type {
-  LocalReachability,
-  LocalReachabilityFactory,
-} from "./_local_reachability.ts";
+import type { LocalReachability } from "./_local_reachability.ts";
 import { MemberEventLog } from "./_member_events.ts";
 import { PeerLinks } from "./_peer_links.ts";
 import { pickGossipTargets } from "./_gossip_targets.ts";
@@ -46,44 +41,8 @@ import {
   updateReachability,
 } from "./_member_state.ts";
 import { type DowningAction, DowningRunner } from "./_downing_runner.ts";
-import {
-  bindEndpoint,
-  type ClusterEndpoint,
-  type ClusterExtensions,
-} from "./cluster_extensions.ts";
-
-/** The settings of a driver (validated by `Cluster.join`). */
-export interface DriverSettings {
-  readonly node: RemoteNode;
-  readonly extensions: ClusterExtensions;
-  readonly discovery: Discovery;
-  readonly incarnation: string;
-  readonly roles: readonly string[];
-  readonly clock: Clock;
-  readonly gossipIntervalMs: number;
-  readonly fanOut: number;
-  readonly joinRetryMs: number;
-  readonly joinTimeoutMs: number;
-  readonly downing?: DowningOptions;
-  readonly random: () => number;
-  readonly logger: { error(message: string, error: unknown): void };
-  readonly reachability: LocalReachabilityFactory;
-}
-
-/** A promise with its resolvers (Promise.withResolvers is not in Node 20). */
-function deferred(): {
-  promise: Promise<void>;
-  resolve: () => void;
-  reject: (error: unknown) => void;
-} {
-  let resolve!: () => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
+import { deferred, type DriverSettings } from "./_driver_settings.ts";
+import { bindEndpoint, type ClusterEndpoint } from "./cluster_extensions.ts";
 
 export class ClusterDriver implements ClusterEndpoint {
   readonly selfKey: string;

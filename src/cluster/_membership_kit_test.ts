@@ -45,6 +45,8 @@ export interface MembersOptions {
   readonly downing?: DowningOptions;
   readonly internal?: ClusterInternalOptions;
   readonly cluster?: Partial<ClusterOptions>;
+  /** The discovery of every member, given the nodes' addresses (default: fixed seeds). */
+  readonly discovery?: (addresses: readonly string[]) => Discovery;
 }
 
 /** Members on a TestCluster, with their events recorded. */
@@ -84,7 +86,9 @@ export class Members implements AsyncDisposable {
 
   /** The RemoteNode of `name` (the restarted one, if it restarted). */
   node(name: string): RemoteNode {
-    const restarted = this.#restarted.findLast((r) => r.node.node === name);
+    const restarted = this.#restarted.filter((r) => r.node.node === name).at(
+      -1,
+    );
     return restarted?.node ?? this.tc.node(name);
   }
 
@@ -99,7 +103,8 @@ export class Members implements AsyncDisposable {
     return Promise.all(names.map(async (name) => {
       const cluster = await joinCluster(this.node(name), {
         extensions: this.extensions,
-        discovery: seedsOf(() => this.#seeds),
+        discovery: this.#options.discovery?.(this.#seeds) ??
+          seedsOf(() => this.#seeds),
         clock: this.tc.clock,
         random: this.#random,
         downing: this.#options.downing,
@@ -141,7 +146,9 @@ export class Members implements AsyncDisposable {
   async kill(name: string): Promise<void> {
     await this.clusters.get(name)?.close();
     this.clusters.delete(name);
-    const restarted = this.#restarted.findLast((r) => r.node.node === name);
+    const restarted = this.#restarted.filter((r) => r.node.node === name).at(
+      -1,
+    );
     if (restarted !== undefined) {
       this.tc.network.kill(name);
       await restarted.node.close();

@@ -8,6 +8,9 @@ import { Members, seedsOf } from "./_membership_kit_test.ts";
 import { Cluster, joinCluster } from "./cluster.ts";
 import { ClusterExtensions } from "./cluster_extensions.ts";
 import { isClusterJoinError } from "./errors.ts";
+import { StaticSeeds } from "./discovery/static_seeds.ts";
+import { MemoryLease } from "./memory_lease.ts";
+import { leaseMajority } from "./downing.ts";
 import type { MemberEvent, MemberEventProtocol } from "./member_event.ts";
 import { MEMBERSHIP_EXTENSION } from "./_gossip_messages.ts";
 
@@ -180,4 +183,67 @@ test("a removed member's node is disconnected: asks in flight to it fail", async
   );
   // c heard that it was downed before it was cut off.
   assert.ok(m.events.get("c")!.some((e) => e.type === "self-downed"));
+});
+
+test("Cluster.join() through StaticSeeds discovery", async () => {
+  await using m = await Members.start({
+    nodes: THREE,
+    seed: 26,
+    discovery: (addresses) => new StaticSeeds(addresses),
+  });
+  await m.joinAll(THREE);
+  await m.until(() => upView(m, THREE), 20_000, "convergence");
+});
+
+test("lease-majority: when the majority crashes, the minority that takes the lease keeps running", async () => {
+  const lease = new MemoryLease("sbr");
+  const five = ["a", "b", "c", "d", "e"];
+  try {
+    await using m = await Members.start({
+      nodes: five,
+      seed: 27,
+      downing: { strategy: leaseMajority(lease, { minorityDelayMs: 2000 }) },
+    });
+    await m.joinAll(five);
+    await m.until(() => upView(m, five), 30_000, "convergence");
+    for (const n of ["a", "b", "c"]) await m.kill(n);
+    await m.until(() => upView(m, ["d", "e"]), 40_000, "d, e keep running");
+    assert.equal(
+      (await lease.holder())?.owner,
+      m.cluster("d").self.node + "#" + m.cluster("d").self.incarnation,
+    );
+    for (const n of ["d", "e"]) {
+      assert.ok(!m.events.get(n)!.some((e) => e.type === "self-downed"));
+    }
+  } finally {
+    await lease.close();
+  }
+});
+
+test("lease-majority: after a 3|2 partition only the side holding the lease runs", async () => {
+  const lease = new MemoryLease("sbr");
+  const five = ["a", "b", "c", "d", "e"];
+  try {
+    await using m = await Members.start({
+      nodes: five,
+      seed: 28,
+      downing: { strategy: leaseMajority(lease) },
+    });
+    await m.joinAll(five);
+    await m.until(() => upView(m, five), 30_000, "convergence");
+    for (const x of ["a", "b", "c"]) {
+      for (const y of ["d", "e"]) m.tc.partition(x, y);
+    }
+    await m.until(() => upView(m, ["a", "b", "c"]), 40_000, "the 3-side runs");
+    await m.until(
+      () =>
+        ["d", "e"].every((n) =>
+          m.events.get(n)!.some((e) => e.type === "self-downed")
+        ),
+      20_000,
+      "the 2-side downs itself",
+    );
+  } finally {
+    await lease.close();
+  }
 });
