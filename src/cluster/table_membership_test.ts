@@ -1,0 +1,257 @@
+import assert from "node:assert/strict";
+import { test } from "../platform/test_harness.ts";
+import { staticQuorum } from "./downing.ts";
+import type { MemberRow } from "./membership_table.ts";
+import { MemoryMembershipTable } from "./memory_membership_table.ts";
+import { tableDowning } from "./table_downing.ts";
+import { syncWithTable } from "./table_membership.ts";
+import { TableMembers } from "./_table_kit_test.ts";
+import type { Members } from "./_membership_kit_test.ts";
+
+const THREE = ["a", "b", "c"];
+const FIVE = ["a", "b", "c", "d", "e"];
+
+function agree(
+  m: Members,
+  names: readonly string[],
+  expected: readonly string[],
+): boolean {
+  const want = JSON.stringify(
+    Object.fromEntries(expected.map((n) => [n, "up"])),
+  );
+  return names.every((n) =>
+    m.cluster(n).converged() && JSON.stringify(m.view(n)) === want
+  );
+}
+
+/** node → status of the live incarnations in the table, plus the dead ones by key. */
+function byNode(rows: readonly MemberRow[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const row of [...rows].sort((x, y) => x.node < y.node ? -1 : 1)) {
+    (out[row.node] ??= []).push(row.status);
+  }
+  return out;
+}
+
+function selfDowned(m: Members, name: string): boolean {
+  return m.events.get(name)!.some((e) => e.type === "self-downed");
+}
+
+/** Forms a cluster through the table: the first node alone, then the others together. */
+async function form(t: TableMembers, names: readonly string[]): Promise<void> {
+  await t.join(names.slice(0, 1));
+  await t.join(names.slice(1));
+  await t.m.until(() => agree(t.m, names, names), 30_000, "convergence");
+  for (const name of names) await t.syncs.get(name)!.sync();
+}
+
+test("syncWithTable(): three nodes form a cluster through the table, which shows them up with the cluster's up numbers", async () => {
+  await using t = await TableMembers.start({ nodes: THREE, seed: 11 });
+  await form(t, THREE);
+  const rows = await t.rows();
+  assert.equal(rows.length, 3);
+  for (const row of rows) {
+    const member = t.m.cluster("a").members().find((m) => m.node === row.node)!;
+    assert.equal(row.status, "up", row.node);
+    assert.equal(row.incarnation, member.incarnation);
+    assert.equal(row.address, member.address);
+    assert.equal(row.upNumber, member.upNumber);
+    assert.ok(row.upNumber > 0);
+  }
+  assert.equal(new Set(rows.map((r) => r.upNumber)).size, 3);
+  assert.deepEqual(t.table.violations, []);
+  assert.deepEqual(t.table.errors, []);
+});
+
+test("tableDowning(staticQuorum(2)) on a 3|2 partition: exactly one side keeps running, the other downs itself, and the table agrees", async () => {
+  const verdicts: string[] = [];
+  await using t = await TableMembers.start({
+    nodes: FIVE,
+    seed: 12,
+    wrap: (table) =>
+      tableDowning(table, staticQuorum(2), {
+        logger: { error: (message) => verdicts.push(message) },
+      }),
+  });
+  await form(t, FIVE);
+  const big = ["a", "b", "c"], small = ["d", "e"];
+  for (const x of big) for (const y of small) t.m.tc.partition(x, y);
+  await t.m.until(
+    () =>
+      big.every((n) => selfDowned(t.m, n)) ||
+      small.every((n) => selfDowned(t.m, n)),
+    40_000,
+    "one side downs itself",
+  );
+  await t.m.tc.advance(20_000);
+  const bigDown = big.map((n) => selfDowned(t.m, n));
+  const smallDown = small.map((n) => selfDowned(t.m, n));
+  const losers = bigDown.every(Boolean) ? big : small;
+  const winners = losers === big ? small : big;
+  assert.ok(
+    winners.every((n) => !selfDowned(t.m, n)),
+    `exactly one side runs: big ${bigDown}, small ${smallDown}`,
+  );
+  assert.ok(agree(t.m, winners, winners), "the winners removed the losers");
+  // The table decided: one side wrote the other down, and kept running.
+  const wrote = verdicts.filter((v) => v.includes("this side keeps running"));
+  assert.equal(wrote.length, 1, verdicts.join("\n"));
+  assert.ok(winners.some((n) => wrote[0].startsWith(`Cluster member ${n}#`)));
+  const table = byNode(await t.rows());
+  for (const n of winners) assert.deepEqual(table[n], ["up"], n);
+  for (const n of losers) {
+    assert.ok(
+      table[n].length === 1 &&
+        (table[n][0] === "down" || table[n][0] === "removed"),
+      `${n} is ${table[n]} in the table`,
+    );
+  }
+  assert.deepEqual(t.table.violations, []);
+  assert.deepEqual(t.table.errors, []);
+});
+
+test("control: without the table, staticQuorum(2) on a 3|2 partition lets both sides run", async () => {
+  await using t = await TableMembers.start({
+    nodes: FIVE,
+    seed: 12,
+    wrap: () => staticQuorum(2),
+  });
+  await form(t, FIVE);
+  for (const sync of t.syncs.values()) await sync.close(); // no table at all from here
+  const big = ["a", "b", "c"], small = ["d", "e"];
+  for (const x of big) for (const y of small) t.m.tc.partition(x, y);
+  await t.m.tc.advance(30_000);
+  for (const n of FIVE) {
+    assert.ok(!selfDowned(t.m, n), `${n} runs\n${t.m.logs.join("\n")}`);
+  }
+  assert.ok(agree(t.m, big, big) && agree(t.m, small, small), "two clusters");
+});
+
+test("syncWithTable(): an operator's Cluster.down() lands in the table", async () => {
+  await using t = await TableMembers.start({ nodes: THREE, seed: 13 });
+  await form(t, THREE);
+  t.m.cluster("a").down("c");
+  await t.m.until(() => agree(t.m, ["a", "b"], ["a", "b"]), 20_000, "c gone");
+  await t.m.until(() => selfDowned(t.m, "c"), 20_000, "c downs itself");
+  await t.m.tc.advance(3000);
+  const table = byNode(await t.rows());
+  assert.deepEqual(table.a, ["up"]);
+  assert.deepEqual(table.b, ["up"]);
+  assert.ok(["down", "removed"].includes(table.c[0]), `c is ${table.c}`);
+  assert.deepEqual(t.table.violations, []);
+});
+
+test("syncWithTable(): a row written down in the table downs that member in the cluster, and it says so", async () => {
+  await using t = await TableMembers.start({
+    nodes: THREE,
+    seed: 14,
+    pollIntervalMs: 2000,
+  });
+  await form(t, THREE);
+  // Only c reads the table, so c itself must act on it.
+  await t.syncs.get("a")!.close();
+  await t.syncs.get("b")!.close();
+  // An operator (or a tool) writes c down in the table directly.
+  const snapshot = await t.table.read();
+  const c = snapshot.rows.find((r) => r.node === "c")!;
+  assert.ok(await t.table.write(snapshot.version, [{ ...c, status: "down" }]));
+  const took = await t.m.until(
+    () => selfDowned(t.m, "c"),
+    10_000,
+    "c downs itself",
+  );
+  assert.ok(took <= 2100, `within one poll interval, took ${took} ms`);
+  assert.ok(
+    t.m.logs.some((l) =>
+      l.startsWith("c: ") && l.includes("is down in the membership table")
+    ),
+    t.m.logs.join("\n"),
+  );
+  await t.m.until(() => agree(t.m, ["a", "b"], ["a", "b"]), 20_000, "c gone");
+  assert.deepEqual(t.table.violations, []);
+});
+
+test("syncWithTable(): a member down in the table but live in the gossip is downed by the others when it cannot hear the table", async () => {
+  await using t = await TableMembers.start({ nodes: THREE, seed: 15 });
+  await form(t, THREE);
+  // c no longer syncs (its table handle is gone), so only a and b can act on the table.
+  await t.syncs.get("c")!.close();
+  const snapshot = await t.table.read();
+  const c = snapshot.rows.find((r) => r.node === "c")!;
+  await t.table.write(snapshot.version, [{ ...c, status: "down" }]);
+  await t.m.until(() => agree(t.m, ["a", "b"], ["a", "b"]), 20_000, "c gone");
+  assert.ok(
+    t.m.logs.some((l) => l.includes("but live in the cluster")),
+    t.m.logs.join("\n"),
+  );
+  // c learns from the gossip that it was downed.
+  await t.m.until(() => selfDowned(t.m, "c"), 20_000, "c downed");
+});
+
+test("syncWithTable(): a node restarted with a new incarnation: the old row ends down or removed, the new one up", async () => {
+  await using t = await TableMembers.start({ nodes: THREE, seed: 16 });
+  await form(t, THREE);
+  const old = t.m.cluster("c").self.incarnation;
+  await t.kill("c");
+  await t.m.restart("c");
+  await t.join(["c"]);
+  await t.m.until(() => agree(t.m, THREE, THREE), 30_000, "new c up");
+  const fresh = t.m.cluster("c").self.incarnation;
+  assert.notEqual(fresh, old);
+  await t.m.until(
+    () => t.m.events.get("a")!.some((e) => e.type === "removed"),
+    20_000,
+    "old c removed",
+  );
+  await t.m.tc.advance(3000);
+  const rows = (await t.rows()).filter((r) => r.node === "c");
+  const oldRow = rows.find((r) => r.incarnation === old)!;
+  const newRow = rows.find((r) => r.incarnation === fresh)!;
+  assert.ok(["down", "removed"].includes(oldRow.status), oldRow.status);
+  assert.equal(newRow.status, "up");
+  assert.deepEqual(t.table.violations, []);
+  assert.deepEqual(t.table.errors, []);
+});
+
+test("syncWithTable() keeps polling through an unavailable table and logs it", async () => {
+  await using t = await TableMembers.start({ nodes: ["a"], seed: 17 });
+  await t.join(["a"]);
+  const closed = t.memory.share();
+  await closed.close();
+  const sync = syncWithTable(t.m.cluster("a"), closed, {
+    clock: t.m.tc.clock,
+    pollIntervalMs: 500,
+    logger: { error: (message) => t.m.logs.push(message) },
+  });
+  try {
+    await assert.rejects(() => sync.sync());
+    await t.m.tc.advance(1100);
+    assert.ok(
+      t.m.logs.filter((l) => l.includes("the next poll tries again")).length >=
+        2,
+      t.m.logs.join("\n"),
+    );
+  } finally {
+    await sync.close();
+  }
+});
+
+test("syncWithTable() rejects bad arguments at once", async () => {
+  await using t = await TableMembers.start({ nodes: ["a"], seed: 18 });
+  await t.join(["a"]);
+  const table = new MemoryMembershipTable();
+  const cluster = t.m.cluster("a");
+  assert.throws(
+    () => syncWithTable({} as typeof cluster, table),
+    TypeError,
+  );
+  assert.throws(() => syncWithTable(cluster, {} as typeof table), TypeError);
+  assert.throws(
+    () => syncWithTable(cluster, table, { pollIntervalMs: 0 }),
+    RangeError,
+  );
+  assert.throws(
+    () => syncWithTable(cluster, table, { maxConflicts: 0 }),
+    RangeError,
+  );
+});
