@@ -100,5 +100,17 @@ export {
   isClusterJoinError,
   isInvalidGossipError,
 } from "./errors.ts";
+// Membership through a table: partitions decided in the table, members kept in step with it.
+export {
+  tableDowning,
+  type TableDowningOptions,
+  type TableUnavailablePolicy,
+} from "./table_downing.ts";
+export {
+  DEFAULT_TABLE_POLL_MS,
+  syncWithTable,
+  TableMembership,
+  type TableMembershipOptions,
+} from "./table_membership.ts";
 // The core types membership names in its signatures, so this entry point documents itself.
 export type * from "../../mod.ts";
