@@ -60,3 +60,17 @@ test({
     }
   },
 });
+
+test({
+  name:
+    "examples/cluster.ts: three nodes form a cluster from seeds, and one leaves gracefully",
+  ignore: testRuntime !== "deno",
+  fn: async () => {
+    const output = await runExample("cluster.ts");
+    assert.match(output, /2\. members: n1:up n2:up n3:up; leader n1/);
+    assert.match(output, /n1 sees: n3 leaving/);
+    assert.match(output, /n1 sees: n3 exited/);
+    assert.match(output, /n1 sees: n3 removed/);
+    assert.match(output, /4\. closed every node/);
+  },
+});

@@ -216,10 +216,12 @@ export interface DowningOptions {
    * before the strategy decides, in ms (default {@linkcode DEFAULT_STABLE_AFTER_MS}). Longer
    * than a gossip round trip across the cluster, so that both sides decide on the same members.
    * A side of a partition downs itself within: the failure detector's detection time (about
-   * 2 s at its defaults) + two gossip intervals (the second observer's report) +
-   * `stableAfterMs` (+ the lease's `minorityDelayMs` with lease-majority). Measured on the
-   * in-memory network with all defaults, a 3|2 split: the small side downs itself 9-10 s after
-   * the cut, and the large side has removed it 10-12 s after the cut.
+   * 2 s at its defaults; a monitor's verdict is pushed at once to the other monitors, so the
+   * second report adds a round trip, not a gossip interval) + `stableAfterMs` (+ the lease's
+   * `minorityDelayMs` with lease-majority), plus up to one gossip interval when a side's
+   * monitors of the other side are not all on it. Measured on the in-memory network with all
+   * defaults, a 3|2 split: the small side downs itself 7.0 s after the cut, and the large side
+   * has removed it 10 s after; with five processes in network namespaces, 7.1 s.
    */
   readonly stableAfterMs?: number;
   /**
