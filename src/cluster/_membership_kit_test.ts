@@ -158,8 +158,15 @@ export class Members implements AsyncDisposable {
     }
   }
 
-  /** Starts a new process for a killed node's name (a new incarnation at a new address). */
-  async restart(name: string): Promise<void> {
+  /**
+   * Starts a new process for a killed node's name: a new incarnation at a new address, or at
+   * the old one with `sameAddress` (as a process restarted on a fixed port).
+   */
+  async restart(name: string, sameAddress = false): Promise<void> {
+    const old = this.#seeds.find((a) => a.startsWith(`${name}:`));
+    const port = sameAddress && old !== undefined
+      ? Number(old.slice(old.lastIndexOf(":") + 1))
+      : undefined;
     const system = new ActorSystem({
       node: name,
       clock: this.tc.clock,
@@ -173,6 +180,7 @@ export class Members implements AsyncDisposable {
       logger: { error() {} },
       transport: this.tc.network.transport(name),
       clock: this.tc.clock,
+      ...(port === undefined ? {} : { port }),
     });
     this.#restarted.push({ system, node });
     this.#seeds = this.#seeds.map((a) =>

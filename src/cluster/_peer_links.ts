@@ -8,6 +8,12 @@ export class PeerLinks {
   #known = new Map<string, { address: string; connected: boolean }>();
   #connected = new Set<string>();
   readonly #connecting = new Set<string>();
+  /**
+   * Nodes this node disconnected (their member was downed or removed). The node sends nothing
+   * to them until it connects again, even when they dial in, so reaching one dials it: a
+   * process restarted at the same address is a new member to talk to.
+   */
+  readonly #severed = new Set<string>();
   readonly #unsubscribe: () => void;
 
   constructor(node: RemoteNode) {
@@ -30,6 +36,7 @@ export class PeerLinks {
    * remote death watch fires for its actors, and nothing reconnects it.
    */
   disconnect(node: string, reason: string): void {
+    this.#severed.add(node);
     this.#connected.delete(node);
     this.#known.delete(node);
     try {
@@ -41,7 +48,7 @@ export class PeerLinks {
 
   /** Whether `node` was connected at the last refresh (or dialed since). */
   isConnected(node: string): boolean {
-    return this.#connected.has(node);
+    return this.#connected.has(node) && !this.#severed.has(node);
   }
 
   /** Reads the node's peers again. */
@@ -64,7 +71,9 @@ export class PeerLinks {
     send?: (node: string) => void,
   ): void {
     const peer = this.#known.get(node);
-    if (peer === undefined || peer.address !== address) {
+    if (
+      peer === undefined || peer.address !== address || this.#severed.has(node)
+    ) {
       void this.dial(address).then((name) => {
         if (name !== undefined) send?.(name);
       });
@@ -77,6 +86,7 @@ export class PeerLinks {
     this.#connecting.add(address);
     return this.#node.connect(address).then(
       (name) => {
+        this.#severed.delete(name);
         this.#connected.add(name);
         this.#known.set(name, { address, connected: true });
         return name;

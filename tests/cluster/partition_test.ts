@@ -7,7 +7,6 @@
 //
 // Needs root and iproute2: skipped loudly without them, and failed instead when CI is set.
 import assert from "node:assert/strict";
-import { platform } from "../../src/platform/mod.ts";
 import { test } from "../../src/platform/test_harness.ts";
 import { NetnsLab, netnsUnavailable } from "./netns.ts";
 import {
@@ -65,7 +64,12 @@ async function partition(rejoin: boolean): Promise<void> {
       indexes: readonly number[],
       nodes: readonly string[],
     ): Promise<boolean> => {
-      last = await Promise.all(indexes.map((i) => controls[i].ask("view")));
+      try {
+        last = await Promise.all(indexes.map((i) => controls[i].ask("view")));
+      } catch {
+        // A member just restarted: the controller may still be redialing it.
+        return false;
+      }
       return last.every((v) =>
         v.converged && v.status === "up" && v.leader !== null &&
         v.leader === last[0].leader &&
@@ -180,22 +184,10 @@ test({
   fn: () => partition(false),
 });
 
-// KNOWN BUG (found by this test on h-member 07c8ff4, 2026-12-06): after the heal, the two
-// restarted members are seen "joining" by the 3-side, then form a cluster of their own
-// ({m4, m5} both up, m4 leading) while the 3-side finds them unreachable and downs them:
-// two clusters run side by side. Set TROUPE_KNOWN_BUGS=1 to run it.
-const runKnownBugs = platform.env("TROUPE_KNOWN_BUGS") === "1";
-if (!runKnownBugs && !skip) {
-  console.warn(
-    "\n!!! SKIPPING the partition rejoin test: known bug (restarted members form a second cluster); TROUPE_KNOWN_BUGS=1 runs it !!!\n",
-  );
-}
 test({
   name:
     "Cluster across 5 processes in network namespaces: after a 3 | 2 partition and the heal, the downed two restart and rejoin" +
-    (runKnownBugs && !skip
-      ? ""
-      : " (skipped: known bug or no network namespaces)"),
-  ignore: skip || !runKnownBugs,
+    (skip ? " (skipped: no network namespaces)" : ""),
+  ignore: skip,
   fn: () => partition(true),
 });
