@@ -61,7 +61,9 @@ export class Link {
 
   /**
    * One heartbeat tick of a connection in use (see tick); on the dialing side (`ping`), a Ping
-   * goes out when nothing else did since the last tick.
+   * goes out when nothing else did since the last tick, or when nothing came back: a dialer
+   * that only sends tells would otherwise never make the other side answer, and would close a
+   * healthy connection for silence.
    */
   beat(
     settings: { heartbeatIntervalMs: number; heartbeatTimeoutMs: number },
@@ -69,12 +71,13 @@ export class Link {
     ping: boolean,
   ): void {
     const { heartbeatIntervalMs, heartbeatTimeoutMs } = settings;
+    const heard = this.receivedSinceTick;
     if (
       !this.tick(heartbeatIntervalMs, heartbeatTimeoutMs, peerNode) || !ping
     ) {
       return;
     }
-    if (!this.sentSinceTick) {
+    if (!this.sentSinceTick || !heard) {
       try {
         this.send({ kind: "ping", id: 0 });
       } catch {

@@ -169,3 +169,17 @@ test("TestCluster.freeze(): a node that stops reading is dropped by its peer's h
   await c.advance(1_000);
   assert.equal(await after, "z");
 });
+
+test("RemoteNode: a connection that carries tells one way only stays up (the dialer pings when it hears nothing)", async () => {
+  await using c = await cluster();
+  const ref = c.node("a").ref<EchoProtocol>("b", "echo");
+  const opened = c.network.connectionsOpened("a", "b");
+  // 20 s of tells every 100 ms, four times the heartbeat timeout: b never answers a tell.
+  for (let t = 0; t < 20_000; t += 100) {
+    ref.tell("add", 1);
+    await c.advance(100);
+  }
+  assert.equal(c.network.connectionsOpened("a", "b"), opened, "no reconnect");
+  assert.equal(c.node("a").peers()[0].connected, true);
+  assert.equal(await c.settle(ref.ask("sum")), 200);
+});
