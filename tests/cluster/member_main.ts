@@ -1,12 +1,16 @@
 // A cluster member in its own process, for the real-process membership tests and the detection
 // bench. Usage:
 //
-//   member_main <node> --seeds host:port,... [--hostname 127.0.0.1] [--port 0]
-//     [--cluster name] [--secret s] [--stable-after-ms n]
+//   member_main <node> (--seeds host:port,... | --table keyPrefix [--redis-url url])
+//     [--hostname 127.0.0.1] [--port 0] [--cluster name] [--secret s] [--stable-after-ms n]
 //
 // It starts an ActorSystem and a RemoteNode (TCP, with the cluster's extensions), prints a ready
-// line with its address, joins with Cluster.join through the static seeds, and prints one JSON
-// line per membership event (`at` is the wall clock in ms, so a parent can time what it sees).
+// line with its address, joins with Cluster.join, and prints one JSON line per membership event
+// (`at` is the wall clock in ms, so a parent can time what it sees). With --seeds it joins
+// through the static seeds. With --table it joins through the Redis membership table under that
+// key prefix instead (default Redis redis://127.0.0.1:6379): TableDiscovery finds the cluster,
+// tableDowning(table, keepMajority()) decides partitions in the table, and syncWithTable keeps
+// the table in step once it is up; the table is closed on exit.
 // Its actor "control" obeys: view, leave, down, storm (message traffic to every other member's
 // "echo" actor, for the soak bench), stats, exit. The commands come through remoting because
 // the tests' process helper starts children with stdin closed.
@@ -15,8 +19,16 @@ import {
   Cluster,
   ClusterExtensions,
   type ClusterMember,
+  type Discovery,
+  type DowningOptions,
+  keepMajority,
   type MemberEvent,
+  type MembershipTable,
   StaticSeeds,
+  syncWithTable,
+  TableDiscovery,
+  tableDowning,
+  type TableMembership,
 } from "../../src/cluster/mod.ts";
 import { scriptArgs } from "../../src/platform/test_runtime.ts";
 
@@ -24,13 +36,19 @@ const argv = scriptArgs();
 const node = argv[0];
 const flags = new Map<string, string>();
 for (let i = 1; i < argv.length; i += 2) flags.set(argv[i], argv[i + 1]);
-if (node === undefined || node.startsWith("--") || !flags.has("--seeds")) {
+if (
+  node === undefined || node.startsWith("--") ||
+  flags.has("--seeds") === flags.has("--table")
+) {
   console.error(
-    "usage: member_main <node> --seeds host:port,... [--hostname h] [--port p] [--cluster c] [--secret s] [--stable-after-ms n]",
+    "usage: member_main <node> (--seeds host:port,... | --table keyPrefix [--redis-url url]) [--hostname h] [--port p] [--cluster c] [--secret s] [--stable-after-ms n]",
   );
-  throw new TypeError("member_main: missing node name or --seeds");
+  throw new TypeError(
+    "member_main: missing node name, or not exactly one of --seeds and --table",
+  );
 }
-const seeds = flags.get("--seeds")!.split(",").filter((s) => s !== "");
+const seeds = (flags.get("--seeds") ?? "").split(",").filter((s) => s !== "");
+const tablePrefix = flags.get("--table");
 const stableAfter = flags.get("--stable-after-ms");
 
 function print(line: Record<string, unknown>): void {
@@ -43,6 +61,8 @@ function view(m: ClusterMember) {
     status: m.status,
     reachable: m.reachable,
     upNumber: m.upNumber,
+    incarnation: m.incarnation,
+    address: m.address,
   };
 }
 
@@ -76,6 +96,27 @@ const echo = defineActor({
     },
   },
 });
+
+const logger = {
+  error: (message: string, error: unknown) =>
+    print({
+      type: "log",
+      message: error === undefined ? message : `${message}: ${error}`,
+    }),
+};
+
+// With --table: the Redis membership table (node-redis is loaded only then).
+let table: MembershipTable | undefined;
+let membership: TableMembership | undefined;
+if (tablePrefix !== undefined) {
+  const { RedisMembershipTable } = await import(
+    "../../src/cluster/redis/mod.ts"
+  );
+  table = await RedisMembershipTable.connect({
+    url: flags.get("--redis-url") ?? "redis://127.0.0.1:6379",
+    keyPrefix: tablePrefix,
+  });
+}
 
 const system = new ActorSystem({ node, logger: { error() {} } });
 const extensions = new ClusterExtensions();
@@ -137,7 +178,10 @@ const storm = new Storm();
 
 async function exit(): Promise<void> {
   storm.stop();
+  // The table last: the sync (which follows the cluster) may still be writing to it.
   await cluster?.close();
+  await membership?.close();
+  await table?.close();
   await remote.close();
   await system.shutdown();
 }
@@ -197,21 +241,25 @@ const control = defineActor({
 });
 await system.spawn(control, undefined, { id: "control" });
 
+const discovery: Discovery = table === undefined
+  ? new StaticSeeds(seeds)
+  : new TableDiscovery(table);
+const downing: DowningOptions = {
+  ...(table === undefined
+    ? {}
+    : { strategy: tableDowning(table, keepMajority(), { logger }) }),
+  ...(stableAfter === undefined ? {} : { stableAfterMs: Number(stableAfter) }),
+};
 try {
   cluster = await Cluster.join(remote, {
     extensions,
-    discovery: new StaticSeeds(seeds),
-    downing: stableAfter === undefined
-      ? undefined
-      : { stableAfterMs: Number(stableAfter) },
-    logger: {
-      error: (message, error) =>
-        print({
-          type: "log",
-          message: error === undefined ? message : `${message}: ${error}`,
-        }),
-    },
+    discovery,
+    downing,
+    logger,
   });
+  if (table !== undefined) {
+    membership = syncWithTable(cluster, table, { logger });
+  }
 } catch (error) {
   print({ type: "error", message: `join: ${error}` });
   await exit();

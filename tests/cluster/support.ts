@@ -51,6 +51,8 @@ export interface MemberView {
   readonly status: string;
   readonly reachable: boolean;
   readonly upNumber: number;
+  readonly incarnation: string;
+  readonly address: string;
 }
 
 /** What `control.view` answers. */
@@ -80,8 +82,10 @@ export interface MemberProcessOptions {
   readonly hostname?: string;
   /** The port (default 0: a free one, reported on the ready line). */
   readonly port?: number;
-  /** The seed addresses (`host:port`). */
-  readonly seeds: readonly string[];
+  /** The seed addresses (`host:port`); give these or `table`. */
+  readonly seeds?: readonly string[];
+  /** Join through the Redis membership table at `url` under `keyPrefix` instead of seeds. */
+  readonly table?: { readonly url: string; readonly keyPrefix: string };
   /** `downing.stableAfterMs` (default: the core's default). */
   readonly stableAfterMs?: number;
   /** Runs the child through this prefix (e.g. `ip netns exec <ns>`). */
@@ -105,8 +109,13 @@ export class MemberProcess implements AsyncDisposable {
     void child.exited.then((exit) => this.#exit = exit, () => {});
   }
 
-  /** Starts a member process (it joins at once with its seeds). */
+  /** Starts a member process (it joins at once, with its seeds or through its table). */
   static start(options: MemberProcessOptions): MemberProcess {
+    if ((options.seeds === undefined) === (options.table === undefined)) {
+      throw new TypeError(
+        `Cannot start member ${options.node}: give exactly one of seeds and table`,
+      );
+    }
     const command = sameRuntime(MEMBER_MAIN);
     const args = [
       ...command.args,
@@ -115,8 +124,14 @@ export class MemberProcess implements AsyncDisposable {
       options.hostname ?? "127.0.0.1",
       "--port",
       String(options.port ?? 0),
-      "--seeds",
-      options.seeds.join(","),
+      ...(options.table === undefined
+        ? ["--seeds", options.seeds!.join(",")]
+        : [
+          "--table",
+          options.table.keyPrefix,
+          "--redis-url",
+          options.table.url,
+        ]),
       "--cluster",
       CLUSTER,
       "--secret",
