@@ -382,3 +382,97 @@ export class Script {
     }
   }
 }
+
+/** What both cluster providers take to reach Redis (see their option types). */
+export interface StoreOptions {
+  readonly url?: string;
+  readonly keyPrefix?: string;
+  readonly connectTimeoutMs?: number;
+  readonly commandTimeoutMs?: number;
+}
+
+/**
+ * Checks a key prefix of the cluster's Redis providers.
+ *
+ * @param prefix The prefix.
+ * @returns It.
+ * @throws {TypeError} When it is not a string of at most 200 characters without braces.
+ */
+export function checkKeyPrefix(prefix: unknown): string {
+  if (
+    typeof prefix !== "string" || prefix.length > 200 || /[{}]/.test(prefix)
+  ) {
+    throw new TypeError(
+      `Invalid keyPrefix ${
+        JSON.stringify(prefix) ?? String(prefix)
+      }: expected a string of at most 200 characters without "{" or "}"`,
+    );
+  }
+  return prefix;
+}
+
+function positiveMs(
+  value: number | undefined,
+  fallback: number,
+  what: string,
+): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new RangeError(
+      `Invalid ${what}: expected a positive number of ms, got ${value}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Checks a provider's options and opens its connection.
+ *
+ * @param options The provider's options.
+ * @returns The connection and the checked key prefix.
+ * @throws {TypeError} When `keyPrefix` is not valid.
+ * @throws {RangeError} When a time limit is not a positive number.
+ * @throws {ClusterStoreUnavailableError} When Redis cannot be reached.
+ */
+export async function openStore(
+  options: StoreOptions,
+): Promise<{ connection: Connection; prefix: string }> {
+  const prefix = checkKeyPrefix(options.keyPrefix ?? "troupe:cluster:");
+  const connectTimeoutMs = positiveMs(
+    options.connectTimeoutMs,
+    5000,
+    "connectTimeoutMs",
+  );
+  const commandTimeoutMs = positiveMs(
+    options.commandTimeoutMs,
+    5000,
+    "commandTimeoutMs",
+  );
+  const connection = await Connection.open({
+    url: options.url ?? "redis://127.0.0.1:6379",
+    connectTimeoutMs,
+    commandTimeoutMs,
+  });
+  return { connection, prefix };
+}
+
+/**
+ * Runs `script`, turning an error reply into the cluster's typed error about `what`.
+ *
+ * @returns The reply.
+ */
+export async function runScript(
+  script: Script,
+  connection: Connection,
+  keys: readonly string[],
+  args: readonly string[],
+  signal: AbortSignal | undefined,
+  what: string,
+): Promise<Reply> {
+  try {
+    return await script.run(connection, keys, args, signal);
+  } catch (error) {
+    if (error instanceof ReplyError) throw replyToClusterError(error, what);
+    throw error;
+  }
+}

@@ -8,13 +8,12 @@ import {
   checkLeaseOwner,
 } from "../memory_lease.ts";
 import {
-  Connection,
+  type Connection,
+  openStore,
   type Reply,
-  ReplyError,
-  replyToClusterError,
+  runScript,
   Script,
 } from "./_client.ts";
-import { checkKeyPrefix } from "./redis_membership_table.ts";
 
 /** Options of {@linkcode RedisLease.connect}. */
 export interface RedisLeaseOptions {
@@ -82,20 +81,6 @@ function loadScripts(): Promise<Scripts> {
     Script.load(HOLDER_SOURCE),
   ]).then(([acquire, release, holder]) => ({ acquire, release, holder }));
   return scripts;
-}
-
-function positive(
-  value: number | undefined,
-  fallback: number,
-  what: string,
-): number {
-  if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new RangeError(
-      `Invalid ${what}: expected a positive number of ms, got ${value}`,
-    );
-  }
-  return value;
 }
 
 /**
@@ -169,23 +154,8 @@ export class RedisLease implements Lease {
     options: RedisLeaseOptions = {},
   ): Promise<RedisLease> {
     checkLeaseName(name);
-    const prefix = checkKeyPrefix(options.keyPrefix ?? "troupe:cluster:");
-    const connectTimeoutMs = positive(
-      options.connectTimeoutMs,
-      5000,
-      "connectTimeoutMs",
-    );
-    const commandTimeoutMs = positive(
-      options.commandTimeoutMs,
-      5000,
-      "commandTimeoutMs",
-    );
     const loaded = await loadScripts();
-    const connection = await Connection.open({
-      url: options.url ?? "redis://127.0.0.1:6379",
-      connectTimeoutMs,
-      commandTimeoutMs,
-    });
+    const { connection, prefix } = await openStore(options);
     return new RedisLease(name, connection, loaded, prefix);
   }
 
@@ -257,19 +227,19 @@ export class RedisLease implements Lease {
     await this.#connection.close();
   }
 
-  async #run(
+  #run(
     script: Script,
     args: readonly string[],
     signal: AbortSignal | undefined,
   ): Promise<Reply> {
-    try {
-      return await script.run(this.#connection, this.#keys, args, signal);
-    } catch (error) {
-      if (error instanceof ReplyError) {
-        throw replyToClusterError(error, this.#keys[0]);
-      }
-      throw error;
-    }
+    return runScript(
+      script,
+      this.#connection,
+      this.#keys,
+      args,
+      signal,
+      this.#keys[0],
+    );
   }
 
   #grant(reply: Reply): LeaseGrant | undefined {

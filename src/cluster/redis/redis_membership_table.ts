@@ -20,10 +20,10 @@ import {
 } from "../memory_membership_table.ts";
 import { ClusterClosedError } from "../errors.ts";
 import {
-  Connection,
+  type Connection,
+  openStore,
   type Reply,
-  ReplyError,
-  replyToClusterError,
+  runScript,
   Script,
 } from "./_client.ts";
 
@@ -93,40 +93,6 @@ function loadScripts(): Promise<{ write: Script; read: Script }> {
 }
 
 /**
- * Checks a key prefix of the cluster's Redis providers.
- *
- * @param prefix The prefix.
- * @returns It.
- * @throws {TypeError} When it is not a string of at most 200 characters without braces.
- */
-export function checkKeyPrefix(prefix: unknown): string {
-  if (
-    typeof prefix !== "string" || prefix.length > 200 || /[{}]/.test(prefix)
-  ) {
-    throw new TypeError(
-      `Invalid keyPrefix ${
-        JSON.stringify(prefix) ?? String(prefix)
-      }: expected a string of at most 200 characters without "{" or "}"`,
-    );
-  }
-  return prefix;
-}
-
-function positive(
-  value: number | undefined,
-  fallback: number,
-  what: string,
-): number {
-  if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new RangeError(
-      `Invalid ${what}: expected a positive number of ms, got ${value}`,
-    );
-  }
-  return value;
-}
-
-/**
  * A {@linkcode MembershipTable} in Redis (6.2 or later), through the `redis` npm package
  * (node-redis 5): the table the whole cluster shares, in the Orleans way.
  *
@@ -193,23 +159,8 @@ export class RedisMembershipTable implements MembershipTable {
   static async connect(
     options: RedisMembershipTableOptions = {},
   ): Promise<RedisMembershipTable> {
-    const prefix = checkKeyPrefix(options.keyPrefix ?? "troupe:cluster:");
-    const connectTimeoutMs = positive(
-      options.connectTimeoutMs,
-      5000,
-      "connectTimeoutMs",
-    );
-    const commandTimeoutMs = positive(
-      options.commandTimeoutMs,
-      5000,
-      "commandTimeoutMs",
-    );
     const loaded = await loadScripts();
-    const connection = await Connection.open({
-      url: options.url ?? "redis://127.0.0.1:6379",
-      connectTimeoutMs,
-      commandTimeoutMs,
-    });
+    const { connection, prefix } = await openStore(options);
     return new RedisMembershipTable(connection, loaded, prefix);
   }
 
@@ -323,19 +274,19 @@ export class RedisMembershipTable implements MembershipTable {
     if (this.#closed) throw new ClusterClosedError("RedisMembershipTable");
   }
 
-  async #run(
+  #run(
     script: Script,
     args: readonly string[],
     signal: AbortSignal | undefined,
   ): Promise<Reply> {
-    try {
-      return await script.run(this.#connection, this.#keys, args, signal);
-    } catch (error) {
-      if (error instanceof ReplyError) {
-        throw replyToClusterError(error, this.#keys.join(", "));
-      }
-      throw error;
-    }
+    return runScript(
+      script,
+      this.#connection,
+      this.#keys,
+      args,
+      signal,
+      this.#keys.join(", "),
+    );
   }
 
   #snapshot(version: Reply, flat: readonly Reply[]): MembershipTableSnapshot {
