@@ -13,23 +13,7 @@ import {
   markSeen,
   updateReachability,
 } from "./_member_state.ts";
-import type { MemberRow } from "./membership_table.ts";
-
-function row(
-  node: string,
-  status: MemberRow["status"] = "up",
-  upNumber = 1,
-  incarnation = "i1",
-): MemberRow {
-  return {
-    node,
-    incarnation,
-    address: `${node}:1`,
-    status,
-    roles: [],
-    upNumber,
-  };
-}
+import { row } from "./_schedule_test.ts";
 
 function seenByAll(state: GossipState): GossipState {
   for (const key of state.members.keys()) state = markSeen(state, key);

@@ -15,22 +15,7 @@ import {
 } from "./_member_state.ts";
 import { InvalidGossipError } from "./errors.ts";
 import { MEMBER_STATUSES, type MemberRow } from "./membership_table.ts";
-
-function row(
-  node: string,
-  status: MemberRow["status"] = "up",
-  upNumber = 1,
-  incarnation = "i1",
-): MemberRow {
-  return {
-    node,
-    incarnation,
-    address: `${node}:1`,
-    status,
-    roles: [],
-    upNumber,
-  };
-}
+import { row } from "./_schedule_test.ts";
 
 /** Comparable content of a state. */
 function view(state: GossipState): unknown {

@@ -3,33 +3,7 @@ import fc from "fast-check";
 import { test } from "../platform/test_harness.ts";
 import { Members } from "./_membership_kit_test.ts";
 import { clusterDriver } from "./cluster.ts";
-
-const NODES = ["a", "b", "c", "d", "e"];
-
-type Step =
-  | { readonly kind: "split"; readonly side: readonly string[] }
-  | { readonly kind: "cut"; readonly from: string; readonly to: string }
-  | { readonly kind: "heal" }
-  | { readonly kind: "kill"; readonly node: string }
-  | { readonly kind: "wait"; readonly ms: number };
-
-const arbStep: fc.Arbitrary<Step> = fc.oneof(
-  fc.subarray(NODES, { minLength: 1, maxLength: 4 }).map((side) => ({
-    kind: "split" as const,
-    side,
-  })),
-  fc.record({
-    kind: fc.constant("cut" as const),
-    from: fc.constantFrom(...NODES),
-    to: fc.constantFrom(...NODES),
-  }),
-  fc.constant({ kind: "heal" as const }),
-  fc.constantFrom(...NODES).map((node) => ({ kind: "kill" as const, node })),
-  fc.integer({ min: 200, max: 9000 }).map((ms) => ({
-    kind: "wait" as const,
-    ms,
-  })),
-);
+import { arbStep, NODES } from "./_schedule_test.ts";
 
 /** Members still running: joined, not killed, and not stopped (downed or removed). */
 function running(m: Members, killed: Set<string>): string[] {

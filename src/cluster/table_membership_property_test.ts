@@ -5,33 +5,7 @@ import { staticQuorum } from "./downing.ts";
 import { tableDowning } from "./table_downing.ts";
 import { TableMembers } from "./_table_kit_test.ts";
 import type { Members } from "./_membership_kit_test.ts";
-
-const NODES = ["a", "b", "c", "d", "e"];
-
-type Step =
-  | { readonly kind: "split"; readonly side: readonly string[] }
-  | { readonly kind: "cut"; readonly from: string; readonly to: string }
-  | { readonly kind: "heal" }
-  | { readonly kind: "kill"; readonly node: string }
-  | { readonly kind: "wait"; readonly ms: number };
-
-const arbStep: fc.Arbitrary<Step> = fc.oneof(
-  fc.subarray(NODES, { minLength: 1, maxLength: 4 }).map((side) => ({
-    kind: "split" as const,
-    side,
-  })),
-  fc.record({
-    kind: fc.constant("cut" as const),
-    from: fc.constantFrom(...NODES),
-    to: fc.constantFrom(...NODES),
-  }),
-  fc.constant({ kind: "heal" as const }),
-  fc.constantFrom(...NODES).map((node) => ({ kind: "kill" as const, node })),
-  fc.integer({ min: 200, max: 9000 }).map((ms) => ({
-    kind: "wait" as const,
-    ms,
-  })),
-);
+import { arbStep, NODES } from "./_schedule_test.ts";
 
 function isRunning(m: Members, killed: Set<string>, n: string): boolean {
   return !killed.has(n) &&
@@ -49,7 +23,7 @@ test("tableDowning(staticQuorum(2)) + syncWithTable (property): after random par
     fc.asyncProperty(
       fc.array(arbStep, { minLength: 2, maxLength: 6 }),
       fc.integer({ min: 1, max: 1000 }),
-      fc.subarray(NODES, { minLength: 2, maxLength: 3 }),
+      fc.subarray([...NODES], { minLength: 2, maxLength: 3 }),
       async (steps, seed, lastSide) => {
         await using t = await TableMembers.start({
           nodes: NODES,
