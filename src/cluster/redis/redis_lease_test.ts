@@ -1,7 +1,6 @@
 // RedisLease: the lease conformance suite on the shared Redis (each case under a key prefix of
 // its own, deleted afterwards), and stored data that is not valid.
 import assert from "node:assert/strict";
-import { test } from "../../platform/test_harness.ts";
 import {
   deleteKeys,
   randomPrefix,
@@ -9,7 +8,6 @@ import {
   REDIS_URL,
   redisTest,
   serverTest,
-  SKIP_REDIS,
   sleep,
   withOwnRedis,
 } from "../../persistence/redis/_helpers_test.ts";
@@ -36,13 +34,7 @@ for (
     });
   }, { runs: 10 })
 ) {
-  test({
-    name: SKIP_REDIS === undefined
-      ? c.name
-      : `${c.name} (skipped: ${SKIP_REDIS})`,
-    ignore: SKIP_REDIS !== undefined,
-    fn: c.fn,
-  });
+  redisTest(c.name, c.fn);
 }
 
 redisTest(

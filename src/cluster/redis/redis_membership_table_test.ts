@@ -11,7 +11,6 @@ import {
   REDIS_URL,
   redisTest,
   serverTest,
-  SKIP_REDIS,
   sleep,
   withOwnRedis,
 } from "../../persistence/redis/_helpers_test.ts";
@@ -36,13 +35,7 @@ for (
     });
   }, { runs: 10 })
 ) {
-  test({
-    name: SKIP_REDIS === undefined
-      ? c.name
-      : `${c.name} (skipped: ${SKIP_REDIS})`,
-    ignore: SKIP_REDIS !== undefined,
-    fn: c.fn,
-  });
+  redisTest(c.name, c.fn);
 }
 
 function row(node: string, extra: Partial<MemberRow> = {}): MemberRow {
