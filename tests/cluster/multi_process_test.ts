@@ -8,18 +8,12 @@ import {
   Controller,
   type ControlView,
   dump,
-  type MemberProcess,
+  inOrder,
+  killAndWitness,
   startMembers,
   stopAll,
   waitUntil,
 } from "./support.ts";
-
-/** Whether the order of `wanted` appears, in order, within `types`. */
-function inOrder(types: readonly string[], wanted: readonly string[]): boolean {
-  let i = 0;
-  for (const t of types) if (t === wanted[i]) i++;
-  return i === wanted.length;
-}
 
 test("Cluster across 5 processes: formed from seeds, a SIGKILLed member is removed, a leaving one exits", async () => {
   const members = await startMembers(5);
@@ -54,28 +48,7 @@ test("Cluster across 5 processes: formed from seeds, a SIGKILLed member is remov
     // 2. SIGKILL a member that does not lead: every survivor finds it unreachable, then it is
     // downed by the majority and removed.
     const victimIndex = all.find((i) => names[i] !== leader && i !== 4)!;
-    const victim = members[victimIndex];
-    victim.kill("SIGKILL");
-    assert.equal((await victim.exited).signal, "SIGKILL");
-    const survivors = all.filter((i) => i !== victimIndex);
-    const about = (m: MemberProcess) =>
-      m.events(victim.node).map((e) => e.event);
-    await waitUntil(
-      () => survivors.every((i) => about(members[i]).includes("unreachable")),
-      () => `every survivor sees ${victim.node} unreachable\n${dump(members)}`,
-      20_000,
-    );
-    await waitUntil(
-      () => survivors.every((i) => about(members[i]).includes("removed")),
-      () => `every survivor sees ${victim.node} removed\n${dump(members)}`,
-      30_000,
-    );
-    for (const i of survivors) {
-      assert.ok(
-        inOrder(about(members[i]), ["unreachable", "downed", "removed"]),
-        `${names[i]} saw ${victim.node}: ${about(members[i])}`,
-      );
-    }
+    const survivors = await killAndWitness(members, all, victimIndex);
     const four = survivors.map((i) => names[i]);
     await waitUntil(
       async () => agreed(last = await views(survivors), four),

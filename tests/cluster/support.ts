@@ -5,6 +5,7 @@
 //
 // The control goes through remoting, not stdin, because spawnTestProcess (src/platform) starts
 // children with stdin closed in both runtimes.
+import assert from "node:assert/strict";
 import { type ActorRef, ActorSystem, RemoteNode } from "../../mod.ts";
 import { platform } from "../../src/platform/mod.ts";
 import {
@@ -284,6 +285,51 @@ export async function waitUntil(
     await new Promise((r) => setTimeout(r, 50));
   }
   return Date.now() - start;
+}
+
+/** Whether the order of `wanted` appears, in order, within `types`. */
+export function inOrder(
+  types: readonly string[],
+  wanted: readonly string[],
+): boolean {
+  let i = 0;
+  for (const t of types) if (t === wanted[i]) i++;
+  return i === wanted.length;
+}
+
+/**
+ * SIGKILLs `members[victimIndex]` and waits until every other member of `all` saw it
+ * unreachable, then downed, then removed (in that order).
+ *
+ * @returns The indexes of the survivors.
+ */
+export async function killAndWitness(
+  members: readonly MemberProcess[],
+  all: readonly number[],
+  victimIndex: number,
+): Promise<number[]> {
+  const victim = members[victimIndex];
+  victim.kill("SIGKILL");
+  assert.equal((await victim.exited).signal, "SIGKILL");
+  const survivors = all.filter((i) => i !== victimIndex);
+  const about = (m: MemberProcess) => m.events(victim.node).map((e) => e.event);
+  await waitUntil(
+    () => survivors.every((i) => about(members[i]).includes("unreachable")),
+    () => `every survivor sees ${victim.node} unreachable\n${dump(members)}`,
+    20_000,
+  );
+  await waitUntil(
+    () => survivors.every((i) => about(members[i]).includes("removed")),
+    () => `every survivor sees ${victim.node} removed\n${dump(members)}`,
+    30_000,
+  );
+  for (const i of survivors) {
+    assert.ok(
+      inOrder(about(members[i]), ["unreachable", "downed", "removed"]),
+      `${members[i].node} saw ${victim.node}: ${about(members[i])}`,
+    );
+  }
+  return survivors;
 }
 
 /** A TCP port nothing listens on right now (on 127.0.0.1). */

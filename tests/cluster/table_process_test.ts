@@ -22,19 +22,13 @@ import {
   Controller,
   type ControlView,
   dump,
+  killAndWitness,
   MemberProcess,
   type MemberView,
   stopAll,
   waitReady,
   waitUntil,
 } from "./support.ts";
-
-/** Whether the order of `wanted` appears, in order, within `types`. */
-function inOrder(types: readonly string[], wanted: readonly string[]): boolean {
-  let i = 0;
-  for (const t of types) if (t === wanted[i]) i++;
-  return i === wanted.length;
-}
 
 /**
  * What differs between the table's rows and the members as a member sees them: exactly one row
@@ -167,28 +161,7 @@ redisTest(
       const victimIndex = all.find((i) => names[i] !== leader)!;
       const victim = members[victimIndex];
       const victimRow = five.find((m) => m.node === victim.node)!;
-      victim.kill("SIGKILL");
-      assert.equal((await victim.exited).signal, "SIGKILL");
-      const survivors = all.filter((i) => i !== victimIndex);
-      const about = (m: MemberProcess) =>
-        m.events(victim.node).map((e) => e.event);
-      await waitUntil(
-        () => survivors.every((i) => about(members[i]).includes("unreachable")),
-        () =>
-          `every survivor sees ${victim.node} unreachable\n${dump(members)}`,
-        20_000,
-      );
-      await waitUntil(
-        () => survivors.every((i) => about(members[i]).includes("removed")),
-        () => `every survivor sees ${victim.node} removed\n${dump(members)}`,
-        30_000,
-      );
-      for (const i of survivors) {
-        assert.ok(
-          inOrder(about(members[i]), ["unreachable", "downed", "removed"]),
-          `${names[i]} saw ${victim.node}: ${about(members[i])}`,
-        );
-      }
+      const survivors = await killAndWitness(members, all, victimIndex);
       // The downing went through the table: a survivor wrote the victim down in it.
       const wrote =
         `wrote ${victim.node}#${victimRow.incarnation} down in the membership table`;
