@@ -87,6 +87,8 @@ export class PubSubNodes implements AsyncDisposable {
         clock: this.tc.clock,
         random: this.#random,
         logger: { error: (m) => this.logs.push(`${name}: ${m}`) },
+        // A crashed member is removed sooner than by default (virtual time costs wall time).
+        downing: { stableAfterMs: 2000 },
       });
       this.clusters.set(name, cluster);
       this.pubsubs.set(
@@ -99,7 +101,7 @@ export class PubSubNodes implements AsyncDisposable {
         }),
       );
     }));
-    await this.tc.settle(joined, { stepMs: 100, what: `${names} to join` });
+    await this.tc.settle(joined, { stepMs: 250, what: `${names} to join` });
   }
 
   pubsub(name: string): PubSub {
