@@ -33,7 +33,7 @@ test("PubSub across 3 processes: a subscriber on each, publications from each, o
       members.map(async (m) =>
         (await controller.control(
           m.address()!,
-        )) as unknown as import("../../mod.ts").ActorRef<PubSubControl>
+        )) as unknown as ActorRef<PubSubControl>
       ),
     );
     const names = members.map((m) => m.node);
