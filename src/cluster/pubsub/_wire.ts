@@ -36,10 +36,11 @@ export type PubSubFrame =
   | {
     readonly t: "pub";
     readonly to: string;
-    /** The topic id. */
-    readonly topic: string;
-    /** The message, as JSON text. */
-    readonly json: string;
+    /**
+     * Publications, in publication order, as pairs: a topic id, then the message as JSON
+     * text (several per frame: the publications of one turn to one node go together).
+     */
+    readonly items: readonly string[];
   };
 
 const MAX_NAME = 1000;
@@ -102,14 +103,17 @@ export function checkFrame(value: unknown): PubSubFrame {
         to,
         buckets: list(frame.buckets, "`buckets`").map(checkBucket),
       };
-    case "pub":
-      if (typeof frame.json !== "string") fail("`json` is not a string");
-      return {
-        t: "pub",
-        to,
-        topic: text(frame.topic, "`topic`"),
-        json: frame.json,
-      };
+    case "pub": {
+      const items = list(frame.items, "`items`");
+      if (items.length === 0 || items.length % 2 !== 0) {
+        fail("`items` is not a non-empty list of pairs");
+      }
+      for (let i = 0; i < items.length; i += 2) {
+        text(items[i], "a topic");
+        if (typeof items[i + 1] !== "string") fail("a message is not a string");
+      }
+      return { t: "pub", to, items: items as string[] };
+    }
     default:
       return fail(`unknown kind ${JSON.stringify(frame.t)}`);
   }
@@ -134,18 +138,19 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /**
- * The extension's codec: JSON, except that a publication is its header (JSON), a newline, and
- * its message's JSON as it was encoded once for every node (JSON text never holds a raw
- * newline, so the first one ends the header).
+ * The extension's codec: JSON, except that a frame of publications is its header (JSON), then
+ * for each publication its topic id and its message's JSON as it was encoded once for every
+ * node, each ended by a newline (JSON text never holds a raw newline, and topic ids hold no
+ * control characters).
  */
 export const PUBSUB_CODEC: Codec = Object.freeze({
   encode(_type: string, value: unknown): Uint8Array {
     const frame = value as PubSubFrame;
     if (frame.t === "pub") {
       return encoder.encode(
-        `${
-          JSON.stringify({ t: "pub", to: frame.to, topic: frame.topic })
-        }\n${frame.json}`,
+        `${JSON.stringify({ t: "pub", to: frame.to })}\n${
+          frame.items.join("\n")
+        }`,
       );
     }
     return encoder.encode(JSON.stringify(frame));
@@ -156,6 +161,6 @@ export const PUBSUB_CODEC: Codec = Object.freeze({
     if (newline < 0) return JSON.parse(all);
     const header = JSON.parse(all.slice(0, newline));
     if (typeof header !== "object" || header === null) return header;
-    return { ...header, json: all.slice(newline + 1) };
+    return { ...header, items: all.slice(newline + 1).split("\n") };
   },
 });

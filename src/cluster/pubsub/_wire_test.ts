@@ -27,8 +27,13 @@ const arbFrame: fc.Arbitrary<PubSubFrame> = fc.oneof(
   fc.record({
     t: fc.constant("pub" as const),
     to: fc.string(),
-    topic: fc.string(),
-    json: fc.jsonValue().map((v) => JSON.stringify(v)),
+    items: fc.array(
+      fc.tuple(
+        fc.string().filter((t) => !/[\u0000-\u001f]/.test(t)),
+        fc.jsonValue().map((v) => JSON.stringify(v)),
+      ),
+      { minLength: 1 },
+    ).map((pairs) => pairs.flat()),
   }),
 );
 
@@ -57,7 +62,7 @@ test("pub/sub extension: random input is refused with InvalidPubSubFrameError, n
     { numRuns: 500 },
   );
   // Well-formed but for a node that runs no pub/sub here: dropped.
-  extension.handle({ t: "pub", to: "nobody", topic: "t", json: "1" }, {
+  extension.handle({ t: "pub", to: "nobody", items: ["t", "1"] }, {
     node: "x",
   });
   assert.throws(

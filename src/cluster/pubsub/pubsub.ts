@@ -8,11 +8,11 @@ import {
   isMailboxFullError,
 } from "../../actor/mod.ts";
 import type { ExtensionChannel, RemoteNode } from "../../remote/mod.ts";
-import type { TimerHandle } from "../../timer/mod.ts";
 import type { Cluster } from "../cluster.ts";
 import type { MemberEvent } from "../member_event.ts";
 import { InvalidPubSubFrameError, PubSubClosedError } from "./errors.ts";
 import { LocalTopics } from "./_local_topics.ts";
+import { RegistryGossip } from "./_gossip.ts";
 import { TopicRegistry } from "./_registry.ts";
 import { FrameSender } from "./_sender.ts";
 import { PUBSUB_EXTENSION, type PubSubFrame } from "./_wire.ts";
@@ -65,11 +65,8 @@ class PublicationImpl<T> implements Publication<T> {
   }
 }
 
-interface LiveMember {
-  readonly incarnation: string;
-  readonly address: string;
-  readonly reachable: boolean;
-}
+/** How many checked topic ids from other nodes are remembered. */
+const MAX_REMOTE_IDS = 10_000;
 
 const CONSOLE_LOGGER = Object.freeze({
   error: (message: string, error: unknown): void =>
@@ -122,13 +119,15 @@ export class PubSub implements AsyncDisposable {
   readonly #registry: TopicRegistry;
   readonly #local: LocalTopics;
   readonly #sender: FrameSender;
-  readonly #intervalMs: number;
-  readonly #random: () => number;
+  readonly #gossip: RegistryGossip;
   readonly #logger: { error(message: string, error: unknown): void };
   readonly #counters = new Map<string, TopicCounters>();
+  /** Checked topic ids from other nodes (bounded), to their name and key. */
+  readonly #remoteIds = new Map<
+    string,
+    { name: string; key: string | undefined }
+  >();
   readonly #events = new AbortController();
-  #members = new Map<string, LiveMember>();
-  #timer: TimerHandle | undefined;
   #unbind: () => void = () => {};
   #unlistenDeadLetters: () => void = () => {};
   #closed = false;
@@ -143,8 +142,6 @@ export class PubSub implements AsyncDisposable {
     this.#node = node;
     this.#system = node.system;
     this.#cluster = cluster;
-    this.#intervalMs = intervalMs;
-    this.#random = options.random ?? Math.random;
     this.#logger = options.logger ?? CONSOLE_LOGGER;
     this.#registry = new TopicRegistry(node.node, cluster.self.incarnation);
     this.#local = new LocalTopics({
@@ -161,6 +158,15 @@ export class PubSub implements AsyncDisposable {
       channel,
       (frame, to) => this.#undelivered(frame, to),
     );
+    this.#gossip = new RegistryGossip({
+      self: node.node,
+      cluster,
+      registry: this.#registry,
+      sender: this.#sender,
+      clock: node.system.clock,
+      intervalMs,
+      random: options.random ?? Math.random,
+    });
   }
 
   /**
@@ -206,8 +212,7 @@ export class PubSub implements AsyncDisposable {
     pubsub.#unlistenDeadLetters = node.system.deadLetters.subscribe((letter) =>
       pubsub.#deadLetter(letter)
     );
-    pubsub.#refreshMembers();
-    pubsub.#schedule();
+    pubsub.#gossip.start();
     void pubsub.#followMembership();
     return Promise.resolve(pubsub);
   }
@@ -302,10 +307,10 @@ export class PubSub implements AsyncDisposable {
       counters,
     );
     for (const node of nodes) {
-      const member = this.#members.get(node);
-      const frame: PubSubFrame = { t: "pub", to: node, topic: id, json };
-      if (member === undefined) this.#undelivered(frame, node);
-      else this.#sender.send(node, member.address, frame);
+      const member = this.#gossip.member(node);
+      if (member === undefined) {
+        this.#undelivered({ t: "pub", to: node, items: [id, json] }, node);
+      } else this.#sender.publish(node, member.address, id, json);
     }
   }
 
@@ -373,18 +378,8 @@ export class PubSub implements AsyncDisposable {
    */
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
-    if (this.#registry.clearLocal()) {
-      const buckets = [this.#registry.ownBucket()];
-      for (const [node, member] of this.#members) {
-        this.#sender.send(node, member.address, {
-          t: "delta",
-          to: node,
-          buckets,
-        });
-      }
-    }
+    this.#gossip.stop(this.#registry.clearLocal());
     this.#closed = true;
-    if (this.#timer !== undefined) this.#system.clock.clearTimer(this.#timer);
     this.#events.abort();
     this.#unbind();
     this.#unlistenDeadLetters();
@@ -445,19 +440,22 @@ export class PubSub implements AsyncDisposable {
 
   #undelivered(frame: PubSubFrame, node: string): void {
     if (frame.t !== "pub") return; // gossip is repeated anyway
-    const { name, key } = splitTopicId(frame.topic);
-    let message: unknown;
-    try {
-      message = JSON.parse(frame.json);
-    } catch {
-      message = frame.json;
+    const items = frame.items;
+    for (let i = 0; i < items.length; i += 2) {
+      const { name, key } = splitTopicId(items[i]);
+      let message: unknown;
+      try {
+        message = JSON.parse(items[i + 1]);
+      } catch {
+        message = items[i + 1];
+      }
+      this.#system.deadLetters.publish({
+        recipient: `${node}/${PUBSUB_EXTENSION}`,
+        messageType: PUBLICATION,
+        payload: new PublicationImpl(name, key, message, this.#node.node),
+        reason: "node-unreachable",
+      });
     }
-    this.#system.deadLetters.publish({
-      recipient: `${node}/${PUBSUB_EXTENSION}`,
-      messageType: PUBLICATION,
-      payload: new PublicationImpl(name, key, message, this.#node.node),
-      reason: "node-unreachable",
-    });
   }
 
   #deadLetter(letter: DeadLetter): void {
@@ -473,49 +471,29 @@ export class PubSub implements AsyncDisposable {
     if (this.#closed) return;
     switch (frame.t) {
       case "pub":
-        return this.#receivePublication(frame.topic, frame.json, from);
-      case "status": {
-        this.#refreshMembers();
-        const member = this.#members.get(from);
-        if (member === undefined) return; // not a live member (yet)
-        const buckets = this.#registry.delta(frame.versions);
-        if (buckets.length > 0) {
-          this.#sender.send(from, member.address, {
-            t: "delta",
-            to: from,
-            buckets,
-          });
-        }
-        if (
-          !frame.reply && this.#registry.behind(frame.versions, this.#isLive)
-        ) {
-          this.#sender.send(from, member.address, {
-            t: "status",
-            to: from,
-            versions: this.#registry.versions(),
-            reply: true,
-          });
-        }
-        return;
-      }
+        return this.#receivePublications(frame.items, from);
+      case "status":
+        return this.#gossip.onStatus(frame.versions, frame.reply, from);
       case "delta":
-        this.#refreshMembers();
-        this.#registry.merge(frame.buckets, this.#isLive);
-        return;
+        return this.#gossip.onDelta(frame.buckets);
     }
   }
 
-  #receivePublication(id: string, json: string, from: string): void {
-    const { name, key } = splitTopicId(id);
-    try {
-      checkTopicPart("name", name);
-      if (key !== undefined) checkTopicPart("key", key);
-    } catch (error) {
-      throw new InvalidPubSubFrameError(
-        `Invalid pub/sub frame from node "${from}": bad topic`,
-        { cause: error },
-      );
+  /** Delivers each publication of a frame; a bad one is reported after the others went. */
+  #receivePublications(items: readonly string[], from: string): void {
+    let failure: InvalidPubSubFrameError | undefined;
+    for (let i = 0; i < items.length; i += 2) {
+      try {
+        this.#receivePublication(items[i], items[i + 1], from);
+      } catch (error) {
+        failure ??= error as InvalidPubSubFrameError;
+      }
     }
+    if (failure !== undefined) throw failure;
+  }
+
+  #receivePublication(id: string, json: string, from: string): void {
+    const { name, key } = this.#remoteTopic(id, from);
     const counters = this.#countersOf(name);
     counters.received.inc();
     if (this.#local.get(id) === undefined) return;
@@ -531,64 +509,42 @@ export class PubSub implements AsyncDisposable {
     this.#deliver(id, new PublicationImpl(name, key, message, from), counters);
   }
 
-  // ---- membership and gossip -----------------------------------------------------------------
-
-  readonly #isLive = (node: string, incarnation: string): boolean =>
-    this.#members.get(node)?.incarnation === incarnation;
-
-  #refreshMembers(): void {
-    const members = new Map<string, LiveMember>();
-    for (const m of this.#cluster.members()) {
-      if (
-        m.node === this.#node.node || m.status === "down" ||
-        m.status === "removed"
-      ) continue;
-      members.set(m.node, {
-        incarnation: m.incarnation,
-        address: m.address,
-        reachable: m.reachable,
-      });
+  /** The name and key of a topic id from another node, checked. */
+  #remoteTopic(
+    id: string,
+    from: string,
+  ): { name: string; key: string | undefined } {
+    const known = this.#remoteIds.get(id);
+    if (known !== undefined) return known;
+    const topic = splitTopicId(id);
+    try {
+      checkTopicPart("name", topic.name);
+      if (topic.key !== undefined) checkTopicPart("key", topic.key);
+    } catch (error) {
+      throw new InvalidPubSubFrameError(
+        `Invalid pub/sub frame from node "${from}": bad topic`,
+        { cause: error },
+      );
     }
-    this.#members = members;
-    this.#registry.prune(this.#isLive);
+    if (this.#remoteIds.size >= MAX_REMOTE_IDS) this.#remoteIds.clear();
+    this.#remoteIds.set(id, topic);
+    return topic;
   }
+
+  // ---- membership and gossip -----------------------------------------------------------------
 
   async #followMembership(): Promise<void> {
     try {
       for await (const event of this.#cluster.events(this.#events.signal)) {
         if (this.#closed) return;
         if (event.type !== "leader-changed" && event.type !== "self-downed") {
-          this.#refreshMembers();
+          this.#gossip.refresh();
         }
         this.#publishHere<MemberEvent>(MEMBER_EVENTS, event);
       }
     } catch (error) {
       this.#logger.error("Membership events ended", error);
     }
-  }
-
-  #schedule(): void {
-    this.#timer = this.#system.clock.setTimer(() => {
-      if (this.#closed) return;
-      this.#schedule();
-      this.#gossip();
-    }, this.#intervalMs);
-  }
-
-  #gossip(): void {
-    this.#refreshMembers();
-    const reachable: string[] = [];
-    for (const [node, member] of this.#members) {
-      if (member.reachable) reachable.push(node);
-    }
-    if (reachable.length === 0) return;
-    const node = reachable[Math.floor(this.#random() * reachable.length)];
-    this.#sender.send(node, this.#members.get(node)!.address, {
-      t: "status",
-      to: node,
-      versions: this.#registry.versions(),
-      reply: false,
-    });
   }
 
   // ---- checks --------------------------------------------------------------------------------
