@@ -1,6 +1,7 @@
 // Test support for pub/sub: members with pub/sub on a TestCluster (in-memory network, virtual
 // time), recording subscribers, and a check that the registry has converged.
 import { type ActorRef, defineActor } from "../../actor/mod.ts";
+import type { RemoteExtension } from "../../remote/mod.ts";
 import { TestCluster } from "../../testing/mod.ts";
 import { seeded, seedsOf } from "../_membership_kit_test.ts";
 import { Cluster } from "../cluster.ts";
@@ -42,6 +43,8 @@ export class PubSubNodes implements AsyncDisposable {
   readonly killed = new Set<string>();
   readonly log: Seen[] = [];
   readonly logs: string[] = [];
+  /** Publication frames received, by node. */
+  frames = new Map<string, number>();
   readonly #seeds: string[];
   readonly #random: () => number;
   readonly #options: PubSubNodesOptions;
@@ -68,14 +71,27 @@ export class PubSubNodes implements AsyncDisposable {
   ): Promise<PubSubNodes> {
     const ce = new ClusterExtensions();
     const pe = new PubSubExtensions();
+    // Counts the publication frames each node receives (however many publications each holds).
+    const frames = new Map<string, number>();
+    const counting = pe.remote.map((extension): RemoteExtension => ({
+      ...extension,
+      handle: (message, from) => {
+        const frame = message as { t?: unknown; to?: unknown };
+        if (frame?.t === "pub" && typeof frame.to === "string") {
+          frames.set(frame.to, (frames.get(frame.to) ?? 0) + 1);
+        }
+        return extension.handle(message, from);
+      },
+    }));
     const tc = await TestCluster.start({
       nodes: names,
       seed: options.seed ?? 1,
-      nodeOptions: { secret: SECRET, extensions: [...ce.remote, ...pe.remote] },
+      nodeOptions: { secret: SECRET, extensions: [...ce.remote, ...counting] },
     });
-    // Every node may be a seed; the first ones are given first.
     const seeds = names.map((n) => tc.node(n).address);
-    return new PubSubNodes(tc, ce, pe, seeds, options);
+    const nodes = new PubSubNodes(tc, ce, pe, seeds, options);
+    nodes.frames = frames;
+    return nodes;
   }
 
   /** Joins `names` to the cluster and starts their pub/sub, moving virtual time meanwhile. */

@@ -138,6 +138,7 @@ test("PubSub (property): after subscribers come and go while nodes join and cras
             ])
           ),
         );
+        const framesBefore = new Map(s.frames);
         s.log.length = 0;
         // Each running node publishes twice on each topic (keyed and unkeyed share a name, so
         // their frame counts are checked together, per name).
@@ -176,6 +177,14 @@ test("PubSub (property): after subscribers come and go while nodes join and cras
             const received = s.pubsub(n).metrics(ts[0]).received -
               before.get(`${n}:${key(ts[0])}`)!;
             assert.equal(received, expected, `frames of ${name} to ${n}`);
+          }
+          // Counted as frames on the wire: a node without subscribers got none at all.
+          if (TOPICS.every((t) => s.pubsub(n).subscriberCount(t) === 0)) {
+            assert.equal(
+              (s.frames.get(n) ?? 0) - (framesBefore.get(n) ?? 0),
+              0,
+              `publication frames to ${n}`,
+            );
           }
         }
       },

@@ -22,7 +22,7 @@ function messages(
   );
 }
 
-test("PubSub.publish() reaches the subscribers of every node, one frame per node, in order", async () => {
+test("PubSub.publish() reaches the subscribers of every node, one frame per node and turn, in order", async () => {
   await using s = await PubSubNodes.start(THREE, { seed: 3 });
   await s.join(THREE);
   await s.subscriber("a", "a1", [news]);
@@ -40,8 +40,11 @@ test("PubSub.publish() reaches the subscribers of every node, one frame per node
     assert.equal(seen.length, 6, who);
   }
   assert.equal(s.log.find(([w]) => w === "b/b1")![1].publisher, "c");
-  // a got one frame per publication from c for its two subscribers; c, without subscribers,
-  // got none of a's.
+  // a got c's five publications once for its two subscribers, in one frame (one turn); c,
+  // without subscribers, got none of a's.
+  assert.equal(s.frames.get("a"), 1);
+  assert.equal(s.frames.get("b"), 2);
+  assert.equal(s.frames.get("c"), undefined);
   assert.equal(s.pubsub("a").metrics(news).received, 5);
   assert.equal(s.pubsub("b").metrics(news).received, 6);
   assert.equal(s.pubsub("c").metrics(news).received, 0);
