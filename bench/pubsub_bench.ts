@@ -175,7 +175,7 @@ async function localFanOut(rounds: number): Promise<void> {
   await close(m);
 }
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
@@ -185,7 +185,7 @@ async function freePort(): Promise<number> {
 async function acrossProcesses(rounds: number): Promise<void> {
   const PUBLISHES = 200_000;
   const CHUNK = 2_000;
-  const ports = [await freePort(), await freePort(), await freePort()];
+  const ports = [freePort(), freePort(), freePort()];
   const seeds = ports.map((p) => `127.0.0.1:${p}`);
   const children = ["s1", "s2"].map((name, i) =>
     new Deno.Command(Deno.execPath(), {

@@ -68,27 +68,27 @@ const remote = await RemoteNode.start(system, {
 });
 print({ type: "ready", address: remote.address });
 
-let pubsub: PubSub | undefined;
-let cluster: Cluster | undefined;
+/** Set once joined (the control actor answers before). */
+const member: { pubsub?: PubSub; cluster?: Cluster } = {};
 let sent = 0;
 
 const control = defineActor({
   name: "control",
   init: () => ({}),
   handlers: {
-    routes: () => pubsub?.nodesFor(chat).sort() ?? [],
+    routes: () => member.pubsub?.nodesFor(chat).sort() ?? [],
     publish: (_s, n: number) => {
       for (let i = 0; i < n; i++) {
-        pubsub!.publish(chat, { from: node, seq: sent++ });
+        member.pubsub!.publish(chat, { from: node, seq: sent++ });
       }
       return sent;
     },
     received: () => Object.fromEntries(received),
-    metrics: () => pubsub?.metrics(chat) ?? null,
+    metrics: () => member.pubsub?.metrics(chat) ?? null,
     exit: () => {
       setTimeout(async () => {
-        await pubsub?.close();
-        await cluster?.close();
+        await member.pubsub?.close();
+        await member.cluster?.close();
         await remote.close();
         await system.shutdown();
       }, 10);
@@ -102,12 +102,12 @@ const logger = {
   error: (message: string, error: unknown) =>
     print({ type: "log", message: `${message}: ${error}` }),
 };
-cluster = await Cluster.join(remote, {
+const cluster = member.cluster = await Cluster.join(remote, {
   extensions: clusterExtensions,
   discovery: new StaticSeeds(flags.get("--seeds")!.split(",")),
   logger,
 });
-pubsub = await PubSub.start(remote, cluster, {
+const pubsub = member.pubsub = await PubSub.start(remote, cluster, {
   extensions: pubsubExtensions,
   gossipIntervalMs: 200,
   logger,
