@@ -1,6 +1,6 @@
 // Pub/sub with real processes on loopback (tests/cluster/pubsub_main.ts): three members, a
 // subscriber on each, publications from each. Every subscriber gets every publication once, in
-// order per publisher, and each node receives one frame per publication of another node.
+// order per publisher, and each node receives each publication of another node once.
 import assert from "node:assert/strict";
 import { test } from "../../src/platform/test_harness.ts";
 import type { ActorRef } from "../../mod.ts";

@@ -14,7 +14,10 @@ export interface TopicMetrics {
    * has subscribers (reason `node-unreachable`).
    */
   readonly dropped: number;
-  /** Publication frames received from other nodes. */
+  /**
+   * Publications received from other nodes (a node without subscribers for the topic receives
+   * none once the registry has converged).
+   */
   readonly received: number;
 }
 
@@ -43,7 +46,7 @@ export class TopicCounters {
     ).labels(topic);
     this.received = registry.counter(
       "troupe_pubsub_received_total",
-      "Pub/sub publication frames received from other nodes, by topic.",
+      "Pub/sub publications received from other nodes, by topic.",
       ["topic"],
     ).labels(topic);
   }
