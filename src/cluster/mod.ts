@@ -114,3 +114,19 @@ export {
 } from "./table_membership.ts";
 // The core types membership names in its signatures, so this entry point documents itself.
 export type * from "../../mod.ts";
+// Pub/sub (h2-pubsub): typed topics routed to the nodes that have subscribers, system topics.
+export {
+  defineTopic,
+  InvalidPubSubFrameError,
+  isInvalidPubSubFrameError,
+  isPubSubClosedError,
+  MEMBER_EVENTS,
+  type Publication,
+  PubSub,
+  PubSubClosedError,
+  PubSubExtensions,
+  type PubSubOptions,
+  type Topic,
+  type TopicMetrics,
+  type TopicSubscriber,
+} from "./pubsub/mod.ts";

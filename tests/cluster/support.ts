@@ -91,6 +91,8 @@ export interface MemberProcessOptions {
   readonly stableAfterMs?: number;
   /** Runs the child through this prefix (e.g. `ip netns exec <ns>`). */
   readonly prefix?: readonly string[];
+  /** The member's script (default member_main.ts; it takes the same flags). */
+  readonly main?: URL;
 }
 
 const MEMBER_MAIN = new URL("./member_main.ts", import.meta.url);
@@ -117,7 +119,7 @@ export class MemberProcess implements AsyncDisposable {
         `Cannot start member ${options.node}: give exactly one of seeds and table`,
       );
     }
-    const command = sameRuntime(MEMBER_MAIN);
+    const command = sameRuntime(options.main ?? MEMBER_MAIN);
     const args = [
       ...command.args,
       options.node,
