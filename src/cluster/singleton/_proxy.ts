@@ -9,6 +9,7 @@ import {
   type AskArgs,
   AskTimeoutError,
   formatAddress,
+  isActorStoppedError,
   type PayloadOf,
   type ResultOf,
   type TellArgs,
@@ -27,6 +28,7 @@ interface BufferedAsk {
   readonly type: string;
   readonly payload: unknown;
   readonly deadline: number;
+  readonly timeoutMs: number;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
   timer: TimerHandle | undefined;
@@ -50,6 +52,8 @@ export interface ProxySettings {
   /** The address the proxy ref reports (its forwarding actor on this node). */
   readonly address: ActorAddress;
   readonly bufferSize: number;
+  /** Called when the proxy finds its instance stopped (so that the manager looks again). */
+  readonly onStale: () => void;
 }
 
 /** The proxy ref of one singleton on one node. */
@@ -134,34 +138,74 @@ export class SingletonProxy<P> implements ActorRef<P> {
       return Promise.reject(new SingletonClosedError(this.#s.name));
     }
     const timeoutMs = options?.timeoutMs ?? this.#s.system.askTimeoutMs;
-    const target = this.#target;
-    if (target !== undefined && this.#buffer.length === 0) {
-      return untyped(target).ask(type as string, payload, {
-        timeoutMs,
-      }) as Promise<ResultOf<P, K>>;
-    }
-    if (this.#buffer.length >= this.#s.bufferSize) {
-      return Promise.reject(
-        new SingletonBufferFullError(this.#s.name, type, this.#s.bufferSize),
-      );
-    }
     return new Promise<ResultOf<P, K>>((resolve, reject) => {
       const entry: BufferedAsk = {
         kind: "ask",
         type,
         payload,
         deadline: this.#s.clock.now() + timeoutMs,
+        timeoutMs,
         resolve: resolve as (value: unknown) => void,
         reject,
         timer: undefined,
       };
-      entry.timer = this.#s.clock.setTimer(() => {
-        entry.timer = undefined;
-        const at = this.#buffer.indexOf(entry);
-        if (at >= 0) this.#buffer.splice(at, 1);
-        reject(new AskTimeoutError(this.path, type, timeoutMs));
-      }, timeoutMs);
-      this.#buffer.push(entry);
+      const target = this.#target;
+      if (target !== undefined && this.#buffer.length === 0) {
+        this.#send(target, entry);
+      } else {
+        this.#bufferAsk(entry, undefined);
+      }
+    });
+  }
+
+  /** Buffers an ask until its deadline; `failure` rejects it when the buffer is full. */
+  #bufferAsk(entry: BufferedAsk, failure: unknown): void {
+    if (this.#buffer.length >= this.#s.bufferSize) {
+      entry.reject(
+        failure ??
+          new SingletonBufferFullError(
+            this.#s.name,
+            entry.type,
+            this.#s.bufferSize,
+          ),
+      );
+      return;
+    }
+    entry.timer = this.#s.clock.setTimer(() => {
+      entry.timer = undefined;
+      const at = this.#buffer.indexOf(entry);
+      if (at >= 0) this.#buffer.splice(at, 1);
+      entry.reject(
+        new AskTimeoutError(this.path, entry.type, entry.timeoutMs),
+      );
+    }, Math.max(0, entry.deadline - this.#s.clock.now()));
+    this.#buffer.push(entry);
+  }
+
+  /**
+   * Asks the instance. An ask that finds it stopped (it was not handled: the instance stopped
+   * before it came to it) waits again in the buffer for the next instance, until its deadline.
+   */
+  #send(target: ActorRef<P>, entry: BufferedAsk): void {
+    const left = entry.deadline - this.#s.clock.now();
+    untyped(target).ask(entry.type, entry.payload, {
+      timeoutMs: Math.max(1, left),
+    }).then(entry.resolve, (error) => {
+      if (
+        !isActorStoppedError(error) || this.#closed ||
+        this.#s.clock.now() >= entry.deadline
+      ) {
+        return entry.reject(error);
+      }
+      if (this.#target === target) {
+        this.#target = undefined;
+        this.#s.onStale();
+      }
+      if (this.#target !== undefined && this.#buffer.length === 0) {
+        this.#send(this.#target, entry);
+      } else {
+        this.#bufferAsk(entry, error);
+      }
     });
   }
 
@@ -187,16 +231,14 @@ export class SingletonProxy<P> implements ActorRef<P> {
     this.#target = target;
     if (target === undefined) return;
     const to = untyped(target);
-    const now = this.#s.clock.now();
     for (const entry of this.#buffer.splice(0)) {
       if (entry.kind === "tell") {
         to.tell(entry.type, entry.payload);
         continue;
       }
       if (entry.timer !== undefined) this.#s.clock.clearTimer(entry.timer);
-      to.ask(entry.type, entry.payload, {
-        timeoutMs: Math.max(1, entry.deadline - now),
-      }).then(entry.resolve, entry.reject);
+      entry.timer = undefined;
+      this.#send(target, entry);
     }
   }
 

@@ -368,6 +368,7 @@ class SingletonManager<P> {
       clock: this.#clock,
       address: { node: this.#node.node, path: `${managerId(this.name)}.proxy` },
       bufferSize,
+      onStale: () => this.#kick(),
     });
   }
 
