@@ -157,7 +157,7 @@ function managerId(name: string): string {
  *   init: () => ({ n: 0 }),
  *   handlers: { next: (s) => ++s.n },
  * });
- * const lease = await RedisLease.open("singleton:counter", { url: "redis://127.0.0.1:6379" });
+ * const lease = await RedisLease.connect("singleton:counter", { url: "redis://127.0.0.1:6379" });
  * const singleton = await ClusterSingleton.start(cluster, { name: "counter", definition: counter, lease });
  * console.log(await singleton.ref.ask("next"));
  * await singleton.close();
