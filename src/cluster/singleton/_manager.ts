@@ -15,20 +15,15 @@ import type { Cluster } from "../cluster.ts";
 import type { ClusterMember } from "../member_event.ts";
 import { isLiveMember, memberId, singletonHost } from "./_host.ts";
 import { LeaseKeeper } from "./_lease_keeper.ts";
+import {
+  checkIdentity,
+  type Identity,
+  instanceId,
+  managerId,
+  type ManagerProtocol,
+} from "./_messages.ts";
 import { SingletonProxy } from "./_proxy.ts";
 import type { ClusterSingletonOptions, SingletonFence } from "./options.ts";
-
-/** What a manager answers to `identify`. */
-interface Identity {
-  readonly node: string;
-  readonly path: string;
-  readonly token: number | null;
-}
-
-interface ManagerProtocol {
-  identify(): Identity | null;
-  relinquish(requester: string): boolean;
-}
 
 const NAME = /^[A-Za-z0-9_.:@=+-]{1,120}$/;
 const CONSOLE_LOGGER = Object.freeze({
@@ -48,11 +43,6 @@ function positiveInt(
     );
   }
   return v;
-}
-
-/** The manager's actor id for a singleton (the same on every node). */
-function managerId(name: string): string {
-  return `troupe.singleton.${name}`;
 }
 
 /** The manager of one singleton on one node. */
@@ -85,6 +75,8 @@ export class SingletonManager<P> {
   #membershipEnded = false;
   #proxyHost: string | undefined;
   #identifying = false;
+  /** The stop of the previous instance, while it runs: no new one starts before it ends. */
+  #stopping: Promise<void> | undefined;
   readonly #idleWaiters: (() => void)[] = [];
 
   constructor(
@@ -337,10 +329,11 @@ export class SingletonManager<P> {
     this.#identifying = true;
     try {
       const self = this.#cluster.self;
-      const answer = host.node === self.node
-        ? this.#identity()
-        : await this.#node.ref<ManagerProtocol>(host.node, managerId(this.name))
-          .ask("identify", undefined, { timeoutMs: this.#requestMs });
+      const answer = host.node === self.node ? this.#identity() : checkIdentity(
+        await this.#node.ref<ManagerProtocol>(host.node, managerId(this.name))
+          .ask("identify", undefined, { timeoutMs: this.#requestMs }),
+        host.node,
+      );
       if (
         answer === null || this.#closed !== undefined ||
         this.#proxyHost !== key || this.proxy.target !== undefined
@@ -384,6 +377,9 @@ export class SingletonManager<P> {
   }
 
   async #takeOver(members: readonly ClusterMember[]): Promise<void> {
+    // The previous instance here may still be stopping (its lease was lost, or it was asked
+    // to relinquish): the next starts only after it has stopped.
+    if (this.#stopping !== undefined) return;
     const self = this.#cluster.self;
     for (const member of members) {
       if (member.node === self.node) continue;
@@ -422,7 +418,7 @@ export class SingletonManager<P> {
         : options.argsFor(fence);
       this.#fence = fence;
       this.#instance = await this.#system.spawn(options.definition, args, {
-        id: `${managerId(this.name)}.instance`,
+        id: instanceId(this.name),
       }) as unknown as ActorRef<P>;
     } catch (error) {
       this.#fence = undefined;
@@ -434,6 +430,11 @@ export class SingletonManager<P> {
       return;
     }
     const instance = this.#instance;
+    if (this.#keeper !== undefined && this.#keeper.grant?.token !== token) {
+      // The lease was lost while the instance started.
+      await this.#stopInstance(false);
+      return;
+    }
     // An instance that stops on its own is started again by the next evaluation.
     void this.#system.whenStopped(instance as ActorRef<object>).then(
       async () => {
@@ -461,21 +462,27 @@ export class SingletonManager<P> {
     }
   }
 
-  /** Stops the instance (if any) and then, if asked, releases the lease. */
+  /**
+   * Stops the instance (if any) and then releases the lease (`release`) or lets it lapse.
+   * Concurrent calls wait for the same stop.
+   */
   async #stopInstance(release: boolean): Promise<void> {
     const instance = this.#instance;
     if (instance !== undefined) {
       this.#instance = undefined;
       this.#fence = undefined;
       if (this.proxy.target === instance) this.proxy.retarget(undefined);
-      try {
-        await instance.stop();
-      } catch (error) {
+      const stopping = instance.stop().catch((error) =>
         this.#logger.error(
           `Singleton "${this.name}": stopping its instance failed`,
           error,
-        );
-      }
+        )
+      );
+      this.#stopping = stopping;
+      await stopping;
+      if (this.#stopping === stopping) this.#stopping = undefined;
+    } else if (this.#stopping !== undefined) {
+      await this.#stopping;
     }
     if (release) await this.#keeper?.release();
     else this.#keeper?.abandon();
