@@ -130,3 +130,13 @@ export {
   type TopicMetrics,
   type TopicSubscriber,
 } from "./pubsub/mod.ts";
+// The cluster singleton (h2-singleton): one fenced instance cluster-wide, reached through a proxy.
+export {
+  ClusterSingleton,
+  type ClusterSingletonOptions,
+  isSingletonBufferFullError,
+  isSingletonClosedError,
+  SingletonBufferFullError,
+  SingletonClosedError,
+  type SingletonFence,
+} from "./singleton/mod.ts";

@@ -25,7 +25,7 @@ const PER_NODE = 200;
 
 test("PubSub across 3 processes: a subscriber on each, publications from each, once and in order", async () => {
   const members = await startMembers(3, {
-    main: new URL("./pubsub_main.ts", import.meta.url),
+    script: new URL("./pubsub_main.ts", import.meta.url),
   });
   await using controller = await Controller.start();
   try {
