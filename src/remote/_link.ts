@@ -9,8 +9,10 @@ import {
 } from "./errors.ts";
 import {
   decodeMessage,
+  decodeTellsFrame,
   encodeMessage,
   type RemoteMessage,
+  TellColumns,
 } from "./protocol/mod.ts";
 import type { FrameConnection } from "./transport/mod.ts";
 
@@ -25,6 +27,13 @@ export class Link {
   readonly description: string;
   /** Set by the owner once the handshake is done. */
   onMessage: ((message: RemoteMessage) => void) | null = null;
+  /**
+   * Set by a side that takes tells once the handshake is done: receives each batch sent the
+   * usual way (a frame of tells only), without a message object per tell. The columns are
+   * reused for the next batch: read them during the call only.
+   */
+  onTells: ((tells: TellColumns) => void) | null = null;
+  readonly #tells = new TellColumns();
   /** Called once when the link closes, with the reason. */
   onClose: ((error: unknown) => void) | null = null;
   closed = false;
@@ -105,6 +114,25 @@ export class Link {
   #onFrame(bytes: Uint8Array): void {
     if (this.closed) return;
     this.receivedSinceTick = true;
+    const onTells = this.onTells;
+    if (onTells !== null) {
+      const tells = this.#tells;
+      let decoded: boolean;
+      try {
+        decoded = decodeTellsFrame(bytes, tells);
+      } catch (error) {
+        this.close(`malformed frame from ${this.description}`, error);
+        return;
+      }
+      if (decoded) {
+        try {
+          onTells(tells);
+        } finally {
+          tells.release();
+        }
+        return;
+      }
+    }
     let message: RemoteMessage;
     try {
       message = decodeMessage(bytes);

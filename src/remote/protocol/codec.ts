@@ -14,8 +14,19 @@ import {
 import { decodeBody } from "./_body_decoder.ts";
 import { checkedBytes, copyView, encodeEnvelope } from "./_body_encoder.ts";
 import { KIND_OF_FIELD } from "./_envelope_fields.ts";
-import { decodeTellBatch, encodeTellBatch } from "./_tell_batch.ts";
-import { malformed, WIRE_LENGTH_DELIMITED, WireReader } from "./_wire.ts";
+import {
+  decodeTellBatch,
+  decodeTellColumns,
+  encodeTellBatch,
+  type TellColumns,
+} from "./_tell_batch.ts";
+import {
+  malformed,
+  readVarint32,
+  varintEnd,
+  WIRE_LENGTH_DELIMITED,
+  WireReader,
+} from "./_wire.ts";
 
 /**
  * Encodes a message as the payload of one frame (a protobuf `Envelope`).
@@ -164,4 +175,41 @@ export function decodeMessage(bytes: Uint8Array): RemoteMessage {
       : String((error as Error)?.message ?? error);
     throw malformed(`invalid ${kind} body: ${detail}`, error);
   }
+}
+
+/** Envelope.tells (field 10, length-delimited). */
+const TELLS_TAG = 82;
+
+/**
+ * Decodes a frame that holds only a TellBatch (how they are sent) into `out`, without a Tell
+ * object or a payload view per tell; returns false, with nothing decoded, for any other frame
+ * (then {@linkcode decodeMessage} reads it). What it accepts and the errors it throws are those of
+ * `decodeMessage`.
+ *
+ * @param bytes One frame payload (without the length prefix).
+ * @param out Where the tells go (see TellColumns); its `buf` is a view of `bytes`.
+ * @returns Whether the frame was a TellBatch, now in `out`.
+ * @throws {ProtocolError} The TellBatch is not valid.
+ */
+export function decodeTellsFrame(bytes: Uint8Array, out: TellColumns): boolean {
+  const end = bytes.length;
+  if (end < 2 || bytes[0] !== TELLS_TAG) return false;
+  let length = bytes[1];
+  let pos = 2;
+  if (length >= 128) {
+    try {
+      length = readVarint32(bytes, 1, end);
+    } catch {
+      return false; // decodeMessage says what is wrong
+    }
+    pos = varintEnd.pos;
+  }
+  // Only the envelope's one field: anything after it goes the general way.
+  if (pos + length !== end) return false;
+  // A Buffer (Node) would make every view cut from it a Buffer too.
+  const buf = bytes.constructor === Uint8Array
+    ? bytes
+    : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  decodeTellColumns(buf, pos, end, out);
+  return true;
 }
