@@ -35,6 +35,18 @@ export class Session {
     );
     link.onMessage = (m) => this.#onMessage(m);
     link.onTells = (tells) => this.#deliverAll(tells);
+    const answers = this.#answers;
+    link.onAsk = (ask) =>
+      answers.ask(
+        ask.id,
+        ask.recipient,
+        ask.type,
+        ask.codec,
+        ask.buf,
+        ask.payloadStart,
+        ask.payloadEnd,
+        ask.timeoutMs,
+      );
   }
 
   /** How many local actors this session watches for the other node. */
@@ -87,6 +99,8 @@ export class Session {
           message.type,
           message.codec,
           message.payload,
+          0,
+          message.payload.byteLength,
           message.timeoutMs,
         );
         return;
