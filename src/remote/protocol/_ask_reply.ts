@@ -106,8 +106,11 @@ function writePayload(
 
 /** Bytes `start..end` of `buf`. */
 export interface ByteRange {
+  /** The buffer. */
   buf: Uint8Array;
+  /** Where the bytes start in it. */
   start: number;
+  /** Where they end. */
   end: number;
 }
 
@@ -297,14 +300,22 @@ function name(buf: Uint8Array, end: number): string | null {
  * of `buf` (both -1 when it had none). Reused from frame to frame: read it at once.
  */
 export class RequestFields {
+  /** The request's id. */
   id = 0;
+  /** The recipient's path (an Ask's). */
   recipient = "";
+  /** The message type (an Ask's). */
   type = "";
+  /** The payload's codec. */
   codec = "";
+  /** The timeout the asker gave, in milliseconds (an Ask's; 0: none). */
   timeoutMs = 0;
+  /** The bytes the payload is in. */
   buf: Uint8Array = EMPTY;
-  payloadStart = -1;
-  payloadEnd = -1;
+  /** Where the payload starts in `buf`; -1 when there was none. */
+  payloadStart: number = -1;
+  /** Where it ends; -1 when there was none. */
+  payloadEnd: number = -1;
 
   /** The payload: a view of `buf`, or a fresh empty buffer when there was none. */
   payload(): Uint8Array {

@@ -296,10 +296,15 @@ export class TellColumns {
   count = 0;
   /** The bytes the payloads are in (a plain Uint8Array). */
   buf: Uint8Array = EMPTY;
+  /** The recipients' paths. */
   readonly recipients: string[] = [];
+  /** The message types. */
   readonly types: string[] = [];
+  /** The payloads' codecs. */
   readonly codecs: string[] = [];
+  /** Where each payload starts in `buf` (-1: none). */
   readonly payloadStarts: number[] = [];
+  /** Where each payload ends (-1: none). */
   readonly payloadEnds: number[] = [];
 
   /** The payload of tell `i`: a view of `buf`, or a fresh empty buffer when it had none. */
