@@ -16,7 +16,8 @@ import {
   NodeUnreachableError,
 } from "./errors.ts";
 import {
-  encodeReplyView,
+  type ByteRange,
+  encodeReply,
   errorTextBound,
   type ExtensionMessage,
   type RemoteMessage,
@@ -76,19 +77,20 @@ export class Answers {
   #reply(id: number, codec: string, body: Uint8Array | string): void {
     const link = this.#link;
     if (link.closed) return;
-    let bytes: Uint8Array;
+    let frame: ByteRange;
     try {
-      bytes = encodeReplyView(id, codec, body);
+      frame = encodeReply(id, codec, body);
     } catch (error) {
       this.#fail(id, error);
       return;
     }
+    const size = frame.end - frame.start;
     const limit = this.#owner.settings.maxFrameBytes;
-    if (bytes.byteLength > limit) {
-      this.#fail(id, new FrameTooLargeError(bytes.byteLength, limit));
+    if (size > limit) {
+      this.#fail(id, new FrameTooLargeError(size, limit));
       return;
     }
-    if (!link.fits(bytes.byteLength)) {
+    if (!link.fits(size)) {
       this.#fail(
         id,
         new NodeUnreachableError(
@@ -99,7 +101,7 @@ export class Answers {
       return;
     }
     try {
-      link.sendEncoded(bytes);
+      link.sendRange(frame.buf, frame.start, frame.end);
     } catch (error) {
       if (isFrameTooLargeError(error)) this.#fail(id, error);
       else link.close("cannot send", error);
@@ -145,19 +147,24 @@ export class Answers {
     );
   }
 
-  /** An Ask: the local actor's answer, encoded with the codec of the question. */
+  /**
+   * An Ask, its payload bytes `start..end` of `buf` (`start` -1: none): the local actor's
+   * answer, encoded with the codec of the question.
+   */
   ask(
     id: number,
     path: string,
     type: string,
     codec: string,
-    bytes: Uint8Array,
+    buf: Uint8Array,
+    start: number,
+    end: number,
     timeoutMs: number,
   ): void {
     const codecs = this.#owner.codecs;
     let payload: unknown;
     try {
-      payload = codecs.decode(codec, type, bytes);
+      payload = codecs.decodeRange(codec, type, buf, start, end);
     } catch (error) {
       this.#fail(id, error);
       return;

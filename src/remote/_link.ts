@@ -9,8 +9,13 @@ import {
 } from "./errors.ts";
 import {
   decodeMessage,
+  decodeTellsFrame,
   encodeMessage,
+  readAskFrame,
+  readReplyFrame,
   type RemoteMessage,
+  RequestFields,
+  TellColumns,
 } from "./protocol/mod.ts";
 import type { FrameConnection } from "./transport/mod.ts";
 
@@ -25,6 +30,18 @@ export class Link {
   readonly description: string;
   /** Set by the owner once the handshake is done. */
   onMessage: ((message: RemoteMessage) => void) | null = null;
+  /**
+   * Set by a side that takes tells once the handshake is done: receives each batch sent the
+   * usual way (a frame of tells only), without a message object per tell. The columns are
+   * reused for the next batch: read them during the call only.
+   */
+  onTells: ((tells: TellColumns) => void) | null = null;
+  /** Likewise for an Ask written the usual way (the fields are reused: read them at once). */
+  onAsk: ((ask: RequestFields) => void) | null = null;
+  /** Likewise for a Reply written the usual way. */
+  onReply: ((reply: RequestFields) => void) | null = null;
+  readonly #tells = new TellColumns();
+  readonly #fields = new RequestFields();
   /** Called once when the link closes, with the reason. */
   onClose: ((error: unknown) => void) | null = null;
   closed = false;
@@ -96,15 +113,60 @@ export class Link {
     this.description = description;
     this.#logger = logger;
     frames.start({
-      onFrame: (bytes) => this.#onFrame(bytes),
+      onFrame: (bytes) => this.#onFrame(bytes, 0, bytes.length),
+      onFrameRange: (buf, start, end) => this.#onFrame(buf, start, end),
       onClose: (error) =>
         this.#closed(error ?? new ConnectionClosedError("closed by peer")),
     });
   }
 
-  #onFrame(bytes: Uint8Array): void {
+  /** A frame, bytes `start..end` of `buf`. */
+  #onFrame(buf: Uint8Array, start: number, end: number): void {
     if (this.closed) return;
     this.receivedSinceTick = true;
+    // The usual messages are read in place (no message object, no views); the rest, and
+    // anything not written the usual way, through decodeMessage.
+    const onReply = this.onReply;
+    if (onReply !== null && readReplyFrame(buf, start, end, this.#fields)) {
+      this.#deliverFields(onReply);
+      return;
+    }
+    const onAsk = this.onAsk;
+    if (onAsk !== null && readAskFrame(buf, start, end, this.#fields)) {
+      this.#deliverFields(onAsk);
+      return;
+    }
+    const onTells = this.onTells;
+    if (onTells !== null) {
+      const tells = this.#tells;
+      let decoded: boolean;
+      try {
+        decoded = decodeTellsFrame(buf, start, end, tells);
+      } catch (error) {
+        this.close(`malformed frame from ${this.description}`, error);
+        return;
+      }
+      if (decoded) {
+        try {
+          onTells(tells);
+        } finally {
+          tells.release();
+        }
+        return;
+      }
+    }
+    this.#onMessageBytes(buf.subarray(start, end));
+  }
+
+  #deliverFields(handler: (fields: RequestFields) => void): void {
+    try {
+      handler(this.#fields);
+    } finally {
+      this.#fields.release();
+    }
+  }
+
+  #onMessageBytes(bytes: Uint8Array): void {
     let message: RemoteMessage;
     try {
       message = decodeMessage(bytes);
@@ -188,6 +250,13 @@ export class Link {
     if (this.closed) throw this.closeError;
     this.sentSinceTick = true;
     this.frames.send(bytes);
+  }
+
+  /** Sends a message encoded already as bytes `start..end` of `buf` (copied at once). */
+  sendRange(buf: Uint8Array, start: number, end: number): void {
+    if (this.closed) throw this.closeError;
+    this.sentSinceTick = true;
+    this.frames.sendRange(buf, start, end);
   }
 
   /**

@@ -124,6 +124,13 @@ export class Peer {
     this.#redial.reset();
     this.#link = link;
     link.onMessage = (m) => this.#onMessage(m);
+    link.onReply = (reply) =>
+      this.#onReply(
+        reply.id,
+        reply.buf,
+        reply.payloadStart,
+        reply.payloadEnd,
+      );
     link.onClose = (error) => this.#lost(link, error);
     // Sends what waited for the connection; what cannot go out is accounted for.
     this.#outbox.replay(
@@ -279,7 +286,14 @@ export class Peer {
     const id = request.id;
     this.#tells.flush(); // tells sent before it go first (and before it is encoded)
     try {
-      this.#send(request.encode(id), id);
+      const link = this.liveLink;
+      if (link !== null) {
+        const frame = request.encodeRange(id);
+        this.#sendLive(link, frame.buf, frame.start, frame.end);
+      } else {
+        // A copy: the encoding may be a view of a reused buffer.
+        this.#queue({ kind: "request", frame: request.encode(id).slice(), id });
+      }
     } catch (error) {
       this.requests.fail(id, error);
     }
@@ -304,42 +318,43 @@ export class Peer {
       throw new NodeUnreachableError(this.node, this.#refusing);
     }
     this.#tells.flush(); // tells sent before it go first
-    this.#send(frame, 0);
+    const link = this.liveLink;
+    if (link !== null) this.#sendLive(link, frame, 0, frame.byteLength);
+    else this.#queue({ kind: "extension", frame });
   }
 
   /**
-   * Sends a request's frame (`requestId` > 0) or a one-way message's (`requestId` 0), or queues it (its size checked now, so the replay cannot fail on it)
-   * while there is no connection.
+   * Sends a frame, bytes `start..end` of `buf`, on the live connection.
    *
-   * @throws {NodeUnreachableError} When the send buffer is full, or too much waits for the
-   * connection.
+   * @throws {NodeUnreachableError} When the send buffer is full.
    * @throws {FrameTooLargeError} When it is over the frame limit.
    */
-  #send(frame: Uint8Array, requestId: number): void {
-    const link = this.liveLink;
-    if (link !== null) {
-      if (!link.fits(frame.byteLength)) {
-        throw new NodeUnreachableError(
-          this.node,
-          "the send buffer to it is full",
-        );
-      }
-      link.sendEncoded(frame);
-    } else if (this.#outbox.count >= this.owner.settings.maxBufferedMessages) {
+  #sendLive(link: Link, buf: Uint8Array, start: number, end: number): void {
+    if (!link.fits(end - start)) {
+      throw new NodeUnreachableError(
+        this.node,
+        "the send buffer to it is full",
+      );
+    }
+    link.sendRange(buf, start, end);
+  }
+
+  /**
+   * Queues a request's or a one-way message's frame while there is no connection (its size
+   * checked now, so the replay cannot fail on it).
+   *
+   * @throws {NodeUnreachableError} When too much waits for the connection.
+   * @throws {FrameTooLargeError} When it is over the frame limit.
+   */
+  #queue(entry: Queued & { kind: "request" | "extension" }): void {
+    if (this.#outbox.count >= this.owner.settings.maxBufferedMessages) {
       throw new NodeUnreachableError(
         this.node,
         "too many messages are waiting for the connection",
       );
-    } else {
-      this.#outbox.push(
-        requestId === 0
-          ? { kind: "extension", frame }
-          // A copy: the encoding may be a view of a reused buffer.
-          : { kind: "request", frame: frame.slice(), id: requestId },
-        this.owner.settings.maxFrameBytes,
-      );
-      this.#redial.dial();
     }
+    this.#outbox.push(entry, this.owner.settings.maxFrameBytes);
+    this.#redial.dial();
   }
 
   // ---- death watch -------------------------------------------------------------------------
@@ -381,14 +396,24 @@ export class Peer {
 
   // ---- receiving -----------------------------------------------------------------------------
 
+  /** A Reply to request `id`, its payload bytes `start..end` of `buf` (`start` -1: none). */
+  #onReply(id: number, buf: Uint8Array, start: number, end: number): void {
+    if (this.watches.stoppedCount > 0) {
+      const target = this.requests.peek(id)?.target;
+      if (target !== undefined) this.watches.markRunning(target);
+    }
+    this.requests.answer(id, buf, start, end);
+  }
+
   #onMessage(message: RemoteMessage): void {
     switch (message.kind) {
       case "reply":
-        if (this.watches.stoppedCount > 0) {
-          const target = this.requests.peek(message.id)?.target;
-          if (target !== undefined) this.watches.markRunning(target);
-        }
-        this.requests.answer(message.id, message.payload);
+        this.#onReply(
+          message.id,
+          message.payload,
+          0,
+          message.payload.byteLength,
+        );
         return;
       case "failure":
         if (message.code === "ACTOR_STOPPED") {

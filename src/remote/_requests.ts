@@ -21,6 +21,8 @@ import {
   RemoteFailureError,
 } from "./errors.ts";
 import {
+  type ByteRange,
+  encodeAsk,
   encodeAskView,
   encodeMessage,
   type RemoteMessage,
@@ -42,8 +44,11 @@ export abstract class Pending {
   /** The path of the actor an answer shows to be running, if any. */
   target: string | undefined = undefined;
 
-  /** The promised value from the answer (a Reply payload); may throw. */
-  abstract decode(answer: Uint8Array): unknown;
+  /**
+   * The promised value from the answer, a Reply payload at bytes `start..end` of `buf` (`start`
+   * -1 when it had none); may throw.
+   */
+  abstract decode(buf: Uint8Array, start: number, end: number): unknown;
 
   /** The error to reject with when the request failed with `error`. */
   failure(error: unknown): unknown {
@@ -94,8 +99,11 @@ export class RequestTable {
     return this.#byId.get(id);
   }
 
-  /** Settles request `id` with an answer; false when it is unknown (timed out already). */
-  answer(id: number, answer: Uint8Array): boolean {
+  /**
+   * Settles request `id` with an answer, bytes `start..end` of `buf` (`start` -1: none); false
+   * when it is unknown (timed out already).
+   */
+  answer(id: number, buf: Uint8Array, start: number, end: number): boolean {
     const pending = this.#byId.get(id);
     if (pending === undefined) return false;
     this.#byId.delete(id);
@@ -104,7 +112,7 @@ export class RequestTable {
     release(pending);
     let value: unknown;
     try {
-      value = pending.decode(answer);
+      value = pending.decode(buf, start, end);
     } catch (error) {
       reject(pending.failure(error));
       return true;
@@ -136,6 +144,11 @@ export class RequestTable {
   }
 }
 
+/** Bytes `start..end` of `buf` as a view (`start` -1: a fresh empty buffer). */
+function bytesOf(buf: Uint8Array, start: number, end: number): Uint8Array {
+  return start < 0 ? new Uint8Array(0) : buf.subarray(start, end);
+}
+
 function release(pending: Pending): void {
   pending.settled = true;
   pending.resolve = null;
@@ -158,6 +171,12 @@ export abstract class Request extends Pending {
   /** The request as bytes; may be a view of a reused buffer (the link copies it at once). */
   encode(id: number): Uint8Array {
     return encodeMessage(this.build(id));
+  }
+
+  /** The request as bytes, where they are; may be in a reused buffer (copied at once). */
+  encodeRange(id: number): ByteRange {
+    const bytes = this.encode(id);
+    return { buf: bytes, start: 0, end: bytes.byteLength };
   }
 
   /** Called once the request went out or into the outbox: let go of what only sending needed. */
@@ -188,8 +207,8 @@ export class PlainRequest extends Request {
     return this.#build(id);
   }
 
-  decode(answer: Uint8Array): unknown {
-    return this.#decode(answer);
+  decode(buf: Uint8Array, start: number, end: number): unknown {
+    return this.#decode(bytesOf(buf, start, end));
   }
 
   timeout(): unknown {
@@ -239,6 +258,17 @@ export class AskRequest extends Request {
     );
   }
 
+  override encodeRange(id: number): ByteRange {
+    return encodeAsk(
+      id,
+      this.#path,
+      this.#type,
+      this.#codec,
+      this.#body,
+      this.#wireTimeoutMs,
+    );
+  }
+
   build(id: number): RemoteMessage {
     const body = this.#body;
     return {
@@ -256,8 +286,8 @@ export class AskRequest extends Request {
     this.#body = EMPTY_BODY;
   }
 
-  decode(answer: Uint8Array): unknown {
-    return this.#codecs.decode(this.#codec, this.#type, answer);
+  decode(buf: Uint8Array, start: number, end: number): unknown {
+    return this.#codecs.decodeRange(this.#codec, this.#type, buf, start, end);
   }
 
   timeout(): unknown {
@@ -334,8 +364,8 @@ export class ExtensionRequest extends Request {
     this.#payload = EMPTY_BODY;
   }
 
-  decode(answer: Uint8Array): unknown {
-    return this.#registry.decode(this.#extension, answer);
+  decode(buf: Uint8Array, start: number, end: number): unknown {
+    return this.#registry.decode(this.#extension, bytesOf(buf, start, end));
   }
 
   timeout(): unknown {

@@ -7,7 +7,7 @@ import type { Link } from "./_link.ts";
 import { WatchedActors } from "./_remote_watch.ts";
 import type { NodeContext } from "./_settings.ts";
 import { RemoteFailureError } from "./errors.ts";
-import type { RemoteMessage, Tell } from "./protocol/mod.ts";
+import type { RemoteMessage, TellColumns } from "./protocol/mod.ts";
 
 export class Session {
   readonly owner: NodeContext;
@@ -34,6 +34,19 @@ export class Session {
       owner.settings.maxFrameBytes,
     );
     link.onMessage = (m) => this.#onMessage(m);
+    link.onTells = (tells) => this.#deliverAll(tells);
+    const answers = this.#answers;
+    link.onAsk = (ask) =>
+      answers.ask(
+        ask.id,
+        ask.recipient,
+        ask.type,
+        ask.codec,
+        ask.buf,
+        ask.payloadStart,
+        ask.payloadEnd,
+        ask.timeoutMs,
+      );
   }
 
   /** How many local actors this session watches for the other node. */
@@ -67,7 +80,17 @@ export class Session {
     const answers = this.#answers;
     switch (message.kind) {
       case "tells":
-        for (const tell of message.tells) this.#deliver(tell);
+        for (const tell of message.tells) {
+          const bytes = tell.payload;
+          this.#deliver(
+            tell.recipient,
+            tell.type,
+            tell.codec,
+            bytes,
+            0,
+            bytes.length,
+          );
+        }
         return;
       case "ask":
         answers.ask(
@@ -76,6 +99,8 @@ export class Session {
           message.type,
           message.codec,
           message.payload,
+          0,
+          message.payload.byteLength,
           message.timeoutMs,
         );
         return;
@@ -124,35 +149,58 @@ export class Session {
     }
   }
 
-  #deliver(tell: Tell): void {
+  #deliverAll(tells: TellColumns): void {
+    const { buf, recipients, types, codecs, payloadStarts, payloadEnds } =
+      tells;
+    for (let i = 0; i < tells.count; i++) {
+      this.#deliver(
+        recipients[i],
+        types[i],
+        codecs[i],
+        buf,
+        payloadStarts[i],
+        payloadEnds[i],
+      );
+    }
+  }
+
+  /** Delivers a tell whose payload is bytes `start..end` of `buf` (`start` -1: none). */
+  #deliver(
+    recipient: string,
+    type: string,
+    codec: string,
+    buf: Uint8Array,
+    start: number,
+    end: number,
+  ): void {
     let payload: unknown;
     try {
-      payload = this.owner.codecs.decode(tell.codec, tell.type, tell.payload);
+      payload = this.owner.codecs.decodeRange(codec, type, buf, start, end);
     } catch (error) {
       this.owner.logger.error(
-        `Dropped "${tell.type}" for "${tell.recipient}" from node "${this.peerNode}"`,
+        `Dropped "${type}" for "${recipient}" from node "${this.peerNode}"`,
         error,
       );
       this.system.deadLetters.publish({
-        recipient: tell.recipient,
-        messageType: tell.type,
-        payload: tell.payload,
+        recipient,
+        messageType: type,
+        payload: start < 0 ? new Uint8Array(0) : buf.subarray(start, end),
         reason: "not-handled",
       });
       return;
     }
-    const ref = this.#ref(tell.recipient);
+    const ref = this.#ref(recipient);
     if (ref === undefined) {
       this.system.deadLetters.publish({
-        recipient: tell.recipient,
-        messageType: tell.type,
+        recipient,
+        messageType: type,
         payload,
         reason: "actor-stopped",
       });
       return;
     }
     try {
-      ref.tell(tell.type, payload);
+      ref.tell(type, payload);
     } catch (error) {
       // A bounded mailbox with the reject policy: the message is already a dead letter.
       void error;

@@ -1,5 +1,6 @@
 import { type Codec, jsonCodec } from "../actor/mod.ts";
 import { CodecError } from "./errors.ts";
+import { asciiText } from "./protocol/mod.ts";
 
 /** Options naming the codecs of a node. */
 export interface CodecOptions {
@@ -101,16 +102,65 @@ export class MessageCodecs {
    * @throws {CodecError} When the codec is unknown or the bytes do not decode.
    */
   decode(codecName: string, type: string, bytes: Uint8Array): unknown {
+    const codec = this.#codec(codecName);
+    if (bytes.length === 0 && codecName === "json") return undefined;
+    return decodeWith(codec, codecName, type, bytes);
+  }
+
+  /**
+   * Decodes a value from bytes `start..end` of `buf` (a plain Uint8Array; `start` -1 when there
+   * were none): what {@linkcode MessageCodecs.decode} gives for them, without a view of them
+   * for a short ASCII JSON payload.
+   *
+   * @throws {CodecError} When the codec is unknown or the bytes do not decode.
+   */
+  decodeRange(
+    codecName: string,
+    type: string,
+    buf: Uint8Array,
+    start: number,
+    end: number,
+  ): unknown {
+    const codec = this.#codec(codecName);
+    if (start < 0) start = end = 0;
+    if (start === end && codecName === "json") return undefined;
+    if (codec === jsonCodec) {
+      const text = asciiText(buf, start, end);
+      if (text !== undefined) {
+        try {
+          return JSON.parse(text);
+        } catch (error) {
+          throw codecFailure("decode", type, codecName, error);
+        }
+      }
+    }
+    return decodeWith(
+      codec,
+      codecName,
+      type,
+      new Uint8Array(buf.buffer, buf.byteOffset + start, end - start),
+    );
+  }
+
+  #codec(codecName: string): Codec {
     const codec = this.#byName.get(codecName);
     if (codec === undefined) {
       throw new CodecError(`Codec "${codecName}" is not registered`);
     }
-    if (bytes.length === 0 && codecName === "json") return undefined;
-    try {
-      return codec.decode(type, bytes);
-    } catch (error) {
-      throw codecFailure("decode", type, codecName, error);
-    }
+    return codec;
+  }
+}
+
+function decodeWith(
+  codec: Codec,
+  codecName: string,
+  type: string,
+  bytes: Uint8Array,
+): unknown {
+  try {
+    return codec.decode(type, bytes);
+  } catch (error) {
+    throw codecFailure("decode", type, codecName, error);
   }
 }
 

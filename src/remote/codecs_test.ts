@@ -60,3 +60,50 @@ test("MessageCodecs.jsonText() is undefined for any codec but the built-in JSON 
   const replaced = new MessageCodecs({ codecs: { json: custom } });
   assert.equal(replaced.jsonText("json", "t", 1), undefined);
 });
+
+test("MessageCodecs.decodeRange() gives what decode() gives for the same bytes, errors included", () => {
+  const codecs = new MessageCodecs({
+    codecs: {
+      text: {
+        encode: (_t, v) => encoder.encode(String(v)),
+        decode: (_t, b) => new TextDecoder().decode(b),
+      },
+    },
+  });
+  const result = (decode: () => unknown): unknown => {
+    try {
+      return { value: decode() };
+    } catch (error) {
+      return { error: `${(error as Error).name}: ${(error as Error).message}` };
+    }
+  };
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.jsonValue().map((value) => encoder.encode(JSON.stringify(value))),
+        fc.string({ maxLength: 300 }).map((text) => encoder.encode(text)),
+        fc.uint8Array({ maxLength: 300 }),
+      ),
+      fc.nat(4),
+      fc.nat(4),
+      fc.constantFrom("json", "text", "none"),
+      (bytes, before, after, codec) => {
+        const buf = new Uint8Array(before + bytes.length + after).fill(0x7b);
+        buf.set(bytes, before);
+        assert.deepStrictEqual(
+          result(() =>
+            codecs.decodeRange(codec, "t", buf, before, before + bytes.length)
+          ),
+          result(() => codecs.decode(codec, "t", bytes)),
+        );
+      },
+    ),
+    { numRuns: 300 },
+  );
+  // No payload at all (start -1) is an empty one.
+  assert.equal(
+    codecs.decodeRange("json", "t", new Uint8Array(3), -1, -1),
+    undefined,
+  );
+  assert.equal(codecs.decodeRange("text", "t", new Uint8Array(3), -1, -1), "");
+});

@@ -104,13 +104,36 @@ function writePayload(
   return pos + size;
 }
 
+/** Bytes `start..end` of `buf`. */
+export interface ByteRange {
+  /** The buffer. */
+  buf: Uint8Array;
+  /** Where the bytes start in it. */
+  start: number;
+  /** Where they end. */
+  end: number;
+}
+
+/**
+ * Where the last {@linkcode encodeAsk} or {@linkcode encodeReply} put its envelope: bytes of the
+ * shared scratch buffer, valid until the next call of this module.
+ */
+export const encoded: ByteRange = { buf: scratch, start: 0, end: 0 };
+
 /** Puts the envelope's tag and length right before the body at HEADER_BYTES..end. */
-function envelope(buf: Uint8Array, tag: number, end: number): Uint8Array {
+function envelope(buf: Uint8Array, tag: number, end: number): ByteRange {
   const length = end - HEADER_BYTES;
   const start = HEADER_BYTES - varintSize(length) - 1;
   buf[start] = tag;
   writeVarint(buf, start + 1, length);
-  return buf.subarray(start, end);
+  encoded.buf = buf;
+  encoded.start = start;
+  encoded.end = end;
+  return encoded;
+}
+
+function view(range: ByteRange): Uint8Array {
+  return range.buf.subarray(range.start, range.end);
 }
 
 /**
@@ -129,6 +152,25 @@ export function encodeAskView(
   payload: Uint8Array | string,
   timeoutMs: number,
 ): Uint8Array {
+  return view(encodeAsk(id, recipient, type, codec, payload, timeoutMs));
+}
+
+/**
+ * Encodes an Ask envelope into the shared scratch buffer, as {@linkcode encodeAskView} does,
+ * without a view of it.
+ *
+ * @returns {@linkcode encoded}: where the bytes are, until the next call of this module.
+ * @throws {TypeError} A field has the wrong type.
+ * @throws {RangeError} A name is empty or over the limit, or a number is not a uint32.
+ */
+export function encodeAsk(
+  id: number,
+  recipient: string,
+  type: string,
+  codec: string,
+  payload: Uint8Array | string,
+  timeoutMs: number,
+): ByteRange {
   checkUint32(id, "ask.id");
   const names = checkName(recipient, "ask.recipient") +
     checkName(type, "ask.type") + checkName(codec, "ask.codec");
@@ -160,6 +202,22 @@ export function encodeReplyView(
   codec: string,
   payload: Uint8Array | string,
 ): Uint8Array {
+  return view(encodeReply(id, codec, payload));
+}
+
+/**
+ * Encodes a Reply envelope into the shared scratch buffer, as {@linkcode encodeReplyView} does,
+ * without a view of it.
+ *
+ * @returns {@linkcode encoded}: where the bytes are, until the next call of this module.
+ * @throws {TypeError} A field has the wrong type.
+ * @throws {RangeError} The codec name is empty or over the limit, or the id is not a uint32.
+ */
+export function encodeReply(
+  id: number,
+  codec: string,
+  payload: Uint8Array | string,
+): ByteRange {
   checkUint32(id, "reply.id");
   const bound = HEADER_BYTES + NUMBER_BYTES + 4 +
     3 * checkName(codec, "reply.codec") +
@@ -238,6 +296,128 @@ function name(buf: Uint8Array, end: number): string | null {
 }
 
 /**
+ * An Ask or a Reply read in place: its fields, and its payload as bytes `payloadStart..payloadEnd`
+ * of `buf` (both -1 when it had none). Reused from frame to frame: read it at once.
+ */
+export class RequestFields {
+  /** The request's id. */
+  id = 0;
+  /** The recipient's path (an Ask's). */
+  recipient = "";
+  /** The message type (an Ask's). */
+  type = "";
+  /** The payload's codec. */
+  codec = "";
+  /** The timeout the asker gave, in milliseconds (an Ask's; 0: none). */
+  timeoutMs = 0;
+  /** The bytes the payload is in. */
+  buf: Uint8Array = EMPTY;
+  /** Where the payload starts in `buf`; -1 when there was none. */
+  payloadStart: number = -1;
+  /** Where it ends; -1 when there was none. */
+  payloadEnd: number = -1;
+
+  /** The payload: a view of `buf`, or a fresh empty buffer when there was none. */
+  payload(): Uint8Array {
+    return this.payloadStart < 0
+      ? new Uint8Array(0)
+      : readBytes(this.buf, this.payloadStart, this.payloadEnd);
+  }
+
+  /** Lets go of the bytes. */
+  release(): void {
+    this.buf = EMPTY;
+  }
+}
+
+/** A payload field (tag `tag`) at `at`, if there is one, into `out`; false when malformed. */
+function payloadField(
+  buf: Uint8Array,
+  end: number,
+  tag: number,
+  out: RequestFields,
+): boolean {
+  out.buf = buf;
+  out.payloadStart = out.payloadEnd = -1;
+  if (at < end && buf[at] === tag) {
+    at++;
+    const stop = valueEnd(buf, end, end);
+    if (stop <= at) return false;
+    out.payloadStart = at;
+    out.payloadEnd = stop;
+    at = stop;
+  }
+  return true;
+}
+
+/**
+ * Reads an Ask body at `start..end` written the canonical way (as {@linkcode encodeAsk} writes
+ * it) into `out`; false for anything else (then the generated path decides).
+ */
+export function readAskBody(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  out: RequestFields,
+): boolean {
+  at = start;
+  let id = 0;
+  if (buf[at] === 8) {
+    at++;
+    id = uint32(buf, end);
+    if (id <= 0) return false;
+  }
+  if (buf[at++] !== 18) return false;
+  const recipient = name(buf, end);
+  if (recipient === null || buf[at++] !== 26) return false;
+  const type = name(buf, end);
+  if (type === null || buf[at++] !== 34) return false;
+  const codec = name(buf, end);
+  if (codec === null || !payloadField(buf, end, 42, out)) return false;
+  let timeoutMs = 0;
+  if (at < end && buf[at] === 48) {
+    at++;
+    timeoutMs = uint32(buf, end);
+    if (timeoutMs <= 0) return false;
+  }
+  if (at !== end) return false;
+  out.id = id;
+  out.recipient = recipient;
+  out.type = type;
+  out.codec = codec;
+  out.timeoutMs = timeoutMs;
+  return true;
+}
+
+/**
+ * Reads a Reply body at `start..end` written the canonical way (as {@linkcode encodeReply}
+ * writes it) into `out`; false for anything else.
+ */
+export function readReplyBody(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  out: RequestFields,
+): boolean {
+  at = start;
+  let id = 0;
+  if (buf[at] === 8) {
+    at++;
+    id = uint32(buf, end);
+    if (id <= 0) return false;
+  }
+  if (buf[at++] !== 18) return false;
+  const codec = name(buf, end);
+  if (codec === null || !payloadField(buf, end, 26, out)) return false;
+  if (at !== end) return false;
+  out.id = id;
+  out.codec = codec;
+  return true;
+}
+
+const fields = new RequestFields();
+
+/**
  * Reads an Ask body at `start..end` written the canonical way (as {@linkcode encodeAskView}
  * writes it), or returns null for anything else.
  */
@@ -246,45 +426,19 @@ export function decodeAskBody(
   start: number,
   end: number,
 ): AskMessage | null {
-  at = start;
-  let id = 0;
-  if (buf[at] === 8) {
-    at++;
-    id = uint32(buf, end);
-    if (id <= 0) return null;
-  }
-  if (buf[at++] !== 18) return null;
-  const recipient = name(buf, end);
-  if (recipient === null || buf[at++] !== 26) return null;
-  const type = name(buf, end);
-  if (type === null || buf[at++] !== 34) return null;
-  const codec = name(buf, end);
-  if (codec === null) return null;
-  let payload = EMPTY;
-  if (at < end && buf[at] === 42) {
-    at++;
-    const stop = valueEnd(buf, end, end);
-    if (stop <= at) return null;
-    payload = readBytes(buf, at, stop);
-    at = stop;
-  }
-  let timeoutMs = 0;
-  if (at < end && buf[at] === 48) {
-    at++;
-    timeoutMs = uint32(buf, end);
-    if (timeoutMs <= 0) return null;
-  }
-  if (at !== end) return null;
-  return {
+  if (!readAskBody(buf, start, end, fields)) return null;
+  const message: AskMessage = {
     kind: "ask",
-    id,
-    recipient,
-    type,
-    codec,
+    id: fields.id,
+    recipient: fields.recipient,
+    type: fields.type,
+    codec: fields.codec,
     // An absent payload is a fresh empty buffer, as on the generated path.
-    payload: payload === EMPTY ? new Uint8Array(0) : payload,
-    timeoutMs,
+    payload: fields.payload(),
+    timeoutMs: fields.timeoutMs,
   };
+  fields.release();
+  return message;
 }
 
 /**
@@ -296,29 +450,13 @@ export function decodeReplyBody(
   start: number,
   end: number,
 ): ReplyMessage | null {
-  at = start;
-  let id = 0;
-  if (buf[at] === 8) {
-    at++;
-    id = uint32(buf, end);
-    if (id <= 0) return null;
-  }
-  if (buf[at++] !== 18) return null;
-  const codec = name(buf, end);
-  if (codec === null) return null;
-  let payload = EMPTY;
-  if (at < end && buf[at] === 26) {
-    at++;
-    const stop = valueEnd(buf, end, end);
-    if (stop <= at) return null;
-    payload = readBytes(buf, at, stop);
-    at = stop;
-  }
-  if (at !== end) return null;
-  return {
+  if (!readReplyBody(buf, start, end, fields)) return null;
+  const message: ReplyMessage = {
     kind: "reply",
-    id,
-    codec,
-    payload: payload === EMPTY ? new Uint8Array(0) : payload,
+    id: fields.id,
+    codec: fields.codec,
+    payload: fields.payload(),
   };
+  fields.release();
+  return message;
 }

@@ -2,15 +2,20 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { test } from "../../platform/test_harness.ts";
 import {
+  decodeMessage,
   encodeAskView,
   encodeMessage,
   encodeReplyView,
+  readAskFrame,
+  readReplyFrame,
   type RemoteMessage,
+  RequestFields,
 } from "./mod.ts";
 import {
   bytesArb,
   encodeWithGenerated,
   filled,
+  messageArbs,
   nameArb,
   samples,
   textArb,
@@ -171,4 +176,83 @@ test("encodeAskView() and encodeReplyView() reject bad fields like encodeMessage
       .slice(),
     encodeWithGenerated(ask),
   );
+});
+
+/** The message `readAskFrame` or `readReplyFrame` read into `fields`, as decodeMessage gives it. */
+function asMessage(
+  kind: "ask" | "reply",
+  fields: RequestFields,
+): RemoteMessage {
+  const payload = fields.payload().slice();
+  return kind === "ask"
+    ? {
+      kind,
+      id: fields.id,
+      recipient: fields.recipient,
+      type: fields.type,
+      codec: fields.codec,
+      payload,
+      timeoutMs: fields.timeoutMs,
+    }
+    : { kind, id: fields.id, codec: fields.codec, payload };
+}
+
+test("readAskFrame() and readReplyFrame() read in place what decodeMessage() reads, inside a larger buffer, and leave anything else to it", () => {
+  const fields = new RequestFields();
+  const frameArb = fc.oneof(
+    messageArbs.ask.map(encodeMessage),
+    messageArbs.reply.map(encodeMessage),
+    messageArbs.failure.map(encodeMessage),
+    // Damaged: a byte changed or the frame cut short.
+    fc.tuple(
+      fc.oneof(messageArbs.ask, messageArbs.reply),
+      fc.nat(),
+      fc.integer({ min: 0, max: 255 }),
+      fc.boolean(),
+    ).map(([message, at, value, cut]) => {
+      const bytes = encodeMessage(message).slice();
+      const i = at % bytes.length;
+      if (cut) return bytes.subarray(0, i);
+      bytes[i] = value;
+      return bytes;
+    }),
+  );
+  fc.assert(
+    fc.property(
+      frameArb,
+      fc.uint8Array({ maxLength: 8 }),
+      fc.uint8Array({ maxLength: 8 }),
+      (bytes, before, after) => {
+        const buf = new Uint8Array(before.length + bytes.length + after.length);
+        buf.set(before);
+        buf.set(bytes, before.length);
+        buf.set(after, before.length + bytes.length);
+        const start = before.length;
+        const end = start + bytes.length;
+        for (
+          const [kind, read] of [
+            ["ask", readAskFrame],
+            ["reply", readReplyFrame],
+          ] as const
+        ) {
+          if (!read(buf, start, end, fields)) continue;
+          assert.deepStrictEqual(
+            asMessage(kind, fields),
+            decodeMessage(bytes),
+          );
+          fields.release();
+        }
+      },
+    ),
+    { numRuns: 400 },
+  );
+  // The usual ones always take this path.
+  const ask = encodeAskView(7, "sink", "echo", "json", "42", 1000).slice();
+  assert.equal(readAskFrame(ask, 0, ask.length, fields), true);
+  assert.equal(readReplyFrame(ask, 0, ask.length, fields), false);
+  assert.deepStrictEqual(asMessage("ask", fields), decodeMessage(ask));
+  const reply = encodeReplyView(7, "json", "").slice();
+  assert.equal(readReplyFrame(reply, 0, reply.length, fields), true);
+  assert.equal(fields.payloadStart, -1);
+  assert.deepStrictEqual(asMessage("reply", fields), decodeMessage(reply));
 });

@@ -80,6 +80,13 @@ export class TellBatchWriter {
   #buf = new Uint8Array(INITIAL_BYTES);
   #pos = HEADER_BYTES;
   #count = 0;
+  // The names of the last tell added and where their fields are in #buf: a tell to the same
+  // recipient, of the same type and codec (the usual stream), copies those bytes.
+  #recipient = "";
+  #type = "";
+  #codec = "";
+  #namesStart = 0;
+  #namesEnd = 0;
 
   /** How many tells were added since the last reset. */
   get count(): number {
@@ -123,12 +130,28 @@ export class TellBatchWriter {
     let pos = start;
     buf[pos++] = TELL_TAG;
     const lengthAt = pos++;
-    pos = writeName(buf, lengthAt + 1, RECIPIENT_TAG, recipient);
-    if (pos < 0) tooLong(index, "recipient");
-    pos = writeName(buf, pos, TYPE_TAG, type);
-    if (pos < 0) tooLong(index, "type");
-    pos = writeName(buf, pos, CODEC_TAG, codec);
-    if (pos < 0) tooLong(index, "codec");
+    const namesStart = lengthAt + 1;
+    if (
+      recipient === this.#recipient && type === this.#type &&
+      codec === this.#codec
+    ) {
+      const from = this.#namesStart;
+      const count = this.#namesEnd - from;
+      if (count <= 64) {
+        for (let j = 0; j < count; j++) buf[namesStart + j] = buf[from + j];
+      } else {
+        buf.copyWithin(namesStart, from, this.#namesEnd);
+      }
+      pos = namesStart + count;
+    } else {
+      pos = writeName(buf, namesStart, RECIPIENT_TAG, recipient);
+      if (pos < 0) tooLong(index, "recipient");
+      pos = writeName(buf, pos, TYPE_TAG, type);
+      if (pos < 0) tooLong(index, "type");
+      pos = writeName(buf, pos, CODEC_TAG, codec);
+      if (pos < 0) tooLong(index, "codec");
+    }
+    const namesEnd = pos;
     if (typeof payload === "string") {
       // proto3 leaves empty fields out, as the generated encoder does.
       if (payload.length > 0) pos = writeText(buf, pos, PAYLOAD_TAG, payload);
@@ -143,6 +166,7 @@ export class TellBatchWriter {
       pos += size;
     }
     const length = pos - lengthAt - 1;
+    let shift = 0; // how far the tell moved
     if (length < 128) {
       buf[lengthAt] = length;
     } else {
@@ -151,9 +175,15 @@ export class TellBatchWriter {
       buf.copyWithin(lengthAt + 1 + extra, lengthAt + 1, pos);
       writeVarint(buf, lengthAt, length);
       pos += extra;
+      shift = extra;
     }
     this.#pos = pos;
     this.#count = index + 1;
+    this.#recipient = recipient;
+    this.#type = type;
+    this.#codec = codec;
+    this.#namesStart = namesStart + shift;
+    this.#namesEnd = namesEnd + shift;
   }
 
   /**
@@ -180,6 +210,7 @@ export class TellBatchWriter {
   reset(): void {
     this.#pos = HEADER_BYTES;
     this.#count = 0;
+    this.#recipient = this.#type = this.#codec = "";
     if (this.#buf.length > KEPT_BYTES) {
       this.#buf = new Uint8Array(INITIAL_BYTES);
     }
@@ -255,17 +286,57 @@ function lengthEnd(
   return pos + length;
 }
 
-/** Decodes one Tell at `start..end` of `buf`. */
+/**
+ * The tells of one batch, decoded into arrays reused from batch to batch: no object and no
+ * payload view per tell. Tell `i` has names `recipients[i]`, `types[i]` and `codecs[i]`, and its
+ * payload at `payloadStarts[i]..payloadEnds[i]` of `buf` (both -1 when the tell had none).
+ */
+export class TellColumns {
+  /** How many tells the last decode found. */
+  count = 0;
+  /** The bytes the payloads are in (a plain Uint8Array). */
+  buf: Uint8Array = EMPTY;
+  /** The recipients' paths. */
+  readonly recipients: string[] = [];
+  /** The message types. */
+  readonly types: string[] = [];
+  /** The payloads' codecs. */
+  readonly codecs: string[] = [];
+  /** Where each payload starts in `buf` (-1: none). */
+  readonly payloadStarts: number[] = [];
+  /** Where each payload ends (-1: none). */
+  readonly payloadEnds: number[] = [];
+
+  /** The payload of tell `i`: a view of `buf`, or a fresh empty buffer when it had none. */
+  payload(i: number): Uint8Array {
+    const start = this.payloadStarts[i];
+    return start < 0
+      ? new Uint8Array(0)
+      : readBytes(this.buf, start, this.payloadEnds[i]);
+  }
+
+  /** Lets go of the bytes (the names stay until overwritten: they are small and interned). */
+  release(): void {
+    this.buf = EMPTY;
+    this.count = 0;
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** Decodes one Tell at `start..end` of `buf` into place `index` of `out`. */
 function decodeTell(
   buf: Uint8Array,
   start: number,
   end: number,
   index: number,
-): Tell {
+  out: TellColumns,
+): void {
   let recipient = "";
   let type = "";
   let codec = "";
-  let payload: Uint8Array | undefined;
+  let payloadStart = -1;
+  let payloadEnd = -1;
   let pos = start;
   while (pos < end) {
     let tag = buf[pos];
@@ -297,7 +368,8 @@ function decodeTell(
         codec = readString(buf, pos, valueEnd, "tells[].codec", index);
         break;
       case PAYLOAD_TAG:
-        payload = readBytes(buf, pos, valueEnd);
+        payloadStart = pos;
+        payloadEnd = valueEnd;
         break;
       default:
         if (tag >>> 3 === 0) {
@@ -311,7 +383,54 @@ function decodeTell(
   }
   if (type === "") throw malformed(`tells[${index}].type must not be empty`);
   if (codec === "") throw malformed(`tells[${index}].codec must not be empty`);
-  return { recipient, type, codec, payload: payload ?? new Uint8Array(0) };
+  out.recipients[index] = recipient;
+  out.types[index] = type;
+  out.codecs[index] = codec;
+  out.payloadStarts[index] = payloadStart;
+  out.payloadEnds[index] = payloadEnd;
+}
+
+/**
+ * Decodes the TellBatch body at `start..end` of `buf` (a plain Uint8Array) into `out`, all of it
+ * or nothing: `out.count` is 0 unless every tell decoded. Throws only ProtocolError.
+ */
+export function decodeTellColumns(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  out: TellColumns,
+): void {
+  out.count = 0;
+  out.buf = buf;
+  let count = 0;
+  let pos = start;
+  try {
+    while (pos < end) {
+      let tag = buf[pos];
+      if (tag < 128) {
+        pos++;
+      } else {
+        tag = readVarint32(buf, pos, end);
+        pos = varintEnd.pos;
+      }
+      if (tag === TELL_TAG) {
+        const tellEnd = lengthEnd(buf, pos, end, "tells[]", count);
+        decodeTell(buf, varintEnd.pos, tellEnd, count, out);
+        count++;
+        pos = tellEnd;
+      } else {
+        if (tag >>> 3 === 0) throw malformed("tells has field number 0");
+        const reader = new WireReader(buf, pos);
+        reader.skip(tag & 7, end, "tells");
+        pos = reader.pos;
+      }
+    }
+    if (count === 0) throw malformed("tells must hold at least one tell");
+  } catch (error) {
+    out.release();
+    throw error;
+  }
+  out.count = count;
 }
 
 /** Decodes the TellBatch body at `start..end` of `buf`. Throws only ProtocolError. */
@@ -320,27 +439,16 @@ export function decodeTellBatch(
   start: number,
   end: number,
 ): Tell[] {
-  const tells: Tell[] = [];
-  let pos = start;
-  while (pos < end) {
-    let tag = buf[pos];
-    if (tag < 128) {
-      pos++;
-    } else {
-      tag = readVarint32(buf, pos, end);
-      pos = varintEnd.pos;
-    }
-    if (tag === TELL_TAG) {
-      const tellEnd = lengthEnd(buf, pos, end, "tells[]", tells.length);
-      tells.push(decodeTell(buf, varintEnd.pos, tellEnd, tells.length));
-      pos = tellEnd;
-    } else {
-      if (tag >>> 3 === 0) throw malformed("tells has field number 0");
-      const reader = new WireReader(buf, pos);
-      reader.skip(tag & 7, end, "tells");
-      pos = reader.pos;
-    }
+  const columns = new TellColumns();
+  decodeTellColumns(buf, start, end, columns);
+  const tells: Tell[] = new Array(columns.count);
+  for (let i = 0; i < columns.count; i++) {
+    tells[i] = {
+      recipient: columns.recipients[i],
+      type: columns.types[i],
+      codec: columns.codecs[i],
+      payload: columns.payload(i),
+    };
   }
-  if (tells.length === 0) throw malformed("tells must hold at least one tell");
   return tells;
 }

@@ -3,10 +3,12 @@ import fc from "fast-check";
 import { test } from "../../platform/test_harness.ts";
 import {
   decodeMessage,
+  decodeTellsFrame,
   encodeMessage,
   type RemoteMessage,
   type Tell,
   TellBatchWriter,
+  TellColumns,
 } from "./mod.ts";
 import {
   encodeWithGenerated,
@@ -159,4 +161,114 @@ test("TellBatchWriter.add() rejects bad fields like encodeMessage() and adds not
 test("TellBatchWriter.finish() throws RangeError for an empty batch", () => {
   const writer = new TellBatchWriter();
   assert.throws(() => writer.finish(), /tells must hold at least one tell/);
+});
+
+test("TellBatchWriter copies the names of a tell like the last one and still writes the bytes of encodeMessage()", () => {
+  const writer = new TellBatchWriter();
+  // Few names, so that runs of the same recipient, type and codec are common; payloads around
+  // 128 bytes, so that some tells move when their length takes a second byte.
+  const tellArb: fc.Arbitrary<Tell> = fc.record({
+    recipient: fc.constantFrom("sink", "node/user/é", "a".repeat(70)),
+    type: fc.constantFrom("hit", "echo"),
+    codec: fc.constantFrom("json", "cbor"),
+    payload: fc.uint8Array({ minLength: 0, maxLength: 160 }),
+  });
+  fc.assert(
+    fc.property(
+      fc.array(fc.array(tellArb, { minLength: 1, maxLength: 12 }), {
+        minLength: 1,
+        maxLength: 3,
+      }),
+      (batches) => {
+        for (const tells of batches) {
+          for (const tell of tells) {
+            writer.add(tell.recipient, tell.type, tell.codec, tell.payload);
+          }
+          assert.deepStrictEqual(
+            writer.finish().slice(),
+            encodeMessage({ kind: "tells", tells }),
+          );
+          writer.reset();
+        }
+      },
+    ),
+    { numRuns: 200 },
+  );
+});
+
+/** What decoding `bytes` gives: the tells, or the error's text. */
+function outcome(decode: () => readonly Tell[] | null): unknown {
+  try {
+    const tells = decode();
+    return tells === null ? null : tells.map((tell) => ({
+      ...tell,
+      payload: Array.from(tell.payload),
+    }));
+  } catch (error) {
+    return `${(error as Error).name}: ${(error as Error).message}`;
+  }
+}
+
+test("decodeTellsFrame() reads a frame of tells as decodeMessage() does, errors included, and leaves other frames to it", () => {
+  const columns = new TellColumns();
+  const framesArb = fc.oneof(
+    fc.array(tellArb, { minLength: 1, maxLength: 5 }).map((tells) =>
+      encodeMessage({ kind: "tells", tells })
+    ),
+    // Damaged batches: a byte changed, or cut short.
+    fc.tuple(
+      fc.array(tellArb, { minLength: 1, maxLength: 3 }),
+      fc.nat(),
+      fc.integer({ min: 0, max: 255 }),
+      fc.boolean(),
+    ).map(([tells, at, value, cut]) => {
+      const bytes = encodeMessage({ kind: "tells", tells }).slice();
+      const i = at % bytes.length;
+      if (cut) return bytes.subarray(0, i);
+      bytes[i] = value;
+      return bytes;
+    }),
+    fc.uint8Array({ maxLength: 40 }).map((bytes) =>
+      Uint8Array.of(82, ...bytes)
+    ),
+    fc.constant(encodeMessage({ kind: "ping", id: 3 })),
+  );
+  fc.assert(
+    fc.property(framesArb, (bytes) => {
+      let fast = false;
+      const got = outcome(() => {
+        // Somewhere inside a larger buffer, as frames are.
+        const buf = new Uint8Array(bytes.length + 5).fill(82);
+        buf.set(bytes, 3);
+        fast = decodeTellsFrame(buf, 3, 3 + bytes.length, columns);
+        if (!fast) return null;
+        const tells: Tell[] = [];
+        for (let i = 0; i < columns.count; i++) {
+          tells.push({
+            recipient: columns.recipients[i],
+            type: columns.types[i],
+            codec: columns.codecs[i],
+            payload: columns.payload(i).slice(),
+          });
+        }
+        columns.release();
+        return tells;
+      });
+      if (got === null) return;
+      const expected = outcome(() => {
+        const message = decodeMessage(bytes);
+        assert.equal(message.kind, "tells");
+        return message.kind === "tells" ? message.tells : [];
+      });
+      assert.deepStrictEqual(got, expected);
+      if (typeof got === "string") assert.equal(columns.count, 0);
+    }),
+    { numRuns: 300 },
+  );
+  // A batch sent the usual way always takes this path.
+  const bytes = encodeMessage({ kind: "tells", tells: [sampleTell] });
+  assert.equal(decodeTellsFrame(bytes, 0, bytes.length, columns), true);
+  assert.equal(columns.count, 1);
+  columns.release();
+  assert.equal(columns.count, 0);
 });

@@ -181,6 +181,24 @@ function asciiString(buf: Uint8Array, start: number, end: number): string {
   return text;
 }
 
+/** The longest text {@linkcode asciiText} builds in JavaScript. */
+const ASCII_TEXT_MAX_BYTES = 256;
+
+/**
+ * The text of bytes `start..end` when they are all ASCII and at most 256 (short text built in
+ * JavaScript costs less than a call of TextDecoder); `undefined` otherwise.
+ */
+export function asciiText(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+): string | undefined {
+  if (end - start > ASCII_TEXT_MAX_BYTES) return undefined;
+  let bits = 0;
+  for (let i = start; i < end; i++) bits |= buf[i];
+  return bits < 128 ? asciiString(buf, start, end) : undefined;
+}
+
 /**
  * The string of UTF-8 bytes `start..end`; invalid UTF-8 or over MAX_STRING_BYTES throws.
  * `what` and `index` name the field in the error (see {@linkcode fieldName}).

@@ -10,12 +10,26 @@ import {
   decodeReplyBody,
   encodeAskView,
   encodeReplyView,
+  readAskBody,
+  readReplyBody,
+  type RequestFields,
 } from "./_ask_reply.ts";
 import { decodeBody } from "./_body_decoder.ts";
 import { checkedBytes, copyView, encodeEnvelope } from "./_body_encoder.ts";
 import { KIND_OF_FIELD } from "./_envelope_fields.ts";
-import { decodeTellBatch, encodeTellBatch } from "./_tell_batch.ts";
-import { malformed, WIRE_LENGTH_DELIMITED, WireReader } from "./_wire.ts";
+import {
+  decodeTellBatch,
+  decodeTellColumns,
+  encodeTellBatch,
+  type TellColumns,
+} from "./_tell_batch.ts";
+import {
+  malformed,
+  readVarint32,
+  varintEnd,
+  WIRE_LENGTH_DELIMITED,
+  WireReader,
+} from "./_wire.ts";
 
 /**
  * Encodes a message as the payload of one frame (a protobuf `Envelope`).
@@ -164,4 +178,112 @@ export function decodeMessage(bytes: Uint8Array): RemoteMessage {
       : String((error as Error)?.message ?? error);
     throw malformed(`invalid ${kind} body: ${detail}`, error);
   }
+}
+
+/** The envelope tags of the bodies read in place: tells (field 10), ask (11), reply (12). */
+const TELLS_TAG = 82;
+const ASK_TAG = 90;
+const REPLY_TAG = 98;
+
+/**
+ * Where the body starts when bytes `start..end` are an envelope of exactly one field, with tag
+ * `tag` (how messages are sent); -1 for anything else (then {@linkcode decodeMessage} reads it).
+ */
+function bodyStart(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  tag: number,
+): number {
+  if (end - start < 2 || bytes[start] !== tag) return -1;
+  let length = bytes[start + 1];
+  let pos = start + 2;
+  if (length >= 128) {
+    try {
+      length = readVarint32(bytes, start + 1, end);
+    } catch {
+      return -1; // decodeMessage says what is wrong
+    }
+    pos = varintEnd.pos;
+  }
+  return pos + length === end ? pos : -1;
+}
+
+/** A Buffer (Node) would make every view cut from it a Buffer too. */
+function plain(bytes: Uint8Array): Uint8Array {
+  return bytes.constructor === Uint8Array
+    ? bytes
+    : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * Decodes a frame that holds only a TellBatch (how they are sent), bytes `start..end` of
+ * `bytes`, into `out`, without a Tell object or a payload view per tell; returns false, with
+ * nothing decoded, for any other frame (then {@linkcode decodeMessage} reads it). What it
+ * accepts and the errors it throws are those of `decodeMessage`.
+ *
+ * @param bytes The frame payload's buffer.
+ * @param start Where the frame payload starts in it.
+ * @param end Where it ends.
+ * @param out Where the tells go (see TellColumns); its `buf` holds `bytes`.
+ * @returns Whether the frame was a TellBatch, now in `out`.
+ * @throws {ProtocolError} The TellBatch is not valid.
+ */
+export function decodeTellsFrame(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  out: TellColumns,
+): boolean {
+  const body = bodyStart(bytes, start, end, TELLS_TAG);
+  if (body < 0) return false;
+  try {
+    decodeTellColumns(plain(bytes), body, end, out);
+  } catch (error) {
+    // The error of decodeMessage, whose offsets count from the frame's start.
+    decodeMessage(bytes.subarray(start, end));
+    throw error;
+  }
+  return true;
+}
+
+/**
+ * Reads a frame that holds only an Ask written the usual way (as `encodeAsk` writes it), bytes
+ * `start..end` of `bytes`, into `out`, without a message object or a payload view; false for
+ * anything else (then {@linkcode decodeMessage} reads it, with the same result). Never throws.
+ *
+ * @param bytes The frame payload's buffer.
+ * @param start Where the frame payload starts in it.
+ * @param end Where it ends.
+ * @param out Where the fields go; its `buf` holds `bytes`.
+ * @returns Whether the frame was such an Ask, now in `out`.
+ */
+export function readAskFrame(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  out: RequestFields,
+): boolean {
+  const body = bodyStart(bytes, start, end, ASK_TAG);
+  return body >= 0 && readAskBody(plain(bytes), body, end, out);
+}
+
+/**
+ * Reads a frame that holds only a Reply written the usual way, as {@linkcode readAskFrame} reads
+ * an Ask.
+ *
+ * @param bytes The frame payload's buffer.
+ * @param start Where the frame payload starts in it.
+ * @param end Where it ends.
+ * @param out Where the fields go; its `buf` holds `bytes`.
+ * @returns Whether the frame was such a Reply, now in `out`.
+ */
+export function readReplyFrame(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  out: RequestFields,
+): boolean {
+  const body = bodyStart(bytes, start, end, REPLY_TAG);
+  return body >= 0 && readReplyBody(plain(bytes), body, end, out);
 }

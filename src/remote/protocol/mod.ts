@@ -27,11 +27,26 @@
  * @module
  */
 
-export { decodeMessage, encodeMessage } from "./codec.ts";
+export {
+  decodeMessage,
+  decodeTellsFrame,
+  encodeMessage,
+  readAskFrame,
+  readReplyFrame,
+} from "./codec.ts";
 export { isProtocolError, ProtocolError } from "./errors.ts";
 // The hot path: encodings into reused buffers, for senders that copy the bytes at once.
-export { encodeAskView, encodeReplyView } from "./_ask_reply.ts";
-export { TellBatchWriter } from "./_tell_batch.ts";
+export {
+  type ByteRange,
+  encodeAsk,
+  encodeAskView,
+  encoded,
+  encodeReply,
+  encodeReplyView,
+  RequestFields,
+} from "./_ask_reply.ts";
+export { TellBatchWriter, TellColumns } from "./_tell_batch.ts";
+export { asciiText } from "./_wire.ts";
 export {
   errorTextBound,
   MAX_ERROR_TEXT_BYTES,

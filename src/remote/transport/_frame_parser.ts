@@ -8,13 +8,20 @@ export const FRAME_HEADER_BYTES = 4;
 /** The largest length a 4-byte header can carry. */
 export const MAX_FRAME_LENGTH = 0xffff_ffff;
 
-/** Receives each complete payload; return `false` to stop parsing the rest of the chunk. */
-export type FrameSink = (payload: Uint8Array) => boolean | void;
+/**
+ * Receives each complete payload, as bytes `start..end` of `buf` (no view made); return `false`
+ * to stop parsing the rest of the chunk.
+ */
+export type FrameSink = (
+  buf: Uint8Array,
+  start: number,
+  end: number,
+) => boolean | void;
 
 /**
  * Splits a byte stream into frames.
  *
- * A payload that lies wholly inside one pushed chunk is delivered as a view of that chunk (no
+ * A payload that lies wholly inside one pushed chunk is delivered as a range of that chunk (no
  * copy); one that spans chunks is assembled into a buffer of its own. Either way the parser
  * never writes into memory it has delivered, so payloads stay valid for as long as the caller
  * keeps them, provided the caller does not reuse the chunks it pushes.
@@ -82,7 +89,7 @@ export class FrameParser {
         if (this.#bodyFilled < body.byteLength) return undefined;
         this.#body = null;
         this.#bodyFilled = 0;
-        if (sink(body) === false) return undefined;
+        if (sink(body, 0, body.byteLength) === false) return undefined;
         continue;
       }
       let length: number;
@@ -106,9 +113,9 @@ export class FrameParser {
         return new FrameTooLargeError(length, this.#maxFrameBytes);
       }
       if (end - offset >= length) {
-        const payload = chunk.subarray(offset, offset + length);
+        const start = offset;
         offset += length;
-        if (sink(payload) === false) return undefined;
+        if (sink(chunk, start, offset) === false) return undefined;
       } else {
         // Only as much memory as the header announced, and that is bounded by the limit.
         const assembled = new Uint8Array(length);

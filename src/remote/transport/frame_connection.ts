@@ -52,6 +52,12 @@ export interface FrameHandlers {
    */
   onFrame(payload: Uint8Array): void;
   /**
+   * When given, receives each inbound payload instead of `onFrame`, as bytes `start..end` of
+   * `buf` (no view is made per frame), with the same guarantees: synchronously, in order, and
+   * never overwritten afterwards.
+   */
+  onFrameRange?(buf: Uint8Array, start: number, end: number): void;
+  /**
    * Called exactly once when the connection closes: with the reason given to
    * {@linkcode FrameConnection.close} (`undefined` when none), a `ConnectionClosedError` (end of
    * stream, I/O failure, stall, buffer limit), a `FrameTooLargeError` (inbound frame over the
@@ -222,13 +228,25 @@ export class FrameConnection {
     }
     if (
       typeof handlers?.onFrame !== "function" ||
-      typeof handlers?.onClose !== "function"
+      typeof handlers?.onClose !== "function" ||
+      (handlers.onFrameRange !== undefined &&
+        typeof handlers.onFrameRange !== "function")
     ) {
       throw new TypeError(
-        "Cannot start FrameConnection: handlers.onFrame and handlers.onClose must be functions",
+        "Cannot start FrameConnection: handlers.onFrame and handlers.onClose must be functions (and onFrameRange, when given)",
       );
     }
     this.#handlers = handlers;
+    const onFrameRange = handlers.onFrameRange;
+    this.#sink = onFrameRange === undefined
+      ? (buf, start, end) => {
+        handlers.onFrame(buf.subarray(start, end));
+        return !this.#closed;
+      }
+      : (buf, start, end) => {
+        onFrameRange.call(handlers, buf, start, end);
+        return !this.#closed;
+      };
     if (this.#closed) {
       this.#notifyClose();
       return;
@@ -268,7 +286,44 @@ export class FrameConnection {
     if (length > this.#maxFrameBytes) {
       throw new FrameTooLargeError(length, this.#maxFrameBytes);
     }
-    this.#out.push(payload);
+    this.#out.push(payload, 0, length);
+  }
+
+  /**
+   * Queues one frame whose payload is bytes `start..end` of `buf`, as
+   * {@linkcode FrameConnection.send} does with a view of them (without the view).
+   *
+   * @param buf The buffer the payload is in.
+   * @param start Where the payload starts.
+   * @param end Where it ends.
+   * @throws {FrameTooLargeError} As {@linkcode FrameConnection.send}.
+   * @throws {ConnectionClosedError} As {@linkcode FrameConnection.send}.
+   * @throws {TypeError} When `buf` is not a `Uint8Array`.
+   * @throws {RangeError} When `start..end` is not a range of `buf`.
+   */
+  sendRange(buf: Uint8Array, start: number, end: number): void {
+    if (this.#closed) {
+      throw new ConnectionClosedError(
+        "cannot send a frame on a closed connection",
+        this.#closeReason,
+      );
+    }
+    if (!(buf instanceof Uint8Array)) {
+      throw new TypeError("Cannot send frame: buf must be a Uint8Array");
+    }
+    if (
+      !(Number.isInteger(start) && Number.isInteger(end) && 0 <= start &&
+        start <= end && end <= buf.byteLength)
+    ) {
+      throw new RangeError(
+        `Cannot send frame: ${start}..${end} is not a range of ${buf.byteLength} bytes`,
+      );
+    }
+    const length = end - start;
+    if (length > this.#maxFrameBytes) {
+      throw new FrameTooLargeError(length, this.#maxFrameBytes);
+    }
+    this.#out.push(buf, start, end);
   }
 
   /**
@@ -335,10 +390,8 @@ export class FrameConnection {
 
   // ---- receiving ----------------------------------------------------------------------------
 
-  readonly #sink: FrameSink = (payload) => {
-    this.#handlers!.onFrame(payload);
-    return !this.#closed;
-  };
+  /** Hands each payload to the handlers (set by start()). */
+  #sink: FrameSink = () => false;
 
   /** Parses one chunk of the stream; false once the connection is closed. */
   readonly #onData = (chunk: Uint8Array): boolean => {

@@ -136,6 +136,64 @@ test("FrameConnection.send() throws TypeError for a payload that is not a Uint8A
   );
 });
 
+test("FrameConnection.sendRange() sends bytes start..end of a buffer as send() sends a view of them, and checks the range", async () => {
+  using pair = open({ maxFrameBytes: 100 });
+  const { conn, frames } = pair;
+  const buffer = payload(300, 7);
+  const ranges: Array<[number, number]> = [[0, 0], [5, 6], [10, 74], [
+    200,
+    300,
+  ], [3, 68]];
+  for (const [start, end] of ranges) frames.sendRange(buffer, start, end);
+  buffer.fill(0); // copied at once
+  await settle();
+  const original = payload(300, 7);
+  assert.deepEqual(
+    conn.bytes,
+    concat(ranges.map(([s, e]) => encodeFrame(original.subarray(s, e)))),
+  );
+  for (const [start, end] of [[-1, 2], [2, 1], [0, 301], [0.5, 2]]) {
+    assert.throws(() => frames.sendRange(buffer, start, end), RangeError);
+  }
+  assert.throws(
+    () => frames.sendRange(buffer, 0, 101),
+    (error: unknown) =>
+      error instanceof FrameTooLargeError && error.size === 101,
+  );
+  assert.throws(
+    () => frames.sendRange([1] as unknown as Uint8Array, 0, 1),
+    TypeError,
+  );
+  assert.equal(frames.closed, false);
+});
+
+test("FrameConnection hands each frame to onFrameRange, when given, as a range of what was read", async () => {
+  const conn = new DirectFakeConn();
+  using frames = new FrameConnection(conn);
+  const got: Uint8Array[] = [];
+  frames.start({
+    onFrame: () =>
+      assert.fail("onFrame is not called when onFrameRange is given"),
+    onFrameRange: (buf, start, end) => got.push(buf.slice(start, end)),
+    onClose: () => {},
+  });
+  const sent = [payload(3), payload(0), payload(70, 2)];
+  const stream = concat(sent.map(encodeFrame));
+  conn.feed(stream.subarray(0, 9));
+  conn.feed(stream.subarray(9));
+  await settle();
+  assert.deepEqual(got, sent);
+  assert.throws(
+    () =>
+      new FrameConnection(fakeConn()).start({
+        onFrame: () => {},
+        onFrameRange: 1 as unknown as () => void,
+        onClose: () => {},
+      }),
+    TypeError,
+  );
+});
+
 test("FrameConnection.send() sends an empty frame as a bare header", async () => {
   using pair = open();
   pair.frames.send(new Uint8Array(0));
