@@ -12,6 +12,7 @@ import type {
 } from "./member_event.ts";
 import { ClusterExtensions } from "./cluster_extensions.ts";
 import { ClusterDriver } from "./_cluster_driver.ts";
+import { memberKey } from "./memory_membership_table.ts";
 import type { LocalReachabilityFactory } from "./_local_reachability.ts";
 import { MEMBERSHIP_EXTENSION } from "./_gossip_messages.ts";
 import { heartbeatReachability } from "./_default_reachability.ts";
@@ -172,6 +173,24 @@ export class Cluster implements AsyncDisposable {
    */
   members(): ClusterMember[] {
     return this.#driver.members();
+  }
+
+  /**
+   * The failure detector's current φ for a member, as this node sees it: how unlikely the
+   * silence since its last heartbeat is (it is judged unreachable above the threshold, 8 by
+   * default). Each member is watched by a few others only, so most members have no φ here.
+   *
+   * @param node A member's node name.
+   * @returns φ, or `undefined` when this node does not heartbeat that member (or has not heard
+   * from it yet) or no live member has that name.
+   */
+  phi(node: string): number | undefined {
+    const member = this.#driver.members().find((m) =>
+      m.node === node && m.status !== "down"
+    ) ?? this.#driver.members().find((m) => m.node === node);
+    if (member === undefined) return undefined;
+    const value = this.#driver.phi(memberKey(member));
+    return value === undefined || Number.isNaN(value) ? undefined : value;
   }
 
   /**

@@ -17,17 +17,59 @@
  */
 import type {
   ConnectOptions,
+  HttpHandler,
+  HttpServer,
   HttpsGetOptions,
   HttpsResponse,
   ListenOptions,
   NetAddr,
   Platform,
+  ServeOptions,
   TcpConn,
   TcpListener,
   TimerHandle,
 } from "./types.ts";
 import { acceptUntilClosed, TcpConnBase } from "./_tcp_conn.ts";
 import { BodyCollector } from "./_body_collector.ts";
+
+/** `body` as a stream that `ends` can end early (registered while it is open). */
+function closableBody(
+  body: ReadableStream<Uint8Array>,
+  ends: Set<() => void>,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  let end = () => {};
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      end = () => {
+        ends.delete(end);
+        void reader.cancel().catch(() => {});
+        try {
+          controller.close();
+        } catch {
+          // already closed
+        }
+      };
+      ends.add(end);
+    },
+    async pull(controller) {
+      try {
+        const { value, done } = await reader.read();
+        if (done) {
+          ends.delete(end);
+          controller.close();
+        } else controller.enqueue(value);
+      } catch (error) {
+        ends.delete(end);
+        controller.error(error);
+      }
+    },
+    cancel(reason) {
+      ends.delete(end);
+      return reader.cancel(reason);
+    },
+  });
+}
 
 /** Bytes asked of the socket per read when the reader brings no buffer. */
 const READ_CHUNK_SIZE = 64 * 1024;
@@ -646,5 +688,42 @@ export const denoPlatform: Platform = {
       }
       throw error;
     }
+  },
+
+  serve(handler: HttpHandler, options: ServeOptions = {}): Promise<HttpServer> {
+    return new Promise((resolve, reject) => {
+      const controller = new AbortController();
+      const streams = new Set<() => void>();
+      try {
+        const server = Deno.serve({
+          hostname: options.hostname ?? "127.0.0.1",
+          port: options.port ?? 0,
+          signal: controller.signal,
+          onListen: () => {},
+          onError: () => new Response("Internal Server Error", { status: 500 }),
+        }, async (request) => {
+          const response = await handler(request);
+          return response.body === null
+            ? response
+            : new Response(closableBody(response.body, streams), response);
+        });
+        let closed: Promise<void> | undefined;
+        const close = (): Promise<void> =>
+          closed ??= (async () => {
+            controller.abort();
+            // A graceful shutdown waits for open response streams (server-sent events never
+            // end by themselves): end them.
+            for (const end of streams) end();
+            await server.finished;
+          })();
+        resolve({
+          addr: { hostname: server.addr.hostname, port: server.addr.port },
+          close,
+          [Symbol.asyncDispose]: close,
+        });
+      } catch (error) {
+        reject(error);
+      }
+    });
   },
 };
