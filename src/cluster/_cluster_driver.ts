@@ -181,8 +181,8 @@ export class ClusterDriver implements ClusterEndpoint {
     return { ...row, reachable: !this.#unreachable.has(key) };
   }
 
-  phi(key: string): number | undefined {
-    return this.#monitor.phi?.(key);
+  phi(row: ClusterMember): number | undefined {
+    return this.#monitor.phi?.(memberKey(row));
   }
 
   members(): ClusterMember[] {

@@ -12,7 +12,6 @@ import type {
 } from "./member_event.ts";
 import { ClusterExtensions } from "./cluster_extensions.ts";
 import { ClusterDriver } from "./_cluster_driver.ts";
-import { memberKey } from "./memory_membership_table.ts";
 import type { LocalReachabilityFactory } from "./_local_reachability.ts";
 import { MEMBERSHIP_EXTENSION } from "./_gossip_messages.ts";
 import { heartbeatReachability } from "./_default_reachability.ts";
@@ -189,7 +188,7 @@ export class Cluster implements AsyncDisposable {
       m.node === node && m.status !== "down"
     ) ?? this.#driver.members().find((m) => m.node === node);
     if (member === undefined) return undefined;
-    const value = this.#driver.phi(memberKey(member));
+    const value = this.#driver.phi(member);
     return value === undefined || Number.isNaN(value) ? undefined : value;
   }
 
