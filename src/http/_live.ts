@@ -48,8 +48,12 @@ export class LiveFeed {
     this.#options = options;
   }
 
-  /** A new SSE stream; it ends when the client goes away (`signal`) or the feed closes. */
-  open(signal: AbortSignal): ReadableStream<Uint8Array> {
+  /**
+   * A new SSE stream; it ends when the feed closes, and is dropped when the client goes away
+   * (the server cancels the body; the request's signal is not used, as Deno also aborts it
+   * after every successful response).
+   */
+  open(): ReadableStream<Uint8Array> {
     let listener: Listener | undefined;
     return new ReadableStream<Uint8Array>({
       start: (controller) => {
@@ -60,9 +64,6 @@ export class LiveFeed {
         listener = { controller, lastSent: "", quietTicks: 0 };
         this.#listeners.add(listener);
         controller.enqueue(encoder.encode("retry: 1000\n\n"));
-        signal.addEventListener("abort", () => this.#drop(listener!), {
-          once: true,
-        });
         this.#start();
         void this.#sample();
       },

@@ -373,13 +373,17 @@ export class HttpApi implements AsyncDisposable {
           });
       case "dashboardEvents":
         return (c) =>
-          new Response(this.#live.open(c.req.raw.signal), {
-            headers: {
-              "content-type": "text/event-stream",
-              "cache-control": "no-store",
-              "x-accel-buffering": "no",
+          // HEAD is answered from the GET route without a body: open no stream for it.
+          new Response(
+            c.req.method === "HEAD" ? null : this.#live.open(),
+            {
+              headers: {
+                "content-type": "text/event-stream",
+                "cache-control": "no-store",
+                "x-accel-buffering": "no",
+              },
             },
-          });
+          );
       case "memberLeave":
         return (c) => {
           const cluster = this.#cluster();
