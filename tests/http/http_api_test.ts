@@ -8,7 +8,11 @@ import { LoopbackCluster, supervisor, TOKEN } from "./support.ts";
 
 const NAMES = ["n1", "n2", "n3"];
 
-async function get(api: HttpApi, path: string, init?: RequestInit): Promise<Response> {
+async function get(
+  api: HttpApi,
+  path: string,
+  init?: RequestInit,
+): Promise<Response> {
   return await api.fetch(new Request(`http://localhost${path}`, init));
 }
 
@@ -46,7 +50,9 @@ test("HttpApi answers the read endpoints of a three-node cluster", async () => {
   );
 
   const tree = await body(await get(api, "/actors?max_depth=2&max_children=2"));
-  const sup = (tree.roots as Array<Record<string, unknown>>).find((r) => r.id === "sup")!;
+  const sup = (tree.roots as Array<Record<string, unknown>>).find((r) =>
+    r.id === "sup"
+  )!;
   assert.equal(sup.type, "supervisor");
   assert.equal(sup.childCount, 3);
   assert.deepEqual(
@@ -55,7 +61,9 @@ test("HttpApi answers the read endpoints of a three-node cluster", async () => {
   );
   assert.equal(sup.truncated, true);
   const shallow = await body(await get(api, "/actors?max_depth=1"));
-  const shallowSup = (shallow.roots as Array<Record<string, unknown>>).find((r) => r.id === "sup")!;
+  const shallowSup = (shallow.roots as Array<Record<string, unknown>>).find((
+    r,
+  ) => r.id === "sup")!;
   assert.deepEqual(shallowSup.children, []);
 
   const stats = await body(await get(api, "/system/stats"));
@@ -71,14 +79,22 @@ test("HttpApi answers the read endpoints of a three-node cluster", async () => {
   stopped.tell("work" as never);
   const dead = await body(await get(api, "/dead-letters"));
   assert.ok((dead.total as number) >= 1);
-  assert.ok(((dead.byReason as Record<string, number>)["actor-stopped"] ?? 0) >= 1);
+  assert.ok(
+    ((dead.byReason as Record<string, number>)["actor-stopped"] ?? 0) >= 1,
+  );
 
   const topics = await body(await get(api, "/pubsub/topics"));
   assert.deepEqual(topics.topics, []);
 
   const metrics = await get(api, "/metrics");
-  assert.match(metrics.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
-  assert.match(await metrics.text(), /troupe_actor_created_total\{node="n1",actor_type="worker"\} 3/);
+  assert.match(
+    metrics.headers.get("content-type") ?? "",
+    /^text\/plain; version=0\.0\.4/,
+  );
+  assert.match(
+    await metrics.text(),
+    /troupe_actor_created_total\{node="n1",actor_type="worker"\} 3/,
+  );
 
   const dashboard = await get(api, "/dashboard");
   assert.match(await dashboard.text(), /EventSource\("dashboard\/events"\)/);
@@ -99,9 +115,18 @@ test("HttpApi write endpoints need the bearer token and down or leave a member",
   assert.equal(none.status, 401);
   assert.equal(none.headers.get("content-type"), "application/problem+json");
   assert.equal((await body(none)).code, "UNAUTHORIZED");
-  assert.equal((await post("/cluster/members/n3/down", TOKEN + "x")).status, 401);
-  assert.equal((await post("/cluster/members/n3/down", TOKEN.slice(0, -1))).status, 401);
-  assert.equal((await body(await post("/cluster/members/zz/down", TOKEN))).code, "UNKNOWN_MEMBER");
+  assert.equal(
+    (await post("/cluster/members/n3/down", TOKEN + "x")).status,
+    401,
+  );
+  assert.equal(
+    (await post("/cluster/members/n3/down", TOKEN.slice(0, -1))).status,
+    401,
+  );
+  assert.equal(
+    (await body(await post("/cluster/members/zz/down", TOKEN))).code,
+    "UNKNOWN_MEMBER",
+  );
   const leaveOther = await post("/cluster/members/n2/leave", TOKEN);
   assert.equal(leaveOther.status, 409);
   assert.equal((await body(leaveOther)).code, "NOT_THIS_NODE");
@@ -115,7 +140,10 @@ test("HttpApi write endpoints need the bearer token and down or leave a member",
   );
   assert.equal((await get(lc.apis[2], "/health/alive")).status, 503);
   assert.equal((await get(lc.apis[2], "/health/ready")).status, 503);
-  assert.equal((await body(await get(lc.apis[2], "/health"))).status, "unhealthy");
+  assert.equal(
+    (await body(await get(lc.apis[2], "/health"))).status,
+    "unhealthy",
+  );
 
   const leave = await get(lc.apis[1], "/cluster/members/n2/leave", {
     method: "POST",
@@ -154,7 +182,10 @@ test("HttpApi sharding endpoints answer 404 without a provider and the provider'
   const problem = await body(types);
   assert.equal(problem.code, "SHARDING_UNAVAILABLE");
   assert.match(problem.detail as string, /no sharding provider/);
-  assert.equal((await body(await get(without, "/sharding/stats/cart"))).code, "SHARDING_UNAVAILABLE");
+  assert.equal(
+    (await body(await get(without, "/sharding/stats/cart"))).code,
+    "SHARDING_UNAVAILABLE",
+  );
 
   const sharding: ShardingStatsProvider = {
     types: () => ["cart"],
@@ -162,14 +193,23 @@ test("HttpApi sharding endpoints answer 404 without a provider and the provider'
       type !== "cart" ? undefined : {
         type,
         nodes: [{ node: "s", shards: 2, entities: 5 }],
-        shards: [{ id: "0", node: "s", entities: 2 }, { id: "1", node: "s", entities: 3 }],
+        shards: [{ id: "0", node: "s", entities: 2 }, {
+          id: "1",
+          node: "s",
+          entities: 3,
+        }],
       },
   };
   await using withProvider = new HttpApi({ system, sharding });
-  assert.deepEqual(await body(await get(withProvider, "/sharding/types")), { types: ["cart"] });
+  assert.deepEqual(await body(await get(withProvider, "/sharding/types")), {
+    types: ["cart"],
+  });
   const stats = await body(await get(withProvider, "/sharding/stats/cart"));
   assert.deepEqual(stats.nodes, [{ node: "s", shards: 2, entities: 5 }]);
-  assert.equal((await body(await get(withProvider, "/sharding/stats/order"))).code, "UNKNOWN_SHARDING_TYPE");
+  assert.equal(
+    (await body(await get(withProvider, "/sharding/stats/order"))).code,
+    "UNKNOWN_SHARDING_TYPE",
+  );
 });
 
 test("HttpApi's OpenAPI document lists every endpoint it answers", async () => {
@@ -177,7 +217,10 @@ test("HttpApi's OpenAPI document lists every endpoint it answers", async () => {
   await using api = new HttpApi({ system });
   const doc = await body(await get(api, "/openapi.json"));
   assert.equal(doc.openapi, "3.1.0");
-  const paths = doc.paths as Record<string, Record<string, { operationId: string }>>;
+  const paths = doc.paths as Record<
+    string,
+    Record<string, { operationId: string }>
+  >;
   const listed = Object.entries(paths).flatMap(([path, methods]) =>
     Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`)
   ).sort();
@@ -201,10 +244,19 @@ test("HttpApi's OpenAPI document lists every endpoint it answers", async () => {
     "POST /cluster/members/{node}/leave",
   ]);
   // Each listed GET endpoint exists (none answers 404 NOT_FOUND or 405).
-  for (const entry of listed.filter((e) => e.startsWith("GET ") && !e.includes("events"))) {
+  for (
+    const entry of listed.filter((e) =>
+      e.startsWith("GET ") && !e.includes("events")
+    )
+  ) {
     const path = entry.slice(4).replace("{type}", "cart");
     const response = await get(api, path);
-    const code = response.status >= 400 ? (await body(response)).code : undefined;
-    assert.ok(code !== "NOT_FOUND" && code !== "METHOD_NOT_ALLOWED", `${entry}: ${code}`);
+    const code = response.status >= 400
+      ? (await body(response)).code
+      : undefined;
+    assert.ok(
+      code !== "NOT_FOUND" && code !== "METHOD_NOT_ALLOWED",
+      `${entry}: ${code}`,
+    );
   }
 });

@@ -6,15 +6,20 @@ import {
   generateClusterSecret,
   RemoteNode,
 } from "../../mod.ts";
-import { Cluster, ClusterExtensions, StaticSeeds } from "../../src/cluster/mod.ts";
+import {
+  Cluster,
+  ClusterExtensions,
+  StaticSeeds,
+} from "../../src/cluster/mod.ts";
 import { HttpApi, type HttpApiOptions } from "../../src/http/mod.ts";
 import { platform } from "../../src/platform/mod.ts";
 
 /** Whether the tests run on CI (missing infrastructure is then a failure, not a skip). */
 export const ON_CI: boolean =
-  ((value) => value !== undefined && value !== "" && value !== "0" && value !== "false")(
-    platform.env("CI"),
-  );
+  ((value) =>
+    value !== undefined && value !== "" && value !== "0" && value !== "false")(
+      platform.env("CI"),
+    );
 
 /** The write token of the test nodes. */
 export const TOKEN = "test-token-0123456789abcdef";
@@ -75,19 +80,27 @@ export class LoopbackCluster implements AsyncDisposable {
     const secret = generateClusterSecret();
     const extensions = new ClusterExtensions();
     const systems = names.map((node) => new ActorSystem({ node }));
-    const nodes = await Promise.all(systems.map((system) =>
-      RemoteNode.start(system, {
-        cluster: "http-test",
-        secret,
-        hostname: "127.0.0.1",
-        port: 0,
-        extensions: extensions.remote,
-      })
-    ));
+    const nodes = await Promise.all(
+      systems.map((system) =>
+        RemoteNode.start(system, {
+          cluster: "http-test",
+          secret,
+          hostname: "127.0.0.1",
+          port: 0,
+          extensions: extensions.remote,
+        })
+      ),
+    );
     const seeds = new StaticSeeds(nodes.map((node) => node.address));
-    const clusters = await Promise.all(nodes.map((node) =>
-      Cluster.join(node, { extensions, discovery: seeds, gossipIntervalMs: 100 })
-    ));
+    const clusters = await Promise.all(
+      nodes.map((node) =>
+        Cluster.join(node, {
+          extensions,
+          discovery: seeds,
+          gossipIntervalMs: 100,
+        })
+      ),
+    );
     const apis = systems.map((system, i) =>
       new HttpApi({
         system,
@@ -116,10 +129,16 @@ export class LoopbackCluster implements AsyncDisposable {
    *
    * @throws {Error} When it does not hold within `timeoutMs`.
    */
-  async until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  async until(
+    condition: () => boolean,
+    timeoutMs: number,
+    what: string,
+  ): Promise<void> {
     const deadline = platform.now() + timeoutMs;
     while (!condition()) {
-      if (platform.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+      if (platform.now() > deadline) {
+        throw new Error(`Timed out waiting for ${what}`);
+      }
       await new Promise<void>((resolve) => platform.setTimer(resolve, 20));
     }
   }
