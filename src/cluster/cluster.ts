@@ -184,9 +184,10 @@ export class Cluster implements AsyncDisposable {
    * from it yet) or no live member has that name.
    */
   phi(node: string): number | undefined {
-    const member = this.#driver.members().find((m) =>
-      m.node === node && m.status !== "down"
-    ) ?? this.#driver.members().find((m) => m.node === node);
+    const member =
+      this.#driver.members().find((m) =>
+        m.node === node && m.status !== "down"
+      ) ?? this.#driver.members().find((m) => m.node === node);
     if (member === undefined) return undefined;
     const value = this.#driver.phi(member);
     return value === undefined || Number.isNaN(value) ? undefined : value;

@@ -36,7 +36,7 @@ export type {
   ShardingStatsProvider,
   ShardingTypeStats,
 } from "./sharding.ts";
-// The core types the API names in its signatures, so this entry point documents itself.
-export type * from "../../mod.ts";
-export type { Cluster } from "../cluster/mod.ts";
+// The core and cluster types the API names in its signatures, so this entry point documents
+// itself (the cluster's entry point re-exports the core's types).
+export type * from "../cluster/mod.ts";
 export type { NetAddr } from "../platform/mod.ts";
