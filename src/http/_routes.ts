@@ -203,13 +203,15 @@ export function routesMatching(path: string): Route[] {
  */
 export function readQuery(
   route: Route,
-  url: URL,
+  url: string,
 ): Record<string, number> {
   const params = route.query ?? [];
   const values: Record<string, number> = {};
   for (const param of params) values[param.name] = param.default;
+  // Most requests have no query: skip parsing the URL for them.
+  if (!url.includes("?")) return values;
   const seen = new Set<string>();
-  for (const [name, raw] of url.searchParams) {
+  for (const [name, raw] of new URL(url).searchParams) {
     const param = params.find((p) => p.name === name);
     if (param === undefined) {
       throw new HttpRequestError(

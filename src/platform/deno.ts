@@ -703,16 +703,20 @@ export const denoPlatform: Platform = {
           onError: () => new Response("Internal Server Error", { status: 500 }),
         }, async (request) => {
           const response = await handler(request);
-          return response.body === null
-            ? response
-            : new Response(closableBody(response.body, streams), response);
+          // Only event streams are wrapped: other bodies end by themselves, and wrapping them
+          // would cost Deno's fast path for fixed bodies.
+          return response.headers.get("content-type")?.startsWith(
+              "text/event-stream",
+            ) && response.body !== null
+            ? new Response(closableBody(response.body, streams), response)
+            : response;
         });
         let closed: Promise<void> | undefined;
         const close = (): Promise<void> =>
           closed ??= (async () => {
             controller.abort();
-            // A graceful shutdown waits for open response streams (server-sent events never
-            // end by themselves): end them.
+            // A graceful shutdown waits for open responses, and server-sent event streams
+            // never end by themselves: end them.
             for (const end of streams) end();
             await server.finished;
           })();

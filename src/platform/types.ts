@@ -192,8 +192,8 @@ export interface HttpServer extends AsyncDisposable {
   /** The bound address (with the real port when `0` was asked for). */
   readonly addr: NetAddr;
   /**
-   * Stops listening and closes every connection, including open response streams (whose
-   * requests' `signal` aborts). Idempotent.
+   * Stops listening and closes the connections once their responses are sent; open
+   * server-sent event streams (`text/event-stream` responses) are ended. Idempotent.
    *
    * @returns Once the server stopped.
    */
