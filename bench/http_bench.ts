@@ -3,7 +3,8 @@
 // `Deno.serve` answering a fixed string, measured in the same run with `wrk` (Debian's wrk
 // 4.1: `apt-get install -y wrk`). Rounds interleave the three targets so the machine's ups and
 // downs hit them alike; prints each target's median and range over the rounds, and the
-// median's ratio to the bare server.
+// median's ratio to the bare server. A second baseline answers /cluster/members' own bytes
+// from a bare server, to separate the payload's cost from the handler's.
 //
 //   deno run -A bench/http_bench.ts [--rounds 5] [--seconds 3] [--connections 16]
 import {
@@ -92,9 +93,25 @@ const bare = Deno.serve(
   { hostname: "127.0.0.1", port: 0, onListen() {} },
   () => new Response("ok"),
 );
+// A second baseline: a bare server answering /cluster/members' bytes and headers, fixed, to
+// tell the cost of the payload from the cost of the handler.
+const membersBody = await (await api.fetch(
+  new Request("http://localhost/cluster/members"),
+)).text();
+const bareSame = Deno.serve(
+  { hostname: "127.0.0.1", port: 0, onListen() {} },
+  () =>
+    new Response(membersBody, {
+      headers: {
+        "content-type": "application/json",
+        "cache-control": "no-store",
+      },
+    }),
+);
 
 const targets: Record<string, string> = {
   "bare Deno.serve": `http://127.0.0.1:${bare.addr.port}/`,
+  "bare, same bytes": `http://127.0.0.1:${bareSame.addr.port}/`,
   "/metrics": `http://127.0.0.1:${server.addr.port}/metrics`,
   "/cluster/members": `http://127.0.0.1:${server.addr.port}/cluster/members`,
 };
@@ -121,6 +138,7 @@ for (const [name, values] of Object.entries(results)) {
 }
 
 await bare.shutdown();
+await bareSame.shutdown();
 await api.close();
 await server.close();
 for (const cluster of clusters) await cluster.close();

@@ -78,9 +78,14 @@ export class LiveFeed {
     return this.#listeners.size;
   }
 
-  /** Ends every stream and stops sampling. */
+  /** Ends every stream and stops sampling; no stream opens after it. */
   close(): void {
     this.#closed = true;
+    this.endStreams();
+  }
+
+  /** Ends the streams open now (and so stops sampling); new ones may open. */
+  endStreams(): void {
     for (const listener of [...this.#listeners]) {
       this.#drop(listener);
       try {

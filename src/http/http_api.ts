@@ -105,7 +105,14 @@ function json(value: unknown, status = 200): Response {
  * assert.equal((await response.json()).status, "healthy");
  * ```
  */
+/** Ends an API's open event streams (for {@linkcode serveHttpApi}'s close). Internal. */
+export let endStreamsOf: (api: HttpApi) => void;
+
 export class HttpApi implements AsyncDisposable {
+  static {
+    endStreamsOf = (api) => api.#live.endStreams();
+  }
+
   readonly #app: Hono;
   readonly #sources: views.Sources;
   readonly #options: HttpApiOptions;

@@ -4,14 +4,14 @@ import {
   platform,
   type ServeOptions,
 } from "../platform/mod.ts";
-import type { HttpApi } from "./http_api.ts";
+import { endStreamsOf, type HttpApi } from "./http_api.ts";
 
 export type { HttpServer, ServeOptions };
 
 /**
  * Serves an {@linkcode HttpApi} over HTTP/1.1 (`Deno.serve` on Deno, `node:http` on Node).
- * Closing the server does not close the API; close both (the API first, so that dashboards'
- * event streams end).
+ * Closing the server ends the dashboards' event streams open at that moment, then waits for
+ * the other responses in flight; it does not close the API (close it too).
  *
  * @param api The handler.
  * @param options Where to listen (default `127.0.0.1`, a free port).
@@ -30,9 +30,19 @@ export type { HttpServer, ServeOptions };
  * console.log(response.status, await response.text());
  * ```
  */
-export function serveHttpApi(
+export async function serveHttpApi(
   api: HttpApi,
   options?: ServeOptions,
 ): Promise<HttpServer> {
-  return platform.serve((request) => api.fetch(request), options);
+  const server = await platform.serve(api.fetch, options);
+  let closed: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    closed ??= (async () => {
+      // Stop listening first, so that no dashboard reconnects in between, then end the streams
+      // the shutdown would otherwise wait for.
+      const stopping = server.close();
+      endStreamsOf(api);
+      await stopping;
+    })();
+  return { addr: server.addr, close, [Symbol.asyncDispose]: close };
 }

@@ -32,45 +32,6 @@ import type {
 import { acceptUntilClosed, TcpConnBase } from "./_tcp_conn.ts";
 import { BodyCollector } from "./_body_collector.ts";
 
-/** `body` as a stream that `ends` can end early (registered while it is open). */
-function closableBody(
-  body: ReadableStream<Uint8Array>,
-  ends: Set<() => void>,
-): ReadableStream<Uint8Array> {
-  const reader = body.getReader();
-  let end = () => {};
-  return new ReadableStream<Uint8Array>({
-    start(controller) {
-      end = () => {
-        ends.delete(end);
-        void reader.cancel().catch(() => {});
-        try {
-          controller.close();
-        } catch {
-          // already closed
-        }
-      };
-      ends.add(end);
-    },
-    async pull(controller) {
-      try {
-        const { value, done } = await reader.read();
-        if (done) {
-          ends.delete(end);
-          controller.close();
-        } else controller.enqueue(value);
-      } catch (error) {
-        ends.delete(end);
-        controller.error(error);
-      }
-    },
-    cancel(reason) {
-      ends.delete(end);
-      return reader.cancel(reason);
-    },
-  });
-}
-
 /** Bytes asked of the socket per read when the reader brings no buffer. */
 const READ_CHUNK_SIZE = 64 * 1024;
 
@@ -693,7 +654,6 @@ export const denoPlatform: Platform = {
   serve(handler: HttpHandler, options: ServeOptions = {}): Promise<HttpServer> {
     return new Promise((resolve, reject) => {
       const controller = new AbortController();
-      const streams = new Set<() => void>();
       try {
         const server = Deno.serve({
           hostname: options.hostname ?? "127.0.0.1",
@@ -701,23 +661,11 @@ export const denoPlatform: Platform = {
           signal: controller.signal,
           onListen: () => {},
           onError: () => new Response("Internal Server Error", { status: 500 }),
-        }, async (request) => {
-          const response = await handler(request);
-          // Only event streams are wrapped: other bodies end by themselves, and wrapping them
-          // would cost Deno's fast path for fixed bodies.
-          return response.headers.get("content-type")?.startsWith(
-              "text/event-stream",
-            ) && response.body !== null
-            ? new Response(closableBody(response.body, streams), response)
-            : response;
-        });
+        }, handler);
         let closed: Promise<void> | undefined;
         const close = (): Promise<void> =>
           closed ??= (async () => {
             controller.abort();
-            // A graceful shutdown waits for open responses, and server-sent event streams
-            // never end by themselves: end them.
-            for (const end of streams) end();
             await server.finished;
           })();
         resolve({

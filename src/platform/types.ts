@@ -192,8 +192,9 @@ export interface HttpServer extends AsyncDisposable {
   /** The bound address (with the real port when `0` was asked for). */
   readonly addr: NetAddr;
   /**
-   * Stops listening and closes the connections once their responses are sent; open
-   * server-sent event streams (`text/event-stream` responses) are ended. Idempotent.
+   * Stops listening and closes the connections. On Deno it waits for the responses in flight
+   * (a graceful shutdown), on Node it closes the connections at once: end long-lived streaming
+   * responses (server-sent events) before closing. Idempotent.
    *
    * @returns Once the server stopped.
    */

@@ -153,3 +153,21 @@ test("HttpApi /metrics passes promtool check metrics", async () => {
   const exit = await check.exited;
   assert.equal(exit.code, 0, check.output());
 });
+
+test("serveHttpApi()'s close() ends the open event streams instead of waiting for them", async () => {
+  await using system = new ActorSystem({ node: "closing" });
+  await using api = new HttpApi({ system, liveIntervalMs: 50 });
+  const server = await serveHttpApi(api);
+  const response = await fetch(
+    `http://127.0.0.1:${server.addr.port}/dashboard/events`,
+  );
+  const events = new EventReader(response.body!);
+  assert.ok(await events.next());
+  assert.equal(api.liveListeners, 1);
+  await server.close();
+  assert.equal(api.liveListeners, 0);
+  // The stream ended (or, on Node, the connection was cut).
+  assert.equal(await events.next().catch(() => undefined), undefined);
+  // The API itself still answers.
+  assert.equal((await api.fetch(new Request("http://x/health"))).status, 200);
+});
