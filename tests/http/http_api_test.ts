@@ -45,6 +45,16 @@ test("HttpApi answers the read endpoints of a three-node cluster", async () => {
     `n1 monitors the others and reports their φ: ${JSON.stringify(list)}`,
   );
   assert.equal(
+    lc.clusters[0].phi("zz"),
+    undefined,
+    "Cluster.phi() of no member",
+  );
+  assert.equal(
+    lc.clusters[0].phi("n1"),
+    undefined,
+    "a node does not monitor itself",
+  );
+  assert.equal(
     (await body(await get(api, "/cluster/leader"))).leader,
     lc.clusters[0].leader()?.node,
   );
@@ -210,6 +220,28 @@ test("HttpApi sharding endpoints answer 404 without a provider and the provider'
     (await body(await get(withProvider, "/sharding/stats/order"))).code,
     "UNKNOWN_SHARDING_TYPE",
   );
+  // The dashboard's live state carries the shards per node, and null without a provider.
+  for (
+    const [api, expected] of [[withProvider, [{
+      type: "cart",
+      nodes: [{ node: "s", shards: 2, entities: 5 }],
+    }]], [without, null]] as const
+  ) {
+    const events = await get(api, "/dashboard/events");
+    const reader = events.body!.pipeThrough(new TextDecoderStream())
+      .getReader();
+    let text = "";
+    while (!text.includes("event: state")) {
+      text += (await reader.read()).value ?? "";
+    }
+    while (!/event: state\ndata: .*\n\n/.test(text)) {
+      text += (await reader.read()).value ?? "";
+    }
+    await reader.cancel();
+    const state = JSON.parse(/event: state\ndata: (.*)\n\n/.exec(text)![1]);
+    assert.deepEqual(state.sharding, expected);
+  }
+  assert.equal(withProvider.liveListeners, 0);
 });
 
 test("HttpApi's OpenAPI document lists every endpoint it answers", async () => {
