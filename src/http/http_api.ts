@@ -83,6 +83,9 @@ function json(value: unknown, status = 200): Response {
   });
 }
 
+/** Ends an API's open event streams (for {@linkcode serveHttpApi}'s close). Internal. */
+export let endStreamsOf: (api: HttpApi) => void;
+
 /**
  * The HTTP diagnostics and operations API of one node, as a web-standard handler
  * (`(Request) => Promise<Response>`): health, readiness and liveness, system stats, the actor
@@ -105,9 +108,6 @@ function json(value: unknown, status = 200): Response {
  * assert.equal((await response.json()).status, "healthy");
  * ```
  */
-/** Ends an API's open event streams (for {@linkcode serveHttpApi}'s close). Internal. */
-export let endStreamsOf: (api: HttpApi) => void;
-
 export class HttpApi implements AsyncDisposable {
   static {
     endStreamsOf = (api) => api.#live.endStreams();
