@@ -43,7 +43,10 @@ export function health(sources: Sources): HealthView {
     const self = selfMember(cluster);
     if (self === undefined || self.status !== "up") {
       const status = self?.status ?? "unknown";
-      (status === "joining" || status === "leaving" ? degraded : unhealthy)
+      // On its way in or out (joining, leaving, exiting): degraded; down, removed: unhealthy.
+      (status === "joining" || status === "leaving" || status === "exiting"
+        ? degraded
+        : unhealthy)
         .push(`this node is ${status} in the cluster, not up`);
     }
     leader = cluster.leader()?.node ?? null;

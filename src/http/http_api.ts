@@ -39,17 +39,20 @@ export interface HttpApiOptions {
   readonly maxBodyBytes?: number;
   /** The health check reports `degraded` when an actor has this many queued messages (default 1000). */
   readonly mailboxWarning?: number;
-  /** How often the dashboard's live feed samples, in ms (default 250). */
+  /**
+   * How often the dashboard's live feed samples, in ms (default 250), on the actor system's
+   * clock (so a `ManualClock` system samples only when the clock is advanced).
+   */
   readonly liveIntervalMs?: number;
-  /** The version shown in the OpenAPI document (default `"0.1.0"`). */
+  /** The application's version, shown in the OpenAPI document (default `"0.0.0"`). */
   readonly version?: string;
   /** Where unexpected failures are logged (default `console.error`). */
   readonly logger?: { error(message: string, error: unknown): void };
 }
 
 const MAX_URL_LENGTH = 4096;
-const PROBLEM_TYPE =
-  "https://github.com/troupe/troupe/blob/main/docs/problems.md#";
+/** Problem types are URNs: stable names, not links to pages that might not exist. */
+const PROBLEM_TYPE = "urn:troupe:problem:";
 
 function problem(
   status: number,
@@ -168,7 +171,7 @@ export class HttpApi implements AsyncDisposable {
       clock: options.system.clock,
       onError: (message, error) => logger.error(message, error),
     });
-    this.#openApi = JSON.stringify(openApiDocument(options.version ?? "0.1.0"));
+    this.#openApi = JSON.stringify(openApiDocument(options.version ?? "0.0.0"));
     this.#app = this.#build(logger);
     this.fetch = this.fetch.bind(this);
   }
