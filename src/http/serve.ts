@@ -4,7 +4,7 @@ import {
   platform,
   type ServeOptions,
 } from "../platform/mod.ts";
-import { endStreamsOf, type HttpApi } from "./http_api.ts";
+import { endStreamsOf, handlerOf, type HttpApi } from "./http_api.ts";
 
 export type { HttpServer, ServeOptions };
 
@@ -34,7 +34,7 @@ export async function serveHttpApi(
   api: HttpApi,
   options?: ServeOptions,
 ): Promise<HttpServer> {
-  const server = await platform.serve(api.fetch, options);
+  const server = await platform.serve(handlerOf(api), options);
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> =>
     closed ??= (async () => {
