@@ -71,6 +71,7 @@ export {
   type ActorRef,
   ActorStartError,
   ActorStoppedError,
+  type ActorSummary,
   ActorSystem,
   type ActorSystemOptions,
   type ActorTimerOptions,

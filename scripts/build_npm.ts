@@ -11,7 +11,12 @@ const OUT = `${ROOT}/npm`;
 /** Inside npm/ so that bare imports resolve from the repository's node_modules/. */
 const STAGING = `${OUT}/.staging`;
 /** deno.json imports needed only to build and test, never by the published package. */
-const DEV_ONLY = new Set(["typescript", "fast-check", "@types/node"]);
+const DEV_ONLY = new Set([
+  "typescript",
+  "fast-check",
+  "@types/node",
+  "playwright-core",
+]);
 /**
  * deno.json imports that only an optional subpath loads: optional peer dependencies, so that
  * `npm install @troupe/troupe` does not install them (node-redis is most of the install size,

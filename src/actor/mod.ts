@@ -104,6 +104,7 @@ export {
 } from "./supervision.ts";
 export {
   type ActorLogger,
+  type ActorSummary,
   ActorSystem,
   type ActorSystemOptions,
   type SpawnOptions,

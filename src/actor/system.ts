@@ -7,7 +7,7 @@ import {
 import { MetricsRegistry } from "../metrics/mod.ts";
 import { type Clock, systemClock } from "../timer/mod.ts";
 import { AskRegistry } from "./_ask.ts";
-import { type ActorCell, ActorCell as Cell } from "./_cell.ts";
+import { type ActorCell, ActorCell as Cell, STOPPING } from "./_cell.ts";
 import {
   ActorMetrics,
   makeTypeInfo,
@@ -70,6 +70,16 @@ export interface ActorSystemOptions {
   readonly metricsSampleEvery?: number;
   /** Where handled errors are reported. Default: `console.error`. */
   readonly logger?: ActorLogger;
+}
+
+/** One actor as {@linkcode ActorSystem.actors} reports it. */
+export interface ActorSummary {
+  /** Its path: the ids from the top-level actor down, joined with `/`. */
+  readonly path: string;
+  /** Its type's name (the definition's `name`). */
+  readonly type: string;
+  /** How many messages wait in its mailbox. */
+  readonly mailboxSize: number;
 }
 
 /** Options of a spawn. */
@@ -343,6 +353,36 @@ export class ActorSystem implements AsyncDisposable {
   /** How many actors are running (or starting). */
   get size(): number {
     return this.#core.cells.size;
+  }
+
+  /**
+   * Every actor of this system that has not stopped, for diagnostics (the HTTP API's actor
+   * tree): its path (a child's path extends its parent's with `/`), its type and how many
+   * messages wait in its mailbox. A snapshot, in no particular order.
+   *
+   * @returns The actors.
+   * @example List the actors
+   * ```ts
+   * import { ActorSystem, defineActor } from "@troupe/troupe";
+   * import assert from "node:assert/strict";
+   *
+   * await using system = new ActorSystem();
+   * const idle = defineActor({ name: "idle", init: () => null, handlers: {} });
+   * await system.spawn(idle, undefined, { id: "a" });
+   * assert.deepEqual(system.actors(), [{ path: "a", type: "idle", mailboxSize: 0 }]);
+   * ```
+   */
+  actors(): ActorSummary[] {
+    const result: ActorSummary[] = [];
+    for (const cell of this.#core.cells.values()) {
+      if (cell.status >= STOPPING) continue;
+      result.push({
+        path: cell.path,
+        type: cell.info.name,
+        mailboxSize: cell.mailbox.size,
+      });
+    }
+    return result;
   }
 
   /**

@@ -181,6 +181,10 @@ export class ClusterDriver implements ClusterEndpoint {
     return { ...row, reachable: !this.#unreachable.has(key) };
   }
 
+  phi(row: ClusterMember): number | undefined {
+    return this.#monitor.phi?.(memberKey(row));
+  }
+
   members(): ClusterMember[] {
     const result: ClusterMember[] = [];
     for (const key of this.#state.members.keys()) {

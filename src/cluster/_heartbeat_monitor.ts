@@ -259,6 +259,18 @@ export class HeartbeatMonitor {
     return [...this.#subjects.keys()];
   }
 
+  /**
+   * The current φ of a subject: how unlikely its silence is, given the heartbeats seen.
+   *
+   * @param subject A member key.
+   * @returns φ, or `undefined` when this node does not monitor it or has no heartbeat yet.
+   */
+  phi(subject: string): number | undefined {
+    const known = this.#subjects.get(subject);
+    if (known === undefined || !known.started) return undefined;
+    return known.detector.phi(this.#clock.now());
+  }
+
   /** Stops the ticks and forgets every subject; later calls are ignored. Idempotent. */
   close(): void {
     if (this.#closed) return;

@@ -13,6 +13,8 @@ export interface LocalReachability {
   subjects(): readonly string[];
   /** Stops its timers. */
   close(): void;
+  /** The current φ of a monitored subject; `undefined` when it is not monitored (optional). */
+  phi?(subject: string): number | undefined;
 }
 
 /** What a failure detector is built with. */

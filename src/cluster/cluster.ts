@@ -182,6 +182,25 @@ export class Cluster implements AsyncDisposable {
   }
 
   /**
+   * The failure detector's current φ for a member, as this node sees it: how unlikely the
+   * silence since its last heartbeat is (it is judged unreachable above the threshold, 8 by
+   * default). Each member is watched by a few others only, so most members have no φ here.
+   *
+   * @param node A member's node name.
+   * @returns φ, or `undefined` when this node does not heartbeat that member (or has not heard
+   * from it yet) or no live member has that name.
+   */
+  phi(node: string): number | undefined {
+    const member =
+      this.#driver.members().find((m) =>
+        m.node === node && m.status !== "down"
+      ) ?? this.#driver.members().find((m) => m.node === node);
+    if (member === undefined) return undefined;
+    const value = this.#driver.phi(member);
+    return value === undefined || Number.isNaN(value) ? undefined : value;
+  }
+
+  /**
    * The leader: the oldest reachable member that is up or leaving, in this node's view.
    *
    * @returns The leader, or `undefined` while none can lead.

@@ -17,11 +17,14 @@
  */
 import type {
   ConnectOptions,
+  HttpHandler,
+  HttpServer,
   HttpsGetOptions,
   HttpsResponse,
   ListenOptions,
   NetAddr,
   Platform,
+  ServeOptions,
   TcpConn,
   TcpListener,
   TimerHandle,
@@ -646,5 +649,33 @@ export const denoPlatform: Platform = {
       }
       throw error;
     }
+  },
+
+  serve(handler: HttpHandler, options: ServeOptions = {}): Promise<HttpServer> {
+    return new Promise((resolve, reject) => {
+      const controller = new AbortController();
+      try {
+        const server = Deno.serve({
+          hostname: options.hostname ?? "127.0.0.1",
+          port: options.port ?? 0,
+          signal: controller.signal,
+          onListen: () => {},
+          onError: () => new Response("Internal Server Error", { status: 500 }),
+        }, handler);
+        let closed: Promise<void> | undefined;
+        const close = (): Promise<void> =>
+          closed ??= (async () => {
+            controller.abort();
+            await server.finished;
+          })();
+        resolve({
+          addr: { hostname: server.addr.hostname, port: server.addr.port },
+          close,
+          [Symbol.asyncDispose]: close,
+        });
+      } catch (error) {
+        reject(error);
+      }
+    });
   },
 };

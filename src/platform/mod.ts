@@ -21,11 +21,14 @@ import type { Platform } from "./types.ts";
 
 export type {
   ConnectOptions,
+  HttpHandler,
+  HttpServer,
   HttpsGetOptions,
   HttpsResponse,
   ListenOptions,
   NetAddr,
   Platform,
+  ServeOptions,
   TcpConn,
   TcpListener,
   TimerHandle,

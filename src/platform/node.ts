@@ -27,17 +27,21 @@ import {
 } from "node:timers";
 import type {
   ConnectOptions,
+  HttpHandler,
+  HttpServer,
   HttpsGetOptions,
   HttpsResponse,
   ListenOptions,
   NetAddr,
   Platform,
+  ServeOptions,
   TcpConn,
   TcpListener,
   TimerHandle,
 } from "./types.ts";
 import { acceptUntilClosed, TcpConnBase } from "./_tcp_conn.ts";
 import { BodyCollector } from "./_body_collector.ts";
+import { nodeServe } from "./_http_server_node.ts";
 
 /** Bytes the readable queues before the socket is paused. */
 const READ_HIGH_WATER_MARK = 64 * 1024;
@@ -455,5 +459,9 @@ export const nodePlatform: Platform = {
 
   readTextFile(path: string): Promise<string> {
     return readFile(path, "utf8");
+  },
+
+  serve(handler: HttpHandler, options?: ServeOptions): Promise<HttpServer> {
+    return nodeServe(handler, options);
   },
 };

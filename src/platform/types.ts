@@ -176,6 +176,31 @@ export interface HttpsResponse {
   readonly body: Uint8Array;
 }
 
+/** Answers one HTTP request: what {@linkcode Platform.serve} calls for each request. */
+export type HttpHandler = (request: Request) => Response | Promise<Response>;
+
+/** Options for {@linkcode Platform.serve}. */
+export interface ServeOptions {
+  /** The interface to bind. Defaults to `"127.0.0.1"`. */
+  readonly hostname?: string;
+  /** The port to bind; `0` (the default) lets the system pick a free one. */
+  readonly port?: number;
+}
+
+/** A listening HTTP/1.1 server started by {@linkcode Platform.serve}. */
+export interface HttpServer extends AsyncDisposable {
+  /** The bound address (with the real port when `0` was asked for). */
+  readonly addr: NetAddr;
+  /**
+   * Stops listening and closes the connections. On Deno it waits for the responses in flight
+   * (a graceful shutdown), on Node it closes the connections at once: end long-lived streaming
+   * responses (server-sent events) before closing. Idempotent.
+   *
+   * @returns Once the server stopped.
+   */
+  close(): Promise<void>;
+}
+
 /** Everything Troupe needs from the JavaScript runtime it runs on. */
 export interface Platform {
   /** Which runtime this is. */
@@ -206,4 +231,10 @@ export interface Platform {
   httpsGet(url: string, options?: HttpsGetOptions): Promise<HttpsResponse>;
   /** Reads a UTF-8 text file (for example a mounted secret); rejects when it cannot be read. */
   readTextFile(path: string): Promise<string>;
+  /**
+   * Serves HTTP/1.1 on a TCP port with a web-standard handler (`Deno.serve` on Deno, `node:http`
+   * on Node). Each request's `signal` aborts when its client goes away; a handler that throws
+   * gets a bare 500 answer and the server goes on.
+   */
+  serve(handler: HttpHandler, options?: ServeOptions): Promise<HttpServer>;
 }

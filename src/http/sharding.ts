@@ -1,0 +1,67 @@
+// What the HTTP API needs from sharding. Sharding is not part of Troupe yet: whoever builds it
+// implements this interface and passes it as `HttpApiOptions.sharding`; until then the sharding
+// endpoints answer 404 with the problem code SHARDING_UNAVAILABLE.
+
+/** One node's share of a sharded entity type. */
+export interface ShardingNodeStats {
+  /** The node's name. */
+  readonly node: string;
+  /** How many shards of the type it hosts. */
+  readonly shards: number;
+  /** How many entities of the type run on it. */
+  readonly entities: number;
+}
+
+/** One shard of a sharded entity type. */
+export interface ShardingShardStats {
+  /** The shard's id. */
+  readonly id: string;
+  /** The node hosting it. */
+  readonly node: string;
+  /** How many entities run in it. */
+  readonly entities: number;
+}
+
+/** The cluster-wide statistics of one sharded entity type. */
+export interface ShardingTypeStats {
+  /** The entity type's name. */
+  readonly type: string;
+  /** Per node: shards and entities. */
+  readonly nodes: readonly ShardingNodeStats[];
+  /** Every shard with its node and entity count. */
+  readonly shards: readonly ShardingShardStats[];
+}
+
+/**
+ * The source of sharding statistics for the HTTP API and the dashboard (sharding provides it).
+ *
+ * @example A provider over a fixed table (as a test would write it)
+ * ```ts
+ * import type { ShardingStatsProvider } from "@troupe/troupe/http";
+ * const provider: ShardingStatsProvider = {
+ *   types: () => ["cart"],
+ *   stats: (type) =>
+ *     type === "cart"
+ *       ? { type, nodes: [{ node: "a", shards: 1, entities: 2 }], shards: [{ id: "0", node: "a", entities: 2 }] }
+ *       : undefined,
+ * };
+ * console.log(provider.types());
+ * ```
+ */
+export interface ShardingStatsProvider {
+  /**
+   * The sharded entity types.
+   *
+   * @returns Their names.
+   */
+  types(): readonly string[] | Promise<readonly string[]>;
+  /**
+   * The statistics of one type, across the cluster.
+   *
+   * @param type An entity type's name.
+   * @returns The statistics, or `undefined` for a type that is not sharded.
+   */
+  stats(
+    type: string,
+  ): ShardingTypeStats | undefined | Promise<ShardingTypeStats | undefined>;
+}
