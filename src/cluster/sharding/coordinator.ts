@@ -1,0 +1,176 @@
+// The shard coordinator: an ordinary persistent actor that records where each shard of one
+// entity type lives. Its journal holds `allocated` and `released` events, so a coordinator that
+// starts on another node (after the old one's node left or crashed) recovers every shard's
+// home instead of re-picking them. It is hosted as a cluster singleton; the messages to the
+// regions and the view of membership come in through its start arguments.
+import { definePersistentActor } from "../../persistence/mod.ts";
+import type { AllocationStrategy } from "./allocation.ts";
+
+/** How the coordinator sees the cluster (from the membership of the node that hosts it). */
+export interface CoordinatorMembers {
+  /** Nodes that are members and not down or removed (their shards stay where they are). */
+  readonly live: ReadonlySet<string>;
+  /** Up, reachable members: where shards may be allocated. */
+  readonly hostable: readonly string[];
+  /** Members leaving the cluster: their shards are handed off. */
+  readonly leaving: ReadonlySet<string>;
+}
+
+/** What the coordinator asks of the regions on the nodes. */
+export interface CoordinatorRegions {
+  /** Every node's region stops routing to `shard` and buffers its messages. */
+  beginHandOff(nodes: readonly string[], shard: number): Promise<void>;
+  /** The owner stops the shard's entities once they handled what they were sent. */
+  handOff(node: string, shard: number): Promise<void>;
+  /** The regions may ask for the shard's new home and deliver what they buffered. */
+  released(nodes: readonly string[], shard: number): void;
+}
+
+/** The start arguments of a coordinator. */
+export interface CoordinatorArgs {
+  /** The entity type. */
+  readonly entityType: string;
+  /** Where shards go. */
+  readonly strategy: AllocationStrategy;
+  /** The cluster as the hosting node sees it now. */
+  readonly members: () => CoordinatorMembers;
+  /** The regions. */
+  readonly regions: CoordinatorRegions;
+  /** How often it checks for shards to reallocate or rebalance, in ms. */
+  readonly rebalanceIntervalMs: number;
+  /** At most this many shards move at once (off leaving nodes, or to rebalance). */
+  readonly maxSimultaneous: number;
+}
+
+/** The coordinator's state: the recovered homes plus what lives only in memory. */
+interface CoordinatorState {
+  readonly args: CoordinatorArgs;
+  /** shard → node, from the journal. */
+  readonly homes: Map<number, string>;
+  /** Nodes whose region registered with this incarnation. */
+  readonly regions: Set<string>;
+  /** Shards being handed off. */
+  readonly moving: Set<number>;
+}
+
+/** The persistence id of the coordinator of `entityType`. */
+export function coordinatorPersistenceId(entityType: string): string {
+  return `troupe.sharding.coordinator.${entityType}`;
+}
+
+/** The shards of each node that may host one (hosts with none are listed empty). */
+export function allocationsOf(
+  homes: ReadonlyMap<number, string>,
+  hosts: readonly string[],
+): Map<string, number[]> {
+  const allocations = new Map<string, number[]>(hosts.map((h) => [h, []]));
+  for (const [shard, node] of homes) allocations.get(node)?.push(shard);
+  return allocations;
+}
+
+function hostsOf(state: CoordinatorState): string[] {
+  return state.args.members().hostable.filter((n) => state.regions.has(n));
+}
+
+/** The coordinator of one entity type (hosted by `Sharding`, one per cluster). */
+export const shardCoordinator = definePersistentActor({
+  name: "troupe.sharding.coordinator",
+  persistenceId: (args: CoordinatorArgs) =>
+    coordinatorPersistenceId(args.entityType),
+  init: (args: CoordinatorArgs): CoordinatorState => ({
+    args,
+    homes: new Map(),
+    regions: new Set(),
+    moving: new Set(),
+  }),
+  events: {
+    allocated: (state, e: { shard: number; node: string }) => {
+      state.homes.set(e.shard, e.node);
+    },
+    released: (state, e: { shard: number }) => {
+      state.homes.delete(e.shard);
+    },
+  },
+}).handlers({
+  /** A region is ready to host shards. */
+  register: (state, node: string): boolean => {
+    state.regions.add(node);
+    return true;
+  },
+  /** The home of a shard, allocating it when it has none; `null`: ask again later. */
+  home: async (state, shard: number, ctx): Promise<string | null> => {
+    if (state.moving.has(shard)) return null;
+    const owner = state.homes.get(shard);
+    if (owner !== undefined && state.args.members().live.has(owner)) {
+      return owner;
+    }
+    const hosts = hostsOf(state);
+    if (hosts.length === 0) return null;
+    const node = state.args.strategy.allocate(
+      shard,
+      allocationsOf(state.homes, hosts),
+    );
+    if (!hosts.includes(node)) return null;
+    await ctx.persist("allocated", { shard, node });
+    return node;
+  },
+  /** Forgets shards of lost nodes, and starts the hand-offs of a rebalance. */
+  tick: async (state, _: undefined, ctx): Promise<void> => {
+    const members = state.args.members();
+    const lost = [...state.homes].filter(([, node]) => !members.live.has(node))
+      .map(([shard]) => ({ type: "released" as const, event: { shard } }));
+    if (lost.length > 0) await ctx.persistAll(lost);
+    const hosts = hostsOf(state);
+    if (hosts.length === 0) return;
+    const leaving = [...state.homes].filter(([shard, node]) =>
+      members.leaving.has(node) && !state.moving.has(shard)
+    ).map(([shard]) => shard);
+    const planned = state.moving.size > 0 ? [] : [
+      ...leaving,
+      ...state.args.strategy.rebalance(
+        allocationsOf(state.homes, hosts),
+        state.moving.size,
+      ),
+    ];
+    for (const shard of [...new Set(planned)].slice(0, state.args.maxSimultaneous)) {
+      const from = state.homes.get(shard)!;
+      state.moving.add(shard);
+      const all = [...new Set([...members.hostable, ...state.regions])];
+      const self = ctx.self;
+      state.args.regions.beginHandOff(all, shard)
+        .then(() => state.args.regions.handOff(from, shard))
+        .then(
+          () => self.tell("handedOff", { shard, ok: true }),
+          () => self.tell("handedOff", { shard, ok: false }),
+        );
+    }
+  },
+  /** A hand-off ended: the shard is released (or, when it failed, stays where it was). */
+  handedOff: async (
+    state,
+    result: { shard: number; ok: boolean },
+    ctx,
+  ): Promise<void> => {
+    state.moving.delete(result.shard);
+    if (result.ok) await ctx.persist("released", { shard: result.shard });
+    const all = [...new Set([...state.args.members().hostable, ...state.regions])];
+    state.args.regions.released(all, result.shard);
+  },
+  /** Every shard's home. */
+  homes: (state): Record<string, number[]> => {
+    const out: Record<string, number[]> = {};
+    for (const [shard, node] of state.homes) (out[node] ??= []).push(shard);
+    return out;
+  },
+}, {
+  recovered: (state, ctx) => {
+    ctx.timers.startPeriodic(
+      "tick",
+      { intervalMs: state.args.rebalanceIntervalMs },
+      "tick",
+    );
+  },
+});
+
+/** The messages of a coordinator. */
+export type CoordinatorDefinition = typeof shardCoordinator;
