@@ -166,6 +166,29 @@ export class ShardingKit implements AsyncDisposable {
     return this.tc.settle(promise, { maxMs, stepMs: 50 });
   }
 
+  /**
+   * Asks `add` until the entity answers, as a client does after a crash: an ask sent to a node
+   * that just died fails (it was not acknowledged) and is sent again.
+   */
+  async addUntilAnswered(
+    from: string,
+    id: string,
+    record: string,
+    maxMs = 60_000,
+  ): Promise<number> {
+    const start = this.tc.clock.now();
+    while (true) {
+      try {
+        return await this.settle(
+          this.log(from, id).ask("add", record, { timeoutMs: 3000 }),
+        );
+      } catch (error) {
+        if (this.tc.clock.now() - start > maxMs) throw error;
+        await this.tc.advance(100);
+      }
+    }
+  }
+
   /** Shards per live member as the members report them. */
   shardCounts(): Map<string, number> {
     return new Map(

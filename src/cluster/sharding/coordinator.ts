@@ -72,6 +72,30 @@ function hostsOf(state: CoordinatorState): string[] {
   return state.args.members().hostable.filter((n) => state.regions.has(n));
 }
 
+/** The events that give each of `shards` a new home among `hosts` (or none, without hosts). */
+function placements(
+  state: CoordinatorState,
+  shards: readonly number[],
+  hosts: readonly string[],
+): (
+  | { type: "allocated"; event: { shard: number; node: string } }
+  | { type: "released"; event: { shard: number } }
+)[] {
+  const homes = new Map(state.homes);
+  for (const shard of shards) homes.delete(shard);
+  return shards.map((shard) => {
+    if (hosts.length === 0) {
+      return { type: "released" as const, event: { shard } };
+    }
+    const node = state.args.strategy.allocate(shard, allocationsOf(homes, hosts));
+    if (!hosts.includes(node)) {
+      return { type: "released" as const, event: { shard } };
+    }
+    homes.set(shard, node);
+    return { type: "allocated" as const, event: { shard, node } };
+  });
+}
+
 /** The coordinator of one entity type (hosted by `Sharding`, one per cluster). */
 export const shardCoordinator = definePersistentActor({
   name: "troupe.sharding.coordinator",
@@ -114,28 +138,27 @@ export const shardCoordinator = definePersistentActor({
     await ctx.persist("allocated", { shard, node });
     return node;
   },
-  /** Forgets shards of lost nodes, and starts the hand-offs of a rebalance. */
+  /** Moves shards of lost nodes, and starts the hand-offs of a rebalance. */
   tick: async (state, _: undefined, ctx): Promise<void> => {
     const members = state.args.members();
-    const lost = [...state.homes].filter(([, node]) => !members.live.has(node))
-      .map(([shard]) => ({ type: "released" as const, event: { shard } }));
-    if (lost.length > 0) await ctx.persistAll(lost);
     const hosts = hostsOf(state);
-    if (hosts.length === 0) return;
-    const leaving = [...state.homes].filter(([shard, node]) =>
-      members.leaving.has(node) && !state.moving.has(shard)
+    const lost = [...state.homes].filter(([, node]) => !members.live.has(node))
+      .map(([shard]) => shard);
+    if (lost.length > 0) await ctx.persistAll(placements(state, lost, hosts));
+    if (hosts.length === 0 || state.moving.size > 0) return;
+    const leaving = [...state.homes].filter(([, node]) =>
+      members.leaving.has(node)
     ).map(([shard]) => shard);
-    const planned = state.moving.size > 0 ? [] : [
+    const planned = [
       ...leaving,
-      ...state.args.strategy.rebalance(
-        allocationsOf(state.homes, hosts),
-        state.moving.size,
-      ),
+      ...state.args.strategy.rebalance(allocationsOf(state.homes, hosts), 0),
     ];
-    for (const shard of [...new Set(planned)].slice(0, state.args.maxSimultaneous)) {
+    const all = [...new Set([...members.hostable, ...state.regions])];
+    for (
+      const shard of [...new Set(planned)].slice(0, state.args.maxSimultaneous)
+    ) {
       const from = state.homes.get(shard)!;
       state.moving.add(shard);
-      const all = [...new Set([...members.hostable, ...state.regions])];
       const self = ctx.self;
       state.args.regions.beginHandOff(all, shard)
         .then(() => state.args.regions.handOff(from, shard))
@@ -145,15 +168,21 @@ export const shardCoordinator = definePersistentActor({
         );
     }
   },
-  /** A hand-off ended: the shard is released (or, when it failed, stays where it was). */
+  /** A hand-off ended: the shard gets its new home (or, when it failed, stays). */
   handedOff: async (
     state,
     result: { shard: number; ok: boolean },
     ctx,
   ): Promise<void> => {
     state.moving.delete(result.shard);
-    if (result.ok) await ctx.persist("released", { shard: result.shard });
-    const all = [...new Set([...state.args.members().hostable, ...state.regions])];
+    if (result.ok) {
+      await ctx.persistAll(
+        placements(state, [result.shard], hostsOf(state)),
+      );
+    }
+    const all = [
+      ...new Set([...state.args.members().hostable, ...state.regions]),
+    ];
     state.args.regions.released(all, result.shard);
   },
   /** Every shard's home. */

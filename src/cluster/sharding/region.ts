@@ -33,6 +33,8 @@ export interface RegionHost {
   readonly self: string;
   /** The actor system the entities run in. */
   readonly system: ActorSystem;
+  /** Whether `node` is a reachable member (messages for an unreachable one wait). */
+  reachable(node: string): boolean;
   /** The coordinator, when one is known. */
   coordinator(): ActorRef<CoordinatorProtocol> | undefined;
   /** Sends a tell for an entity to another node (throws when it cannot). */
@@ -309,12 +311,18 @@ export class ShardRegion {
       // The owner keeps delivering while a hand-off begins: every sender has flushed its
       // messages to it before the coordinator asks it to stop the entities.
       if (state.owned) return this.#deliverLocal(state, envelope);
-      if (!state.blocked && state.home !== undefined) {
+      if (
+        !state.blocked && state.home !== undefined &&
+        this.#host.reachable(state.home)
+      ) {
         return this.#deliverRemote(state, state.home, envelope);
       }
     }
     this.#buffer(state, envelope);
-    if (!state.blocked) this.#resolve(state);
+    if (state.blocked) return;
+    // An unreachable home is asked about again after a while (it may be removed by then).
+    if (state.home !== undefined) this.#retry(state);
+    else this.#resolve(state);
   }
 
   #buffer(state: ShardState, envelope: Envelope, front = false): void {
@@ -403,7 +411,10 @@ export class ShardRegion {
     if (state.retryTimer !== undefined || this.#closed) return;
     state.retryTimer = this.#clock.setTimer(() => {
       state.retryTimer = undefined;
-      if (state.buffer.length > 0 && !state.blocked) this.#resolve(state);
+      if (state.buffer.length > 0 && !state.blocked) {
+        if (!state.owned) state.home = undefined;
+        this.#resolve(state);
+      }
     }, this.settings.retryMs);
   }
 

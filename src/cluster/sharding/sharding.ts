@@ -194,6 +194,8 @@ export class Sharding implements AsyncDisposable {
   readonly #logger: { error(message: string, error: unknown): void };
   readonly #unbind: () => void;
   readonly #events = new AbortController();
+  /** Members that are unreachable, down or removed (kept from membership events). */
+  readonly #unreachable = new Set<string>();
   #closed: Promise<void> | undefined;
 
   private constructor(cluster: Cluster, options: ShardingOptions) {
@@ -266,6 +268,7 @@ export class Sharding implements AsyncDisposable {
       self: this.#node.node,
       system,
       coordinator: () => entry.host.ref(),
+      reachable: (node) => !this.#unreachable.has(node),
       send: (node, message) => this.#channel().tell(node, message),
       ask: (node, message, timeoutMs) =>
         this.#channel().ask(node, message, { timeoutMs }),
@@ -462,10 +465,18 @@ export class Sharding implements AsyncDisposable {
   async #watch(): Promise<void> {
     try {
       for await (const event of this.#cluster.events(this.#events.signal)) {
+        if (!("member" in event)) continue;
+        const node = event.member.node;
         if (event.type === "removed" || event.type === "downed") {
-          for (const entry of this.#types.values()) {
-            entry.region.nodeGone(event.member.node);
-          }
+          this.#unreachable.add(node);
+          for (const entry of this.#types.values()) entry.region.nodeGone(node);
+        } else if (event.type === "unreachable") {
+          this.#unreachable.add(node);
+        } else if (
+          event.type === "reachable" || event.type === "joined" ||
+          event.type === "up"
+        ) {
+          this.#unreachable.delete(node);
         }
       }
     } catch (error) {

@@ -28,3 +28,54 @@ test("EntityType.ref() starts the entity on first message where its shard lives,
   assert(shards.reduce((a, b) => a + b, 0) > 0);
   assert.deepEqual(incarnations.maxSeen, 1);
 });
+
+test("Sharding: after the oldest node (coordinator and shards) is killed, its shards are reallocated and persistent entities recover every acknowledged event", async () => {
+  await using kit = await ShardingKit.start(["n1", "n2", "n3"]);
+  await kit.until(() => kit.converged(), 30_000, "convergence");
+  const ids = Array.from({ length: 12 }, (_, i) => `acct-${i}`);
+  for (const id of ids) {
+    for (let k = 0; k < 3; k++) {
+      await kit.settle(kit.log("n3", id).ask("add", `${id}/${k}`));
+    }
+  }
+  const before = kit.shardCounts();
+  assert((before.get("n1") ?? 0) > 0, "n1 held shards");
+  await kit.kill("n1");
+  for (const id of ids) {
+    const n = await kit.addUntilAnswered("n3", id, `${id}/after`);
+    const records = await kit.settle(kit.log("n2", id).ask("records"));
+    assert.deepEqual(records.slice(0, 3), [0, 1, 2].map((k) => `${id}/${k}`));
+    assert(n >= 4, `${id} recovered its three events`);
+  }
+  const counts = [...kit.shardCounts().values()];
+  assert.equal(counts.length, 2);
+  assert.equal(incarnations.maxSeen, 1);
+});
+
+test("Sharding: a joining node gets shards by rebalancing and messages sent meanwhile arrive in order", async () => {
+  await using kit = await ShardingKit.start(["n1", "n2"], {
+    maxSimultaneousMoves: 2,
+  });
+  await kit.until(() => kit.converged(), 30_000, "convergence");
+  const ids = Array.from({ length: 24 }, (_, i) => `u${i}`);
+  await kit.settle(Promise.all(ids.map((id) => kit.log("n1", id).ask("add", "0"))));
+  await kit.add("n3");
+  let seq = 1;
+  const acks: Promise<number>[] = [];
+  await kit.until(() => {
+    for (const id of ids) acks.push(kit.log("n2", id).ask("add", String(seq)));
+    seq++;
+    const counts = [...kit.shardCounts().values()];
+    const total = counts.reduce((a, b) => a + b, 0);
+    return counts.length === 3 && Math.max(...counts) - Math.min(...counts) <= 1 &&
+      total === 12;
+  }, 60_000, "balance");
+  await kit.settle(Promise.all(acks));
+  assert((kit.shardCounts().get("n3") ?? 0) >= 3);
+  for (const id of ids) {
+    const records = await kit.settle(kit.log("n3", id).ask("records"));
+    assert.deepEqual(records, Array.from({ length: seq }, (_, i) => String(i)));
+  }
+  assert.equal(incarnations.maxSeen, 1);
+});
+
