@@ -117,6 +117,8 @@ export class ShardingKit implements AsyncDisposable {
         extensions: this.clusterExtensions,
         discovery,
         clock: this.tc.clock,
+        gossipIntervalMs: 200,
+        downing: { stableAfterMs: 1500 },
         logger: { error: (m) => this.errors.push(`${name}: ${m}`) },
       }),
       { what: `${name} to join`, stepMs: 100 },
@@ -159,6 +161,16 @@ export class ShardingKit implements AsyncDisposable {
       await this.tc.advance(100);
     }
     throw new Error(`Timed out after ${maxMs} virtual ms waiting for ${what}`);
+  }
+
+  /** Leaves gracefully: the cluster hands its shards off, then the node stops. */
+  async leave(name: string): Promise<void> {
+    const member = this.member(name);
+    await this.settle(member.cluster.leave(), 60_000).catch(() => {});
+    this.members.delete(name);
+    await member.sharding.close();
+    await member.cluster.close();
+    await this.tc.stop(name);
   }
 
   /** Waits (in virtual time) for a promise. */

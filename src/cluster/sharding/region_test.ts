@@ -19,6 +19,8 @@ import { defaultShardOf } from "./shard_hash.ts";
 import { isShardBufferFullError } from "./errors.ts";
 
 const starts: string[] = [];
+/** What each entity had handled when it last handled a message. */
+const stopsSeen = new Map<string, number[]>();
 const echo = defineActor({
   name: "echo",
   init: (id: string) => {
@@ -30,6 +32,14 @@ const echo = defineActor({
       state.seen.push(n);
       return state.seen.length;
     },
+    slowPut: (state, n: number, ctx) =>
+      new Promise<number>((resolve) =>
+        ctx.system.clock.setTimer(() => {
+          state.seen.push(n);
+          stopsSeen.set(state.id, [...state.seen]);
+          resolve(state.seen.length);
+        }, 100)
+      ),
     seen: (state) => [...state.seen],
     quit: (_state, _: undefined, ctx) => ctx.stop(),
   },
@@ -183,4 +193,32 @@ test("entityActorId() keeps id characters and encodes others reversibly into val
   assert.equal(entityActorId("t", "a b/ü"), "t:=YSBiL8O8");
   assert.notEqual(entityActorId("t", "=x"), "t:=x");
   assert.throws(() => entityActorId("t", "ü".repeat(200)), RangeError);
+});
+
+test("ShardRegion hand-off: the owner stops the shard's entities only after they handled what they were sent, and later messages wait for the new home in order", async () => {
+  let home: string | null = "n1";
+  await withRegion({ home: () => home }, async (region, clock) => {
+    const shard = region.shardOf("a");
+    await region.ask("a", "put", 0, 1000);
+    for (let n = 1; n <= 3; n++) region.tell("a", "slowPut", n);
+    assert.equal(await region.control({ k: "begin", t: "echo", s: shard }), true);
+    let handedOff = false;
+    const done = (region.control({ k: "handoff", t: "echo", s: shard }) as Promise<unknown>)
+      .then(() => handedOff = true);
+    region.tell("a", "put", 4); // after the hand-off began: waits for the new home
+    await turns(clock, 150);
+    assert.equal(handedOff, false, "waits for the queued messages");
+    await turns(clock, 400);
+    await done;
+    assert.deepEqual(stopsSeen.get("a"), [0, 1, 2, 3]);
+    assert.equal(region.stats().entities, 0);
+    assert.deepEqual(region.stats().shards, []);
+    home = null;
+    region.control({ k: "released", t: "echo", s: shard });
+    await turns(clock, 200);
+    assert.equal(region.stats().entities, 0, "buffered while no home is known");
+    home = "n1";
+    await turns(clock, 200);
+    assert.deepEqual(await region.ask("a", "seen", undefined, 1000), [4]);
+  });
 });
