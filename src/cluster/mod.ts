@@ -114,3 +114,27 @@ export {
 } from "./table_membership.ts";
 // The core types membership names in its signatures, so this entry point documents itself.
 export type * from "../../mod.ts";
+// Sharding (h2-sharding): entities by (type, id), shards, coordinator, passivation.
+export {
+  type AllocationStrategy,
+  defaultShardOf,
+  EntityType,
+  type EntityTypeOptions,
+  fnv1a32,
+  InvalidShardingMessageError,
+  isInvalidShardingMessageError,
+  isShardBufferFullError,
+  isShardingClosedError,
+  type LeastShardsOptions,
+  leastShardsStrategy,
+  type NodeShardStats,
+  type PassivationOptions,
+  type RegionStats,
+  type ShardAllocations,
+  ShardBufferFullError,
+  type ShardExtractor,
+  Sharding,
+  ShardingClosedError,
+  ShardingExtensions,
+  type ShardingOptions,
+} from "./sharding/mod.ts";

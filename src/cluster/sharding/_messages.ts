@@ -71,7 +71,9 @@ export function checkShardingMessage(value: unknown): ShardingMessage {
     case "released":
     case "stats":
       if (!Number.isSafeInteger(m.s) || (m.s as number) < 0) {
-        throw new InvalidShardingMessageError("s (shard) must be an integer ≥ 0");
+        throw new InvalidShardingMessageError(
+          "s (shard) must be an integer ≥ 0",
+        );
       }
       return m as unknown as ControlMessage;
     default:

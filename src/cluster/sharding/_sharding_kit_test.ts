@@ -11,7 +11,11 @@ import type { ActorRef } from "../../actor/mod.ts";
 import type { Discovery } from "../discovery.ts";
 import { ClusterExtensions } from "../cluster_extensions.ts";
 import { Cluster } from "../cluster.ts";
-import { type EntityType, type EntityTypeOptions, Sharding } from "./sharding.ts";
+import {
+  type EntityType,
+  type EntityTypeOptions,
+  Sharding,
+} from "./sharding.ts";
 import { ShardingExtensions } from "./sharding_extensions.ts";
 
 /** Live incarnations of each entity id, and the most ever seen at once. */
@@ -109,7 +113,8 @@ export class ShardingKit implements AsyncDisposable {
     this.#seeds.push(node.address);
     const discovery: Discovery = {
       name: "test-seeds",
-      discover: () => Promise.resolve(this.#seeds.map((address) => ({ address }))),
+      discover: () =>
+        Promise.resolve(this.#seeds.map((address) => ({ address }))),
       close: () => Promise.resolve(),
     };
     const cluster = await this.tc.settle(
@@ -155,7 +160,11 @@ export class ShardingKit implements AsyncDisposable {
   }
 
   /** Advances virtual time until `test` holds (checked every 100 ms). */
-  async until(test: () => boolean, maxMs = 60_000, what = "a condition"): Promise<void> {
+  async until(
+    test: () => boolean,
+    maxMs = 60_000,
+    what = "a condition",
+  ): Promise<void> {
     for (let t = 0; t <= maxMs; t += 100) {
       if (test()) return;
       await this.tc.advance(100);
@@ -204,7 +213,9 @@ export class ShardingKit implements AsyncDisposable {
   /** Shards per live member as the members report them. */
   shardCounts(): Map<string, number> {
     return new Map(
-      [...this.members].map(([name, m]) => [name, m.logs.localStats().shards.length]),
+      [...this.members].map((
+        [name, m],
+      ) => [name, m.logs.localStats().shards.length]),
     );
   }
 

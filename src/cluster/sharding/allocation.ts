@@ -87,7 +87,9 @@ export function leastShardsStrategy(
     rebalance(allocations: ShardAllocations, moving: number): number[] {
       if (allocations.size < 2 || moving >= maxSimultaneous) return [];
       const counts = new Map(
-        [...allocations].map(([node, shards]) => [node, [...shards].sort((a, b) => a - b)]),
+        [...allocations].map((
+          [node, shards],
+        ) => [node, [...shards].sort((a, b) => a - b)]),
       );
       const moved: number[] = [];
       while (moved.length + moving < maxSimultaneous) {

@@ -3,7 +3,11 @@
 // starts on another node (after the old one's node left or crashed) recovers every shard's
 // home instead of re-picking them. It is hosted as a cluster singleton; the messages to the
 // regions and the view of membership come in through its start arguments.
-import { definePersistentActor } from "../../persistence/mod.ts";
+import type { ActorDefinition } from "../../actor/mod.ts";
+import {
+  definePersistentActor,
+  type PersistentState,
+} from "../../persistence/mod.ts";
 import type { AllocationStrategy } from "./allocation.ts";
 
 /** How the coordinator sees the cluster (from the membership of the node that hosts it). */
@@ -87,7 +91,10 @@ function placements(
     if (hosts.length === 0) {
       return { type: "released" as const, event: { shard } };
     }
-    const node = state.args.strategy.allocate(shard, allocationsOf(homes, hosts));
+    const node = state.args.strategy.allocate(
+      shard,
+      allocationsOf(homes, hosts),
+    );
     if (!hosts.includes(node)) {
       return { type: "released" as const, event: { shard } };
     }
@@ -96,8 +103,29 @@ function placements(
   });
 }
 
+/** The messages a coordinator handles, as its compiled handlers. */
+export type CoordinatorHandlers = {
+  /** A region is ready to host shards. */
+  register: (state: PersistentState, node: string) => boolean;
+  /** The home of a shard, allocating it when it has none; `null`: ask again later. */
+  home: (state: PersistentState, shard: number) => Promise<string | null>;
+  /** Moves shards of lost nodes, and starts the hand-offs of a rebalance. */
+  tick: (state: PersistentState, payload: undefined) => Promise<void>;
+  /** A hand-off ended. */
+  handedOff: (
+    state: PersistentState,
+    result: { shard: number; ok: boolean },
+  ) => Promise<void>;
+  /** Every node's shards. */
+  homes: (state: PersistentState) => Record<string, number[]>;
+};
+
 /** The coordinator of one entity type (hosted by `Sharding`, one per cluster). */
-export const shardCoordinator = definePersistentActor({
+export const shardCoordinator: ActorDefinition<
+  CoordinatorArgs,
+  PersistentState,
+  CoordinatorHandlers
+> = definePersistentActor({
   name: "troupe.sharding.coordinator",
   persistenceId: (args: CoordinatorArgs) =>
     coordinatorPersistenceId(args.entityType),

@@ -23,7 +23,9 @@ export function formatEntityRef(entityType: string, id: string): string {
  *
  * @throws {TypeError} When `text` is not one.
  */
-export function parseEntityRef(text: string): { entityType: string; id: string } {
+export function parseEntityRef(
+  text: string,
+): { entityType: string; id: string } {
   if (typeof text === "string" && text.startsWith(PREFIX)) {
     const rest = text.slice(PREFIX.length);
     const slash = rest.indexOf("/");

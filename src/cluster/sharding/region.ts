@@ -40,9 +40,17 @@ export interface RegionHost {
   /** Sends a tell for an entity to another node (throws when it cannot). */
   send(node: string, message: DeliverMessage): void;
   /** Sends an ask for an entity to another node. */
-  ask(node: string, message: DeliverMessage, timeoutMs: number): Promise<unknown>;
+  ask(
+    node: string,
+    message: DeliverMessage,
+    timeoutMs: number,
+  ): Promise<unknown>;
   /** Sends a control message to another node's region and waits for its answer. */
-  control(node: string, message: ControlMessage, timeoutMs: number): Promise<unknown>;
+  control(
+    node: string,
+    message: ControlMessage,
+    timeoutMs: number,
+  ): Promise<unknown>;
   /** Reports a problem. */
   logError(message: string, error: unknown): void;
 }
@@ -130,7 +138,9 @@ export function entityActorId(entityType: string, id: string): string {
   const actorId = `${entityType}:=${encoded}`;
   if (actorId.length > 200) {
     throw new RangeError(
-      `Entity id ${JSON.stringify(id.slice(0, 40))}… is too long (at most about 110 bytes)`,
+      `Entity id ${
+        JSON.stringify(id.slice(0, 40))
+      }… is too long (at most about 110 bytes)`,
     );
   }
   return actorId;
@@ -336,7 +346,12 @@ export class ShardRegion {
         this.#fail(envelope, error);
       } else {
         this.#dropped.labels(this.settings.entityType).inc();
-        this.#host.logError(`Dropped "${envelope.type}" for entity ${JSON.stringify(envelope.id)}`, error);
+        this.#host.logError(
+          `Dropped "${envelope.type}" for entity ${
+            JSON.stringify(envelope.id)
+          }`,
+          error,
+        );
       }
       return;
     }
@@ -393,7 +408,9 @@ export class ShardRegion {
     const coordinator = this.#host.coordinator();
     if (coordinator === undefined) return this.#retry(state);
     state.resolving = true;
-    coordinator.ask("home", state.shard, { timeoutMs: this.settings.handOffTimeoutMs })
+    coordinator.ask("home", state.shard, {
+      timeoutMs: this.settings.handOffTimeoutMs,
+    })
       .then((node) => {
         state.resolving = false;
         if (this.#closed || state.blocked) return;
@@ -572,7 +589,9 @@ export class ShardRegion {
 
   #startFailed(entity: EntityState, error: unknown): void {
     this.#host.logError(
-      `Entity ${JSON.stringify(entity.id)} of "${this.settings.entityType}" failed to start`,
+      `Entity ${
+        JSON.stringify(entity.id)
+      } of "${this.settings.entityType}" failed to start`,
       error,
     );
     for (const envelope of entity.pending) this.#fail(envelope, error);
@@ -655,7 +674,9 @@ export class ShardRegion {
   }
 
   #armBlock(state: ShardState): void {
-    if (state.blockTimer !== undefined) this.#clock.clearTimer(state.blockTimer);
+    if (state.blockTimer !== undefined) {
+      this.#clock.clearTimer(state.blockTimer);
+    }
     // A coordinator that failed over mid-hand-off never releases: stop waiting after a while.
     state.blockTimer = this.#clock.setTimer(
       () => this.#unblock(state),
@@ -664,7 +685,9 @@ export class ShardRegion {
   }
 
   #unblock(state: ShardState): void {
-    if (state.blockTimer !== undefined) this.#clock.clearTimer(state.blockTimer);
+    if (state.blockTimer !== undefined) {
+      this.#clock.clearTimer(state.blockTimer);
+    }
     state.blockTimer = undefined;
     state.blocked = false;
     if (!state.owned) state.home = undefined;
@@ -710,8 +733,11 @@ export function withPassivation(
     ...definition,
     handlers: {
       ...definition.handlers,
-      [PASSIVATE]: (_state: unknown, _payload: never, ctx: ActorContext<UnknownProtocol>) =>
-        ctx.stop(),
+      [PASSIVATE]: (
+        _state: unknown,
+        _payload: never,
+        ctx: ActorContext<UnknownProtocol>,
+      ) => ctx.stop(),
     },
   });
 }

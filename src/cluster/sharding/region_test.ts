@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "../../platform/test_harness.ts";
 import {
+  type ActorDefinition,
   type ActorRef,
   ActorSystem,
   defineActor,
   type Handlers,
-  type ActorDefinition,
 } from "../../actor/mod.ts";
 import { ManualClock } from "../../timer/mod.ts";
 import {
@@ -48,7 +48,11 @@ const echo = defineActor({
 /** A region on one system whose coordinator answers `home` with `homeOf()`. */
 async function withRegion(
   options: Partial<RegionSettings> & { home?: () => string | null | undefined },
-  body: (region: ShardRegion, clock: ManualClock, system: ActorSystem) => Promise<void>,
+  body: (
+    region: ShardRegion,
+    clock: ManualClock,
+    system: ActorSystem,
+  ) => Promise<void>,
 ): Promise<void> {
   starts.length = 0;
   const clock = new ManualClock();
@@ -103,32 +107,35 @@ async function turns(clock: ManualClock, ms = 0): Promise<void> {
 }
 
 test("ShardRegion.ask() buffered while the shard has no home rejects with AskTimeoutError at its timeout, not later", async () => {
-  await withRegion({ home: () => null, bufferSize: 2 }, async (region, clock) => {
-    const started = clock.now();
-    let failedAt = -1;
-    const a = assert.rejects(
-      region.ask("a", "put", 1, 300).catch((e) => {
-        failedAt = clock.now();
-        throw e;
-      }),
-      (e: Error) => e.name === "AskTimeoutError",
-    );
-    const b = assert.rejects(
-      region.ask("a", "put", 2, 5000),
-      (e: Error) => e.name === "AskTimeoutError",
-    );
-    await assert.rejects(
-      region.ask("a", "put", 3, 5000),
-      (e) => isShardBufferFullError(e),
-    );
-    region.tell("a", "put", 4); // dropped, counted
-    await turns(clock, 500);
-    await a;
-    assert.equal(failedAt - started, 300);
-    await turns(clock, 5000);
-    await b;
-    assert.deepEqual(starts, []);
-  });
+  await withRegion(
+    { home: () => null, bufferSize: 2 },
+    async (region, clock) => {
+      const started = clock.now();
+      let failedAt = -1;
+      const a = assert.rejects(
+        region.ask("a", "put", 1, 300).catch((e) => {
+          failedAt = clock.now();
+          throw e;
+        }),
+        (e: Error) => e.name === "AskTimeoutError",
+      );
+      const b = assert.rejects(
+        region.ask("a", "put", 2, 5000),
+        (e: Error) => e.name === "AskTimeoutError",
+      );
+      await assert.rejects(
+        region.ask("a", "put", 3, 5000),
+        (e) => isShardBufferFullError(e),
+      );
+      region.tell("a", "put", 4); // dropped, counted
+      await turns(clock, 500);
+      await a;
+      assert.equal(failedAt - started, 300);
+      await turns(clock, 5000);
+      await b;
+      assert.deepEqual(starts, []);
+    },
+  );
 });
 
 test("ShardRegion delivers messages buffered while the home was resolved in order, skipping expired asks", async () => {
@@ -201,10 +208,16 @@ test("ShardRegion hand-off: the owner stops the shard's entities only after they
     const shard = region.shardOf("a");
     await region.ask("a", "put", 0, 1000);
     for (let n = 1; n <= 3; n++) region.tell("a", "slowPut", n);
-    assert.equal(await region.control({ k: "begin", t: "echo", s: shard }), true);
+    assert.equal(
+      await region.control({ k: "begin", t: "echo", s: shard }),
+      true,
+    );
     let handedOff = false;
-    const done = (region.control({ k: "handoff", t: "echo", s: shard }) as Promise<unknown>)
-      .then(() => handedOff = true);
+    const done =
+      (region.control({ k: "handoff", t: "echo", s: shard }) as Promise<
+        unknown
+      >)
+        .then(() => handedOff = true);
     region.tell("a", "put", 4); // after the hand-off began: waits for the new home
     await turns(clock, 150);
     assert.equal(handedOff, false, "waits for the queued messages");

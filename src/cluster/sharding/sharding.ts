@@ -30,7 +30,10 @@ import {
   withPassivation,
 } from "./region.ts";
 import { defaultShardOf, type ShardExtractor } from "./shard_hash.ts";
-import { bindSharding, type ShardingExtensions } from "./sharding_extensions.ts";
+import {
+  bindSharding,
+  type ShardingExtensions,
+} from "./sharding_extensions.ts";
 
 /** Options of {@linkcode Sharding.start}. */
 export interface ShardingOptions {
@@ -96,7 +99,11 @@ function positive(
   return v;
 }
 
-function count(value: number | undefined, fallback: number, what: string): number {
+function count(
+  value: number | undefined,
+  fallback: number,
+  what: string,
+): number {
   const v = value ?? fallback;
   if (!Number.isSafeInteger(v) || v < 1) {
     throw new RangeError(`Invalid ${what} ${v}: expected a positive integer`);
@@ -245,7 +252,9 @@ export class Sharding implements AsyncDisposable {
     const name = options.name ?? definition.name;
     if (!TYPE_NAME.test(name)) {
       throw new TypeError(
-        `Invalid entity type name ${JSON.stringify(name)}: 1 to 40 of A-Z a-z 0-9 _ . -`,
+        `Invalid entity type name ${
+          JSON.stringify(name)
+        }: 1 to 40 of A-Z a-z 0-9 _ . -`,
       );
     }
     if (this.#types.has(name)) {
@@ -279,7 +288,11 @@ export class Sharding implements AsyncDisposable {
     const region = new ShardRegion({
       entityType: name,
       definition: withPassivation(
-        definition as unknown as ActorDefinition<unknown, unknown, Handlers<unknown>>,
+        definition as unknown as ActorDefinition<
+          unknown,
+          unknown,
+          Handlers<unknown>
+        >,
       ),
       args: (id) => id,
       numberOfShards,
@@ -299,16 +312,28 @@ export class Sharding implements AsyncDisposable {
       beginHandOff: async (nodes, shard) => {
         await Promise.allSettled(
           nodes.map((n) =>
-            this.#control(n, { k: "begin", t: name, s: shard }, handOffTimeoutMs)
+            this.#control(
+              n,
+              { k: "begin", t: name, s: shard },
+              handOffTimeoutMs,
+            )
           ),
         );
       },
       handOff: async (node, shard) => {
-        await this.#control(node, { k: "handoff", t: name, s: shard }, handOffTimeoutMs);
+        await this.#control(
+          node,
+          { k: "handoff", t: name, s: shard },
+          handOffTimeoutMs,
+        );
       },
       released: (nodes, shard) => {
         for (const n of nodes) {
-          this.#control(n, { k: "released", t: name, s: shard }, handOffTimeoutMs)
+          this.#control(
+            n,
+            { k: "released", t: name, s: shard },
+            handOffTimeoutMs,
+          )
             .catch(() => {});
         }
       },
@@ -318,7 +343,9 @@ export class Sharding implements AsyncDisposable {
       host: hostOnOldestMember(this.#cluster, this.#node, {
         entityType: name,
         strategy: options.strategy ??
-          leastShardsStrategy({ maxSimultaneous: options.maxSimultaneousMoves }),
+          leastShardsStrategy({
+            maxSimultaneous: options.maxSimultaneousMoves,
+          }),
         members: () => this.#members(),
         regions,
         rebalanceIntervalMs,
@@ -344,7 +371,9 @@ export class Sharding implements AsyncDisposable {
     const { entityType, id } = parseEntityRef(text);
     const entry = this.#types.get(entityType);
     if (entry === undefined) {
-      throw new TypeError(`Entity type "${entityType}" is not hosted on this node`);
+      throw new TypeError(
+        `Entity type "${entityType}" is not hosted on this node`,
+      );
     }
     return new EntityRef<P>(entry.region, id, this.#node.system.askTimeoutMs);
   }
@@ -454,7 +483,9 @@ export class Sharding implements AsyncDisposable {
     for (const member of this.#cluster.members()) {
       if (member.status === "down" || member.status === "removed") continue;
       live.add(member.node);
-      if (member.status === "up" && member.reachable) hostable.push(member.node);
+      if (member.status === "up" && member.reachable) {
+        hostable.push(member.node);
+      }
       if (member.status === "leaving" || member.status === "exiting") {
         leaving.add(member.node);
       }

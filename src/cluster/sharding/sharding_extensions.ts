@@ -1,7 +1,11 @@
 // The remote extension of sharding on one node: it must be given to `RemoteNode.start` before
 // the node runs, and is bound to the node's `Sharding` when that starts.
 import type { RemoteExtension } from "../../remote/mod.ts";
-import { checkShardingMessage, SHARDING_EXTENSION, type ShardingMessage } from "./_messages.ts";
+import {
+  checkShardingMessage,
+  SHARDING_EXTENSION,
+  type ShardingMessage,
+} from "./_messages.ts";
 import { ShardingClosedError } from "./errors.ts";
 
 /** What receives the sharding messages of one node. */

@@ -20,7 +20,11 @@ test("EntityType.ref() starts the entity on first message where its shard lives,
       const mine = records.filter((r) => r.startsWith(`${from}:`)).map((r) =>
         Number(r.split(":")[1])
       );
-      assert.deepEqual(mine, [...mine].sort((a, b) => a - b), `order of ${from} at e${e}`);
+      assert.deepEqual(
+        mine,
+        [...mine].sort((a, b) => a - b),
+        `order of ${from} at e${e}`,
+      );
       assert.deepEqual(mine.length, 4);
     }
   }
@@ -58,18 +62,27 @@ test("Sharding: a joining node gets shards by rebalancing and messages sent mean
   });
   await kit.until(() => kit.converged(), 30_000, "convergence");
   const ids = Array.from({ length: 24 }, (_, i) => `u${i}`);
-  await kit.settle(Promise.all(ids.map((id) => kit.log("n1", id).ask("add", "0"))));
+  await kit.settle(
+    Promise.all(ids.map((id) => kit.log("n1", id).ask("add", "0"))),
+  );
   await kit.add("n3");
   let seq = 1;
   const acks: Promise<number>[] = [];
-  await kit.until(() => {
-    for (const id of ids) acks.push(kit.log("n2", id).ask("add", String(seq)));
-    seq++;
-    const counts = [...kit.shardCounts().values()];
-    const total = counts.reduce((a, b) => a + b, 0);
-    return counts.length === 3 && Math.max(...counts) - Math.min(...counts) <= 1 &&
-      total === 12;
-  }, 60_000, "balance");
+  await kit.until(
+    () => {
+      for (const id of ids) {
+        acks.push(kit.log("n2", id).ask("add", String(seq)));
+      }
+      seq++;
+      const counts = [...kit.shardCounts().values()];
+      const total = counts.reduce((a, b) => a + b, 0);
+      return counts.length === 3 &&
+        Math.max(...counts) - Math.min(...counts) <= 1 &&
+        total === 12;
+    },
+    60_000,
+    "balance",
+  );
   await kit.settle(Promise.all(acks));
   assert((kit.shardCounts().get("n3") ?? 0) >= 3);
   for (const id of ids) {
@@ -78,4 +91,3 @@ test("Sharding: a joining node gets shards by rebalancing and messages sent mean
   }
   assert.equal(incarnations.maxSeen, 1);
 });
-
