@@ -9,7 +9,8 @@ import type {
   ResultOf,
   TellArgs,
 } from "../../actor/mod.ts";
-import { entityActorId, PASSIVATE, type ShardRegion } from "./region.ts";
+import { entityActorId, PASSIVATE } from "./_entity.ts";
+import type { ShardRegion } from "./region.ts";
 
 const PREFIX = "troupe+entity://";
 

@@ -3,26 +3,29 @@
 // whose home is unknown or moving, and passivates idle entities. Everything is delivered
 // synchronously in arrival order (no spawned deliveries), so messages from one sender to one
 // entity keep their order.
-import {
-  type ActorContext,
-  type ActorDefinition,
-  type ActorRef,
-  type ActorSystem,
-  AskTimeoutError,
-  defineActor,
-  type Handlers,
-  type UnknownProtocol,
+import type {
+  ActorDefinition,
+  ActorRef,
+  ActorSystem,
+  Handlers,
+  ProtocolOfDefinition,
+  UnknownProtocol,
 } from "../../actor/mod.ts";
 import type { Counter } from "../../metrics/mod.ts";
 import type { Clock, TimerHandle } from "../../timer/mod.ts";
 import type { CoordinatorDefinition } from "./coordinator.ts";
 import type { ControlMessage, DeliverMessage } from "./_messages.ts";
+import { entityActorId, PASSIVATE } from "./_entity.ts";
+import {
+  askTimeout,
+  type Envelope,
+  failEnvelope,
+  type Reply,
+  settlers,
+  timeLeft,
+} from "./_envelope.ts";
 import { ShardBufferFullError, ShardingClosedError } from "./errors.ts";
 import type { ShardExtractor } from "./shard_hash.ts";
-import type { ProtocolOfDefinition } from "../../actor/mod.ts";
-
-/** The message type that passivates an entity (handled by the wrapper sharding adds). */
-export const PASSIVATE = "troupe.sharding.passivate";
 
 /** The protocol of a coordinator. */
 export type CoordinatorProtocol = ProtocolOfDefinition<CoordinatorDefinition>;
@@ -70,23 +73,6 @@ export interface RegionSettings {
   readonly registerIntervalMs: number;
 }
 
-/** The reply side of an ask that waits in a buffer. */
-interface Reply {
-  readonly resolve: (value: unknown) => void;
-  readonly reject: (error: unknown) => void;
-  readonly deadline: number;
-  readonly timeoutMs: number;
-  timer: TimerHandle | undefined;
-  done: boolean;
-}
-
-interface Envelope {
-  readonly id: string;
-  readonly type: string;
-  readonly payload: unknown;
-  readonly reply: Reply | undefined;
-}
-
 interface ShardState {
   readonly shard: number;
   home: string | undefined;
@@ -117,33 +103,6 @@ export interface RegionStats {
   readonly shards: number[];
   /** The entities running (or starting) here. */
   readonly entities: number;
-}
-
-const ID = /^[A-Za-z0-9_.:@+-]{1,150}$/;
-
-/**
- * The actor id of an entity: `<type>:<id>` when the id is made of id characters, otherwise
- * `<type>:=<base64url of its UTF-8 bytes>`.
- *
- * @throws {RangeError} When the id is too long for an actor id.
- */
-export function entityActorId(entityType: string, id: string): string {
-  if (ID.test(id)) return `${entityType}:${id}`;
-  let binary = "";
-  for (const byte of new TextEncoder().encode(id)) {
-    binary += String.fromCharCode(byte);
-  }
-  const encoded = btoa(binary).replaceAll("+", "-").replaceAll("/", "_")
-    .replace(/=+$/, "");
-  const actorId = `${entityType}:=${encoded}`;
-  if (actorId.length > 200) {
-    throw new RangeError(
-      `Entity id ${
-        JSON.stringify(id.slice(0, 40))
-      }… is too long (at most about 110 bytes)`,
-    );
-  }
-  return actorId;
 }
 
 /** The region of one entity type on one node. */
@@ -361,44 +320,19 @@ export class ShardRegion {
       reply.timer = this.#clock.setTimer(() => {
         if (reply.done) return;
         reply.done = true;
-        reply.reject(this.#timeout(envelope));
+        reply.reject(askTimeout(envelope, this.settings.entityType));
       }, Math.max(0, left));
     }
     if (front) state.buffer.unshift(envelope);
     else state.buffer.push(envelope);
   }
 
-  #timeout(envelope: Envelope): AskTimeoutError {
-    return new AskTimeoutError(
-      entityActorId(this.settings.entityType, envelope.id),
-      envelope.type,
-      envelope.reply!.timeoutMs,
-    );
-  }
-
   #fail(envelope: Envelope, error: unknown): void {
-    const reply = envelope.reply;
-    if (reply === undefined || reply.done) return;
-    reply.done = true;
-    if (reply.timer !== undefined) this.#clock.clearTimer(reply.timer);
-    reply.reject(error);
+    failEnvelope(this.#clock, envelope, error);
   }
 
-  /** The time an ask has left (cancelling its buffer timer), or undefined when it is over. */
   #left(envelope: Envelope): number | undefined {
-    const reply = envelope.reply!;
-    if (reply.done) return undefined;
-    if (reply.timer !== undefined) {
-      this.#clock.clearTimer(reply.timer);
-      reply.timer = undefined;
-    }
-    const left = reply.deadline - this.#clock.now();
-    if (left <= 0) {
-      reply.done = true;
-      reply.reject(this.#timeout(envelope));
-      return undefined;
-    }
-    return left;
+    return timeLeft(this.#clock, envelope, this.settings.entityType);
   }
 
   #resolve(state: ShardState): void {
@@ -456,17 +390,8 @@ export class ShardRegion {
       if (envelope.reply === undefined) return this.#host.send(node, message);
       const left = this.#left(envelope);
       if (left === undefined) return;
-      const reply = envelope.reply;
-      this.#host.ask(node, { ...message, ms: left }, left).then(
-        (value) => {
-          reply.done = true;
-          reply.resolve(value);
-        },
-        (error) => {
-          reply.done = true;
-          reply.reject(error);
-        },
-      );
+      this.#host.ask(node, { ...message, ms: left }, left)
+        .then(...settlers(envelope.reply));
     } catch (error) {
       // The node is not reachable from here (yet): look the shard up again.
       this.#host.logError(
@@ -502,17 +427,8 @@ export class ShardRegion {
     }
     const left = this.#left(envelope);
     if (left === undefined) return;
-    const reply = envelope.reply;
-    ref.ask(envelope.type, envelope.payload, { timeoutMs: left }).then(
-      (value) => {
-        reply.done = true;
-        reply.resolve(value);
-      },
-      (error) => {
-        reply.done = true;
-        reply.reject(error);
-      },
-    );
+    ref.ask(envelope.type, envelope.payload, { timeoutMs: left })
+      .then(...settlers(envelope.reply));
   }
 
   #touch(entity: EntityState): void {
@@ -718,26 +634,4 @@ export class ShardRegion {
       this.#sweep();
     }, Math.max(1, Math.ceil(idleMs / 2)));
   }
-}
-
-/**
- * Adds the passivation handler to an entity type's definition.
- *
- * @param definition The user's definition.
- * @returns The definition sharding spawns.
- */
-export function withPassivation(
-  definition: ActorDefinition<unknown, unknown, Handlers<unknown>>,
-): ActorDefinition<unknown, unknown, Handlers<unknown>> {
-  return defineActor({
-    ...definition,
-    handlers: {
-      ...definition.handlers,
-      [PASSIVATE]: (
-        _state: unknown,
-        _payload: never,
-        ctx: ActorContext<UnknownProtocol>,
-      ) => ctx.stop(),
-    },
-  });
 }

@@ -10,11 +10,10 @@ import {
 import { ManualClock } from "../../timer/mod.ts";
 import {
   type CoordinatorProtocol,
-  entityActorId,
   type RegionSettings,
   ShardRegion,
-  withPassivation,
 } from "./region.ts";
+import { entityActorId, withPassivation } from "./_entity.ts";
 import { defaultShardOf } from "./shard_hash.ts";
 import { isShardBufferFullError } from "./errors.ts";
 

@@ -23,12 +23,8 @@ import {
   SHARDING_EXTENSION,
   type ShardingMessage,
 } from "./_messages.ts";
-import {
-  type RegionHost,
-  type RegionStats,
-  ShardRegion,
-  withPassivation,
-} from "./region.ts";
+import { type RegionHost, type RegionStats, ShardRegion } from "./region.ts";
+import { withPassivation } from "./_entity.ts";
 import { defaultShardOf, type ShardExtractor } from "./shard_hash.ts";
 import {
   bindSharding,

@@ -152,6 +152,6 @@ test("Sharding under random joins, leaves and crashes with traffic: no acknowled
         );
       },
     ),
-    { numRuns: 6, seed: 12, endOnFailure: true },
+    { numRuns: 4, seed: 12, endOnFailure: true },
   );
 });
