@@ -75,7 +75,7 @@ export interface ClusterInternalOptions {
 }
 
 let driverOf: (cluster: Cluster) => ClusterDriver;
-let wrap: (driver: ClusterDriver) => Cluster;
+let wrap: (driver: ClusterDriver, node: RemoteNode) => Cluster;
 
 const CONSOLE_LOGGER = Object.freeze({
   error: (message: string, error: unknown): void => {
@@ -133,15 +133,17 @@ function positive(
  */
 export class Cluster implements AsyncDisposable {
   readonly #driver: ClusterDriver;
+  readonly #node: RemoteNode;
   readonly #subscribers = new Map<string, () => void>();
 
   static {
     driverOf = (cluster) => cluster.#driver;
-    wrap = (driver) => new Cluster(driver);
+    wrap = (driver, node) => new Cluster(driver, node);
   }
 
-  private constructor(driver: ClusterDriver) {
+  private constructor(driver: ClusterDriver, node: RemoteNode) {
     this.#driver = driver;
+    this.#node = node;
   }
 
   /**
@@ -158,6 +160,11 @@ export class Cluster implements AsyncDisposable {
    */
   static join(node: RemoteNode, options: ClusterOptions): Promise<Cluster> {
     return joinCluster(node, options, {});
+  }
+
+  /** The remote node this member joined with (for layers built on membership, such as the singleton). */
+  get node(): RemoteNode {
+    return this.#node;
   }
 
   /** This member (its current row). */
@@ -406,5 +413,5 @@ export async function joinCluster(
   } finally {
     signal?.removeEventListener("abort", onAbort);
   }
-  return wrap(driver);
+  return wrap(driver, node);
 }

@@ -114,6 +114,16 @@ export {
 } from "./table_membership.ts";
 // The core types membership names in its signatures, so this entry point documents itself.
 export type * from "../../mod.ts";
+// The cluster singleton (h2-singleton): one fenced instance cluster-wide, reached through a proxy.
+export {
+  ClusterSingleton,
+  type ClusterSingletonOptions,
+  isSingletonBufferFullError,
+  isSingletonClosedError,
+  SingletonBufferFullError,
+  SingletonClosedError,
+  type SingletonFence,
+} from "./singleton/mod.ts";
 // Sharding (h2-sharding): entities by (type, id), shards, coordinator, passivation.
 export {
   type AllocationStrategy,
