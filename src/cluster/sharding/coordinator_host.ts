@@ -1,97 +1,74 @@
-// Where the coordinator of an entity type runs. The seam is small on purpose: `ref()` gives the
-// coordinator to talk to, wherever it is. This host runs it on the oldest up member (by up
-// number, then name): every node computes the same choice from membership, the oldest spawns
-// the coordinator, the others address it there. A cluster singleton with a fencing lease can
-// take its place without changing the coordinator or the regions.
-import type { ActorRef, ActorSystem } from "../../actor/mod.ts";
-import type { RemoteNode } from "../../remote/mod.ts";
+// Where the coordinator of an entity type runs: a cluster singleton (on the oldest up member,
+// fenced by a lease when one is given), so every node reaches the one coordinator through the
+// singleton's proxy ref, which buffers while the coordinator moves. The seam is small on
+// purpose: regions only ever call `ref()`.
+import type { ActorRef } from "../../actor/mod.ts";
 import type { Cluster } from "../cluster.ts";
+import type { Lease } from "../lease.ts";
+import { ClusterSingleton } from "../singleton/mod.ts";
 import { type CoordinatorArgs, shardCoordinator } from "./coordinator.ts";
 import type { CoordinatorProtocol } from "./region.ts";
 
 /** Hosts the coordinator of one entity type. */
 export interface CoordinatorHost {
-  /** The coordinator to talk to now, if one is known. */
+  /** The coordinator to talk to, once known. */
   ref(): ActorRef<CoordinatorProtocol> | undefined;
-  /** Stops a coordinator this node runs. */
+  /** Stops this node's part (and the coordinator, if it runs here). */
   close(): Promise<void>;
 }
 
-/** The actor id of the coordinator of `entityType`. */
-export function coordinatorActorId(entityType: string): string {
-  return `troupe.sharding.coordinator.${entityType}`;
+/** How the coordinator is hosted. */
+export interface CoordinatorHostOptions {
+  /** The lease that fences the coordinator (one per entity type; default: none). */
+  readonly lease?: Lease;
+  /** Only members with this role host the coordinator. */
+  readonly role?: string;
+  /** Where problems go. */
+  readonly logger: { error(message: string, error: unknown): void };
 }
 
-/** The oldest up member's name (lowest up number, then name). */
-export function oldestUpMember(cluster: Cluster): string | undefined {
-  let oldest: { node: string; upNumber: number } | undefined;
-  for (const member of cluster.members()) {
-    if (member.status !== "up") continue;
-    if (
-      oldest === undefined || member.upNumber < oldest.upNumber ||
-      (member.upNumber === oldest.upNumber && member.node < oldest.node)
-    ) {
-      oldest = member;
-    }
-  }
-  return oldest?.node;
+/** The singleton name of the coordinator of `entityType`. */
+export function coordinatorSingletonName(entityType: string): string {
+  return `troupe.sharding.${entityType}`;
 }
 
 /**
- * Runs the coordinator on the oldest up member.
+ * Runs the coordinator as a cluster singleton.
  *
  * @param cluster This node's cluster.
- * @param node This node.
- * @param args The coordinator's start arguments.
- * @returns The host.
+ * @param args The coordinator's start arguments on this node.
+ * @param options Lease, role and logger.
+ * @returns The host (its `ref()` is undefined until this node's part of the singleton runs).
  */
-export function hostOnOldestMember(
+export function hostAsSingleton(
   cluster: Cluster,
-  node: RemoteNode,
   args: CoordinatorArgs,
+  options: CoordinatorHostOptions,
 ): CoordinatorHost {
-  const system: ActorSystem = node.system;
-  const id = coordinatorActorId(args.entityType);
-  let local: ActorRef<CoordinatorProtocol> | undefined;
-  let starting = false;
+  let singleton: ClusterSingleton<CoordinatorProtocol> | undefined;
   let closed = false;
-  const stopLocal = async (): Promise<void> => {
-    const ref = local;
-    local = undefined;
-    await ref?.stop();
-  };
+  const started = ClusterSingleton.start(cluster, {
+    name: coordinatorSingletonName(args.entityType),
+    definition: shardCoordinator,
+    args,
+    lease: options.lease,
+    role: options.role,
+    logger: options.logger,
+  }).then(async (s) => {
+    if (closed) await s.close();
+    else singleton = s;
+  }, (error) => {
+    options.logger.error(
+      `Cannot start the shard coordinator of "${args.entityType}"`,
+      error,
+    );
+  });
   return {
-    ref(): ActorRef<CoordinatorProtocol> | undefined {
-      if (closed) return undefined;
-      const oldest = oldestUpMember(cluster);
-      if (oldest === undefined) return undefined;
-      if (oldest !== node.node) {
-        if (local !== undefined) void stopLocal();
-        try {
-          return node.ref<CoordinatorProtocol>(oldest, id);
-        } catch {
-          return undefined;
-        }
-      }
-      if (local === undefined && !starting) {
-        starting = true;
-        system.spawn(shardCoordinator, args, { id }).then((ref) => {
-          starting = false;
-          if (closed) return void ref.stop();
-          local = ref;
-          system.whenStopped(ref).then(() => {
-            if (local === ref) local = undefined;
-          });
-        }, () => {
-          // A previous incarnation is still stopping: the next call tries again.
-          starting = false;
-        });
-      }
-      return local;
-    },
-    close(): Promise<void> {
+    ref: () => singleton?.ref,
+    async close(): Promise<void> {
       closed = true;
-      return stopLocal();
+      await started;
+      await singleton?.close();
     },
   };
 }

@@ -11,10 +11,8 @@ import type { RemoteNode } from "../../remote/mod.ts";
 import type { Cluster } from "../cluster.ts";
 import { type AllocationStrategy, leastShardsStrategy } from "./allocation.ts";
 import type { CoordinatorMembers, CoordinatorRegions } from "./coordinator.ts";
-import {
-  type CoordinatorHost,
-  hostOnOldestMember,
-} from "./coordinator_host.ts";
+import { type CoordinatorHost, hostAsSingleton } from "./coordinator_host.ts";
+import type { Lease } from "../lease.ts";
 import { EntityRef, parseEntityRef } from "./entity_ref.ts";
 import { ShardingClosedError } from "./errors.ts";
 import {
@@ -69,6 +67,14 @@ export interface EntityTypeOptions {
   readonly bufferSize?: number;
   /** Passivation (default: none). */
   readonly passivation?: PassivationOptions;
+  /**
+   * The lease that fences this type's coordinator, a cluster singleton (a `RedisLease` in
+   * production, one per entity type; default: none, so a partition may briefly run two
+   * coordinators, whose journal writes then conflict rather than interleave).
+   */
+  readonly coordinatorLease?: Lease;
+  /** Only members with this role host the coordinator (every member hosts shards). */
+  readonly role?: string;
   /** How soon a region asks the coordinator again when it had no answer, in ms (default 100). */
   readonly retryMs?: number;
 }
@@ -336,7 +342,7 @@ export class Sharding implements AsyncDisposable {
     };
     const entry: TypeEntry = {
       region,
-      host: hostOnOldestMember(this.#cluster, this.#node, {
+      host: hostAsSingleton(this.#cluster, {
         entityType: name,
         strategy: options.strategy ??
           leastShardsStrategy({
@@ -350,6 +356,10 @@ export class Sharding implements AsyncDisposable {
           3,
           "maxSimultaneousMoves",
         ),
+      }, {
+        lease: options.coordinatorLease,
+        role: options.role,
+        logger: this.#logger,
       }),
     };
     this.#types.set(name, entry);
