@@ -79,9 +79,12 @@ const remote = await RemoteNode.start(system, {
   logger: { error() {} },
 });
 
-let sharding: Sharding | undefined;
-let cluster: Cluster | undefined;
-let accounts: EntityType<ProtocolOfDefinition<typeof account>> | undefined;
+/** Set once this node has joined and started sharding. */
+const live: {
+  sharding?: Sharding;
+  cluster?: Cluster;
+  accounts?: EntityType<ProtocolOfDefinition<typeof account>>;
+} = {};
 
 const client = defineActor({
   name: "client",
@@ -92,6 +95,7 @@ const client = defineActor({
       _s,
       d: { id: string; token: string; amount: number; timeoutMs: number },
     ) => {
+      const accounts = live.accounts;
       if (accounts === undefined) throw new Error("sharding not started");
       return accounts.ref(d.id).ask(
         "deposit",
@@ -101,16 +105,18 @@ const client = defineActor({
     },
     /** Up members as this node sees them. */
     view: () =>
-      cluster?.members().filter((m) => m.status === "up").map((m) => m.node) ??
+      live.cluster?.members().filter((m) => m.status === "up").map((m) =>
+        m.node
+      ) ??
         [],
     /** The shards and entities of this node. */
-    stats: () => sharding?.stats() ?? {},
+    stats: () => live.sharding?.stats() ?? {},
   },
 });
 await system.spawn(client, undefined, { id: "client" });
 print({ type: "ready", address: remote.address });
 
-cluster = await Cluster.join(remote, {
+const cluster = await Cluster.join(remote, {
   extensions: clusterExtensions,
   discovery: new StaticSeeds(flags.get("--seeds")!.split(",")),
   downing: { stableAfterMs: 1000 },
@@ -121,12 +127,14 @@ cluster = await Cluster.join(remote, {
   gossipIntervalMs: 200,
   logger,
 });
-sharding = await Sharding.start(cluster, {
+const sharding = await Sharding.start(cluster, {
   node: remote,
   extensions: shardingExtensions,
   logger,
 });
-accounts = sharding.entityType(account, {
+live.cluster = cluster;
+live.sharding = sharding;
+live.accounts = sharding.entityType(account, {
   numberOfShards: 12,
   rebalanceIntervalMs: 300,
   handOffTimeoutMs: 2000,
