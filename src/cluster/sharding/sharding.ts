@@ -185,7 +185,9 @@ interface TypeEntry {
 /**
  * Cluster sharding on one node: entities addressed by (type, id), spread over the cluster's
  * members in shards, each shard on one node at a time. Start it on every node, after
- * `Cluster.join`, and register the same entity types everywhere.
+ * `Cluster.join`, and register the same entity types everywhere. When this member is downed
+ * (for example on the minority side of a partition), it closes itself: its entities stop, since
+ * the others reallocate its shards.
  *
  * @example Usage
  * ```ts ignore
@@ -250,6 +252,13 @@ export class Sharding implements AsyncDisposable {
   ): EntityType<ProtocolOf<H>> {
     if (this.#closed !== undefined) {
       throw new TypeError("Cannot add an entity type: sharding is closed");
+    }
+    if (
+      (definition as { kind?: unknown } | null)?.kind !== "troupe.actor"
+    ) {
+      throw new TypeError(
+        "Cannot add an entity type: the definition must come from defineActor() or definePersistentActor()",
+      );
     }
     const name = options.name ?? definition.name;
     if (!TYPE_NAME.test(name)) {
@@ -502,6 +511,15 @@ export class Sharding implements AsyncDisposable {
   async #watch(): Promise<void> {
     try {
       for await (const event of this.#cluster.events(this.#events.signal)) {
+        if (event.type === "self-downed") {
+          // Out of the cluster: the others reallocate our shards, so our entities must stop.
+          this.#logger.error(
+            `Sharding on node "${this.#node.node}" closes: this member was downed`,
+            event.reason,
+          );
+          void this.close();
+          return;
+        }
         if (!("member" in event)) continue;
         const node = event.member.node;
         if (event.type === "removed" || event.type === "downed") {

@@ -91,3 +91,36 @@ test("Sharding: a joining node gets shards by rebalancing and messages sent mean
   }
   assert.equal(incarnations.maxSeen, 1);
 });
+
+test("Sharding: a member cut off by a partition is downed and stops its entities; the majority takes its shards and every entity answers there", async () => {
+  await using kit = await ShardingKit.start(["n1", "n2", "n3"]);
+  await kit.until(() => kit.converged(), 30_000, "convergence");
+  const ids = Array.from({ length: 12 }, (_, i) => `p${i}`);
+  for (const id of ids) {
+    await kit.settle(kit.log("n1", id).ask("add", "before"));
+  }
+  let homes: Record<string, { shards: number }> = {};
+  await kit.until(
+    () => {
+      void kit.member("n1").logs.clusterStats().then((s) => homes = s);
+      return (homes.n3?.shards ?? 0) >= 3;
+    },
+    20_000,
+    "n3 to get shards",
+  );
+  for (const id of ids) await kit.settle(kit.log("n1", id).ask("add", "again"));
+  assert(kit.member("n3").logs.localStats().entities > 0, "n3 runs entities");
+  kit.tc.partition("n3", "n1");
+  kit.tc.partition("n3", "n2");
+  await kit.until(
+    () => kit.member("n3").logs.localStats().entities === 0,
+    60_000,
+    "n3 to stop its entities",
+  );
+  for (const id of ids) {
+    const n = await kit.addUntilAnswered("n1", id, "after");
+    assert(n >= 3, `${id} kept its events`);
+  }
+  assert.equal(incarnations.maxSeen, 1);
+  kit.tc.heal();
+});
