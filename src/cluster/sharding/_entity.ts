@@ -1,5 +1,5 @@
-// How sharding runs an entity: its actor id (from the type and the entity id) and the
-// passivation message it adds to the entity's definition.
+// How sharding runs an entity: its actor id (from the type and the entity id), and the
+// definition it spawns: the user's plus the passivation message, with journal conflicts counted.
 import {
   type ActorContext,
   type ActorDefinition,
@@ -7,6 +7,7 @@ import {
   type Handlers,
   type UnknownProtocol,
 } from "../../actor/mod.ts";
+import { isJournalConflictError } from "../../persistence/mod.ts";
 
 /** The message type that passivates an entity (handled by the wrapper sharding adds). */
 export const PASSIVATE = "troupe.sharding.passivate";
@@ -38,19 +39,51 @@ export function entityActorId(entityType: string, id: string): string {
   return actorId;
 }
 
+/** Whether `error` is, or was caused by, a journal conflict (another writer of the id). */
+export function isConflict(error: unknown): boolean {
+  for (let e = error, depth = 0; e != null && depth < 4; depth++) {
+    if (isJournalConflictError(e)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 /**
- * Adds the passivation handler to an entity type's definition.
+ * The definition sharding spawns for an entity type: the user's, plus the passivation message,
+ * with each handler watched for journal conflicts (a second live incarnation of the entity
+ * wrote to its journal; the expected-sequence check refused this one's write).
  *
  * @param definition The user's definition.
+ * @param onConflict Called for each message that failed with a journal conflict.
  * @returns The definition sharding spawns.
  */
-export function withPassivation(
+export function forSharding(
   definition: ActorDefinition<unknown, unknown, Handlers<unknown>>,
+  onConflict: () => void,
 ): ActorDefinition<unknown, unknown, Handlers<unknown>> {
+  const watched = (error: unknown): never => {
+    if (isConflict(error)) onConflict();
+    throw error;
+  };
+  const handlers: Handlers<unknown> = {};
+  for (const [type, handler] of Object.entries(definition.handlers)) {
+    handlers[type] = (state, payload, ctx) => {
+      let result: unknown;
+      try {
+        result = handler(state, payload, ctx);
+      } catch (error) {
+        watched(error);
+      }
+      return typeof (result as Promise<unknown> | undefined)?.then ===
+          "function"
+        ? (result as Promise<unknown>).then(undefined, watched)
+        : result;
+    };
+  }
   return defineActor({
     ...definition,
     handlers: {
-      ...definition.handlers,
+      ...handlers,
       [PASSIVATE]: (
         _state: unknown,
         _payload: never,

@@ -125,7 +125,7 @@ export class ShardRegion {
     this.#tracksUse = settings.idleMs !== undefined ||
       settings.maxActive !== undefined;
     this.#dropped = host.system.metrics.counter(
-      "sharding_dropped_total",
+      "troupe_sharding_dropped_total",
       "Tells to entities dropped because a shard's buffer was full",
       ["type"],
     );

@@ -13,7 +13,7 @@ import {
   type RegionSettings,
   ShardRegion,
 } from "./region.ts";
-import { entityActorId, withPassivation } from "./_entity.ts";
+import { entityActorId, forSharding } from "./_entity.ts";
 import { defaultShardOf } from "./shard_hash.ts";
 import { isShardBufferFullError } from "./errors.ts";
 
@@ -65,8 +65,9 @@ async function withRegion(
   } as unknown as ActorRef<CoordinatorProtocol>;
   const region = new ShardRegion({
     entityType: "echo",
-    definition: withPassivation(
+    definition: forSharding(
       echo as unknown as ActorDefinition<unknown, unknown, Handlers<unknown>>,
+      () => {},
     ),
     args: (id) => id,
     numberOfShards: 10,

@@ -22,7 +22,7 @@ import {
   type ShardingMessage,
 } from "./_messages.ts";
 import { type RegionHost, type RegionStats, ShardRegion } from "./region.ts";
-import { withPassivation } from "./_entity.ts";
+import { forSharding } from "./_entity.ts";
 import { defaultShardOf, type ShardExtractor } from "./shard_hash.ts";
 import {
   bindSharding,
@@ -284,6 +284,11 @@ export class Sharding implements AsyncDisposable {
       "rebalanceIntervalMs",
     );
     const system = this.#node.system;
+    const conflicts = system.metrics.counter(
+      "troupe_sharding_journal_conflicts_total",
+      "Messages to entities that failed because another incarnation wrote to the entity's journal",
+      ["type"],
+    ).labels(name);
     const regionHost: RegionHost = {
       self: this.#node.node,
       system,
@@ -298,12 +303,13 @@ export class Sharding implements AsyncDisposable {
     };
     const region = new ShardRegion({
       entityType: name,
-      definition: withPassivation(
+      definition: forSharding(
         definition as unknown as ActorDefinition<
           unknown,
           unknown,
           Handlers<unknown>
         >,
+        () => conflicts.inc(),
       ),
       args: (id) => id,
       numberOfShards,

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "../../platform/test_harness.ts";
-import { incarnations, ShardingKit } from "./_sharding_kit_test.ts";
+import { ActorSystem } from "../../actor/mod.ts";
+import { usePersistence } from "../../persistence/mod.ts";
+import { incarnations, logEntity, ShardingKit } from "./_sharding_kit_test.ts";
 
 test("EntityType.ref() starts the entity on first message where its shard lives, and keeps per-sender order", async () => {
   await using kit = await ShardingKit.start(["n1", "n2", "n3"]);
@@ -123,4 +125,39 @@ test("Sharding: a member cut off by a partition is downed and stops its entities
   }
   assert.equal(incarnations.maxSeen, 1);
   kit.tc.heal();
+});
+
+test("Sharding: a second live incarnation's journal write makes the entity's next write fail its expected-sequence check, counted in troupe_sharding_journal_conflicts_total", async () => {
+  await using kit = await ShardingKit.start(["n1"]);
+  await kit.until(() => kit.converged(), 30_000, "convergence");
+  const ref = kit.log("n1", "z1");
+  assert.equal(await kit.settle(ref.ask("add", "a")), 1);
+  // A zombie: the same persistence id, written from another system (as a partitioned node would).
+  const zombieSystem = new ActorSystem({
+    node: "zombie",
+    clock: kit.tc.clock,
+    logger: { error() {} },
+  });
+  try {
+    usePersistence(zombieSystem, kit.persistence);
+    const zombie = await kit.settle(
+      zombieSystem.spawn(logEntity, "z1", { id: "log:z1" }),
+    );
+    assert.equal(await kit.settle(zombie.ask("add", "z")), 2);
+    await zombie.stop();
+  } finally {
+    await zombieSystem.shutdown();
+  }
+  await assert.rejects(kit.settle(ref.ask("add", "b")));
+  const text = kit.tc.system("n1").prometheusText();
+  assert.match(
+    text,
+    /troupe_sharding_journal_conflicts_total\{node="n1",type="log"\} 1\b/,
+  );
+  // The entity recovers from the journal and goes on after the zombie's event.
+  const n = await kit.addUntilAnswered("n1", "z1", "c");
+  const records = await kit.settle(ref.ask("records"));
+  assert.deepEqual(records.slice(0, 2), ["a", "z"]);
+  assert.equal(records.at(-1), "c");
+  assert.equal(n, records.length);
 });
