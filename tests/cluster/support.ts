@@ -91,6 +91,13 @@ export interface MemberProcessOptions {
   readonly stableAfterMs?: number;
   /** Runs the child through this prefix (e.g. `ip netns exec <ns>`). */
   readonly prefix?: readonly string[];
+  /**
+   * The member script (default member_main.ts); another script takes the same flags and prints
+   * the same lines (for example singleton_main.ts).
+   */
+  readonly script?: URL;
+  /** More flags for the script, after the common ones. */
+  readonly extraArgs?: readonly string[];
 }
 
 const MEMBER_MAIN = new URL("./member_main.ts", import.meta.url);
@@ -117,7 +124,7 @@ export class MemberProcess implements AsyncDisposable {
         `Cannot start member ${options.node}: give exactly one of seeds and table`,
       );
     }
-    const command = sameRuntime(MEMBER_MAIN);
+    const command = sameRuntime(options.script ?? MEMBER_MAIN);
     const args = [
       ...command.args,
       options.node,
@@ -141,6 +148,7 @@ export class MemberProcess implements AsyncDisposable {
     if (options.stableAfterMs !== undefined) {
       args.push("--stable-after-ms", String(options.stableAfterMs));
     }
+    args.push(...options.extraArgs ?? []);
     const prefix = options.prefix ?? [];
     const child = prefix.length === 0
       ? spawnTestProcess(command.command, args)

@@ -8,12 +8,9 @@ import {
 } from "../../actor/mod.ts";
 import type { Lease, LeaseGrant } from "../lease.ts";
 import { MemoryLease } from "../memory_lease.ts";
-import type { Members } from "../_membership_kit_test.ts";
-import {
-  ClusterSingleton,
-  type ClusterSingletonOptions,
-  type SingletonFence,
-} from "./cluster_singleton.ts";
+import { Members, type MembersOptions } from "../_membership_kit_test.ts";
+import { ClusterSingleton } from "./cluster_singleton.ts";
+import type { ClusterSingletonOptions, SingletonFence } from "./options.ts";
 
 /** One start or stop of an instance. */
 export interface LifeEvent {
@@ -204,5 +201,41 @@ export class Singletons {
   async closeAll(): Promise<void> {
     for (const node of [...this.byNode.keys()]) await this.close(node);
     await this.#lease?.close();
+  }
+}
+
+/**
+ * Members with quick failure detection and downing (a lost member is downed within about 2 s
+ * of virtual time), so that the tests need few steps of virtual time.
+ */
+export function quickMembers(
+  nodes: readonly string[],
+  seed: number,
+  options: Partial<MembersOptions> = {},
+): Promise<Members> {
+  return Members.start({
+    nodes,
+    seed,
+    downing: { stableAfterMs: 1000 },
+    cluster: {
+      failureDetector: {
+        acceptableHeartbeatPauseMs: 500,
+        expectedResponseAfterMs: 500,
+      },
+    },
+    ...options,
+  });
+}
+
+/** Advances virtual time until `done` holds, in coarse steps (cheap in wall time). */
+export async function until(
+  m: Members,
+  done: () => boolean,
+  maxMs: number,
+  what: string,
+): Promise<void> {
+  for (let t = 0; !done(); t += 250) {
+    if (t >= maxMs) throw new Error(`Timed out after ${maxMs} ms: ${what}`);
+    await m.tc.advance(250, { stepMs: 250 });
   }
 }

@@ -24,11 +24,8 @@
  *
  * @module
  */
-export {
-  ClusterSingleton,
-  type ClusterSingletonOptions,
-  type SingletonFence,
-} from "./cluster_singleton.ts";
+export { ClusterSingleton } from "./cluster_singleton.ts";
+export type { ClusterSingletonOptions, SingletonFence } from "./options.ts";
 export {
   isSingletonBufferFullError,
   isSingletonClosedError,

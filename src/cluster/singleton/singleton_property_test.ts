@@ -4,9 +4,9 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { test } from "../../platform/test_harness.ts";
-import { Members } from "../_membership_kit_test.ts";
+import type { Members } from "../_membership_kit_test.ts";
 import { singletonHost } from "./_host.ts";
-import { Singletons } from "./_singleton_kit_test.ts";
+import { quickMembers, Singletons, until } from "./_singleton_kit_test.ts";
 
 const FIRST = ["a", "b", "c"];
 const ALL = ["a", "b", "c", "d"];
@@ -46,19 +46,6 @@ const arbOp: fc.Arbitrary<Op> = fc.oneof(
   }),
 );
 
-/** Advances virtual time until `done` holds, in coarse steps (cheap in wall time). */
-async function until(
-  m: Members,
-  done: () => boolean,
-  maxMs: number,
-  what: string,
-): Promise<void> {
-  for (let t = 0; !done(); t += 250) {
-    if (t >= maxMs) throw new Error(`Timed out after ${maxMs} ms: ${what}`);
-    await m.tc.advance(250, { stepMs: 250 });
-  }
-}
-
 /** Advances virtual time in coarse steps (cheap in wall time), checking the invariant. */
 async function pass(m: Members, s: Singletons, ms: number): Promise<void> {
   await m.tc.advance(ms, { stepMs: 250 });
@@ -71,11 +58,7 @@ test("ClusterSingleton (property): with a lease at most one instance is live at 
       fc.array(arbOp, { minLength: 2, maxLength: 5 }),
       fc.integer({ min: 1, max: 1000 }),
       async (ops, seed) => {
-        await using m = await Members.start({
-          nodes: ALL,
-          seed,
-          downing: { stableAfterMs: 1500 },
-        });
+        await using m = await quickMembers(ALL, seed);
         const s = new Singletons(m);
         // Members that no longer run (killed, left, or downed) and what is still to settle.
         const gone = new Set<string>();
