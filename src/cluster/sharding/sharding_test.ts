@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { test } from "../../platform/test_harness.ts";
 import { ActorSystem } from "../../actor/mod.ts";
 import { usePersistence } from "../../persistence/mod.ts";
-import { incarnations, logEntity, ShardingKit } from "./_sharding_kit_test.ts";
+import {
+  incarnations,
+  logEntity,
+  type LogProtocol,
+  ShardingKit,
+} from "./_sharding_kit_test.ts";
 
 test("EntityType.ref() starts the entity on first message where its shard lives, and keeps per-sender order", async () => {
   await using kit = await ShardingKit.start(["n1", "n2", "n3"]);
@@ -32,7 +37,22 @@ test("EntityType.ref() starts the entity on first message where its shard lives,
   }
   const shards = [...kit.shardCounts().values()];
   assert(shards.reduce((a, b) => a + b, 0) > 0);
-  assert.deepEqual(incarnations.maxSeen, 1);
+  assert.equal(incarnations.maxSeen, 1);
+  // A ref travels as its string form and works on another node.
+  const text = JSON.stringify({ ref: kit.log("n1", "e 1/ü") });
+  const revived = kit.member("n3").sharding.ref<LogProtocol>(
+    (JSON.parse(text) as { ref: string }).ref,
+  );
+  assert.equal(revived.id, "e 1/ü");
+  assert.equal(await kit.settle(revived.ask("add", "x")), 1);
+  assert.deepEqual(
+    await kit.settle(kit.log("n2", "e 1/ü").ask("records")),
+    ["x"],
+  );
+  assert.throws(
+    () => kit.member("n3").sharding.ref("troupe://n1/x"),
+    TypeError,
+  );
 });
 
 test("Sharding: after the oldest node (coordinator and shards) is killed, its shards are reallocated and persistent entities recover every acknowledged event", async () => {
