@@ -22,7 +22,7 @@ export interface DeliverMessage {
 
 /** Control messages between regions and from the coordinator. */
 export interface ControlMessage {
-  readonly k: "flush" | "begin" | "handoff" | "released" | "stats";
+  readonly k: "flush" | "begin" | "handoff" | "released" | "stats" | "host";
   readonly t: string;
   readonly s: number;
 }
@@ -70,6 +70,7 @@ export function checkShardingMessage(value: unknown): ShardingMessage {
     case "handoff":
     case "released":
     case "stats":
+    case "host":
       if (!Number.isSafeInteger(m.s) || (m.s as number) < 0) {
         throw new InvalidShardingMessageError(
           "s (shard) must be an integer ≥ 0",

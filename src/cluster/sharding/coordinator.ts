@@ -28,6 +28,8 @@ export interface CoordinatorRegions {
   handOff(node: string, shard: number): Promise<void>;
   /** The regions may ask for the shard's new home and deliver what they buffered. */
   released(nodes: readonly string[], shard: number): void;
+  /** The shard's new owner starts its remembered entities (remember-entities only). */
+  host(node: string, shard: number): void;
 }
 
 /** The start arguments of a coordinator. */
@@ -44,6 +46,8 @@ export interface CoordinatorArgs {
   readonly rebalanceIntervalMs: number;
   /** At most this many shards move at once (off leaving nodes, or to rebalance). */
   readonly maxSimultaneous: number;
+  /** Whether a shard's new owner is told at once (so it restarts remembered entities). */
+  readonly rememberEntities: boolean;
 }
 
 /** The coordinator's state: the recovered homes plus what lives only in memory. */
@@ -120,6 +124,19 @@ export type CoordinatorHandlers = {
   homes: (state: PersistentState) => Record<string, number[]>;
 };
 
+/** With remember-entities, tells each new owner of a shard at once. */
+function announce(
+  state: CoordinatorState,
+  events: ReturnType<typeof placements>,
+): void {
+  if (!state.args.rememberEntities) return;
+  for (const e of events) {
+    if (e.type === "allocated") {
+      state.args.regions.host(e.event.node, e.event.shard);
+    }
+  }
+}
+
 /** The coordinator of one entity type (hosted by `Sharding`, one per cluster). */
 export const shardCoordinator: ActorDefinition<
   CoordinatorArgs,
@@ -172,7 +189,11 @@ export const shardCoordinator: ActorDefinition<
     const hosts = hostsOf(state);
     const lost = [...state.homes].filter(([, node]) => !members.live.has(node))
       .map(([shard]) => shard);
-    if (lost.length > 0) await ctx.persistAll(placements(state, lost, hosts));
+    if (lost.length > 0) {
+      const moved = placements(state, lost, hosts);
+      await ctx.persistAll(moved);
+      announce(state, moved);
+    }
     if (hosts.length === 0 || state.moving.size > 0) return;
     const leaving = [...state.homes].filter(([, node]) =>
       members.leaving.has(node)
@@ -204,9 +225,9 @@ export const shardCoordinator: ActorDefinition<
   ): Promise<void> => {
     state.moving.delete(result.shard);
     if (result.ok) {
-      await ctx.persistAll(
-        placements(state, [result.shard], hostsOf(state)),
-      );
+      const moved = placements(state, [result.shard], hostsOf(state));
+      await ctx.persistAll(moved);
+      announce(state, moved);
     }
     const all = [
       ...new Set([...state.args.members().hostable, ...state.regions]),

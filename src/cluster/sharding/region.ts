@@ -3,17 +3,9 @@
 // whose home is unknown or moving, and passivates idle entities. Everything is delivered
 // synchronously in arrival order (no spawned deliveries), so messages from one sender to one
 // entity keep their order.
-import type {
-  ActorDefinition,
-  ActorRef,
-  ActorSystem,
-  Handlers,
-  ProtocolOfDefinition,
-  UnknownProtocol,
-} from "../../actor/mod.ts";
+import type { ActorRef, UnknownProtocol } from "../../actor/mod.ts";
 import type { Counter } from "../../metrics/mod.ts";
 import type { Clock, TimerHandle } from "../../timer/mod.ts";
-import type { CoordinatorDefinition } from "./coordinator.ts";
 import type { ControlMessage, DeliverMessage } from "./_messages.ts";
 import { entityActorId, PASSIVATE } from "./_entity.ts";
 import {
@@ -25,53 +17,14 @@ import {
   timeLeft,
 } from "./_envelope.ts";
 import { ShardBufferFullError, ShardingClosedError } from "./errors.ts";
-import type { ShardExtractor } from "./shard_hash.ts";
+import type {
+  CoordinatorProtocol,
+  RegionHost,
+  RegionSettings,
+  RegionStats,
+} from "./_region_types.ts";
 
-/** The protocol of a coordinator. */
-export type CoordinatorProtocol = ProtocolOfDefinition<CoordinatorDefinition>;
-
-/** What a region needs of its node. */
-export interface RegionHost {
-  /** This node's name. */
-  readonly self: string;
-  /** The actor system the entities run in. */
-  readonly system: ActorSystem;
-  /** Whether `node` is a reachable member (messages for an unreachable one wait). */
-  reachable(node: string): boolean;
-  /** The coordinator, when one is known. */
-  coordinator(): ActorRef<CoordinatorProtocol> | undefined;
-  /** Sends a tell for an entity to another node (throws when it cannot). */
-  send(node: string, message: DeliverMessage): void;
-  /** Sends an ask for an entity to another node. */
-  ask(
-    node: string,
-    message: DeliverMessage,
-    timeoutMs: number,
-  ): Promise<unknown>;
-  /** Sends a control message to another node's region and waits for its answer. */
-  control(
-    node: string,
-    message: ControlMessage,
-    timeoutMs: number,
-  ): Promise<unknown>;
-  /** Reports a problem. */
-  logError(message: string, error: unknown): void;
-}
-
-/** The settings of a region (see `EntityTypeOptions`). */
-export interface RegionSettings {
-  readonly entityType: string;
-  readonly definition: ActorDefinition<unknown, unknown, Handlers<unknown>>;
-  readonly args: (id: string) => unknown;
-  readonly numberOfShards: number;
-  readonly shardOf: ShardExtractor;
-  readonly bufferSize: number;
-  readonly idleMs: number | undefined;
-  readonly maxActive: number | undefined;
-  readonly retryMs: number;
-  readonly handOffTimeoutMs: number;
-  readonly registerIntervalMs: number;
-}
+export type { CoordinatorProtocol, RegionHost, RegionSettings, RegionStats };
 
 interface ShardState {
   readonly shard: number;
@@ -91,18 +44,12 @@ interface EntityState {
   ref: ActorRef<UnknownProtocol> | undefined;
   phase: "starting" | "running" | "stopping";
   stopAfterStart: boolean;
+  /** Stopped by a hand-off or a close: it stays remembered. */
+  keep: boolean;
   pending: Envelope[];
   lastUsed: number;
   readonly stopped: Promise<void>;
   markStopped: () => void;
-}
-
-/** What a region reports. */
-export interface RegionStats {
-  /** The shards this node owns. */
-  readonly shards: number[];
-  /** The entities running (or starting) here. */
-  readonly entities: number;
 }
 
 /** The region of one entity type on one node. */
@@ -215,6 +162,9 @@ export class ShardRegion {
         return true;
       case "stats":
         return this.stats();
+      case "host":
+        this.#hostShard(message.s);
+        return true;
     }
   }
 
@@ -350,7 +300,10 @@ export class ShardRegion {
         if (this.#closed || state.blocked) return;
         if (node === null) return this.#retry(state);
         state.home = node;
-        if (node === this.#host.self) state.owned = true;
+        if (node === this.#host.self && !state.owned) {
+          state.owned = true;
+          this.#restore(state);
+        }
         this.#flush(state);
       }, () => {
         state.resolving = false;
@@ -448,6 +401,7 @@ export class ShardRegion {
       ref: undefined,
       phase: "starting",
       stopAfterStart: false,
+      keep: false,
       pending: [],
       lastUsed: this.#clock.now(),
       stopped,
@@ -455,6 +409,7 @@ export class ShardRegion {
     };
     this.#entities.set(id, entity);
     state.entities.add(id);
+    this.settings.remembered?.record(state.shard, id, true);
     const max = this.settings.maxActive;
     if (max !== undefined && this.#entities.size > max) {
       // The least recently used running entity goes first (Map order is use order).
@@ -537,6 +492,9 @@ export class ShardRegion {
   /** An entity stopped (passivated, handed off, or failed for good). */
   #stopped(entity: EntityState): void {
     this.#forget(entity);
+    if (!entity.keep && !this.#closed) {
+      this.settings.remembered?.record(entity.shard.shard, entity.id, false);
+    }
     const pending = entity.pending;
     entity.pending = [];
     if (pending.length === 0 || this.#closed) return;
@@ -579,9 +537,39 @@ export class ShardRegion {
     this.#armBlock(state);
     const entities = [...state.entities].map((id) => this.#entities.get(id)!)
       .filter((e) => e !== undefined);
-    for (const entity of entities) this.#passivate(entity);
+    for (const entity of entities) {
+      entity.keep = true;
+      this.#passivate(entity);
+    }
     await Promise.all(entities.map((e) => e.stopped));
     return true;
+  }
+
+  /** The coordinator placed `shard` here: own it, and start its remembered entities. */
+  #hostShard(shard: number): void {
+    const state = this.#shard(shard);
+    state.home = this.#host.self;
+    if (state.owned) return;
+    state.owned = true;
+    this.#restore(state);
+    if (state.blocked) this.#unblock(state);
+  }
+
+  /** Starts the remembered entities of a shard this region just came to own. */
+  #restore(state: ShardState): void {
+    const remembered = this.settings.remembered;
+    if (remembered === undefined) return;
+    remembered.load(state.shard).then((ids) => {
+      for (const id of ids) {
+        if (state.owned && !this.#closed && !this.#entities.has(id)) {
+          this.#start(state, id);
+        }
+      }
+    }, (error) =>
+      this.#host.logError(
+        `Cannot restore the remembered entities of shard ${state.shard}`,
+        error,
+      ));
   }
 
   #released(shard: number): void {

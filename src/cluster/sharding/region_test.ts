@@ -78,6 +78,7 @@ async function withRegion(
     retryMs: 100,
     handOffTimeoutMs: 1000,
     registerIntervalMs: 1000,
+    remembered: undefined,
     ...options,
   }, {
     self: "n1",

@@ -23,6 +23,8 @@ import {
 } from "./_messages.ts";
 import { type RegionHost, type RegionStats, ShardRegion } from "./region.ts";
 import { forSharding } from "./_entity.ts";
+import { RememberedEntities } from "./_remembered.ts";
+import { persistenceOf } from "../../persistence/mod.ts";
 import { defaultShardOf, type ShardExtractor } from "./shard_hash.ts";
 import {
   bindSharding,
@@ -65,6 +67,13 @@ export interface EntityTypeOptions {
   readonly handOffTimeoutMs?: number;
   /** The most messages one shard buffers on a node while its home is unknown (default 1000). */
   readonly bufferSize?: number;
+  /**
+   * Remember-entities (default false): the ids of running entities are kept in the journal per
+   * shard (through the system's persistence provider), and after a rebalance or a crash the
+   * shard's new owner starts them at once, not on their next message. A passivated entity is
+   * forgotten.
+   */
+  readonly rememberEntities?: boolean;
   /** Passivation (default: none). */
   readonly passivation?: PassivationOptions;
   /**
@@ -324,6 +333,14 @@ export class Sharding implements AsyncDisposable {
       retryMs: positive(options.retryMs, 100, "retryMs"),
       handOffTimeoutMs,
       registerIntervalMs: rebalanceIntervalMs,
+      remembered: options.rememberEntities === true
+        ? new RememberedEntities(
+          persistenceOf(system).journal,
+          name,
+          (message, error) => this.#logger.error(message, error),
+          () => system.clock.now(),
+        )
+        : undefined,
     }, regionHost);
     const regions: CoordinatorRegions = {
       beginHandOff: async (nodes, shard) => {
@@ -343,6 +360,10 @@ export class Sharding implements AsyncDisposable {
           { k: "handoff", t: name, s: shard },
           handOffTimeoutMs,
         );
+      },
+      host: (node, shard) => {
+        this.#control(node, { k: "host", t: name, s: shard }, handOffTimeoutMs)
+          .catch(() => {});
       },
       released: (nodes, shard) => {
         for (const n of nodes) {
@@ -366,6 +387,7 @@ export class Sharding implements AsyncDisposable {
         members: () => this.#members(),
         regions,
         rebalanceIntervalMs,
+        rememberEntities: options.rememberEntities === true,
         maxSimultaneous: count(
           options.maxSimultaneousMoves,
           3,

@@ -181,3 +181,30 @@ test("Sharding: a second live incarnation's journal write makes the entity's nex
   assert.equal(records.at(-1), "c");
   assert.equal(n, records.length);
 });
+
+test("Sharding with rememberEntities: after a crash the shards' new owners start the remembered entities without a message; a passivated entity stays stopped", async () => {
+  await using kit = await ShardingKit.start(["n1", "n2", "n3"], {
+    rememberEntities: true,
+  });
+  await kit.until(() => kit.converged(), 30_000, "convergence");
+  const ids = Array.from({ length: 12 }, (_, i) => `r${i}`);
+  for (const id of ids) await kit.settle(kit.log("n1", id).ask("add", "x"));
+  await kit.log("n1", "r0").stop();
+  await kit.tc.advance(500);
+  const live = (id: string) => incarnations.live.get(`log:${id}`) ?? 0;
+  assert.equal(live("r0"), 0);
+  const onN2 = ids.filter((id) =>
+    kit.member("n2").logs.localStats().shards.includes(
+      kit.member("n2").logs.shardOf(id),
+    ) && id !== "r0"
+  );
+  assert(onN2.length > 0, "n2 runs some of them");
+  await kit.kill("n2");
+  await kit.until(
+    () => ids.slice(1).every((id) => live(id) === 1),
+    60_000,
+    "every remembered entity to run again",
+  );
+  assert.equal(live("r0"), 0, "the passivated entity was forgotten");
+  assert.equal(incarnations.maxSeen, 1);
+});
