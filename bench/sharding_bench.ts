@@ -60,7 +60,6 @@ const cluster = await Cluster.join(node, {
   discovery: new StaticSeeds([node.address]),
 });
 const sharding = await Sharding.start(cluster, {
-  node,
   extensions: shardingExtensions,
 });
 const counters = sharding.entityType(counter);

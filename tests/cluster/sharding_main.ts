@@ -128,7 +128,6 @@ const cluster = await Cluster.join(remote, {
   logger,
 });
 const sharding = await Sharding.start(cluster, {
-  node: remote,
   extensions: shardingExtensions,
   logger,
 });

@@ -129,7 +129,6 @@ export class ShardingKit implements AsyncDisposable {
       { what: `${name} to join`, stepMs: 100 },
     );
     const sharding = await Sharding.start(cluster, {
-      node,
       extensions,
       logger: { error: (m) => this.errors.push(`${name}: ${m}`) },
     });

@@ -22,7 +22,7 @@
  *   extensions: [...clusterExtensions.remote, ...shardingExtensions.remote],
  * });
  * const cluster = await Cluster.join(node, { extensions: clusterExtensions, discovery });
- * const sharding = await Sharding.start(cluster, { node, extensions: shardingExtensions });
+ * const sharding = await Sharding.start(cluster, { extensions: shardingExtensions });
  * const counters = sharding.entityType(counter);
  * counters.ref("42").tell("add", 1);
  * console.log(await counters.ref("42").ask("get")); // 1

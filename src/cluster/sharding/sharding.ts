@@ -33,8 +33,6 @@ import {
 
 /** Options of {@linkcode Sharding.start}. */
 export interface ShardingOptions {
-  /** This node (the one the cluster was joined with). */
-  readonly node: RemoteNode;
   /** The sharding extension this node was started with. */
   readonly extensions: ShardingExtensions;
   /** Where sharding reports problems (default: the console). */
@@ -200,7 +198,7 @@ interface TypeEntry {
  *
  * @example Usage
  * ```ts ignore
- * const sharding = await Sharding.start(cluster, { node, extensions: shardingExtensions });
+ * const sharding = await Sharding.start(cluster, { extensions: shardingExtensions });
  * const counters = sharding.entityType(counter);
  * const ref = counters.ref("42");
  * ref.tell("add", 1);
@@ -220,7 +218,7 @@ export class Sharding implements AsyncDisposable {
 
   private constructor(cluster: Cluster, options: ShardingOptions) {
     this.#cluster = cluster;
-    this.#node = options.node;
+    this.#node = cluster.node;
     this.#logger = options.logger ?? console;
     this.#unbind = bindSharding(
       options.extensions,
@@ -233,15 +231,13 @@ export class Sharding implements AsyncDisposable {
    * Starts sharding on this node.
    *
    * @param cluster The cluster this node joined.
-   * @param options The node and its sharding extension.
+   * @param options The sharding extension this node was started with, and a logger.
    * @returns The running sharding.
    * @throws {TypeError} When the options are invalid, or the extension serves another Sharding.
    */
   static start(cluster: Cluster, options: ShardingOptions): Promise<Sharding> {
-    if (typeof options?.node?.extension !== "function") {
-      throw new TypeError("Invalid options.node: expected a RemoteNode");
-    }
-    options.node.extension(SHARDING_EXTENSION);
+    // Throws TypeError when the node was started without sharding's extension.
+    cluster.node.extension(SHARDING_EXTENSION);
     return Promise.resolve(new Sharding(cluster, options));
   }
 
