@@ -145,6 +145,7 @@ export {
   type ShardExtractor,
   Sharding,
   ShardingClosedError,
+  type ShardingCloseOptions,
   ShardingExtensions,
   type ShardingOptions,
 } from "./sharding/mod.ts";

@@ -154,7 +154,7 @@ export class ShardingKit implements AsyncDisposable {
     this.members.delete(name);
     this.tc.network.kill(name);
     await member.cluster.close();
-    await member.sharding.close();
+    await member.sharding.close({ handOff: false });
     await this.tc.kill(name);
   }
 
@@ -171,12 +171,12 @@ export class ShardingKit implements AsyncDisposable {
     throw new Error(`Timed out after ${maxMs} virtual ms waiting for ${what}`);
   }
 
-  /** Leaves gracefully: the cluster hands its shards off, then the node stops. */
+  /** Leaves gracefully: sharding hands its shards off, then the member leaves and stops. */
   async leave(name: string): Promise<void> {
     const member = this.member(name);
-    await this.settle(member.cluster.leave(), 60_000).catch(() => {});
     this.members.delete(name);
-    await member.sharding.close();
+    await this.settle(member.sharding.close(), 60_000);
+    await this.settle(member.cluster.leave(), 60_000).catch(() => {});
     await member.cluster.close();
     await this.tc.stop(name);
   }
@@ -228,7 +228,7 @@ export class ShardingKit implements AsyncDisposable {
 
   async close(): Promise<void> {
     for (const member of this.members.values()) {
-      await member.sharding.close();
+      await member.sharding.close({ handOff: false });
       await member.cluster.close();
     }
     this.members.clear();

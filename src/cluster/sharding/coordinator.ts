@@ -59,6 +59,14 @@ interface CoordinatorState {
   readonly regions: Set<string>;
   /** Shards being handed off. */
   readonly moving: Set<number>;
+  /** Regions closing (node → region incarnation): their shards move off, none come to them. */
+  readonly draining: Map<string, string>;
+}
+
+/** A region's registration: its node, and its incarnation (new each time it starts). */
+export interface RegionRegistration {
+  readonly node: string;
+  readonly incarnation: string;
 }
 
 /** The persistence id of the coordinator of `entityType`. */
@@ -77,7 +85,9 @@ export function allocationsOf(
 }
 
 function hostsOf(state: CoordinatorState): string[] {
-  return state.args.members().hostable.filter((n) => state.regions.has(n));
+  return state.args.members().hostable.filter((n) =>
+    state.regions.has(n) && !state.draining.has(n)
+  );
 }
 
 /** The events that give each of `shards` a new home among `hosts` (or none, without hosts). */
@@ -110,7 +120,9 @@ function placements(
 /** The messages a coordinator handles, as its compiled handlers. */
 export type CoordinatorHandlers = {
   /** A region is ready to host shards. */
-  register: (state: PersistentState, node: string) => boolean;
+  register: (state: PersistentState, region: RegionRegistration) => boolean;
+  /** A region closes: its shards are handed off at once; answers how many are moving. */
+  drain: (state: PersistentState, region: RegionRegistration) => number;
   /** The home of a shard, allocating it when it has none; `null`: ask again later. */
   home: (state: PersistentState, shard: number) => Promise<string | null>;
   /** Moves shards of lost nodes, and starts the hand-offs of a rebalance. */
@@ -123,6 +135,28 @@ export type CoordinatorHandlers = {
   /** Every node's shards. */
   homes: (state: PersistentState) => Record<string, number[]>;
 };
+
+/**
+ * Hands a shard off: every region buffers it, the owner stops its entities, then `handedOff`
+ * gives it a new home.
+ */
+function startHandOff(
+  state: CoordinatorState,
+  shard: number,
+  self: { tell(type: "handedOff", r: { shard: number; ok: boolean }): void },
+): void {
+  const from = state.homes.get(shard)!;
+  state.moving.add(shard);
+  const all = [
+    ...new Set([...state.args.members().hostable, ...state.regions]),
+  ];
+  state.args.regions.beginHandOff(all, shard)
+    .then(() => state.args.regions.handOff(from, shard))
+    .then(
+      () => self.tell("handedOff", { shard, ok: true }),
+      () => self.tell("handedOff", { shard, ok: false }),
+    );
+}
 
 /** With remember-entities, tells each new owner of a shard at once. */
 function announce(
@@ -151,6 +185,7 @@ export const shardCoordinator: ActorDefinition<
     homes: new Map(),
     regions: new Set(),
     moving: new Set(),
+    draining: new Map(),
   }),
   events: {
     allocated: (state, e: { shard: number; node: string }) => {
@@ -162,9 +197,25 @@ export const shardCoordinator: ActorDefinition<
   },
 }).handlers({
   /** A region is ready to host shards. */
-  register: (state, node: string): boolean => {
-    state.regions.add(node);
+  register: (state, region: RegionRegistration): boolean => {
+    state.regions.add(region.node);
+    // A new region on a node that drained an older one may host shards again.
+    const draining = state.draining.get(region.node);
+    if (draining !== undefined && draining !== region.incarnation) {
+      state.draining.delete(region.node);
+    }
     return true;
+  },
+  drain: (state, region: RegionRegistration, ctx): number => {
+    state.draining.set(region.node, region.incarnation);
+    const mine = [...state.homes].filter(([, node]) => node === region.node)
+      .map(([shard]) => shard);
+    // With nowhere to go, the shards stay (and move once the node is removed).
+    if (hostsOf(state).length === 0) return 0;
+    for (const shard of mine) {
+      if (!state.moving.has(shard)) startHandOff(state, shard, ctx.self);
+    }
+    return mine.length;
   },
   /** The home of a shard, allocating it when it has none; `null`: ask again later. */
   home: async (state, shard: number, ctx): Promise<string | null> => {
@@ -195,26 +246,20 @@ export const shardCoordinator: ActorDefinition<
       announce(state, moved);
     }
     if (hosts.length === 0 || state.moving.size > 0) return;
+    for (const node of state.draining.keys()) {
+      if (!members.live.has(node)) state.draining.delete(node);
+    }
     const leaving = [...state.homes].filter(([, node]) =>
-      members.leaving.has(node)
+      members.leaving.has(node) || state.draining.has(node)
     ).map(([shard]) => shard);
     const planned = [
       ...leaving,
       ...state.args.strategy.rebalance(allocationsOf(state.homes, hosts), 0),
     ];
-    const all = [...new Set([...members.hostable, ...state.regions])];
     for (
       const shard of [...new Set(planned)].slice(0, state.args.maxSimultaneous)
     ) {
-      const from = state.homes.get(shard)!;
-      state.moving.add(shard);
-      const self = ctx.self;
-      state.args.regions.beginHandOff(all, shard)
-        .then(() => state.args.regions.handOff(from, shard))
-        .then(
-          () => self.tell("handedOff", { shard, ok: true }),
-          () => self.tell("handedOff", { shard, ok: false }),
-        );
+      startHandOff(state, shard, ctx.self);
     }
   },
   /** A hand-off ended: the shard gets its new home (or, when it failed, stays). */

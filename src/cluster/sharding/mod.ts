@@ -52,6 +52,7 @@ export {
   type NodeShardStats,
   type PassivationOptions,
   Sharding,
+  type ShardingCloseOptions,
   type ShardingOptions,
 } from "./sharding.ts";
 export { ShardingExtensions } from "./sharding_extensions.ts";

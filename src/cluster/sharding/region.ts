@@ -64,6 +64,8 @@ export class ShardRegion {
   #registerTimer: TimerHandle | undefined;
   #sweepTimer: TimerHandle | undefined;
   #closed = false;
+  /** Tells this region from an earlier one on the same node (for the coordinator). */
+  readonly #incarnation = crypto.randomUUID();
 
   constructor(settings: RegionSettings, host: RegionHost) {
     this.settings = settings;
@@ -181,6 +183,37 @@ export class ShardRegion {
       s.shard
     ).sort((a, b) => a - b);
     return { shards, entities: this.#entities.size };
+  }
+
+  /**
+   * Before a close: asks the coordinator to hand this node's shards off (their entities stop
+   * here after handling what they were sent, and later messages go to the new homes), and waits
+   * until this region owns none, for at most `handOffTimeoutMs`.
+   */
+  async drain(): Promise<void> {
+    const coordinator = this.#host.coordinator();
+    if (coordinator === undefined || this.#closed) return;
+    const timeoutMs = this.settings.handOffTimeoutMs;
+    const deadline = this.#clock.now() + timeoutMs;
+    try {
+      const moving = await coordinator.ask("drain", this.#registration(), {
+        timeoutMs,
+      });
+      if (moving === 0) return;
+    } catch {
+      return;
+    }
+    while (
+      this.stats().shards.length > 0 && this.#clock.now() < deadline
+    ) {
+      await new Promise<void>((resolve) =>
+        this.#clock.setTimer(resolve, this.settings.retryMs)
+      );
+    }
+  }
+
+  #registration(): { node: string; incarnation: string } {
+    return { node: this.#host.self, incarnation: this.#incarnation };
   }
 
   /** Stops the entities and refuses further messages; buffered asks are rejected. */
@@ -601,7 +634,7 @@ export class ShardRegion {
   #register(): void {
     if (this.#closed) return;
     const coordinator = this.#host.coordinator();
-    coordinator?.ask("register", this.#host.self, {
+    coordinator?.ask("register", this.#registration(), {
       timeoutMs: this.settings.registerIntervalMs,
     }).catch(() => {});
     this.#registerTimer = this.#clock.setTimer(

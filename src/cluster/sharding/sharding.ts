@@ -86,6 +86,12 @@ export interface EntityTypeOptions {
   readonly retryMs?: number;
 }
 
+/** Options of {@linkcode Sharding.close}. */
+export interface ShardingCloseOptions {
+  /** Hand this node's shards off first (default true). */
+  readonly handOff?: boolean;
+}
+
 /** The shards and entities of one node, for one entity type. */
 export interface NodeShardStats {
   /** Shards allocated to the node. */
@@ -215,6 +221,8 @@ export class Sharding implements AsyncDisposable {
   /** Members that are unreachable, down or removed (kept from membership events). */
   readonly #unreachable = new Set<string>();
   #closed: Promise<void> | undefined;
+  /** Set once the hand-off before a close is over: messages are refused from then on. */
+  #stopped = false;
 
   private constructor(cluster: Cluster, options: ShardingOptions) {
     this.#cluster = cluster;
@@ -462,12 +470,26 @@ export class Sharding implements AsyncDisposable {
   }
 
   /**
-   * Stops this node's entities and coordinators and refuses further messages.
+   * Hands this node's shards off (each entity type's coordinator moves them to other nodes at
+   * once; waits at most `handOffTimeoutMs` per type), then stops this node's entities and its
+   * part of the coordinators, and refuses further messages. Call it before `cluster.leave()`.
    *
+   * @param options `handOff: false` skips the hand-off (the shards then move once the member
+   * is removed).
    * @returns When they stopped.
    */
-  close(): Promise<void> {
+  close(options: ShardingCloseOptions = {}): Promise<void> {
+    return this.#close(options.handOff ?? true);
+  }
+
+  #close(handOff: boolean): Promise<void> {
     return this.#closed ??= (async () => {
+      if (handOff) {
+        await Promise.all(
+          [...this.#types.values()].map((entry) => entry.region.drain()),
+        );
+      }
+      this.#stopped = true;
       this.#events.abort();
       this.#unbind();
       for (const entry of this.#types.values()) {
@@ -503,7 +525,7 @@ export class Sharding implements AsyncDisposable {
 
   #endpoint(message: ShardingMessage, _from: string): unknown {
     const entry = this.#types.get(message.t);
-    if (entry === undefined || this.#closed !== undefined) {
+    if (entry === undefined || this.#stopped) {
       throw new ShardingClosedError(
         this.#node.node,
         `entity type "${message.t}" is not hosted here`,
@@ -541,7 +563,7 @@ export class Sharding implements AsyncDisposable {
             `Sharding on node "${this.#node.node}" closes: this member was downed`,
             event.reason,
           );
-          void this.close();
+          void this.#close(false);
           return;
         }
         if (!("member" in event)) continue;

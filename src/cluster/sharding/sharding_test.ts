@@ -208,3 +208,38 @@ test("Sharding with rememberEntities: after a crash the shards' new owners start
   assert.equal(live("r0"), 0, "the passivated entity was forgotten");
   assert.equal(incarnations.maxSeen, 1);
 });
+
+test("Sharding.close() hands the node's shards off first: other nodes own them at once (no wait for the member's removal) and nothing acknowledged is lost", async () => {
+  await using kit = await ShardingKit.start(["n1", "n2", "n3"]);
+  await kit.until(() => kit.converged(), 30_000, "convergence");
+  const ids = Array.from({ length: 12 }, (_, i) => `c${i}`);
+  for (const id of ids) await kit.settle(kit.log("n1", id).ask("add", "1"));
+  assert(kit.member("n2").logs.localStats().shards.length > 0);
+  const closed = kit.member("n2").sharding.close();
+  const start = kit.tc.clock.now();
+  await kit.settle(closed);
+  assert(
+    kit.tc.clock.now() - start < 5000,
+    "closed within the hand-off timeout",
+  );
+  let homes: Record<string, { shards: number }> = {};
+  await kit.until(
+    () => {
+      void kit.member("n1").logs.clusterStats({ timeoutMs: 500 }).then((s) =>
+        homes = s
+      );
+      return homes.n1 !== undefined && (homes.n2?.shards ?? 0) === 0;
+    },
+    5000,
+    "n2 to hold no shard",
+  );
+  // n2 is still an up member: its shards answer elsewhere at once.
+  for (const id of ids) {
+    assert.equal(
+      await kit.settle(kit.log("n3", id).ask("add", "2"), 3000),
+      2,
+      id,
+    );
+  }
+  assert.equal(incarnations.maxSeen, 1);
+});
