@@ -83,6 +83,7 @@ test("ClusterSingleton across 3 processes: a SIGKILLed host's instance runs agai
     if (fenced) assert.ok(first.token !== null && first.token >= 1);
     const hostIndex = members.findIndex((m) => m.node === first.node);
     assert.ok(hostIndex >= 0, first.node);
+    const killedAt = Date.now();
     members[hostIndex].kill("SIGKILL");
     assert.equal((await members[hostIndex].exited).signal, "SIGKILL");
     const survivors = controls.filter((_, i) => i !== hostIndex);
@@ -99,6 +100,13 @@ test("ClusterSingleton across 3 processes: a SIGKILLed host's instance runs agai
           dump(members)
         }`,
       20_000,
+    );
+    console.log(
+      `singleton_process_test: answered from ${answers[0]!.node} ${
+        Date.now() - killedAt
+      } ms after the SIGKILL of ${first.node} (${
+        fenced ? "RedisLease" : "no lease"
+      })`,
     );
     if (fenced) {
       assert.ok(answers[0]!.token! > first.token!, JSON.stringify(answers));

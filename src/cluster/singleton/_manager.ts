@@ -27,8 +27,10 @@ import type { ClusterSingletonOptions, SingletonFence } from "./options.ts";
 
 const NAME = /^[A-Za-z0-9_.:@=+-]{1,120}$/;
 const CONSOLE_LOGGER = Object.freeze({
-  error: (message: string, error: unknown): void =>
-    console.error(`[troupe singleton] ${message}`, error),
+  error: (message: string, error: unknown): void => {
+    if (error === undefined) console.error(`[troupe singleton] ${message}`);
+    else console.error(`[troupe singleton] ${message}`, error);
+  },
 });
 
 function positiveInt(

@@ -38,8 +38,8 @@ import type { ClusterSingletonOptions, SingletonFence } from "./options.ts";
  *
  * Delivery. The proxy buffers while it knows the instance is moving, and sends what it buffered
  * in order. An ask that reaches a stopped instance (it was not handled) waits for the next one,
- * until its timeout. A tell that reaches an instance that stops before handling it is a dead
- * letter there: tells are at most once across a move.
+ * until its timeout, behind what was buffered meanwhile. A tell that reaches an instance that
+ * stops before handling it is a dead letter there: tells are at most once across a move.
  *
  * An instance that stops on its own (or through `ref.stop()`) is started again.
  *
