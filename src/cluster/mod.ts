@@ -127,6 +127,7 @@ export {
 // Sharding (h2-sharding): entities by (type, id), shards, coordinator, passivation.
 export {
   type AllocationStrategy,
+  type CoordinatorOptions,
   defaultShardOf,
   EntityType,
   type EntityTypeOptions,

@@ -4,7 +4,7 @@
 //   sharding_main <node> --port p --seeds host:port,... --redis-url url --key-prefix prefix
 //
 // It keeps its journal in Redis (so the coordinator's allocations and the accounts' events
-// outlive the process), joins through the static seeds, starts sharding with a persistent
+// outlive the process), fences the coordinator with a RedisLease, joins through the static seeds, starts sharding with a persistent
 // "account" entity type, and serves a "client" actor the test drives through remoting:
 // deposit (an ask to an account entity through this node's sharding), view and stats.
 import {
@@ -24,6 +24,7 @@ import {
   StaticSeeds,
 } from "../../src/cluster/mod.ts";
 import { RedisPersistence } from "../../src/persistence/redis/mod.ts";
+import { RedisLease } from "../../src/cluster/redis/mod.ts";
 import { scriptArgs } from "../../src/platform/test_runtime.ts";
 
 const argv = scriptArgs();
@@ -133,7 +134,13 @@ const sharding = await Sharding.start(cluster, {
 });
 live.cluster = cluster;
 live.sharding = sharding;
+// The coordinator is a cluster singleton fenced by a lease in Redis.
+const lease = await RedisLease.connect("sharding:account", {
+  url: flags.get("--redis-url") ?? "redis://127.0.0.1:6379",
+  keyPrefix: flags.get("--key-prefix")!,
+});
 live.accounts = sharding.entityType(account, {
+  coordinator: { lease, leaseTtlMs: 3000 },
   numberOfShards: 12,
   rebalanceIntervalMs: 300,
   handOffTimeoutMs: 2000,

@@ -21,6 +21,8 @@ export interface CoordinatorHost {
 export interface CoordinatorHostOptions {
   /** The lease that fences the coordinator (one per entity type; default: none). */
   readonly lease?: Lease;
+  /** The lease's time to live, in ms. */
+  readonly leaseTtlMs?: number;
   /** Only members with this role host the coordinator. */
   readonly role?: string;
   /** Where problems go. */
@@ -52,6 +54,7 @@ export function hostAsSingleton(
     definition: shardCoordinator,
     args,
     lease: options.lease,
+    leaseTtlMs: options.leaseTtlMs,
     role: options.role,
     logger: options.logger,
   }).then(async (s) => {

@@ -47,6 +47,7 @@ export {
 export type { RegionStats } from "./region.ts";
 export { defaultShardOf, fnv1a32, type ShardExtractor } from "./shard_hash.ts";
 export {
+  type CoordinatorOptions,
   EntityType,
   type EntityTypeOptions,
   type NodeShardStats,

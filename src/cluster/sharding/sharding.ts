@@ -74,16 +74,24 @@ export interface EntityTypeOptions {
   readonly rememberEntities?: boolean;
   /** Passivation (default: none). */
   readonly passivation?: PassivationOptions;
-  /**
-   * The lease that fences this type's coordinator, a cluster singleton (a `RedisLease` in
-   * production, one per entity type; default: none, so a partition may briefly run two
-   * coordinators, whose journal writes then conflict rather than interleave).
-   */
-  readonly coordinatorLease?: Lease;
-  /** Only members with this role host the coordinator (every member hosts shards). */
-  readonly role?: string;
+  /** How this type's coordinator, a cluster singleton, is hosted and fenced. */
+  readonly coordinator?: CoordinatorOptions;
   /** How soon a region asks the coordinator again when it had no answer, in ms (default 100). */
   readonly retryMs?: number;
+}
+
+/** How the coordinator of an entity type is hosted (see `ClusterSingleton`). */
+export interface CoordinatorOptions {
+  /**
+   * The lease that fences the coordinator (a `RedisLease` in production, one per entity type;
+   * default: none, so a partition may briefly run two coordinators, whose journal writes then
+   * conflict rather than interleave).
+   */
+  readonly lease?: Lease;
+  /** The lease's time to live, in ms (default: the singleton's, 10 000). */
+  readonly leaseTtlMs?: number;
+  /** Only members with this role host the coordinator (every member hosts shards). */
+  readonly role?: string;
 }
 
 /** Options of {@linkcode Sharding.close}. */
@@ -398,8 +406,7 @@ export class Sharding implements AsyncDisposable {
           "maxSimultaneousMoves",
         ),
       }, {
-        lease: options.coordinatorLease,
-        role: options.role,
+        ...options.coordinator,
         logger: this.#logger,
       }),
     };
