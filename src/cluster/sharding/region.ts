@@ -634,9 +634,8 @@ export class ShardRegion {
   #register(): void {
     if (this.#closed) return;
     const coordinator = this.#host.coordinator();
-    coordinator?.ask("register", this.#registration(), {
-      timeoutMs: this.settings.registerIntervalMs,
-    }).catch(() => {});
+    // A tell (no deadline to watch): a coordinator that restarted learns it again next time.
+    coordinator?.tell("register", this.#registration());
     this.#registerTimer = this.#clock.setTimer(
       () => this.#register(),
       this.settings.registerIntervalMs,
