@@ -57,6 +57,7 @@ async function withRegion(
   const clock = new ManualClock();
   const system = new ActorSystem({ node: "n1", clock, logger: { error() {} } });
   const coordinator = {
+    tell: () => {},
     ask: (type: string) => {
       if (type !== "home") return Promise.resolve(true);
       const home = (options.home ?? (() => "n1"))();
