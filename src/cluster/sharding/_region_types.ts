@@ -1,10 +1,13 @@
 // What a shard region is given (its node, its settings) and what it reports.
+import type { TimerHandle } from "../../timer/mod.ts";
+import type { Envelope } from "./_envelope.ts";
 import type {
   ActorDefinition,
   ActorRef,
   ActorSystem,
   Handlers,
   ProtocolOfDefinition,
+  UnknownProtocol,
 } from "../../actor/mod.ts";
 import type { CoordinatorDefinition } from "./coordinator.ts";
 import type { ControlMessage, DeliverMessage } from "./_messages.ts";
@@ -65,4 +68,47 @@ export interface RegionStats {
   readonly shards: number[];
   /** The entities running (or starting) here. */
   readonly entities: number;
+}
+
+/** What a region knows of one shard. */
+export interface ShardState {
+  readonly shard: number;
+  home: string | undefined;
+  owned: boolean;
+  blocked: boolean;
+  resolving: boolean;
+  buffer: Envelope[];
+  readonly entities: Set<string>;
+  blockTimer: TimerHandle | undefined;
+  retryTimer: TimerHandle | undefined;
+}
+
+/** An entity of a shard this region owns. */
+export interface EntityState {
+  readonly id: string;
+  readonly shard: ShardState;
+  ref: ActorRef<UnknownProtocol> | undefined;
+  phase: "starting" | "running" | "stopping";
+  stopAfterStart: boolean;
+  /** Stopped by a hand-off or a close: it stays remembered. */
+  keep: boolean;
+  pending: Envelope[];
+  lastUsed: number;
+  readonly stopped: Promise<void>;
+  markStopped: () => void;
+}
+
+/** A shard the region has not heard of yet: no home, not owned, nothing buffered. */
+export function newShardState(shard: number): ShardState {
+  return {
+    shard,
+    home: undefined,
+    owned: false,
+    blocked: false,
+    resolving: false,
+    buffer: [],
+    entities: new Set(),
+    blockTimer: undefined,
+    retryTimer: undefined,
+  };
 }

@@ -3,7 +3,6 @@
 // whose home is unknown or moving, and passivates idle entities. Everything is delivered
 // synchronously in arrival order (no spawned deliveries), so messages from one sender to one
 // entity keep their order.
-import type { ActorRef, UnknownProtocol } from "../../actor/mod.ts";
 import type { Counter } from "../../metrics/mod.ts";
 import type { Clock, TimerHandle } from "../../timer/mod.ts";
 import type { ControlMessage, DeliverMessage } from "./_messages.ts";
@@ -17,40 +16,17 @@ import {
   timeLeft,
 } from "./_envelope.ts";
 import { ShardBufferFullError, ShardingClosedError } from "./errors.ts";
-import type {
-  CoordinatorProtocol,
-  RegionHost,
-  RegionSettings,
-  RegionStats,
+import {
+  type CoordinatorProtocol,
+  type EntityState,
+  newShardState,
+  type RegionHost,
+  type RegionSettings,
+  type RegionStats,
+  type ShardState,
 } from "./_region_types.ts";
 
 export type { CoordinatorProtocol, RegionHost, RegionSettings, RegionStats };
-
-interface ShardState {
-  readonly shard: number;
-  home: string | undefined;
-  owned: boolean;
-  blocked: boolean;
-  resolving: boolean;
-  buffer: Envelope[];
-  readonly entities: Set<string>;
-  blockTimer: TimerHandle | undefined;
-  retryTimer: TimerHandle | undefined;
-}
-
-interface EntityState {
-  readonly id: string;
-  readonly shard: ShardState;
-  ref: ActorRef<UnknownProtocol> | undefined;
-  phase: "starting" | "running" | "stopping";
-  stopAfterStart: boolean;
-  /** Stopped by a hand-off or a close: it stays remembered. */
-  keep: boolean;
-  pending: Envelope[];
-  lastUsed: number;
-  readonly stopped: Promise<void>;
-  markStopped: () => void;
-}
 
 /** The region of one entity type on one node. */
 export class ShardRegion {
@@ -241,17 +217,7 @@ export class ShardRegion {
   #shard(shard: number): ShardState {
     let state = this.#shards.get(shard);
     if (state === undefined) {
-      state = {
-        shard,
-        home: undefined,
-        owned: false,
-        blocked: false,
-        resolving: false,
-        buffer: [],
-        entities: new Set(),
-        blockTimer: undefined,
-        retryTimer: undefined,
-      };
+      state = newShardState(shard);
       this.#shards.set(shard, state);
     }
     return state;
