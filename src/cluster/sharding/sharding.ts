@@ -208,7 +208,10 @@ interface TypeEntry {
  * members in shards, each shard on one node at a time. Start it on every node, after
  * `Cluster.join`, and register the same entity types everywhere. When this member is downed
  * (for example on the minority side of a partition), it closes itself: its entities stop, since
- * the others reallocate its shards.
+ * the others reallocate its shards. The coordinators write their journals through the actor
+ * system's persistence provider (`usePersistence`): give every node the same shared provider
+ * (Redis in production), or a coordinator that moves to another node starts without the
+ * allocations and places shards again.
  *
  * @example Usage
  * ```ts ignore
