@@ -20,6 +20,16 @@ export interface DeliverMessage {
   readonly ms?: number;
 }
 
+/** A tell for entity `id` of `entityType` (add `ms` for an ask). */
+export function deliverMessage(
+  entityType: string,
+  id: string,
+  type: string,
+  payload: unknown,
+): DeliverMessage {
+  return { k: "deliver", t: entityType, i: id, m: type, p: payload };
+}
+
 /** Control messages between regions and from the coordinator. */
 export interface ControlMessage {
   readonly k: "flush" | "begin" | "handoff" | "released" | "stats" | "host";

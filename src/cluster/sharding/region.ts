@@ -5,7 +5,7 @@
 // entity keep their order.
 import type { Counter } from "../../metrics/mod.ts";
 import type { Clock, TimerHandle } from "../../timer/mod.ts";
-import type { ControlMessage, DeliverMessage } from "./_messages.ts";
+import { type DeliverMessage, deliverMessage } from "./_messages.ts";
 import { entityActorId, PASSIVATE } from "./_entity.ts";
 import {
   askTimeout,
@@ -104,6 +104,23 @@ export class ShardRegion {
       if (this.#tracksUse) this.#touch(entity);
       return entity.ref!.ask(type, payload, { timeoutMs });
     }
+    // The other fast path: a shard known to live on another reachable node, nothing buffered.
+    if (entity === undefined) {
+      const state = this.#shards.get(this.shardOf(id));
+      const home = state?.home;
+      if (
+        home !== undefined && !state!.owned && !state!.blocked &&
+        state!.buffer.length === 0 && this.#host.reachable(home)
+      ) {
+        const message = deliverMessage(
+          this.settings.entityType,
+          id,
+          type,
+          payload,
+        );
+        return this.#host.ask(home, { ...message, ms: timeoutMs }, timeoutMs);
+      }
+    }
     return new Promise((resolve, reject) => {
       const reply: Reply = {
         resolve,
@@ -126,26 +143,6 @@ export class ShardRegion {
     return this.ask(message.i, message.m, message.p, message.ms);
   }
 
-  /** A control message from the coordinator or another region. */
-  control(message: ControlMessage): Promise<unknown> | RegionStats | boolean {
-    switch (message.k) {
-      case "flush":
-        return true;
-      case "begin":
-        return this.#beginHandOff(message.s);
-      case "handoff":
-        return this.#handOff(message.s);
-      case "released":
-        this.#released(message.s);
-        return true;
-      case "stats":
-        return this.stats();
-      case "host":
-        this.#hostShard(message.s);
-        return true;
-    }
-  }
-
   /** A node left: shards believed to live there are looked up again. */
   nodeGone(node: string): void {
     for (const state of this.#shards.values()) {
@@ -161,35 +158,14 @@ export class ShardRegion {
     return { shards, entities: this.#entities.size };
   }
 
-  /**
-   * Before a close: asks the coordinator to hand this node's shards off (their entities stop
-   * here after handling what they were sent, and later messages go to the new homes), and waits
-   * until this region owns none, for at most `handOffTimeoutMs`.
-   */
-  async drain(): Promise<void> {
-    const coordinator = this.#host.coordinator();
-    if (coordinator === undefined || this.#closed) return;
-    const timeoutMs = this.settings.handOffTimeoutMs;
-    const deadline = this.#clock.now() + timeoutMs;
-    try {
-      const moving = await coordinator.ask("drain", this.#registration(), {
-        timeoutMs,
-      });
-      if (moving === 0) return;
-    } catch {
-      return;
-    }
-    while (
-      this.stats().shards.length > 0 && this.#clock.now() < deadline
-    ) {
-      await new Promise<void>((resolve) =>
-        this.#clock.setTimer(resolve, this.settings.retryMs)
-      );
-    }
+  /** How this region registers with the coordinator. */
+  registration(): { node: string; incarnation: string } {
+    return { node: this.#host.self, incarnation: this.#incarnation };
   }
 
-  #registration(): { node: string; incarnation: string } {
-    return { node: this.#host.self, incarnation: this.#incarnation };
+  /** Whether it is closed. */
+  get closed(): boolean {
+    return this.#closed;
   }
 
   /** Stops the entities and refuses further messages; buffered asks are rejected. */
@@ -331,13 +307,12 @@ export class ShardRegion {
   }
 
   #deliverRemote(state: ShardState, node: string, envelope: Envelope): void {
-    const message: DeliverMessage = {
-      k: "deliver",
-      t: this.settings.entityType,
-      i: envelope.id,
-      m: envelope.type,
-      p: envelope.payload,
-    };
+    const message = deliverMessage(
+      this.settings.entityType,
+      envelope.id,
+      envelope.type,
+      envelope.payload,
+    );
     try {
       if (envelope.reply === undefined) return this.#host.send(node, message);
       const left = this.#left(envelope);
@@ -509,7 +484,8 @@ export class ShardRegion {
     }
   }
 
-  async #beginHandOff(shard: number): Promise<boolean> {
+  /** A hand-off of `shard` begins: stop routing to it and buffer its messages. */
+  async beginHandOff(shard: number): Promise<boolean> {
     const state = this.#shard(shard);
     const previous = state.home;
     state.blocked = true;
@@ -528,7 +504,8 @@ export class ShardRegion {
     return true;
   }
 
-  async #handOff(shard: number): Promise<boolean> {
+  /** Hands `shard` off: stop its entities once they handled what they were sent. */
+  async handOff(shard: number): Promise<boolean> {
     const state = this.#shard(shard);
     state.owned = false;
     state.home = undefined;
@@ -545,7 +522,7 @@ export class ShardRegion {
   }
 
   /** The coordinator placed `shard` here: own it, and start its remembered entities. */
-  #hostShard(shard: number): void {
+  hostShard(shard: number): void {
     const state = this.#shard(shard);
     state.home = this.#host.self;
     if (state.owned) return;
@@ -571,7 +548,8 @@ export class ShardRegion {
       ));
   }
 
-  #released(shard: number): void {
+  /** The hand-off of `shard` is over: look its home up and deliver what waited. */
+  released(shard: number): void {
     const state = this.#shard(shard);
     this.#unblock(state);
   }
@@ -601,7 +579,7 @@ export class ShardRegion {
     if (this.#closed) return;
     const coordinator = this.#host.coordinator();
     // A tell (no deadline to watch): a coordinator that restarted learns it again next time.
-    coordinator?.tell("register", this.#registration());
+    coordinator?.tell("register", this.registration());
     this.#registerTimer = this.#clock.setTimer(
       () => this.#register(),
       this.settings.registerIntervalMs,

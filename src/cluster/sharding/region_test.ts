@@ -14,6 +14,7 @@ import {
   ShardRegion,
 } from "./region.ts";
 import { entityActorId, forSharding } from "./_entity.ts";
+import { controlRegion } from "./_control.ts";
 import { defaultShardOf } from "./shard_hash.ts";
 import { isShardBufferFullError } from "./errors.ts";
 
@@ -211,12 +212,12 @@ test("ShardRegion hand-off: the owner stops the shard's entities only after they
     await region.ask("a", "put", 0, 1000);
     for (let n = 1; n <= 3; n++) region.tell("a", "slowPut", n);
     assert.equal(
-      await region.control({ k: "begin", t: "echo", s: shard }),
+      await controlRegion(region, { k: "begin", t: "echo", s: shard }),
       true,
     );
     let handedOff = false;
     const done =
-      (region.control({ k: "handoff", t: "echo", s: shard }) as Promise<
+      (controlRegion(region, { k: "handoff", t: "echo", s: shard }) as Promise<
         unknown
       >)
         .then(() => handedOff = true);
@@ -229,7 +230,7 @@ test("ShardRegion hand-off: the owner stops the shard's entities only after they
     assert.equal(region.stats().entities, 0);
     assert.deepEqual(region.stats().shards, []);
     home = null;
-    region.control({ k: "released", t: "echo", s: shard });
+    controlRegion(region, { k: "released", t: "echo", s: shard });
     await turns(clock, 200);
     assert.equal(region.stats().entities, 0, "buffered while no home is known");
     home = "n1";

@@ -23,6 +23,8 @@ import {
 } from "./_messages.ts";
 import { type RegionHost, type RegionStats, ShardRegion } from "./region.ts";
 import { forSharding } from "./_entity.ts";
+import { drainRegion } from "./_drain.ts";
+import { controlRegion } from "./_control.ts";
 import { RememberedEntities } from "./_remembered.ts";
 import { persistenceOf } from "../../persistence/mod.ts";
 import { defaultShardOf, type ShardExtractor } from "./shard_hash.ts";
@@ -496,7 +498,9 @@ export class Sharding implements AsyncDisposable {
     return this.#closed ??= (async () => {
       if (handOff) {
         await Promise.all(
-          [...this.#types.values()].map((entry) => entry.region.drain()),
+          [...this.#types.values()].map((entry) =>
+            drainRegion(entry.region, entry.host.ref(), this.#node.system.clock)
+          ),
         );
       }
       this.#stopped = true;
@@ -544,7 +548,7 @@ export class Sharding implements AsyncDisposable {
     if (message.k === "deliver") {
       return entry.region.inbound(message as DeliverMessage);
     }
-    return entry.region.control(message);
+    return controlRegion(entry.region, message);
   }
 
   #members(): CoordinatorMembers {
