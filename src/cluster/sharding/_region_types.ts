@@ -1,0 +1,114 @@
+// What a shard region is given (its node, its settings) and what it reports.
+import type { TimerHandle } from "../../timer/mod.ts";
+import type { Envelope } from "./_envelope.ts";
+import type {
+  ActorDefinition,
+  ActorRef,
+  ActorSystem,
+  Handlers,
+  ProtocolOfDefinition,
+  UnknownProtocol,
+} from "../../actor/mod.ts";
+import type { CoordinatorDefinition } from "./coordinator.ts";
+import type { ControlMessage, DeliverMessage } from "./_messages.ts";
+import type { RememberedEntities } from "./_remembered.ts";
+import type { ShardExtractor } from "./shard_hash.ts";
+
+/** The protocol of a coordinator. */
+export type CoordinatorProtocol = ProtocolOfDefinition<CoordinatorDefinition>;
+
+/** What a region needs of its node. */
+export interface RegionHost {
+  /** This node's name. */
+  readonly self: string;
+  /** The actor system the entities run in. */
+  readonly system: ActorSystem;
+  /** Whether `node` is a reachable member (messages for an unreachable one wait). */
+  reachable(node: string): boolean;
+  /** The coordinator, when one is known. */
+  coordinator(): ActorRef<CoordinatorProtocol> | undefined;
+  /** Sends a tell for an entity to another node (throws when it cannot). */
+  send(node: string, message: DeliverMessage): void;
+  /** Sends an ask for an entity to another node. */
+  ask(
+    node: string,
+    message: DeliverMessage,
+    timeoutMs: number,
+  ): Promise<unknown>;
+  /** Sends a control message to another node's region and waits for its answer. */
+  control(
+    node: string,
+    message: ControlMessage,
+    timeoutMs: number,
+  ): Promise<unknown>;
+  /** Reports a problem. */
+  logError(message: string, error: unknown): void;
+}
+
+/** The settings of a region (see `EntityTypeOptions`). */
+export interface RegionSettings {
+  readonly entityType: string;
+  readonly definition: ActorDefinition<unknown, unknown, Handlers<unknown>>;
+  readonly args: (id: string) => unknown;
+  readonly numberOfShards: number;
+  readonly shardOf: ShardExtractor;
+  readonly bufferSize: number;
+  readonly idleMs: number | undefined;
+  readonly maxActive: number | undefined;
+  readonly retryMs: number;
+  readonly handOffTimeoutMs: number;
+  readonly registerIntervalMs: number;
+  /** Remember-entities (undefined: off). */
+  readonly remembered: RememberedEntities | undefined;
+}
+
+/** What a region reports. */
+export interface RegionStats {
+  /** The shards this node owns. */
+  readonly shards: number[];
+  /** The entities running (or starting) here. */
+  readonly entities: number;
+}
+
+/** What a region knows of one shard. */
+export interface ShardState {
+  readonly shard: number;
+  home: string | undefined;
+  owned: boolean;
+  blocked: boolean;
+  resolving: boolean;
+  buffer: Envelope[];
+  readonly entities: Set<string>;
+  blockTimer: TimerHandle | undefined;
+  retryTimer: TimerHandle | undefined;
+}
+
+/** An entity of a shard this region owns. */
+export interface EntityState {
+  readonly id: string;
+  readonly shard: ShardState;
+  ref: ActorRef<UnknownProtocol> | undefined;
+  phase: "starting" | "running" | "stopping";
+  stopAfterStart: boolean;
+  /** Stopped by a hand-off or a close: it stays remembered. */
+  keep: boolean;
+  pending: Envelope[];
+  lastUsed: number;
+  readonly stopped: Promise<void>;
+  markStopped: () => void;
+}
+
+/** A shard the region has not heard of yet: no home, not owned, nothing buffered. */
+export function newShardState(shard: number): ShardState {
+  return {
+    shard,
+    home: undefined,
+    owned: false,
+    blocked: false,
+    resolving: false,
+    buffer: [],
+    entities: new Set(),
+    blockTimer: undefined,
+    retryTimer: undefined,
+  };
+}

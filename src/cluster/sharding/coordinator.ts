@@ -1,0 +1,299 @@
+// The shard coordinator: an ordinary persistent actor that records where each shard of one
+// entity type lives. Its journal holds `allocated` and `released` events, so a coordinator that
+// starts on another node (after the old one's node left or crashed) recovers every shard's
+// home instead of re-picking them. It is hosted as a cluster singleton; the messages to the
+// regions and the view of membership come in through its start arguments.
+import type { ActorDefinition } from "../../actor/mod.ts";
+import {
+  definePersistentActor,
+  type PersistentState,
+} from "../../persistence/mod.ts";
+import type { AllocationStrategy } from "./allocation.ts";
+
+/** How the coordinator sees the cluster (from the membership of the node that hosts it). */
+export interface CoordinatorMembers {
+  /** Nodes that are members and not down or removed (their shards stay where they are). */
+  readonly live: ReadonlySet<string>;
+  /** Up, reachable members: where shards may be allocated. */
+  readonly hostable: readonly string[];
+  /** Members leaving the cluster: their shards are handed off. */
+  readonly leaving: ReadonlySet<string>;
+}
+
+/** What the coordinator asks of the regions on the nodes. */
+export interface CoordinatorRegions {
+  /** Every node's region stops routing to `shard` and buffers its messages. */
+  beginHandOff(nodes: readonly string[], shard: number): Promise<void>;
+  /** The owner stops the shard's entities once they handled what they were sent. */
+  handOff(node: string, shard: number): Promise<void>;
+  /** The regions may ask for the shard's new home and deliver what they buffered. */
+  released(nodes: readonly string[], shard: number): void;
+  /** The shard's new owner starts its remembered entities (remember-entities only). */
+  host(node: string, shard: number): void;
+}
+
+/** The start arguments of a coordinator. */
+export interface CoordinatorArgs {
+  /** The entity type. */
+  readonly entityType: string;
+  /** Where shards go. */
+  readonly strategy: AllocationStrategy;
+  /** The cluster as the hosting node sees it now. */
+  readonly members: () => CoordinatorMembers;
+  /** The regions. */
+  readonly regions: CoordinatorRegions;
+  /** How often it checks for shards to reallocate or rebalance, in ms. */
+  readonly rebalanceIntervalMs: number;
+  /** At most this many shards move at once (off leaving nodes, or to rebalance). */
+  readonly maxSimultaneous: number;
+  /** Whether a shard's new owner is told at once (so it restarts remembered entities). */
+  readonly rememberEntities: boolean;
+}
+
+/** The coordinator's state: the recovered homes plus what lives only in memory. */
+interface CoordinatorState {
+  readonly args: CoordinatorArgs;
+  /** shard → node, from the journal. */
+  readonly homes: Map<number, string>;
+  /** Nodes whose region registered with this incarnation. */
+  readonly regions: Set<string>;
+  /** Shards being handed off. */
+  readonly moving: Set<number>;
+  /** Regions closing (node → region incarnation): their shards move off, none come to them. */
+  readonly draining: Map<string, string>;
+}
+
+/** A region's registration: its node, and its incarnation (new each time it starts). */
+export interface RegionRegistration {
+  readonly node: string;
+  readonly incarnation: string;
+}
+
+/** The persistence id of the coordinator of `entityType`. */
+export function coordinatorPersistenceId(entityType: string): string {
+  return `troupe.sharding.coordinator.${entityType}`;
+}
+
+/** The shards of each node that may host one (hosts with none are listed empty). */
+export function allocationsOf(
+  homes: ReadonlyMap<number, string>,
+  hosts: readonly string[],
+): Map<string, number[]> {
+  const allocations = new Map<string, number[]>(hosts.map((h) => [h, []]));
+  for (const [shard, node] of homes) allocations.get(node)?.push(shard);
+  return allocations;
+}
+
+function hostsOf(state: CoordinatorState): string[] {
+  return state.args.members().hostable.filter((n) =>
+    state.regions.has(n) && !state.draining.has(n)
+  );
+}
+
+/** The events that give each of `shards` a new home among `hosts` (or none, without hosts). */
+function placements(
+  state: CoordinatorState,
+  shards: readonly number[],
+  hosts: readonly string[],
+): (
+  | { type: "allocated"; event: { shard: number; node: string } }
+  | { type: "released"; event: { shard: number } }
+)[] {
+  const homes = new Map(state.homes);
+  for (const shard of shards) homes.delete(shard);
+  return shards.map((shard) => {
+    if (hosts.length === 0) {
+      return { type: "released" as const, event: { shard } };
+    }
+    const node = state.args.strategy.allocate(
+      shard,
+      allocationsOf(homes, hosts),
+    );
+    if (!hosts.includes(node)) {
+      return { type: "released" as const, event: { shard } };
+    }
+    homes.set(shard, node);
+    return { type: "allocated" as const, event: { shard, node } };
+  });
+}
+
+/** The messages a coordinator handles, as its compiled handlers. */
+export type CoordinatorHandlers = {
+  /** A region is ready to host shards. */
+  register: (state: PersistentState, region: RegionRegistration) => boolean;
+  /** A region closes: its shards are handed off at once; answers how many are moving. */
+  drain: (state: PersistentState, region: RegionRegistration) => number;
+  /** The home of a shard, allocating it when it has none; `null`: ask again later. */
+  home: (state: PersistentState, shard: number) => Promise<string | null>;
+  /** Moves shards of lost nodes, and starts the hand-offs of a rebalance. */
+  tick: (state: PersistentState, payload: undefined) => Promise<void>;
+  /** A hand-off ended. */
+  handedOff: (
+    state: PersistentState,
+    result: { shard: number; ok: boolean },
+  ) => Promise<void>;
+  /** Every node's shards. */
+  homes: (state: PersistentState) => Record<string, number[]>;
+};
+
+/**
+ * Hands a shard off: every region buffers it, the owner stops its entities, then `handedOff`
+ * gives it a new home.
+ */
+function startHandOff(
+  state: CoordinatorState,
+  shard: number,
+  self: { tell(type: "handedOff", r: { shard: number; ok: boolean }): void },
+): void {
+  const from = state.homes.get(shard)!;
+  state.moving.add(shard);
+  const all = [
+    ...new Set([...state.args.members().hostable, ...state.regions]),
+  ];
+  state.args.regions.beginHandOff(all, shard)
+    .then(() => state.args.regions.handOff(from, shard))
+    .then(
+      () => self.tell("handedOff", { shard, ok: true }),
+      () => self.tell("handedOff", { shard, ok: false }),
+    );
+}
+
+/** With remember-entities, tells each new owner of a shard at once. */
+function announce(
+  state: CoordinatorState,
+  events: ReturnType<typeof placements>,
+): void {
+  if (!state.args.rememberEntities) return;
+  for (const e of events) {
+    if (e.type === "allocated") {
+      state.args.regions.host(e.event.node, e.event.shard);
+    }
+  }
+}
+
+/** The coordinator of one entity type (hosted by `Sharding`, one per cluster). */
+export const shardCoordinator: ActorDefinition<
+  CoordinatorArgs,
+  PersistentState,
+  CoordinatorHandlers
+> = definePersistentActor({
+  name: "troupe.sharding.coordinator",
+  persistenceId: (args: CoordinatorArgs) =>
+    coordinatorPersistenceId(args.entityType),
+  init: (args: CoordinatorArgs): CoordinatorState => ({
+    args,
+    homes: new Map(),
+    regions: new Set(),
+    moving: new Set(),
+    draining: new Map(),
+  }),
+  events: {
+    allocated: (state, e: { shard: number; node: string }) => {
+      state.homes.set(e.shard, e.node);
+    },
+    released: (state, e: { shard: number }) => {
+      state.homes.delete(e.shard);
+    },
+  },
+}).handlers({
+  /** A region is ready to host shards. */
+  register: (state, region: RegionRegistration): boolean => {
+    state.regions.add(region.node);
+    // A new region on a node that drained an older one may host shards again.
+    const draining = state.draining.get(region.node);
+    if (draining !== undefined && draining !== region.incarnation) {
+      state.draining.delete(region.node);
+    }
+    return true;
+  },
+  drain: (state, region: RegionRegistration, ctx): number => {
+    state.draining.set(region.node, region.incarnation);
+    const mine = [...state.homes].filter(([, node]) => node === region.node)
+      .map(([shard]) => shard);
+    // With nowhere to go, the shards stay (and move once the node is removed).
+    if (hostsOf(state).length === 0) return 0;
+    for (const shard of mine) {
+      if (!state.moving.has(shard)) startHandOff(state, shard, ctx.self);
+    }
+    return mine.length;
+  },
+  /** The home of a shard, allocating it when it has none; `null`: ask again later. */
+  home: async (state, shard: number, ctx): Promise<string | null> => {
+    if (state.moving.has(shard)) return null;
+    const owner = state.homes.get(shard);
+    if (owner !== undefined && state.args.members().live.has(owner)) {
+      return owner;
+    }
+    const hosts = hostsOf(state);
+    if (hosts.length === 0) return null;
+    const node = state.args.strategy.allocate(
+      shard,
+      allocationsOf(state.homes, hosts),
+    );
+    if (!hosts.includes(node)) return null;
+    await ctx.persist("allocated", { shard, node });
+    return node;
+  },
+  /** Moves shards of lost nodes, and starts the hand-offs of a rebalance. */
+  tick: async (state, _: undefined, ctx): Promise<void> => {
+    const members = state.args.members();
+    const hosts = hostsOf(state);
+    const lost = [...state.homes].filter(([, node]) => !members.live.has(node))
+      .map(([shard]) => shard);
+    if (lost.length > 0) {
+      const moved = placements(state, lost, hosts);
+      await ctx.persistAll(moved);
+      announce(state, moved);
+    }
+    if (hosts.length === 0 || state.moving.size > 0) return;
+    for (const node of state.draining.keys()) {
+      if (!members.live.has(node)) state.draining.delete(node);
+    }
+    const leaving = [...state.homes].filter(([, node]) =>
+      members.leaving.has(node) || state.draining.has(node)
+    ).map(([shard]) => shard);
+    const planned = [
+      ...leaving,
+      ...state.args.strategy.rebalance(allocationsOf(state.homes, hosts), 0),
+    ];
+    for (
+      const shard of [...new Set(planned)].slice(0, state.args.maxSimultaneous)
+    ) {
+      startHandOff(state, shard, ctx.self);
+    }
+  },
+  /** A hand-off ended: the shard gets its new home (or, when it failed, stays). */
+  handedOff: async (
+    state,
+    result: { shard: number; ok: boolean },
+    ctx,
+  ): Promise<void> => {
+    state.moving.delete(result.shard);
+    if (result.ok) {
+      const moved = placements(state, [result.shard], hostsOf(state));
+      await ctx.persistAll(moved);
+      announce(state, moved);
+    }
+    const all = [
+      ...new Set([...state.args.members().hostable, ...state.regions]),
+    ];
+    state.args.regions.released(all, result.shard);
+  },
+  /** Every shard's home. */
+  homes: (state): Record<string, number[]> => {
+    const out: Record<string, number[]> = {};
+    for (const [shard, node] of state.homes) (out[node] ??= []).push(shard);
+    return out;
+  },
+}, {
+  recovered: (state, ctx) => {
+    ctx.timers.startPeriodic(
+      "tick",
+      { intervalMs: state.args.rebalanceIntervalMs },
+      "tick",
+    );
+  },
+});
+
+/** The messages of a coordinator. */
+export type CoordinatorDefinition = typeof shardCoordinator;

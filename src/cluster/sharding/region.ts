@@ -1,0 +1,601 @@
+// The shard region of one entity type on one node: routes each message to the node that owns
+// its shard, runs the entities of the shards this node owns, buffers the messages of a shard
+// whose home is unknown or moving, and passivates idle entities. Everything is delivered
+// synchronously in arrival order (no spawned deliveries), so messages from one sender to one
+// entity keep their order.
+import type { Counter } from "../../metrics/mod.ts";
+import type { Clock, TimerHandle } from "../../timer/mod.ts";
+import { type DeliverMessage, deliverMessage } from "./_messages.ts";
+import { entityActorId, PASSIVATE } from "./_entity.ts";
+import {
+  askTimeout,
+  type Envelope,
+  failEnvelope,
+  type Reply,
+  settlers,
+  timeLeft,
+} from "./_envelope.ts";
+import { ShardBufferFullError, ShardingClosedError } from "./errors.ts";
+import {
+  type CoordinatorProtocol,
+  type EntityState,
+  newShardState,
+  type RegionHost,
+  type RegionSettings,
+  type RegionStats,
+  type ShardState,
+} from "./_region_types.ts";
+
+export type { CoordinatorProtocol, RegionHost, RegionSettings, RegionStats };
+
+/** The region of one entity type on one node. */
+export class ShardRegion {
+  readonly settings: RegionSettings;
+  readonly #host: RegionHost;
+  readonly #clock: Clock;
+  readonly #shards = new Map<number, ShardState>();
+  readonly #entities = new Map<string, EntityState>();
+  readonly #dropped: Counter;
+  readonly #tracksUse: boolean;
+  #registerTimer: TimerHandle | undefined;
+  #sweepTimer: TimerHandle | undefined;
+  #closed = false;
+  /** Tells this region from an earlier one on the same node (for the coordinator). */
+  readonly #incarnation = crypto.randomUUID();
+
+  constructor(settings: RegionSettings, host: RegionHost) {
+    this.settings = settings;
+    this.#host = host;
+    this.#clock = host.system.clock;
+    this.#tracksUse = settings.idleMs !== undefined ||
+      settings.maxActive !== undefined;
+    this.#dropped = host.system.metrics.counter(
+      "troupe_sharding_dropped_total",
+      "Tells to entities dropped because a shard's buffer was full",
+      ["type"],
+    );
+    this.#registerTimer = this.#clock.setTimer(() => this.#register(), 0);
+    if (settings.idleMs !== undefined) this.#sweep();
+  }
+
+  /** The shard of an entity id. */
+  shardOf(id: string): number {
+    const shard = this.settings.shardOf(id, this.settings.numberOfShards);
+    if (
+      !Number.isSafeInteger(shard) || shard < 0 ||
+      shard >= this.settings.numberOfShards
+    ) {
+      throw new RangeError(
+        `The shard extractor of "${this.settings.entityType}" returned ${shard} for id ${
+          JSON.stringify(id)
+        }: expected an integer from 0 to ${this.settings.numberOfShards - 1}`,
+      );
+    }
+    return shard;
+  }
+
+  /** Sends a tell to an entity. */
+  tell(id: string, type: string, payload: unknown): void {
+    if (this.#closed) {
+      throw new ShardingClosedError(this.#host.self, `cannot send "${type}"`);
+    }
+    this.#route({ id, type, payload, reply: undefined });
+  }
+
+  /** Sends an ask to an entity. */
+  ask(
+    id: string,
+    type: string,
+    payload: unknown,
+    timeoutMs: number,
+  ): Promise<unknown> {
+    if (this.#closed) {
+      return Promise.reject(
+        new ShardingClosedError(this.#host.self, `cannot ask "${type}"`),
+      );
+    }
+    // The fast path: a running local entity with nothing queued before this message.
+    const entity = this.#entities.get(id);
+    if (
+      entity !== undefined && entity.phase === "running" &&
+      entity.pending.length === 0 && entity.shard.owned &&
+      entity.shard.buffer.length === 0
+    ) {
+      if (this.#tracksUse) this.#touch(entity);
+      return entity.ref!.ask(type, payload, { timeoutMs });
+    }
+    // The other fast path: a shard known to live on another reachable node, nothing buffered.
+    if (entity === undefined) {
+      const state = this.#shards.get(this.shardOf(id));
+      const home = state?.home;
+      if (
+        home !== undefined && !state!.owned && !state!.blocked &&
+        state!.buffer.length === 0 && this.#host.reachable(home)
+      ) {
+        const message = deliverMessage(
+          this.settings.entityType,
+          id,
+          type,
+          payload,
+        );
+        return this.#host.ask(home, { ...message, ms: timeoutMs }, timeoutMs);
+      }
+    }
+    return new Promise((resolve, reject) => {
+      const reply: Reply = {
+        resolve,
+        reject,
+        deadline: this.#clock.now() + timeoutMs,
+        timeoutMs,
+        timer: undefined,
+        done: false,
+      };
+      this.#route({ id, type, payload, reply });
+    });
+  }
+
+  /** A message for an entity from another node's region. */
+  inbound(message: DeliverMessage): Promise<unknown> | undefined {
+    if (message.ms === undefined) {
+      this.tell(message.i, message.m, message.p);
+      return undefined;
+    }
+    return this.ask(message.i, message.m, message.p, message.ms);
+  }
+
+  /** A node left: shards believed to live there are looked up again. */
+  nodeGone(node: string): void {
+    for (const state of this.#shards.values()) {
+      if (state.home === node && !state.owned) state.home = undefined;
+    }
+  }
+
+  /** What this region holds. */
+  stats(): RegionStats {
+    const shards = [...this.#shards.values()].filter((s) => s.owned).map((s) =>
+      s.shard
+    ).sort((a, b) => a - b);
+    return { shards, entities: this.#entities.size };
+  }
+
+  /** How this region registers with the coordinator. */
+  registration(): { node: string; incarnation: string } {
+    return { node: this.#host.self, incarnation: this.#incarnation };
+  }
+
+  /** Whether it is closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Stops the entities and refuses further messages; buffered asks are rejected. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#registerTimer) this.#clock.clearTimer(this.#registerTimer);
+    if (this.#sweepTimer) this.#clock.clearTimer(this.#sweepTimer);
+    const error = new ShardingClosedError(this.#host.self);
+    for (const state of this.#shards.values()) {
+      if (state.blockTimer) this.#clock.clearTimer(state.blockTimer);
+      if (state.retryTimer) this.#clock.clearTimer(state.retryTimer);
+      for (const envelope of state.buffer) this.#fail(envelope, error);
+      state.buffer = [];
+    }
+    const entities = [...this.#entities.values()];
+    for (const entity of entities) {
+      for (const envelope of entity.pending) this.#fail(envelope, error);
+      entity.pending = [];
+      if (entity.ref !== undefined) void entity.ref.stop();
+    }
+    await Promise.all(entities.map((e) => e.ref?.stop()));
+  }
+
+  #shard(shard: number): ShardState {
+    let state = this.#shards.get(shard);
+    if (state === undefined) {
+      state = newShardState(shard);
+      this.#shards.set(shard, state);
+    }
+    return state;
+  }
+
+  #route(envelope: Envelope): void {
+    const state = this.#shard(this.shardOf(envelope.id));
+    if (state.buffer.length === 0) {
+      // The owner keeps delivering while a hand-off begins: every sender has flushed its
+      // messages to it before the coordinator asks it to stop the entities.
+      if (state.owned) return this.#deliverLocal(state, envelope);
+      if (
+        !state.blocked && state.home !== undefined &&
+        this.#host.reachable(state.home)
+      ) {
+        return this.#deliverRemote(state, state.home, envelope);
+      }
+    }
+    this.#buffer(state, envelope);
+    if (state.blocked) return;
+    // An unreachable home is asked about again after a while (it may be removed by then).
+    if (state.home !== undefined) this.#retry(state);
+    else this.#resolve(state);
+  }
+
+  #buffer(state: ShardState, envelope: Envelope, front = false): void {
+    if (state.buffer.length >= this.settings.bufferSize && !front) {
+      const error = new ShardBufferFullError(
+        this.settings.entityType,
+        state.shard,
+        this.settings.bufferSize,
+      );
+      if (envelope.reply !== undefined) {
+        this.#fail(envelope, error);
+      } else {
+        this.#dropped.labels(this.settings.entityType).inc();
+        this.#host.logError(
+          `Dropped "${envelope.type}" for entity ${
+            JSON.stringify(envelope.id)
+          }`,
+          error,
+        );
+      }
+      return;
+    }
+    const reply = envelope.reply;
+    if (reply !== undefined && reply.timer === undefined) {
+      const left = reply.deadline - this.#clock.now();
+      reply.timer = this.#clock.setTimer(() => {
+        if (reply.done) return;
+        reply.done = true;
+        reply.reject(askTimeout(envelope, this.settings.entityType));
+      }, Math.max(0, left));
+    }
+    if (front) state.buffer.unshift(envelope);
+    else state.buffer.push(envelope);
+  }
+
+  #fail(envelope: Envelope, error: unknown): void {
+    failEnvelope(this.#clock, envelope, error);
+  }
+
+  #left(envelope: Envelope): number | undefined {
+    return timeLeft(this.#clock, envelope, this.settings.entityType);
+  }
+
+  #resolve(state: ShardState): void {
+    if (state.resolving || state.retryTimer !== undefined || this.#closed) {
+      return;
+    }
+    const coordinator = this.#host.coordinator();
+    if (coordinator === undefined) return this.#retry(state);
+    state.resolving = true;
+    coordinator.ask("home", state.shard, {
+      timeoutMs: this.settings.handOffTimeoutMs,
+    })
+      .then((node) => {
+        state.resolving = false;
+        if (this.#closed || state.blocked) return;
+        if (node === null) return this.#retry(state);
+        state.home = node;
+        if (node === this.#host.self && !state.owned) {
+          state.owned = true;
+          this.#restore(state);
+        }
+        this.#flush(state);
+      }, () => {
+        state.resolving = false;
+        this.#retry(state);
+      });
+  }
+
+  #retry(state: ShardState): void {
+    if (state.retryTimer !== undefined || this.#closed) return;
+    state.retryTimer = this.#clock.setTimer(() => {
+      state.retryTimer = undefined;
+      if (state.buffer.length > 0 && !state.blocked) {
+        if (!state.owned) state.home = undefined;
+        this.#resolve(state);
+      }
+    }, this.settings.retryMs);
+  }
+
+  #flush(state: ShardState): void {
+    const buffered = state.buffer;
+    state.buffer = [];
+    for (const envelope of buffered) {
+      if (envelope.reply?.done) continue;
+      this.#route(envelope);
+    }
+  }
+
+  #deliverRemote(state: ShardState, node: string, envelope: Envelope): void {
+    const message = deliverMessage(
+      this.settings.entityType,
+      envelope.id,
+      envelope.type,
+      envelope.payload,
+    );
+    try {
+      if (envelope.reply === undefined) return this.#host.send(node, message);
+      const left = this.#left(envelope);
+      if (left === undefined) return;
+      this.#host.ask(node, { ...message, ms: left }, left)
+        .then(...settlers(envelope.reply));
+    } catch (error) {
+      // The node is not reachable from here (yet): look the shard up again.
+      this.#host.logError(
+        `Cannot send to node "${node}" for shard ${state.shard} of "${this.settings.entityType}"`,
+        error,
+      );
+      state.home = undefined;
+      this.#buffer(state, envelope);
+      this.#retry(state);
+    }
+  }
+
+  #deliverLocal(state: ShardState, envelope: Envelope): void {
+    let entity = this.#entities.get(envelope.id);
+    if (entity === undefined) {
+      if (envelope.type === PASSIVATE) return;
+      entity = this.#start(state, envelope.id);
+    }
+    if (entity.phase !== "running" || entity.pending.length > 0) {
+      entity.pending.push(envelope);
+      return;
+    }
+    this.#send(entity, envelope);
+  }
+
+  #send(entity: EntityState, envelope: Envelope): void {
+    if (this.#tracksUse) this.#touch(entity);
+    const ref = entity.ref!;
+    if (envelope.type === PASSIVATE) return this.#passivate(entity);
+    if (envelope.reply === undefined) {
+      ref.tell(envelope.type, envelope.payload);
+      return;
+    }
+    const left = this.#left(envelope);
+    if (left === undefined) return;
+    ref.ask(envelope.type, envelope.payload, { timeoutMs: left })
+      .then(...settlers(envelope.reply));
+  }
+
+  #touch(entity: EntityState): void {
+    entity.lastUsed = this.#clock.now();
+    if (this.settings.maxActive !== undefined) {
+      this.#entities.delete(entity.id);
+      this.#entities.set(entity.id, entity);
+    }
+  }
+
+  #start(state: ShardState, id: string): EntityState {
+    let markStopped = () => {};
+    const stopped = new Promise<void>((resolve) => markStopped = resolve);
+    const entity: EntityState = {
+      id,
+      shard: state,
+      ref: undefined,
+      phase: "starting",
+      stopAfterStart: false,
+      keep: false,
+      pending: [],
+      lastUsed: this.#clock.now(),
+      stopped,
+      markStopped,
+    };
+    this.#entities.set(id, entity);
+    state.entities.add(id);
+    this.settings.remembered?.record(state.shard, id, true);
+    const max = this.settings.maxActive;
+    if (max !== undefined && this.#entities.size > max) {
+      // The least recently used running entity goes first (Map order is use order).
+      for (const other of this.#entities.values()) {
+        if (this.#entities.size - this.#stopping() <= max) break;
+        if (other.phase === "running") this.#passivate(other);
+      }
+    }
+    const system = this.#host.system;
+    let args: unknown;
+    let actorId: string;
+    try {
+      args = this.settings.args(id);
+      actorId = entityActorId(this.settings.entityType, id);
+    } catch (error) {
+      queueMicrotask(() => this.#startFailed(entity, error));
+      return entity;
+    }
+    system.spawn(this.settings.definition, args, { id: actorId }).then(
+      (ref) => {
+        entity.ref = ref;
+        entity.phase = "running";
+        system.whenStopped(ref).then(() => this.#stopped(entity));
+        if (entity.stopAfterStart || this.#closed) {
+          this.#passivate(entity);
+          return;
+        }
+        const pending = entity.pending;
+        entity.pending = [];
+        for (let i = 0; i < pending.length; i++) {
+          if (entity.phase !== "running") {
+            entity.pending.push(...pending.slice(i));
+            break;
+          }
+          this.#send(entity, pending[i]);
+        }
+      },
+      (error) => this.#startFailed(entity, error),
+    );
+    return entity;
+  }
+
+  #stopping(): number {
+    let n = 0;
+    for (const e of this.#entities.values()) if (e.phase === "stopping") n++;
+    return n;
+  }
+
+  #startFailed(entity: EntityState, error: unknown): void {
+    this.#host.logError(
+      `Entity ${
+        JSON.stringify(entity.id)
+      } of "${this.settings.entityType}" failed to start`,
+      error,
+    );
+    for (const envelope of entity.pending) this.#fail(envelope, error);
+    entity.pending = [];
+    this.#forget(entity);
+  }
+
+  #passivate(entity: EntityState): void {
+    if (entity.phase === "starting") {
+      entity.stopAfterStart = true;
+      return;
+    }
+    if (entity.phase !== "running") return;
+    entity.phase = "stopping";
+    // Queued behind what it was sent, so it handles all of it first.
+    entity.ref!.tell(PASSIVATE);
+  }
+
+  #forget(entity: EntityState): void {
+    if (this.#entities.get(entity.id) === entity) {
+      this.#entities.delete(entity.id);
+    }
+    entity.shard.entities.delete(entity.id);
+    entity.markStopped();
+  }
+
+  /** An entity stopped (passivated, handed off, or failed for good). */
+  #stopped(entity: EntityState): void {
+    this.#forget(entity);
+    if (!entity.keep && !this.#closed) {
+      this.settings.remembered?.record(entity.shard.shard, entity.id, false);
+    }
+    const pending = entity.pending;
+    entity.pending = [];
+    if (pending.length === 0 || this.#closed) return;
+    const state = entity.shard;
+    if (state.owned) {
+      // Messages came while it stopped: start it again for them.
+      for (const envelope of pending) this.#deliverLocal(state, envelope);
+      return;
+    }
+    // Handed off: they go to the new home, before anything buffered since.
+    for (let i = pending.length - 1; i >= 0; i--) {
+      this.#buffer(state, pending[i], true);
+    }
+  }
+
+  /** A hand-off of `shard` begins: stop routing to it and buffer its messages. */
+  async beginHandOff(shard: number): Promise<boolean> {
+    const state = this.#shard(shard);
+    const previous = state.home;
+    state.blocked = true;
+    this.#armBlock(state);
+    if (!state.owned) {
+      state.home = undefined;
+      // Everything sent to the owner before this point reaches it before the answer.
+      if (previous !== undefined && previous !== this.#host.self) {
+        await this.#host.control(previous, {
+          k: "flush",
+          t: this.settings.entityType,
+          s: shard,
+        }, this.settings.handOffTimeoutMs).catch(() => {});
+      }
+    }
+    return true;
+  }
+
+  /** Hands `shard` off: stop its entities once they handled what they were sent. */
+  async handOff(shard: number): Promise<boolean> {
+    const state = this.#shard(shard);
+    state.owned = false;
+    state.home = undefined;
+    state.blocked = true;
+    this.#armBlock(state);
+    const entities = [...state.entities].map((id) => this.#entities.get(id)!)
+      .filter((e) => e !== undefined);
+    for (const entity of entities) {
+      entity.keep = true;
+      this.#passivate(entity);
+    }
+    await Promise.all(entities.map((e) => e.stopped));
+    return true;
+  }
+
+  /** The coordinator placed `shard` here: own it, and start its remembered entities. */
+  hostShard(shard: number): void {
+    const state = this.#shard(shard);
+    state.home = this.#host.self;
+    if (state.owned) return;
+    state.owned = true;
+    this.#restore(state);
+    if (state.blocked) this.#unblock(state);
+  }
+
+  /** Starts the remembered entities of a shard this region just came to own. */
+  #restore(state: ShardState): void {
+    const remembered = this.settings.remembered;
+    if (remembered === undefined) return;
+    remembered.load(state.shard).then((ids) => {
+      for (const id of ids) {
+        if (state.owned && !this.#closed && !this.#entities.has(id)) {
+          this.#start(state, id);
+        }
+      }
+    }, (error) =>
+      this.#host.logError(
+        `Cannot restore the remembered entities of shard ${state.shard}`,
+        error,
+      ));
+  }
+
+  /** The hand-off of `shard` is over: look its home up and deliver what waited. */
+  released(shard: number): void {
+    const state = this.#shard(shard);
+    this.#unblock(state);
+  }
+
+  #armBlock(state: ShardState): void {
+    if (state.blockTimer !== undefined) {
+      this.#clock.clearTimer(state.blockTimer);
+    }
+    // A coordinator that failed over mid-hand-off never releases: stop waiting after a while.
+    state.blockTimer = this.#clock.setTimer(
+      () => this.#unblock(state),
+      this.settings.handOffTimeoutMs * 2,
+    );
+  }
+
+  #unblock(state: ShardState): void {
+    if (state.blockTimer !== undefined) {
+      this.#clock.clearTimer(state.blockTimer);
+    }
+    state.blockTimer = undefined;
+    state.blocked = false;
+    if (!state.owned) state.home = undefined;
+    if (state.buffer.length > 0) this.#resolve(state);
+  }
+
+  #register(): void {
+    if (this.#closed) return;
+    const coordinator = this.#host.coordinator();
+    // A tell (no deadline to watch): a coordinator that restarted learns it again next time.
+    coordinator?.tell("register", this.registration());
+    this.#registerTimer = this.#clock.setTimer(
+      () => this.#register(),
+      this.settings.registerIntervalMs,
+    );
+  }
+
+  #sweep(): void {
+    const idleMs = this.settings.idleMs!;
+    this.#sweepTimer = this.#clock.setTimer(() => {
+      const now = this.#clock.now();
+      for (const entity of this.#entities.values()) {
+        if (entity.phase === "running" && now - entity.lastUsed >= idleMs) {
+          this.#passivate(entity);
+        }
+      }
+      this.#sweep();
+    }, Math.max(1, Math.ceil(idleMs / 2)));
+  }
+}

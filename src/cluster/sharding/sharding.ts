@@ -1,0 +1,603 @@
+// Sharding on one node: the entity types it hosts (a region each), their coordinators, and the
+// routing of sharding messages between nodes.
+import type {
+  ActorDefinition,
+  ActorRef,
+  Handlers,
+  ProtocolOf,
+  UnknownProtocol,
+} from "../../actor/mod.ts";
+import type { RemoteNode } from "../../remote/mod.ts";
+import type { Cluster } from "../cluster.ts";
+import { type AllocationStrategy, leastShardsStrategy } from "./allocation.ts";
+import type { CoordinatorMembers, CoordinatorRegions } from "./coordinator.ts";
+import { type CoordinatorHost, hostAsSingleton } from "./coordinator_host.ts";
+import type { Lease } from "../lease.ts";
+import { EntityRef, parseEntityRef } from "./entity_ref.ts";
+import { ShardingClosedError } from "./errors.ts";
+import {
+  type ControlMessage,
+  type DeliverMessage,
+  SHARDING_EXTENSION,
+  type ShardingMessage,
+} from "./_messages.ts";
+import { type RegionHost, type RegionStats, ShardRegion } from "./region.ts";
+import { forSharding } from "./_entity.ts";
+import { drainRegion } from "./_drain.ts";
+import { controlRegion } from "./_control.ts";
+import { RememberedEntities } from "./_remembered.ts";
+import { persistenceOf } from "../../persistence/mod.ts";
+import { defaultShardOf, type ShardExtractor } from "./shard_hash.ts";
+import {
+  bindSharding,
+  type ShardingExtensions,
+} from "./sharding_extensions.ts";
+
+/** Options of {@linkcode Sharding.start}. */
+export interface ShardingOptions {
+  /** The sharding extension this node was started with. */
+  readonly extensions: ShardingExtensions;
+  /** Where sharding reports problems (default: the console). */
+  readonly logger?: { error(message: string, error: unknown): void };
+}
+
+/** Idle passivation and the bound on active entities. */
+export interface PassivationOptions {
+  /** An entity that got no message for this many ms is stopped (default: never). */
+  readonly idleMs?: number;
+  /** At most this many entities of the type run on a node; the least recently used stops. */
+  readonly maxActive?: number;
+}
+
+/** Options of {@linkcode Sharding.entityType}. Give every node the same ones. */
+export interface EntityTypeOptions {
+  /** The type's name (default: the definition's name); 1 to 40 of `A-Z a-z 0-9 _ . -`. */
+  readonly name?: string;
+  /** How many shards (default 100). Never change it while entities live in a journal. */
+  readonly numberOfShards?: number;
+  /** The shard of an id (default {@linkcode defaultShardOf}: FNV-1a 32 of its UTF-8 bytes). */
+  readonly shardOf?: ShardExtractor;
+  /** Where shards go (default {@linkcode leastShardsStrategy}). */
+  readonly strategy?: AllocationStrategy;
+  /** At most this many shards are handed off at once (default 3). */
+  readonly maxSimultaneousMoves?: number;
+  /** How often the coordinator rebalances and reallocates lost shards, in ms (default 1000). */
+  readonly rebalanceIntervalMs?: number;
+  /** How long a hand-off step may take, in ms (default 10 000). */
+  readonly handOffTimeoutMs?: number;
+  /** The most messages one shard buffers on a node while its home is unknown (default 1000). */
+  readonly bufferSize?: number;
+  /**
+   * Remember-entities (default false): the ids of running entities are kept in the journal per
+   * shard (through the system's persistence provider), and after a rebalance or a crash the
+   * shard's new owner starts them at once, not on their next message. A passivated entity is
+   * forgotten.
+   */
+  readonly rememberEntities?: boolean;
+  /** Passivation (default: none). */
+  readonly passivation?: PassivationOptions;
+  /** How this type's coordinator, a cluster singleton, is hosted and fenced. */
+  readonly coordinator?: CoordinatorOptions;
+  /** How soon a region asks the coordinator again when it had no answer, in ms (default 100). */
+  readonly retryMs?: number;
+}
+
+/** How the coordinator of an entity type is hosted (see `ClusterSingleton`). */
+export interface CoordinatorOptions {
+  /**
+   * The lease that fences the coordinator (a `RedisLease` in production, one per entity type;
+   * default: none, so a partition may briefly run two coordinators, whose journal writes then
+   * conflict rather than interleave).
+   */
+  readonly lease?: Lease;
+  /** The lease's time to live, in ms (default: the singleton's, 10 000). */
+  readonly leaseTtlMs?: number;
+  /** Only members with this role host the coordinator (every member hosts shards). */
+  readonly role?: string;
+}
+
+/** Options of {@linkcode Sharding.close}. */
+export interface ShardingCloseOptions {
+  /** Hand this node's shards off first (default true). */
+  readonly handOff?: boolean;
+}
+
+/** The shards and entities of one node, for one entity type. */
+export interface NodeShardStats {
+  /** Shards allocated to the node. */
+  readonly shards: number;
+  /** Entities running there. */
+  readonly entities: number;
+}
+
+const TYPE_NAME = /^[A-Za-z0-9_.-]{1,40}$/;
+
+function positive(
+  value: number | undefined,
+  fallback: number,
+  what: string,
+): number {
+  const v = value ?? fallback;
+  if (!(v > 0) || !Number.isFinite(v)) {
+    throw new RangeError(`Invalid ${what} ${v}: expected a positive number`);
+  }
+  return v;
+}
+
+function count(
+  value: number | undefined,
+  fallback: number,
+  what: string,
+): number {
+  const v = value ?? fallback;
+  if (!Number.isSafeInteger(v) || v < 1) {
+    throw new RangeError(`Invalid ${what} ${v}: expected a positive integer`);
+  }
+  return v;
+}
+
+/** One entity type of a {@linkcode Sharding}: makes refs to its entities. */
+export class EntityType<P> {
+  readonly #region: ShardRegion;
+  readonly #sharding: Sharding;
+  readonly #askTimeoutMs: number;
+
+  /** @internal Made by `Sharding.entityType`. */
+  constructor(region: ShardRegion, sharding: Sharding, askTimeoutMs: number) {
+    this.#region = region;
+    this.#sharding = sharding;
+    this.#askTimeoutMs = askTimeoutMs;
+  }
+
+  /** The type's name. */
+  get name(): string {
+    return this.#region.settings.entityType;
+  }
+
+  /**
+   * The ref of the entity `id`; the entity starts on its first message, on the node that owns
+   * its shard.
+   *
+   * @param id The entity id (a non-empty string of at most about 110 UTF-8 bytes).
+   * @returns Its ref, typed by the definition's handlers.
+   * @throws {TypeError} When the id is empty.
+   * @throws {RangeError} When the id is too long, or a custom extractor gives a bad shard.
+   */
+  ref(id: string): ActorRef<P> {
+    return new EntityRef<P>(this.#region, id, this.#askTimeoutMs);
+  }
+
+  /**
+   * The shard of an id.
+   *
+   * @param id The entity id.
+   * @returns The shard.
+   */
+  shardOf(id: string): number {
+    return this.#region.shardOf(id);
+  }
+
+  /**
+   * The shards this node owns and the entities it runs.
+   *
+   * @returns This node's figures.
+   */
+  localStats(): RegionStats {
+    return this.#region.stats();
+  }
+
+  /**
+   * Shards and entities per node, cluster-wide: the coordinator's allocations and each
+   * node's count of running entities. Nodes that do not answer in time are left out.
+   *
+   * @param options Timeout (default 5000 ms).
+   * @returns Figures by node name.
+   */
+  clusterStats(
+    options: { readonly timeoutMs?: number } = {},
+  ): Promise<Record<string, NodeShardStats>> {
+    return this.#sharding.clusterStats(this.name, options.timeoutMs ?? 5000);
+  }
+}
+
+interface TypeEntry {
+  readonly region: ShardRegion;
+  readonly host: CoordinatorHost;
+}
+
+/**
+ * Cluster sharding on one node: entities addressed by (type, id), spread over the cluster's
+ * members in shards, each shard on one node at a time. Start it on every node, after
+ * `Cluster.join`, and register the same entity types everywhere. When this member is downed
+ * (for example on the minority side of a partition), it closes itself: its entities stop, since
+ * the others reallocate its shards. The coordinators write their journals through the actor
+ * system's persistence provider (`usePersistence`): give every node the same shared provider
+ * (Redis in production), or a coordinator that moves to another node starts without the
+ * allocations and places shards again.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const sharding = await Sharding.start(cluster, { extensions: shardingExtensions });
+ * const counters = sharding.entityType(counter);
+ * const ref = counters.ref("42");
+ * ref.tell("add", 1);
+ * console.log(await ref.ask("get"));
+ * ```
+ */
+export class Sharding implements AsyncDisposable {
+  readonly #cluster: Cluster;
+  readonly #node: RemoteNode;
+  readonly #types = new Map<string, TypeEntry>();
+  readonly #logger: { error(message: string, error: unknown): void };
+  readonly #unbind: () => void;
+  readonly #events = new AbortController();
+  /** Members that are unreachable, down or removed (kept from membership events). */
+  readonly #unreachable = new Set<string>();
+  #closed: Promise<void> | undefined;
+  /** Set once the hand-off before a close is over: messages are refused from then on. */
+  #stopped = false;
+
+  private constructor(cluster: Cluster, options: ShardingOptions) {
+    this.#cluster = cluster;
+    this.#node = cluster.node;
+    this.#logger = options.logger ?? console;
+    this.#unbind = bindSharding(
+      options.extensions,
+      (message, from) => this.#endpoint(message, from),
+    );
+    void this.#watch();
+  }
+
+  /**
+   * Starts sharding on this node.
+   *
+   * @param cluster The cluster this node joined.
+   * @param options The sharding extension this node was started with, and a logger.
+   * @returns The running sharding.
+   * @throws {TypeError} When the options are invalid, or the extension serves another Sharding.
+   */
+  static start(cluster: Cluster, options: ShardingOptions): Promise<Sharding> {
+    // Throws TypeError when the node was started without sharding's extension.
+    cluster.node.extension(SHARDING_EXTENSION);
+    return Promise.resolve(new Sharding(cluster, options));
+  }
+
+  /**
+   * Hosts an entity type on this node (do the same on every node).
+   *
+   * @param definition The entities' actor type (plain or persistent); its start argument is
+   * the entity id.
+   * @param options Shards, allocation, buffering and passivation.
+   * @returns The entity type, which makes refs.
+   * @throws {TypeError} When the name is invalid or taken, or sharding is closed.
+   * @throws {RangeError} When a number is out of range.
+   */
+  entityType<S, H extends Handlers<S>>(
+    definition: ActorDefinition<string, S, H>,
+    options: EntityTypeOptions = {},
+  ): EntityType<ProtocolOf<H>> {
+    if (this.#closed !== undefined) {
+      throw new TypeError("Cannot add an entity type: sharding is closed");
+    }
+    if (
+      (definition as { kind?: unknown } | null)?.kind !== "troupe.actor"
+    ) {
+      throw new TypeError(
+        "Cannot add an entity type: the definition must come from defineActor() or definePersistentActor()",
+      );
+    }
+    const name = options.name ?? definition.name;
+    if (!TYPE_NAME.test(name)) {
+      throw new TypeError(
+        `Invalid entity type name ${
+          JSON.stringify(name)
+        }: 1 to 40 of A-Z a-z 0-9 _ . -`,
+      );
+    }
+    if (this.#types.has(name)) {
+      throw new TypeError(`Entity type "${name}" is registered already`);
+    }
+    const numberOfShards = count(options.numberOfShards, 100, "numberOfShards");
+    const passivation = options.passivation ?? {};
+    const handOffTimeoutMs = positive(
+      options.handOffTimeoutMs,
+      10_000,
+      "handOffTimeoutMs",
+    );
+    const rebalanceIntervalMs = positive(
+      options.rebalanceIntervalMs,
+      1000,
+      "rebalanceIntervalMs",
+    );
+    const system = this.#node.system;
+    const conflicts = system.metrics.counter(
+      "troupe_sharding_journal_conflicts_total",
+      "Messages to entities that failed because another incarnation wrote to the entity's journal",
+      ["type"],
+    ).labels(name);
+    const regionHost: RegionHost = {
+      self: this.#node.node,
+      system,
+      coordinator: () => entry.host.ref(),
+      reachable: (node) => !this.#unreachable.has(node),
+      send: (node, message) => this.#channel().tell(node, message),
+      ask: (node, message, timeoutMs) =>
+        this.#channel().ask(node, message, { timeoutMs }),
+      control: (node, message, timeoutMs) =>
+        this.#control(node, message, timeoutMs),
+      logError: (message, error) => this.#logger.error(message, error),
+    };
+    const region = new ShardRegion({
+      entityType: name,
+      definition: forSharding(
+        definition as unknown as ActorDefinition<
+          unknown,
+          unknown,
+          Handlers<unknown>
+        >,
+        () => conflicts.inc(),
+      ),
+      args: (id) => id,
+      numberOfShards,
+      shardOf: options.shardOf ?? defaultShardOf,
+      bufferSize: count(options.bufferSize, 1000, "bufferSize"),
+      idleMs: passivation.idleMs === undefined
+        ? undefined
+        : positive(passivation.idleMs, 0, "passivation.idleMs"),
+      maxActive: passivation.maxActive === undefined
+        ? undefined
+        : count(passivation.maxActive, 0, "passivation.maxActive"),
+      retryMs: positive(options.retryMs, 100, "retryMs"),
+      handOffTimeoutMs,
+      registerIntervalMs: rebalanceIntervalMs,
+      remembered: options.rememberEntities === true
+        ? new RememberedEntities(
+          persistenceOf(system).journal,
+          name,
+          (message, error) => this.#logger.error(message, error),
+          () => system.clock.now(),
+        )
+        : undefined,
+    }, regionHost);
+    const regions: CoordinatorRegions = {
+      beginHandOff: async (nodes, shard) => {
+        await Promise.allSettled(
+          nodes.map((n) =>
+            this.#control(
+              n,
+              { k: "begin", t: name, s: shard },
+              handOffTimeoutMs,
+            )
+          ),
+        );
+      },
+      handOff: async (node, shard) => {
+        await this.#control(
+          node,
+          { k: "handoff", t: name, s: shard },
+          handOffTimeoutMs,
+        );
+      },
+      host: (node, shard) => {
+        this.#control(node, { k: "host", t: name, s: shard }, handOffTimeoutMs)
+          .catch(() => {});
+      },
+      released: (nodes, shard) => {
+        for (const n of nodes) {
+          this.#control(
+            n,
+            { k: "released", t: name, s: shard },
+            handOffTimeoutMs,
+          )
+            .catch(() => {});
+        }
+      },
+    };
+    const entry: TypeEntry = {
+      region,
+      host: hostAsSingleton(this.#cluster, {
+        entityType: name,
+        strategy: options.strategy ??
+          leastShardsStrategy({
+            maxSimultaneous: options.maxSimultaneousMoves,
+          }),
+        members: () => this.#members(),
+        regions,
+        rebalanceIntervalMs,
+        rememberEntities: options.rememberEntities === true,
+        maxSimultaneous: count(
+          options.maxSimultaneousMoves,
+          3,
+          "maxSimultaneousMoves",
+        ),
+      }, {
+        ...options.coordinator,
+        logger: this.#logger,
+      }),
+    };
+    this.#types.set(name, entry);
+    return new EntityType<ProtocolOf<H>>(region, this, system.askTimeoutMs);
+  }
+
+  /**
+   * Turns the string form of an entity ref (its `toJSON()`) back into a ref.
+   *
+   * @param text `troupe+entity://<type>/<id>`.
+   * @returns The ref (type it with `P`).
+   * @throws {TypeError} When `text` is not an entity ref, or its type is not hosted here.
+   */
+  ref<P = UnknownProtocol>(text: string): ActorRef<P> {
+    const { entityType, id } = parseEntityRef(text);
+    const entry = this.#types.get(entityType);
+    if (entry === undefined) {
+      throw new TypeError(
+        `Entity type "${entityType}" is not hosted on this node`,
+      );
+    }
+    return new EntityRef<P>(entry.region, id, this.#node.system.askTimeoutMs);
+  }
+
+  /**
+   * This node's shards and entities, by entity type.
+   *
+   * @returns Figures by type name.
+   */
+  stats(): Record<string, RegionStats> {
+    const out: Record<string, RegionStats> = {};
+    for (const [name, entry] of this.#types) out[name] = entry.region.stats();
+    return out;
+  }
+
+  /** @internal See `EntityType.clusterStats`. */
+  async clusterStats(
+    entityType: string,
+    timeoutMs: number,
+  ): Promise<Record<string, NodeShardStats>> {
+    const entry = this.#types.get(entityType)!;
+    const coordinator = entry.host.ref();
+    const homes = coordinator === undefined
+      ? {}
+      : await coordinator.ask("homes", undefined, { timeoutMs });
+    const nodes = new Set([
+      ...Object.keys(homes),
+      ...this.#members().hostable,
+    ]);
+    const out: Record<string, NodeShardStats> = {};
+    await Promise.all([...nodes].map(async (node) => {
+      try {
+        const stats = await this.#control(
+          node,
+          { k: "stats", t: entityType, s: 0 },
+          timeoutMs,
+        ) as RegionStats;
+        out[node] = {
+          shards: homes[node]?.length ?? 0,
+          entities: stats.entities,
+        };
+      } catch {
+        // Not reachable now: left out.
+      }
+    }));
+    return out;
+  }
+
+  /**
+   * Hands this node's shards off (each entity type's coordinator moves them to other nodes at
+   * once; waits at most `handOffTimeoutMs` per type), then stops this node's entities and its
+   * part of the coordinators, and refuses further messages. Call it before `cluster.leave()`.
+   *
+   * @param options `handOff: false` skips the hand-off (the shards then move once the member
+   * is removed).
+   * @returns When they stopped.
+   */
+  close(options: ShardingCloseOptions = {}): Promise<void> {
+    return this.#close(options.handOff ?? true);
+  }
+
+  #close(handOff: boolean): Promise<void> {
+    return this.#closed ??= (async () => {
+      if (handOff) {
+        await Promise.all(
+          [...this.#types.values()].map((entry) =>
+            drainRegion(entry.region, entry.host.ref(), this.#node.system.clock)
+          ),
+        );
+      }
+      this.#stopped = true;
+      this.#events.abort();
+      this.#unbind();
+      for (const entry of this.#types.values()) {
+        await entry.host.close();
+        await entry.region.close();
+      }
+    })();
+  }
+
+  /** Closes it. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #channel() {
+    return this.#node.extension<ShardingMessage, unknown>(SHARDING_EXTENSION);
+  }
+
+  #control(
+    node: string,
+    message: ControlMessage,
+    timeoutMs: number,
+  ): Promise<unknown> {
+    if (node === this.#node.node) {
+      try {
+        return Promise.resolve(this.#endpoint(message, node));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return this.#channel().ask(node, message, { timeoutMs });
+  }
+
+  #endpoint(message: ShardingMessage, _from: string): unknown {
+    const entry = this.#types.get(message.t);
+    if (entry === undefined || this.#stopped) {
+      throw new ShardingClosedError(
+        this.#node.node,
+        `entity type "${message.t}" is not hosted here`,
+      );
+    }
+    if (message.k === "deliver") {
+      return entry.region.inbound(message as DeliverMessage);
+    }
+    return controlRegion(entry.region, message);
+  }
+
+  #members(): CoordinatorMembers {
+    const live = new Set<string>();
+    const hostable: string[] = [];
+    const leaving = new Set<string>();
+    for (const member of this.#cluster.members()) {
+      if (member.status === "down" || member.status === "removed") continue;
+      live.add(member.node);
+      if (member.status === "up" && member.reachable) {
+        hostable.push(member.node);
+      }
+      if (member.status === "leaving" || member.status === "exiting") {
+        leaving.add(member.node);
+      }
+    }
+    return { live, hostable, leaving };
+  }
+
+  async #watch(): Promise<void> {
+    try {
+      for await (const event of this.#cluster.events(this.#events.signal)) {
+        if (event.type === "self-downed") {
+          // Out of the cluster: the others reallocate our shards, so our entities must stop.
+          this.#logger.error(
+            `Sharding on node "${this.#node.node}" closes: this member was downed`,
+            event.reason,
+          );
+          void this.#close(false);
+          return;
+        }
+        if (!("member" in event)) continue;
+        const node = event.member.node;
+        if (event.type === "removed" || event.type === "downed") {
+          this.#unreachable.add(node);
+          for (const entry of this.#types.values()) entry.region.nodeGone(node);
+        } else if (event.type === "unreachable") {
+          this.#unreachable.add(node);
+        } else if (
+          event.type === "reachable" || event.type === "joined" ||
+          event.type === "up"
+        ) {
+          this.#unreachable.delete(node);
+        }
+      }
+    } catch (error) {
+      if (!this.#events.signal.aborted) {
+        this.#logger.error("Sharding stopped following membership", error);
+      }
+    }
+  }
+}
