@@ -63,13 +63,13 @@ function sortedUnique(values: Iterable<string>): string[] {
 
 /** Merges two rows of one member: the later status, the higher up number. */
 export function mergeRows(a: MemberRow, b: MemberRow): MemberRow {
-  if (a === b) return a;
+  if (a === b || sameRow(a, b)) return a;
   const status = statusRank(a.status) >= statusRank(b.status)
     ? a.status
     : b.status;
   // A row's address and roles are set by the member itself and never change; the choices below
   // only make a merge deterministic should a forged or buggy row disagree.
-  return {
+  const merged = {
     node: a.node,
     incarnation: a.incarnation,
     address: a.address <= b.address ? a.address : b.address,
@@ -77,6 +77,8 @@ export function mergeRows(a: MemberRow, b: MemberRow): MemberRow {
     status,
     upNumber: Math.max(a.upNumber, b.upNumber),
   };
+  // An input equal to the result is returned itself, so merges can tell "nothing new" by identity.
+  return sameRow(merged, b) ? b : sameRow(merged, a) ? a : merged;
 }
 
 function entryText(entry: ReachabilityEntry): string {
@@ -96,13 +98,15 @@ function laterEntry(
   // merge stays a semilattice.
   const unreachable = sortedUnique([...a.unreachable, ...b.unreachable]);
   const down = new Set(unreachable);
-  return {
+  const merged = {
     version: a.version,
     reachable: sortedUnique([...a.reachable, ...b.reachable]).filter((k) =>
       !down.has(k)
     ),
     unreachable,
   };
+  const text = entryText(merged);
+  return text === entryText(b) ? b : text === entryText(a) ? a : merged;
 }
 
 // Digest parts are cached per (immutable) row and report object, and combined by addition, which
@@ -134,32 +138,126 @@ function hash32(text: string, seed: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
+/** The digest's sums over one map (members or reports). */
+interface Sums {
+  readonly x: number;
+  readonly y: number;
+  readonly z: number;
+}
+
+const sumsCache = new WeakMap<object, Sums>();
+
+/**
+ * Maps made as a copy of another with some keys set or deleted record that here, so their sums
+ * are the other's adjusted for those keys (a merge that changes few entries costs few hashes).
+ */
+const derivedFrom = new WeakMap<
+  object,
+  { readonly base: ReadonlyMap<string, unknown>; readonly keys: readonly string[] }
+>();
+
+/** A copy of `base` with `changes` applied (`undefined` deletes), recorded as derived from it. */
+function derive<V>(
+  base: ReadonlyMap<string, V>,
+  changes: ReadonlyMap<string, V | undefined>,
+): Map<string, V> {
+  const out = new Map(base);
+  for (const [key, value] of changes) {
+    if (value === undefined) out.delete(key);
+    else out.set(key, value);
+  }
+  derivedFrom.set(out, { base, keys: [...changes.keys()] });
+  return out;
+}
+
+function memberPart(key: string, row: MemberRow): readonly [number, number] {
+  return partHash(
+    row,
+    () =>
+      `m|${key}|${row.status}|${row.upNumber}|${row.address}|${
+        row.roles.join(",")
+      }`,
+  );
+}
+
+// The observer's key is part of the text, so an entry object is hashed per observer.
+function reportPart(
+  key: string,
+  entry: ReachabilityEntry,
+): readonly [number, number] {
+  return partHash(entry, () => `r|${key}|${entryText(entry)}`);
+}
+
+function sumsOf<V>(
+  map: ReadonlyMap<string, V>,
+  part: (key: string, value: V) => readonly [number, number],
+  mix: (x: number, y: number) => number,
+): Sums {
+  let sums = sumsCache.get(map);
+  if (sums !== undefined) return sums;
+  let x = 0, y = 0, z = 0;
+  const derived = derivedFrom.get(map);
+  const base = derived && sumsCache.get(derived.base);
+  if (derived !== undefined && base !== undefined) {
+    ({ x, y, z } = base);
+    const before = derived.base as ReadonlyMap<string, V>;
+    for (const key of derived.keys) {
+      const old = before.get(key);
+      if (old !== undefined) {
+        const [ox, oy] = part(key, old);
+        x = (x - ox) >>> 0;
+        y = (y - oy) >>> 0;
+        z = (z - mix(ox, oy)) >>> 0;
+      }
+      const now = map.get(key);
+      if (now !== undefined) {
+        const [nx, ny] = part(key, now);
+        x = (x + nx) >>> 0;
+        y = (y + ny) >>> 0;
+        z = (z + mix(nx, ny)) >>> 0;
+      }
+    }
+  } else {
+    for (const [key, value] of map) {
+      const [px, py] = part(key, value);
+      x = (x + px) >>> 0;
+      y = (y + py) >>> 0;
+      z = (z + mix(px, py)) >>> 0;
+    }
+  }
+  sums = { x, y, z };
+  sumsCache.set(map, sums);
+  return sums;
+}
+
 function digestOf(
   members: ReadonlyMap<string, MemberRow>,
   reachability: ReadonlyMap<string, ReachabilityEntry>,
 ): string {
-  let a = members.size, b = reachability.size, c = 0, d = 0;
-  for (const [key, row] of members) {
-    const [x, y] = partHash(
-      row,
-      () =>
-        `m|${key}|${row.status}|${row.upNumber}|${row.address}|${
-          row.roles.join(",")
-        }`,
-    );
-    a = (a + x) >>> 0;
-    b = (b + y) >>> 0;
-    c = (c + Math.imul(x, 0x9e3779b1)) >>> 0;
-  }
-  for (const [key, entry] of reachability) {
-    // The observer's key is part of the text, so an entry object is hashed per observer.
-    const [x, y] = partHash(entry, () => `r|${key}|${entryText(entry)}`);
-    a = (a + x) >>> 0;
-    b = (b + y) >>> 0;
-    d = (d + Math.imul(y, 0x85ebca77)) >>> 0;
-  }
-  return [a, b, c, d].map((v) => v.toString(36)).join("-");
+  const m = sumsOf(members, memberPart, (x) => Math.imul(x, 0x9e3779b1));
+  const r = sumsOf(reachability, reportPart, (_, y) => Math.imul(y, 0x85ebca77));
+  const a = (members.size + m.x + r.x) >>> 0;
+  const b = (reachability.size + m.y + r.y) >>> 0;
+  return [a, b, m.z, r.z].map((v) => v.toString(36)).join("-");
 }
+
+/** Whether every member of the map is live (cached: the maps never change). */
+function allLive(members: ReadonlyMap<string, MemberRow>): boolean {
+  let live = allLiveCache.get(members);
+  if (live === undefined) {
+    live = true;
+    for (const row of members.values()) {
+      if (!isLive(row)) {
+        live = false;
+        break;
+      }
+    }
+    allLiveCache.set(members, live);
+  }
+  return live;
+}
+
+const allLiveCache = new WeakMap<object, boolean>();
 
 /**
  * Builds a state from members and reports: drops the reports of members that are down or
@@ -171,28 +269,55 @@ function build(
   reports: ReadonlyMap<string, ReachabilityEntry>,
   seen: Iterable<string>,
 ): GossipState {
-  const reachability = new Map<string, ReachabilityEntry>();
-  for (const [observer, entry] of reports) {
-    const row = members.get(observer);
-    if (row !== undefined && !isLive(row)) continue;
-    const kept = (subject: string) =>
-      members.get(subject)?.status !== "removed";
-    const pruned = entry.reachable.every(kept) && entry.unreachable.every(kept)
-      ? entry
-      : {
-        version: entry.version,
-        reachable: entry.reachable.filter(kept),
-        unreachable: entry.unreachable.filter(kept),
-      };
-    reachability.set(observer, pruned);
+  // The maps are never changed after a state holds them, so what they give is computed once:
+  // gossip that brings nothing new reuses this node's own maps and costs no pruning or hashing.
+  let byReports = builtCache.get(members);
+  if (byReports === undefined) {
+    byReports = new WeakMap();
+    builtCache.set(members, byReports);
   }
-  return {
-    members,
-    reachability,
-    digest: digestOf(members, reachability),
-    seen: new Set(seen),
-  };
+  const built = byReports.get(reports);
+  if (built !== undefined) {
+    return { members, ...built, seen: new Set(seen) };
+  }
+  // Nothing to prune while every member is live (the usual case).
+  let kept = reports;
+  if (!allLive(members)) {
+    const changes = new Map<string, ReachabilityEntry | undefined>();
+    const alive = (subject: string) =>
+      members.get(subject)?.status !== "removed";
+    for (const [observer, entry] of reports) {
+      const row = members.get(observer);
+      if (row !== undefined && !isLive(row)) {
+        changes.set(observer, undefined);
+      } else if (
+        !entry.reachable.every(alive) || !entry.unreachable.every(alive)
+      ) {
+        changes.set(observer, {
+          version: entry.version,
+          reachable: entry.reachable.filter(alive),
+          unreachable: entry.unreachable.filter(alive),
+        });
+      }
+    }
+    if (changes.size > 0) kept = derive(reports, changes);
+  }
+  const result = { reachability: kept, digest: digestOf(members, kept) };
+  byReports.set(reports, result);
+  if (kept !== reports) byReports.set(kept, result);
+  return { members, ...result, seen: new Set(seen) };
 }
+
+const builtCache = new WeakMap<
+  object,
+  WeakMap<
+    object,
+    {
+      readonly reachability: ReadonlyMap<string, ReachabilityEntry>;
+      readonly digest: string;
+    }
+  >
+>();
 
 /**
  * A state of the given members, seen by nobody yet.
@@ -210,6 +335,93 @@ export function createState(rows: readonly MemberRow[] = []): GossipState {
   return build(members, new Map(), []);
 }
 
+/** A merge of two maps, and whether its content is that of either input. */
+interface MapMerge<V> {
+  readonly map: ReadonlyMap<string, V>;
+  /** The result has the content of the first input (it is then that map itself). */
+  readonly equalsA: boolean;
+  /** The result has the content of the second input. */
+  readonly equalsB: boolean;
+}
+
+/**
+ * Merges two maps entry by entry; returns one of the inputs itself when the result equals it
+ * (the common case in gossip: one side already knows everything), so caches keyed by the map
+ * (sorted keys, digest, pruning) keep working. Equal values are expected to be the same objects
+ * (see `decodeParts`), so content equality is found by identity.
+ */
+function mergeMaps<V>(
+  a: ReadonlyMap<string, V>,
+  b: ReadonlyMap<string, V>,
+  merge: (x: V, y: V) => V,
+): MapMerge<V> {
+  if (a === b) return { map: a, equalsA: true, equalsB: true };
+  let changes: Map<string, V> | undefined;
+  let allB = true;
+  let added = 0;
+  for (const [key, value] of b) {
+    const old = a.get(key);
+    if (old === undefined) added++;
+    const next = old === undefined ? value : merge(old, value);
+    if (next !== value) allB = false;
+    if (next !== old) (changes ??= new Map()).set(key, next);
+  }
+  if (changes === undefined) {
+    return { map: a, equalsA: true, equalsB: allB && a.size === b.size };
+  }
+  if (allB && a.size + added === b.size) {
+    return { map: b, equalsA: false, equalsB: true };
+  }
+  return { map: derive(a, changes), equalsA: false, equalsB: false };
+}
+
+/** The parts of a state as decoded from the wire, before its digest is computed. */
+export interface StateParts {
+  /** The members by key. */
+  readonly members: ReadonlyMap<string, MemberRow>;
+  /** The reports by observer (not yet pruned). */
+  readonly reachability: ReadonlyMap<string, ReachabilityEntry>;
+  /** Who has seen it. */
+  readonly seen: ReadonlySet<string>;
+}
+
+/** What {@linkcode mergeIncoming} gives. */
+export interface IncomingMerge {
+  /** The merged state. */
+  readonly state: GossipState;
+  /** Whether the merged state has the content of the incoming one (the sender knows it all). */
+  readonly sameAsIncoming: boolean;
+}
+
+/**
+ * Merges a state received from the wire into this node's, as {@linkcode mergeStates} would, but
+ * without computing the incoming state's digest: the result's is computed once, and not at all
+ * when the incoming state brings nothing new.
+ *
+ * @param a This node's state.
+ * @param b The incoming state (from `decodeParts` with `a` as the reference).
+ * @returns The merged state, and whether it equals the incoming one.
+ */
+export function mergeIncoming(a: GossipState, b: StateParts): IncomingMerge {
+  const members = mergeMaps(a.members, b.members, mergeRows);
+  const reports = mergeMaps(a.reachability, b.reachability, laterEntry);
+  let isB = members.equalsB && reports.equalsB;
+  if (members.equalsA && reports.equalsA) {
+    return { state: isB ? addSeen(a, b.seen) : a, sameAsIncoming: isB };
+  }
+  let merged = build(members.map, reports.map, isB ? b.seen : []);
+  if (!isB && merged.reachability !== reports.map) {
+    // Pruning may also make it equal the incoming state (rare: only when members went down).
+    isB = build(b.members, b.reachability, []).digest === merged.digest;
+    if (isB) merged = { ...merged, seen: new Set(b.seen) };
+  }
+  // Pruning may make the result equal this node's state after all.
+  if (merged.digest === a.digest) {
+    return { state: isB ? addSeen(a, b.seen) : a, sameAsIncoming: isB };
+  }
+  return { state: merged, sameAsIncoming: isB };
+}
+
 /**
  * Merges two states: members by key with {@linkcode mergeRows}, reports per observer by the
  * higher version, and the seen sets of those inputs whose digest is the result's digest.
@@ -221,24 +433,16 @@ export function mergeStates(a: GossipState, b: GossipState): GossipState {
     }
     return { ...a, seen: new Set([...a.seen, ...b.seen]) };
   }
-  const members = new Map(a.members);
-  for (const [key, row] of b.members) {
-    const old = members.get(key);
-    members.set(key, old === undefined ? row : mergeRows(old, row));
-  }
-  const reports = new Map(a.reachability);
-  for (const [observer, entry] of b.reachability) {
-    const old = reports.get(observer);
-    reports.set(observer, old === undefined ? entry : laterEntry(old, entry));
-  }
-  const merged = build(members, reports, []);
-  const seen = new Set<string>();
-  for (const input of [a, b]) {
-    if (input.digest === merged.digest) {
-      for (const k of input.seen) seen.add(k);
-    }
-  }
-  return { ...merged, seen };
+  const merged = build(
+    mergeMaps(a.members, b.members, mergeRows).map,
+    mergeMaps(a.reachability, b.reachability, laterEntry).map,
+    [],
+  );
+  // The seen set of an input stays only when the result is that input (equal digests); the
+  // inputs' digests differ here.
+  if (merged.digest === a.digest) return a;
+  if (merged.digest === b.digest) return b;
+  return merged;
 }
 
 /**
@@ -351,13 +555,15 @@ export function updateMembers(
   rows: readonly MemberRow[],
   self: string,
 ): GossipState {
-  const members = new Map(state.members);
+  const changes = new Map<string, MemberRow>();
   for (const row of rows) {
     const key = memberKey(row);
-    const old = members.get(key);
-    members.set(key, old === undefined ? row : mergeRows(old, row));
+    const old = changes.get(key) ?? state.members.get(key);
+    const merged = old === undefined ? row : mergeRows(old, row);
+    if (merged !== state.members.get(key)) changes.set(key, merged);
   }
-  const next = build(members, state.reachability, []);
+  if (changes.size === 0) return state;
+  const next = build(derive(state.members, changes), state.reachability, []);
   return next.digest === state.digest ? state : markSeen(next, self);
 }
 
@@ -495,6 +701,30 @@ export function decodeRow(value: unknown): MemberRow {
   };
 }
 
+/** The reference's row equal to a wire row, if it has one (no copy, no allocation). */
+function knownRow(
+  reference: GossipState,
+  item: unknown,
+): MemberRow | undefined {
+  if (typeof item !== "object" || item === null) return undefined;
+  const wire = item as Record<string, unknown>;
+  if (typeof wire.node !== "string" || typeof wire.incarnation !== "string") {
+    return undefined;
+  }
+  const known = reference.members.get(`${wire.node}#${wire.incarnation}`);
+  if (
+    known === undefined || known.node !== wire.node ||
+    known.address !== wire.address || known.status !== wire.status ||
+    known.upNumber !== wire.upNumber || !Array.isArray(wire.roles)
+  ) return undefined;
+  const roles = wire.roles as unknown[];
+  if (roles.length !== known.roles.length) return undefined;
+  for (let i = 0; i < roles.length; i++) {
+    if (roles[i] !== known.roles[i]) return undefined;
+  }
+  return known;
+}
+
 /**
  * Decodes a state from the wire, checking every field.
  *
@@ -506,6 +736,22 @@ export function decodeState(
   value: unknown,
   reference?: GossipState,
 ): GossipState {
+  const parts = decodeParts(value, reference);
+  return build(parts.members, parts.reachability, parts.seen);
+}
+
+/**
+ * Decodes the parts of a state from the wire, checking every field, without computing its
+ * digest (see {@linkcode mergeIncoming}).
+ *
+ * @param value The wire value.
+ * @param reference A state whose equal rows and reports are reused (this node's own).
+ * @throws {InvalidGossipError} When the value is not a valid state.
+ */
+export function decodeParts(
+  value: unknown,
+  reference?: GossipState,
+): StateParts {
   if (typeof value !== "object" || value === null) fail("not an object");
   const wire = value as Record<string, unknown>;
   if (!Array.isArray(wire.m) || wire.m.length > MAX_MEMBERS) {
@@ -514,15 +760,26 @@ export function decodeState(
   if (!Array.isArray(wire.r) || wire.r.length > MAX_MEMBERS) {
     fail(`reports are not a list of at most ${MAX_MEMBERS}`);
   }
-  // Rows and reports equal to the reference's are replaced by the reference's own objects, so
-  // their digest parts are cached and merging them is an identity check.
-  const rows = wire.m.map((item) => {
-    const row = decodeRow(item);
-    const known = reference?.members.get(memberKey(row));
-    return known !== undefined && sameRow(known, row) ? known : row;
-  });
-  const base = createState(rows);
+  // Rows and reports equal to the reference's are replaced by the reference's own objects, and
+  // when all of them are, by the reference's maps: their digest parts, sorted keys and pruning
+  // are cached, and merging them is an identity check.
+  const rows = new Map<string, MemberRow>();
+  let sameRows = 0;
+  for (const item of wire.m) {
+    const known = reference === undefined ? undefined : knownRow(reference, item);
+    const row = known ?? decodeRow(item);
+    const key = memberKey(row);
+    const old = rows.get(key);
+    if (old === undefined && known !== undefined) sameRows++;
+    rows.set(key, old === undefined ? row : mergeRows(old, row));
+  }
+  const members = reference !== undefined && sameRows === rows.size &&
+      rows.size === reference.members.size
+    ? reference.members
+    : rows;
+  const base = { members } as GossipState;
   const reports = new Map<string, ReachabilityEntry>();
+  let sameReports = 0;
   for (const item of wire.r) {
     if (!Array.isArray(item) || item.length !== 4) {
       fail("a report is not a 4-tuple");
@@ -543,8 +800,15 @@ export function decodeState(
       ? known
       : { version, reachable, unreachable };
     const old = reports.get(observer);
+    if (old === undefined && entry === known) sameReports++;
     reports.set(observer, old === undefined ? entry : laterEntry(old, entry));
   }
-  const state = build(base.members, reports, []);
-  return { ...state, seen: new Set(decodeKeys(base, wire.s)) };
+  return {
+    members,
+    reachability: reference !== undefined && sameReports === reports.size &&
+        reports.size === reference.reachability.size
+      ? reference.reachability
+      : reports,
+    seen: new Set(decodeKeys(base, wire.s)),
+  };
 }
