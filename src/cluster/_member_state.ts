@@ -538,7 +538,29 @@ export function decodeKeys(state: GossipState, wire: unknown): string[] {
       out.push(item);
     } else fail("a key list holds something that is not a key");
   }
-  return sortedUnique(out);
+  // Lists encoded from sorted lists arrive sorted: no copy then.
+  for (let i = 1; i < out.length; i++) {
+    if (!(out[i - 1] < out[i])) return sortedUnique(out);
+  }
+  return out;
+}
+
+/**
+ * Whether a wire key list, decoded against `keys`, is exactly `list` (sorted and unique): a
+ * report equal to this node's is recognised without decoding it.
+ */
+function wireEquals(
+  keys: readonly string[],
+  wire: unknown,
+  list: readonly string[],
+): boolean {
+  if (!Array.isArray(wire) || wire.length !== list.length) return false;
+  for (let i = 0; i < list.length; i++) {
+    const item = wire[i];
+    const key = typeof item === "number" ? keys[item] : item;
+    if (key !== list[i]) return false;
+  }
+  return true;
 }
 
 /**
@@ -618,6 +640,26 @@ export interface WireState {
 
 /** Encodes a state for the wire. */
 export function encodeState(state: GossipState): WireState {
+  // The rows and reports depend on the maps alone (which never change): encoded once per pair.
+  let byMembers = wireCache.get(state.reachability);
+  if (byMembers === undefined) {
+    byMembers = new WeakMap();
+    wireCache.set(state.reachability, byMembers);
+  }
+  let parts = byMembers.get(state.members);
+  if (parts === undefined) {
+    parts = encodeParts(state);
+    byMembers.set(state.members, parts);
+  }
+  return { ...parts, s: encodeKeys(state, state.seen) };
+}
+
+const wireCache = new WeakMap<
+  object,
+  WeakMap<object, Omit<WireState, "s">>
+>();
+
+function encodeParts(state: GossipState): Omit<WireState, "s"> {
   return {
     m: [...state.members.values()],
     r: [...state.reachability].map((
@@ -630,7 +672,6 @@ export function encodeState(state: GossipState): WireState {
         encodeKeys(state, e.unreachable),
       ] as const
     ),
-    s: encodeKeys(state, state.seen),
   };
 }
 
@@ -791,14 +832,23 @@ export function decodeParts(
     if (!Number.isSafeInteger(version) || version < 1) {
       fail(`the report of "${observer}" has an invalid version`);
     }
-    const reachable = decodeKeys(base, item[2]);
-    const unreachable = decodeKeys(base, item[3]);
     const known = reference?.reachability.get(observer);
-    const entry = known !== undefined && known.version === version &&
-        sameList(known.reachable, reachable) &&
-        sameList(known.unreachable, unreachable)
-      ? known
-      : { version, reachable, unreachable };
+    let entry: ReachabilityEntry;
+    if (
+      known !== undefined && known.version === version &&
+      wireEquals(sortedKeys(base), item[2], known.reachable) &&
+      wireEquals(sortedKeys(base), item[3], known.unreachable)
+    ) {
+      entry = known;
+    } else {
+      const reachable = decodeKeys(base, item[2]);
+      const unreachable = decodeKeys(base, item[3]);
+      entry = known !== undefined && known.version === version &&
+          sameList(known.reachable, reachable) &&
+          sameList(known.unreachable, unreachable)
+        ? known
+        : { version, reachable, unreachable };
+    }
     const old = reports.get(observer);
     if (old === undefined && entry === known) sameReports++;
     reports.set(observer, old === undefined ? entry : laterEntry(old, entry));
