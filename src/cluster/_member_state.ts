@@ -151,10 +151,18 @@ const sumsCache = new WeakMap<object, Sums>();
  * Maps made as a copy of another with some keys set or deleted record that here, so their sums
  * are the other's adjusted for those keys (a merge that changes few entries costs few hashes).
  */
-const derivedFrom = new WeakMap<
-  object,
-  { readonly base: ReadonlyMap<string, unknown>; readonly keys: readonly string[] }
->();
+const derivedFrom = new WeakMap<object, Derivation>();
+
+/**
+ * How a map was made from another: the changed keys with their values before, and what was
+ * cached of the other map then. The other map itself is not kept (a chain of them would keep
+ * every earlier state alive).
+ */
+interface Derivation {
+  readonly before: readonly (readonly [string, unknown])[];
+  readonly sums: Sums | undefined;
+  readonly sorted: readonly string[] | undefined;
+}
 
 /** A copy of `base` with `changes` applied (`undefined` deletes), recorded as derived from it. */
 function derive<V>(
@@ -166,7 +174,11 @@ function derive<V>(
     if (value === undefined) out.delete(key);
     else out.set(key, value);
   }
-  derivedFrom.set(out, { base, keys: [...changes.keys()] });
+  derivedFrom.set(out, {
+    before: [...changes.keys()].map((key) => [key, base.get(key)] as const),
+    sums: sumsCache.get(base),
+    sorted: sortedKeyCache.get(base),
+  });
   return out;
 }
 
@@ -197,12 +209,10 @@ function sumsOf<V>(
   if (sums !== undefined) return sums;
   let x = 0, y = 0, z = 0;
   const derived = derivedFrom.get(map);
-  const base = derived && sumsCache.get(derived.base);
-  if (derived !== undefined && base !== undefined) {
-    ({ x, y, z } = base);
-    const before = derived.base as ReadonlyMap<string, V>;
-    for (const key of derived.keys) {
-      const old = before.get(key);
+  if (derived?.sums !== undefined) {
+    ({ x, y, z } = derived.sums);
+    for (const [key, was] of derived.before) {
+      const old = was as V | undefined;
       if (old !== undefined) {
         const [ox, oy] = part(key, old);
         x = (x - ox) >>> 0;
@@ -479,23 +489,41 @@ export function addSeen(
 
 const sortedKeyCache = new WeakMap<object, readonly string[]>();
 
-/** The state's member keys, sorted (cached per members map). */
+/**
+ * The state's member keys, sorted (cached per members map). A map derived from another whose
+ * keys are known reuses them: the same array when no key came or went (a status change).
+ */
 function sortedKeys(state: GossipState): readonly string[] {
-  let keys = sortedKeyCache.get(state.members);
-  if (keys === undefined) {
-    keys = [...state.members.keys()].sort();
-    sortedKeyCache.set(state.members, keys);
+  const members = state.members;
+  let keys = sortedKeyCache.get(members);
+  if (keys !== undefined) return keys;
+  const derived = derivedFrom.get(members);
+  const before = derived?.sorted;
+  if (derived !== undefined && before !== undefined) {
+    const added = derived.before.filter(([k, was]) =>
+      was === undefined && members.has(k)
+    ).map(([k]) => k);
+    const removed = derived.before.some(([k]) => !members.has(k));
+    keys = added.length === 0 && !removed
+      ? before
+      : [...(removed ? before.filter((k) => members.has(k)) : before), ...added]
+        .sort();
+  } else {
+    keys = [...members.keys()].sort();
   }
+  sortedKeyCache.set(members, keys);
   return keys;
 }
 
+// Keyed by the sorted keys array, which maps with the same keys share.
 const indexCache = new WeakMap<object, ReadonlyMap<string, number>>();
 
 function keyIndex(state: GossipState): ReadonlyMap<string, number> {
-  let index = indexCache.get(state.members);
+  const keys = sortedKeys(state);
+  let index = indexCache.get(keys);
   if (index === undefined) {
-    index = new Map(sortedKeys(state).map((k, i) => [k, i]));
-    indexCache.set(state.members, index);
+    index = new Map(keys.map((k, i) => [k, i]));
+    indexCache.set(keys, index);
   }
   return index;
 }
@@ -802,63 +830,102 @@ export function decodeParts(
     fail(`reports are not a list of at most ${MAX_MEMBERS}`);
   }
   // Rows and reports equal to the reference's are replaced by the reference's own objects, and
-  // when all of them are, by the reference's maps: their digest parts, sorted keys and pruning
-  // are cached, and merging them is an identity check.
-  const rows = new Map<string, MemberRow>();
-  let sameRows = 0;
-  for (const item of wire.m) {
-    const known = reference === undefined ? undefined : knownRow(reference, item);
-    const row = known ?? decodeRow(item);
-    const key = memberKey(row);
-    const old = rows.get(key);
-    if (old === undefined && known !== undefined) sameRows++;
-    rows.set(key, old === undefined ? row : mergeRows(old, row));
-  }
-  const members = reference !== undefined && sameRows === rows.size &&
-      rows.size === reference.members.size
-    ? reference.members
-    : rows;
+  // the maps are made as the reference's with the differences applied (or are the reference's
+  // own when nothing differs): digest sums, sorted keys, pruning and merges then cost in
+  // proportion to the differences.
+  const members = decodeMap(
+    wire.m,
+    reference?.members,
+    (item) => {
+      const known = reference === undefined
+        ? undefined
+        : knownRow(reference, item);
+      const row = known ?? decodeRow(item);
+      return [memberKey(row), row];
+    },
+    mergeRows,
+  );
   const base = { members } as GossipState;
-  const reports = new Map<string, ReachabilityEntry>();
-  let sameReports = 0;
-  for (const item of wire.r) {
-    if (!Array.isArray(item) || item.length !== 4) {
-      fail("a report is not a 4-tuple");
-    }
-    const [observer, version] = item;
-    if (typeof observer !== "string" || observer.length > 2 * MAX_NAME + 1) {
-      fail("a report's observer is not a key");
-    }
-    if (!Number.isSafeInteger(version) || version < 1) {
-      fail(`the report of "${observer}" has an invalid version`);
-    }
-    const known = reference?.reachability.get(observer);
-    let entry: ReachabilityEntry;
-    if (
-      known !== undefined && known.version === version &&
-      wireEquals(sortedKeys(base), item[2], known.reachable) &&
-      wireEquals(sortedKeys(base), item[3], known.unreachable)
-    ) {
-      entry = known;
-    } else {
-      const reachable = decodeKeys(base, item[2]);
-      const unreachable = decodeKeys(base, item[3]);
-      entry = known !== undefined && known.version === version &&
-          sameList(known.reachable, reachable) &&
-          sameList(known.unreachable, unreachable)
-        ? known
-        : { version, reachable, unreachable };
-    }
-    const old = reports.get(observer);
-    if (old === undefined && entry === known) sameReports++;
-    reports.set(observer, old === undefined ? entry : laterEntry(old, entry));
-  }
+  const reachability = decodeMap(
+    wire.r,
+    reference?.reachability,
+    (item) => decodeReport(base, reference, item),
+    laterEntry,
+  );
   return {
     members,
-    reachability: reference !== undefined && sameReports === reports.size &&
-        reports.size === reference.reachability.size
-      ? reference.reachability
-      : reports,
+    reachability,
     seen: new Set(decodeKeys(base, wire.s)),
   };
+}
+
+function decodeReport(
+  base: GossipState,
+  reference: GossipState | undefined,
+  item: unknown,
+): readonly [string, ReachabilityEntry] {
+  if (!Array.isArray(item) || item.length !== 4) {
+    fail("a report is not a 4-tuple");
+  }
+  const [observer, version] = item;
+  if (typeof observer !== "string" || observer.length > 2 * MAX_NAME + 1) {
+    fail("a report's observer is not a key");
+  }
+  if (!Number.isSafeInteger(version) || version < 1) {
+    fail(`the report of "${observer}" has an invalid version`);
+  }
+  const known = reference?.reachability.get(observer);
+  if (
+    known !== undefined && known.version === version &&
+    wireEquals(sortedKeys(base), item[2], known.reachable) &&
+    wireEquals(sortedKeys(base), item[3], known.unreachable)
+  ) {
+    return [observer, known];
+  }
+  const reachable = decodeKeys(base, item[2]);
+  const unreachable = decodeKeys(base, item[3]);
+  if (
+    known !== undefined && known.version === version &&
+    sameList(known.reachable, reachable) &&
+    sameList(known.unreachable, unreachable)
+  ) {
+    return [observer, known];
+  }
+  return [observer, { version, reachable, unreachable }];
+}
+
+/**
+ * Decodes a list of entries into a map, reusing `reference` (a map whose equal entries the
+ * decoder returns as the same objects): the result is `reference` itself when the list holds
+ * exactly its entries, else a map derived from it (see `derive`).
+ */
+function decodeMap<V>(
+  list: readonly unknown[],
+  reference: ReadonlyMap<string, V> | undefined,
+  decode: (item: unknown) => readonly [string, V],
+  merge: (a: V, b: V) => V,
+): ReadonlyMap<string, V> {
+  const changes = new Map<string, V | undefined>();
+  const present = new Set<string>();
+  let presentKnown = 0;
+  for (const item of list) {
+    const [key, value] = decode(item);
+    const old = reference?.get(key);
+    if (present.has(key)) {
+      // A key listed twice (only a forged or buggy peer does that): merged, as before.
+      const previous = changes.has(key) ? changes.get(key)! : old!;
+      changes.set(key, merge(previous, value));
+      continue;
+    }
+    present.add(key);
+    if (old !== undefined) presentKnown++;
+    if (value !== old) changes.set(key, value);
+  }
+  if (reference === undefined) return changes as Map<string, V>;
+  if (presentKnown !== reference.size) {
+    for (const key of reference.keys()) {
+      if (!present.has(key)) changes.set(key, undefined);
+    }
+  }
+  return changes.size === 0 ? reference : derive(reference, changes);
 }
