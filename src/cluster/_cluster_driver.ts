@@ -29,14 +29,15 @@ import {
   addSeen,
   createState,
   decodeKeys,
-  decodeState,
+  decodeParts,
   encodeKeys,
   encodeState,
   type GossipState,
+  type StateParts,
   isLive,
   markSeen,
   memberKey,
-  mergeStates,
+  mergeIncoming,
   updateMembers,
   updateReachability,
 } from "./_member_state.ts";
@@ -65,7 +66,7 @@ export class ClusterDriver implements ClusterEndpoint {
   readonly #listeners = new Set<(event: MemberEvent) => void>();
   readonly #stopListeners = new Set<() => void>();
   #state: GossipState;
-  #unreachable = new Set<string>();
+  #unreachable: ReadonlySet<string> = new Set<string>();
   #leader: string | undefined;
   readonly #log = new MemberEventLog();
   #localUnreachable = new Set<string>();
@@ -299,9 +300,9 @@ export class ClusterDriver implements ClusterEndpoint {
       }
       return;
     }
-    let incoming: GossipState;
+    let incoming: StateParts;
     try {
-      incoming = decodeState(message.state, this.#state);
+      incoming = decodeParts(message.state, this.#state);
     } catch (error) {
       this.#s.logger.error(
         `Dropped invalid gossip from node "${fromNode}"`,
@@ -312,12 +313,16 @@ export class ClusterDriver implements ClusterEndpoint {
       );
       return;
     }
-    const merged = markSeen(mergeStates(this.#state, incoming), this.selfKey);
+    const { state: mergedState, sameAsIncoming } = mergeIncoming(
+      this.#state,
+      incoming,
+    );
+    const merged = markSeen(mergedState, this.selfKey);
     const changed = merged.digest !== this.#state.digest ||
       merged.seen.size !== this.#state.seen.size;
     this.#state = merged;
     if (changed) this.#afterChange();
-    if (message.reply && this.#state.digest !== incoming.digest) {
+    if (message.reply && !sameAsIncoming) {
       this.#sendState(fromNode, false);
     }
   }

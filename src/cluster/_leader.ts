@@ -21,7 +21,23 @@ import type { MemberRow } from "./membership_table.ts";
  * @param state The state.
  * @returns The keys of the unreachable members (live ones only).
  */
-export function unreachableMembers(state: GossipState): Set<string> {
+export function unreachableMembers(state: GossipState): ReadonlySet<string> {
+  // Derived from the two maps alone, which a state never changes: computed once per pair.
+  const cached = unreachableCache.get(state.reachability);
+  if (cached !== undefined && cached.members === state.members) {
+    return cached.result;
+  }
+  const result = computeUnreachable(state);
+  unreachableCache.set(state.reachability, { members: state.members, result });
+  return result;
+}
+
+const unreachableCache = new WeakMap<
+  object,
+  { readonly members: object; readonly result: ReadonlySet<string> }
+>();
+
+function computeUnreachable(state: GossipState): ReadonlySet<string> {
   const observers = new Map<string, string[]>();
   const flagged = new Map<string, string[]>();
   const suspect = new Set<string>();
@@ -124,6 +140,8 @@ export function supersedeIncarnations(
   state: GossipState,
   self: string,
 ): GossipState {
+  // Nothing to supersede is the usual case; it is a fact of the members map alone.
+  if (singleIncarnations.has(state.members)) return state;
   const byNode = new Map<string, MemberRow[]>();
   for (const row of state.members.values()) {
     if (!isLive(row)) continue;
@@ -143,8 +161,15 @@ export function supersedeIncarnations(
       if (row !== newest) downs.push({ ...row, status: "down" });
     }
   }
-  return downs.length === 0 ? state : updateMembers(state, downs, self);
+  if (downs.length === 0) {
+    singleIncarnations.add(state.members);
+    return state;
+  }
+  return updateMembers(state, downs, self);
 }
+
+/** Members maps in which no node has two live incarnations. */
+const singleIncarnations = new WeakSet<object>();
 
 /**
  * The leader's actions, taken only on a converged state and only by the leader: joining → up

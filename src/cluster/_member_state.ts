@@ -63,13 +63,13 @@ function sortedUnique(values: Iterable<string>): string[] {
 
 /** Merges two rows of one member: the later status, the higher up number. */
 export function mergeRows(a: MemberRow, b: MemberRow): MemberRow {
-  if (a === b) return a;
+  if (a === b || sameRow(a, b)) return a;
   const status = statusRank(a.status) >= statusRank(b.status)
     ? a.status
     : b.status;
   // A row's address and roles are set by the member itself and never change; the choices below
   // only make a merge deterministic should a forged or buggy row disagree.
-  return {
+  const merged = {
     node: a.node,
     incarnation: a.incarnation,
     address: a.address <= b.address ? a.address : b.address,
@@ -77,6 +77,8 @@ export function mergeRows(a: MemberRow, b: MemberRow): MemberRow {
     status,
     upNumber: Math.max(a.upNumber, b.upNumber),
   };
+  // An input equal to the result is returned itself, so merges can tell "nothing new" by identity.
+  return sameRow(merged, b) ? b : sameRow(merged, a) ? a : merged;
 }
 
 function entryText(entry: ReachabilityEntry): string {
@@ -96,13 +98,15 @@ function laterEntry(
   // merge stays a semilattice.
   const unreachable = sortedUnique([...a.unreachable, ...b.unreachable]);
   const down = new Set(unreachable);
-  return {
+  const merged = {
     version: a.version,
     reachable: sortedUnique([...a.reachable, ...b.reachable]).filter((k) =>
       !down.has(k)
     ),
     unreachable,
   };
+  const text = entryText(merged);
+  return text === entryText(b) ? b : text === entryText(a) ? a : merged;
 }
 
 // Digest parts are cached per (immutable) row and report object, and combined by addition, which
@@ -134,32 +138,136 @@ function hash32(text: string, seed: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
+/** The digest's sums over one map (members or reports). */
+interface Sums {
+  readonly x: number;
+  readonly y: number;
+  readonly z: number;
+}
+
+const sumsCache = new WeakMap<object, Sums>();
+
+/**
+ * Maps made as a copy of another with some keys set or deleted record that here, so their sums
+ * are the other's adjusted for those keys (a merge that changes few entries costs few hashes).
+ */
+const derivedFrom = new WeakMap<object, Derivation>();
+
+/**
+ * How a map was made from another: the changed keys with their values before, and what was
+ * cached of the other map then. The other map itself is not kept (a chain of them would keep
+ * every earlier state alive).
+ */
+interface Derivation {
+  readonly before: readonly (readonly [string, unknown])[];
+  readonly sums: Sums | undefined;
+  readonly sorted: readonly string[] | undefined;
+}
+
+/** A copy of `base` with `changes` applied (`undefined` deletes), recorded as derived from it. */
+function derive<V>(
+  base: ReadonlyMap<string, V>,
+  changes: ReadonlyMap<string, V | undefined>,
+): Map<string, V> {
+  const out = new Map(base);
+  for (const [key, value] of changes) {
+    if (value === undefined) out.delete(key);
+    else out.set(key, value);
+  }
+  derivedFrom.set(out, {
+    before: [...changes.keys()].map((key) => [key, base.get(key)] as const),
+    sums: sumsCache.get(base),
+    sorted: sortedKeyCache.get(base),
+  });
+  return out;
+}
+
+function memberPart(key: string, row: MemberRow): readonly [number, number] {
+  return partHash(
+    row,
+    () =>
+      `m|${key}|${row.status}|${row.upNumber}|${row.address}|${
+        row.roles.join(",")
+      }`,
+  );
+}
+
+// The observer's key is part of the text, so an entry object is hashed per observer.
+function reportPart(
+  key: string,
+  entry: ReachabilityEntry,
+): readonly [number, number] {
+  return partHash(entry, () => `r|${key}|${entryText(entry)}`);
+}
+
+function sumsOf<V>(
+  map: ReadonlyMap<string, V>,
+  part: (key: string, value: V) => readonly [number, number],
+  mix: (x: number, y: number) => number,
+): Sums {
+  let sums = sumsCache.get(map);
+  if (sums !== undefined) return sums;
+  let x = 0, y = 0, z = 0;
+  const derived = derivedFrom.get(map);
+  if (derived?.sums !== undefined) {
+    ({ x, y, z } = derived.sums);
+    for (const [key, was] of derived.before) {
+      const old = was as V | undefined;
+      if (old !== undefined) {
+        const [ox, oy] = part(key, old);
+        x = (x - ox) >>> 0;
+        y = (y - oy) >>> 0;
+        z = (z - mix(ox, oy)) >>> 0;
+      }
+      const now = map.get(key);
+      if (now !== undefined) {
+        const [nx, ny] = part(key, now);
+        x = (x + nx) >>> 0;
+        y = (y + ny) >>> 0;
+        z = (z + mix(nx, ny)) >>> 0;
+      }
+    }
+  } else {
+    for (const [key, value] of map) {
+      const [px, py] = part(key, value);
+      x = (x + px) >>> 0;
+      y = (y + py) >>> 0;
+      z = (z + mix(px, py)) >>> 0;
+    }
+  }
+  sums = { x, y, z };
+  sumsCache.set(map, sums);
+  return sums;
+}
+
 function digestOf(
   members: ReadonlyMap<string, MemberRow>,
   reachability: ReadonlyMap<string, ReachabilityEntry>,
 ): string {
-  let a = members.size, b = reachability.size, c = 0, d = 0;
-  for (const [key, row] of members) {
-    const [x, y] = partHash(
-      row,
-      () =>
-        `m|${key}|${row.status}|${row.upNumber}|${row.address}|${
-          row.roles.join(",")
-        }`,
-    );
-    a = (a + x) >>> 0;
-    b = (b + y) >>> 0;
-    c = (c + Math.imul(x, 0x9e3779b1)) >>> 0;
-  }
-  for (const [key, entry] of reachability) {
-    // The observer's key is part of the text, so an entry object is hashed per observer.
-    const [x, y] = partHash(entry, () => `r|${key}|${entryText(entry)}`);
-    a = (a + x) >>> 0;
-    b = (b + y) >>> 0;
-    d = (d + Math.imul(y, 0x85ebca77)) >>> 0;
-  }
-  return [a, b, c, d].map((v) => v.toString(36)).join("-");
+  const m = sumsOf(members, memberPart, (x) => Math.imul(x, 0x9e3779b1));
+  const r = sumsOf(reachability, reportPart, (_, y) => Math.imul(y, 0x85ebca77));
+  const a = (members.size + m.x + r.x) >>> 0;
+  const b = (reachability.size + m.y + r.y) >>> 0;
+  return [a, b, m.z, r.z].map((v) => v.toString(36)).join("-");
 }
+
+/** Whether every member of the map is live (cached: the maps never change). */
+function allLive(members: ReadonlyMap<string, MemberRow>): boolean {
+  let live = allLiveCache.get(members);
+  if (live === undefined) {
+    live = true;
+    for (const row of members.values()) {
+      if (!isLive(row)) {
+        live = false;
+        break;
+      }
+    }
+    allLiveCache.set(members, live);
+  }
+  return live;
+}
+
+const allLiveCache = new WeakMap<object, boolean>();
 
 /**
  * Builds a state from members and reports: drops the reports of members that are down or
@@ -171,28 +279,55 @@ function build(
   reports: ReadonlyMap<string, ReachabilityEntry>,
   seen: Iterable<string>,
 ): GossipState {
-  const reachability = new Map<string, ReachabilityEntry>();
-  for (const [observer, entry] of reports) {
-    const row = members.get(observer);
-    if (row !== undefined && !isLive(row)) continue;
-    const kept = (subject: string) =>
-      members.get(subject)?.status !== "removed";
-    const pruned = entry.reachable.every(kept) && entry.unreachable.every(kept)
-      ? entry
-      : {
-        version: entry.version,
-        reachable: entry.reachable.filter(kept),
-        unreachable: entry.unreachable.filter(kept),
-      };
-    reachability.set(observer, pruned);
+  // The maps are never changed after a state holds them, so what they give is computed once:
+  // gossip that brings nothing new reuses this node's own maps and costs no pruning or hashing.
+  let byReports = builtCache.get(members);
+  if (byReports === undefined) {
+    byReports = new WeakMap();
+    builtCache.set(members, byReports);
   }
-  return {
-    members,
-    reachability,
-    digest: digestOf(members, reachability),
-    seen: new Set(seen),
-  };
+  const built = byReports.get(reports);
+  if (built !== undefined) {
+    return { members, ...built, seen: new Set(seen) };
+  }
+  // Nothing to prune while every member is live (the usual case).
+  let kept = reports;
+  if (!allLive(members)) {
+    const changes = new Map<string, ReachabilityEntry | undefined>();
+    const alive = (subject: string) =>
+      members.get(subject)?.status !== "removed";
+    for (const [observer, entry] of reports) {
+      const row = members.get(observer);
+      if (row !== undefined && !isLive(row)) {
+        changes.set(observer, undefined);
+      } else if (
+        !entry.reachable.every(alive) || !entry.unreachable.every(alive)
+      ) {
+        changes.set(observer, {
+          version: entry.version,
+          reachable: entry.reachable.filter(alive),
+          unreachable: entry.unreachable.filter(alive),
+        });
+      }
+    }
+    if (changes.size > 0) kept = derive(reports, changes);
+  }
+  const result = { reachability: kept, digest: digestOf(members, kept) };
+  byReports.set(reports, result);
+  if (kept !== reports) byReports.set(kept, result);
+  return { members, ...result, seen: new Set(seen) };
 }
+
+const builtCache = new WeakMap<
+  object,
+  WeakMap<
+    object,
+    {
+      readonly reachability: ReadonlyMap<string, ReachabilityEntry>;
+      readonly digest: string;
+    }
+  >
+>();
 
 /**
  * A state of the given members, seen by nobody yet.
@@ -210,6 +345,93 @@ export function createState(rows: readonly MemberRow[] = []): GossipState {
   return build(members, new Map(), []);
 }
 
+/** A merge of two maps, and whether its content is that of either input. */
+interface MapMerge<V> {
+  readonly map: ReadonlyMap<string, V>;
+  /** The result has the content of the first input (it is then that map itself). */
+  readonly equalsA: boolean;
+  /** The result has the content of the second input. */
+  readonly equalsB: boolean;
+}
+
+/**
+ * Merges two maps entry by entry; returns one of the inputs itself when the result equals it
+ * (the common case in gossip: one side already knows everything), so caches keyed by the map
+ * (sorted keys, digest, pruning) keep working. Equal values are expected to be the same objects
+ * (see `decodeParts`), so content equality is found by identity.
+ */
+function mergeMaps<V>(
+  a: ReadonlyMap<string, V>,
+  b: ReadonlyMap<string, V>,
+  merge: (x: V, y: V) => V,
+): MapMerge<V> {
+  if (a === b) return { map: a, equalsA: true, equalsB: true };
+  let changes: Map<string, V> | undefined;
+  let allB = true;
+  let added = 0;
+  for (const [key, value] of b) {
+    const old = a.get(key);
+    if (old === undefined) added++;
+    const next = old === undefined ? value : merge(old, value);
+    if (next !== value) allB = false;
+    if (next !== old) (changes ??= new Map()).set(key, next);
+  }
+  if (changes === undefined) {
+    return { map: a, equalsA: true, equalsB: allB && a.size === b.size };
+  }
+  if (allB && a.size + added === b.size) {
+    return { map: b, equalsA: false, equalsB: true };
+  }
+  return { map: derive(a, changes), equalsA: false, equalsB: false };
+}
+
+/** The parts of a state as decoded from the wire, before its digest is computed. */
+export interface StateParts {
+  /** The members by key. */
+  readonly members: ReadonlyMap<string, MemberRow>;
+  /** The reports by observer (not yet pruned). */
+  readonly reachability: ReadonlyMap<string, ReachabilityEntry>;
+  /** Who has seen it. */
+  readonly seen: ReadonlySet<string>;
+}
+
+/** What {@linkcode mergeIncoming} gives. */
+export interface IncomingMerge {
+  /** The merged state. */
+  readonly state: GossipState;
+  /** Whether the merged state has the content of the incoming one (the sender knows it all). */
+  readonly sameAsIncoming: boolean;
+}
+
+/**
+ * Merges a state received from the wire into this node's, as {@linkcode mergeStates} would, but
+ * without computing the incoming state's digest: the result's is computed once, and not at all
+ * when the incoming state brings nothing new.
+ *
+ * @param a This node's state.
+ * @param b The incoming state (from `decodeParts` with `a` as the reference).
+ * @returns The merged state, and whether it equals the incoming one.
+ */
+export function mergeIncoming(a: GossipState, b: StateParts): IncomingMerge {
+  const members = mergeMaps(a.members, b.members, mergeRows);
+  const reports = mergeMaps(a.reachability, b.reachability, laterEntry);
+  let isB = members.equalsB && reports.equalsB;
+  if (members.equalsA && reports.equalsA) {
+    return { state: isB ? addSeen(a, b.seen) : a, sameAsIncoming: isB };
+  }
+  let merged = build(members.map, reports.map, isB ? b.seen : []);
+  if (!isB && merged.reachability !== reports.map) {
+    // Pruning may also make it equal the incoming state (rare: only when members went down).
+    isB = build(b.members, b.reachability, []).digest === merged.digest;
+    if (isB) merged = { ...merged, seen: new Set(b.seen) };
+  }
+  // Pruning may make the result equal this node's state after all.
+  if (merged.digest === a.digest) {
+    return { state: isB ? addSeen(a, b.seen) : a, sameAsIncoming: isB };
+  }
+  return { state: merged, sameAsIncoming: isB };
+}
+
 /**
  * Merges two states: members by key with {@linkcode mergeRows}, reports per observer by the
  * higher version, and the seen sets of those inputs whose digest is the result's digest.
@@ -221,24 +443,16 @@ export function mergeStates(a: GossipState, b: GossipState): GossipState {
     }
     return { ...a, seen: new Set([...a.seen, ...b.seen]) };
   }
-  const members = new Map(a.members);
-  for (const [key, row] of b.members) {
-    const old = members.get(key);
-    members.set(key, old === undefined ? row : mergeRows(old, row));
-  }
-  const reports = new Map(a.reachability);
-  for (const [observer, entry] of b.reachability) {
-    const old = reports.get(observer);
-    reports.set(observer, old === undefined ? entry : laterEntry(old, entry));
-  }
-  const merged = build(members, reports, []);
-  const seen = new Set<string>();
-  for (const input of [a, b]) {
-    if (input.digest === merged.digest) {
-      for (const k of input.seen) seen.add(k);
-    }
-  }
-  return { ...merged, seen };
+  const merged = build(
+    mergeMaps(a.members, b.members, mergeRows).map,
+    mergeMaps(a.reachability, b.reachability, laterEntry).map,
+    [],
+  );
+  // The seen set of an input stays only when the result is that input (equal digests); the
+  // inputs' digests differ here.
+  if (merged.digest === a.digest) return a;
+  if (merged.digest === b.digest) return b;
+  return merged;
 }
 
 /**
@@ -275,23 +489,41 @@ export function addSeen(
 
 const sortedKeyCache = new WeakMap<object, readonly string[]>();
 
-/** The state's member keys, sorted (cached per members map). */
+/**
+ * The state's member keys, sorted (cached per members map). A map derived from another whose
+ * keys are known reuses them: the same array when no key came or went (a status change).
+ */
 function sortedKeys(state: GossipState): readonly string[] {
-  let keys = sortedKeyCache.get(state.members);
-  if (keys === undefined) {
-    keys = [...state.members.keys()].sort();
-    sortedKeyCache.set(state.members, keys);
+  const members = state.members;
+  let keys = sortedKeyCache.get(members);
+  if (keys !== undefined) return keys;
+  const derived = derivedFrom.get(members);
+  const before = derived?.sorted;
+  if (derived !== undefined && before !== undefined) {
+    const added = derived.before.filter(([k, was]) =>
+      was === undefined && members.has(k)
+    ).map(([k]) => k);
+    const removed = derived.before.some(([k]) => !members.has(k));
+    keys = added.length === 0 && !removed
+      ? before
+      : [...(removed ? before.filter((k) => members.has(k)) : before), ...added]
+        .sort();
+  } else {
+    keys = [...members.keys()].sort();
   }
+  sortedKeyCache.set(members, keys);
   return keys;
 }
 
+// Keyed by the sorted keys array, which maps with the same keys share.
 const indexCache = new WeakMap<object, ReadonlyMap<string, number>>();
 
 function keyIndex(state: GossipState): ReadonlyMap<string, number> {
-  let index = indexCache.get(state.members);
+  const keys = sortedKeys(state);
+  let index = indexCache.get(keys);
   if (index === undefined) {
-    index = new Map(sortedKeys(state).map((k, i) => [k, i]));
-    indexCache.set(state.members, index);
+    index = new Map(keys.map((k, i) => [k, i]));
+    indexCache.set(keys, index);
   }
   return index;
 }
@@ -334,7 +566,29 @@ export function decodeKeys(state: GossipState, wire: unknown): string[] {
       out.push(item);
     } else fail("a key list holds something that is not a key");
   }
-  return sortedUnique(out);
+  // Lists encoded from sorted lists arrive sorted: no copy then.
+  for (let i = 1; i < out.length; i++) {
+    if (!(out[i - 1] < out[i])) return sortedUnique(out);
+  }
+  return out;
+}
+
+/**
+ * Whether a wire key list, decoded against `keys`, is exactly `list` (sorted and unique): a
+ * report equal to this node's is recognised without decoding it.
+ */
+function wireEquals(
+  keys: readonly string[],
+  wire: unknown,
+  list: readonly string[],
+): boolean {
+  if (!Array.isArray(wire) || wire.length !== list.length) return false;
+  for (let i = 0; i < list.length; i++) {
+    const item = wire[i];
+    const key = typeof item === "number" ? keys[item] : item;
+    if (key !== list[i]) return false;
+  }
+  return true;
 }
 
 /**
@@ -351,13 +605,15 @@ export function updateMembers(
   rows: readonly MemberRow[],
   self: string,
 ): GossipState {
-  const members = new Map(state.members);
+  const changes = new Map<string, MemberRow>();
   for (const row of rows) {
     const key = memberKey(row);
-    const old = members.get(key);
-    members.set(key, old === undefined ? row : mergeRows(old, row));
+    const old = changes.get(key) ?? state.members.get(key);
+    const merged = old === undefined ? row : mergeRows(old, row);
+    if (merged !== state.members.get(key)) changes.set(key, merged);
   }
-  const next = build(members, state.reachability, []);
+  if (changes.size === 0) return state;
+  const next = build(derive(state.members, changes), state.reachability, []);
   return next.digest === state.digest ? state : markSeen(next, self);
 }
 
@@ -412,6 +668,26 @@ export interface WireState {
 
 /** Encodes a state for the wire. */
 export function encodeState(state: GossipState): WireState {
+  // The rows and reports depend on the maps alone (which never change): encoded once per pair.
+  let byMembers = wireCache.get(state.reachability);
+  if (byMembers === undefined) {
+    byMembers = new WeakMap();
+    wireCache.set(state.reachability, byMembers);
+  }
+  let parts = byMembers.get(state.members);
+  if (parts === undefined) {
+    parts = encodeParts(state);
+    byMembers.set(state.members, parts);
+  }
+  return { ...parts, s: encodeKeys(state, state.seen) };
+}
+
+const wireCache = new WeakMap<
+  object,
+  WeakMap<object, Omit<WireState, "s">>
+>();
+
+function encodeParts(state: GossipState): Omit<WireState, "s"> {
   return {
     m: [...state.members.values()],
     r: [...state.reachability].map((
@@ -424,7 +700,6 @@ export function encodeState(state: GossipState): WireState {
         encodeKeys(state, e.unreachable),
       ] as const
     ),
-    s: encodeKeys(state, state.seen),
   };
 }
 
@@ -495,6 +770,30 @@ export function decodeRow(value: unknown): MemberRow {
   };
 }
 
+/** The reference's row equal to a wire row, if it has one (no copy, no allocation). */
+function knownRow(
+  reference: GossipState,
+  item: unknown,
+): MemberRow | undefined {
+  if (typeof item !== "object" || item === null) return undefined;
+  const wire = item as Record<string, unknown>;
+  if (typeof wire.node !== "string" || typeof wire.incarnation !== "string") {
+    return undefined;
+  }
+  const known = reference.members.get(`${wire.node}#${wire.incarnation}`);
+  if (
+    known === undefined || known.node !== wire.node ||
+    known.address !== wire.address || known.status !== wire.status ||
+    known.upNumber !== wire.upNumber || !Array.isArray(wire.roles)
+  ) return undefined;
+  const roles = wire.roles as unknown[];
+  if (roles.length !== known.roles.length) return undefined;
+  for (let i = 0; i < roles.length; i++) {
+    if (roles[i] !== known.roles[i]) return undefined;
+  }
+  return known;
+}
+
 /**
  * Decodes a state from the wire, checking every field.
  *
@@ -506,6 +805,22 @@ export function decodeState(
   value: unknown,
   reference?: GossipState,
 ): GossipState {
+  const parts = decodeParts(value, reference);
+  return build(parts.members, parts.reachability, parts.seen);
+}
+
+/**
+ * Decodes the parts of a state from the wire, checking every field, without computing its
+ * digest (see {@linkcode mergeIncoming}).
+ *
+ * @param value The wire value.
+ * @param reference A state whose equal rows and reports are reused (this node's own).
+ * @throws {InvalidGossipError} When the value is not a valid state.
+ */
+export function decodeParts(
+  value: unknown,
+  reference?: GossipState,
+): StateParts {
   if (typeof value !== "object" || value === null) fail("not an object");
   const wire = value as Record<string, unknown>;
   if (!Array.isArray(wire.m) || wire.m.length > MAX_MEMBERS) {
@@ -514,37 +829,103 @@ export function decodeState(
   if (!Array.isArray(wire.r) || wire.r.length > MAX_MEMBERS) {
     fail(`reports are not a list of at most ${MAX_MEMBERS}`);
   }
-  // Rows and reports equal to the reference's are replaced by the reference's own objects, so
-  // their digest parts are cached and merging them is an identity check.
-  const rows = wire.m.map((item) => {
-    const row = decodeRow(item);
-    const known = reference?.members.get(memberKey(row));
-    return known !== undefined && sameRow(known, row) ? known : row;
-  });
-  const base = createState(rows);
-  const reports = new Map<string, ReachabilityEntry>();
-  for (const item of wire.r) {
-    if (!Array.isArray(item) || item.length !== 4) {
-      fail("a report is not a 4-tuple");
-    }
-    const [observer, version] = item;
-    if (typeof observer !== "string" || observer.length > 2 * MAX_NAME + 1) {
-      fail("a report's observer is not a key");
-    }
-    if (!Number.isSafeInteger(version) || version < 1) {
-      fail(`the report of "${observer}" has an invalid version`);
-    }
-    const reachable = decodeKeys(base, item[2]);
-    const unreachable = decodeKeys(base, item[3]);
-    const known = reference?.reachability.get(observer);
-    const entry = known !== undefined && known.version === version &&
-        sameList(known.reachable, reachable) &&
-        sameList(known.unreachable, unreachable)
-      ? known
-      : { version, reachable, unreachable };
-    const old = reports.get(observer);
-    reports.set(observer, old === undefined ? entry : laterEntry(old, entry));
+  // Rows and reports equal to the reference's are replaced by the reference's own objects, and
+  // the maps are made as the reference's with the differences applied (or are the reference's
+  // own when nothing differs): digest sums, sorted keys, pruning and merges then cost in
+  // proportion to the differences.
+  const members = decodeMap(
+    wire.m,
+    reference?.members,
+    (item) => {
+      const known = reference === undefined
+        ? undefined
+        : knownRow(reference, item);
+      const row = known ?? decodeRow(item);
+      return [memberKey(row), row];
+    },
+    mergeRows,
+  );
+  const base = { members } as GossipState;
+  const reachability = decodeMap(
+    wire.r,
+    reference?.reachability,
+    (item) => decodeReport(base, reference, item),
+    laterEntry,
+  );
+  return {
+    members,
+    reachability,
+    seen: new Set(decodeKeys(base, wire.s)),
+  };
+}
+
+function decodeReport(
+  base: GossipState,
+  reference: GossipState | undefined,
+  item: unknown,
+): readonly [string, ReachabilityEntry] {
+  if (!Array.isArray(item) || item.length !== 4) {
+    fail("a report is not a 4-tuple");
   }
-  const state = build(base.members, reports, []);
-  return { ...state, seen: new Set(decodeKeys(base, wire.s)) };
+  const [observer, version] = item;
+  if (typeof observer !== "string" || observer.length > 2 * MAX_NAME + 1) {
+    fail("a report's observer is not a key");
+  }
+  if (!Number.isSafeInteger(version) || version < 1) {
+    fail(`the report of "${observer}" has an invalid version`);
+  }
+  const known = reference?.reachability.get(observer);
+  if (
+    known !== undefined && known.version === version &&
+    wireEquals(sortedKeys(base), item[2], known.reachable) &&
+    wireEquals(sortedKeys(base), item[3], known.unreachable)
+  ) {
+    return [observer, known];
+  }
+  const reachable = decodeKeys(base, item[2]);
+  const unreachable = decodeKeys(base, item[3]);
+  if (
+    known !== undefined && known.version === version &&
+    sameList(known.reachable, reachable) &&
+    sameList(known.unreachable, unreachable)
+  ) {
+    return [observer, known];
+  }
+  return [observer, { version, reachable, unreachable }];
+}
+
+/**
+ * Decodes a list of entries into a map, reusing `reference` (a map whose equal entries the
+ * decoder returns as the same objects): the result is `reference` itself when the list holds
+ * exactly its entries, else a map derived from it (see `derive`).
+ */
+function decodeMap<V>(
+  list: readonly unknown[],
+  reference: ReadonlyMap<string, V> | undefined,
+  decode: (item: unknown) => readonly [string, V],
+  merge: (a: V, b: V) => V,
+): ReadonlyMap<string, V> {
+  const changes = new Map<string, V | undefined>();
+  const present = new Set<string>();
+  let presentKnown = 0;
+  for (const item of list) {
+    const [key, value] = decode(item);
+    const old = reference?.get(key);
+    if (present.has(key)) {
+      // A key listed twice (only a forged or buggy peer does that): merged, as before.
+      const previous = changes.has(key) ? changes.get(key)! : old!;
+      changes.set(key, merge(previous, value));
+      continue;
+    }
+    present.add(key);
+    if (old !== undefined) presentKnown++;
+    if (value !== old) changes.set(key, value);
+  }
+  if (reference === undefined) return changes as Map<string, V>;
+  if (presentKnown !== reference.size) {
+    for (const key of reference.keys()) {
+      if (!present.has(key)) changes.set(key, undefined);
+    }
+  }
+  return changes.size === 0 ? reference : derive(reference, changes);
 }

@@ -3,11 +3,13 @@ import { test } from "../platform/test_harness.ts";
 import fc from "fast-check";
 import {
   createState,
+  decodeParts,
   decodeState,
   encodeState,
   type GossipState,
   markSeen,
   memberKey,
+  mergeIncoming,
   mergeStates,
   statusRank,
   updateMembers,
@@ -79,6 +81,29 @@ test("mergeStates() is commutative, associative and idempotent", () => {
       assert.deepEqual(view(mergeStates(a, a)), view(a));
     }),
     { seed: 11, numRuns: 300 },
+  );
+});
+
+test("mergeIncoming() of a state from the wire equals mergeStates(), digest computed incrementally", () => {
+  const wire = (state: GossipState) =>
+    JSON.parse(JSON.stringify(encodeState(state)));
+  fc.assert(
+    fc.property(arbState, arbState, arbState, (a, b, c) => {
+      // Built through merges (incremental sums), then compared with a decode from scratch.
+      const ab = mergeStates(a, b);
+      const abc = mergeStates(ab, c);
+      for (const state of [ab, abc]) {
+        assert.equal(decodeState(wire(state)).digest, state.digest);
+      }
+      const { state, sameAsIncoming } = mergeIncoming(
+        a,
+        decodeParts(wire(b), a),
+      );
+      const expected = mergeStates(a, b);
+      assert.deepEqual(view(state), view(expected));
+      assert.equal(sameAsIncoming, expected.digest === b.digest);
+    }),
+    { seed: 13, numRuns: 300 },
   );
 });
 
