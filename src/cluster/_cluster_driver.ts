@@ -33,11 +33,11 @@ import {
   encodeKeys,
   encodeState,
   type GossipState,
-  type StateParts,
   isLive,
   markSeen,
   memberKey,
   mergeIncoming,
+  type StateParts,
   updateMembers,
   updateReachability,
 } from "./_member_state.ts";

@@ -245,7 +245,11 @@ function digestOf(
   reachability: ReadonlyMap<string, ReachabilityEntry>,
 ): string {
   const m = sumsOf(members, memberPart, (x) => Math.imul(x, 0x9e3779b1));
-  const r = sumsOf(reachability, reportPart, (_, y) => Math.imul(y, 0x85ebca77));
+  const r = sumsOf(
+    reachability,
+    reportPart,
+    (_, y) => Math.imul(y, 0x85ebca77),
+  );
   const a = (members.size + m.x + r.x) >>> 0;
   const b = (reachability.size + m.y + r.y) >>> 0;
   return [a, b, m.z, r.z].map((v) => v.toString(36)).join("-");
