@@ -51,6 +51,13 @@ export interface TestClusterOptions {
   readonly nodeOptions?: Partial<RemoteNodeOptions>;
   /** More options of every actor system (the harness sets `node` and `clock`). */
   readonly systemOptions?: ActorSystemOptions;
+  /**
+   * Whether work that is not on the virtual clock is in flight: requests to a real server (a
+   * Redis the nodes share, say). While it returns true, the harness lets real time pass before it
+   * moves virtual time on (for at most 2 s of wall time per step), so that such a request is
+   * answered within the step that made it, however fast the steps are. Default: nothing is.
+   */
+  readonly busy?: () => boolean;
 }
 
 const SECRET = "troupe test cluster secret, not for production";
@@ -61,6 +68,9 @@ const QUIET_ROUNDS = 2;
 /** The most rounds of one quiet phase: a node that keeps busy does not stall the step. */
 const MAX_QUIET_ROUNDS = 200;
 const EMPTY = new Uint8Array(0);
+
+/** The most wall time one step waits for {@linkcode TestClusterOptions.busy} to clear, in ms. */
+const BUSY_LIMIT_MS = 2000;
 
 /** One turn of the event loop that lets real timers run (a 0 ms timer). */
 function turn(): Promise<void> {
@@ -527,7 +537,8 @@ export class TestCluster implements AsyncDisposable {
       // due, nothing set or cleared while the microtasks ran) changed nothing but the reading:
       // it needs no quiet phase.
       if (
-        due || before !== this.#quietAt || this.#clock.activity !== before
+        due || before !== this.#quietAt || this.#clock.activity !== before ||
+        this.#busy()
       ) {
         await this.#quiet();
       }
@@ -541,13 +552,33 @@ export class TestCluster implements AsyncDisposable {
    */
   async #quiet(): Promise<void> {
     let calm = 0;
+    const deadline = platform.now() + BUSY_LIMIT_MS;
     for (let round = 1; round <= MAX_QUIET_ROUNDS; round++) {
       const before = this.#clock.activity;
+      const waited = await this.#whileBusy(deadline);
       await poolRound();
-      calm = this.#clock.activity === before ? calm + 1 : 0;
+      calm = this.#clock.activity === before && !waited ? calm + 1 : 0;
       if (round >= MIN_QUIET_ROUNDS && calm >= QUIET_ROUNDS) break;
     }
     this.#quietAt = this.#clock.activity;
+  }
+
+  /** Whether {@linkcode TestClusterOptions.busy} says work outside the clock is in flight. */
+  #busy(): boolean {
+    return this.#options.busy?.() === true;
+  }
+
+  /**
+   * Lets real time pass (0 ms timers) while {@linkcode TestClusterOptions.busy} holds, until
+   * `deadline` (wall time); returns whether it had to wait.
+   */
+  async #whileBusy(deadline: number): Promise<boolean> {
+    let waited = false;
+    while (this.#busy() && platform.now() < deadline) {
+      waited = true;
+      await turn();
+    }
+    return waited;
   }
 
   /**
@@ -607,6 +638,7 @@ export class TestCluster implements AsyncDisposable {
     let waited = 0;
     while (true) {
       await turn();
+      await this.#whileBusy(platform.now() + BUSY_LIMIT_MS);
       if (done()) return;
       if (waited >= maxMs) {
         throw new TestClusterTimeoutError(
