@@ -1,9 +1,15 @@
-// The project's test command: the suite under Deno (with sanitizers), then the npm build, then
-// the compiled suite under Node. Both runtimes always run. The last line printed is the total,
-// `N passed, M failed` (`, K skipped` when any were), and the exit code is non-zero when anything
-// failed or a runner crashed.
+// The project's test command: the suite under Deno (with sanitizers), and, at the same time, the
+// npm build followed by the compiled suite under Node. Both runtimes always run. The last line
+// printed is the total, `N passed, M failed` (`, K skipped` when any were), and the exit code is
+// non-zero when anything failed or a runner crashed.
 //
-//   deno run -A scripts/test.ts      (deno task test)
+// The two runtimes' runs overlap (each still runs its files one after another): much of the
+// suite waits on real time (processes, servers, sockets) rather than using the CPU, and the two
+// runs share nothing (each test takes its own ports, key prefixes and schemas). Their output is
+// interleaved line by line, each line tagged with its runner; `--serial` runs them one after the
+// other, untagged, as before.
+//
+//   deno run -A scripts/test.ts [--serial]      (deno task test)
 
 const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname)
   .replace(/\/$/, "");
@@ -52,25 +58,65 @@ interface Output {
   write(bytes: Uint8Array): Promise<number>;
 }
 
-async function pump(
-  from: ReadableStream<Uint8Array>,
-  to: Output,
-  sink: string[],
-): Promise<void> {
-  const decoder = new TextDecoder();
-  for await (const chunk of from) {
-    sink.push(decoder.decode(chunk, { stream: true }));
-    let written = 0;
-    while (written < chunk.byteLength) {
-      written += await to.write(chunk.subarray(written));
-    }
-  }
-  sink.push(decoder.decode());
+const encoder = new TextEncoder();
+
+/** Writes all of `bytes`; writes to one output are queued, so lines never mix. */
+function writer(to: Output): (bytes: Uint8Array) => Promise<void> {
+  let queue = Promise.resolve();
+  return (bytes) =>
+    queue = queue.then(async () => {
+      let written = 0;
+      while (written < bytes.byteLength) {
+        written += await to.write(bytes.subarray(written));
+      }
+    });
 }
 
-/** Runs a command with its output streamed through and also captured for parsing. */
-async function run(command: string, args: string[]): Promise<RunResult> {
-  console.log(`\n$ ${[command, ...args].join(" ")}`);
+const stdout = writer(Deno.stdout);
+const stderr = writer(Deno.stderr);
+
+/** Streams `from` to `to` (whole lines, each after `tag`, when there is a tag) and into `sink`. */
+async function pump(
+  from: ReadableStream<Uint8Array>,
+  to: (bytes: Uint8Array) => Promise<void>,
+  sink: string[],
+  tag: string,
+): Promise<void> {
+  const decoder = new TextDecoder();
+  let partial = "";
+  for await (const chunk of from) {
+    const text = decoder.decode(chunk, { stream: true });
+    sink.push(text);
+    if (tag === "") {
+      await to(chunk);
+      continue;
+    }
+    const lines = (partial + text).split("\n");
+    partial = lines.pop()!;
+    if (lines.length > 0) {
+      await to(encoder.encode(lines.map((l) => `${tag}${l}\n`).join("")));
+    }
+  }
+  const rest = decoder.decode();
+  sink.push(rest);
+  partial += rest;
+  if (tag !== "" && partial !== "") {
+    await to(encoder.encode(`${tag}${partial}\n`));
+  }
+}
+
+/** Prints a line of this script's own (after `tag`). */
+async function say(tag: string, line: string, error = false): Promise<void> {
+  await (error ? stderr : stdout)(encoder.encode(`${tag}${line}\n`));
+}
+
+/** Runs a command with its output streamed through (tagged) and also captured for parsing. */
+async function run(
+  tag: string,
+  command: string,
+  args: string[],
+): Promise<RunResult> {
+  await say(tag, `\n$ ${[command, ...args].join(" ")}`);
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(command, {
@@ -87,15 +133,15 @@ async function run(command: string, args: string[]): Promise<RunResult> {
       },
     }).spawn();
   } catch (error) {
-    console.error(`test: cannot start ${command}: ${error}`);
+    await say(tag, `test: cannot start ${command}: ${error}`, true);
     return { success: false, output: "" };
   }
   const out: string[] = [];
   const err: string[] = [];
   const [status] = await Promise.all([
     child.status,
-    pump(child.stdout, Deno.stdout, out),
-    pump(child.stderr, Deno.stderr, err),
+    pump(child.stdout, stdout, out, tag),
+    pump(child.stderr, stderr, err, tag),
   ]);
   return {
     success: status.success,
@@ -165,59 +211,88 @@ function settle(
   return counts;
 }
 
+/** What one runner (or the build) reported. */
+interface Report {
+  runner: string;
+  counts: Counts;
+}
+
+/** The Deno run: every test file, with the sanitizers on. */
+async function denoSuite(tag: string): Promise<Report[]> {
+  const files = [
+    ...await findFiles("src", "_test.ts"),
+    ...await findFiles("tests", "_test.ts"),
+  ];
+  if (files.length === 0) return [];
+  const result = await run(tag, Deno.execPath(), [
+    "test",
+    "--allow-all",
+    "--sanitize-ops",
+    "--sanitize-resources",
+    ...files,
+  ]);
+  const runner = "deno test";
+  return [{ runner, counts: settle(runner, result, parseDeno(result.output)) }];
+}
+
+/** The npm build, then the Node run over the compiled suite. */
+async function nodeSuite(tag: string): Promise<Report[]> {
+  const reports: Report[] = [];
+  const build = await run(tag, Deno.execPath(), [
+    "run",
+    "--allow-all",
+    "scripts/build_npm.ts",
+  ]);
+  if (!build.success) {
+    reports.push({
+      runner: "build_npm",
+      counts: { passed: 0, failed: 1, skipped: 0 },
+    });
+  }
+  // Node 20 takes no globs, so the files are listed. A build that failed on type errors still
+  // emitted JavaScript, so this runs unless nothing was emitted.
+  const files = [
+    ...await findFiles("npm/src", "_test.js"),
+    ...await findFiles("npm/tests", "_test.js"),
+  ];
+  if (files.length > 0) {
+    const result = await run(tag, "node", [
+      "--test",
+      "--test-reporter=tap",
+      ...files,
+    ]);
+    const runner = "node --test";
+    reports.push({
+      runner,
+      counts: settle(runner, result, parseNodeTap(result.output)),
+    });
+  }
+  return reports;
+}
+
 async function main(): Promise<number> {
+  const serial = Deno.args.includes("--serial");
+  const unknown = Deno.args.filter((arg) => arg !== "--serial");
+  if (unknown.length > 0) {
+    console.error(`test: unknown argument(s) ${unknown.join(" ")}`);
+    return 2;
+  }
+  const started = performance.now();
+  const [deno, node] = serial
+    ? [await denoSuite(""), await nodeSuite("")]
+    : await Promise.all([denoSuite("[deno] "), nodeSuite("[node] ")]);
+
   const totals: Counts = { passed: 0, failed: 0, skipped: 0 };
-  const add = (runner: string, counts: Counts): void => {
+  for (const { runner, counts } of [...deno, ...node]) {
     console.log(
       `test: ${runner} -> passed ${counts.passed} / failed ${counts.failed} / skipped ${counts.skipped}`,
     );
     totals.passed += counts.passed;
     totals.failed += counts.failed;
     totals.skipped += counts.skipped;
-  };
-
-  // 1. Deno, with the sanitizers on.
-  const denoFiles = [
-    ...await findFiles("src", "_test.ts"),
-    ...await findFiles("tests", "_test.ts"),
-  ];
-  if (denoFiles.length > 0) {
-    const result = await run(Deno.execPath(), [
-      "test",
-      "--allow-all",
-      "--sanitize-ops",
-      "--sanitize-resources",
-      ...denoFiles,
-    ]);
-    add("deno test", settle("deno test", result, parseDeno(result.output)));
   }
-
-  // 2. The npm build.
-  const build = await run(Deno.execPath(), [
-    "run",
-    "--allow-all",
-    "scripts/build_npm.ts",
-  ]);
-  if (!build.success) add("build_npm", { passed: 0, failed: 1, skipped: 0 });
-
-  // 3. Node, over the compiled suite (Node 20 takes no globs, so the files are listed). A build
-  // that failed on type errors still emitted JavaScript, so this runs unless nothing was emitted.
-  const nodeFiles = [
-    ...await findFiles("npm/src", "_test.js"),
-    ...await findFiles("npm/tests", "_test.js"),
-  ];
-  if (nodeFiles.length > 0) {
-    const result = await run("node", [
-      "--test",
-      "--test-reporter=tap",
-      ...nodeFiles,
-    ]);
-    add(
-      "node --test",
-      settle("node --test", result, parseNodeTap(result.output)),
-    );
-  }
-
+  const seconds = (performance.now() - started) / 1000;
+  console.log(`test: took ${seconds.toFixed(0)} s`);
   console.log(describe(totals));
   return totals.failed > 0 ? 1 : 0;
 }

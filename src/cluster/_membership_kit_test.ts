@@ -47,6 +47,8 @@ export interface MembersOptions {
   readonly cluster?: Partial<ClusterOptions>;
   /** The discovery of every member, given the nodes' addresses (default: fixed seeds). */
   readonly discovery?: (addresses: readonly string[]) => Discovery;
+  /** Whether requests to a real server are in flight (see TestClusterOptions.busy). */
+  readonly busy?: () => boolean;
 }
 
 /** Members on a TestCluster, with their events recorded. */
@@ -78,6 +80,7 @@ export class Members implements AsyncDisposable {
       nodes: options.nodes,
       seed: options.seed ?? 1,
       nodeOptions: { secret: SECRET, extensions: extensions.remote },
+      busy: options.busy,
     });
     const members = new Members(tc, extensions, options);
     members.#seeds = options.nodes.map((n) => tc.node(n).address);

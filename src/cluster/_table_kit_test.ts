@@ -22,6 +22,8 @@ export class RecordingTable implements MembershipTable {
   readonly violations: string[];
   readonly errors: unknown[];
   readonly #last: Map<string, MemberRow>;
+  /** Reads and writes not answered yet (a real server's answers take real time). */
+  inFlight = 0;
 
   constructor(inner: MembershipTable) {
     this.#inner = inner;
@@ -31,7 +33,13 @@ export class RecordingTable implements MembershipTable {
   }
 
   read(signal?: AbortSignal): Promise<MembershipTableSnapshot> {
-    return this.#inner.read(signal);
+    this.inFlight++;
+    const reading = this.#inner.read(signal);
+    const done = (): void => {
+      this.inFlight--;
+    };
+    reading.then(done, done);
+    return reading;
   }
 
   async write(
@@ -39,6 +47,7 @@ export class RecordingTable implements MembershipTable {
     rows: readonly MemberRow[],
     signal?: AbortSignal,
   ): Promise<MembershipTableSnapshot | undefined> {
+    this.inFlight++;
     try {
       const written = await this.#inner.write(expectedVersion, rows, signal);
       if (written !== undefined) this.#check(written);
@@ -46,6 +55,8 @@ export class RecordingTable implements MembershipTable {
     } catch (error) {
       this.errors.push(error);
       throw error;
+    } finally {
+      this.inFlight--;
     }
   }
 
@@ -115,6 +126,7 @@ export class TableMembers implements AsyncDisposable {
         downAllWhenUnstableMs: options.downAllWhenUnstableMs,
       },
       cluster: { discovery: new TableDiscovery(table) },
+      busy: () => table.inFlight > 0,
     });
     return new TableMembers(
       m,

@@ -1,7 +1,7 @@
 // A multi-node test harness: N actor systems with remote nodes on one in-memory network, under
 // one ManualClock, with the network's faults at hand.
 import { ActorSystem, type ActorSystemOptions } from "../actor/mod.ts";
-import { platform } from "../platform/mod.ts";
+import { platform, type TimerHandle } from "../platform/mod.ts";
 import { ManualClock } from "../timer/mod.ts";
 import {
   MemoryNetwork,
@@ -51,14 +51,79 @@ export interface TestClusterOptions {
   readonly nodeOptions?: Partial<RemoteNodeOptions>;
   /** More options of every actor system (the harness sets `node` and `clock`). */
   readonly systemOptions?: ActorSystemOptions;
+  /**
+   * Whether work that is not on the virtual clock is in flight: requests to a real server (a
+   * Redis the nodes share, say). While it returns true, the harness lets real time pass before it
+   * moves virtual time on (for at most 2 s of wall time per step), so that such a request is
+   * answered within the step that made it, however fast the steps are. Default: nothing is.
+   */
+  readonly busy?: () => boolean;
 }
 
 const SECRET = "troupe test cluster secret, not for production";
-/** Turns of the event loop after each step of virtual time. */
-const QUIET_TURNS = 3;
+/** The fewest rounds of the quiet phase after a step of virtual time (see quiet()). */
+const MIN_QUIET_ROUNDS = 3;
+/** Rounds in a row without activity on the clock that end the quiet phase. */
+const QUIET_ROUNDS = 2;
+/** The most rounds of one quiet phase: a node that keeps busy does not stall the step. */
+const MAX_QUIET_ROUNDS = 200;
+const EMPTY = new Uint8Array(0);
 
+/** The most wall time one step waits for {@linkcode TestClusterOptions.busy} to clear, in ms. */
+const BUSY_LIMIT_MS = 2000;
+
+/** One turn of the event loop that lets real timers run (a 0 ms timer). */
 function turn(): Promise<void> {
   return new Promise((resolve) => platform.setTimer(resolve, 0));
+}
+
+/**
+ * One round of the quiet phase: work that is not on the virtual clock gets to finish. That is
+ * the handshakes' HMACs, which the runtime computes on its thread pool and completes in a
+ * later turn of the event loop: a digest queued behind them on the same pool resolves after
+ * them, and the immediate after it lets the microtasks their completion causes run. Far
+ * cheaper than a 0 ms timer (clamped to 1-4 ms of wall time), and it waits as long as the pool
+ * needs instead of a fixed time.
+ */
+async function poolRound(): Promise<void> {
+  await crypto.subtle.digest("SHA-256", EMPTY);
+  await new Promise<void>((resolve) => platform.setImmediate(resolve));
+}
+
+/**
+ * The cluster's clock: a ManualClock that counts what happens on it (timers set, cleared and
+ * fired), so that the harness can tell a quiet step from a busy one.
+ */
+class ActivityClock extends ManualClock {
+  /** Timers set, cleared and fired so far. */
+  activity = 0;
+  /** The deadline of every timer waiting. */
+  readonly #deadlines = new Map<TimerHandle, number>();
+
+  override setTimer(callback: () => void, delayMs: number): TimerHandle {
+    this.activity++;
+    const handle: TimerHandle = super.setTimer(() => {
+      this.activity++;
+      this.#deadlines.delete(handle);
+      callback();
+    }, delayMs);
+    const delay = Number.isFinite(delayMs) ? Math.max(0, delayMs) : 0;
+    this.#deadlines.set(handle, this.now() + delay);
+    return handle;
+  }
+
+  override clearTimer(handle: TimerHandle): void {
+    this.activity++;
+    this.#deadlines.delete(handle);
+    super.clearTimer(handle);
+  }
+
+  /** Whether a timer falls due within `ms` from now. */
+  dueWithin(ms: number): boolean {
+    const limit = this.now() + ms;
+    for (const at of this.#deadlines.values()) if (at <= limit) return true;
+    return false;
+  }
 }
 
 interface Member {
@@ -100,6 +165,9 @@ const MICROTASK_CHECKS = 20;
 export class TestCluster implements AsyncDisposable {
   /** The clock of every node and system. */
   readonly clock: ManualClock;
+  readonly #clock: ActivityClock;
+  /** The clock's activity when the last quiet phase ended. */
+  #quietAt = -1;
   /** The network between the nodes. */
   readonly network: MemoryNetwork;
   /** What the nodes reported (connection problems), one line each. */
@@ -109,11 +177,12 @@ export class TestCluster implements AsyncDisposable {
   #closed: Promise<void> | null = null;
 
   private constructor(
-    clock: ManualClock,
+    clock: ActivityClock,
     network: MemoryNetwork,
     options: TestClusterOptions,
   ) {
     this.clock = clock;
+    this.#clock = clock;
     this.network = network;
     this.#options = options;
   }
@@ -135,7 +204,7 @@ export class TestCluster implements AsyncDisposable {
         `Invalid node names ${JSON.stringify(names)}: expected distinct names`,
       );
     }
-    const clock = new ManualClock();
+    const clock = new ActivityClock();
     const network = new MemoryNetwork({
       clock,
       seed: options.seed ?? 1,
@@ -439,8 +508,9 @@ export class TestCluster implements AsyncDisposable {
 
   /**
    * Moves virtual time forward in steps (default 100 ms), firing the timers that fall due in
-   * each, in order, and letting the work they cause settle (a few turns of the event loop,
-   * which handshakes' cryptography needs) before the next step.
+   * each, in order, and letting the work they cause settle before the next step: turns of the
+   * event loop until the clock stays quiet (the handshakes' cryptography completes off the
+   * event loop). A step in which nothing is due and nothing happened costs no turn.
    *
    * @param ms How far, in ms.
    * @param options `stepMs`: the size of a step.
@@ -460,10 +530,55 @@ export class TestCluster implements AsyncDisposable {
     let left = ms;
     do {
       const step = Math.min(stepMs, left);
+      const before = this.#clock.activity;
+      const due = this.#clock.dueWithin(step);
       await this.clock.advance(step);
-      for (let i = 0; i < QUIET_TURNS; i++) await turn();
+      // A step in which nothing happened (the clock quiet since the last quiet phase, no timer
+      // due, nothing set or cleared while the microtasks ran) changed nothing but the reading:
+      // it needs no quiet phase.
+      if (
+        due || before !== this.#quietAt || this.#clock.activity !== before ||
+        this.#busy()
+      ) {
+        await this.#quiet();
+      }
       left -= step;
     } while (left > 0);
+  }
+
+  /**
+   * Lets the work a step caused settle: rounds of {@linkcode poolRound} until the clock has
+   * been quiet (no timer set, cleared or fired) for a few rounds in a row.
+   */
+  async #quiet(): Promise<void> {
+    let calm = 0;
+    const deadline = platform.now() + BUSY_LIMIT_MS;
+    for (let round = 1; round <= MAX_QUIET_ROUNDS; round++) {
+      const before = this.#clock.activity;
+      const waited = await this.#whileBusy(deadline);
+      await poolRound();
+      calm = this.#clock.activity === before && !waited ? calm + 1 : 0;
+      if (round >= MIN_QUIET_ROUNDS && calm >= QUIET_ROUNDS) break;
+    }
+    this.#quietAt = this.#clock.activity;
+  }
+
+  /** Whether {@linkcode TestClusterOptions.busy} says work outside the clock is in flight. */
+  #busy(): boolean {
+    return this.#options.busy?.() === true;
+  }
+
+  /**
+   * Lets real time pass (0 ms timers) while {@linkcode TestClusterOptions.busy} holds, until
+   * `deadline` (wall time); returns whether it had to wait.
+   */
+  async #whileBusy(deadline: number): Promise<boolean> {
+    let waited = false;
+    while (this.#busy() && platform.now() < deadline) {
+      waited = true;
+      await turn();
+    }
+    return waited;
   }
 
   /**
@@ -523,6 +638,7 @@ export class TestCluster implements AsyncDisposable {
     let waited = 0;
     while (true) {
       await turn();
+      await this.#whileBusy(platform.now() + BUSY_LIMIT_MS);
       if (done()) return;
       if (waited >= maxMs) {
         throw new TestClusterTimeoutError(

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "../platform/test_harness.ts";
 import { defineActor } from "../../mod.ts";
+import { platform } from "../platform/mod.ts";
 import {
   isTestClusterTimeoutError,
   TestCluster,
@@ -163,4 +164,33 @@ test("TestCluster.start() refuses repeated names", async () => {
     TestCluster.start({ nodes: ["a", "a"] }),
     TypeError,
   );
+});
+
+test("TestCluster.advance() waits for work that busy reports before moving on, so a real answer lands in the step that asked", async () => {
+  // A "server" that answers after 200 ms of wall time, asked by a timer on the virtual clock.
+  const run = async (withBusy: boolean): Promise<number | undefined> => {
+    let inFlight = 0;
+    let answeredAt: number | undefined;
+    let answered!: () => void;
+    const answer = new Promise<void>((resolve) => answered = resolve);
+    await using cluster = await TestCluster.start({
+      nodes: [],
+      ...(withBusy ? { busy: () => inFlight > 0 } : {}),
+    });
+    cluster.clock.setTimer(() => {
+      inFlight++;
+      platform.setTimer(() => {
+        inFlight--;
+        answeredAt = cluster.clock.now();
+        answered();
+      }, 200);
+    }, 100);
+    await cluster.advance(1_000);
+    const seen = answeredAt;
+    await answer;
+    return seen;
+  };
+  assert.equal(await run(true), 100);
+  // Without busy, a second of virtual time in which nothing is due takes far less than 200 ms.
+  assert.equal(await run(false), undefined);
 });

@@ -7,9 +7,13 @@ interface ManualTimer extends TimerHandle {
   callback: (() => void) | null;
 }
 
-/** Waits until every queued microtask (and the microtasks they queue) has run. */
+/**
+ * Waits until every queued microtask (and the microtasks they queue) has run: one macrotask of
+ * its own. An immediate, not a 0 ms timer: nested 0 ms timers are clamped to 1-4 ms of wall time
+ * each, and a long advance fires thousands of timers.
+ */
 function settle(): Promise<void> {
-  return new Promise((resolve) => platform.setTimer(resolve, 0));
+  return new Promise((resolve) => platform.setImmediate(resolve));
 }
 
 /**

@@ -302,13 +302,16 @@ test("KubernetesDiscovery: a body of random bytes or random JSON is a DiscoveryR
 test("KubernetesDiscovery: no answer within timeoutMs is a DiscoveryUnavailableError; an abort rejects with the signal's reason", async () => {
   await withServer(() => "hang", async (server, options) => {
     const discovery = new KubernetesDiscovery({ ...options, timeoutMs: 200 });
+    // The abort gets a timeout it cannot lose to: on a loaded machine the request can take
+    // longer than 200 ms to reach the server, and the timeout would win the race.
+    const patient = new KubernetesDiscovery({ ...options, timeoutMs: 60_000 });
     try {
       const error = await discovery.discover().catch((e: unknown) => e);
       assert.ok(isDiscoveryUnavailableError(error), String(error));
       assert.match(error.message, /did not answer within 200 ms/);
       const controller = new AbortController();
       const reason = new Error("shutting down");
-      const pending = discovery.discover(controller.signal);
+      const pending = patient.discover(controller.signal);
       while (server.requests.length < 2) {
         await new Promise((resolve) =>
           platform.setTimer(() => resolve(undefined), 5)
@@ -318,6 +321,7 @@ test("KubernetesDiscovery: no answer within timeoutMs is a DiscoveryUnavailableE
       await assert.rejects(pending, (e) => e === reason);
     } finally {
       await discovery.close();
+      await patient.close();
     }
   });
 });
