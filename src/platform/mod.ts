@@ -32,6 +32,8 @@ export type {
   TcpConn,
   TcpListener,
   TimerHandle,
+  WebRequest,
+  WebResponse,
 } from "./types.ts";
 
 /**

@@ -176,8 +176,22 @@ export interface HttpsResponse {
   readonly body: Uint8Array;
 }
 
+/**
+ * The runtime's web-standard `Request`. It is named through `globalThis`, so the core's type
+ * declarations compile for consumers that have neither the DOM nor Node's types (there it is
+ * `never`, and `serve` cannot be called, which only the `./http` subpath does).
+ */
+export type WebRequest = typeof globalThis extends
+  { Request: { prototype: infer R } } ? R : never;
+
+/** The runtime's web-standard `Response` (see {@linkcode WebRequest}). */
+export type WebResponse = typeof globalThis extends
+  { Response: { prototype: infer R } } ? R : never;
+
 /** Answers one HTTP request: what {@linkcode Platform.serve} calls for each request. */
-export type HttpHandler = (request: Request) => Response | Promise<Response>;
+export type HttpHandler = (
+  request: WebRequest,
+) => WebResponse | Promise<WebResponse>;
 
 /** Options for {@linkcode Platform.serve}. */
 export interface ServeOptions {
