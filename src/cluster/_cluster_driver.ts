@@ -76,6 +76,8 @@ export class ClusterDriver implements ClusterEndpoint {
   #lastUnreachable: ReadonlySet<string> = new Set<string>();
   #mayForm = false;
   #joinRounds = 0;
+  /** Whether a state from another member held this one (it was let in, in Akka's terms). */
+  #knownByPeer = false;
   #tick: TimerHandle | undefined;
   #joinTimer: TimerHandle | undefined;
   #joinDeadline: TimerHandle | undefined;
@@ -313,6 +315,8 @@ export class ClusterDriver implements ClusterEndpoint {
       );
       return;
     }
+    // A peer whose state holds this member knows of it (see #joinRound).
+    if (incoming.members.has(this.selfKey)) this.#knownByPeer = true;
     const { state: mergedState, sameAsIncoming } = mergeIncoming(
       this.#state,
       incoming,
@@ -580,15 +584,18 @@ export class ClusterDriver implements ClusterEndpoint {
       this.#localUnreachable,
     );
     for (const key of picked) {
-      this.#reach(key, (node) =>
-        this.#send(node, {
-          t: "status",
-          to: node,
-          from: this.selfKey,
-          digest: this.#state.digest,
-          seen: encodeKeys(this.#state, this.#state.seen),
-        }));
+      this.#reach(key, (node) => this.#sendStatus(node));
     }
+  }
+
+  #sendStatus(node: string): void {
+    this.#send(node, {
+      t: "status",
+      to: node,
+      from: this.selfKey,
+      digest: this.#state.digest,
+      seen: encodeKeys(this.#state, this.#state.seen),
+    });
   }
 
   #sendState(node: string, reply: boolean): void {
@@ -631,7 +638,13 @@ export class ClusterDriver implements ClusterEndpoint {
           for (const node of reached) this.#sendState(node, true);
         }
       } else if (reached.length > 0 && !this.#stopped) {
-        this.#sendState(reached[this.#joinRounds % reached.length], true);
+        // Once a peer has this member in its state, the round's message is a status: the seed
+        // answers with its full state only when it differs, and asks for this node's only when
+        // it lacks something. Joiners sending their full state every round, each answered
+        // with the seed's, made the seeds' work in a join storm quadratic.
+        const seed = reached[this.#joinRounds % reached.length];
+        if (this.#knownByPeer) this.#sendStatus(seed);
+        else this.#sendState(seed, true);
       }
       this.#joinRounds++;
       const firstSeedMayForm = round.firstIsSelf && this.#joinRounds > 1 &&
