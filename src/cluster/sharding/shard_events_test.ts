@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { test } from "../../platform/test_harness.ts";
 import { recorder, type Seen } from "../pubsub/_pubsub_kit_test.ts";
 import type { PubSub } from "../pubsub/pubsub.ts";
@@ -221,4 +222,82 @@ test("SHARD_EVENTS: a crash reallocates the node's shards (node-lost) and the ne
   const stopped = seen(log, "n1", "shard-stopped");
   assert.deepEqual(shardsOf(stopped), hosted);
   assert(stopped.every((e) => e.reason === "closed" && e.node === "n1"));
+});
+
+type Step = { op: "join" } | { op: "leave" | "crash"; pick: number };
+
+const step: fc.Arbitrary<Step> = fc.oneof(
+  fc.constant<Step>({ op: "join" }),
+  fc.nat(9).map((pick): Step => ({ op: "leave", pick })),
+  fc.nat(9).map((pick): Step => ({ op: "crash", pick })),
+);
+
+test("SHARD_EVENTS under random joins, leaves and crashes: the allocations published on the coordinator's node replay to the coordinator's allocation, and each gives its true reason", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(step, { minLength: 2, maxLength: 4 }),
+      async (steps) => {
+        await using kit = await ShardingKit.start(["n1", "n2", "n3"], {}, {
+          pubsub: true,
+        });
+        await kit.until(() => kit.converged(), 30_000, "convergence");
+        const log: Seen[] = [];
+        await watch(kit, "n1", log);
+        const ids = idPerShard(kit);
+        await touchAll(kit, "n1", ids);
+        const crashed = new Set<string>();
+        const left = new Set<string>();
+        let next = 4;
+        for (const s of steps) {
+          const names = [...kit.members.keys()];
+          if (s.op === "join") {
+            if (names.length < 4) await kit.add(`n${next++}`);
+          } else if (names.length > 2) {
+            // n1 stays: it runs the coordinator, and its subscriber sees every allocation.
+            const victim = names.slice(1)[s.pick % (names.length - 1)];
+            if (s.op === "crash") {
+              crashed.add(victim);
+              await kit.kill(victim);
+            } else {
+              left.add(victim);
+              await kit.leave(victim);
+            }
+          }
+          await touchAll(kit, "n1", ids);
+        }
+        await kit.until(() => kit.converged(), 60_000, "stable membership");
+        const stats = await balanced(kit, [...kit.members.keys()]);
+        await touchAll(kit, "n1", ids);
+
+        const allocated = seen(log, "n1", "shard-allocated");
+        const replayed = new Map<number, string>();
+        for (const e of allocated) {
+          if (!replayed.has(e.shard)) {
+            assert.equal(e.reason, "first-use", `first of shard ${e.shard}`);
+          } else {
+            assert.notEqual(e.reason, "first-use", `shard ${e.shard} again`);
+            assert.equal(e.previous, replayed.get(e.shard));
+            assert.notEqual(e.node, e.previous);
+          }
+          if (e.reason === "node-lost") assert(crashed.has(e.previous!));
+          if (e.reason === "leaving") assert(left.has(e.previous!));
+          replayed.set(e.shard, e.node);
+        }
+        for (const [node, s] of Object.entries(stats)) {
+          for (const shard of s.allocated) {
+            assert.equal(replayed.get(shard), node);
+          }
+        }
+        assert.deepEqual(
+          shardsOf(
+            seen(log, "n1", "shard-started-here").filter((e) =>
+              replayed.get(e.shard) === "n1"
+            ),
+          ).filter((shard, i, all) => all.indexOf(shard) === i),
+          stats.n1.allocated,
+        );
+      },
+    ),
+    { numRuns: 4, seed: 7, endOnFailure: true },
+  );
 });
