@@ -126,6 +126,10 @@ export {
   PubSubClosedError,
   PubSubExtensions,
   type PubSubOptions,
+  SHARD_EVENTS,
+  type ShardEvent,
+  type ShardEventReason,
+  type ShardEventType,
   type Topic,
   type TopicMetrics,
   type TopicSubscriber,
@@ -140,7 +144,8 @@ export {
   SingletonClosedError,
   type SingletonFence,
 } from "./singleton/mod.ts";
-// Sharding (h2-sharding): entities by (type, id), shards, coordinator, passivation.
+// Sharding (h2-sharding): entities by (type, id), shards, coordinator, passivation; shard
+// events on SHARD_EVENTS (h3-shardevents).
 export {
   type AllocationStrategy,
   type CoordinatorOptions,
@@ -151,6 +156,7 @@ export {
   InvalidShardingMessageError,
   isInvalidShardingMessageError,
   isShardBufferFullError,
+  isShardCoordinatorUnavailableError,
   isShardingClosedError,
   type LeastShardsOptions,
   leastShardsStrategy,
@@ -159,6 +165,7 @@ export {
   type RegionStats,
   type ShardAllocations,
   ShardBufferFullError,
+  ShardCoordinatorUnavailableError,
   type ShardExtractor,
   Sharding,
   ShardingClosedError,

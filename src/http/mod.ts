@@ -3,7 +3,8 @@
  * that core users never load it: {@linkcode HttpApi}, a web-standard handler built with hono
  * that serves health, readiness and liveness, system stats, the actor tree, cluster members
  * (status, roles, reachability, φ) and leader, dead letters, pub/sub topics, sharding
- * statistics (from a {@linkcode ShardingStatsProvider}, when one is given), Prometheus
+ * statistics (from a {@linkcode ShardingStatsProvider}, when one is given:
+ * {@linkcode shardingStatsProvider} makes one from a running `Sharding`), Prometheus
  * metrics, an OpenAPI document, a live dashboard (server-sent events), and the operator's
  * leave and down behind a bearer token; {@linkcode serveHttpApi} puts it on a port.
  *
@@ -36,6 +37,10 @@ export type {
   ShardingStatsProvider,
   ShardingTypeStats,
 } from "./sharding.ts";
+export {
+  shardingStatsProvider,
+  type ShardingStatsProviderOptions,
+} from "./sharding_stats.ts";
 // The core and cluster types the API names in its signatures, so this entry point documents
 // itself (the cluster's entry point re-exports the core's types).
 export type * from "../cluster/mod.ts";

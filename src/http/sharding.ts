@@ -1,6 +1,7 @@
-// What the HTTP API needs from sharding. Sharding is not part of Troupe yet: whoever builds it
-// implements this interface and passes it as `HttpApiOptions.sharding`; until then the sharding
-// endpoints answer 404 with the problem code SHARDING_UNAVAILABLE.
+// What the HTTP API needs from sharding: `shardingStatsProvider(sharding)` (sharding_stats.ts)
+// makes one from a running Sharding, and any other source may implement it. Without one
+// (`HttpApiOptions.sharding`) the sharding endpoints answer 404 with the problem code
+// SHARDING_UNAVAILABLE.
 
 /** One node's share of a sharded entity type. */
 export interface ShardingNodeStats {
@@ -8,8 +9,8 @@ export interface ShardingNodeStats {
   readonly node: string;
   /** How many shards of the type it hosts. */
   readonly shards: number;
-  /** How many entities of the type run on it. */
-  readonly entities: number;
+  /** How many entities of the type run on it; absent when not known (it did not answer). */
+  readonly entities?: number;
 }
 
 /** One shard of a sharded entity type. */
@@ -18,8 +19,11 @@ export interface ShardingShardStats {
   readonly id: string;
   /** The node hosting it. */
   readonly node: string;
-  /** How many entities run in it. */
-  readonly entities: number;
+  /**
+   * How many entities run in it; absent when not known (its node did not answer, or does not
+   * report hosting it yet: a node learns it hosts a shard on the shard's first message there).
+   */
+  readonly entities?: number;
 }
 
 /** The cluster-wide statistics of one sharded entity type. */

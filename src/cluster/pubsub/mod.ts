@@ -20,7 +20,13 @@ export {
 } from "./errors.ts";
 export { PubSub, type PubSubOptions } from "./pubsub.ts";
 export { PubSubExtensions } from "./pubsub_extensions.ts";
-export { MEMBER_EVENTS } from "./system_topics.ts";
+export {
+  MEMBER_EVENTS,
+  SHARD_EVENTS,
+  type ShardEvent,
+  type ShardEventReason,
+  type ShardEventType,
+} from "./system_topics.ts";
 export {
   defineTopic,
   type Publication,

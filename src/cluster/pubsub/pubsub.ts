@@ -17,6 +17,7 @@ import { TopicRegistry } from "./_registry.ts";
 import { FrameSender } from "./_sender.ts";
 import { PUBSUB_EXTENSION, type PubSubFrame } from "./_wire.ts";
 import { bindPubSubEndpoint, PubSubExtensions } from "./pubsub_extensions.ts";
+import { bindSystemTopics } from "./system_publisher.ts";
 import { MEMBER_EVENTS } from "./system_topics.ts";
 import {
   checkTopic,
@@ -91,8 +92,9 @@ const CONSOLE_LOGGER = Object.freeze({
  *   `mailbox-full`, `dropped-oldest` or `actor-stopped`), and a publication that cannot be sent
  *   to a node is one too (`node-unreachable`); both count in the topic's `dropped`. A frame lost
  *   with a broken connection is lost (at most once).
- * - **System topics**: {@linkcode MEMBER_EVENTS} carries this node's membership events through
- *   the same API (only Troupe publishes on it; subscriptions to it stay on the node).
+ * - **System topics**: {@linkcode MEMBER_EVENTS} carries this node's membership events, and
+ *   `SHARD_EVENTS` its shard moves (when sharding is given this pub/sub), through the same API
+ *   (only Troupe publishes on them; subscriptions to them stay on the node).
  *
  * Messages cross nodes as JSON (encoded once per publication); on the publishing node, local
  * subscribers share the message object.
@@ -166,6 +168,13 @@ export class PubSub implements AsyncDisposable {
       clock: node.system.clock,
       intervalMs,
       random: options.random ?? Math.random,
+    });
+    // Sharding publishes its shard events here (see system_publisher.ts).
+    bindSystemTopics(this, {
+      subscribed: (id) => !this.#closed && this.#local.get(id) !== undefined,
+      publish: (topic, message) => {
+        if (!this.#closed) this.#publishHere(topic, message);
+      },
     });
   }
 

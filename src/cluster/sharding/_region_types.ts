@@ -12,6 +12,7 @@ import type {
 import type { CoordinatorDefinition } from "./coordinator.ts";
 import type { ControlMessage, DeliverMessage } from "./_messages.ts";
 import type { RememberedEntities } from "./_remembered.ts";
+import type { ShardEvents } from "./_shard_events.ts";
 import type { ShardExtractor } from "./shard_hash.ts";
 
 /** The protocol of a coordinator. */
@@ -43,6 +44,8 @@ export interface RegionHost {
   ): Promise<unknown>;
   /** Reports a problem. */
   logError(message: string, error: unknown): void;
+  /** Where the region publishes its shard events. */
+  readonly events: ShardEvents;
 }
 
 /** The settings of a region (see `EntityTypeOptions`). */
@@ -64,10 +67,30 @@ export interface RegionSettings {
 
 /** What a region reports. */
 export interface RegionStats {
-  /** The shards this node owns. */
+  /** The shards this node owns, ascending. */
   readonly shards: number[];
+  /**
+   * The entities running (or starting) in each of `shards`, in the same order. Entities of a
+   * shard being handed off are no longer in any (they count in `entities` until they stop).
+   */
+  readonly shardEntities: number[];
   /** The entities running (or starting) here. */
   readonly entities: number;
+}
+
+/** The stats of a region that holds `shards` and runs `entities` entities. */
+export function regionStats(
+  shards: Iterable<ShardState>,
+  entities: number,
+): RegionStats {
+  const owned = [...shards].filter((s) => s.owned).sort((a, b) =>
+    a.shard - b.shard
+  );
+  return {
+    shards: owned.map((s) => s.shard),
+    shardEntities: owned.map((s) => s.entities.size),
+    entities,
+  };
 }
 
 /** What a region knows of one shard. */

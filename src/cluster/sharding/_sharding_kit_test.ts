@@ -1,6 +1,7 @@
 // Test support for sharding: members of a TestCluster (in-memory network, virtual time) that
-// join a cluster, share one journal, start sharding and host a persistent entity type that
-// records every message it acknowledged, and counts its live incarnations.
+// join a cluster, share one journal, start sharding (optionally with pub/sub, for the shard
+// events) and host a persistent entity type that records every message it acknowledged, and
+// counts its live incarnations.
 import { TestCluster } from "../../testing/mod.ts";
 import {
   definePersistentActor,
@@ -17,6 +18,8 @@ import {
   Sharding,
 } from "./sharding.ts";
 import { ShardingExtensions } from "./sharding_extensions.ts";
+import { PubSub } from "../pubsub/pubsub.ts";
+import { PubSubExtensions } from "../pubsub/pubsub_extensions.ts";
 
 /** Live incarnations of each entity id, and the most ever seen at once. */
 export const incarnations = { live: new Map<string, number>(), maxSeen: 0 };
@@ -59,6 +62,14 @@ interface Member {
   readonly cluster: Cluster;
   readonly sharding: Sharding;
   readonly logs: EntityType<LogProtocol>;
+  /** The member's pub/sub, given to its sharding (with `pubsub: true`). */
+  readonly pubsub: PubSub | undefined;
+}
+
+/** Options of the kit itself. */
+export interface ShardingKitOptions {
+  /** Start pub/sub on each member and give it to sharding (for the shard events). */
+  readonly pubsub?: boolean;
 }
 
 const SECRET = "sharding test secret, not for production";
@@ -71,17 +82,24 @@ export class ShardingKit implements AsyncDisposable {
   readonly members = new Map<string, Member>();
   readonly errors: string[] = [];
   readonly #options: EntityTypeOptions;
+  readonly #kitOptions: ShardingKitOptions;
   #seeds: string[] = [];
 
-  private constructor(tc: TestCluster, options: EntityTypeOptions) {
+  private constructor(
+    tc: TestCluster,
+    options: EntityTypeOptions,
+    kitOptions: ShardingKitOptions,
+  ) {
     this.tc = tc;
     this.#options = options;
+    this.#kitOptions = kitOptions;
   }
 
   /** Starts `names` one after the other (the first is the oldest). */
   static async start(
     names: readonly string[],
     options: EntityTypeOptions = {},
+    kitOptions: ShardingKitOptions = {},
   ): Promise<ShardingKit> {
     incarnations.live.clear();
     incarnations.maxSeen = 0;
@@ -90,7 +108,7 @@ export class ShardingKit implements AsyncDisposable {
       numberOfShards: 12,
       rebalanceIntervalMs: 500,
       ...options,
-    });
+    }, kitOptions);
     try {
       for (const name of names) await kit.add(name);
     } catch (error) {
@@ -103,10 +121,17 @@ export class ShardingKit implements AsyncDisposable {
   /** Adds a member: starts its node, joins, starts sharding and the log type. */
   async add(name: string): Promise<void> {
     const extensions = new ShardingExtensions();
+    const pubsubExtensions = this.#kitOptions.pubsub
+      ? new PubSubExtensions()
+      : undefined;
     const node = await this.tc.addNode(name, {
       nodeOptions: {
         secret: SECRET,
-        extensions: [...this.clusterExtensions.remote, ...extensions.remote],
+        extensions: [
+          ...this.clusterExtensions.remote,
+          ...extensions.remote,
+          ...pubsubExtensions?.remote ?? [],
+        ],
       },
     });
     usePersistence(node.system, this.persistence);
@@ -128,12 +153,21 @@ export class ShardingKit implements AsyncDisposable {
       }),
       { what: `${name} to join`, stepMs: 100 },
     );
+    const logger = { error: (m: string) => this.errors.push(`${name}: ${m}`) };
+    const pubsub = pubsubExtensions === undefined
+      ? undefined
+      : await PubSub.start(node, cluster, {
+        extensions: pubsubExtensions,
+        gossipIntervalMs: 200,
+        logger,
+      });
     const sharding = await Sharding.start(cluster, {
       extensions,
-      logger: { error: (m) => this.errors.push(`${name}: ${m}`) },
+      pubsub,
+      logger,
     });
     const logs = sharding.entityType(logEntity, this.#options);
-    this.members.set(name, { cluster, sharding, logs });
+    this.members.set(name, { cluster, sharding, logs, pubsub });
   }
 
   /** The member `name`. */
@@ -153,6 +187,8 @@ export class ShardingKit implements AsyncDisposable {
     const member = this.member(name);
     this.members.delete(name);
     this.tc.network.kill(name);
+    // A crashed node publishes nothing more: its pub/sub goes first.
+    await member.pubsub?.close();
     await member.cluster.close();
     await member.sharding.close({ handOff: false });
     await this.tc.kill(name);
@@ -176,6 +212,7 @@ export class ShardingKit implements AsyncDisposable {
     const member = this.member(name);
     this.members.delete(name);
     await this.settle(member.sharding.close(), 60_000);
+    await member.pubsub?.close();
     await this.settle(member.cluster.leave(), 60_000).catch(() => {});
     await member.cluster.close();
     await this.tc.stop(name);
@@ -229,6 +266,7 @@ export class ShardingKit implements AsyncDisposable {
   async close(): Promise<void> {
     for (const member of this.members.values()) {
       await member.sharding.close({ handOff: false });
+      await member.pubsub?.close();
       await member.cluster.close();
     }
     this.members.clear();

@@ -9,6 +9,7 @@ import {
   type PersistentState,
 } from "../../persistence/mod.ts";
 import type { AllocationStrategy } from "./allocation.ts";
+import type { MoveReason, ShardEvents } from "./_shard_events.ts";
 
 /** How the coordinator sees the cluster (from the membership of the node that hosts it). */
 export interface CoordinatorMembers {
@@ -48,6 +49,8 @@ export interface CoordinatorArgs {
   readonly maxSimultaneous: number;
   /** Whether a shard's new owner is told at once (so it restarts remembered entities). */
   readonly rememberEntities: boolean;
+  /** Where its allocations are published (on the node it runs on). */
+  readonly events: ShardEvents;
 }
 
 /** The coordinator's state: the recovered homes plus what lives only in memory. */
@@ -57,8 +60,8 @@ interface CoordinatorState {
   readonly homes: Map<number, string>;
   /** Nodes whose region registered with this incarnation. */
   readonly regions: Set<string>;
-  /** Shards being handed off. */
-  readonly moving: Set<number>;
+  /** Shards being handed off, and why. */
+  readonly moving: Map<number, MoveReason>;
   /** Regions closing (node → region incarnation): their shards move off, none come to them. */
   readonly draining: Map<string, string>;
 }
@@ -144,9 +147,10 @@ function startHandOff(
   state: CoordinatorState,
   shard: number,
   self: { tell(type: "handedOff", r: { shard: number; ok: boolean }): void },
+  reason: MoveReason,
 ): void {
   const from = state.homes.get(shard)!;
-  state.moving.add(shard);
+  state.moving.set(shard, reason);
   const all = [
     ...new Set([...state.args.members().hostable, ...state.regions]),
   ];
@@ -158,17 +162,38 @@ function startHandOff(
     );
 }
 
-/** With remember-entities, tells each new owner of a shard at once. */
+/**
+ * Publishes the persisted allocations (their shards' homes were `previous`), and with
+ * remember-entities tells each new owner of a shard at once.
+ */
 function announce(
   state: CoordinatorState,
   events: ReturnType<typeof placements>,
+  reason: "node-lost" | MoveReason,
+  previous: ReadonlyMap<number, string>,
 ): void {
-  if (!state.args.rememberEntities) return;
   for (const e of events) {
-    if (e.type === "allocated") {
-      state.args.regions.host(e.event.node, e.event.shard);
-    }
+    if (e.type !== "allocated") continue;
+    const { shard, node } = e.event;
+    state.args.events.allocated(shard, node, reason, previous.get(shard));
+    if (state.args.rememberEntities) state.args.regions.host(node, shard);
   }
+}
+
+const NO_HOMES: ReadonlyMap<number, string> = new Map();
+
+/** The current homes of `shards` (before they move), when someone listens for allocations. */
+function homesOf(
+  state: CoordinatorState,
+  shards: readonly number[],
+): ReadonlyMap<number, string> {
+  if (!state.args.events.subscribed()) return NO_HOMES;
+  const out = new Map<number, string>();
+  for (const shard of shards) {
+    const home = state.homes.get(shard);
+    if (home !== undefined) out.set(shard, home);
+  }
+  return out;
 }
 
 /** The coordinator of one entity type (hosted by `Sharding`, one per cluster). */
@@ -184,7 +209,7 @@ export const shardCoordinator: ActorDefinition<
     args,
     homes: new Map(),
     regions: new Set(),
-    moving: new Set(),
+    moving: new Map(),
     draining: new Map(),
   }),
   events: {
@@ -213,7 +238,9 @@ export const shardCoordinator: ActorDefinition<
     // With nowhere to go, the shards stay (and move once the node is removed).
     if (hostsOf(state).length === 0) return 0;
     for (const shard of mine) {
-      if (!state.moving.has(shard)) startHandOff(state, shard, ctx.self);
+      if (!state.moving.has(shard)) {
+        startHandOff(state, shard, ctx.self, "leaving");
+      }
     }
     return mine.length;
   },
@@ -232,6 +259,12 @@ export const shardCoordinator: ActorDefinition<
     );
     if (!hosts.includes(node)) return null;
     await ctx.persist("allocated", { shard, node });
+    state.args.events.allocated(
+      shard,
+      node,
+      owner === undefined ? "first-use" : "node-lost",
+      owner,
+    );
     return node;
   },
   /** Moves shards of lost nodes, and starts the hand-offs of a rebalance. */
@@ -241,9 +274,10 @@ export const shardCoordinator: ActorDefinition<
     const lost = [...state.homes].filter(([, node]) => !members.live.has(node))
       .map(([shard]) => shard);
     if (lost.length > 0) {
+      const previous = homesOf(state, lost);
       const moved = placements(state, lost, hosts);
       await ctx.persistAll(moved);
-      announce(state, moved);
+      announce(state, moved, "node-lost", previous);
     }
     if (hosts.length === 0 || state.moving.size > 0) return;
     for (const node of state.draining.keys()) {
@@ -256,10 +290,16 @@ export const shardCoordinator: ActorDefinition<
       ...leaving,
       ...state.args.strategy.rebalance(allocationsOf(state.homes, hosts), 0),
     ];
+    const off = new Set(leaving);
     for (
       const shard of [...new Set(planned)].slice(0, state.args.maxSimultaneous)
     ) {
-      startHandOff(state, shard, ctx.self);
+      startHandOff(
+        state,
+        shard,
+        ctx.self,
+        off.has(shard) ? "leaving" : "rebalance",
+      );
     }
   },
   /** A hand-off ended: the shard gets its new home (or, when it failed, stays). */
@@ -268,11 +308,13 @@ export const shardCoordinator: ActorDefinition<
     result: { shard: number; ok: boolean },
     ctx,
   ): Promise<void> => {
+    const reason = state.moving.get(result.shard) ?? "rebalance";
     state.moving.delete(result.shard);
     if (result.ok) {
+      const previous = homesOf(state, [result.shard]);
       const moved = placements(state, [result.shard], hostsOf(state));
       await ctx.persistAll(moved);
-      announce(state, moved);
+      announce(state, moved, reason, previous);
     }
     const all = [
       ...new Set([...state.args.members().hostable, ...state.regions]),

@@ -149,3 +149,55 @@ export function isInvalidShardingMessageError(
 ): value is InvalidShardingMessageError {
   return hasShardingCode(value, "INVALID_SHARDING_MESSAGE");
 }
+
+/**
+ * The coordinator of an entity type is not known yet or did not answer in time, so where its
+ * shards live is not known now (`EntityType.clusterStats` rejects with it).
+ *
+ * @example Usage
+ * ```ts
+ * import {
+ *   isShardCoordinatorUnavailableError,
+ *   ShardCoordinatorUnavailableError,
+ * } from "@troupe/troupe/cluster";
+ * const error = new ShardCoordinatorUnavailableError("cart");
+ * console.log(isShardCoordinatorUnavailableError(error), error.code); // true "SHARD_COORDINATOR_UNAVAILABLE"
+ * ```
+ */
+export class ShardCoordinatorUnavailableError extends Error {
+  /** Stable code. */
+  readonly code = "SHARD_COORDINATOR_UNAVAILABLE" as const;
+  /** The entity type. */
+  readonly entityType: string;
+  /**
+   * Creates the error.
+   *
+   * @param entityType The entity type.
+   * @param options The underlying error (an ask's timeout, say).
+   */
+  constructor(entityType: string, options?: { readonly cause?: unknown }) {
+    super(
+      `The shard coordinator of "${entityType}" is not available now`,
+      options,
+    );
+    this.name = "ShardCoordinatorUnavailableError";
+    this.entityType = entityType;
+  }
+}
+
+/**
+ * Whether `value` is a {@linkcode ShardCoordinatorUnavailableError}.
+ *
+ * @param value Anything.
+ * @returns True for a ShardCoordinatorUnavailableError.
+ * @example Usage
+ * ```ts
+ * import { isShardCoordinatorUnavailableError } from "@troupe/troupe/cluster";
+ * console.log(isShardCoordinatorUnavailableError(new Error("x"))); // false
+ * ```
+ */
+export function isShardCoordinatorUnavailableError(
+  value: unknown,
+): value is ShardCoordinatorUnavailableError {
+  return hasShardingCode(value, "SHARD_COORDINATOR_UNAVAILABLE");
+}

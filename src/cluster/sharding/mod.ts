@@ -40,8 +40,10 @@ export {
   InvalidShardingMessageError,
   isInvalidShardingMessageError,
   isShardBufferFullError,
+  isShardCoordinatorUnavailableError,
   isShardingClosedError,
   ShardBufferFullError,
+  ShardCoordinatorUnavailableError,
   ShardingClosedError,
 } from "./errors.ts";
 export type { RegionStats } from "./region.ts";

@@ -23,6 +23,7 @@ import {
   type RegionHost,
   type RegionSettings,
   type RegionStats,
+  regionStats,
   type ShardState,
 } from "./_region_types.ts";
 
@@ -152,10 +153,7 @@ export class ShardRegion {
 
   /** What this region holds. */
   stats(): RegionStats {
-    const shards = [...this.#shards.values()].filter((s) => s.owned).map((s) =>
-      s.shard
-    ).sort((a, b) => a - b);
-    return { shards, entities: this.#entities.size };
+    return regionStats(this.#shards.values(), this.#entities.size);
   }
 
   /** How this region registers with the coordinator. */
@@ -168,14 +166,15 @@ export class ShardRegion {
     return this.#closed;
   }
 
-  /** Stops the entities and refuses further messages; buffered asks are rejected. */
-  async close(): Promise<void> {
+  /** Stops the entities and refuses further messages (buffered asks are rejected). */
+  async close(reason: "closed" | "downed" = "closed"): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#registerTimer) this.#clock.clearTimer(this.#registerTimer);
     if (this.#sweepTimer) this.#clock.clearTimer(this.#sweepTimer);
     const error = new ShardingClosedError(this.#host.self);
     for (const state of this.#shards.values()) {
+      if (state.owned) this.#host.events.stopped(state.shard, reason);
       if (state.blockTimer) this.#clock.clearTimer(state.blockTimer);
       if (state.retryTimer) this.#clock.clearTimer(state.retryTimer);
       for (const envelope of state.buffer) this.#fail(envelope, error);
@@ -277,6 +276,7 @@ export class ShardRegion {
         state.home = node;
         if (node === this.#host.self && !state.owned) {
           state.owned = true;
+          this.#host.events.startedHere(state.shard, "message");
           this.#restore(state);
         }
         this.#flush(state);
@@ -507,6 +507,7 @@ export class ShardRegion {
   /** Hands `shard` off: stop its entities once they handled what they were sent. */
   async handOff(shard: number): Promise<boolean> {
     const state = this.#shard(shard);
+    const owned = state.owned;
     state.owned = false;
     state.home = undefined;
     state.blocked = true;
@@ -518,6 +519,7 @@ export class ShardRegion {
       this.#passivate(entity);
     }
     await Promise.all(entities.map((e) => e.stopped));
+    if (owned) this.#host.events.handedOff(shard);
     return true;
   }
 
@@ -527,6 +529,7 @@ export class ShardRegion {
     state.home = this.#host.self;
     if (state.owned) return;
     state.owned = true;
+    this.#host.events.startedHere(shard, "announced");
     this.#restore(state);
     if (state.blocked) this.#unblock(state);
   }

@@ -17,6 +17,7 @@ import { entityActorId, forSharding } from "./_entity.ts";
 import { controlRegion } from "./_control.ts";
 import { defaultShardOf } from "./shard_hash.ts";
 import { isShardBufferFullError } from "./errors.ts";
+import { ShardEvents } from "./_shard_events.ts";
 
 const starts: string[] = [];
 /** What each entity had handled when it last handled a message. */
@@ -93,6 +94,7 @@ async function withRegion(
     ask: () => Promise.reject(new Error("no other node")),
     control: () => Promise.reject(new Error("no other node")),
     logError: () => {},
+    events: new ShardEvents(undefined, "echo", "n1", () => false),
   });
   try {
     await body(region, clock, system);

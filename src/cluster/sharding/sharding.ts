@@ -9,10 +9,18 @@ import type {
 } from "../../actor/mod.ts";
 import type { RemoteNode } from "../../remote/mod.ts";
 import type { Cluster } from "../cluster.ts";
-import { type AllocationStrategy, leastShardsStrategy } from "./allocation.ts";
-import type { CoordinatorMembers, CoordinatorRegions } from "./coordinator.ts";
+import type { PubSub } from "../pubsub/pubsub.ts";
+import {
+  type SystemPublisher,
+  systemPublisher,
+} from "../pubsub/system_publisher.ts";
+import { SHARD_EVENTS, type ShardEvent } from "../pubsub/system_topics.ts";
+import { leastShardsStrategy } from "./allocation.ts";
+import type { CoordinatorMembers } from "./coordinator.ts";
+import { coordinatorRegions } from "./_coordinator_regions.ts";
+import { clusterStatsOf, type NodeShardStats } from "./_cluster_stats.ts";
+import { ShardEvents } from "./_shard_events.ts";
 import { type CoordinatorHost, hostAsSingleton } from "./coordinator_host.ts";
-import type { Lease } from "../lease.ts";
 import { EntityRef, parseEntityRef } from "./entity_ref.ts";
 import { ShardingClosedError } from "./errors.ts";
 import {
@@ -27,113 +35,40 @@ import { drainRegion } from "./_drain.ts";
 import { controlRegion } from "./_control.ts";
 import { RememberedEntities } from "./_remembered.ts";
 import { persistenceOf } from "../../persistence/mod.ts";
-import { defaultShardOf, type ShardExtractor } from "./shard_hash.ts";
+import { defaultShardOf } from "./shard_hash.ts";
+import {
+  type CoordinatorOptions,
+  count,
+  type EntityTypeOptions,
+  type PassivationOptions,
+  positive,
+  type ShardingCloseOptions,
+  TYPE_NAME,
+} from "./sharding_options.ts";
 import {
   bindSharding,
   type ShardingExtensions,
 } from "./sharding_extensions.ts";
 
+export type {
+  CoordinatorOptions,
+  EntityTypeOptions,
+  NodeShardStats,
+  PassivationOptions,
+  ShardingCloseOptions,
+};
+
 /** Options of {@linkcode Sharding.start}. */
 export interface ShardingOptions {
   /** The sharding extension this node was started with. */
   readonly extensions: ShardingExtensions;
+  /**
+   * This node's pub/sub: sharding publishes its shard events there, on the system topic
+   * `SHARD_EVENTS` (to this node's subscribers only). Default: none, so no shard events.
+   */
+  readonly pubsub?: PubSub;
   /** Where sharding reports problems (default: the console). */
   readonly logger?: { error(message: string, error: unknown): void };
-}
-
-/** Idle passivation and the bound on active entities. */
-export interface PassivationOptions {
-  /** An entity that got no message for this many ms is stopped (default: never). */
-  readonly idleMs?: number;
-  /** At most this many entities of the type run on a node; the least recently used stops. */
-  readonly maxActive?: number;
-}
-
-/** Options of {@linkcode Sharding.entityType}. Give every node the same ones. */
-export interface EntityTypeOptions {
-  /** The type's name (default: the definition's name); 1 to 40 of `A-Z a-z 0-9 _ . -`. */
-  readonly name?: string;
-  /** How many shards (default 100). Never change it while entities live in a journal. */
-  readonly numberOfShards?: number;
-  /** The shard of an id (default {@linkcode defaultShardOf}: FNV-1a 32 of its UTF-8 bytes). */
-  readonly shardOf?: ShardExtractor;
-  /** Where shards go (default {@linkcode leastShardsStrategy}). */
-  readonly strategy?: AllocationStrategy;
-  /** At most this many shards are handed off at once (default 3). */
-  readonly maxSimultaneousMoves?: number;
-  /** How often the coordinator rebalances and reallocates lost shards, in ms (default 1000). */
-  readonly rebalanceIntervalMs?: number;
-  /** How long a hand-off step may take, in ms (default 10 000). */
-  readonly handOffTimeoutMs?: number;
-  /** The most messages one shard buffers on a node while its home is unknown (default 1000). */
-  readonly bufferSize?: number;
-  /**
-   * Remember-entities (default false): the ids of running entities are kept in the journal per
-   * shard (through the system's persistence provider), and after a rebalance or a crash the
-   * shard's new owner starts them at once, not on their next message. A passivated entity is
-   * forgotten.
-   */
-  readonly rememberEntities?: boolean;
-  /** Passivation (default: none). */
-  readonly passivation?: PassivationOptions;
-  /** How this type's coordinator, a cluster singleton, is hosted and fenced. */
-  readonly coordinator?: CoordinatorOptions;
-  /** How soon a region asks the coordinator again when it had no answer, in ms (default 100). */
-  readonly retryMs?: number;
-}
-
-/** How the coordinator of an entity type is hosted (see `ClusterSingleton`). */
-export interface CoordinatorOptions {
-  /**
-   * The lease that fences the coordinator (a `RedisLease` in production, one per entity type;
-   * default: none, so a partition may briefly run two coordinators, whose journal writes then
-   * conflict rather than interleave).
-   */
-  readonly lease?: Lease;
-  /** The lease's time to live, in ms (default: the singleton's, 10 000). */
-  readonly leaseTtlMs?: number;
-  /** Only members with this role host the coordinator (every member hosts shards). */
-  readonly role?: string;
-}
-
-/** Options of {@linkcode Sharding.close}. */
-export interface ShardingCloseOptions {
-  /** Hand this node's shards off first (default true). */
-  readonly handOff?: boolean;
-}
-
-/** The shards and entities of one node, for one entity type. */
-export interface NodeShardStats {
-  /** Shards allocated to the node. */
-  readonly shards: number;
-  /** Entities running there. */
-  readonly entities: number;
-}
-
-const TYPE_NAME = /^[A-Za-z0-9_.-]{1,40}$/;
-
-function positive(
-  value: number | undefined,
-  fallback: number,
-  what: string,
-): number {
-  const v = value ?? fallback;
-  if (!(v > 0) || !Number.isFinite(v)) {
-    throw new RangeError(`Invalid ${what} ${v}: expected a positive number`);
-  }
-  return v;
-}
-
-function count(
-  value: number | undefined,
-  fallback: number,
-  what: string,
-): number {
-  const v = value ?? fallback;
-  if (!Number.isSafeInteger(v) || v < 1) {
-    throw new RangeError(`Invalid ${what} ${v}: expected a positive integer`);
-  }
-  return v;
 }
 
 /** One entity type of a {@linkcode Sharding}: makes refs to its entities. */
@@ -187,16 +122,17 @@ export class EntityType<P> {
   }
 
   /**
-   * Shards and entities per node, cluster-wide: the coordinator's allocations and each
-   * node's count of running entities. Nodes that do not answer in time are left out.
+   * Shards and entities per node, cluster-wide (see {@linkcode Sharding.clusterStats}).
    *
    * @param options Timeout (default 5000 ms).
    * @returns Figures by node name.
+   * @throws {ShardCoordinatorUnavailableError} When the coordinator is not known or does not
+   * answer in time.
    */
   clusterStats(
     options: { readonly timeoutMs?: number } = {},
   ): Promise<Record<string, NodeShardStats>> {
-    return this.#sharding.clusterStats(this.name, options.timeoutMs ?? 5000);
+    return this.#sharding.clusterStats(this.name, options);
   }
 }
 
@@ -229,6 +165,7 @@ export class Sharding implements AsyncDisposable {
   readonly #node: RemoteNode;
   readonly #types = new Map<string, TypeEntry>();
   readonly #logger: { error(message: string, error: unknown): void };
+  readonly #publisher: SystemPublisher<ShardEvent> | undefined;
   readonly #unbind: () => void;
   readonly #events = new AbortController();
   /** Members that are unreachable, down or removed (kept from membership events). */
@@ -237,10 +174,15 @@ export class Sharding implements AsyncDisposable {
   /** Set once the hand-off before a close is over: messages are refused from then on. */
   #stopped = false;
 
-  private constructor(cluster: Cluster, options: ShardingOptions) {
+  private constructor(
+    cluster: Cluster,
+    options: ShardingOptions,
+    publisher: SystemPublisher<ShardEvent> | undefined,
+  ) {
     this.#cluster = cluster;
     this.#node = cluster.node;
     this.#logger = options.logger ?? console;
+    this.#publisher = publisher;
     this.#unbind = bindSharding(
       options.extensions,
       (message, from) => this.#endpoint(message, from),
@@ -252,14 +194,26 @@ export class Sharding implements AsyncDisposable {
    * Starts sharding on this node.
    *
    * @param cluster The cluster this node joined.
-   * @param options The sharding extension this node was started with, and a logger.
+   * @param options The sharding extension this node was started with, this node's pub/sub
+   * (for shard events), and a logger.
    * @returns The running sharding.
-   * @throws {TypeError} When the options are invalid, or the extension serves another Sharding.
+   * @throws {TypeError} When the options are invalid (`pubsub` not a PubSub of this node), or
+   * the extension serves another Sharding.
    */
   static start(cluster: Cluster, options: ShardingOptions): Promise<Sharding> {
     // Throws TypeError when the node was started without sharding's extension.
     cluster.node.extension(SHARDING_EXTENSION);
-    return Promise.resolve(new Sharding(cluster, options));
+    const pubsub = options.pubsub;
+    let publisher: SystemPublisher<ShardEvent> | undefined;
+    if (pubsub !== undefined) {
+      publisher = systemPublisher(pubsub, SHARD_EVENTS);
+      if (pubsub.node !== cluster.node.node) {
+        throw new TypeError(
+          `Cannot publish the shard events of node "${cluster.node.node}" on the pub/sub of node "${pubsub.node}"`,
+        );
+      }
+    }
+    return Promise.resolve(new Sharding(cluster, options, publisher));
   }
 
   /**
@@ -315,6 +269,12 @@ export class Sharding implements AsyncDisposable {
       "Messages to entities that failed because another incarnation wrote to the entity's journal",
       ["type"],
     ).labels(name);
+    const events = new ShardEvents(
+      this.#publisher,
+      name,
+      this.#node.node,
+      () => this.#leaving(),
+    );
     const regionHost: RegionHost = {
       self: this.#node.node,
       system,
@@ -326,6 +286,7 @@ export class Sharding implements AsyncDisposable {
       control: (node, message, timeoutMs) =>
         this.#control(node, message, timeoutMs),
       logError: (message, error) => this.#logger.error(message, error),
+      events,
     };
     const region = new ShardRegion({
       entityType: name,
@@ -359,40 +320,11 @@ export class Sharding implements AsyncDisposable {
         )
         : undefined,
     }, regionHost);
-    const regions: CoordinatorRegions = {
-      beginHandOff: async (nodes, shard) => {
-        await Promise.allSettled(
-          nodes.map((n) =>
-            this.#control(
-              n,
-              { k: "begin", t: name, s: shard },
-              handOffTimeoutMs,
-            )
-          ),
-        );
-      },
-      handOff: async (node, shard) => {
-        await this.#control(
-          node,
-          { k: "handoff", t: name, s: shard },
-          handOffTimeoutMs,
-        );
-      },
-      host: (node, shard) => {
-        this.#control(node, { k: "host", t: name, s: shard }, handOffTimeoutMs)
-          .catch(() => {});
-      },
-      released: (nodes, shard) => {
-        for (const n of nodes) {
-          this.#control(
-            n,
-            { k: "released", t: name, s: shard },
-            handOffTimeoutMs,
-          )
-            .catch(() => {});
-        }
-      },
-    };
+    const regions = coordinatorRegions(
+      name,
+      (node, message, timeoutMs) => this.#control(node, message, timeoutMs),
+      handOffTimeoutMs,
+    );
     const entry: TypeEntry = {
       region,
       host: hostAsSingleton(this.#cluster, {
@@ -405,6 +337,7 @@ export class Sharding implements AsyncDisposable {
         regions,
         rebalanceIntervalMs,
         rememberEntities: options.rememberEntities === true,
+        events,
         maxSimultaneous: count(
           options.maxSimultaneousMoves,
           3,
@@ -448,37 +381,60 @@ export class Sharding implements AsyncDisposable {
     return out;
   }
 
-  /** @internal See `EntityType.clusterStats`. */
-  async clusterStats(
+  /**
+   * The entity types registered on this node.
+   *
+   * @example Usage
+   * ```ts ignore
+   * sharding.entityType(counter);
+   * console.log(sharding.entityTypeNames()); // ["counter"]
+   * ```
+   *
+   * @returns Their names, in registration order.
+   */
+  entityTypeNames(): string[] {
+    return [...this.#types.keys()];
+  }
+
+  /**
+   * Shards and entities per node, cluster-wide, for one entity type: the coordinator's
+   * allocation, and what each node reports it hosts. Every node that holds shards of the type
+   * or may host some is listed; one that does not answer in time has no `entities` and no
+   * `shardEntities`.
+   *
+   * @example Usage
+   * ```ts ignore
+   * const stats = await sharding.clusterStats("counter", { timeoutMs: 1000 });
+   * console.log(stats["n1"]?.allocated); // the shards the coordinator put on n1
+   * ```
+   *
+   * @param entityType A type registered on this node.
+   * @param options Timeout of each question (default 5000 ms).
+   * @returns Figures by node name.
+   * @throws {TypeError} When the type is not registered here.
+   * @throws {RangeError} When `timeoutMs` is not a positive number.
+   * @throws {ShardCoordinatorUnavailableError} When the coordinator is not known or does not
+   * answer in time.
+   */
+  clusterStats(
     entityType: string,
-    timeoutMs: number,
+    options: { readonly timeoutMs?: number } = {},
   ): Promise<Record<string, NodeShardStats>> {
-    const entry = this.#types.get(entityType)!;
-    const coordinator = entry.host.ref();
-    const homes = coordinator === undefined
-      ? {}
-      : await coordinator.ask("homes", undefined, { timeoutMs });
-    const nodes = new Set([
-      ...Object.keys(homes),
-      ...this.#members().hostable,
-    ]);
-    const out: Record<string, NodeShardStats> = {};
-    await Promise.all([...nodes].map(async (node) => {
-      try {
-        const stats = await this.#control(
-          node,
-          { k: "stats", t: entityType, s: 0 },
-          timeoutMs,
-        ) as RegionStats;
-        out[node] = {
-          shards: homes[node]?.length ?? 0,
-          entities: stats.entities,
-        };
-      } catch {
-        // Not reachable now: left out.
-      }
-    }));
-    return out;
+    const entry = this.#types.get(entityType);
+    if (entry === undefined) {
+      throw new TypeError(
+        `Entity type ${JSON.stringify(entityType)} is not registered here`,
+      );
+    }
+    return clusterStatsOf({
+      entityType,
+      coordinator: entry.host.ref(),
+      hostable: this.#members().hostable,
+      control: (node, message, timeoutMs) =>
+        this.#control(node, message, timeoutMs),
+      timeoutMs: positive(options.timeoutMs, 5000, "timeoutMs"),
+      logError: (message, error) => this.#logger.error(message, error),
+    });
   }
 
   /**
@@ -491,10 +447,10 @@ export class Sharding implements AsyncDisposable {
    * @returns When they stopped.
    */
   close(options: ShardingCloseOptions = {}): Promise<void> {
-    return this.#close(options.handOff ?? true);
+    return this.#close(options.handOff ?? true, "closed");
   }
 
-  #close(handOff: boolean): Promise<void> {
+  #close(handOff: boolean, reason: "closed" | "downed"): Promise<void> {
     return this.#closed ??= (async () => {
       if (handOff) {
         await Promise.all(
@@ -508,7 +464,7 @@ export class Sharding implements AsyncDisposable {
       this.#unbind();
       for (const entry of this.#types.values()) {
         await entry.host.close();
-        await entry.region.close();
+        await entry.region.close(reason);
       }
     })();
   }
@@ -551,6 +507,13 @@ export class Sharding implements AsyncDisposable {
     return controlRegion(entry.region, message);
   }
 
+  /** Whether this node is on its way out: its sharding closes, or its member leaves. */
+  #leaving(): boolean {
+    const status = this.#cluster.self.status;
+    return this.#closed !== undefined || status === "leaving" ||
+      status === "exiting";
+  }
+
   #members(): CoordinatorMembers {
     const live = new Set<string>();
     const hostable: string[] = [];
@@ -577,7 +540,7 @@ export class Sharding implements AsyncDisposable {
             `Sharding on node "${this.#node.node}" closes: this member was downed`,
             event.reason,
           );
-          void this.#close(false);
+          void this.#close(false, "downed");
           return;
         }
         if (!("member" in event)) continue;
