@@ -8,7 +8,10 @@
 // - every acknowledged append is present exactly once, in the stream it was sent to;
 // - no failed append is present; an indeterminate one is present at most once;
 // - nothing is present that no client ever sent;
-// - each client's appends to a stream appear in the order it issued them;
+// - each client's appends appear in the order it issued them, as far as it knew their outcome:
+//   an acknowledged append comes before every later one of that client. An indeterminate one
+//   (say, timed out) may land after the client's later appends (its outcome was never known,
+//   so it is concurrent with them, as Jepsen treats it); those are counted as `late`;
 // - the journal's sequence numbers run 1..n without a gap, and what the cluster serves for a
 //   stream equals what its journal holds.
 import type { Entry } from "./workload_protocol.ts";
@@ -76,8 +79,10 @@ export interface Verdict {
   readonly failedButPresent: readonly string[];
   /** Tokens present that no client sent (or sent to another stream). */
   readonly phantom: readonly string[];
-  /** `client@stream` whose entries are out of the client's order. */
+  /** `client@stream` where an acknowledged append appears after a later one of the client. */
   readonly reordered: readonly string[];
+  /** Indeterminate appends that landed after later appends of their client (allowed). */
+  readonly late: number;
   /** Streams whose journal has a gap, or whose served entries differ from the journal. */
   readonly divergent: readonly string[];
 }
@@ -111,6 +116,7 @@ export function check(
   const reordered = new Set<string>();
   const divergent: string[] = [];
   let present = 0;
+  let late = 0;
   for (const state of states) {
     const gapless = state.sequenceNrs.every((n, i) => n === i + 1) &&
       state.sequenceNrs.length === state.journal.length;
@@ -134,9 +140,13 @@ export function check(
         phantom.push(entry.token);
         continue;
       }
-      const before = lastSeq.get(entry.client) ?? 0;
-      if (entry.seq <= before) reordered.add(`${entry.client}@${state.stream}`);
-      lastSeq.set(entry.client, entry.seq);
+      const highest = lastSeq.get(entry.client) ?? 0;
+      if (entry.seq < highest) {
+        if (op.completion === "ok") {
+          reordered.add(`${entry.client}@${state.stream}`);
+        } else late++;
+      }
+      lastSeq.set(entry.client, Math.max(highest, entry.seq));
     }
   }
   const lost: string[] = [];
@@ -177,6 +187,7 @@ export function check(
     failedButPresent,
     phantom,
     reordered: [...reordered],
+    late,
     divergent,
   };
 }
@@ -202,7 +213,7 @@ export function verdictLine(
     `acknowledged=${verdict.acknowledged}`,
     `present=${verdict.acknowledgedPresent}/${verdict.acknowledged}`,
     `failed=${verdict.failed}`,
-    `indeterminate=${verdict.indeterminate} (present ${verdict.indeterminatePresent})`,
+    `indeterminate=${verdict.indeterminate} (present ${verdict.indeterminatePresent}, late ${verdict.late})`,
     `journal=${verdict.present}`,
     ...list("LOST", verdict.lost),
     ...list("DUPLICATED", verdict.duplicated),
