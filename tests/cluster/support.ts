@@ -7,6 +7,7 @@
 // children with stdin closed in both runtimes.
 import assert from "node:assert/strict";
 import { type ActorRef, ActorSystem, RemoteNode } from "../../mod.ts";
+import type { MemberEvent } from "../../src/cluster/mod.ts";
 import { platform } from "../../src/platform/mod.ts";
 import {
   spawnTestProcess,
@@ -45,6 +46,33 @@ export type MemberLine =
   | { type: "left"; node: string; at: number }
   | { type: "log"; node: string; at: number; message: string }
   | { type: "error"; node: string; at: number; message: string };
+
+/**
+ * The `event` line a member script prints for a membership event (the shape of
+ * {@linkcode MemberLine}; the script adds `node` and `at`).
+ *
+ * @param event The event.
+ * @returns The line's fields.
+ */
+export function memberEventLine(event: MemberEvent): Record<string, unknown> {
+  if (event.type === "leader-changed") {
+    return {
+      type: "event",
+      event: event.type,
+      leader: event.leader?.node ?? null,
+    };
+  }
+  if (event.type === "self-downed") {
+    return { type: "event", event: event.type, reason: event.reason };
+  }
+  return {
+    type: "event",
+    event: event.type,
+    member: event.member.node,
+    status: event.member.status,
+    reachable: event.member.reachable,
+  };
+}
 
 /** A member as the control actor reports it. */
 export interface MemberView {
@@ -261,6 +289,19 @@ export class Controller implements AsyncDisposable {
   async control(address: string): Promise<ActorRef<ControlProtocol>> {
     const node = await this.#remote.connect(address);
     return this.#remote.ref<ControlProtocol>(node, "control");
+  }
+
+  /**
+   * Actor `id` of the member at `address`, with protocol `P` (for member scripts that serve
+   * more than the control actor, such as tests/reliability/stream_main.ts).
+   *
+   * @param address Where the member listens.
+   * @param id The actor's id there.
+   * @returns A ref to it.
+   */
+  async ref<P>(address: string, id: string): Promise<ActorRef<P>> {
+    const node = await this.#remote.connect(address);
+    return this.#remote.ref<P>(node, id);
   }
 
   /** Stops the controller node. */
