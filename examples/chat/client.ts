@@ -19,7 +19,7 @@ export class ChatClient {
   readonly #abort = new AbortController();
   #connection = "";
   #reading: Promise<void> = Promise.resolve();
-  #reader: ReadableStreamDefaultReader<string> | undefined;
+  #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   #changed: () => void = () => {};
 
   private constructor(name: string, base: string) {
@@ -110,12 +110,13 @@ export class ChatClient {
   async #read(body: ReadableStream<Uint8Array>): Promise<void> {
     let buffer = "";
     try {
-      const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+      const reader = body.getReader();
+      const decoder = new TextDecoder();
       this.#reader = reader;
       for (;;) {
-        const { done, value: text } = await reader.read();
+        const { done, value } = await reader.read();
         if (done) break;
-        buffer += text;
+        buffer += decoder.decode(value, { stream: true });
         let end: number;
         while ((end = buffer.indexOf("\n\n")) >= 0) {
           this.#frame(buffer.slice(0, end));
