@@ -129,7 +129,6 @@ export class ChatHttp {
     const id = `c-${crypto.randomUUID()}`;
     let controller!: ReadableStreamDefaultController<Uint8Array>;
     let ended = false;
-    let keepAlive: ReturnType<typeof setInterval> | undefined;
     const body = new ReadableStream<Uint8Array>({
       start: (c) => {
         controller = c;
@@ -165,7 +164,7 @@ export class ChatHttp {
       }
     };
     this.#connections.set(id, { ref, end });
-    keepAlive = setInterval(() => {
+    const keepAlive = setInterval(() => {
       try {
         controller.enqueue(encoder.encode(": keep-alive\n\n"));
       } catch {
