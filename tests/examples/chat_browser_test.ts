@@ -6,6 +6,7 @@
 // Skipped with a loud notice when Chromium is missing, except on CI, where that fails. Under
 // Deno only: the npm build does not include the examples (see examples/chat/build_node.ts).
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { chromium } from "playwright-core";
 import { test } from "../../src/platform/test_harness.ts";
 import { spawnTestProcess } from "../../src/platform/test_process.ts";
@@ -26,7 +27,7 @@ function sleep(ms: number): Promise<void> {
 
 test({
   name:
-    "examples/chat: a post on n1's page shows on n2's page, and back, in Chromium",
+    "examples/chat: a post on n1's page shows on n2's page, and back, in Chromium; random bodies get 400",
   ignore: testRuntime !== "deno",
   fn: async () => {
     if (!await chromiumPresent()) {
@@ -75,7 +76,43 @@ test({
           await sleep(100);
         }
       }
-      const { n1, n2 } = pages!;
+      const { n1, n2, n3 } = pages!;
+
+      // Bodies from outside: random JSON (and random text) is refused with 400 and a reason,
+      // or, when it happens to be a valid post (to a fuzz stream), stored (201); never anything
+      // else, and the node keeps serving (the pages below).
+      const body = fc.oneof(
+        fc.json(),
+        fc.string(),
+        fc.record({
+          stream: fc.oneof(fc.string(), fc.constantFrom("fuzz", "fuzz-2")),
+          from: fc.oneof(fc.string(), fc.jsonValue()),
+          text: fc.oneof(fc.string(), fc.jsonValue()),
+          connection: fc.string(),
+        }, { requiredKeys: [] }).map((o) => JSON.stringify(o)),
+      );
+      await fc.assert(
+        fc.asyncProperty(
+          body,
+          fc.constantFrom("/chat/post", "/chat/join"),
+          async (text, path) => {
+            const response = await fetch(`${n3}${path}`, {
+              method: "POST",
+              body: text,
+            });
+            const answer = await response.json();
+            if (response.status === 201) {
+              assert.equal(path, "/chat/post");
+              // Only the fuzz streams can take a valid post (lobby's count stays put below).
+              assert.match(answer.stream, /^fuzz(-2)?$/);
+              return;
+            }
+            assert.equal(response.status, 400, JSON.stringify(answer));
+            assert.equal(answer.code, "CHAT_BAD_INPUT");
+          },
+        ),
+        { numRuns: 60 },
+      );
       // Two browser contexts: two people, each with their own storage.
       const amy = await (await browser.newContext()).newPage();
       const ben = await (await browser.newContext()).newPage();
