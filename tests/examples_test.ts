@@ -74,3 +74,26 @@ test({
     assert.match(output, /4\. closed every node/);
   },
 });
+
+test({
+  name:
+    "examples/chat/main.ts: three node processes, clients on each, every message once and in order",
+  ignore: testRuntime !== "deno",
+  fn: async () => {
+    const output = await runExample("chat/main.ts");
+    assert.match(output, /2\. cluster up: n1 .*, n2 .*, n3 /);
+    assert.match(output, /ann@n1 got 5 live/);
+    assert.match(output, /bob@n2 got 3 live/);
+    assert.match(output, /cat@n3 got 5 live/);
+    assert.match(output, /4\. dan joined help on n2 late; its history \(2\)/);
+    assert.match(
+      output,
+      /5\. lobby's history read on n2 without joining: ann, bob, cat/,
+    );
+    assert.match(output, /6\. stopped n1, n2, n3/);
+    if (/^1\. Redis at/m.test(output)) {
+      assert.match(output, /deleted this run's \d+ keys from Redis/);
+    }
+    assert.match(output, /7\. every check held/);
+  },
+});
