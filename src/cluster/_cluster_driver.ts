@@ -20,6 +20,7 @@ import {
   MEMBERSHIP_EXTENSION,
 } from "./_gossip_messages.ts";
 import {
+  formCluster,
   isConverged,
   leaderActions,
   supersedeIncarnations,
@@ -377,7 +378,9 @@ export class ClusterDriver implements ClusterEndpoint {
       // not form a second cluster. Only the node allowed to form one (the first seed, when
       // no other answers) may take the first step.
       if (!this.#mayForm && !hasBeenUp(this.#state)) break;
-      const next = leaderActions(this.#state, this.#unreachable, this.selfKey);
+      const next = hasBeenUp(this.#state)
+        ? leaderActions(this.#state, this.#unreachable, this.selfKey)
+        : formCluster(this.#state, this.selfKey);
       if (next === this.#state) break;
       // Report the state as it was before the leader's step, so no transition goes unseen.
       this.#publish();

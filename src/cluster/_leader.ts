@@ -172,6 +172,26 @@ export function supersedeIncarnations(
 const singleIncarnations = new WeakSet<object>();
 
 /**
+ * The first step of a new cluster, taken only by the member allowed to form one (the first
+ * seed): while no member was ever up, it moves itself up, whatever its name. From then on the
+ * oldest up member, itself, leads and moves the others up. (The leader of a state of joiners is
+ * the first by name, which need not be the member allowed to form: waiting for it deadlocked a
+ * cluster whose first seed was not first by name.)
+ *
+ * @param state The state.
+ * @param self The forming member's key.
+ * @returns The new state (the same one when a member was up already or `self` is not joining).
+ */
+export function formCluster(state: GossipState, self: string): GossipState {
+  const row = state.members.get(self);
+  if (row === undefined || row.status !== "joining") return state;
+  for (const other of state.members.values()) {
+    if (other.upNumber > 0) return state;
+  }
+  return updateMembers(state, [{ ...row, status: "up", upNumber: 1 }], self);
+}
+
+/**
  * The leader's actions, taken only on a converged state and only by the leader: joining → up
  * (with the next up numbers), leaving → exiting, exiting → removed, down → removed. Each
  * member moves one step per convergence, so every member sees `exiting` before `removed`.

@@ -34,6 +34,15 @@ test("Cluster.join() forms a cluster of 3 that converges with one leader", async
   assert.equal(ups.size, 3, "every member has its own up number");
 });
 
+test("Cluster.join() forms a cluster when the first seed is not first by name", async () => {
+  // Seeds in the order c, a, b: only c may form a cluster, while a would lead a cluster of
+  // joiners by name. c moves itself up first, then leads.
+  await using m = await Members.start({ nodes: ["c", "a", "b"] });
+  await m.joinAll(["c", "a", "b"]);
+  await m.until(() => agree(m, THREE, allUp(THREE)), 20_000, "convergence");
+  for (const n of THREE) assert.equal(m.cluster(n).leader()?.node, "c");
+});
+
 test("Cluster.join(): joiners that meet before the first seed joins wait for it instead of forming a second cluster", async () => {
   await using m = await Members.start({ nodes: THREE });
   let joined = false;
