@@ -52,4 +52,4 @@ export {
   type TraceParent,
 } from "./traceparent.ts";
 // The core types the API names in its signatures, so this entry point documents itself.
-export type * from "../actor/mod.ts";
+export type * from "../../mod.ts";
