@@ -66,7 +66,13 @@ async function variant(name: string, traced: boolean): Promise<Variant> {
   }
   const ref = await local.spawn(counter, undefined, { id: "counter" });
   await server.spawn(counter, undefined, { id: "counter" });
-  const common = { cluster: "bench", secret: SECRET, logger: quiet };
+  // Room for a whole job's tells should the connection be down when it starts (it is redialed).
+  const common = {
+    cluster: "bench",
+    secret: SECRET,
+    logger: quiet,
+    maxBufferedMessages: 1_000_000,
+  };
   const clientNode = await RemoteNode.start(client, common);
   const serverNode = await RemoteNode.start(server, common);
   await clientNode.connect(serverNode.address);
@@ -99,6 +105,7 @@ async function variant(name: string, traced: boolean): Promise<Variant> {
         for (let i = 0; i < LOCAL_ASKS; i++) await ref.ask("get");
       }),
       remote_tells: job(async () => {
+        await clientNode.connect(serverNode.address);
         for (let i = 0; i < REMOTE_TELLS; i++) far.tell("add", 1);
         expected += REMOTE_TELLS;
         while (await far.ask("get") < expected) {

@@ -102,6 +102,12 @@ class OtelMessageTracer implements MessageTracer {
   #current: Context | undefined = undefined;
   /** The remote sender's context while a message from another node is delivered. */
   #remote: Context | undefined = undefined;
+  // The last context sent and its traceparent, and the last traceparent received and its
+  // context: a handler's sends, and the tells of one batch, usually share them.
+  #sentContext: Context | undefined = undefined;
+  #sentTraceparent: string | undefined = undefined;
+  #receivedTraceparent = "";
+  #receivedContext: Context = ROOT_CONTEXT;
 
   constructor(tracer: Tracer) {
     this.#tracer = tracer;
@@ -161,23 +167,33 @@ class OtelMessageTracer implements MessageTracer {
   }
 
   traceparent(captured: unknown): string | undefined {
+    if (captured === this.#sentContext) return this.#sentTraceparent;
     if (!isContext(captured)) return undefined;
     const span = trace.getSpanContext(captured);
-    if (span === undefined || !isSpanContextValid(span)) return undefined;
-    const flags = span.traceFlags & 0xff;
-    return `00-${span.traceId}-${span.spanId}-${flags < 16 ? "0" : ""}${
-      flags.toString(16)
-    }`;
+    let traceparent: string | undefined;
+    if (span !== undefined && isSpanContextValid(span)) {
+      const flags = span.traceFlags & 0xff;
+      traceparent = `00-${span.traceId}-${span.spanId}-${
+        flags < 16 ? "0" : ""
+      }${flags.toString(16)}`;
+    }
+    this.#sentContext = captured;
+    this.#sentTraceparent = traceparent;
+    return traceparent;
   }
 
   withTraceparent<T>(traceparent: string, send: () => T): T {
-    const parent = traceparent === ""
-      ? undefined
-      : parseTraceparent(traceparent);
+    if (traceparent !== this.#receivedTraceparent) {
+      const parent = traceparent === ""
+        ? undefined
+        : parseTraceparent(traceparent);
+      this.#receivedTraceparent = traceparent;
+      this.#receivedContext = parent === undefined
+        ? ROOT_CONTEXT
+        : trace.setSpanContext(ROOT_CONTEXT, { ...parent, isRemote: true });
+    }
     const outer = this.#remote;
-    this.#remote = parent === undefined
-      ? ROOT_CONTEXT
-      : trace.setSpanContext(ROOT_CONTEXT, { ...parent, isRemote: true });
+    this.#remote = this.#receivedContext;
     try {
       return send();
     } finally {
