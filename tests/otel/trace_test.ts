@@ -18,6 +18,7 @@ import {
 } from "../../mod.ts";
 import { installTracing, parseTraceparent } from "../../src/otel/mod.ts";
 import { test } from "../../src/platform/test_harness.ts";
+import { ManualClock } from "../../src/testing/mod.ts";
 import { waitFor } from "../remote/support.ts";
 
 const SECRET = "tracing test secret, not for production";
@@ -180,15 +181,17 @@ test("installTracing() makes one trace of a request that crosses two nodes, with
     await nodeB.close();
     await a.shutdown();
     await b.shutdown();
+    await provider.forceFlush(); // the exporter reports each export from a 0 ms timer
     await provider.shutdown();
     context.disable();
   }
 });
 
-test("installTracing() without a context manager: a synchronous handler's sends are its children; failures end spans with ERROR", async () => {
+test("installTracing() without a context manager: a synchronous handler's sends are its children; failures end spans with ERROR; a timer tick starts a trace", async () => {
   context.disable(); // no context manager: the tracer's own fallback carries the context
   const { exporter, provider } = recorder();
-  await using system = new ActorSystem({ node: "solo", logger: quiet });
+  const clock = new ManualClock();
+  await using system = new ActorSystem({ node: "solo", logger: quiet, clock });
   using tracing = installTracing(system, { tracerProvider: provider });
   assert.equal(system.tracer, tracing.tracer);
   const sink = await system.spawn(
@@ -217,6 +220,8 @@ test("installTracing() without a context manager: a synchronous handler's sends 
       init: () => null,
       handlers: {
         pass: (_state, text: string) => sink.tell("put", text),
+        arm: (_state, _: undefined, ctx) =>
+          ctx.timers.startSingle("later", 50, "pass", "from a timer"),
       },
     }),
     undefined,
@@ -241,11 +246,24 @@ test("installTracing() without a context manager: a synchronous handler's sends 
     assert.equal(failed.events[0]?.name, "exception");
     assert.equal(failed.events[0]?.attributes?.["exception.type"], type);
   }
+  // A tick of a timer armed by a traced handler is the root of a trace of its own.
+  exporter.reset();
+  relay.tell("arm");
+  await waitFor(() => exporter.getFinishedSpans().length >= 1, "arm's span");
+  await clock.advance(50);
+  await waitFor(() => exporter.getFinishedSpans().length >= 3, "the tick's");
+  const timed = exporter.getFinishedSpans();
+  const arm = byName(timed, "relay arm");
+  const tick = byName(timed, "relay pass");
+  assert.equal(tick.parentSpanContext, undefined);
+  assert.notEqual(tick.spanContext().traceId, arm.spanContext().traceId);
+  assertChild(byName(timed, "sink put"), tick);
   // Uninstalled: messages are handled without spans.
   tracing.uninstall();
   exporter.reset();
   assert.equal(await sink.ask("put", "y"), undefined);
   assert.equal(exporter.getFinishedSpans().length, 0);
+  await provider.forceFlush(); // the exporter reports each export from a 0 ms timer
   await provider.shutdown();
 });
 
