@@ -33,7 +33,7 @@ import {
   RestartTracker,
   type SupervisionStrategy,
 } from "./supervision.ts";
-import type { TracedMessage } from "./tracing.ts";
+import type { MessageTracer, TracedMessage } from "./tracing.ts";
 
 export const STARTING = 0;
 export const RUNNING = 1;
@@ -278,14 +278,29 @@ export class ActorCell {
         ),
       );
     }
-    const asks = this.system.asks;
     const tracer = this.system.tracer;
+    if (tracer !== null) {
+      return this.#askTraced(tracer, entry, payload, timeoutMs);
+    }
+    const asks = this.system.asks;
+    const promise = asks.open(this.path, type, timeoutMs);
+    this.enqueue(entry, payload, asks.last);
+    asks.last = null;
+    return promise;
+  }
+
+  #askTraced(
+    tracer: MessageTracer,
+    entry: HandlerEntry,
+    payload: unknown,
+    timeoutMs: number,
+  ): Promise<unknown> {
     // Captured before the ask is opened: the tracer's code must not run between open and
     // enqueue (an ask it made there would take asks.last).
-    const parent = tracer === null ? undefined : tracer.capture();
-    const promise = asks.open(this.path, type, timeoutMs);
-    if (tracer === null) this.enqueue(entry, payload, asks.last);
-    else this.#enqueueTraced(parent, entry, payload, asks.last);
+    const parent = tracer.capture();
+    const asks = this.system.asks;
+    const promise = asks.open(this.path, entry.type, timeoutMs);
+    this.#enqueueTraced(parent, entry, payload, asks.last);
     asks.last = null;
     return promise;
   }
