@@ -104,6 +104,7 @@ export {
   MailboxFullError,
   type MailboxOptions,
   MessageNotHandledError,
+  type MessageTracer,
   type MessageType,
   oneForOne,
   type OverflowPolicy,
@@ -120,6 +121,7 @@ export {
   SupervisionEscalatedError,
   type SupervisionStrategy,
   type TellArgs,
+  type TracedMessage,
   type UnknownProtocol,
 } from "./src/actor/mod.ts";
 export {

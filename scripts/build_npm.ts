@@ -16,15 +16,18 @@ const DEV_ONLY = new Set([
   "fast-check",
   "@types/node",
   "playwright-core",
+  // The OpenTelemetry SDK pieces the tracing test uses (users bring their own SDK).
+  "@opentelemetry/sdk-trace-base",
+  "@opentelemetry/context-async-hooks",
 ]);
 /**
  * deno.json imports that only an optional subpath loads: optional peer dependencies, so that
  * `npm install @troupe/troupe` does not install them (node-redis is most of the install size,
  * and only `@troupe/troupe/redis` and `@troupe/troupe/cluster/redis` need it; postgres.js only
- * `@troupe/troupe/postgres`). Each
+ * `@troupe/troupe/postgres`; the OpenTelemetry API only `@troupe/troupe/otel`). Each
  * of those modules names its package when it is missing.
  */
-const OPTIONAL_PEERS = new Set(["redis", "postgres"]);
+const OPTIONAL_PEERS = new Set(["redis", "postgres", "@opentelemetry/api"]);
 /**
  * Node versions the package supports: Node 20 from 20.19 and Node 22 from 22.12, the first
  * releases that load ES modules with `require()` without a flag (the package is ESM only).

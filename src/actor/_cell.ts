@@ -33,6 +33,7 @@ import {
   RestartTracker,
   type SupervisionStrategy,
 } from "./supervision.ts";
+import type { MessageTracer, TracedMessage } from "./tracing.ts";
 
 export const STARTING = 0;
 export const RUNNING = 1;
@@ -54,6 +55,71 @@ export interface HandlerEntry {
   readonly fn: HandlerFn;
   readonly sent: { inc(): void };
   readonly processed: { inc(): void };
+  /** Its twin for messages sent while a tracer is installed (see tracedEntry); made on first use. */
+  traced: HandlerEntry | null;
+}
+
+/**
+ * A message sent while a tracer was installed: the payload, with the sender's trace context.
+ * It takes the payload's place in the mailbox, under the traced twin of the handler entry, so
+ * that the hot path (enqueue, run, #invoke) is the same with tracing on or off.
+ */
+class TracedEnvelope implements TracedMessage {
+  readonly parent: unknown;
+  readonly messageType: string;
+  readonly payload: unknown;
+  readonly #cell: ActorCell;
+
+  constructor(
+    cell: ActorCell,
+    messageType: string,
+    payload: unknown,
+    parent: unknown,
+  ) {
+    this.#cell = cell;
+    this.messageType = messageType;
+    this.payload = payload;
+    this.parent = parent;
+  }
+
+  get node(): string {
+    return this.#cell.system.node;
+  }
+
+  get path(): string {
+    return this.#cell.path;
+  }
+
+  get actorType(): string {
+    return this.#cell.info.name;
+  }
+}
+
+/** The payload a message was sent with (a traced one's is inside its envelope). */
+function payloadOf(payload: unknown): unknown {
+  return payload instanceof TracedEnvelope ? payload.payload : payload;
+}
+
+/**
+ * The twin of `entry` whose payloads are TracedEnvelopes: it runs the handler through the tracer
+ * (or directly, if the tracer was removed since the message was sent).
+ */
+function tracedEntry(entry: HandlerEntry, system: SystemCore): HandlerEntry {
+  return entry.traced ??= {
+    type: entry.type,
+    fn: (state, message, ctx) => {
+      const payload = (message as TracedEnvelope).payload;
+      const tracer = system.tracer;
+      if (tracer === null) return entry.fn(state, payload, ctx);
+      return tracer.handle(
+        message as TracedEnvelope,
+        () => entry.fn(state, payload, ctx),
+      );
+    },
+    sent: entry.sent,
+    processed: entry.processed,
+    traced: null,
+  };
 }
 
 /** A timer tick in a mailbox; stale once its timer is cancelled or replaced. */
@@ -164,7 +230,26 @@ export class ActorCell {
       this.system.deadLetter(this.path, type, payload, "not-handled");
       return;
     }
+    const tracer = this.system.tracer;
+    if (tracer !== null) {
+      this.#enqueueTraced(tracer.capture(), entry, payload, null);
+      return;
+    }
     this.enqueue(entry, payload, null);
+  }
+
+  // A message sent while a tracer is installed: it goes in with its sender's context.
+  #enqueueTraced(
+    parent: unknown,
+    entry: HandlerEntry,
+    payload: unknown,
+    reply: Reply,
+  ): void {
+    this.enqueue(
+      tracedEntry(entry, this.system),
+      new TracedEnvelope(this, entry.type, payload, parent),
+      reply,
+    );
   }
 
   ask(
@@ -193,9 +278,29 @@ export class ActorCell {
         ),
       );
     }
+    const tracer = this.system.tracer;
+    if (tracer !== null) {
+      return this.#askTraced(tracer, entry, payload, timeoutMs);
+    }
     const asks = this.system.asks;
     const promise = asks.open(this.path, type, timeoutMs);
     this.enqueue(entry, payload, asks.last);
+    asks.last = null;
+    return promise;
+  }
+
+  #askTraced(
+    tracer: MessageTracer,
+    entry: HandlerEntry,
+    payload: unknown,
+    timeoutMs: number,
+  ): Promise<unknown> {
+    // Captured before the ask is opened: the tracer's code must not run between open and
+    // enqueue (an ask it made there would take asks.last).
+    const parent = tracer.capture();
+    const asks = this.system.asks;
+    const promise = asks.open(this.path, entry.type, timeoutMs);
+    this.#enqueueTraced(parent, entry, payload, asks.last);
     asks.last = null;
     return promise;
   }
@@ -248,7 +353,7 @@ export class ActorCell {
       return;
     }
     if (reply instanceof HookCall) return;
-    this.system.deadLetter(this.path, entry.type, payload, reason);
+    this.system.deadLetter(this.path, entry.type, payloadOf(payload), reason);
     if (reply !== null) {
       reply.fail(
         error ??
@@ -820,7 +925,12 @@ export class ActorCell {
     // the timer under this key as it was.
     start(scheduler, (done) => {
       token.done = done;
-      this.enqueue(entry, payload, token);
+      // A tick starts a trace of its own: its timer may run for the actor's whole life.
+      if (this.system.tracer !== null) {
+        this.#enqueueTraced(undefined, entry, payload, token);
+      } else {
+        this.enqueue(entry, payload, token);
+      }
     });
     // Replacing a key makes the old timer's ticks that are still queued stale.
     const tokens = this.#tokens ??= new Map();

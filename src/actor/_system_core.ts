@@ -14,6 +14,7 @@ import type { ActorDefinition, Handlers } from "./definition.ts";
 import type { DeadLetterReason } from "./dead_letters.ts";
 import type { SupervisionStrategy } from "./supervision.ts";
 import type { ActorSystem, SpawnOptions } from "./system.ts";
+import type { MessageTracer } from "./tracing.ts";
 import type { ActorRef } from "./ref.ts";
 import type { UnknownProtocol } from "./protocol.ts";
 
@@ -27,6 +28,8 @@ export interface SystemCore {
   readonly asks: AskRegistry;
   readonly sampleMask: number;
   readonly strategy: SupervisionStrategy;
+  /** The installed tracer, or null (the default: sends check this and nothing else). */
+  readonly tracer: MessageTracer | null;
   now(): number;
   random(): number;
   schedule(cell: ActorCell): void;
@@ -148,6 +151,7 @@ export function makeTypeInfo(
     fn,
     sent: metrics.sent.labels(name, type),
     processed: metrics.processed.labels(name, type),
+    traced: null,
   });
   for (const [type, handler] of Object.entries(definition.handlers)) {
     entries.set(type, entry(type, handler as HandlerEntry["fn"]));

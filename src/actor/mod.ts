@@ -102,6 +102,7 @@ export {
   type StrategyOptions,
   type SupervisionStrategy,
 } from "./supervision.ts";
+export type { MessageTracer, TracedMessage } from "./tracing.ts";
 export {
   type ActorLogger,
   type ActorSummary,

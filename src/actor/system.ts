@@ -27,6 +27,7 @@ import {
   DEFAULT_STRATEGY,
   type SupervisionStrategy,
 } from "./supervision.ts";
+import { checkTracer, type MessageTracer } from "./tracing.ts";
 
 type AnyDefinition = ActorDefinition<unknown, unknown, Handlers<unknown>>;
 
@@ -115,6 +116,7 @@ class Core implements SystemCore {
   readonly cells = new Map<string, ActorCell>();
   readonly types = new Map<AnyDefinition, TypeInfo>();
   readonly scheduler = new Scheduler();
+  tracer: MessageTracer | null = null;
   anonymous = 0;
   closed = false;
   readonly deadLetterCounters = new Map<DeadLetterReason, { inc(): void }>();
@@ -338,6 +340,31 @@ export class ActorSystem implements AsyncDisposable {
   /** The clock this system runs on. */
   get clock(): Clock {
     return this.#core.clock;
+  }
+
+  /**
+   * The tracer of message handling, or `null` (the default): see {@linkcode MessageTracer}.
+   * `installTracing()` of `@troupe/troupe/otel` sets an OpenTelemetry one. Messages sent while
+   * a tracer is installed carry their sender's trace context (to actors on other nodes too, as
+   * a W3C `traceparent`), and each is handled through the tracer. Without one, a send costs one
+   * null check more.
+   *
+   * @returns The installed tracer, or `null`.
+   */
+  get tracer(): MessageTracer | null {
+    return this.#core.tracer;
+  }
+
+  /**
+   * Installs a tracer, or removes it with `null`. Messages already queued keep how they were
+   * sent: a message sent with a tracer installed is handled without one if it was removed.
+   *
+   * @param tracer The tracer, or `null`.
+   * @throws {TypeError} When `tracer` is neither `null` nor a {@linkcode MessageTracer}.
+   */
+  set tracer(tracer: MessageTracer | null) {
+    checkTracer(tracer);
+    this.#core.tracer = tracer;
   }
 
   /** The metrics registry with the actor metrics. */

@@ -148,8 +148,9 @@ export class Answers {
   }
 
   /**
-   * An Ask, its payload bytes `start..end` of `buf` (`start` -1: none): the local actor's
-   * answer, encoded with the codec of the question.
+   * An Ask, its payload bytes `start..end` of `buf` (`start` -1: none), sent with the W3C trace
+   * context `traceparent` (`""`: none): the local actor's answer, encoded with the codec of the
+   * question.
    */
   ask(
     id: number,
@@ -160,6 +161,7 @@ export class Answers {
     start: number,
     end: number,
     timeoutMs: number,
+    traceparent: string,
   ): void {
     const codecs = this.#owner.codecs;
     let payload: unknown;
@@ -174,7 +176,14 @@ export class Answers {
       this.#fail(id, new ActorStoppedError(path, type));
       return;
     }
-    ref.ask(type, payload, { timeoutMs: timeoutMs > 0 ? timeoutMs : undefined })
+    const options = { timeoutMs: timeoutMs > 0 ? timeoutMs : undefined };
+    const tracer = this.#owner.system.tracer;
+    // A traced ask is handled within the remote asker's context (see Session's tells).
+    const answer = tracer === null
+      ? ref.ask(type, payload, options)
+      : tracer.withTraceparent(traceparent, () =>
+        ref.ask(type, payload, options));
+    answer
       .then(
         (result) => {
           let body: Uint8Array | string;
@@ -257,7 +266,13 @@ export class Answers {
     }
     let result: Promise<unknown>;
     try {
-      result = Promise.resolve(extension!.handle(decoded, { node: peer }));
+      const tracer = owner.system.tracer;
+      const handle = () => extension!.handle(decoded, { node: peer });
+      // Extension messages carry no trace context: what a handler sends starts new traces,
+      // rather than joining whatever context this connection's reads happen to run in.
+      result = Promise.resolve(
+        tracer === null ? handle() : tracer.withTraceparent("", handle),
+      );
     } catch (error) {
       result = Promise.reject(error);
     }

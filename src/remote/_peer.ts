@@ -264,7 +264,13 @@ export class Peer {
       this.owner.deadLetter(this.node, path, type, payload);
       return;
     }
-    this.#tells.add(path, type, payload);
+    const tracer = this.owner.system.tracer;
+    this.#tells.add(
+      path,
+      type,
+      payload,
+      tracer === null ? undefined : tracer.traceparent(tracer.capture()),
+    );
   }
 
   /** Sends a request and waits for its answer. */

@@ -47,7 +47,9 @@ export class RemoteActorRef implements ActorRef<UnknownProtocol> {
     } catch (error) {
       return Promise.reject(error);
     }
-    const timeoutMs = options?.timeoutMs ?? peer.owner.system.askTimeoutMs;
+    const system = peer.owner.system;
+    const timeoutMs = options?.timeoutMs ?? system.askTimeoutMs;
+    const tracer = system.tracer;
     return peer.request(
       new AskRequest(
         codecs,
@@ -56,6 +58,7 @@ export class RemoteActorRef implements ActorRef<UnknownProtocol> {
         codec,
         body,
         Math.ceil(timeoutMs),
+        tracer === null ? undefined : tracer.traceparent(tracer.capture()),
       ),
       timeoutMs,
     ) as Promise<never>;

@@ -228,6 +228,8 @@ export class AskRequest extends Request {
   readonly #codec: string;
   #body: Uint8Array | string;
   readonly #wireTimeoutMs: number;
+  /** The asker's W3C trace context, when traced. */
+  readonly #traceparent: string | undefined;
 
   constructor(
     codecs: MessageCodecs,
@@ -236,6 +238,7 @@ export class AskRequest extends Request {
     codec: string,
     body: Uint8Array | string,
     wireTimeoutMs: number,
+    traceparent: string | undefined,
   ) {
     super();
     this.target = path;
@@ -245,6 +248,7 @@ export class AskRequest extends Request {
     this.#codec = codec;
     this.#body = body;
     this.#wireTimeoutMs = wireTimeoutMs;
+    this.#traceparent = traceparent;
   }
 
   override encode(id: number): Uint8Array {
@@ -255,6 +259,7 @@ export class AskRequest extends Request {
       this.#codec,
       this.#body,
       this.#wireTimeoutMs,
+      this.#traceparent,
     );
   }
 
@@ -266,6 +271,7 @@ export class AskRequest extends Request {
       this.#codec,
       this.#body,
       this.#wireTimeoutMs,
+      this.#traceparent,
     );
   }
 
@@ -279,6 +285,9 @@ export class AskRequest extends Request {
       codec: this.#codec,
       payload: typeof body === "string" ? encoder.encode(body) : body,
       timeoutMs: this.#wireTimeoutMs,
+      ...(this.#traceparent === undefined
+        ? {}
+        : { traceparent: this.#traceparent }),
     };
   }
 

@@ -46,6 +46,7 @@ export class Session {
         ask.payloadStart,
         ask.payloadEnd,
         ask.timeoutMs,
+        ask.traceparent,
       );
   }
 
@@ -89,6 +90,7 @@ export class Session {
             bytes,
             0,
             bytes.length,
+            tell.traceparent ?? "",
           );
         }
         return;
@@ -102,6 +104,7 @@ export class Session {
           0,
           message.payload.byteLength,
           message.timeoutMs,
+          message.traceparent ?? "",
         );
         return;
       case "ping":
@@ -150,8 +153,15 @@ export class Session {
   }
 
   #deliverAll(tells: TellColumns): void {
-    const { buf, recipients, types, codecs, payloadStarts, payloadEnds } =
-      tells;
+    const {
+      buf,
+      recipients,
+      types,
+      codecs,
+      payloadStarts,
+      payloadEnds,
+      traceparents,
+    } = tells;
     for (let i = 0; i < tells.count; i++) {
       this.#deliver(
         recipients[i],
@@ -160,11 +170,15 @@ export class Session {
         buf,
         payloadStarts[i],
         payloadEnds[i],
+        traceparents[i],
       );
     }
   }
 
-  /** Delivers a tell whose payload is bytes `start..end` of `buf` (`start` -1: none). */
+  /**
+   * Delivers a tell whose payload is bytes `start..end` of `buf` (`start` -1: none), sent with
+   * the W3C trace context `traceparent` (`""`: none).
+   */
   #deliver(
     recipient: string,
     type: string,
@@ -172,6 +186,7 @@ export class Session {
     buf: Uint8Array,
     start: number,
     end: number,
+    traceparent: string,
   ): void {
     let payload: unknown;
     try {
@@ -200,7 +215,13 @@ export class Session {
       return;
     }
     try {
-      ref.tell(type, payload);
+      const tracer = this.system.tracer;
+      if (tracer === null) ref.tell(type, payload);
+      else {
+        // Within the remote sender's context, not whatever is current here (a message without
+        // one starts a trace of its own).
+        tracer.withTraceparent(traceparent, () => ref.tell(type, payload));
+      }
     } catch (error) {
       // A bounded mailbox with the reject policy: the message is already a dead letter.
       void error;

@@ -52,8 +52,16 @@ export class TellBatcher {
     return this.#batch.count;
   }
 
-  /** Adds a tell to the batch; the batch goes out once the current task is done, or when full. */
-  add(path: string, type: string, payload: unknown): void {
+  /**
+   * Adds a tell (with its sender's W3C trace context, when traced) to the batch; the batch goes
+   * out once the current task is done, or when full.
+   */
+  add(
+    path: string,
+    type: string,
+    payload: unknown,
+    traceparent: string | undefined,
+  ): void {
     const codecs = this.#codecs;
     const codec = codecs.nameFor(type);
     // JSON goes into the batch as text: no buffer of its own per tell.
@@ -63,10 +71,11 @@ export class TellBatcher {
     if (batch.count > 0) {
       // Keep the batch within the frame limit: only a tell over it on its own is refused.
       const bound = batch.byteLength + TELL_OVERHEAD_BYTES + body.length * 3 +
-        (path.length + type.length + codec.length) * 3;
+        (path.length + type.length + codec.length) * 3 +
+        (traceparent === undefined ? 0 : traceparent.length * 3);
       if (bound > this.#settings.maxFrameBytes) this.flush();
     }
-    batch.add(path, type, codec, body);
+    batch.add(path, type, codec, body, traceparent);
     this.#payloads.push(payload);
     // Bounded frames: a burst of tells never makes one oversized frame.
     if (

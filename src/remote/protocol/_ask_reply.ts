@@ -7,7 +7,9 @@ import {
   MAX_STRING_BYTES,
   type ReplyMessage,
 } from "./messages.ts";
+import { overLimit } from "./_string_limit.ts";
 import {
+  asciiText,
   readBytes,
   readString,
   varintSize,
@@ -19,6 +21,8 @@ import {
 /** Envelope.ask (field 11) and Envelope.reply (field 12), length-delimited. */
 const ASK_TAG = 90;
 const REPLY_TAG = 98;
+/** Ask.traceparent (field 7, length-delimited). */
+const TRACEPARENT_TAG = 58;
 /** The envelope tag and the longest length varint come first; the length is filled in last. */
 const HEADER_BYTES = 6;
 /** A tag and the longest uint32 varint. */
@@ -46,6 +50,14 @@ function checkName(value: unknown, what: string): number {
   if (typeof value !== "string") fail(what, "must be a string", true);
   if (value.length === 0) fail(what, "must not be empty", false);
   if (value.length > MAX_STRING_BYTES) tooLong(what);
+  return value.length;
+}
+
+/** The UTF-16 length of an optional traceparent (0: none). */
+function checkTraceparent(value: unknown, what: string): number {
+  if (value === undefined) return 0;
+  if (typeof value !== "string") fail(what, "must be a string", true);
+  if (overLimit(value)) tooLong(what);
   return value.length;
 }
 
@@ -151,8 +163,11 @@ export function encodeAskView(
   codec: string,
   payload: Uint8Array | string,
   timeoutMs: number,
+  traceparent?: string,
 ): Uint8Array {
-  return view(encodeAsk(id, recipient, type, codec, payload, timeoutMs));
+  return view(
+    encodeAsk(id, recipient, type, codec, payload, timeoutMs, traceparent),
+  );
 }
 
 /**
@@ -170,11 +185,13 @@ export function encodeAsk(
   codec: string,
   payload: Uint8Array | string,
   timeoutMs: number,
+  traceparent?: string,
 ): ByteRange {
   checkUint32(id, "ask.id");
   const names = checkName(recipient, "ask.recipient") +
-    checkName(type, "ask.type") + checkName(codec, "ask.codec");
-  const bound = HEADER_BYTES + 2 * NUMBER_BYTES + 3 * 4 + 3 * names +
+    checkName(type, "ask.type") + checkName(codec, "ask.codec") +
+    checkTraceparent(traceparent, "ask.traceparent");
+  const bound = HEADER_BYTES + 2 * NUMBER_BYTES + 4 * 4 + 3 * names +
     payloadBound(payload, "ask.payload");
   checkUint32(timeoutMs, "ask.timeoutMs");
   const buf = take(bound);
@@ -187,6 +204,9 @@ export function encodeAsk(
   if (pos < 0) tooLong("ask.codec");
   pos = writePayload(buf, pos, 42, payload);
   pos = writeNumber(buf, pos, 48, timeoutMs);
+  if (traceparent !== undefined && traceparent.length > 0) {
+    pos = writeText(buf, pos, TRACEPARENT_TAG, traceparent);
+  }
   return envelope(buf, ASK_TAG, pos);
 }
 
@@ -310,6 +330,8 @@ export class RequestFields {
   codec = "";
   /** The timeout the asker gave, in milliseconds (an Ask's; 0: none). */
   timeoutMs = 0;
+  /** The asker's W3C trace context (an Ask's; `""`: none). */
+  traceparent = "";
   /** The bytes the payload is in. */
   buf: Uint8Array = EMPTY;
   /** Where the payload starts in `buf`; -1 when there was none. */
@@ -380,12 +402,24 @@ export function readAskBody(
     timeoutMs = uint32(buf, end);
     if (timeoutMs <= 0) return false;
   }
+  let traceparent = "";
+  if (at < end && buf[at] === TRACEPARENT_TAG) {
+    at++;
+    const stop = valueEnd(buf, end, FAST_NAME_BYTES);
+    if (stop <= at) return false;
+    // Not interned (every traceparent is new); anything but short ASCII takes the other path.
+    const text = asciiText(buf, at, stop);
+    if (text === undefined) return false;
+    traceparent = text;
+    at = stop;
+  }
   if (at !== end) return false;
   out.id = id;
   out.recipient = recipient;
   out.type = type;
   out.codec = codec;
   out.timeoutMs = timeoutMs;
+  out.traceparent = traceparent;
   return true;
 }
 
@@ -436,6 +470,7 @@ export function decodeAskBody(
     // An absent payload is a fresh empty buffer, as on the generated path.
     payload: fields.payload(),
     timeoutMs: fields.timeoutMs,
+    ...(fields.traceparent === "" ? {} : { traceparent: fields.traceparent }),
   };
   fields.release();
   return message;

@@ -19,6 +19,7 @@ import {
   nameArb,
   samples,
   textArb,
+  traceparentArb,
   uint32Arb,
 } from "./_fixtures_test.ts";
 
@@ -45,7 +46,8 @@ test("encodeAskView() writes the bytes of the generated code, with a payload as 
       nameArb,
       payloadArb,
       uint32Arb,
-      (id, recipient, type, codec, payload, timeoutMs) => {
+      fc.option(traceparentArb, { nil: undefined }),
+      (id, recipient, type, codec, payload, timeoutMs, traceparent) => {
         const view = encodeAskView(
           id,
           recipient,
@@ -53,6 +55,7 @@ test("encodeAskView() writes the bytes of the generated code, with a payload as 
           codec,
           payload.given,
           timeoutMs,
+          traceparent,
         );
         const message: RemoteMessage = {
           kind: "ask",
@@ -62,6 +65,7 @@ test("encodeAskView() writes the bytes of the generated code, with a payload as 
           codec,
           payload: payload.bytes,
           timeoutMs,
+          ...(traceparent === undefined ? {} : { traceparent }),
         };
         assert.deepStrictEqual(view.slice(), encodeWithGenerated(message));
         assert.deepStrictEqual(view.slice(), encodeMessage(message));
@@ -193,6 +197,7 @@ function asMessage(
       codec: fields.codec,
       payload,
       timeoutMs: fields.timeoutMs,
+      ...(fields.traceparent === "" ? {} : { traceparent: fields.traceparent }),
     }
     : { kind, id: fields.id, codec: fields.codec, payload };
 }

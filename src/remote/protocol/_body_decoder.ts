@@ -128,6 +128,9 @@ export function decodeBody(
         codec: decodedName(m.codec, "ask.codec"),
         payload: decodedBytes(m.payload),
         timeoutMs: m.timeoutMs,
+        ...(m.traceparent === ""
+          ? {}
+          : { traceparent: decodedText(m.traceparent, "ask.traceparent") }),
       };
     }
     case "reply": {

@@ -150,6 +150,9 @@ function encodeBody(message: RemoteMessage, w: $protobuf.Writer): void {
         codec: name(message.codec, "ask.codec"),
         payload: checkedBytes(message.payload, "ask.payload"),
         timeoutMs: uint32(message.timeoutMs, "ask.timeoutMs"),
+        traceparent: message.traceparent === undefined
+          ? ""
+          : text(message.traceparent, "ask.traceparent"),
       }, w);
       return;
     case "reply":

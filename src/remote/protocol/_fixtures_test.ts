@@ -255,7 +255,26 @@ export const proofArb: fc.Arbitrary<Uint8Array> = fc.uint8Array({
   maxLength: PROOF_BYTES,
 });
 
-export const tellArb: fc.Arbitrary<Tell> = record({
+/** A traceparent as the codec sees it: any non-empty string, often a valid W3C header. */
+export const traceparentArb: fc.Arbitrary<string> = fc.oneof(
+  nameArb,
+  fc.tuple(
+    fc.stringMatching(/^[0-9a-f]{32}$/),
+    fc.stringMatching(/^[0-9a-f]{16}$/),
+    fc.constantFrom("00", "01"),
+  ).map(([trace, span, flags]) => `00-${trace}-${span}-${flags}`),
+);
+
+/** Adds a traceparent to some of the messages of `arb` (absent from the others). */
+function maybeTraced<T extends object>(
+  arb: fc.Arbitrary<T>,
+): fc.Arbitrary<T & { traceparent?: string }> {
+  return fc.tuple(arb, fc.option(traceparentArb, { nil: undefined })).map((
+    [message, traceparent],
+  ) => traceparent === undefined ? message : { ...message, traceparent });
+}
+
+export const tellArb: fc.Arbitrary<Tell> = maybeTraced(record({
   recipient: nameArb,
   type: nameArb,
   codec: nameArb,
@@ -263,7 +282,7 @@ export const tellArb: fc.Arbitrary<Tell> = record({
     bytesArb,
     fc.uint8Array({ minLength: 100, maxLength: 300 }),
   ),
-});
+}));
 
 /** An arbitrary for each kind. */
 export const messageArbs: Readonly<
@@ -299,7 +318,7 @@ export const messageArbs: Readonly<
     kind: fc.constant("tells" as const),
     tells: fc.array(tellArb, { minLength: 1, maxLength: 12 }),
   }),
-  ask: record({
+  ask: maybeTraced(record({
     kind: fc.constant("ask" as const),
     id: uint32Arb,
     recipient: nameArb,
@@ -307,7 +326,7 @@ export const messageArbs: Readonly<
     codec: nameArb,
     payload: bytesArb,
     timeoutMs: uint32Arb,
-  }),
+  })),
   reply: record({
     kind: fc.constant("reply" as const),
     id: uint32Arb,

@@ -4,7 +4,9 @@
 // code writes (tests compare both), and decoding accepts what the generated code accepts.
 import $protobuf from "protobufjs/minimal.js";
 import { MAX_STRING_BYTES, type Tell } from "./messages.ts";
+import { overLimit } from "./_string_limit.ts";
 import {
+  asciiText,
   fieldName,
   malformed,
   readBytes,
@@ -27,10 +29,14 @@ const RECIPIENT_TAG = 10;
 const TYPE_TAG = 18;
 const CODEC_TAG = 26;
 const PAYLOAD_TAG = 34;
+const TRACEPARENT_TAG = 42;
 /** The envelope tag and the longest length varint come first; the length is filled in last. */
 const HEADER_BYTES = 6;
-/** Per tell, besides 3 bytes per UTF-16 unit and the payload: tags and longest lengths. */
-const TELL_OVERHEAD_BYTES = 1 + 5 + 3 * (1 + 3) + 1 + 5;
+/**
+ * Per tell, besides 3 bytes per UTF-16 unit and the payload: tags and longest lengths (the
+ * tell's, three names', the payload's and the traceparent's).
+ */
+const TELL_OVERHEAD_BYTES = 1 + 5 + 3 * (1 + 3) + 1 + 5 + 1 + 5;
 
 const INITIAL_BYTES = 64 * 1024;
 /** A buffer that grew past this is dropped at reset, so one huge batch is not kept. */
@@ -47,6 +53,16 @@ function tooLong(index: number, field: string): never {
     `is over the limit of ${MAX_STRING_BYTES} UTF-8 bytes`,
     "range",
   );
+}
+
+/** The UTF-16 length of an optional traceparent (0: none). */
+function checkTraceparent(value: unknown, index: number): number {
+  if (value === undefined) return 0;
+  if (typeof value !== "string") {
+    fail(`tells[${index}].traceparent`, "must be a string", "type");
+  }
+  if (overLimit(value)) tooLong(index, "traceparent");
+  return value.length;
 }
 
 function checkName(value: unknown, index: number, field: string): number {
@@ -105,14 +121,18 @@ export class TellBatchWriter {
    * @param type The message type (non-empty).
    * @param codec The codec's name (non-empty).
    * @param payload The encoded payload, or text to write as its UTF-8 bytes.
-   * @throws {TypeError} A name is not a string, or the payload neither bytes nor a string.
-   * @throws {RangeError} A name is empty or over {@linkcode MAX_STRING_BYTES} UTF-8 bytes.
+   * @param traceparent The sender's W3C trace context; omitted (or `""`) when untraced.
+   * @throws {TypeError} A name or the traceparent is not a string, or the payload neither
+   * bytes nor a string.
+   * @throws {RangeError} A name is empty, or a name or the traceparent is over
+   * {@linkcode MAX_STRING_BYTES} UTF-8 bytes.
    */
   add(
     recipient: string,
     type: string,
     codec: string,
     payload: Uint8Array | string,
+    traceparent?: string,
   ): void {
     const index = this.#count;
     let size: number;
@@ -120,6 +140,7 @@ export class TellBatchWriter {
     else if (payload instanceof Uint8Array) size = payload.length;
     else fail(`tells[${index}].payload`, "must be a Uint8Array", "type");
     const bound = TELL_OVERHEAD_BYTES + size + 3 * (
+          checkTraceparent(traceparent, index) +
           checkName(recipient, index, "recipient") +
           checkName(type, index, "type") +
           checkName(codec, index, "codec")
@@ -164,6 +185,9 @@ export class TellBatchWriter {
         buf.set(payload, pos);
       }
       pos += size;
+    }
+    if (traceparent !== undefined && traceparent.length > 0) {
+      pos = writeText(buf, pos, TRACEPARENT_TAG, traceparent);
     }
     const length = pos - lengthAt - 1;
     let shift = 0; // how far the tell moved
@@ -250,7 +274,13 @@ export function encodeTellBatch(tells: readonly Tell[]): Uint8Array {
   try {
     for (let i = 0; i < count; i++) {
       const tell = tells[i];
-      shared.add(tell.recipient, tell.type, tell.codec, tell.payload);
+      shared.add(
+        tell.recipient,
+        tell.type,
+        tell.codec,
+        tell.payload,
+        tell.traceparent,
+      );
     }
     const view = shared.finish();
     const out = $protobuf.Writer.alloc(view.length);
@@ -288,8 +318,9 @@ function lengthEnd(
 
 /**
  * The tells of one batch, decoded into arrays reused from batch to batch: no object and no
- * payload view per tell. Tell `i` has names `recipients[i]`, `types[i]` and `codecs[i]`, and its
- * payload at `payloadStarts[i]..payloadEnds[i]` of `buf` (both -1 when the tell had none).
+ * payload view per tell. Tell `i` has names `recipients[i]`, `types[i]` and `codecs[i]`, its
+ * payload at `payloadStarts[i]..payloadEnds[i]` of `buf` (both -1 when the tell had none), and
+ * its sender's trace context in `traceparents[i]` (`""` when it had none).
  */
 export class TellColumns {
   /** How many tells the last decode found. */
@@ -306,6 +337,8 @@ export class TellColumns {
   readonly payloadStarts: number[] = [];
   /** Where each payload ends (-1: none). */
   readonly payloadEnds: number[] = [];
+  /** Each tell's W3C traceparent (`""`: none). */
+  readonly traceparents: string[] = [];
 
   /** The payload of tell `i`: a view of `buf`, or a fresh empty buffer when it had none. */
   payload(i: number): Uint8Array {
@@ -337,6 +370,7 @@ function decodeTell(
   let codec = "";
   let payloadStart = -1;
   let payloadEnd = -1;
+  let traceparent = "";
   let pos = start;
   while (pos < end) {
     let tag = buf[pos];
@@ -371,6 +405,11 @@ function decodeTell(
         payloadStart = pos;
         payloadEnd = valueEnd;
         break;
+      case TRACEPARENT_TAG:
+        // Not interned: every traceparent is new, and would push the names out of the table.
+        traceparent = asciiText(buf, pos, valueEnd) ??
+          readString(buf, pos, valueEnd, "tells[].traceparent", index);
+        break;
       default:
         if (tag >>> 3 === 0) {
           throw malformed(`${fieldName("tells[]", index)} has field number 0`);
@@ -388,6 +427,7 @@ function decodeTell(
   out.codecs[index] = codec;
   out.payloadStarts[index] = payloadStart;
   out.payloadEnds[index] = payloadEnd;
+  out.traceparents[index] = traceparent;
 }
 
 /**
@@ -443,11 +483,13 @@ export function decodeTellBatch(
   decodeTellColumns(buf, start, end, columns);
   const tells: Tell[] = new Array(columns.count);
   for (let i = 0; i < columns.count; i++) {
+    const traceparent = columns.traceparents[i];
     tells[i] = {
       recipient: columns.recipients[i],
       type: columns.types[i],
       codec: columns.codecs[i],
       payload: columns.payload(i),
+      ...(traceparent === "" ? {} : { traceparent }),
     };
   }
   return tells;

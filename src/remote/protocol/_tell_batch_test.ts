@@ -36,7 +36,13 @@ const entryArb: fc.Arbitrary<Entry> = fc.oneof(
 
 function write(writer: TellBatchWriter, entries: readonly Entry[]): void {
   for (const { tell, text } of entries) {
-    writer.add(tell.recipient, tell.type, tell.codec, text ?? tell.payload);
+    writer.add(
+      tell.recipient,
+      tell.type,
+      tell.codec,
+      text ?? tell.payload,
+      tell.traceparent,
+    );
   }
 }
 
@@ -167,12 +173,24 @@ test("TellBatchWriter copies the names of a tell like the last one and still wri
   const writer = new TellBatchWriter();
   // Few names, so that runs of the same recipient, type and codec are common; payloads around
   // 128 bytes, so that some tells move when their length takes a second byte.
-  const tellArb: fc.Arbitrary<Tell> = fc.record({
-    recipient: fc.constantFrom("sink", "node/user/é", "a".repeat(70)),
-    type: fc.constantFrom("hit", "echo"),
-    codec: fc.constantFrom("json", "cbor"),
-    payload: fc.uint8Array({ minLength: 0, maxLength: 160 }),
-  });
+  // Some traced: the traceparent comes after the payload, outside the copied names.
+  const tellArb: fc.Arbitrary<Tell> = fc.tuple(
+    fc.record({
+      recipient: fc.constantFrom("sink", "node/user/é", "a".repeat(70)),
+      type: fc.constantFrom("hit", "echo"),
+      codec: fc.constantFrom("json", "cbor"),
+      payload: fc.uint8Array({ minLength: 0, maxLength: 160 }),
+    }),
+    fc.option(
+      fc.constantFrom(
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        "ü",
+      ),
+      { nil: undefined },
+    ),
+  ).map(([tell, traceparent]) =>
+    traceparent === undefined ? tell : { ...tell, traceparent }
+  );
   fc.assert(
     fc.property(
       fc.array(fc.array(tellArb, { minLength: 1, maxLength: 12 }), {
@@ -182,7 +200,13 @@ test("TellBatchWriter copies the names of a tell like the last one and still wri
       (batches) => {
         for (const tells of batches) {
           for (const tell of tells) {
-            writer.add(tell.recipient, tell.type, tell.codec, tell.payload);
+            writer.add(
+              tell.recipient,
+              tell.type,
+              tell.codec,
+              tell.payload,
+              tell.traceparent,
+            );
           }
           assert.deepStrictEqual(
             writer.finish().slice(),
@@ -249,6 +273,9 @@ test("decodeTellsFrame() reads a frame of tells as decodeMessage() does, errors 
             type: columns.types[i],
             codec: columns.codecs[i],
             payload: columns.payload(i).slice(),
+            ...(columns.traceparents[i] === ""
+              ? {}
+              : { traceparent: columns.traceparents[i] }),
           });
         }
         columns.release();

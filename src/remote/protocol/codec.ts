@@ -69,6 +69,7 @@ export function encodeMessage(message: RemoteMessage): Uint8Array {
         message.codec,
         checkedBytes(message.payload, "ask.payload"),
         message.timeoutMs,
+        message.traceparent,
       ));
     case "reply":
       return copyView(encodeReplyView(

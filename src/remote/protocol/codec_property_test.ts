@@ -122,6 +122,7 @@ function generatedTells(bytes: Uint8Array): Tell[] {
     type: tell.type ?? "",
     codec: tell.codec ?? "",
     payload: new Uint8Array(tell.payload ?? []),
+    ...(tell.traceparent ? { traceparent: tell.traceparent } : {}),
   }));
 }
 

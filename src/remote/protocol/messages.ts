@@ -108,6 +108,12 @@ export interface Tell {
   readonly codec: string;
   /** The encoded message (may be empty). */
   readonly payload: Uint8Array;
+  /**
+   * The sender's W3C trace context (the `traceparent` header's value); absent (or `""`) when
+   * the tell is not traced. At most {@linkcode MAX_STRING_BYTES} UTF-8 bytes; the receiver's
+   * tracer checks its form.
+   */
+  readonly traceparent?: string;
 }
 
 /** Tells to actors on the receiving node, delivered in this order. */
@@ -134,6 +140,8 @@ export interface AskMessage {
   readonly payload: Uint8Array;
   /** How long the asker waits, in milliseconds (a uint32). */
   readonly timeoutMs: number;
+  /** The asker's W3C trace context, as {@linkcode Tell.traceparent}. */
+  readonly traceparent?: string;
 }
 
 /** The successful answer to a request (Ask, Spawn, Lookup or Stop). */

@@ -587,6 +587,9 @@ export namespace troupe {
                 /** Tell payload. */
                 payload: Uint8Array;
 
+                /** Tell traceparent. */
+                traceparent: string;
+
                 /**
                  * Encodes the specified Tell message. Does not implicitly {@link troupe.remote.v1.Tell.verify|verify} messages.
                  * @param message Tell message or plain object to encode
@@ -622,6 +625,9 @@ export namespace troupe {
 
                     /** Tell payload */
                     payload?: (Uint8Array|null);
+
+                    /** Tell traceparent */
+                    traceparent?: (string|null);
 
                     /** Unknown fields preserved while decoding when enabled */
                     $unknowns?: Uint8Array[];
@@ -725,6 +731,9 @@ export namespace troupe {
                 /** Ask timeoutMs. */
                 timeoutMs: number;
 
+                /** Ask traceparent. */
+                traceparent: string;
+
                 /**
                  * Encodes the specified Ask message. Does not implicitly {@link troupe.remote.v1.Ask.verify|verify} messages.
                  * @param message Ask message or plain object to encode
@@ -766,6 +775,9 @@ export namespace troupe {
 
                     /** Ask timeoutMs */
                     timeoutMs?: (number|null);
+
+                    /** Ask traceparent */
+                    traceparent?: (string|null);
 
                     /** Unknown fields preserved while decoding when enabled */
                     $unknowns?: Uint8Array[];

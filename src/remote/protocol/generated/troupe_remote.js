@@ -845,6 +845,7 @@ export const troupe = $root.troupe = (() => {
                 Tell.prototype.type = "";
                 Tell.prototype.codec = "";
                 Tell.prototype.payload = $util.newBuffer([]);
+                Tell.prototype.traceparent = "";
 
                 Tell.encode = function (message, writer, _depth) {
                     if (!writer)
@@ -861,6 +862,8 @@ export const troupe = $root.troupe = (() => {
                         writer.uint32(26).string(message.codec);
                     if (message.payload != null && $Object.hasOwnProperty.call(message, "payload") && message.payload.length)
                         writer.uint32(34).bytes(message.payload);
+                    if (message.traceparent != null && $Object.hasOwnProperty.call(message, "traceparent") && message.traceparent !== "")
+                        writer.uint32(42).string(message.traceparent);
                     if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                         for (let i = 0; i < message.$unknowns.length; ++i)
                             writer.raw(message.$unknowns[i]);
@@ -928,6 +931,15 @@ export const troupe = $root.troupe = (() => {
                                     message.payload = value;
                                 else
                                     delete message.payload;
+                                continue;
+                            }
+                        case 5: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.stringVerify()).length)
+                                    message.traceparent = value;
+                                else
+                                    delete message.traceparent;
                                 continue;
                             }
                         }
@@ -1048,6 +1060,7 @@ export const troupe = $root.troupe = (() => {
                 Ask.prototype.codec = "";
                 Ask.prototype.payload = $util.newBuffer([]);
                 Ask.prototype.timeoutMs = 0;
+                Ask.prototype.traceparent = "";
 
                 Ask.encode = function (message, writer, _depth) {
                     if (!writer)
@@ -1068,6 +1081,8 @@ export const troupe = $root.troupe = (() => {
                         writer.uint32(42).bytes(message.payload);
                     if (message.timeoutMs != null && $Object.hasOwnProperty.call(message, "timeoutMs") && message.timeoutMs !== 0)
                         writer.uint32(48).uint32(message.timeoutMs);
+                    if (message.traceparent != null && $Object.hasOwnProperty.call(message, "traceparent") && message.traceparent !== "")
+                        writer.uint32(58).string(message.traceparent);
                     if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                         for (let i = 0; i < message.$unknowns.length; ++i)
                             writer.raw(message.$unknowns[i]);
@@ -1153,6 +1168,15 @@ export const troupe = $root.troupe = (() => {
                                     message.timeoutMs = value;
                                 else
                                     delete message.timeoutMs;
+                                continue;
+                            }
+                        case 7: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.stringVerify()).length)
+                                    message.traceparent = value;
+                                else
+                                    delete message.traceparent;
                                 continue;
                             }
                         }
