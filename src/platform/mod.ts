@@ -2,7 +2,10 @@
  * Troupe's platform layer: TCP, HTTPS requests, monotonic time, timers, environment variables and
  * text files of the runtime
  * Troupe runs on, behind one {@linkcode Platform} interface. The rest of Troupe reaches the
- * runtime only through {@linkcode platform}; the npm build points it at the Node implementation.
+ * runtime only through {@linkcode platform}, which is chosen when this module loads: the Deno
+ * implementation when `globalThis.Deno` exists, the Node one (which also serves Bun) otherwise.
+ * So the same sources (the JSR package) run on Deno, Node and Bun; the npm build keeps only the
+ * Node implementation.
  *
  * @example Measure a timer
  * ```ts
@@ -17,6 +20,7 @@
  * @module
  */
 import { denoPlatform } from "./deno.ts";
+import { nodePlatform } from "./node.ts";
 import type { Platform } from "./types.ts";
 
 export type {
@@ -35,8 +39,11 @@ export type {
 } from "./types.ts";
 
 /**
- * The {@linkcode Platform} of the runtime this copy of Troupe was built for: the Deno
- * implementation in the JSR package, the Node one in the npm package.
+ * The {@linkcode Platform} of the runtime running this copy of Troupe, chosen at load time the
+ * way the Deno standard library branches on the runtime: the Deno implementation where the
+ * `Deno` global exists, else the Node one (Node 20+ and Bun, whose `node:net`, `node:tls` and
+ * `node:http` it uses). Neither implementation touches its runtime's APIs when it is loaded, so
+ * loading both is harmless. The npm build drops the Deno implementation.
  *
  * @example Check which runtime this is
  * ```ts
@@ -45,4 +52,6 @@ export type {
  * console.log(`Troupe runs on ${platform.runtime}`);
  * ```
  */
-export const platform: Platform = denoPlatform;
+export const platform: Platform = "Deno" in globalThis
+  ? denoPlatform
+  : nodePlatform;
