@@ -22,8 +22,11 @@ export function test(
   // On Bun a listed reason wins over a bare `ignore: true`, so the output says why.
   const skip = (ON_BUN && BUN_SKIPS.get(definition.name)) ||
     definition.ignore || false;
-  if (typeof skip === "string") {
-    console.log(`skip: ${definition.name}: ${skip}`);
+  if (skip !== false) {
+    const why = typeof skip === "string"
+      ? skip
+      : `not for ${ON_BUN ? "Bun" : "Node"} (the test's own condition)`;
+    console.log(`skip: ${definition.name}: ${why}`);
   }
   const body = async (): Promise<void> => {
     await definition.fn();
