@@ -222,15 +222,14 @@ async function stage(): Promise<string[]> {
   // The sources choose the platform at run time; the package keeps only the Node one (which
   // also serves Bun), so it carries no Deno code and compiles without Deno's types.
   const platformDir = `${STAGING}/src/platform`;
+  // A static import, not the sources' top-level await: CommonJS can then require() the package.
   await replaceOnce(
     `${platformDir}/mod.ts`,
-    `import { denoPlatform } from "./deno.ts";\n`,
-    ``,
-  );
-  await replaceOnce(
-    `${platformDir}/mod.ts`,
-    `export const platform: Platform = "Deno" in globalThis\n  ? denoPlatform\n  : nodePlatform;`,
-    `export const platform: Platform = nodePlatform;`,
+    `export const platform: Platform = "Deno" in globalThis\n` +
+      `  ? (await import("./deno.ts")).denoPlatform\n` +
+      `  : (await import("./node.ts")).nodePlatform;`,
+    `import { nodePlatform } from "./node.ts";\n` +
+      `export const platform: Platform = nodePlatform;`,
   );
   await Deno.remove(`${platformDir}/deno.ts`);
   const removed = new Set(["src/platform/deno.ts"]);

@@ -4,8 +4,8 @@
  * Troupe runs on, behind one {@linkcode Platform} interface. The rest of Troupe reaches the
  * runtime only through {@linkcode platform}, which is chosen when this module loads: the Deno
  * implementation when `globalThis.Deno` exists, the Node one (which also serves Bun) otherwise.
- * So the same sources (the JSR package) run on Deno, Node and Bun; the npm build keeps only the
- * Node implementation.
+ * So the same sources (the JSR package) run on Deno, Node and Bun as ES modules; the npm build
+ * keeps only the Node implementation.
  *
  * @example Measure a timer
  * ```ts
@@ -19,8 +19,6 @@
  *
  * @module
  */
-import { denoPlatform } from "./deno.ts";
-import { nodePlatform } from "./node.ts";
 import type { Platform } from "./types.ts";
 
 export type {
@@ -42,8 +40,10 @@ export type {
  * The {@linkcode Platform} of the runtime running this copy of Troupe, chosen at load time the
  * way the Deno standard library branches on the runtime: the Deno implementation where the
  * `Deno` global exists, else the Node one (Node 20+ and Bun, whose `node:net`, `node:tls` and
- * `node:http` it uses). Neither implementation touches its runtime's APIs when it is loaded, so
- * loading both is harmless. The npm build drops the Deno implementation.
+ * `node:http` it uses). Only the chosen one is loaded (a dynamic import, awaited at the top
+ * level): loading Node's on Deno too cost about 25 ms of every Deno process's start-up for
+ * Deno's `node:` modules. The price is that CommonJS cannot `require()` these sources; the npm
+ * build, which keeps only the Node implementation and imports it statically, can.
  *
  * @example Check which runtime this is
  * ```ts
@@ -53,5 +53,5 @@ export type {
  * ```
  */
 export const platform: Platform = "Deno" in globalThis
-  ? denoPlatform
-  : nodePlatform;
+  ? (await import("./deno.ts")).denoPlatform
+  : (await import("./node.ts")).nodePlatform;
