@@ -5,6 +5,7 @@
 // the platform left as it is; Bun runs the .ts files as they are. Runs in the Deno pass, which
 // has the sources; the compiled passes skip it.
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { copyFile, mkdir, readdir, symlink, writeFile } from "node:fs/promises";
 import { test } from "../../src/platform/test_harness.ts";
 import {
@@ -46,7 +47,21 @@ async function transpileSources(out: string): Promise<void> {
   const tsconfig = `${out}/tsconfig.json`;
   await mkdir(out, { recursive: true });
   await writeFile(tsconfig, JSON.stringify(config, null, 2));
-  const tsc = spawnTestProcess(`${ROOT}/node_modules/.bin/tsc`, [
+  const tscPath = `${ROOT}/node_modules/.bin/tsc`;
+  if (!existsSync(tscPath)) {
+    // A fresh clone: let Deno lay out node_modules/ from deno.json (as build_npm.ts does).
+    const install = spawnTestProcess(
+      platform.env("TROUPE_DENO_BIN") || "deno",
+      [
+        "install",
+        "--config",
+        `${ROOT}/deno.json`,
+      ],
+    );
+    await install.exited;
+    assert.ok(existsSync(tscPath), `no ${tscPath}:\n${install.output()}`);
+  }
+  const tsc = spawnTestProcess(tscPath, [
     "-p",
     tsconfig,
     "--pretty",
