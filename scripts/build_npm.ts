@@ -1,5 +1,6 @@
-// Builds the npm package into npm/: stages mod.ts, src/ and tests/, swaps the Deno platform files
-// for their Node twins, compiles with TypeScript to ESM + .d.ts, and writes npm/package.json.
+// Builds the npm package into npm/: stages mod.ts, src/ and tests/, drops the Deno platform (the
+// sources pick one at run time), swaps the test-only platform files for their Node twins,
+// compiles with TypeScript to ESM + .d.ts, and writes npm/package.json.
 //
 //   deno run -A scripts/build_npm.ts
 //
@@ -33,6 +34,8 @@ const OPTIONAL_PEERS = new Set(["redis", "postgres", "@opentelemetry/api"]);
  * releases that load ES modules with `require()` without a flag (the package is ESM only).
  */
 const NODE_ENGINES = "^20.19.0 || >=22.12.0";
+/** The Bun release the suite runs on in CI (scripts/test.ts, .ci/run). */
+const BUN_ENGINES = ">=1.4.5";
 /**
  * Minimal global declarations the emitted .d.ts files need from the host, for a project that
  * has neither the DOM lib nor @types/node (e.g. `"lib": ["ES2022"]`). Each one merges with the
@@ -219,17 +222,17 @@ async function stage(): Promise<string[]> {
       staged.push(`${dir}/${file}`);
     }
   }
-  // The Node twins take the place of the Deno platform files.
+  // The sources choose the platform at run time; the package keeps only the Node one (which
+  // also serves Bun), so it carries no Deno code and compiles without Deno's types.
   const platformDir = `${STAGING}/src/platform`;
+  // A static import, not the sources' top-level await: CommonJS can then require() the package.
   await replaceOnce(
     `${platformDir}/mod.ts`,
-    `import { denoPlatform } from "./deno.ts";`,
-    `import { nodePlatform } from "./node.ts";`,
-  );
-  await replaceOnce(
-    `${platformDir}/mod.ts`,
-    `export const platform: Platform = denoPlatform;`,
-    `export const platform: Platform = nodePlatform;`,
+    `export const platform: Platform = "Deno" in globalThis\n` +
+      `  ? (await import("./deno.ts")).denoPlatform\n` +
+      `  : (await import("./node.ts")).nodePlatform;`,
+    `import { nodePlatform } from "./node.ts";\n` +
+      `export const platform: Platform = nodePlatform;`,
   );
   await Deno.remove(`${platformDir}/deno.ts`);
   const removed = new Set(["src/platform/deno.ts"]);
@@ -360,7 +363,7 @@ async function writePackage(config: DenoConfig): Promise<void> {
       ? {}
       : { repository: config.repository }),
     type: "module",
-    engines: { node: NODE_ENGINES },
+    engines: { node: NODE_ENGINES, bun: BUN_ENGINES },
     sideEffects: false,
     // For tools that predate `exports` (TypeScript's node10 resolution among them).
     ...(main === undefined ? {} : { main: main.default, types: main.types }),

@@ -1,13 +1,17 @@
 // The project's test command: the suite under Deno (with sanitizers), and, at the same time, the
-// npm build followed by the compiled suite under Node. Both runtimes always run. The last line
+// npm build followed by the compiled suite under Node and under Bun. Every runtime always runs
+// (on CI a missing Bun is a failure; elsewhere its pass is skipped, loudly). The last line
 // printed is the total, `N passed, M failed` (`, K skipped` when any were), and the exit code is
 // non-zero when anything failed or a runner crashed.
 //
-// The two runtimes' runs overlap (each still runs its files one after another): much of the
-// suite waits on real time (processes, servers, sockets) rather than using the CPU, and the two
-// runs share nothing (each test takes its own ports, key prefixes and schemas). Their output is
-// interleaved line by line, each line tagged with its runner; `--serial` runs them one after the
-// other, untagged, as before.
+// The runs overlap (each still runs its files one after another): much of the suite waits on
+// real time (processes, servers, sockets) rather than using the CPU, and the runs share nothing
+// (each test takes its own ports, key prefixes and schemas). Their output is interleaved line by
+// line, each line tagged with its runner; `--serial` runs them one after the other, untagged.
+//
+// Bun runs the compiled files with `bun test` (Bun's runner, which implements `node:test`):
+// `node --test` would be Node's. Each file gets a `bun test` process of its own, as each gets a
+// Node process under `node --test`, so one file's leftovers cannot fail another's tests.
 //
 //   deno run -A scripts/test.ts [--serial]      (deno task test)
 
@@ -27,6 +31,31 @@ interface RunResult {
 
 // deno-lint-ignore no-control-regex -- the escape character is what colour codes start with
 const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g;
+
+/** The path of executable `name` on PATH (or in `override`, when set), or `undefined`. */
+function findBinary(name: string, override?: string): string | undefined {
+  if (override !== undefined && override !== "") return override;
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    if (dir === "") continue;
+    try {
+      const info = Deno.statSync(`${dir}/${name}`);
+      if (info.isFile && ((info.mode ?? 0) & 0o111) !== 0) {
+        return `${dir}/${name}`;
+      }
+    } catch {
+      // Not in this directory.
+    }
+  }
+  return undefined;
+}
+
+const NODE = findBinary("node", Deno.env.get("TROUPE_NODE_BIN"));
+const BUN = findBinary("bun", Deno.env.get("TROUPE_BUN_BIN"));
+const ON_CI =
+  ((value) =>
+    value !== undefined && value !== "" && value !== "0" && value !== "false")(
+      Deno.env.get("CI"),
+    );
 
 /** Files under `dir` (relative to the repository) whose names end with `suffix`, sorted. */
 async function findFiles(dir: string, suffix: string): Promise<string[]> {
@@ -125,11 +154,13 @@ async function run(
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
-      // The Node run starts Deno children for the cross-runtime tests.
+      // The cross-runtime tests start children in the other runtimes.
       env: {
         RUST_BACKTRACE: "0",
         TROUPE_DENO_BIN: Deno.execPath(),
         TROUPE_REPO_ROOT: ROOT,
+        ...(NODE === undefined ? {} : { TROUPE_NODE_BIN: NODE }),
+        ...(BUN === undefined ? {} : { TROUPE_BUN_BIN: BUN }),
       },
     }).spawn();
   } catch (error) {
@@ -185,6 +216,29 @@ function parseNodeTap(output: string): Counts | undefined {
   };
 }
 
+/**
+ * Reads the trailer of `bun test` (` 12 pass`, ` 1 skip`, ` 0 fail`, `Ran 13 tests across 1
+ * file.`), the last one printed.
+ */
+function parseBun(output: string): Counts | undefined {
+  const text = output.replace(ANSI, "");
+  const count = (label: string): number | undefined => {
+    const matches = [
+      ...text.matchAll(new RegExp(`^\\s*(\\d+) ${label}$`, "gm")),
+    ];
+    const last = matches.at(-1);
+    return last === undefined ? undefined : Number(last[1]);
+  };
+  const passed = count("pass");
+  const failed = count("fail");
+  if (passed === undefined || failed === undefined) return undefined;
+  return {
+    passed,
+    failed,
+    skipped: (count("skip") ?? 0) + (count("todo") ?? 0),
+  };
+}
+
 function describe(counts: Counts): string {
   const line = `${counts.passed} passed, ${counts.failed} failed`;
   return counts.skipped > 0 ? `${line}, ${counts.skipped} skipped` : line;
@@ -235,37 +289,89 @@ async function denoSuite(tag: string): Promise<Report[]> {
   return [{ runner, counts: settle(runner, result, parseDeno(result.output)) }];
 }
 
-/** The npm build, then the Node run over the compiled suite. */
-async function nodeSuite(tag: string): Promise<Report[]> {
-  const reports: Report[] = [];
+/** The npm build; a failed build counts as one failure (the runs still use what it emitted). */
+async function npmBuild(tag: string): Promise<Report[]> {
   const build = await run(tag, Deno.execPath(), [
     "run",
     "--allow-all",
     "scripts/build_npm.ts",
   ]);
-  if (!build.success) {
-    reports.push({
-      runner: "build_npm",
-      counts: { passed: 0, failed: 1, skipped: 0 },
-    });
-  }
-  // Node 20 takes no globs, so the files are listed. A build that failed on type errors still
-  // emitted JavaScript, so this runs unless nothing was emitted.
-  const files = [
+  return build.success
+    ? []
+    : [{ runner: "build_npm", counts: { passed: 0, failed: 1, skipped: 0 } }];
+}
+
+/** The compiled test files: Node 20 takes no globs, so they are listed. */
+async function compiledTests(): Promise<string[]> {
+  return [
     ...await findFiles("npm/src", "_test.js"),
     ...await findFiles("npm/tests", "_test.js"),
   ];
-  if (files.length > 0) {
-    const result = await run(tag, "node", [
-      "--test",
-      "--test-reporter=tap",
-      ...files,
+}
+
+/** The Node run over the compiled suite. */
+async function nodeSuite(tag: string): Promise<Report[]> {
+  // A build that failed on type errors still emitted JavaScript, so this runs unless nothing
+  // was emitted.
+  const files = await compiledTests();
+  if (files.length === 0) return [];
+  const result = await run(tag, NODE ?? "node", [
+    "--test",
+    "--test-reporter=tap",
+    ...files,
+  ]);
+  const runner = "node --test";
+  return [{
+    runner,
+    counts: settle(runner, result, parseNodeTap(result.output)),
+  }];
+}
+
+/** The Bun run over the compiled suite: `bun test`, one process per file. */
+async function bunSuite(tag: string): Promise<Report[]> {
+  const runner = "bun test";
+  if (BUN === undefined) {
+    const message = "test: no bun on PATH: the Bun pass did not run" +
+      (ON_CI ? " (a failure on CI)" : " (install it: see .ci/run)");
+    await say(tag, message, true);
+    return ON_CI
+      ? [{ runner, counts: { passed: 0, failed: 1, skipped: 0 } }]
+      : [];
+  }
+  const totals: Counts = { passed: 0, failed: 0, skipped: 0 };
+  const failing: string[] = [];
+  for (const file of await compiledTests()) {
+    // A path, not a filter: `bun test` takes an argument with a slash as a file to run. The
+    // per-test timeout is Bun's (5 s by default); the suite's real-process tests need more.
+    const result = await run(tag, BUN, [
+      "test",
+      "--timeout",
+      "120000",
+      `./${file}`,
     ]);
-    const runner = "node --test";
-    reports.push({
-      runner,
-      counts: settle(runner, result, parseNodeTap(result.output)),
-    });
+    const counts = settle(`${runner} ${file}`, result, parseBun(result.output));
+    totals.passed += counts.passed;
+    totals.failed += counts.failed;
+    totals.skipped += counts.skipped;
+    if (counts.failed > 0) failing.push(file);
+  }
+  if (failing.length > 0) {
+    await say(tag, `test: bun test failed in ${failing.join(", ")}`, true);
+  }
+  return [{ runner, counts: totals }];
+}
+
+/** The npm build, then the compiled suite under Node and Bun (at once unless `serial`). */
+async function npmSuites(serial: boolean): Promise<Report[]> {
+  const reports = await npmBuild(serial ? "" : "[build] ");
+  if (serial) {
+    reports.push(...await nodeSuite(""), ...await bunSuite(""));
+  } else {
+    const [node, bun] = await Promise.all([
+      nodeSuite("[node] "),
+      bunSuite("[bun] "),
+    ]);
+    reports.push(...node, ...bun);
   }
   return reports;
 }
@@ -278,12 +384,12 @@ async function main(): Promise<number> {
     return 2;
   }
   const started = performance.now();
-  const [deno, node] = serial
-    ? [await denoSuite(""), await nodeSuite("")]
-    : await Promise.all([denoSuite("[deno] "), nodeSuite("[node] ")]);
+  const [deno, npm] = serial
+    ? [await denoSuite(""), await npmSuites(true)]
+    : await Promise.all([denoSuite("[deno] "), npmSuites(false)]);
 
   const totals: Counts = { passed: 0, failed: 0, skipped: 0 };
-  for (const { runner, counts } of [...deno, ...node]) {
+  for (const { runner, counts } of [...deno, ...npm]) {
     console.log(
       `test: ${runner} -> passed ${counts.passed} / failed ${counts.failed} / skipped ${counts.skipped}`,
     );

@@ -2,7 +2,10 @@
  * Troupe's platform layer: TCP, HTTPS requests, monotonic time, timers, environment variables and
  * text files of the runtime
  * Troupe runs on, behind one {@linkcode Platform} interface. The rest of Troupe reaches the
- * runtime only through {@linkcode platform}; the npm build points it at the Node implementation.
+ * runtime only through {@linkcode platform}, which is chosen when this module loads: the Deno
+ * implementation when `globalThis.Deno` exists, the Node one (which also serves Bun) otherwise.
+ * So the same sources (the JSR package) run on Deno, Node and Bun as ES modules; the npm build
+ * keeps only the Node implementation.
  *
  * @example Measure a timer
  * ```ts
@@ -16,7 +19,6 @@
  *
  * @module
  */
-import { denoPlatform } from "./deno.ts";
 import type { Platform } from "./types.ts";
 
 export type {
@@ -37,8 +39,13 @@ export type {
 } from "./types.ts";
 
 /**
- * The {@linkcode Platform} of the runtime this copy of Troupe was built for: the Deno
- * implementation in the JSR package, the Node one in the npm package.
+ * The {@linkcode Platform} of the runtime running this copy of Troupe, chosen at load time the
+ * way the Deno standard library branches on the runtime: the Deno implementation where the
+ * `Deno` global exists, else the Node one (Node 20+ and Bun, whose `node:net`, `node:tls` and
+ * `node:http` it uses). Only the chosen one is loaded (a dynamic import, awaited at the top
+ * level): loading Node's on Deno too cost about 25 ms of every Deno process's start-up for
+ * Deno's `node:` modules. The price is that CommonJS cannot `require()` these sources; the npm
+ * build, which keeps only the Node implementation and imports it statically, can.
  *
  * @example Check which runtime this is
  * ```ts
@@ -47,4 +54,6 @@ export type {
  * console.log(`Troupe runs on ${platform.runtime}`);
  * ```
  */
-export const platform: Platform = denoPlatform;
+export const platform: Platform = "Deno" in globalThis
+  ? (await import("./deno.ts")).denoPlatform
+  : (await import("./node.ts")).nodePlatform;

@@ -319,7 +319,7 @@ function nodeHttpsGet(
 }
 
 /**
- * The {@linkcode Platform} of Node.js (20 or later): TCP through `node:net`, TLS through
+ * The {@linkcode Platform} of Node.js (20 or later), and of Bun (1.4 or later): TCP through `node:net`, TLS through
  * `node:tls`, HTTPS through `node:https`, time through `performance.now()` and `node:timers`,
  * `process.env`, and files through `node:fs/promises`.
  *
@@ -341,7 +341,8 @@ function nodeHttpsGet(
  * ```
  */
 export const nodePlatform: Platform = {
-  runtime: "node",
+  // Bun implements the node: modules this uses, and is told apart by its global.
+  runtime: "Bun" in globalThis ? "bun" : "node",
 
   listen(options: ListenOptions = {}): Promise<TcpListener> {
     return new Promise((resolve, reject) => {

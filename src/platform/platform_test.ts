@@ -118,7 +118,11 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 test("platform.runtime names the runtime the suite runs on", () => {
-  const expected = "Deno" in globalThis ? "deno" : "node";
+  const expected = "Deno" in globalThis
+    ? "deno"
+    : "Bun" in globalThis
+    ? "bun"
+    : "node";
   assert.equal(platform.runtime, expected);
 });
 

@@ -14,10 +14,13 @@ export function test(
   const definition: TestDefinition = typeof nameOrDefinition === "string"
     ? { name: nameOrDefinition, fn: fn! }
     : nameOrDefinition;
+  if (typeof definition.ignore === "string") {
+    console.log(`skip: ${definition.name}: ${definition.ignore}`);
+  }
   Deno.test({
     name: definition.name,
     fn: definition.fn,
-    ignore: definition.ignore ?? false,
+    ignore: Boolean(definition.ignore),
     sanitizeOps: true,
     sanitizeResources: true,
     sanitizeExit: true,

@@ -4,6 +4,9 @@ export interface TestDefinition {
   readonly name: string;
   /** The test body. */
   readonly fn: () => void | Promise<void>;
-  /** Skip the test (it is reported as ignored/skipped). */
-  readonly ignore?: boolean;
+  /**
+   * Skip the test (it is reported as ignored/skipped). A string skips it and says why; the
+   * runner prints the reason.
+   */
+  readonly ignore?: boolean | string;
 }

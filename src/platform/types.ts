@@ -217,8 +217,8 @@ export interface HttpServer extends AsyncDisposable {
 
 /** Everything Troupe needs from the JavaScript runtime it runs on. */
 export interface Platform {
-  /** Which runtime this is. */
-  readonly runtime: "deno" | "node";
+  /** Which runtime this is (Bun runs the Node implementation, and says `"bun"` here). */
+  readonly runtime: "deno" | "node" | "bun";
   /** Binds a TCP listener (a TLS one with `options.tls`). */
   listen(options?: ListenOptions): Promise<TcpListener>;
   /** Opens a TCP connection (a TLS one with `options.tls`). */

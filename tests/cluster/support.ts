@@ -14,7 +14,10 @@ import {
   type TestProcess,
   type TestProcessExit,
 } from "../../src/platform/test_process.ts";
-import { sameRuntime } from "../../src/platform/test_runtime.ts";
+import {
+  type ChildCommand,
+  sameRuntime,
+} from "../../src/platform/test_runtime.ts";
 
 /** The cluster name and secret every member process and the controller use. */
 export const CLUSTER = "membership-processes";
@@ -126,6 +129,11 @@ export interface MemberProcessOptions {
   readonly script?: URL;
   /** More flags for the script, after the common ones. */
   readonly extraArgs?: readonly string[];
+  /**
+   * The command that runs the member script in another runtime (from `runtimeChild`), for a
+   * cluster of several runtimes; by default the script runs in the tests' own runtime.
+   */
+  readonly command?: ChildCommand;
 }
 
 const MEMBER_MAIN = new URL("./member_main.ts", import.meta.url);
@@ -152,7 +160,8 @@ export class MemberProcess implements AsyncDisposable {
         `Cannot start member ${options.node}: give exactly one of seeds and table`,
       );
     }
-    const command = sameRuntime(options.script ?? MEMBER_MAIN);
+    const command = options.command ??
+      sameRuntime(options.script ?? MEMBER_MAIN);
     const args = [
       ...command.args,
       options.node,
