@@ -28,7 +28,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   // Providers build on the persistence contract.
   ["src/persistence/redis", "src/persistence/postgres"],
   ["src/cluster"],
-  ["src/http"],
+  ["src/http", "src/otel"],
   ["src/testing"],
 ];
 

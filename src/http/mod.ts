@@ -8,7 +8,7 @@
  * metrics, an OpenAPI document, a live dashboard (server-sent events), and the operator's
  * leave and down behind a bearer token; {@linkcode serveHttpApi} puts it on a port.
  *
- * Tracing (W3C trace context, OpenTelemetry) is not built.
+ * Tracing (W3C trace context through OpenTelemetry) is in `@troupe/troupe/otel`.
  *
  * @example Serve a node's dashboard
  * ```ts

@@ -247,13 +247,9 @@ test({
       ...memberMain.commands,
     ];
     const ports = await Promise.all(commands.map(() => freePort()));
-    // The seeds in the order of the node names. Formation stalls when the first seed (the one
-    // node allowed to form the cluster) is not also the first name (the one the joiners take
-    // for leader): with deno, node, bun in that order nobody ever moves up (a bug of the
-    // membership core, reported; not one of the runtimes).
-    const seeds = commands.map(([runtime], i) => [runtime, ports[i]] as const)
-      .sort(([a], [b]) => a < b ? -1 : 1)
-      .map(([, port]) => `127.0.0.1:${port}`);
+    // The seeds in the order the processes start, not by name: the first seed forms the
+    // cluster whatever its name (a first seed that was not first by name once stalled it).
+    const seeds = ports.map((port) => `127.0.0.1:${port}`);
     const members = commands.map(([runtime, command], i) =>
       MemberProcess.start({
         node: runtime,
