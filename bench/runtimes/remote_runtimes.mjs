@@ -1,0 +1,103 @@
+// Runtime-neutral take on bench/remote_bench.ts: a peer process of the same runtime, raw TCP
+// ping-pong (node:net) as the baseline of sequential asks, 1M tells, 200k pipelined asks.
+//   <runtime> remote_runtimes.mjs <module path> <runtime command...>
+import { spawn } from "node:child_process";
+import net from "node:net";
+import process from "node:process";
+const args = globalThis.Deno ? Deno.args : process.argv.slice(2);
+const [modPath, ...peerCmd] = args;
+const modUrl = new URL(modPath, `file://${process.cwd()}/`).href;
+const { ActorSystem, RemoteNode } = await import(modUrl);
+const peerScript = new URL("./remote_peer.mjs", import.meta.url).pathname;
+const child = spawn(peerCmd[0], [...peerCmd.slice(1), peerScript, modPath], {
+  stdio: ["ignore", "pipe", "inherit"],
+});
+let banner = "";
+await new Promise((resolve) =>
+  child.stdout.on("data", (d) => {
+    banner += d;
+    if (banner.includes("\n")) resolve();
+  })
+);
+const [, nodeAddress, echoAddress] = /READY (\S+) (\S+)/.exec(banner);
+const median = (v) => [...v].sort((a, b) => a - b)[v.length >> 1];
+const [host, port] = echoAddress.split(":");
+const raw = net.connect(Number(port), host);
+raw.setNoDelay(true);
+await new Promise((r) => raw.on("connect", r));
+let waiting = null, got = 0;
+raw.on("data", (d) => {
+  got += d.length;
+  if (got >= 32 && waiting) {
+    got -= 32;
+    const w = waiting;
+    waiting = null;
+    w();
+  }
+});
+const ping = Buffer.alloc(32);
+async function rawRoundTrips(n, times) {
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await new Promise((r) => {
+      waiting = r;
+      raw.write(ping);
+    });
+    times?.push(performance.now() - t);
+  }
+}
+const system = new ActorSystem({ node: "bench-client", askTimeoutMs: 60_000 });
+const remote = await RemoteNode.start(system, {
+  cluster: "bench",
+  secret: "bench secret, not real",
+});
+await remote.connect(nodeAddress);
+const sink = remote.ref("sink-node", "sink");
+async function askRoundTrips(n, times) {
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await sink.ask("echo", i);
+    times?.push(performance.now() - t);
+  }
+}
+const rawTimes = [], askTimes = [];
+await rawRoundTrips(500, null);
+await askRoundTrips(500, null);
+for (let b = 0; b < 10; b++) {
+  await rawRoundTrips(250, rawTimes);
+  await askRoundTrips(250, askTimes);
+}
+raw.destroy();
+const TELLS = 1_000_000;
+let t0 = performance.now();
+for (let i = 0; i < TELLS; i++) {
+  sink.tell("hit", i);
+  if ((i & 0xffff) === 0xffff) await new Promise((r) => setTimeout(r, 0));
+}
+while (await sink.ask("count") < TELLS) {
+  await new Promise((r) => setTimeout(r, 1));
+}
+const tellS = (performance.now() - t0) / 1000;
+const ASKS = 200_000, WINDOW = 1000;
+t0 = performance.now();
+let next = 0;
+await Promise.all(Array.from({ length: WINDOW }, async () => {
+  while (next < ASKS) {
+    next++;
+    await sink.ask("echo", next);
+  }
+}));
+const askS = (performance.now() - t0) / 1000;
+const runtime = globalThis.Deno ? `deno` : globalThis.Bun ? `bun` : `node`;
+const rm = median(rawTimes), am = median(askTimes);
+console.log(
+  `${runtime}\traw ping-pong ${(rm * 1000).toFixed(1)} µs\tseq ask ${
+    (am * 1000).toFixed(1)
+  } µs (${(am / rm).toFixed(2)}x)\ttells ${
+    (TELLS / tellS / 1e6).toFixed(2)
+  }M/s\tpipelined asks ${(ASKS / askS / 1000).toFixed(0)}k/s`,
+);
+await remote.close();
+await system.shutdown();
+child.kill("SIGKILL");
+process.exit(0);
