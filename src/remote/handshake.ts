@@ -87,15 +87,40 @@ export function checkSecret(secret: unknown, what = "secret"): string {
   return secret;
 }
 
+let cryptoInFlight = 0;
+
+/**
+ * How many of the handshakes' cryptographic operations (key imports, HMACs) are in progress in
+ * this process. They complete on the runtime's thread pool, off any virtual clock: the test
+ * cluster waits for them before it moves virtual time on, so that time cannot outrun a
+ * handshake (on Bun it did, under load, when the harness only counted on the pool's order).
+ *
+ * @returns The number of operations in progress.
+ */
+export function handshakeCryptoInFlight(): number {
+  return cryptoInFlight;
+}
+
+async function counted<T>(operation: () => Promise<T>): Promise<T> {
+  cryptoInFlight++;
+  try {
+    return await operation();
+  } finally {
+    cryptoInFlight--;
+  }
+}
+
 /** Imports a secret as an HMAC-SHA256 key (done once per node). */
 export function importSecret(secret: string): Promise<CryptoKey> {
   checkSecret(secret);
-  return crypto.subtle.importKey(
-    "raw",
-    encoder.encode(secret),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
+  return counted(() =>
+    crypto.subtle.importKey(
+      "raw",
+      encoder.encode(secret),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign"],
+    )
   );
 }
 
@@ -115,7 +140,9 @@ export async function prove(
     hex(facts.listenerNonce),
   ].join("\n");
   return new Uint8Array(
-    await crypto.subtle.sign("HMAC", key, encoder.encode(message)),
+    await counted(() =>
+      crypto.subtle.sign("HMAC", key, encoder.encode(message))
+    ),
   );
 }
 

@@ -49,7 +49,7 @@ export {
   type RemoteErrorCode,
   RemoteFailureError,
 } from "./errors.ts";
-export { generateClusterSecret } from "./handshake.ts";
+export { generateClusterSecret, handshakeCryptoInFlight } from "./handshake.ts";
 export { type PeerChange, type PeerInfo, RemoteNode } from "./node.ts";
 export type {
   ExtensionChannel,

@@ -4,6 +4,7 @@ import { ActorSystem, type ActorSystemOptions } from "../actor/mod.ts";
 import { platform, type TimerHandle } from "../platform/mod.ts";
 import { ManualClock } from "../timer/mod.ts";
 import {
+  handshakeCryptoInFlight,
   MemoryNetwork,
   RemoteNode,
   type RemoteNodeOptions,
@@ -563,9 +564,12 @@ export class TestCluster implements AsyncDisposable {
     this.#quietAt = this.#clock.activity;
   }
 
-  /** Whether {@linkcode TestClusterOptions.busy} says work outside the clock is in flight. */
+  /**
+   * Whether work outside the clock is in flight: handshake cryptography on the runtime's thread
+   * pool, or what {@linkcode TestClusterOptions.busy} reports.
+   */
   #busy(): boolean {
-    return this.#options.busy?.() === true;
+    return handshakeCryptoInFlight() > 0 || this.#options.busy?.() === true;
   }
 
   /**
