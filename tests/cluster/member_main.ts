@@ -22,7 +22,6 @@ import {
   type Discovery,
   type DowningOptions,
   keepMajority,
-  type MemberEvent,
   type MembershipTable,
   StaticSeeds,
   syncWithTable,
@@ -31,6 +30,7 @@ import {
   type TableMembership,
 } from "../../src/cluster/mod.ts";
 import { scriptArgs } from "../../src/platform/test_runtime.ts";
+import { memberEventLine } from "./support.ts";
 
 const argv = scriptArgs();
 const node = argv[0];
@@ -63,26 +63,6 @@ function view(m: ClusterMember) {
     upNumber: m.upNumber,
     incarnation: m.incarnation,
     address: m.address,
-  };
-}
-
-function eventLine(event: MemberEvent): Record<string, unknown> {
-  if (event.type === "leader-changed") {
-    return {
-      type: "event",
-      event: event.type,
-      leader: event.leader?.node ?? null,
-    };
-  }
-  if (event.type === "self-downed") {
-    return { type: "event", event: event.type, reason: event.reason };
-  }
-  return {
-    type: "event",
-    event: event.type,
-    member: event.member.node,
-    status: event.member.status,
-    reachable: event.member.reachable,
   };
 }
 
@@ -271,7 +251,7 @@ if (cluster !== undefined) {
     leader: cluster.leader()?.node ?? null,
   });
   for await (const event of cluster.events()) {
-    print(eventLine(event));
+    print(memberEventLine(event));
     if (event.type === "self-downed") storm.stop();
   }
 }
