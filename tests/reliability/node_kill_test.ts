@@ -9,16 +9,15 @@ import {
   serverTest,
   withOwnRedis,
 } from "../../src/persistence/redis/_helpers_test.ts";
-import { dump, killAndWitness, stopAll } from "../cluster/support.ts";
+import { dump, killAndWitness } from "../cluster/support.ts";
 import { check, verdictLine } from "./checker.ts";
 import {
   codeCounts,
   readBack,
   sleep,
-  startStreamNodes,
   streamIds,
+  underSteadyLoad,
   waitEveryStreamAnswers,
-  Workload,
 } from "./workload.ts";
 
 const NAMES = ["m1", "m2", "m3"];
@@ -32,27 +31,7 @@ serverTest(
         redisUrl: server.current().url,
         keyPrefix: randomPrefix("reliability-kill"),
       };
-      const nodes = await startStreamNodes(
-        3,
-        { ...journalAt, detector: "fast" },
-        1000,
-      );
-      try {
-        await using workload = await Workload.connect(nodes);
-        await workload.waitOneCluster(NAMES, 30_000, () => dump(nodes));
-        const startedAt = Date.now();
-        workload.start({
-          streams: STREAMS,
-          clientsPerStream: 2,
-          routes: [NAMES, ["m2", "m3", "m1"], ["m3", "m1", "m2"]],
-        });
-        await waitEveryStreamAnswers(
-          workload,
-          STREAMS,
-          startedAt,
-          20_000,
-          () => dump(nodes),
-        );
+      await underSteadyLoad(journalAt, STREAMS, async ({ nodes, workload }) => {
         // Let the shards spread (rebalancing every 300 ms), then kill the busiest node.
         await sleep(1500);
         const shards = await Promise.all(
@@ -94,9 +73,7 @@ serverTest(
           states.every((s) => s.served !== undefined),
           "every stream served a read",
         );
-      } finally {
-        await stopAll(nodes);
-      }
+      });
     });
   },
 );

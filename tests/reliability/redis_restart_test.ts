@@ -10,16 +10,15 @@ import {
   serverTest,
   withOwnRedis,
 } from "../../src/persistence/redis/_helpers_test.ts";
-import { dump, stopAll } from "../cluster/support.ts";
+import { dump } from "../cluster/support.ts";
 import { check, verdictLine } from "./checker.ts";
 import {
   codeCounts,
   readBack,
   sleep,
-  startStreamNodes,
   streamIds,
+  underSteadyLoad,
   waitEveryStreamAnswers,
-  Workload,
 } from "./workload.ts";
 
 const NAMES = ["m1", "m2", "m3"];
@@ -41,27 +40,7 @@ serverTest(
         redisUrl: server.current().url,
         keyPrefix: randomPrefix("reliability-redis"),
       };
-      const nodes = await startStreamNodes(
-        3,
-        { ...journalAt, detector: "fast" },
-        1000,
-      );
-      try {
-        await using workload = await Workload.connect(nodes);
-        await workload.waitOneCluster(NAMES, 30_000, () => dump(nodes));
-        const startedAt = Date.now();
-        workload.start({
-          streams: STREAMS,
-          clientsPerStream: 2,
-          routes: [NAMES, ["m2", "m3", "m1"], ["m3", "m1", "m2"]],
-        });
-        await waitEveryStreamAnswers(
-          workload,
-          STREAMS,
-          startedAt,
-          20_000,
-          () => dump(nodes),
-        );
+      await underSteadyLoad(journalAt, STREAMS, async ({ nodes, workload }) => {
         await sleep(1000);
         await server.kill();
         const goneAt = Date.now();
@@ -110,9 +89,7 @@ serverTest(
           journalErrors.length > 0,
           `some failures name the journal: ${codeCounts(away)}`,
         );
-      } finally {
-        await stopAll(nodes);
-      }
+      });
     });
   },
 );

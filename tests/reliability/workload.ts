@@ -12,6 +12,7 @@ import {
   type MemberProcess,
   type MemberProcessOptions,
   startMembers,
+  stopAll,
   waitUntil,
 } from "../cluster/support.ts";
 import type { Completion, Op, StreamState } from "./checker.ts";
@@ -77,6 +78,58 @@ export async function startStreamNodes(
   });
   await waitJoined(nodes);
   return nodes;
+}
+
+/** What {@linkcode underSteadyLoad} hands its body. */
+export interface LoadedCluster {
+  /** The three nodes, m1, m2 and m3. */
+  readonly nodes: MemberProcess[];
+  /** The workload, with its clients appending. */
+  readonly workload: Workload;
+  /** Where the journal is. */
+  readonly journalAt: { readonly redisUrl: string; readonly keyPrefix: string };
+}
+
+/**
+ * The start of the node-kill and Redis-restart scenarios: three stream nodes journalled in
+ * `journalAt` (fast failure detector, `stableAfterMs` 1000), one cluster, 24 clients on
+ * `streams` over three routes, and every stream answering; then `body`; then the nodes stop.
+ *
+ * @param journalAt The Redis and key prefix of the journal.
+ * @param streams The streams the clients append to.
+ * @param body The scenario.
+ */
+export async function underSteadyLoad(
+  journalAt: { readonly redisUrl: string; readonly keyPrefix: string },
+  streams: readonly string[],
+  body: (cluster: LoadedCluster) => Promise<void>,
+): Promise<void> {
+  const names = ["m1", "m2", "m3"];
+  const nodes = await startStreamNodes(
+    3,
+    { ...journalAt, detector: "fast" },
+    1000,
+  );
+  try {
+    await using workload = await Workload.connect(nodes);
+    await workload.waitOneCluster(names, 30_000, () => dump(nodes));
+    const startedAt = Date.now();
+    workload.start({
+      streams,
+      clientsPerStream: 2,
+      routes: [names, ["m2", "m3", "m1"], ["m3", "m1", "m2"]],
+    });
+    await waitEveryStreamAnswers(
+      workload,
+      streams,
+      startedAt,
+      20_000,
+      () => dump(nodes),
+    );
+    await body({ nodes, workload, journalAt });
+  } finally {
+    await stopAll(nodes);
+  }
 }
 
 /** Waits until every node printed its joined line (fails if one exits first). */
