@@ -7,19 +7,11 @@
 // Deno only: the npm build does not include the examples (see examples/chat/build_node.ts).
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { chromium } from "playwright-core";
+import { chromiumReady, launchChromium } from "../http/browser.ts";
 import { test } from "../../src/platform/test_harness.ts";
 import { spawnTestProcess } from "../../src/platform/test_process.ts";
 import { sameRuntime, testRuntime } from "../../src/platform/test_runtime.ts";
 import { platform } from "../../src/platform/mod.ts";
-import { ON_CI } from "../http/support.ts";
-
-const CHROMIUM = platform.env("CHROMIUM_PATH") ?? "/usr/bin/chromium";
-
-async function chromiumPresent(): Promise<boolean> {
-  const probe = spawnTestProcess("sh", ["-c", `test -x "$1"`, "sh", CHROMIUM]);
-  return await probe.exited.then((exit) => exit.code === 0, () => false);
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise<void>((resolve) => platform.setTimer(resolve, ms));
@@ -30,30 +22,8 @@ test({
     "examples/chat: a post on n1's page shows on n2's page, and back, in Chromium; random bodies get 400",
   ignore: testRuntime !== "deno",
   fn: async () => {
-    if (!await chromiumPresent()) {
-      if (ON_CI) {
-        throw new Error(
-          `Chromium is missing on CI at ${CHROMIUM} (apt-get install -y chromium)`,
-        );
-      }
-      console.warn(
-        `\n*** SKIPPED the chat browser test: no Chromium at ${CHROMIUM} (apt-get install -y chromium) ***\n`,
-      );
-      return;
-    }
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-      ],
-    });
+    if (!await chromiumReady("the chat browser test")) return;
+    const browser = await launchChromium();
     const { command, args } = sameRuntime(
       new URL("../../examples/chat/main.ts", import.meta.url),
     );

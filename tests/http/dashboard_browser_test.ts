@@ -5,35 +5,18 @@
 //
 // Skipped with a loud notice when Chromium is missing, except on CI, where that fails.
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import { chromiumReady, launchChromium } from "./browser.ts";
 import { test } from "../../src/platform/test_harness.ts";
-import { spawnTestProcess } from "../../src/platform/test_process.ts";
 import { platform } from "../../src/platform/mod.ts";
 import { serveHttpApi } from "../../src/http/mod.ts";
-import { LoopbackCluster, ON_CI, supervisor, TOKEN } from "./support.ts";
+import { LoopbackCluster, supervisor, TOKEN } from "./support.ts";
 
-const CHROMIUM = platform.env("CHROMIUM_PATH") ?? "/usr/bin/chromium";
 const SCREENSHOT = decodeURIComponent(
   new URL("../../docs/dashboard.png", import.meta.url).pathname,
 );
 
-async function chromiumPresent(): Promise<boolean> {
-  const probe = spawnTestProcess("sh", ["-c", `test -x "$1"`, "sh", CHROMIUM]);
-  return await probe.exited.then((exit) => exit.code === 0, () => false);
-}
-
 test("The dashboard shows a downed node within two seconds, live, in Chromium", async () => {
-  if (!await chromiumPresent()) {
-    if (ON_CI) {
-      throw new Error(
-        `Chromium is missing on CI at ${CHROMIUM} (apt-get install -y chromium)`,
-      );
-    }
-    console.warn(
-      `\n*** SKIPPED the dashboard browser test: no Chromium at ${CHROMIUM} (apt-get install -y chromium) ***\n`,
-    );
-    return;
-  }
+  if (!await chromiumReady("the dashboard browser test")) return;
   await using lc = await LoopbackCluster.start(["n1", "n2", "n3"]);
   const sup = await lc.systems[0].spawn(supervisor, 4, { id: "orders" });
   await lc.systems[0].spawn(supervisor, 2, { id: "payments" });
@@ -49,19 +32,7 @@ test("The dashboard shows a downed node within two seconds, live, in Chromium", 
       await new Promise<void>((resolve) => platform.setTimer(resolve, 20));
     }
   })();
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--disable-dev-shm-usage",
-    ],
-  });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage({
       viewport: { width: 1200, height: 420 },
