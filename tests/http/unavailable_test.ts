@@ -104,6 +104,15 @@ test("HttpApi answers a 503 problem with Retry-After, never a 500, when the shar
     (await problemOf(response)).code,
     "SHARD_COORDINATOR_UNAVAILABLE",
   );
+  // The OpenAPI document says so.
+  const doc = await (await throwing.fetch(new Request("http://n/openapi.json")))
+    .json();
+  for (const path of ["/sharding/types", "/sharding/stats/{type}"]) {
+    assert.ok(
+      doc.paths[path].get.responses["503"].headers["Retry-After"],
+      path,
+    );
+  }
 });
 
 test("HttpApi answers 503 DEPENDENCY_TIMEOUT when the sharding provider does not answer in time", async () => {
