@@ -15,6 +15,8 @@
 //
 //   deno run -A bench/http_bench.ts [--rounds 5] [--seconds 3] [--connections 16]
 //   deno run -A bench/http_bench.ts --node       (the npm build under Node: deno task build:npm)
+//   deno run -A bench/http_bench.ts --against DIR   (also the endpoints of another checkout,
+//                                                    e.g. `git archive <commit> | tar -x -C DIR`)
 
 function flag(name: string, fallback: number): number {
   const i = Deno.args.indexOf(`--${name}`);
@@ -25,6 +27,9 @@ const ROUNDS = flag("rounds", 5);
 const SECONDS = flag("seconds", 3);
 const CONNECTIONS = flag("connections", 16);
 const NODE = Deno.args.includes("--node");
+const AGAINST = Deno.args.includes("--against")
+  ? Deno.args[Deno.args.indexOf("--against") + 1]
+  : undefined;
 const decoder = new TextDecoder();
 
 async function succeeds(command: string, args: string[]): Promise<boolean> {
@@ -86,22 +91,7 @@ function median(values: number[]): number {
     : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-const server = new Deno.Command(NODE ? "node" : Deno.execPath(), {
-  args: NODE
-    ? ["bench/runtimes/http_server.mjs", "npm"]
-    : ["run", "-A", "bench/runtimes/http_server.mjs", "."],
-  stdin: "piped",
-  stdout: "piped",
-  stderr: "inherit",
-}).spawn();
-const reader = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
-let line = "";
-while (!line.includes("\n")) {
-  const { value, done } = await reader.read();
-  if (done) throw new Error(`the server exited before listening: ${line}`);
-  line += value;
-}
-const info = JSON.parse(line) as {
+interface ServerInfo {
   runtime: string;
   pid: number;
   api: number;
@@ -109,25 +99,79 @@ const info = JSON.parse(line) as {
   members: number;
   metrics: number;
   sizes: Record<string, number>;
-};
-if (PIN) {
-  await new Deno.Command("taskset", {
-    args: ["-a", "-p", "-c", "0", String(info.pid)],
-    stdout: "null",
-  }).output();
 }
 
+/** Starts bench/runtimes/http_server.mjs over the tree at `root`; resolves once it listens. */
+async function startServer(
+  root: string,
+): Promise<{ info: ServerInfo; stop: () => Promise<void> }> {
+  const server = new Deno.Command(NODE ? "node" : Deno.execPath(), {
+    args: NODE
+      ? ["bench/runtimes/http_server.mjs", root]
+      : ["run", "-A", "bench/runtimes/http_server.mjs", root],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = server.stdout.pipeThrough(new TextDecoderStream())
+    .getReader();
+  let line = "";
+  while (!line.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`the server exited before listening: ${line}`);
+    line += value;
+  }
+  const info = JSON.parse(line) as ServerInfo;
+  if (PIN) {
+    await new Deno.Command("taskset", {
+      args: ["-a", "-p", "-c", "0", String(info.pid)],
+      stdout: "null",
+    }).output();
+  }
+  return {
+    info,
+    stop: async () => {
+      await server.stdin.close();
+      await reader.cancel();
+      await server.status;
+    },
+  };
+}
+
+const main = await startServer(NODE ? "npm" : ".");
+const info = main.info;
+const other = AGAINST === undefined
+  ? undefined
+  : await startServer(NODE ? `${AGAINST}/npm` : AGAINST);
+
 const url = (port: number, path = "/") => `http://127.0.0.1:${port}${path}`;
-const targets: Record<string, { url: string; same?: string }> = {
-  'bare "ok"': { url: url(info.ok) },
-  "bare, /members bytes": { url: url(info.members) },
-  "bare, /metrics bytes": { url: url(info.metrics) },
+const targets: Record<string, { url: string; pid: number; same?: string }> = {
+  'bare "ok"': { url: url(info.ok), pid: info.pid },
+  "bare, /members bytes": { url: url(info.members), pid: info.pid },
+  "bare, /metrics bytes": { url: url(info.metrics), pid: info.pid },
   "/cluster/members": {
     url: url(info.api, "/cluster/members"),
+    pid: info.pid,
     same: "bare, /members bytes",
   },
-  "/metrics": { url: url(info.api, "/metrics"), same: "bare, /metrics bytes" },
+  "/metrics": {
+    url: url(info.api, "/metrics"),
+    pid: info.pid,
+    same: "bare, /metrics bytes",
+  },
 };
+if (other !== undefined) {
+  targets["/cluster/members, against"] = {
+    url: url(other.info.api, "/cluster/members"),
+    pid: other.info.pid,
+    same: "bare, /members bytes",
+  };
+  targets["/metrics, against"] = {
+    url: url(other.info.api, "/metrics"),
+    pid: other.info.pid,
+    same: "bare, /metrics bytes",
+  };
+}
 console.log(
   `${info.runtime}; wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, ${ROUNDS} rounds, ${
     PIN ? "server pinned to core 0, wrk to core 1" : "not pinned"
@@ -137,11 +181,13 @@ console.log(
     (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ")
   }`,
 );
-for (const target of Object.values(targets)) await wrk(target.url, info.pid, 1);
+for (const target of Object.values(targets)) {
+  await wrk(target.url, target.pid, 1);
+}
 const results: Record<string, Run[]> = {};
 for (let round = 0; round < ROUNDS; round++) {
   for (const [name, target] of Object.entries(targets)) {
-    (results[name] ??= []).push(await wrk(target.url, info.pid));
+    (results[name] ??= []).push(await wrk(target.url, target.pid));
   }
 }
 const medianRps = (name: string) => median(results[name].map((r) => r.rps));
@@ -152,7 +198,7 @@ for (const [name, runs] of Object.entries(results)) {
   const m = median(rps);
   const same = targets[name].same;
   console.log(
-    `${name.padEnd(21)} ${m.toFixed(0).padStart(7)} req/s (${
+    `${name.padEnd(26)} ${m.toFixed(0).padStart(7)} req/s (${
       Math.min(...rps).toFixed(0)
     }–${Math.max(...rps).toFixed(0)})  ${
       (100 * m / baseline).toFixed(0).padStart(3)
@@ -172,6 +218,5 @@ console.log(
     (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ")
   }`,
 );
-await server.stdin.close();
-await reader.cancel();
-await server.status;
+await main.stop();
+await other?.stop();
