@@ -16,6 +16,7 @@ import {
   HttpApi,
   type ShardingStatsProvider,
 } from "../../src/http/mod.ts";
+import { LoopbackCluster } from "./support.ts";
 
 const CART = {
   type: "cart",
@@ -289,4 +290,40 @@ test("HttpApi never answers a 5xx other than a documented 503 problem, whatever 
     }),
     { numRuns: 300, seed: 503 },
   );
+});
+
+test("HttpApi answers every read endpoint without a 5xx other than a health 503 after its cluster, node and system closed", async () => {
+  const lc = await LoopbackCluster.start(["gone"]);
+  const api = lc.apis[0];
+  try {
+    await lc.clusters[0].close();
+    await lc.nodes[0].close();
+    await lc.systems[0].shutdown();
+    for (
+      const path of [
+        "/health",
+        "/health/ready",
+        "/health/alive",
+        "/system/stats",
+        "/actors",
+        "/cluster/members",
+        "/cluster/leader",
+        "/dead-letters",
+        "/pubsub/topics",
+        "/metrics",
+        "/openapi.json",
+        "/dashboard",
+      ]
+    ) {
+      const response = await api.fetch(new Request(`http://n${path}`));
+      assert.ok(
+        response.status < 500 ||
+          (response.status === 503 && path.startsWith("/health")),
+        `${path} → ${response.status}`,
+      );
+      await response.body?.cancel();
+    }
+  } finally {
+    await lc[Symbol.asyncDispose]();
+  }
 });
