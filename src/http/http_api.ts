@@ -3,16 +3,14 @@
 import { Hono } from "hono";
 import type { ActorSystem, RemoteNode } from "../../mod.ts";
 import type { Cluster } from "../cluster/mod.ts";
-import {
-  HttpRequestError,
-  isHttpRequestError,
-  RETRY_AFTER_SECONDS,
-} from "./errors.ts";
+import { HttpRequestError, isHttpRequestError } from "./errors.ts";
 import { fromDependency, unavailable } from "./_dependency.ts";
 import {
+  json,
   JSON_HEADERS,
   METRICS_HEADERS,
   pathOf,
+  problem,
   Rendered,
 } from "./_rendered.ts";
 import type { ShardingStatsProvider } from "./sharding.ts";
@@ -71,40 +69,6 @@ export interface HttpApiOptions {
 }
 
 const MAX_URL_LENGTH = 4096;
-/** Problem types are URNs: stable names, not links to pages that might not exist. */
-const PROBLEM_TYPE = "urn:troupe:problem:";
-
-function problem(
-  status: number,
-  code: string,
-  detail: string,
-  headers: Record<string, string> = {},
-): Response {
-  const title = code.toLowerCase().replaceAll("_", " ");
-  // Every 503 says when to come back: what it waits for (a coordinator's hand-over, a node
-  // joining) is expected to pass.
-  if (status === 503) {
-    headers = { "retry-after": `${RETRY_AFTER_SECONDS}`, ...headers };
-  }
-  return new Response(
-    JSON.stringify({
-      type: PROBLEM_TYPE + code.toLowerCase(),
-      title,
-      status,
-      detail,
-      code,
-    }),
-    {
-      status,
-      headers: { "content-type": "application/problem+json", ...headers },
-    },
-  );
-}
-
-function json(value: unknown, status = 200): Response {
-  return new Response(JSON.stringify(value), { status, headers: JSON_HEADERS });
-}
-
 /** What answers one route: the request, its path parameters, its checked query. */
 type Answer = (
   request: Request,
