@@ -98,6 +98,11 @@ export const DASHBOARD_HTML = `<!doctype html>
     }
     const table = el("table");
     table.append(el("tr")).append(el("th", "type"), el("th", "node"), el("th", "shards"), el("th", "entities"));
+    for (const t of sharding) if (t.unavailable !== undefined) {
+      const row = el("tr", undefined, { "data-type": t.type });
+      row.append(el("td", t.type), el("td", "unavailable now (" + t.unavailable + ")", { colspan: "3", class: "muted" }));
+      table.append(row);
+    }
     for (const t of sharding) for (const n of t.nodes) {
       const row = el("tr", undefined, { "data-type": t.type, "data-node": n.node });
       row.append(el("td", t.type), el("td", n.node), el("td", n.shards), el("td", n.entities));

@@ -3,6 +3,7 @@
 // event, and sends a frame only when the state changed (plus a comment now and then, so
 // proxies keep the stream open). Nothing runs while nobody listens.
 import type { Clock, TimerHandle } from "../timer/mod.ts";
+import { platform } from "../platform/mod.ts";
 import type { ShardingStatsProvider } from "./sharding.ts";
 import {
   actorTree,
@@ -18,6 +19,36 @@ const KEEP_ALIVE_TICKS = 40;
 /** The dashboard's actor tree: shallower than the API's, it is re-sent on every change. */
 const LIVE_TREE_DEPTH = 4;
 const LIVE_TREE_CHILDREN = 50;
+/**
+ * How long a sample waits for the sharding figures (real time). A slower answer (the
+ * coordinator handing over, a node not answering) is shown by the next sample, and the rest of
+ * the state (members above all) is not held up by it.
+ */
+const SHARDING_WAIT_MS = 200;
+
+/** One type's figures on the dashboard, or why they are missing. */
+interface ShardingTypeView {
+  readonly type: string;
+  readonly nodes: readonly unknown[];
+  readonly unavailable?: string;
+}
+
+/** Whether `promise` settles within `ms` (real time). */
+function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = platform.setTimer(() => resolve(false), ms);
+    promise.then(
+      () => {
+        platform.clearTimer(timer);
+        resolve(true);
+      },
+      () => {
+        platform.clearTimer(timer);
+        resolve(true);
+      },
+    );
+  });
+}
 
 interface Listener {
   readonly controller: ReadableStreamDefaultController<Uint8Array>;
@@ -43,6 +74,9 @@ export class LiveFeed {
   #sampling = false;
   #again = false;
   #closed = false;
+  /** The last sharding figures read, and the reading in progress. */
+  #sharding: ShardingTypeView[] | null = null;
+  #readingSharding: Promise<void> | undefined;
 
   constructor(options: LiveFeedOptions) {
     this.#options = options;
@@ -201,21 +235,66 @@ export class LiveFeed {
     }
   }
 
+  /**
+   * The sharding figures: read now if that is quick, else the last ones read (the reading goes
+   * on, and samples again when it ends).
+   */
+  async #shardingView(
+    sharding: ShardingStatsProvider,
+  ): Promise<ShardingTypeView[] | null> {
+    let reading = this.#readingSharding;
+    if (reading === undefined) {
+      reading = this.#readSharding(sharding).finally(() => {
+        this.#readingSharding = undefined;
+      });
+      this.#readingSharding = reading;
+    }
+    if (!await within(reading, SHARDING_WAIT_MS)) {
+      void reading.then(() => {
+        if (this.#listeners.size > 0) void this.#sample();
+      });
+    }
+    return this.#sharding;
+  }
+
+  /**
+   * Reads every type's figures in parallel. A type whose figures are not available now (the
+   * coordinator handing over) is listed with the problem's code; when even the types cannot be
+   * read, the last figures stay.
+   */
+  async #readSharding(sharding: ShardingStatsProvider): Promise<void> {
+    let types: readonly string[];
+    try {
+      types = await sharding.types();
+    } catch {
+      return; // the API's provider wrapper logged it if it was unexpected
+    }
+    const views = await Promise.all(
+      types.map(async (type): Promise<ShardingTypeView | undefined> => {
+        try {
+          const one = await sharding.stats(type);
+          return one === undefined
+            ? undefined
+            : { type: one.type, nodes: one.nodes };
+        } catch (error) {
+          const code = (error as { code?: unknown })?.code;
+          return {
+            type,
+            nodes: [],
+            unavailable: typeof code === "string" ? code : "UNAVAILABLE",
+          };
+        }
+      }),
+    );
+    this.#sharding = views.filter((v) => v !== undefined);
+  }
+
   async #state(): Promise<Record<string, unknown>> {
     const { sources, sharding } = this.#options;
     this.#updateRates();
-    let shardingView: unknown = null;
-    if (sharding !== undefined) {
-      const types = await sharding.types();
-      const stats = [];
-      for (const type of types) {
-        const one = await sharding.stats(type);
-        if (one !== undefined) {
-          stats.push({ type: one.type, nodes: one.nodes });
-        }
-      }
-      shardingView = stats;
-    }
+    const shardingView = sharding === undefined
+      ? null
+      : await this.#shardingView(sharding);
     return {
       node: sources.system.node,
       cluster: sources.cluster === undefined ? null : members(sources.cluster),

@@ -81,6 +81,18 @@ export function openApiDocument(version: string): Record<string, unknown> {
           },
         };
     }
+    if (route.mayBeUnavailable) {
+      responses["503"] = {
+        description:
+          "Not available now (the shard coordinator handing over, sharding closed, no answer in time); retry after Retry-After seconds.",
+        headers: { "Retry-After": { schema: { type: "integer" } } },
+        content: {
+          "application/problem+json": {
+            schema: { $ref: "#/components/schemas/Problem" },
+          },
+        },
+      };
+    }
     (paths[path] ??= {})[route.method.toLowerCase()] = {
       operationId: route.operationId,
       summary: route.summary,

@@ -24,6 +24,11 @@ export interface Route {
   readonly produces: "json" | "text" | "html" | "events";
   /** Statuses besides 200 and the generic 4xx. */
   readonly also?: readonly number[];
+  /**
+   * Answers 503 with a problem body and `Retry-After` when something it depends on is not
+   * available now (the shard coordinator during a hand-over, the membership failing).
+   */
+  readonly mayBeUnavailable?: boolean;
 }
 
 export const MAX_DEPTH: IntegerParam = {
@@ -125,14 +130,17 @@ export const ROUTES: readonly Route[] = [
       "Sharded entity types (404 SHARDING_UNAVAILABLE without a sharding provider).",
     produces: "json",
     also: [404],
+    mayBeUnavailable: true,
   },
   {
     method: "GET",
     path: "/sharding/stats/:type",
     operationId: "shardingStats",
-    summary: "Shards and entities of one type, per node and per shard.",
+    summary:
+      "Shards and entities of one type, per node and per shard (503 while its coordinator is unavailable).",
     produces: "json",
     also: [404],
+    mayBeUnavailable: true,
   },
   {
     method: "GET",
@@ -172,6 +180,7 @@ export const ROUTES: readonly Route[] = [
     write: true,
     produces: "json",
     also: [401, 403, 404, 409],
+    mayBeUnavailable: true,
   },
   {
     method: "POST",
@@ -182,6 +191,7 @@ export const ROUTES: readonly Route[] = [
     write: true,
     produces: "json",
     also: [401, 403, 404],
+    mayBeUnavailable: true,
   },
 ];
 

@@ -13,7 +13,11 @@ export type HttpRequestErrorCode =
   | "UNKNOWN_MEMBER"
   | "NOT_THIS_NODE"
   | "SHARDING_UNAVAILABLE"
-  | "UNKNOWN_SHARDING_TYPE";
+  | "UNKNOWN_SHARDING_TYPE"
+  | "SHARD_COORDINATOR_UNAVAILABLE"
+  | "SHARDING_CLOSED"
+  | "DEPENDENCY_TIMEOUT"
+  | "DEPENDENCY_UNAVAILABLE";
 
 /** The HTTP status of each {@linkcode HttpRequestErrorCode}. */
 export const HTTP_REQUEST_ERROR_STATUS: Readonly<
@@ -31,12 +35,21 @@ export const HTTP_REQUEST_ERROR_STATUS: Readonly<
   NOT_THIS_NODE: 409,
   SHARDING_UNAVAILABLE: 404,
   UNKNOWN_SHARDING_TYPE: 404,
+  SHARD_COORDINATOR_UNAVAILABLE: 503,
+  SHARDING_CLOSED: 503,
+  DEPENDENCY_TIMEOUT: 503,
+  DEPENDENCY_UNAVAILABLE: 503,
 });
+
+/** The `Retry-After` (seconds) of a 503 answer: a coordinator's hand-over takes about that long. */
+export const RETRY_AFTER_SECONDS = 2;
 
 /**
  * A request the HTTP API refuses (an unknown path, a bad query value, an oversized body, a
- * missing token...). The handler answers it with its {@linkcode HttpRequestError.status} and a
- * JSON problem body (RFC 9457) carrying the `code`; it never becomes a 500.
+ * missing token...), or cannot answer now because something it depends on is unavailable or
+ * did not answer in time (the shard coordinator during a hand-over: status 503, with a
+ * `Retry-After` header). The handler answers it with its {@linkcode HttpRequestError.status}
+ * and a JSON problem body (RFC 9457) carrying the `code`; it never becomes a 500.
  *
  * @example Usage
  * ```ts

@@ -1,14 +1,18 @@
 // The diagnostics handler: hono routes over the views, problem bodies for every refusal, the
 // bearer check of the write endpoints, and the dashboard with its live feed. It never listens.
 import { Hono } from "hono";
-import type { Context } from "hono";
-import {
-  type ActorSystem,
-  PROMETHEUS_CONTENT_TYPE,
-  type RemoteNode,
-} from "../../mod.ts";
+import type { ActorSystem, RemoteNode } from "../../mod.ts";
 import type { Cluster } from "../cluster/mod.ts";
 import { HttpRequestError, isHttpRequestError } from "./errors.ts";
+import { fromDependency, unavailable } from "./_dependency.ts";
+import {
+  json,
+  JSON_HEADERS,
+  METRICS_HEADERS,
+  pathOf,
+  problem,
+  Rendered,
+} from "./_rendered.ts";
 import type { ShardingStatsProvider } from "./sharding.ts";
 import { LiveFeed } from "./_live.ts";
 import { DASHBOARD_HTML } from "./_dashboard.ts";
@@ -44,6 +48,20 @@ export interface HttpApiOptions {
    * clock (so a `ManualClock` system samples only when the clock is advanced).
    */
   readonly liveIntervalMs?: number;
+  /**
+   * How long the API waits for a dependency that answers asynchronously (the sharding
+   * provider, which asks the shard coordinator), in ms (default 5000). Past it the request
+   * gets a 503 `DEPENDENCY_TIMEOUT` with `Retry-After`.
+   */
+  readonly dependencyTimeoutMs?: number;
+  /**
+   * The longest time, in ms, a rendered `/metrics` text or `/cluster/members` view is reused
+   * for further requests (default 100; 0 renders every request). A membership event drops the
+   * members view at once, so a member's status, reachability or the leader shows on the next
+   * request; φ, convergence and metric values may be up to this old. It bounds the cost of a
+   * burst of requests (scrapers, load tests, many dashboards) to one rendering per interval.
+   */
+  readonly cacheMs?: number;
   /** The application's version, shown in the OpenAPI document (default `"0.0.0"`). */
   readonly version?: string;
   /** Where unexpected failures are logged (default `console.error`). */
@@ -51,40 +69,12 @@ export interface HttpApiOptions {
 }
 
 const MAX_URL_LENGTH = 4096;
-/** Problem types are URNs: stable names, not links to pages that might not exist. */
-const PROBLEM_TYPE = "urn:troupe:problem:";
-
-function problem(
-  status: number,
-  code: string,
-  detail: string,
-  headers: Record<string, string> = {},
-): Response {
-  const title = code.toLowerCase().replaceAll("_", " ");
-  return new Response(
-    JSON.stringify({
-      type: PROBLEM_TYPE + code.toLowerCase(),
-      title,
-      status,
-      detail,
-      code,
-    }),
-    {
-      status,
-      headers: { "content-type": "application/problem+json", ...headers },
-    },
-  );
-}
-
-function json(value: unknown, status = 200): Response {
-  return new Response(JSON.stringify(value), {
-    status,
-    headers: {
-      "content-type": "application/json",
-      "cache-control": "no-store",
-    },
-  });
-}
+/** What answers one route: the request, its path parameters, its checked query. */
+type Answer = (
+  request: Request,
+  params: Readonly<Record<string, string>>,
+  query: Record<string, number>,
+) => Response | Promise<Response>;
 
 /** Ends an API's open event streams (for {@linkcode serveHttpApi}'s close). Internal. */
 export let endStreamsOf: (api: HttpApi) => void;
@@ -130,6 +120,16 @@ export class HttpApi implements AsyncDisposable {
   readonly #live: LiveFeed;
   readonly #maxBodyBytes: number;
   readonly #openApi: string;
+  readonly #dependencyTimeoutMs: number;
+  readonly #metrics: Rendered;
+  readonly #members: Rendered;
+  /** GET routes without path parameters, by path: answered without hono's routing. */
+  readonly #direct = new Map<
+    string,
+    (request: Request) => Response | Promise<Response>
+  >();
+  readonly #logger: { error(message: string, error: unknown): void };
+  readonly #stopEvents = new AbortController();
 
   /**
    * Creates the handler.
@@ -163,6 +163,17 @@ export class HttpApi implements AsyncDisposable {
       "mailboxWarning",
     );
     const intervalMs = positive(options.liveIntervalMs, 250, "liveIntervalMs");
+    this.#dependencyTimeoutMs = positive(
+      options.dependencyTimeoutMs,
+      5000,
+      "dependencyTimeoutMs",
+    );
+    const cacheMs = options.cacheMs ?? 100;
+    if (!(Number.isFinite(cacheMs) && cacheMs >= 0)) {
+      throw new RangeError(
+        `Invalid cacheMs ${options.cacheMs}: expected a finite number >= 0`,
+      );
+    }
     this.#options = options;
     this.#sources = {
       system: options.system,
@@ -172,16 +183,46 @@ export class HttpApi implements AsyncDisposable {
       mailboxWarning,
     };
     const logger = options.logger ?? console;
+    this.#logger = logger;
+    this.#metrics = new Rendered(
+      () => options.system.prometheusText(),
+      cacheMs,
+    );
+    this.#members = new Rendered(
+      () => JSON.stringify(views.members(this.#cluster())),
+      cacheMs,
+    );
+    if (options.cluster !== undefined && cacheMs > 0) {
+      this.#followMembership(options.cluster);
+    }
     this.#live = new LiveFeed({
       sources: this.#sources,
-      sharding: options.sharding,
+      sharding: options.sharding === undefined ? undefined : {
+        types: () => this.#fromSharding((s) => s.types()),
+        stats: (type) => this.#fromSharding((s) => s.stats(type)),
+      },
       intervalMs,
       clock: options.system.clock,
       onError: (message, error) => logger.error(message, error),
     });
     this.#openApi = JSON.stringify(openApiDocument(options.version ?? "0.0.0"));
-    this.#app = this.#build(logger);
+    this.#app = this.#build();
     this.fetch = this.fetch.bind(this);
+  }
+
+  /** Drops the rendered members view on every membership event, until closed. */
+  #followMembership(cluster: Cluster): void {
+    void (async () => {
+      try {
+        for await (const _ of cluster.events(this.#stopEvents.signal)) {
+          this.#members.invalidate();
+        }
+      } catch (error) {
+        this.#logger.error("The HTTP API stopped following membership", error);
+      }
+      // Without events (closed), every request renders.
+      this.#members.invalidate();
+    })();
   }
 
   /**
@@ -196,7 +237,8 @@ export class HttpApi implements AsyncDisposable {
 
   /** {@linkcode HttpApi.fetch} without the promise when the answer is ready at once. */
   #respond(request: Request): Response | Promise<Response> {
-    if (request.url.length > MAX_URL_LENGTH) {
+    const url = request.url;
+    if (url.length > MAX_URL_LENGTH) {
       return problem(
         414,
         "URI_TOO_LONG",
@@ -205,8 +247,32 @@ export class HttpApi implements AsyncDisposable {
     }
     // Requests without a body (nearly all: no endpoint takes one) skip the body check. (A
     // server gives a request that announces a Content-Length a body stream, even if empty.)
-    if (request.body === null) return this.#app.fetch(request);
-    return this.#fetchWithBody(request);
+    if (request.body !== null) return this.#fetchWithBody(request);
+    // The read endpoints without parameters or a query (what scrapers and dashboards poll) skip
+    // hono's routing; a query, HEAD and everything else go through hono, which checks them.
+    if (request.method === "GET") {
+      const direct = this.#direct.get(pathOf(url));
+      if (direct !== undefined) {
+        try {
+          const answer = direct(request);
+          return answer instanceof Promise
+            ? answer.catch((error) => this.#failed(error))
+            : answer;
+        } catch (error) {
+          return this.#failed(error);
+        }
+      }
+    }
+    return this.#app.fetch(request);
+  }
+
+  /** The answer to a failure: its problem, or (a bug) a logged 500. */
+  #failed(error: unknown): Response {
+    if (isHttpRequestError(error)) {
+      return problem(error.status, error.code, error.message);
+    }
+    this.#logger.error("The HTTP API failed to answer a request", error);
+    return problem(500, "INTERNAL", "The node failed to answer; see its log");
   }
 
   async #fetchWithBody(request: Request): Promise<Response> {
@@ -232,6 +298,7 @@ export class HttpApi implements AsyncDisposable {
    * @returns Once closed.
    */
   close(): Promise<void> {
+    this.#stopEvents.abort();
     this.#live.close();
     return Promise.resolve();
   }
@@ -241,21 +308,35 @@ export class HttpApi implements AsyncDisposable {
     return this.close();
   }
 
-  #build(logger: { error(message: string, error: unknown): void }): Hono {
+  #build(): Hono {
     const app = new Hono();
     for (const route of ROUTES) {
       const answer = this.#answer(route);
       // Synchronous where the answer is (hono then answers without a promise, which servers
       // handle faster); hono turns a throw or a rejection into the onError answer alike.
-      const run = (c: Context): Response | Promise<Response> => {
+      const run = (
+        c: {
+          req: { raw: Request; url: string; param(): Record<string, string> };
+        },
+      ): Response | Promise<Response> => {
         const query = readQuery(route, c.req.url);
+        const request = c.req.raw;
         if (route.write) {
-          return this.#authorize(c.req.raw).then(() => answer(c, query));
+          return this.#authorize(request).then(() =>
+            answer(request, c.req.param(), query)
+          );
         }
-        return answer(c, query);
+        return answer(request, c.req.param(), query);
       };
       if (route.method === "GET") app.get(route.path, run);
       else app.post(route.path, run);
+      if (route.method === "GET" && !route.path.includes(":")) {
+        const defaults = readQuery(route, "");
+        this.#direct.set(
+          route.path,
+          (request) => answer(request, {}, { ...defaults }),
+        );
+      }
     }
     app.get("/", (c) => c.redirect("dashboard"));
     app.notFound((c) => {
@@ -280,13 +361,7 @@ export class HttpApi implements AsyncDisposable {
         }; see /openapi.json`,
       );
     });
-    app.onError((error) => {
-      if (isHttpRequestError(error)) {
-        return problem(error.status, error.code, error.message);
-      }
-      logger.error("The HTTP API failed to answer a request", error);
-      return problem(500, "INTERNAL", "The node failed to answer; see its log");
-    });
+    app.onError((error) => this.#failed(error));
     return app;
   }
 
@@ -330,12 +405,23 @@ export class HttpApi implements AsyncDisposable {
     return sharding;
   }
 
-  #answer(
-    route: Route,
-  ): (
-    c: Context,
-    query: Record<string, number>,
-  ) => Response | Promise<Response> {
+  /**
+   * Asks the sharding provider, bounded by `dependencyTimeoutMs`; its failures become 503
+   * problems (the coordinator handing over, sharding closed, no answer in time).
+   */
+  #fromSharding<T>(
+    ask: (provider: ShardingStatsProvider) => T | Promise<T>,
+  ): Promise<T> {
+    const provider = this.#sharding();
+    return fromDependency(
+      "The sharding statistics",
+      () => ask(provider),
+      this.#dependencyTimeoutMs,
+      (message, error) => this.#log(message, error),
+    );
+  }
+
+  #answer(route: Route): Answer {
     const s = this.#sources;
     switch (route.operationId) {
       case "health":
@@ -356,10 +442,13 @@ export class HttpApi implements AsyncDisposable {
       case "systemStats":
         return () => json(views.systemStats(s));
       case "actorTree":
-        return (_c, q) =>
+        return (_request, _params, q) =>
           json(views.actorTree(s.system.actors(), q.max_depth, q.max_children));
       case "clusterMembers":
-        return () => json(views.members(this.#cluster()));
+        return () => {
+          this.#cluster();
+          return new Response(this.#members.get(), { headers: JSON_HEADERS });
+        };
       case "clusterLeader":
         return () => {
           const leader = this.#cluster().leader();
@@ -373,11 +462,12 @@ export class HttpApi implements AsyncDisposable {
       case "pubsubTopics":
         return () => json({ topics: views.topics(s.system) });
       case "shardingTypes":
-        return async () => json({ types: await this.#sharding().types() });
+        return async () =>
+          json({ types: await this.#fromSharding((s) => s.types()) });
       case "shardingStats":
-        return async (c) => {
-          const type = c.req.param("type") ?? "";
-          const stats = await this.#sharding().stats(type);
+        return async (_request, params) => {
+          const type = params.type ?? "";
+          const stats = await this.#fromSharding((s) => s.stats(type));
           if (stats === undefined) {
             throw new HttpRequestError(
               "UNKNOWN_SHARDING_TYPE",
@@ -388,9 +478,7 @@ export class HttpApi implements AsyncDisposable {
         };
       case "metrics":
         return () =>
-          new Response(s.system.prometheusText(), {
-            headers: { "content-type": PROMETHEUS_CONTENT_TYPE },
-          });
+          new Response(this.#metrics.get(), { headers: METRICS_HEADERS });
       case "openApi":
         return () =>
           new Response(this.#openApi, {
@@ -406,10 +494,10 @@ export class HttpApi implements AsyncDisposable {
             },
           });
       case "dashboardEvents":
-        return (c) =>
+        return (request) =>
           // HEAD is answered from the GET route without a body: open no stream for it.
           new Response(
-            c.req.method === "HEAD" ? null : this.#live.open(),
+            request.method === "HEAD" ? null : this.#live.open(),
             {
               headers: {
                 "content-type": "text/event-stream",
@@ -419,9 +507,9 @@ export class HttpApi implements AsyncDisposable {
             },
           );
       case "memberLeave":
-        return (c) => {
+        return (_request, params) => {
           const cluster = this.#cluster();
-          const node = c.req.param("node") ?? "";
+          const node = params.node ?? "";
           if (node !== cluster.self.node) {
             throw new HttpRequestError(
               "NOT_THIS_NODE",
@@ -431,18 +519,31 @@ export class HttpApi implements AsyncDisposable {
             );
           }
           // Leaving completes in the background; the answer does not wait for it.
-          cluster.leave().catch((error) =>
+          let leaving: Promise<void>;
+          try {
+            leaving = cluster.leave();
+          } catch (error) {
+            this.#log("Leaving the cluster failed", error);
+            throw unavailable("Leaving the cluster", error);
+          }
+          leaving.catch((error) =>
             this.#log("Leaving the cluster failed", error)
           );
           return json({ node, leaving: true }, 202);
         };
       case "memberDown":
-        return (c) => {
+        return (_request, params) => {
           const cluster = this.#cluster();
-          const node = c.req.param("node") ?? "";
+          const node = params.node ?? "";
           try {
             cluster.down(node);
           } catch (error) {
+            // Cluster.down() throws a TypeError for a name no live member has; anything else
+            // is the membership failing, not the operator's mistake.
+            if (!(error instanceof TypeError)) {
+              this.#log("Downing a member failed", error);
+              throw unavailable("Downing a member", error);
+            }
             throw new HttpRequestError(
               "UNKNOWN_MEMBER",
               `No live member named ${JSON.stringify(node.slice(0, 100))}`,

@@ -1,7 +1,8 @@
 // What the HTTP API needs from sharding: `shardingStatsProvider(sharding)` (sharding_stats.ts)
 // makes one from a running Sharding, and any other source may implement it. Without one
 // (`HttpApiOptions.sharding`) the sharding endpoints answer 404 with the problem code
-// SHARDING_UNAVAILABLE.
+// SHARDING_UNAVAILABLE. A provider that fails or does not answer within the API's
+// `dependencyTimeoutMs` gets its request a 503 problem with Retry-After, never a 500.
 
 /** One node's share of a sharded entity type. */
 export interface ShardingNodeStats {
@@ -64,6 +65,9 @@ export interface ShardingStatsProvider {
    *
    * @param type An entity type's name.
    * @returns The statistics, or `undefined` for a type that is not sharded.
+   * @throws {Error} (or rejects) When they cannot be had now: a
+   * `ShardCoordinatorUnavailableError` or `ShardingClosedError` keeps its code in the API's
+   * 503 answer; anything else is answered 503 `DEPENDENCY_UNAVAILABLE` and logged.
    */
   stats(
     type: string,

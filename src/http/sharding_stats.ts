@@ -24,7 +24,8 @@ export interface ShardingStatsProviderOptions {
  * node, and per shard for the shards it reports hosting). A figure that is not known (the node
  * did not answer, or has not yet learned it hosts a just-allocated shard) is left out, never
  * guessed. While the coordinator is unknown or does not answer, `stats` rejects with a
- * `ShardCoordinatorUnavailableError` (the API then answers 500 and logs it).
+ * `ShardCoordinatorUnavailableError` (the API then answers 503 `SHARD_COORDINATOR_UNAVAILABLE`
+ * with `Retry-After`).
  *
  * @example Serve a sharded node's statistics
  * ```ts ignore

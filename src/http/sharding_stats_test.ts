@@ -104,3 +104,30 @@ test("shardingStatsProvider(): an HttpApi over a three-node sharded cluster answ
     RangeError,
   );
 });
+
+test("shardingStatsProvider(): while the shard coordinator is unavailable, /sharding/stats/{type} answers 503 with Retry-After and a problem body, not 500", async () => {
+  await using kit = await ShardingKit.start(NODES);
+  await kit.until(() => kit.converged(), 30_000, "convergence");
+  const n2 = kit.member("n2");
+  await using api = new HttpApi({
+    system: kit.tc.system("n2"),
+    cluster: n2.cluster,
+    sharding: shardingStatsProvider(n2.sharding, { timeoutMs: 1000 }),
+  });
+  assert.equal((await get(kit, api, "/sharding/stats/log")).status, 200);
+  // n2's sharding closes: it no longer knows a coordinator to ask.
+  await kit.settle(n2.sharding.close({ handOff: false }));
+  const response = await kit.settle(
+    api.fetch(new Request("http://n2.test/sharding/stats/log")),
+  );
+  assert.equal(response.status, 503);
+  assert.equal(response.headers.get("retry-after"), "2");
+  assert.equal(
+    response.headers.get("content-type"),
+    "application/problem+json",
+  );
+  const problem = await response.json();
+  assert.equal(problem.code, "SHARD_COORDINATOR_UNAVAILABLE");
+  assert.equal(problem.title, "shard coordinator unavailable");
+  assert.match(problem.detail, /coordinator of "log" is not available/);
+});

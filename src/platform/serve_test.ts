@@ -62,3 +62,43 @@ test("Platform.serve() hands the handler a web Request and streams its Response"
   await server.close();
   await assert.rejects(fetch(`${base}/echo`));
 });
+
+test("Platform.serve() aborts a request's signal when its client goes away before the answer", async () => {
+  let aborted!: () => void;
+  const sawAbort = new Promise<void>((resolve) => aborted = resolve);
+  let started!: () => void;
+  const handling = new Promise<void>((resolve) => started = resolve);
+  await using server = await platform.serve((request) => {
+    started();
+    return new Promise<Response>((resolve) => {
+      const answer = () => resolve(new Response("late"));
+      if (request.signal.aborted) {
+        aborted();
+        return answer();
+      }
+      request.signal.addEventListener("abort", () => {
+        aborted();
+        answer();
+      }, { once: true });
+    });
+  });
+  const conn = await platform.connect({ port: server.addr.port });
+  const writer = conn.writable.getWriter();
+  await writer.write(
+    new TextEncoder().encode("GET /slow HTTP/1.1\r\nhost: x\r\n\r\n"),
+  );
+  writer.releaseLock();
+  await handling;
+  conn.close();
+  await sawAbort; // (the test would time out without it)
+  // A request answered in full does not see its signal abort.
+  const quick = await platform.serve((request) =>
+    new Response(request.signal.aborted ? "aborted" : "fine")
+  );
+  try {
+    const response = await fetch(`http://127.0.0.1:${quick.addr.port}/`);
+    assert.equal(await response.text(), "fine");
+  } finally {
+    await quick.close();
+  }
+});
