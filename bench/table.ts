@@ -484,7 +484,10 @@ async function main(): Promise<void> {
     runtime: spec.runtime === "deno"
       ? denoVersion
       : `Node ${nodeVersion ?? "(missing)"}`,
-    command: spec.argv.join(" "),
+    // The Node rows run the npm build, which this script makes first.
+    command: `${spec.runtime === "node" ? "deno task build:npm && " : ""}${
+      spec.argv.join(" ")
+    }`,
     measures: spec.measures,
     runs: records.get(spec.id)!,
     failure: failures.get(spec.id),
