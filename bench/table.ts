@@ -515,6 +515,9 @@ async function main(): Promise<void> {
   if (options.write) {
     const readme = await Deno.readTextFile(options.readme);
     await Deno.writeTextFile(options.readme, replaceSection(readme, section));
+    // In the project's Markdown style, so that `deno task ok` (fmt --check) stays clean.
+    const fmt = await runCommand([denoBin, "fmt", options.readme]);
+    if (!fmt.ok) console.error(`table: deno fmt failed: ${fmt.reason}`);
     console.error(`table: wrote ${options.readme}`);
   } else {
     console.log(section);
