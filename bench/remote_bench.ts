@@ -72,9 +72,26 @@ while (!banner.includes("\n")) {
 }
 const [, nodeAddress, echoAddress] = /READY (\S+) (\S+)/.exec(banner)!;
 
-// CPU time of both processes (user + system, from /proc on Linux; null elsewhere): on a shared
-// machine the CPU per message is steadier than the wall-clock rates, which swing with the load.
+// CPU time of both processes (from /proc on Linux; null elsewhere): on a shared machine the CPU
+// per message is steadier than the wall-clock rates, which swing with the load. Each thread's
+// schedstat gives nanoseconds; /proc/<pid>/stat (10 ms ticks) is the fallback.
 function cpuMs(pid: number | "self"): number | null {
+  try {
+    let ns = 0;
+    for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(
+          Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/schedstat`)
+            .split(" ")[0],
+        );
+      } catch {
+        // The thread ended meanwhile.
+      }
+    }
+    if (ns > 0) return ns / 1e6;
+  } catch {
+    // No schedstat: use the ticks.
+  }
   try {
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
