@@ -397,6 +397,30 @@ async function runCommand(argv: readonly string[]): Promise<Outcome> {
   }
 }
 
+/**
+ * Node's binary and version (`TROUPE_NODE_BIN`, else the first `node` on PATH that is Node), or
+ * null. Deno puts a `node` of its own first on the PATH of what it runs (it runs Deno), so each
+ * candidate must say a Node version ("v20.20.2").
+ */
+async function findNode(): Promise<{ bin: string; version: string } | null> {
+  const override = Deno.env.get("TROUPE_NODE_BIN");
+  const candidates = override !== undefined && override !== ""
+    ? [override]
+    : (Deno.env.get("PATH") ?? "").split(":").filter((dir) => dir !== "")
+      .map((dir) => `${dir}/node`);
+  for (const bin of candidates) {
+    try {
+      const info = Deno.statSync(bin);
+      if (!info.isFile || ((info.mode ?? 0) & 0o111) === 0) continue;
+    } catch {
+      continue; // Not in this directory.
+    }
+    const version = await firstLine([bin, "--version"]);
+    if (version !== null && /^v\d+\./.test(version)) return { bin, version };
+  }
+  return null;
+}
+
 function loadAverage(): number | null {
   try {
     return Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
@@ -426,11 +450,18 @@ async function main(): Promise<void> {
   const options = parseOptions(Deno.args);
   const specs = SPECS.filter((s) => options.only.has(s.id));
   const denoBin = Deno.execPath();
-  const nodeVersion = await firstLine(["node", "--version"]);
+  const node = specs.some((s) => s.runtime === "node")
+    ? await findNode()
+    : null;
+  const nodeBin = node?.bin;
+  const nodeVersion = node?.version ?? null;
   const unavailable = new Map<string, string>();
   if (specs.some((s) => s.runtime === "node")) {
-    if (nodeVersion === null) {
-      unavailable.set("node", "node is not installed (not on PATH)");
+    if (node === null) {
+      unavailable.set(
+        "node",
+        "node is not installed (not on PATH, TROUPE_NODE_BIN not set)",
+      );
     } else if (options.build) {
       console.error("table: building the npm package (scripts/build_npm.ts)");
       const build = await runCommand([
@@ -446,6 +477,7 @@ async function main(): Promise<void> {
   }
   const records = new Map<string, RunRecord[]>(specs.map((s) => [s.id, []]));
   const failures = new Map<string, string>();
+  const attemptLoads = new Map<string, number[]>(specs.map((s) => [s.id, []]));
   for (let run = 1; run <= options.runs; run++) {
     for (const spec of specs) {
       const missing = unavailable.get(spec.runtime);
@@ -453,14 +485,17 @@ async function main(): Promise<void> {
         failures.set(spec.id, missing);
         continue;
       }
-      const argv = [
-        spec.argv[0] === "deno" ? denoBin : spec.argv[0],
-        ...spec.argv.slice(1),
-      ];
+      // "deno" and "node" are the binaries found (also where a bench starts a peer of its own).
+      const bin = (arg: string): string =>
+        arg === "deno" ? denoBin : arg === "node" ? nodeBin! : arg;
+      const argv = spec.argv.map((arg, i) =>
+        i === 0 || spec.runtime === "node" ? bin(arg) : arg
+      );
       const before = loadAverage();
       const outcome = await runCommand(argv);
       const after = loadAverage();
       const load = [before, after].filter((v): v is number => v !== null);
+      attemptLoads.get(spec.id)!.push(...load);
       let values: Record<string, number> | null = null;
       try {
         if (!outcome.ok) throw new Error(outcome.reason);
@@ -492,6 +527,7 @@ async function main(): Promise<void> {
     runs: records.get(spec.id)!,
     failure: failures.get(spec.id),
     attempted: options.runs,
+    attemptLoads: attemptLoads.get(spec.id),
   }));
   const commit = await firstLine(["git", "rev-parse", "--short", "HEAD"]) ??
     "unknown";
@@ -524,4 +560,14 @@ async function main(): Promise<void> {
   }
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) {
+  try {
+    await main();
+  } catch (error) {
+    if (error instanceof TypeError || error instanceof RangeError) {
+      console.error(`table: ${error.message}`);
+      Deno.exit(2);
+    }
+    throw error;
+  }
+}

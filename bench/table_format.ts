@@ -45,6 +45,8 @@ export interface BenchReport {
   readonly failure?: string;
   /** How many runs were attempted. */
   readonly attempted: number;
+  /** The load readings of every attempt, failed ones included (for a row without results). */
+  readonly attemptLoads?: readonly number[];
 }
 
 /** Where and when the table was made. */
@@ -226,7 +228,11 @@ export function renderTable(
   );
   for (const report of reports) {
     const runs = report.runs;
-    const load = loadRange(runs);
+    const load = loadRange(
+      runs.length > 0
+        ? runs
+        : [{ values: {}, load: report.attemptLoads ?? [] }],
+    );
     const runsText = `${runs.length}${
       runs.length < report.attempted ? ` of ${report.attempted}` : ""
     }`;

@@ -155,12 +155,16 @@ Deno.test("renderTable() gives medians, ranges, baselines, runs, load and comman
 
 Deno.test("renderTable() says when a bench gave nothing, or failed in some runs", () => {
   const none = renderTable(
-    [report({ runs: [], failure: "Redis at 127.0.0.1:6379 does not answer" })],
+    [report({
+      runs: [],
+      failure: "Redis at 127.0.0.1:6379 does not answer",
+      attemptLoads: [0.5, 0.25],
+    })],
     CONTEXT,
   );
   assert.match(
     none,
-    /\| remote: \*\*no result\*\*: Redis at 127\.0\.0\.1:6379 does not answer \|.*\| 0 of 3 \|/,
+    /\| remote: \*\*no result\*\*: Redis at 127\.0\.0\.1:6379 does not answer \|.*\| 0 of 3 \| 0\.25–0\.50 \|/,
   );
   const some = renderTable(
     [report({ attempted: 5, failure: "exit code 1: boom | bang" })],
