@@ -4,7 +4,7 @@
 // `--json` prints one JSON line (what bench/table.ts reads) with the figures and, on Linux, the
 // CPU time both processes spent per message.
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import net from "node:net";
 import process from "node:process";
 const allArgs = globalThis.Deno ? Deno.args : process.argv.slice(2);
@@ -25,8 +25,26 @@ await new Promise((resolve) =>
   })
 );
 const [, nodeAddress, echoAddress] = /READY (\S+) (\S+)/.exec(banner);
-// CPU time (user + system) of a process in ms, from /proc on Linux; null elsewhere.
+// CPU time of a process in ms, from /proc on Linux (each thread's schedstat, in ns; else the
+// 10 ms ticks of /proc/<pid>/stat); null elsewhere.
 function cpuMs(pid) {
+  try {
+    let ns = 0;
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(
+          readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(
+            " ",
+          )[0],
+        );
+      } catch {
+        // The thread ended meanwhile.
+      }
+    }
+    if (ns > 0) return ns / 1e6;
+  } catch {
+    // No schedstat: use the ticks.
+  }
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
