@@ -1,8 +1,13 @@
 // Runs the project's benchmark set several times and writes the reproducible table of
 // bench/README.md (the section between <!-- table:begin --> and <!-- table:end -->):
 //
-//   deno run -A bench/table.ts [--runs 5] [--only remote,actor,redis,node-remote,node-actor]
-//                              [--write] [--readme bench/README.md] [--no-build]
+//   deno run -A bench/table.ts [--runs 5] [--only remote,actor,redis,node] [--write]
+//                              [--readme bench/README.md] [--no-build]
+//
+// Rows (`--only` takes ids, or a prefix: "redis" is every redis-* row, "node" every node-* row):
+// remote, actor, redis-actors, redis-append, redis-rounds (Deno); node-remote, node-actor,
+// node-redis (Node, against the npm build). redis-rounds and node-redis need
+// bench/runtimes/persistence_runtimes.mjs (the same Redis jobs on both runtimes).
 //
 // Every run runs each selected bench once, in turn, so that the machine's ups and downs hit all
 // alike; each bench carries its own same-run baseline. The table gives each figure's median over
@@ -33,6 +38,8 @@ interface BenchSpec {
   /** argv, program first ("deno" and "node" are replaced by the binaries found). */
   readonly argv: readonly string[];
   readonly measures: readonly Measure[];
+  /** A file the bench needs (relative to the repository); the row says so when it is missing. */
+  readonly requires?: string;
   /** The figures of one run from its stdout and stderr; throws with the reason when none. */
   read(stdout: string, stderr: string): Record<string, number>;
 }
@@ -164,6 +171,7 @@ function readActorRuntimes(stdout: string): Record<string, number> {
  */
 function redisReader(
   group: RegExp,
+  bench: RegExp,
   key: string,
 ): (stdout: string, stderr: string) => Record<string, number> {
   return (stdout, stderr) => {
@@ -175,12 +183,12 @@ function redisReader(
       if (skipped !== null) throw new Error(skipped[0]);
       throw error;
     }
-    const pair = groupPair(results, group);
+    const pair = groupPair(results, group, bench);
     if (pair === null) {
       throw new Error(
         skipped !== null
           ? skipped[0]
-          : `no group matching ${group} (with a baseline) in its output`,
+          : `no group matching ${group} with a baseline and a bench matching ${bench} in its output`,
       );
     }
     return {
@@ -189,6 +197,55 @@ function redisReader(
       [`${key}Ms`]: pair.bench.avgNs / 1e6,
     };
   };
+}
+
+const REDIS_ROUNDS_MEASURES: readonly Measure[] = [
+  {
+    key: "actors",
+    label: "100 actors × 20 persists on Redis, speed ÷ raw RPUSH (rounds)",
+    unit: "%",
+    target: "≥ 80%",
+  },
+  {
+    key: "actorsMs",
+    label: "100 actors × 20 persists on Redis (time)",
+    unit: "ms",
+    baselineKey: "actorsRawMs",
+  },
+  {
+    key: "append",
+    label: "provider append (100 ids × 200), speed ÷ raw RPUSH (rounds)",
+    unit: "x",
+    target: "≥ 1.00x",
+  },
+];
+
+/**
+ * The Redis figures of a `--child` JSON line of bench/runtimes/persistence_runtimes.mjs (the
+ * same jobs on Deno and Node, in interleaved rounds against the raw client).
+ */
+function readRedisRounds(stdout: string): Record<string, number> {
+  const line = lastJsonLine(stdout) as {
+    ratios?: Record<string, number>;
+    jobs?: Record<string, { wallMs?: number }>;
+  } | null;
+  const ratios = line?.ratios;
+  const jobs = line?.jobs;
+  if (ratios === undefined || jobs === undefined) {
+    throw new Error("no JSON line with ratios and jobs in its output");
+  }
+  const values: Record<string, number> = {};
+  const put = (key: string, value: number | undefined): void => {
+    if (typeof value === "number") values[key] = value;
+  };
+  put("actors", ratios["actors ÷ raw RPUSH (100×20)"]);
+  put("append", ratios["provider ÷ raw RPUSH (100×200)"]);
+  put("actorsMs", jobs["actors 100×20"]?.wallMs);
+  put("actorsRawMs", jobs["raw RPUSH 100×20"]?.wallMs);
+  if (values.actors === undefined && values.append === undefined) {
+    throw new Error("its JSON line has neither ratio the table shows");
+  }
+  return values;
 }
 
 const SPECS: readonly BenchSpec[] = [
@@ -225,7 +282,7 @@ const SPECS: readonly BenchSpec[] = [
         baselineKey: "actorsRawMs",
       },
     ],
-    read: redisReader(/100_actors_redis/, "actors"),
+    read: redisReader(/100_actors_redis/, /persistent actors/i, "actors"),
   },
   {
     id: "redis-append",
@@ -251,7 +308,27 @@ const SPECS: readonly BenchSpec[] = [
         baselineKey: "appendRawMs",
       },
     ],
-    read: redisReader(/append_100_writers/, "append"),
+    read: redisReader(
+      /append_100_writers/,
+      /RedisPersistence|provider/i,
+      "append",
+    ),
+  },
+  {
+    id: "redis-rounds",
+    runtime: "deno",
+    argv: [
+      "deno",
+      "run",
+      "-A",
+      "bench/runtimes/persistence_runtimes.mjs",
+      "--child",
+      "mod.ts",
+      "9",
+    ],
+    requires: "bench/runtimes/persistence_runtimes.mjs",
+    measures: REDIS_ROUNDS_MEASURES,
+    read: readRedisRounds,
   },
   {
     id: "node-remote",
@@ -278,6 +355,20 @@ const SPECS: readonly BenchSpec[] = [
     ],
     measures: ACTOR_MEASURES,
     read: readActorRuntimes,
+  },
+  {
+    id: "node-redis",
+    runtime: "node",
+    argv: [
+      "node",
+      "bench/runtimes/persistence_runtimes.mjs",
+      "--child",
+      "npm/mod.js",
+      "9",
+    ],
+    requires: "bench/runtimes/persistence_runtimes.mjs",
+    measures: REDIS_ROUNDS_MEASURES,
+    read: readRedisRounds,
   },
 ];
 
@@ -480,7 +571,14 @@ async function main(): Promise<void> {
   const attemptLoads = new Map<string, number[]>(specs.map((s) => [s.id, []]));
   for (let run = 1; run <= options.runs; run++) {
     for (const spec of specs) {
-      const missing = unavailable.get(spec.runtime);
+      let missing = unavailable.get(spec.runtime);
+      if (missing === undefined && spec.requires !== undefined) {
+        try {
+          Deno.statSync(`${ROOT}/${spec.requires}`);
+        } catch {
+          missing = `${spec.requires} is not in this checkout`;
+        }
+      }
       if (missing !== undefined) {
         failures.set(spec.id, missing);
         continue;

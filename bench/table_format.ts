@@ -150,22 +150,26 @@ export function parseDenoBench(output: string): DenoBenchResult[] {
 }
 
 /**
- * The baseline and the other benchmark of the first group whose name matches `group`, or null
- * when no group matches or one of the two is missing.
+ * The baseline and the other benchmark of the first group whose name matches `group` (the first
+ * whose name matches `bench`, when given: a group may hold more than two), or null when no group
+ * matches or one of the two is missing.
  */
 export function groupPair(
   results: readonly DenoBenchResult[],
   group: RegExp,
+  bench?: RegExp,
 ): { baseline: DenoBenchResult; bench: DenoBenchResult } | null {
   const name = results.find((r) => r.group !== null && group.test(r.group))
     ?.group;
   if (name === undefined) return null;
   const members = results.filter((r) => r.group === name);
   const baseline = members.find((r) => r.baseline);
-  const bench = members.find((r) => !r.baseline);
-  return baseline === undefined || bench === undefined
+  const other = members.find((r) =>
+    !r.baseline && (bench === undefined || bench.test(r.name))
+  );
+  return baseline === undefined || other === undefined
     ? null
-    : { baseline, bench };
+    : { baseline, bench: other };
 }
 
 /** A figure as text: 3 significant digits, with k/M for rates. */

@@ -97,6 +97,22 @@ Deno.test("groupPair() finds a group's baseline and bench by pattern, or null", 
   assert.equal(groupPair(results, /^ask_roundtrip$/), null);
   // A group without a baseline gives no pair.
   assert.equal(groupPair(results, /^broken$/), null);
+  // In a group of more than two, the bench is picked by name.
+  const three = [
+    ...results,
+    {
+      group: "tell_throughput",
+      name: "raw checked",
+      baseline: false,
+      avgNs: 1,
+    },
+  ];
+  assert.equal(
+    groupPair(three, /^tell_/, /^raw checked$/)?.bench.name,
+    "raw checked",
+  );
+  assert.equal(groupPair(three, /^tell_/, /^tells$/)?.bench.name, "tells");
+  assert.equal(groupPair(three, /^tell_/, /^nothing$/), null);
 });
 
 Deno.test("formatValue() shows each unit", () => {
