@@ -1,7 +1,11 @@
 // The jobs of bench/actor_bench.ts with its hand-written-mailbox baseline, runtime-neutral:
 import process from "node:process";
-//   deno run -A actor_runtimes.mjs <mod.ts>   node actor_runtimes.mjs <npm/mod.js>   bun ...
-const args = globalThis.Deno ? Deno.args : process.argv.slice(2);
+//   deno run -A actor_runtimes.mjs <mod.ts> [rounds] [--json]
+//   node actor_runtimes.mjs <npm/mod.js> [rounds] [--json]   bun ...
+// `--json` prints one JSON line (what bench/table.ts reads): each job's median ms per batch.
+const allArgs = globalThis.Deno ? Deno.args : process.argv.slice(2);
+const json = allArgs.includes("--json");
+const args = allArgs.filter((a) => a !== "--json");
 const modPath = args[0];
 const rounds = Number(args[1] ?? 9);
 const { ActorSystem, defineActor } = await import(
@@ -91,12 +95,25 @@ const runtime = globalThis.Deno
   : globalThis.Bun
   ? `bun ${Bun.version}`
   : `node ${process.version}`;
-for (const [name, t] of Object.entries(times)) {
-  const s = [...t].sort((x, y) => x - y);
-  console.log(
-    `${runtime}\t${name}\t${med(t).toFixed(2)} ms\t(${s[0].toFixed(2)}–${
-      s.at(-1).toFixed(2)
-    })`,
+if (json) {
+  const medians = Object.fromEntries(
+    Object.entries(times).map(([name, t]) => [name, med(t)]),
   );
+  console.log(JSON.stringify({
+    bench: "actor",
+    runtime,
+    rounds,
+    batch: { tells: TELLS, asks: ASKS, spawns: SPAWNS },
+    medianMs: medians,
+  }));
+} else {
+  for (const [name, t] of Object.entries(times)) {
+    const s = [...t].sort((x, y) => x - y);
+    console.log(
+      `${runtime}\t${name}\t${med(t).toFixed(2)} ms\t(${s[0].toFixed(2)}–${
+        s.at(-1).toFixed(2)
+      })`,
+    );
+  }
 }
 await system.shutdown();

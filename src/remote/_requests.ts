@@ -59,8 +59,16 @@ export abstract class Pending {
   abstract timeout(): unknown;
 }
 
+/**
+ * The key of the table's placeholder entry (request ids start at 1). A Map rebuilds its table
+ * smaller when a delete leaves it nearly empty, and larger again on the next set: a caller that
+ * asks one question at a time paid both on every ask, on the path of the answer. The placeholder
+ * keeps the table from ever being empty.
+ */
+const PLACEHOLDER = 0;
+
 export class RequestTable {
-  #byId = new Map<number, Pending>();
+  #byId = new Map<number, Pending | null>([[PLACEHOLDER, null]]);
   #nextId = 0;
   readonly #deadlines: TickDeadlines<Pending>;
 
@@ -71,12 +79,12 @@ export class RequestTable {
         this.#byId.delete(pending.id);
         reject(pending, pending.timeout());
       },
-      () => this.#byId.size > 0,
+      () => this.#byId.size > 1,
     );
   }
 
   get size(): number {
-    return this.#byId.size;
+    return this.#byId.size - 1;
   }
 
   /** Opens a request: gives it an id (in `pending.id`) and returns its promise. */
@@ -96,7 +104,7 @@ export class RequestTable {
 
   /** The request waiting with `id`, if any (it stays waiting). */
   peek(id: number): Pending | undefined {
-    return this.#byId.get(id);
+    return this.#byId.get(id) ?? undefined;
   }
 
   /**
@@ -105,7 +113,7 @@ export class RequestTable {
    */
   answer(id: number, buf: Uint8Array, start: number, end: number): boolean {
     const pending = this.#byId.get(id);
-    if (pending === undefined) return false;
+    if (pending == null) return false;
     this.#byId.delete(id);
     const resolve = pending.resolve!;
     const reject = pending.reject!;
@@ -124,7 +132,7 @@ export class RequestTable {
   /** Fails request `id`; false when it is unknown. */
   fail(id: number, error: unknown): boolean {
     const pending = this.#byId.get(id);
-    if (pending === undefined) return false;
+    if (pending == null) return false;
     this.#byId.delete(id);
     reject(pending, pending.failure(error));
     return true;
@@ -133,9 +141,11 @@ export class RequestTable {
   /** Fails every request (the connection is gone). */
   failAll(error: unknown): void {
     const all = [...this.#byId.values()];
-    this.#byId.clear();
+    this.#byId = new Map<number, Pending | null>([[PLACEHOLDER, null]]);
     this.#deadlines.clear();
-    for (const pending of all) reject(pending, pending.failure(error));
+    for (const pending of all) {
+      if (pending !== null) reject(pending, pending.failure(error));
+    }
   }
 
   /** Stops the tick (the node is closing; call failAll first). */

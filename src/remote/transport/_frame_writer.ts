@@ -52,6 +52,12 @@ export class FrameWriter {
   #bufferedBytes = 0;
   #writing = false;
   #flushScheduled = false;
+  /** The batch being written, how much of it the socket took, and the size of the piece out. */
+  #batch: Uint8Array = EMPTY;
+  #batchOffset = 0;
+  #pieceBytes = 0;
+  /** A view of the whole buffer of #batch when it came from #current (null for a sealed one). */
+  #batchWhole: Uint8Array | null = null;
   #writes = 0;
   #needsDrain = false;
   #drainWaiters: DrainWaiter[] = [];
@@ -247,64 +253,105 @@ export class FrameWriter {
 
   readonly #flushTask = (): void => {
     this.#flushScheduled = false;
-    void this.#flush();
-  };
-
-  async #flush(): Promise<void> {
     if (this.#writing || this.#closed) return;
     this.#writing = true;
-    try {
-      while (!this.#closed) {
-        let batch: Uint8Array;
-        const sealed = this.#sealed.shift();
-        if (sealed !== undefined) {
-          batch = sealed;
-        } else if (this.#currentLength > 0) {
-          batch = this.#current.subarray(0, this.#currentLength);
-          // Frames sent while this batch is written go to another buffer.
-          this.#current = this.#spare ?? EMPTY;
-          this.#spare = null;
-          this.#currentLength = 0;
-        } else {
-          return;
-        }
-        const total = batch.byteLength;
-        for (let offset = 0; offset < total;) {
-          const piece = total - offset <= this.#maxWriteBytes
-            ? (offset === 0 ? batch : batch.subarray(offset))
-            : batch.subarray(offset, offset + this.#maxWriteBytes);
-          // Resolves once the socket took the bytes (TcpConn's contract), so the buffer may be reused.
-          await (this.#directWrite
-            ? this.#conn.write!(piece)
-            : this.#writer!.write(piece));
-          if (this.#closed) return;
-          offset += piece.byteLength;
-          this.#writes++;
-          this.#bufferedBytes -= piece.byteLength;
-          // The stall clock matters only while data waits (a send after idle restarts it).
-          if (this.#bufferedBytes > 0) this.#lastProgress = this.#clock.now();
-          if (this.#needsDrain && this.#bufferedBytes <= this.#lowWaterBytes) {
-            this.#drained();
-          }
-          if (this.#bufferedBytes === 0 && this.#flushWaiters.length > 0) {
-            for (const wake of this.#flushWaiters.splice(0)) wake();
-          }
-        }
-        this.#recycle(batch);
-      }
-    } catch (error) {
-      if (!this.#closed) {
-        this.#events.fail(
-          new ConnectionClosedError(`write failed: ${errorText(error)}`, error),
-        );
-      }
-    } finally {
-      this.#writing = false;
-      this.#events.idle();
+    this.#writeNext();
+  };
+
+  // The write loop, as callbacks rather than an async function: a write costs one `then` on the
+  // socket's promise (two bound handlers made once), not an async frame, its promise and an
+  // await each time. #writing is true from the first batch until #idle().
+
+  /** Starts writing the next batch, or goes idle when there is none. */
+  #writeNext(): void {
+    let batch: Uint8Array;
+    const sealed = this.#sealed.length > 0 ? this.#sealed.shift()! : undefined;
+    if (sealed !== undefined) {
+      batch = sealed;
+      this.#batchWhole = null;
+    } else if (this.#currentLength > 0) {
+      batch = this.#current.subarray(0, this.#currentLength);
+      // Kept to reuse once written (#current is always a view of its whole buffer).
+      this.#batchWhole = this.#current;
+      // Frames sent while this batch is written go to another buffer.
+      this.#current = this.#spare ?? EMPTY;
+      this.#spare = null;
+      this.#currentLength = 0;
+    } else {
+      this.#idle();
+      return;
     }
+    this.#batch = batch;
+    this.#batchOffset = 0;
+    this.#writePiece();
   }
 
-  #recycle(batch: Uint8Array): void {
+  /** Hands the socket the next piece of #batch (all of it unless over maxWriteBytes). */
+  #writePiece(): void {
+    const batch = this.#batch;
+    const offset = this.#batchOffset;
+    const total = batch.byteLength;
+    const piece = total - offset <= this.#maxWriteBytes
+      ? (offset === 0 ? batch : batch.subarray(offset))
+      : batch.subarray(offset, offset + this.#maxWriteBytes);
+    this.#pieceBytes = piece.byteLength;
+    let written: Promise<void>;
+    try {
+      // Resolves once the socket took the bytes (TcpConn's contract), so the buffer may be reused.
+      written = this.#directWrite
+        ? this.#conn.write!(piece)
+        : this.#writer!.write(piece);
+    } catch (error) {
+      this.#onWriteFailed(error);
+      return;
+    }
+    written.then(this.#onWritten, this.#onWriteFailed);
+  }
+
+  readonly #onWritten = (): void => {
+    if (this.#closed) {
+      this.#idle();
+      return;
+    }
+    const bytes = this.#pieceBytes;
+    this.#batchOffset += bytes;
+    this.#writes++;
+    this.#bufferedBytes -= bytes;
+    // The stall clock matters only while data waits (a send after idle restarts it).
+    if (this.#bufferedBytes > 0) this.#lastProgress = this.#clock.now();
+    if (this.#needsDrain && this.#bufferedBytes <= this.#lowWaterBytes) {
+      this.#drained();
+    }
+    if (this.#bufferedBytes === 0 && this.#flushWaiters.length > 0) {
+      for (const wake of this.#flushWaiters.splice(0)) wake();
+    }
+    if (this.#batchOffset < this.#batch.byteLength) {
+      this.#writePiece();
+      return;
+    }
+    this.#recycle(this.#batch, this.#batchWhole);
+    this.#writeNext();
+  };
+
+  readonly #onWriteFailed = (error: unknown): void => {
+    if (!this.#closed) {
+      this.#events.fail(
+        new ConnectionClosedError(`write failed: ${errorText(error)}`, error),
+      );
+    }
+    this.#idle();
+  };
+
+  /** No write in flight any more. */
+  #idle(): void {
+    this.#batch = EMPTY;
+    this.#batchWhole = null;
+    this.#writing = false;
+    this.#events.idle();
+  }
+
+  /** Keeps a written batch's buffer for reuse; `whole` is a view of all of it, when known. */
+  #recycle(batch: Uint8Array, whole: Uint8Array | null): void {
     const buffer = batch.buffer;
     if (
       buffer.byteLength > this.#maxWriteBytes ||
@@ -314,9 +361,9 @@ export class FrameWriter {
       return;
     }
     if (this.#current === EMPTY) {
-      this.#current = new Uint8Array(buffer);
+      this.#current = whole ?? new Uint8Array(buffer);
     } else if (this.#spare === null) {
-      this.#spare = new Uint8Array(buffer);
+      this.#spare = whole ?? new Uint8Array(buffer);
     }
   }
 
