@@ -5,7 +5,8 @@
 // entity keep their order.
 import type { Counter } from "../../metrics/mod.ts";
 import type { Clock, TimerHandle } from "../../timer/mod.ts";
-import { type DeliverMessage, deliverMessage } from "./_messages.ts";
+import type { Delivery } from "./_delivery_codec.ts";
+import { isNodeUnreachableError } from "../../remote/mod.ts";
 import { entityActorId, PASSIVATE } from "./_entity.ts";
 import {
   askTimeout,
@@ -80,7 +81,13 @@ export class ShardRegion {
     if (this.#closed) {
       throw new ShardingClosedError(this.#host.self, `cannot send "${type}"`);
     }
-    this.#route({ id, type, payload, reply: undefined });
+    this.#route({ id, type, payload, reply: undefined, trace: this.#trace() });
+  }
+
+  /** The current trace context as a W3C traceparent, when a tracer is installed. */
+  #trace(): string | undefined {
+    const tracer = this.#host.system.tracer;
+    return tracer === null ? undefined : tracer.traceparent(tracer.capture());
   }
 
   /** Sends an ask to an entity. */
@@ -105,6 +112,7 @@ export class ShardRegion {
       if (this.#tracksUse) this.#touch(entity);
       return entity.ref!.ask(type, payload, { timeoutMs });
     }
+    const trace = this.#trace();
     // The other fast path: a shard known to live on another reachable node, nothing buffered.
     if (entity === undefined) {
       const state = this.#shards.get(this.shardOf(id));
@@ -113,13 +121,11 @@ export class ShardRegion {
         home !== undefined && !state!.owned && !state!.blocked &&
         state!.buffer.length === 0 && this.#host.reachable(home)
       ) {
-        const message = deliverMessage(
-          this.settings.entityType,
-          id,
-          type,
-          payload,
-        );
-        return this.#host.ask(home, { ...message, ms: timeoutMs }, timeoutMs);
+        try {
+          return this.#host.ask(home, id, type, payload, timeoutMs, trace);
+        } catch {
+          // Not sendable now (or a bad payload): the slow path below says what to do.
+        }
       }
     }
     return new Promise((resolve, reject) => {
@@ -131,17 +137,22 @@ export class ShardRegion {
         timer: undefined,
         done: false,
       };
-      this.#route({ id, type, payload, reply });
+      this.#route({ id, type, payload, reply, trace });
     });
   }
 
   /** A message for an entity from another node's region. */
-  inbound(message: DeliverMessage): Promise<unknown> | undefined {
-    if (message.ms === undefined) {
-      this.tell(message.i, message.m, message.p);
+  inbound(delivery: Delivery): Promise<unknown> | undefined {
+    if (delivery.id === 0) {
+      this.tell(delivery.entityId, delivery.type, delivery.payload);
       return undefined;
     }
-    return this.ask(message.i, message.m, message.p, message.ms);
+    return this.ask(
+      delivery.entityId,
+      delivery.type,
+      delivery.payload,
+      delivery.ms,
+    );
   }
 
   /** A node left: shards believed to live there are looked up again. */
@@ -307,19 +318,25 @@ export class ShardRegion {
   }
 
   #deliverRemote(state: ShardState, node: string, envelope: Envelope): void {
-    const message = deliverMessage(
-      this.settings.entityType,
-      envelope.id,
-      envelope.type,
-      envelope.payload,
-    );
+    const { id, type, payload, trace } = envelope;
     try {
-      if (envelope.reply === undefined) return this.#host.send(node, message);
+      if (envelope.reply === undefined) {
+        return this.#host.send(node, id, type, payload, trace);
+      }
       const left = this.#left(envelope);
       if (left === undefined) return;
-      this.#host.ask(node, { ...message, ms: left }, left)
+      this.#host.ask(node, id, type, payload, left, trace)
         .then(...settlers(envelope.reply));
     } catch (error) {
+      if (!isNodeUnreachableError(error)) {
+        // Never sendable (a payload that is not JSON): the ask fails, the tell is dropped.
+        if (envelope.reply !== undefined) return this.#fail(envelope, error);
+        this.#dropped.labels(this.settings.entityType).inc();
+        return this.#host.logError(
+          `Dropped "${type}" for entity ${JSON.stringify(id)}`,
+          error,
+        );
+      }
       // The node is not reachable from here (yet): look the shard up again.
       this.#host.logError(
         `Cannot send to node "${node}" for shard ${state.shard} of "${this.settings.entityType}"`,
@@ -346,8 +363,18 @@ export class ShardRegion {
 
   #send(entity: EntityState, envelope: Envelope): void {
     if (this.#tracksUse) this.#touch(entity);
-    const ref = entity.ref!;
     if (envelope.type === PASSIVATE) return this.#passivate(entity);
+    const tracer = envelope.trace === undefined
+      ? null
+      : this.#host.system.tracer;
+    if (tracer !== null) {
+      // Handled in its sender's trace, however long it waited.
+      tracer.withTraceparent(envelope.trace!, () => this.#hand(entity, envelope));
+    } else this.#hand(entity, envelope);
+  }
+
+  #hand(entity: EntityState, envelope: Envelope): void {
+    const ref = entity.ref!;
     if (envelope.reply === undefined) {
       ref.tell(envelope.type, envelope.payload);
       return;
