@@ -69,9 +69,13 @@ function cpuMicros(pids: number[]): number {
 
 const pids = [Deno.pid];
 
-/** Asks/s of `ask` over ASKS asks, IN_FLIGHT at a time, and CPU µs per ask (all processes). */
-async function measure(ask: Asker): Promise<[number, number]> {
+/**
+ * Asks/s of `ask` over ASKS asks, IN_FLIGHT at a time, CPU µs per ask (all processes), and CPU µs
+ * per ask of this (the asking) process alone.
+ */
+async function measure(ask: Asker): Promise<[number, number, number]> {
   const cpu = cpuMicros(pids);
+  const own = cpuMicros([Deno.pid]);
   const start = performance.now();
   for (let done = 0; done < ASKS; done += IN_FLIGHT) {
     const batch: Promise<number>[] = [];
@@ -79,7 +83,11 @@ async function measure(ask: Asker): Promise<[number, number]> {
     await Promise.all(batch);
   }
   const rate = ASKS / ((performance.now() - start) / 1000);
-  return [rate, (cpuMicros(pids) - cpu) / ASKS];
+  return [
+    rate,
+    (cpuMicros(pids) - cpu) / ASKS,
+    (cpuMicros([Deno.pid]) - own) / ASKS,
+  ];
 }
 
 const name = PEER ?? "bench";
@@ -122,7 +130,9 @@ const plainRefs = await Promise.all(
 );
 
 if (PEER !== undefined) {
-  // A peer: host shards and plain actors until killed.
+  // A peer: host shards and plain actors until killed (SIGTERM exits cleanly, so that a CPU
+  // profile asked for with PEER_DENO_FLAGS="--cpu-prof" is written).
+  Deno.addSignalListener("SIGTERM", () => Deno.exit(0));
   console.log(`READY ${node.address}`);
   await new Promise(() => {});
 }
@@ -135,6 +145,7 @@ if (SPREAD) {
       args: [
         "run",
         "-A",
+        ...(Deno.env.get("PEER_DENO_FLAGS") ?? "").split(" ").filter(Boolean),
         new URL(import.meta.url).pathname,
         "--peer",
         peer,
@@ -198,8 +209,12 @@ const sharded: number[] = [];
 const baselineCpu: number[] = [];
 const shardedCpu: number[] = [];
 for (let round = 1; round <= ROUNDS; round++) {
-  const [b, bCpu] = await measure((i) => plain[i % ENTITIES].ask("add", 1));
-  const [s, sCpu] = await measure((i) => entities[i % ENTITIES].ask("add", 1));
+  const [b, bCpu, bOwn] = await measure((i) =>
+    plain[i % ENTITIES].ask("add", 1)
+  );
+  const [s, sCpu, sOwn] = await measure((i) =>
+    entities[i % ENTITIES].ask("add", 1)
+  );
   baseline.push(b);
   sharded.push(s);
   baselineCpu.push(bCpu);
@@ -207,9 +222,11 @@ for (let round = 1; round <= ROUNDS; round++) {
   console.log(
     `round ${round}: plain ${SPREAD ? "remote" : "local"} asks ${
       Math.round(b)
-    }/s (${bCpu.toFixed(2)} µs CPU/ask), sharded asks ${what} ${
-      Math.round(s)
-    }/s (${sCpu.toFixed(2)} µs CPU/ask) (${(s / b).toFixed(2)}×)`,
+    }/s (${bCpu.toFixed(2)} µs CPU/ask, asker ${
+      bOwn.toFixed(2)
+    }), sharded asks ${what} ${Math.round(s)}/s (${
+      sCpu.toFixed(2)
+    } µs CPU/ask, asker ${sOwn.toFixed(2)}) (${(s / b).toFixed(2)}×)`,
   );
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
@@ -229,7 +246,7 @@ console.log(
   })`,
 );
 for (const peer of peers) {
-  peer.kill("SIGKILL");
+  peer.kill("SIGTERM");
   await peer.status;
 }
 await sharding.close({ handOff: false });

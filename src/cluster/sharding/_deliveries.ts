@@ -10,7 +10,11 @@ import {
   NodeUnreachableError,
   RemoteFailureError,
 } from "../../remote/mod.ts";
-import { type Clock, type TickDeadline, TickDeadlines } from "../../timer/mod.ts";
+import {
+  type Clock,
+  type TickDeadline,
+  TickDeadlines,
+} from "../../timer/mod.ts";
 import {
   type Delivery,
   type DeliveryBatch,

@@ -79,7 +79,14 @@ test("shardingCodec carries replies: values, no value, and failures with code, n
       [1, true, { n: 5 }, "", "", ""],
       [2, true, undefined, "", "", ""],
       [3, false, undefined, "X_FAILED", "Error", "boom"],
-      [4, false, undefined, "HANDLER_FAILED", "TypeError", batch.items[3].message],
+      [
+        4,
+        false,
+        undefined,
+        "HANDLER_FAILED",
+        "TypeError",
+        batch.items[3].message,
+      ],
     ],
   );
 });

@@ -369,7 +369,10 @@ export class ShardRegion {
       : this.#host.system.tracer;
     if (tracer !== null) {
       // Handled in its sender's trace, however long it waited.
-      tracer.withTraceparent(envelope.trace!, () => this.#hand(entity, envelope));
+      tracer.withTraceparent(
+        envelope.trace!,
+        () => this.#hand(entity, envelope),
+      );
     } else this.#hand(entity, envelope);
   }
 

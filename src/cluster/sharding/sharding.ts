@@ -517,7 +517,9 @@ export class Sharding implements AsyncDisposable {
   }
 
   #endpoint(message: ShardingMessage, from: string): unknown {
-    if (message.k === "deliveries") return this.#deliveries.receive(message, from);
+    if (message.k === "deliveries") {
+      return this.#deliveries.receive(message, from);
+    }
     if (message.k === "replies") return this.#deliveries.settle(message, from);
     const entry = this.#types.get(message.t);
     if (entry === undefined || this.#stopped) {
