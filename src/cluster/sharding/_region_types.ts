@@ -1,6 +1,7 @@
 // What a shard region is given (its node, its settings) and what it reports.
 import type { TimerHandle } from "../../timer/mod.ts";
 import type { Envelope } from "./_envelope.ts";
+import type { Bounced } from "./_bounced.ts";
 import type {
   ActorDefinition,
   ActorRef,
@@ -128,6 +129,8 @@ export interface EntityState {
   /** Stopped by a hand-off or a close: it stays remembered. */
   keep: boolean;
   pending: Envelope[];
+  /** What it did not handle because it stopped by itself (see _bounced.ts). */
+  bounced: Bounced[] | undefined;
   lastUsed: number;
   readonly stopped: Promise<void>;
   markStopped: () => void;

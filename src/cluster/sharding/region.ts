@@ -7,7 +7,9 @@ import type { Counter } from "../../metrics/mod.ts";
 import type { Clock, TimerHandle } from "../../timer/mod.ts";
 import type { Delivery } from "./_delivery_codec.ts";
 import { isNodeUnreachableError } from "../../remote/mod.ts";
-import { entityActorId, PASSIVATE } from "./_entity.ts";
+import { entityActorId, entityIdOf, PASSIVATE } from "./_entity.ts";
+import { bounce, rescue, takeUnhandled } from "./_bounced.ts";
+import { type DeadLetter, isActorStoppedError } from "../../actor/mod.ts";
 import {
   askTimeout,
   type Envelope,
@@ -42,6 +44,7 @@ export class ShardRegion {
   #registerTimer: TimerHandle | undefined;
   #sweepTimer: TimerHandle | undefined;
   #closed = false;
+  readonly #unsubscribe: () => void;
   /** Tells this region from an earlier one on the same node (for the coordinator). */
   readonly #incarnation = crypto.randomUUID();
 
@@ -55,6 +58,9 @@ export class ShardRegion {
       "troupe_sharding_dropped_total",
       "Tells to entities dropped because a shard's buffer was full",
       ["type"],
+    );
+    this.#unsubscribe = host.system.deadLetters.subscribe((letter) =>
+      this.#deadLetter(letter)
     );
     this.#registerTimer = this.#clock.setTimer(() => this.#register(), 0);
     if (settings.idleMs !== undefined) this.#sweep();
@@ -110,7 +116,10 @@ export class ShardRegion {
       entity.shard.buffer.length === 0
     ) {
       if (this.#tracksUse) this.#touch(entity);
-      return entity.ref!.ask(type, payload, { timeoutMs });
+      return entity.ref!.ask(type, payload, { timeoutMs }).then(
+        undefined,
+        (error) => this.#rescueAsk(entity, id, type, payload, timeoutMs, error),
+      );
     }
     const trace = this.#trace();
     // The other fast path: a shard known to live on another reachable node, nothing buffered.
@@ -181,6 +190,7 @@ export class ShardRegion {
   async close(reason: "closed" | "downed" = "closed"): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#unsubscribe();
     if (this.#registerTimer) this.#clock.clearTimer(this.#registerTimer);
     if (this.#sweepTimer) this.#clock.clearTimer(this.#sweepTimer);
     const error = new ShardingClosedError(this.#host.self);
@@ -384,8 +394,62 @@ export class ShardRegion {
     }
     const left = this.#left(envelope);
     if (left === undefined) return;
-    ref.ask(envelope.type, envelope.payload, { timeoutMs: left })
-      .then(...settlers(envelope.reply));
+    const reply = envelope.reply;
+    ref.ask(envelope.type, envelope.payload, { timeoutMs: left }).then(
+      (value) => {
+        reply.done = true;
+        reply.resolve(value);
+      },
+      (error) => {
+        // Queued when the entity stopped by itself: its next incarnation answers.
+        if (isActorStoppedError(error) && rescue(entity, envelope)) return;
+        reply.done = true;
+        reply.reject(error);
+      },
+    );
+  }
+
+  /**
+   * An ask of the fast path failed. One the entity did not handle because it stopped by itself
+   * goes to its next incarnation (with its whole timeout again: the fast path reads no clock).
+   */
+  #rescueAsk(
+    entity: EntityState,
+    id: string,
+    type: string,
+    payload: unknown,
+    timeoutMs: number,
+    error: unknown,
+  ): Promise<unknown> {
+    if (!isActorStoppedError(error)) throw error;
+    return new Promise((resolve, reject) => {
+      const envelope: Envelope = {
+        id,
+        type,
+        payload,
+        trace: undefined,
+        reply: {
+          resolve,
+          reject,
+          deadline: this.#clock.now() + timeoutMs,
+          timeoutMs,
+          timer: undefined,
+          done: false,
+        },
+      };
+      if (!rescue(entity, envelope)) reject(error);
+    });
+  }
+
+  /** A message an entity did not handle because it stopped: kept for its next incarnation. */
+  #deadLetter(letter: DeadLetter): void {
+    if (
+      letter.reason !== "actor-stopped" || letter.messageType === PASSIVATE ||
+      this.#closed
+    ) return;
+    const id = entityIdOf(this.settings.entityType, letter.recipient);
+    const entity = id === undefined ? undefined : this.#entities.get(id);
+    if (entity?.ref !== undefined) bounce(entity, letter);
   }
 
   #touch(entity: EntityState): void {
@@ -407,6 +471,7 @@ export class ShardRegion {
       stopAfterStart: false,
       keep: false,
       pending: [],
+      bounced: undefined,
       lastUsed: this.#clock.now(),
       stopped,
       markStopped,
@@ -499,12 +564,11 @@ export class ShardRegion {
     if (!entity.keep && !this.#closed) {
       this.settings.remembered?.record(entity.shard.shard, entity.id, false);
     }
-    const pending = entity.pending;
-    entity.pending = [];
+    const pending = takeUnhandled(entity);
     if (pending.length === 0 || this.#closed) return;
     const state = entity.shard;
     if (state.owned) {
-      // Messages came while it stopped: start it again for them.
+      // Messages it did not handle, or that came while it stopped: start it again for them.
       for (const envelope of pending) this.#deliverLocal(state, envelope);
       return;
     }
