@@ -1,15 +1,13 @@
 // The shard region of one entity type on one node: routes each message to the node that owns
-// its shard, runs the entities of the shards this node owns, buffers the messages of a shard
-// whose home is unknown or moving, and passivates idle entities. Everything is delivered
+// its shard, runs the entities of the shards this node owns (_region_entities.ts), buffers the
+// messages of a shard whose home is unknown or moving, and hands shards over. Everything is delivered
 // synchronously in arrival order (no spawned deliveries), so messages from one sender to one
 // entity keep their order.
 import type { Counter } from "../../metrics/mod.ts";
 import type { Clock, TimerHandle } from "../../timer/mod.ts";
 import type { Delivery } from "./_delivery_codec.ts";
 import { isNodeUnreachableError } from "../../remote/mod.ts";
-import { entityActorId, entityIdOf, PASSIVATE } from "./_entity.ts";
-import { bounce, rescue, takeUnhandled } from "./_bounced.ts";
-import { type DeadLetter, isActorStoppedError } from "../../actor/mod.ts";
+import { RegionEntities } from "./_region_entities.ts";
 import {
   askTimeout,
   type Envelope,
@@ -21,7 +19,6 @@ import {
 import { ShardBufferFullError, ShardingClosedError } from "./errors.ts";
 import {
   type CoordinatorProtocol,
-  type EntityState,
   newShardState,
   type RegionHost,
   type RegionSettings,
@@ -38,13 +35,10 @@ export class ShardRegion {
   readonly #host: RegionHost;
   readonly #clock: Clock;
   readonly #shards = new Map<number, ShardState>();
-  readonly #entities = new Map<string, EntityState>();
+  readonly #entities: RegionEntities;
   readonly #dropped: Counter;
-  readonly #tracksUse: boolean;
   #registerTimer: TimerHandle | undefined;
-  #sweepTimer: TimerHandle | undefined;
   #closed = false;
-  readonly #unsubscribe: () => void;
   /** Tells this region from an earlier one on the same node (for the coordinator). */
   readonly #incarnation = crypto.randomUUID();
 
@@ -52,18 +46,20 @@ export class ShardRegion {
     this.settings = settings;
     this.#host = host;
     this.#clock = host.system.clock;
-    this.#tracksUse = settings.idleMs !== undefined ||
-      settings.maxActive !== undefined;
     this.#dropped = host.system.metrics.counter(
       "troupe_sharding_dropped_total",
       "Tells to entities dropped because a shard's buffer was full",
       ["type"],
     );
-    this.#unsubscribe = host.system.deadLetters.subscribe((letter) =>
-      this.#deadLetter(letter)
-    );
+    this.#entities = new RegionEntities(settings, host, {
+      isClosed: () => this.#closed,
+      handBack: (state: ShardState, envelopes: readonly Envelope[]) => {
+        for (let i = envelopes.length - 1; i >= 0; i--) {
+          this.#buffer(state, envelopes[i], true);
+        }
+      },
+    });
     this.#registerTimer = this.#clock.setTimer(() => this.#register(), 0);
-    if (settings.idleMs !== undefined) this.#sweep();
   }
 
   /** The shard of an entity id. */
@@ -109,21 +105,11 @@ export class ShardRegion {
       );
     }
     // The fast path: a running local entity with nothing queued before this message.
-    const entity = this.#entities.get(id);
-    if (
-      entity !== undefined && entity.phase === "running" &&
-      entity.pending.length === 0 && entity.shard.owned &&
-      entity.shard.buffer.length === 0
-    ) {
-      if (this.#tracksUse) this.#touch(entity);
-      return entity.ref!.ask(type, payload, { timeoutMs }).then(
-        undefined,
-        (error) => this.#rescueAsk(entity, id, type, payload, timeoutMs, error),
-      );
-    }
+    const fast = this.#entities.askRunning(id, type, payload, timeoutMs);
+    if (fast !== undefined) return fast;
     const trace = this.#trace();
     // The other fast path: a shard known to live on another reachable node, nothing buffered.
-    if (entity === undefined) {
+    if (this.#entities.get(id) === undefined) {
       const state = this.#shards.get(this.shardOf(id));
       const home = state?.home;
       if (
@@ -190,9 +176,7 @@ export class ShardRegion {
   async close(reason: "closed" | "downed" = "closed"): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#unsubscribe();
     if (this.#registerTimer) this.#clock.clearTimer(this.#registerTimer);
-    if (this.#sweepTimer) this.#clock.clearTimer(this.#sweepTimer);
     const error = new ShardingClosedError(this.#host.self);
     for (const state of this.#shards.values()) {
       if (state.owned) this.#host.events.stopped(state.shard, reason);
@@ -201,13 +185,7 @@ export class ShardRegion {
       for (const envelope of state.buffer) this.#fail(envelope, error);
       state.buffer = [];
     }
-    const entities = [...this.#entities.values()];
-    for (const entity of entities) {
-      for (const envelope of entity.pending) this.#fail(envelope, error);
-      entity.pending = [];
-      if (entity.ref !== undefined) void entity.ref.stop();
-    }
-    await Promise.all(entities.map((e) => e.ref?.stop()));
+    await this.#entities.close(error);
   }
 
   #shard(shard: number): ShardState {
@@ -224,7 +202,7 @@ export class ShardRegion {
     if (state.buffer.length === 0) {
       // The owner keeps delivering while a hand-off begins: every sender has flushed its
       // messages to it before the coordinator asks it to stop the entities.
-      if (state.owned) return this.#deliverLocal(state, envelope);
+      if (state.owned) return this.#entities.deliver(state, envelope);
       if (
         !state.blocked && state.home !== undefined &&
         this.#host.reachable(state.home)
@@ -358,226 +336,6 @@ export class ShardRegion {
     }
   }
 
-  #deliverLocal(state: ShardState, envelope: Envelope): void {
-    let entity = this.#entities.get(envelope.id);
-    if (entity === undefined) {
-      if (envelope.type === PASSIVATE) return;
-      entity = this.#start(state, envelope.id);
-    }
-    if (entity.phase !== "running" || entity.pending.length > 0) {
-      entity.pending.push(envelope);
-      return;
-    }
-    this.#send(entity, envelope);
-  }
-
-  #send(entity: EntityState, envelope: Envelope): void {
-    if (this.#tracksUse) this.#touch(entity);
-    if (envelope.type === PASSIVATE) return this.#passivate(entity);
-    const tracer = envelope.trace === undefined
-      ? null
-      : this.#host.system.tracer;
-    if (tracer !== null) {
-      // Handled in its sender's trace, however long it waited.
-      tracer.withTraceparent(
-        envelope.trace!,
-        () => this.#hand(entity, envelope),
-      );
-    } else this.#hand(entity, envelope);
-  }
-
-  #hand(entity: EntityState, envelope: Envelope): void {
-    const ref = entity.ref!;
-    if (envelope.reply === undefined) {
-      ref.tell(envelope.type, envelope.payload);
-      return;
-    }
-    const left = this.#left(envelope);
-    if (left === undefined) return;
-    const reply = envelope.reply;
-    ref.ask(envelope.type, envelope.payload, { timeoutMs: left }).then(
-      (value) => {
-        reply.done = true;
-        reply.resolve(value);
-      },
-      (error) => {
-        // Queued when the entity stopped by itself: its next incarnation answers.
-        if (isActorStoppedError(error) && rescue(entity, envelope)) return;
-        reply.done = true;
-        reply.reject(error);
-      },
-    );
-  }
-
-  /**
-   * An ask of the fast path failed. One the entity did not handle because it stopped by itself
-   * goes to its next incarnation (with its whole timeout again: the fast path reads no clock).
-   */
-  #rescueAsk(
-    entity: EntityState,
-    id: string,
-    type: string,
-    payload: unknown,
-    timeoutMs: number,
-    error: unknown,
-  ): Promise<unknown> {
-    if (!isActorStoppedError(error)) throw error;
-    return new Promise((resolve, reject) => {
-      const envelope: Envelope = {
-        id,
-        type,
-        payload,
-        trace: undefined,
-        reply: {
-          resolve,
-          reject,
-          deadline: this.#clock.now() + timeoutMs,
-          timeoutMs,
-          timer: undefined,
-          done: false,
-        },
-      };
-      if (!rescue(entity, envelope)) reject(error);
-    });
-  }
-
-  /** A message an entity did not handle because it stopped: kept for its next incarnation. */
-  #deadLetter(letter: DeadLetter): void {
-    if (
-      letter.reason !== "actor-stopped" || letter.messageType === PASSIVATE ||
-      this.#closed
-    ) return;
-    const id = entityIdOf(this.settings.entityType, letter.recipient);
-    const entity = id === undefined ? undefined : this.#entities.get(id);
-    if (entity?.ref !== undefined) bounce(entity, letter);
-  }
-
-  #touch(entity: EntityState): void {
-    entity.lastUsed = this.#clock.now();
-    if (this.settings.maxActive !== undefined) {
-      this.#entities.delete(entity.id);
-      this.#entities.set(entity.id, entity);
-    }
-  }
-
-  #start(state: ShardState, id: string): EntityState {
-    let markStopped = () => {};
-    const stopped = new Promise<void>((resolve) => markStopped = resolve);
-    const entity: EntityState = {
-      id,
-      shard: state,
-      ref: undefined,
-      phase: "starting",
-      stopAfterStart: false,
-      keep: false,
-      pending: [],
-      bounced: undefined,
-      lastUsed: this.#clock.now(),
-      stopped,
-      markStopped,
-    };
-    this.#entities.set(id, entity);
-    state.entities.add(id);
-    this.settings.remembered?.record(state.shard, id, true);
-    const max = this.settings.maxActive;
-    if (max !== undefined && this.#entities.size > max) {
-      // The least recently used running entity goes first (Map order is use order).
-      for (const other of this.#entities.values()) {
-        if (this.#entities.size - this.#stopping() <= max) break;
-        if (other.phase === "running") this.#passivate(other);
-      }
-    }
-    const system = this.#host.system;
-    let args: unknown;
-    let actorId: string;
-    try {
-      args = this.settings.args(id);
-      actorId = entityActorId(this.settings.entityType, id);
-    } catch (error) {
-      queueMicrotask(() => this.#startFailed(entity, error));
-      return entity;
-    }
-    system.spawn(this.settings.definition, args, { id: actorId }).then(
-      (ref) => {
-        entity.ref = ref;
-        entity.phase = "running";
-        system.whenStopped(ref).then(() => this.#stopped(entity));
-        if (entity.stopAfterStart || this.#closed) {
-          this.#passivate(entity);
-          return;
-        }
-        const pending = entity.pending;
-        entity.pending = [];
-        for (let i = 0; i < pending.length; i++) {
-          if (entity.phase !== "running") {
-            entity.pending.push(...pending.slice(i));
-            break;
-          }
-          this.#send(entity, pending[i]);
-        }
-      },
-      (error) => this.#startFailed(entity, error),
-    );
-    return entity;
-  }
-
-  #stopping(): number {
-    let n = 0;
-    for (const e of this.#entities.values()) if (e.phase === "stopping") n++;
-    return n;
-  }
-
-  #startFailed(entity: EntityState, error: unknown): void {
-    this.#host.logError(
-      `Entity ${
-        JSON.stringify(entity.id)
-      } of "${this.settings.entityType}" failed to start`,
-      error,
-    );
-    for (const envelope of entity.pending) this.#fail(envelope, error);
-    entity.pending = [];
-    this.#forget(entity);
-  }
-
-  #passivate(entity: EntityState): void {
-    if (entity.phase === "starting") {
-      entity.stopAfterStart = true;
-      return;
-    }
-    if (entity.phase !== "running") return;
-    entity.phase = "stopping";
-    // Queued behind what it was sent, so it handles all of it first.
-    entity.ref!.tell(PASSIVATE);
-  }
-
-  #forget(entity: EntityState): void {
-    if (this.#entities.get(entity.id) === entity) {
-      this.#entities.delete(entity.id);
-    }
-    entity.shard.entities.delete(entity.id);
-    entity.markStopped();
-  }
-
-  /** An entity stopped (passivated, handed off, or failed for good). */
-  #stopped(entity: EntityState): void {
-    this.#forget(entity);
-    if (!entity.keep && !this.#closed) {
-      this.settings.remembered?.record(entity.shard.shard, entity.id, false);
-    }
-    const pending = takeUnhandled(entity);
-    if (pending.length === 0 || this.#closed) return;
-    const state = entity.shard;
-    if (state.owned) {
-      // Messages it did not handle, or that came while it stopped: start it again for them.
-      for (const envelope of pending) this.#deliverLocal(state, envelope);
-      return;
-    }
-    // Handed off: they go to the new home, before anything buffered since.
-    for (let i = pending.length - 1; i >= 0; i--) {
-      this.#buffer(state, pending[i], true);
-    }
-  }
-
   /** A hand-off of `shard` begins: stop routing to it and buffer its messages. */
   async beginHandOff(shard: number): Promise<boolean> {
     const state = this.#shard(shard);
@@ -606,13 +364,7 @@ export class ShardRegion {
     state.home = undefined;
     state.blocked = true;
     this.#armBlock(state);
-    const entities = [...state.entities].map((id) => this.#entities.get(id)!)
-      .filter((e) => e !== undefined);
-    for (const entity of entities) {
-      entity.keep = true;
-      this.#passivate(entity);
-    }
-    await Promise.all(entities.map((e) => e.stopped));
+    await this.#entities.stopShard(state);
     if (owned) this.#host.events.handedOff(shard);
     return true;
   }
@@ -634,8 +386,8 @@ export class ShardRegion {
     if (remembered === undefined) return;
     remembered.load(state.shard).then((ids) => {
       for (const id of ids) {
-        if (state.owned && !this.#closed && !this.#entities.has(id)) {
-          this.#start(state, id);
+        if (state.owned && !this.#closed && !this.#entities.get(id)) {
+          this.#entities.start(state, id);
         }
       }
     }, (error) =>
@@ -681,18 +433,5 @@ export class ShardRegion {
       () => this.#register(),
       this.settings.registerIntervalMs,
     );
-  }
-
-  #sweep(): void {
-    const idleMs = this.settings.idleMs!;
-    this.#sweepTimer = this.#clock.setTimer(() => {
-      const now = this.#clock.now();
-      for (const entity of this.#entities.values()) {
-        if (entity.phase === "running" && now - entity.lastUsed >= idleMs) {
-          this.#passivate(entity);
-        }
-      }
-      this.#sweep();
-    }, Math.max(1, Math.ceil(idleMs / 2)));
   }
 }
