@@ -17,6 +17,7 @@ export function bounce(entity: EntityState, letter: DeadLetter): void {
   (entity.bounced ??= []).push({
     envelope: {
       id: entity.id,
+      shard: entity.shard.shard,
       type: letter.messageType,
       payload: letter.payload,
       reply: undefined,

@@ -4,8 +4,9 @@
 //
 //   control:    0x00 <JSON text>
 //   deliveries: 0x01 then per delivery, to the end of the frame:
-//                 <flags: 1 ask, 2 payload, 4 traceparent> [<ask id> <ms left>]
-//                 <entity type> <entity id> <message type> [<payload JSON>] [<traceparent>]
+//                 <flags: 1 ask, 2 payload, 4 traceparent, 8 same entity type as the last>
+//                 [<ask id> <ms left>] [<entity type>] <entity id> <message type>
+//                 [<payload JSON>] [<traceparent>]
 //   replies:    0x02 then per reply, to the end of the frame:
 //                 <status: 0 value, 1 no value, 2 failure> <ask id>
 //                 [<value JSON>] | [<code> <name> <message>]
@@ -23,6 +24,7 @@ const REPLIES = 2;
 export const ASK = 1;
 const PAYLOAD = 2;
 const TRACE = 4;
+const SAME_TYPE = 8;
 
 /** Reply status. */
 const VALUE = 0;
@@ -236,6 +238,7 @@ export interface ReplyBatch {
 /** The deliveries for one node, encoded as they come. */
 export class DeliveryWriter {
   readonly #writer = new ByteWriter();
+  #lastType = "";
   count = 0;
 
   /** Bytes so far. */
@@ -267,14 +270,18 @@ export class DeliveryWriter {
     }
     const w = this.#writer;
     if (this.count === 0) w.byte(DELIVERIES);
+    const same = entityType === this.#lastType;
     const flags = (id === 0 ? 0 : ASK) | (text === undefined ? 0 : PAYLOAD) |
-      (traceparent === undefined ? 0 : TRACE);
+      (traceparent === undefined ? 0 : TRACE) | (same ? SAME_TYPE : 0);
     w.byte(flags);
     if (id !== 0) {
       w.varint(id);
       w.varint(Math.max(1, Math.ceil(ms)));
     }
-    w.string(entityType);
+    if (!same) {
+      w.string(entityType);
+      this.#lastType = entityType;
+    }
     w.string(entityId);
     w.string(type);
     if (text !== undefined) w.string(text);
@@ -285,6 +292,7 @@ export class DeliveryWriter {
   /** The batch so far, and an empty writer. */
   take(): EncodedBatch {
     this.count = 0;
+    this.#lastType = "";
     return { k: "encoded", bytes: this.#writer.take() };
   }
 }
@@ -351,9 +359,10 @@ export class ReplyWriter {
 
 function decodeDeliveries(reader: ByteReader): DeliveryBatch {
   const items: Delivery[] = [];
+  let lastType = "";
   while (!reader.done) {
     const flags = reader.byte();
-    if (flags > 7) {
+    if (flags > 15) {
       throw new InvalidShardingMessageError(`unknown delivery flags ${flags}`);
     }
     let id = 0;
@@ -367,10 +376,11 @@ function decodeDeliveries(reader: ByteReader): DeliveryBatch {
         );
       }
     }
-    const entityType = reader.string();
+    const entityType = (flags & SAME_TYPE) !== 0 ? lastType : reader.string();
     if (entityType.length === 0 || entityType.length > 200) {
       throw new InvalidShardingMessageError("the entity type is out of range");
     }
+    lastType = entityType;
     const entityId = reader.string();
     const type = reader.string();
     const payload = (flags & PAYLOAD) !== 0

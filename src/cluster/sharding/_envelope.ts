@@ -17,6 +17,8 @@ export interface Reply {
 /** A message for an entity, as a region routes it. */
 export interface Envelope {
   readonly id: string;
+  /** The entity's shard. */
+  readonly shard: number;
   readonly type: string;
   readonly payload: unknown;
   readonly reply: Reply | undefined;

@@ -180,6 +180,7 @@ export class RegionEntities {
     return new Promise((resolve, reject) => {
       const envelope: Envelope = {
         id,
+        shard: entity.shard.shard,
         type,
         payload,
         trace: undefined,

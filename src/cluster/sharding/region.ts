@@ -78,12 +78,24 @@ export class ShardRegion {
     return shard;
   }
 
-  /** Sends a tell to an entity. */
-  tell(id: string, type: string, payload: unknown): void {
+  /** Sends a tell to an entity (`shard`: its shard, when the caller knows it). */
+  tell(
+    id: string,
+    type: string,
+    payload: unknown,
+    shard: number = this.shardOf(id),
+  ): void {
     if (this.#closed) {
       throw new ShardingClosedError(this.#host.self, `cannot send "${type}"`);
     }
-    this.#route({ id, type, payload, reply: undefined, trace: this.#trace() });
+    this.#route({
+      id,
+      shard,
+      type,
+      payload,
+      reply: undefined,
+      trace: this.#trace(),
+    });
   }
 
   /** The current trace context as a W3C traceparent, when a tracer is installed. */
@@ -92,12 +104,13 @@ export class ShardRegion {
     return tracer === null ? undefined : tracer.traceparent(tracer.capture());
   }
 
-  /** Sends an ask to an entity. */
+  /** Sends an ask to an entity (`shard`: its shard, when the caller knows it). */
   ask(
     id: string,
     type: string,
     payload: unknown,
     timeoutMs: number,
+    shard: number = this.shardOf(id),
   ): Promise<unknown> {
     if (this.#closed) {
       return Promise.reject(
@@ -110,7 +123,7 @@ export class ShardRegion {
     const trace = this.#trace();
     // The other fast path: a shard known to live on another reachable node, nothing buffered.
     if (this.#entities.get(id) === undefined) {
-      const state = this.#shards.get(this.shardOf(id));
+      const state = this.#shards.get(shard);
       const home = state?.home;
       if (
         home !== undefined && !state!.owned && !state!.blocked &&
@@ -132,7 +145,7 @@ export class ShardRegion {
         timer: undefined,
         done: false,
       };
-      this.#route({ id, type, payload, reply, trace });
+      this.#route({ id, shard, type, payload, reply, trace });
     });
   }
 
@@ -198,7 +211,7 @@ export class ShardRegion {
   }
 
   #route(envelope: Envelope): void {
-    const state = this.#shard(this.shardOf(envelope.id));
+    const state = this.#shard(envelope.shard);
     if (state.buffer.length === 0) {
       // The owner keeps delivering while a hand-off begins: every sender has flushed its
       // messages to it before the coordinator asks it to stop the entities.
