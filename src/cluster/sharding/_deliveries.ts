@@ -39,10 +39,14 @@ export interface DeliveriesHost {
   /** Sharding's extension channel. */
   channel(): ExtensionChannel<unknown, unknown>;
   /**
-   * Hands a delivery from another node to the local region of its type: an ask returns the
-   * promise of its reply. Throws when it cannot take it.
+   * Hands a delivery from another node to the local region of its type; the answer to an ask
+   * goes to `onValue` or `onError` (undefined for a tell). Throws when it cannot take it.
    */
-  inbound(delivery: Delivery): Promise<unknown> | undefined;
+  inbound(
+    delivery: Delivery,
+    onValue: ((value: unknown) => void) | undefined,
+    onError: ((error: unknown) => void) | undefined,
+  ): void;
   /** Reports a problem. */
   logError(message: string, error: unknown): void;
 }
@@ -235,14 +239,21 @@ export class RemoteDeliveries {
     const host = this.#host;
     const tracer = host.tracer();
     for (const delivery of message.items) {
-      let result: Promise<unknown> | undefined;
+      const id = delivery.id;
+      let onValue: ((value: unknown) => void) | undefined;
+      let onError: ((error: unknown) => void) | undefined;
+      if (id !== 0) {
+        onValue = (value) => this.#replyTo(from).value(id, value);
+        onError = (error) => this.#replyTo(from).failure(id, error);
+      }
       try {
-        result = tracer === null
-          ? host.inbound(delivery)
-          : tracer.withTraceparent(
+        if (tracer === null) host.inbound(delivery, onValue, onError);
+        else {
+          tracer.withTraceparent(
             delivery.traceparent,
-            () => host.inbound(delivery),
+            () => host.inbound(delivery, onValue, onError),
           );
+        }
       } catch (error) {
         if (delivery.id !== 0) this.#replyTo(from).failure(delivery.id, error);
         else {
@@ -254,13 +265,6 @@ export class RemoteDeliveries {
           );
         }
         continue;
-      }
-      if (delivery.id !== 0 && result !== undefined) {
-        const id = delivery.id;
-        result.then(
-          (value) => this.#replyTo(from).value(id, value),
-          (error) => this.#replyTo(from).failure(id, error),
-        );
       }
     }
     this.#schedule();

@@ -73,6 +73,38 @@ export class RegionEntities {
     payload: unknown,
     timeoutMs: number,
   ): Promise<unknown> | undefined {
+    const entity = this.#running(id);
+    if (entity === undefined) return undefined;
+    return entity.ref!.ask(type, payload, { timeoutMs }).then(
+      undefined,
+      (error) => this.#rescueAsk(entity, id, type, payload, timeoutMs, error),
+    );
+  }
+
+  /**
+   * The fast path of an ask, whose answer goes to `onValue` or `onError`; false (and nothing
+   * sent) when the entity is not running with nothing queued before it.
+   */
+  askRunningTo(
+    id: string,
+    type: string,
+    payload: unknown,
+    timeoutMs: number,
+    onValue: (value: unknown) => void,
+    onError: (error: unknown) => void,
+  ): boolean {
+    const entity = this.#running(id);
+    if (entity === undefined) return false;
+    entity.ref!.ask(type, payload, { timeoutMs }).then(onValue, (error) => {
+      if (!isActorStoppedError(error)) return onError(error);
+      this.#rescueAsk(entity, id, type, payload, timeoutMs, error)
+        .then(onValue, onError);
+    });
+    return true;
+  }
+
+  /** The entity `id` when it runs with nothing queued before a new message (and marks it used). */
+  #running(id: string): EntityState | undefined {
     const entity = this.#entities.get(id);
     if (
       entity === undefined || entity.phase !== "running" ||
@@ -80,10 +112,7 @@ export class RegionEntities {
       entity.shard.buffer.length > 0
     ) return undefined;
     if (this.#tracksUse) this.touch(entity);
-    return entity.ref!.ask(type, payload, { timeoutMs }).then(
-      undefined,
-      (error) => this.#rescueAsk(entity, id, type, payload, timeoutMs, error),
-    );
+    return entity;
   }
 
   /** Fails what waits for the entities (with `error`) and stops them. */

@@ -23,7 +23,7 @@ const NAME = "troupe.sharding";
  * over (decoded from their bytes, as the network would).
  */
 function pair(
-  inbound: (node: string, delivery: Delivery) => Promise<unknown> | undefined,
+  answer: (node: string, delivery: Delivery) => Promise<unknown> | undefined,
 ) {
   const clock = new ManualClock();
   const wire: { from: string; to: string; bytes: Uint8Array }[] = [];
@@ -50,7 +50,10 @@ function pair(
         clock,
         tracer: () => null,
         channel: () => channel,
-        inbound: (delivery) => inbound(self, delivery),
+        inbound: (delivery, onValue, onError) => {
+          const answered = answer(self, delivery);
+          if (onValue !== undefined) answered?.then(onValue, onError);
+        },
         logError: (message) => errors.push(message),
       }),
     );

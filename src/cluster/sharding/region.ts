@@ -149,18 +149,25 @@ export class ShardRegion {
     });
   }
 
-  /** A message for an entity from another node's region. */
-  inbound(delivery: Delivery): Promise<unknown> | undefined {
-    if (delivery.id === 0) {
-      this.tell(delivery.entityId, delivery.type, delivery.payload);
-      return undefined;
+  /**
+   * A message for an entity from another node's region; the answer to an ask goes to `onValue`
+   * or `onError`.
+   */
+  inbound(
+    delivery: Delivery,
+    onValue: ((value: unknown) => void) | undefined,
+    onError: ((error: unknown) => void) | undefined,
+  ): void {
+    const { entityId, type, payload, ms } = delivery;
+    if (onValue === undefined || onError === undefined) {
+      return this.tell(entityId, type, payload);
     }
-    return this.ask(
-      delivery.entityId,
-      delivery.type,
-      delivery.payload,
-      delivery.ms,
-    );
+    // The fast path without a promise of its own: the answer goes straight to the reply.
+    if (
+      !this.#closed &&
+      this.#entities.askRunningTo(entityId, type, payload, ms, onValue, onError)
+    ) return;
+    this.ask(entityId, type, payload, ms).then(onValue, onError);
   }
 
   /** A node left: shards believed to live there are looked up again. */

@@ -190,7 +190,7 @@ export class Sharding implements AsyncDisposable {
       clock: this.#node.system.clock,
       tracer: () => this.#node.system.tracer,
       channel: () => this.#channel(),
-      inbound: (delivery) => {
+      inbound: (delivery, onValue, onError) => {
         const entry = this.#types.get(delivery.entityType);
         if (entry === undefined || this.#stopped) {
           throw new ShardingClosedError(
@@ -198,7 +198,7 @@ export class Sharding implements AsyncDisposable {
             `entity type "${delivery.entityType}" is not hosted here`,
           );
         }
-        return entry.region.inbound(delivery);
+        entry.region.inbound(delivery, onValue, onError);
       },
       logError: (message, error) => this.#logger.error(message, error),
     });
