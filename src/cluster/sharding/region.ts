@@ -1,8 +1,8 @@
 // The shard region of one entity type on one node: routes each message to the node that owns
-// its shard, runs the entities of the shards this node owns (_region_entities.ts), buffers the
-// messages of a shard whose home is unknown or moving, and hands shards over. Everything is delivered
-// synchronously in arrival order (no spawned deliveries), so messages from one sender to one
-// entity keep their order.
+// its shard (to another node through _deliveries.ts, batched), runs the entities of the shards
+// this node owns (_region_entities.ts), buffers the messages of a shard whose home is unknown or
+// moving, and hands shards over. Everything is delivered synchronously in arrival order (no
+// spawned deliveries), so messages from one sender to one entity keep their order.
 import type { Counter } from "../../metrics/mod.ts";
 import type { Clock, TimerHandle } from "../../timer/mod.ts";
 import type { Delivery } from "./_delivery_codec.ts";
