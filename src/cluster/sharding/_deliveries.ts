@@ -25,9 +25,13 @@ import {
 import { entityActorId } from "./_entity.ts";
 import { ShardingClosedError } from "./errors.ts";
 
-/** A batch is sent at once when it reaches this many messages or bytes. */
+/**
+ * A batch is sent at once when it reaches this many messages or bytes (well under the default
+ * frame limit of 8 MiB; a frame over a node's `maxFrameBytes` fails the asks in it and drops its
+ * tells, logged). A message that would take a batch past the bytes goes in the next batch.
+ */
 const MESSAGES_PER_FRAME = 4096;
-const BYTES_PER_FRAME = 256 * 1024;
+const BYTES_PER_FRAME = 64 * 1024;
 
 /** What the deliveries of one node need of it. */
 export interface DeliveriesHost {
@@ -115,7 +119,21 @@ export class RemoteDeliveries {
     traceparent: string | undefined,
   ): void {
     const out = this.#outgoing(node);
-    out.writer.add(0, 0, entityType, entityId, type, payload, traceparent);
+    const add = () =>
+      out.writer.add(
+        0,
+        0,
+        entityType,
+        entityId,
+        type,
+        payload,
+        traceparent,
+        BYTES_PER_FRAME,
+      );
+    if (!add()) {
+      this.#send(node, out);
+      add();
+    }
     this.#added(node, out);
   }
 
@@ -137,15 +155,21 @@ export class RemoteDeliveries {
   ): Promise<unknown> {
     const out = this.#outgoing(node);
     const id = this.#nextId = (this.#nextId + 1) >>> 0 || 1;
-    out.writer.add(
-      id,
-      timeoutMs,
-      entityType,
-      entityId,
-      type,
-      payload,
-      traceparent,
-    );
+    const add = () =>
+      out.writer.add(
+        id,
+        timeoutMs,
+        entityType,
+        entityId,
+        type,
+        payload,
+        traceparent,
+        BYTES_PER_FRAME,
+      );
+    if (!add()) {
+      this.#send(node, out);
+      add();
+    }
     const promise = new Promise<unknown>((resolve, reject) => {
       const ask = new PendingAsk(
         id,
@@ -243,7 +267,15 @@ export class RemoteDeliveries {
       let onValue: ((value: unknown) => void) | undefined;
       let onError: ((error: unknown) => void) | undefined;
       if (id !== 0) {
-        onValue = (value) => this.#replyTo(from).value(id, value);
+        onValue = (value) => {
+          const replies = this.#replyTo(from);
+          replies.value(
+            id,
+            value,
+            BYTES_PER_FRAME,
+            () => this.#sendReplies(from, replies),
+          );
+        };
         onError = (error) => this.#replyTo(from).failure(id, error);
       }
       try {

@@ -247,7 +247,9 @@ export class DeliveryWriter {
   }
 
   /**
-   * Adds a delivery (`id` 0: a tell).
+   * Adds a delivery (`id` 0: a tell), unless the batch has some already and this one could
+   * take it past `maxBytes`: then it returns false, and the caller sends the batch and adds
+   * the delivery to the next (so a large message never takes small ones down with it).
    *
    * @throws {TypeError} When the payload is not JSON-serializable (nothing is added then).
    */
@@ -259,7 +261,8 @@ export class DeliveryWriter {
     type: string,
     payload: unknown,
     traceparent: string | undefined,
-  ): void {
+    maxBytes: number,
+  ): boolean {
     const text = payload === undefined ? undefined : JSON.stringify(payload);
     if (text === undefined && payload !== undefined) {
       throw new TypeError(
@@ -269,6 +272,12 @@ export class DeliveryWriter {
       );
     }
     const w = this.#writer;
+    if (this.count > 0) {
+      // At most 3 bytes per UTF-16 unit, plus the flags and numbers.
+      const bound = 16 + 3 * (entityType.length + entityId.length +
+            type.length + (text?.length ?? 0) + (traceparent?.length ?? 0));
+      if (w.length + bound > maxBytes) return false;
+    }
     if (this.count === 0) w.byte(DELIVERIES);
     const same = entityType === this.#lastType;
     const flags = (id === 0 ? 0 : ASK) | (text === undefined ? 0 : PAYLOAD) |
@@ -287,6 +296,7 @@ export class DeliveryWriter {
     if (text !== undefined) w.string(text);
     if (traceparent !== undefined) w.string(traceparent);
     this.count++;
+    return true;
   }
 
   /** The batch so far, and an empty writer. */
@@ -307,8 +317,17 @@ export class ReplyWriter {
     return this.#writer.length;
   }
 
-  /** Adds the value of ask `id`; one that is not JSON-serializable becomes a failure. */
-  value(id: number, value: unknown): void {
+  /**
+   * Adds the value of ask `id`; one that is not JSON-serializable becomes a failure. When the
+   * batch has some already and this one could take it past `maxBytes`, `flush` is called
+   * first (it sends the batch), so a large reply never takes small ones down with it.
+   */
+  value(
+    id: number,
+    value: unknown,
+    maxBytes = Infinity,
+    flush: () => void = () => {},
+  ): void {
     let text: string | undefined;
     try {
       text = value === undefined ? undefined : JSON.stringify(value);
@@ -319,6 +338,10 @@ export class ReplyWriter {
       this.failure(id, error);
       return;
     }
+    if (
+      this.count > 0 &&
+      this.#writer.length + 16 + 3 * (text?.length ?? 0) > maxBytes
+    ) flush();
     const w = this.#start();
     w.byte(text === undefined ? NO_VALUE : VALUE);
     w.varint(id);

@@ -155,6 +155,37 @@ test("RemoteDeliveries refuses a node it cannot send to at once (nothing queued)
   );
 });
 
+test("RemoteDeliveries sends a large message in a frame of its own, after what was queued before it and in order", async () => {
+  const seen: string[] = [];
+  const { a, wire, pump } = pair((_node, d) => {
+    seen.push(`${d.type}:${String(d.payload).length}`);
+    return undefined;
+  });
+  a.tell("b", "t", "e1", "small", 1, undefined);
+  a.tell("b", "t", "e1", "large", "x".repeat(100_000), undefined);
+  a.tell("b", "t", "e1", "small", 2, undefined);
+  // What came before it went out at once, then the large one (a full frame) alone.
+  assert.equal(wire.length, 2);
+  assert.equal(await pump(), 3);
+  assert.deepEqual(seen, ["small:1", "large:100000", "small:1"]);
+});
+
+test("RemoteDeliveries sends a large reply in a frame of its own, and every reply reaches its ask", async () => {
+  const { a, wire, pump } = pair((_node, d) =>
+    Promise.resolve(d.type === "large" ? "x".repeat(100_000) : d.payload)
+  );
+  const asks = [
+    a.ask("b", "t", "e1", "small", 1, 1000, undefined),
+    a.ask("b", "t", "e1", "large", 2, 1000, undefined),
+    a.ask("b", "t", "e1", "small", 3, 1000, undefined),
+  ];
+  assert.equal(await pump(), 1);
+  assert.equal(wire.length, 3, "the small ones on each side of it apart");
+  await pump();
+  const [one, large, three] = await Promise.all(asks);
+  assert.deepEqual([one, (large as string).length, three], [1, 100_000, 3]);
+});
+
 test("RemoteDeliveries.flush() sends what is queued for a node at once (before a control message to it)", () => {
   const { a, wire } = pair(() => undefined);
   a.tell("b", "t", "e1", "put", 1, undefined);

@@ -12,6 +12,7 @@ import { checkShardingMessage } from "./_messages.ts";
 import { isInvalidShardingMessageError } from "./errors.ts";
 
 const NAME = "troupe.sharding";
+const LIMIT = 1 << 20;
 const TRACE = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
 
 function roundTrip(bytes: Uint8Array): unknown {
@@ -20,9 +21,18 @@ function roundTrip(bytes: Uint8Array): unknown {
 
 test("shardingCodec carries a batch of deliveries (tells and asks, any payload, ids in any script, traceparents) in order", () => {
   const writer = new DeliveryWriter();
-  writer.add(0, 0, "counter", "e1", "add", 1, undefined);
-  writer.add(7, 1234.5, "counter", "ü/ï 😀", "get", undefined, TRACE);
-  writer.add(0, 0, "log", "x".repeat(300), "put", { a: [1, "é"] }, undefined);
+  writer.add(0, 0, "counter", "e1", "add", 1, undefined, LIMIT);
+  writer.add(7, 1234.5, "counter", "ü/ï 😀", "get", undefined, TRACE, LIMIT);
+  writer.add(
+    0,
+    0,
+    "log",
+    "x".repeat(300),
+    "put",
+    { a: [1, "é"] },
+    undefined,
+    LIMIT,
+  );
   const bytes = shardingCodec.encode(NAME, writer.take());
   const batch = roundTrip(bytes) as DeliveryBatch;
   assert.equal(batch.k, "deliveries");
@@ -57,10 +67,23 @@ test("shardingCodec carries a batch of deliveries (tells and asks, any payload, 
   ]);
   assert.equal(writer.count, 0, "take() empties the writer");
   assert.throws(
-    () => writer.add(0, 0, "t", "i", "m", () => 1, undefined),
+    () => writer.add(0, 0, "t", "i", "m", () => 1, undefined, LIMIT),
     TypeError,
   );
   assert.equal(writer.count, 0, "a refused payload adds nothing");
+  // A delivery that could take a batch past the limit waits for the next batch...
+  assert.equal(writer.add(0, 0, "t", "i", "m", 1, undefined, 100), true);
+  assert.equal(
+    writer.add(0, 0, "t", "i", "m", "x".repeat(100), undefined, 100),
+    false,
+  );
+  assert.equal(writer.count, 1);
+  writer.take();
+  // ...and goes alone in an empty one, whatever its size.
+  assert.equal(
+    writer.add(0, 0, "t", "i", "m", "x".repeat(100), undefined, 100),
+    true,
+  );
 });
 
 test("shardingCodec carries replies: values, no value, and failures with code, name and message", () => {
@@ -100,8 +123,8 @@ test("shardingCodec keeps control messages as JSON, and refuses JSON that poses 
 
 test("shardingCodec refuses truncated or corrupted batches with InvalidShardingMessageError, never anything else", () => {
   const writer = new DeliveryWriter();
-  writer.add(3, 100, "counter", "e1", "add", { by: 1 }, TRACE);
-  writer.add(0, 0, "counter", "e2", "add", 2, undefined);
+  writer.add(3, 100, "counter", "e1", "add", { by: 1 }, TRACE, LIMIT);
+  writer.add(0, 0, "counter", "e2", "add", 2, undefined, LIMIT);
   const good = shardingCodec.encode(NAME, writer.take());
   for (let cut = 1; cut < good.length; cut++) {
     const prefix = good.slice(0, cut);
