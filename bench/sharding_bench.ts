@@ -10,7 +10,8 @@
 //
 // Each round runs both jobs in turn (so the machine's ups and downs hit both alike): N asks over
 // 100 entities, 1000 in flight. A warm-up round of each comes first. It prints each round, then
-// the medians and ranges.
+// the medians and ranges, and the CPU time per ask (user + system, summed over this process and
+// the peers, from /proc/<pid>/stat): on a shared machine that is steadier than asks/s.
 import {
   type ActorRef,
   ActorSystem,
@@ -49,15 +50,44 @@ const counter = defineActor({
 
 type Asker = (i: number) => Promise<number>;
 
-/** Asks/s of `ask` over ASKS asks, IN_FLIGHT at a time. */
-async function measure(ask: Asker): Promise<number> {
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+/** CPU time (user + system) of the processes `pids` so far, in µs. */
+function cpuMicros(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+    } catch {
+      return NaN; // not Linux
+    }
+  }
+  return ticks * (1_000_000 / CLOCK_TICKS);
+}
+
+const pids = [Deno.pid];
+
+/**
+ * Asks/s of `ask` over ASKS asks, IN_FLIGHT at a time, CPU µs per ask (all processes), and CPU µs
+ * per ask of this (the asking) process alone.
+ */
+async function measure(ask: Asker): Promise<[number, number, number]> {
+  const cpu = cpuMicros(pids);
+  const own = cpuMicros([Deno.pid]);
   const start = performance.now();
   for (let done = 0; done < ASKS; done += IN_FLIGHT) {
     const batch: Promise<number>[] = [];
     for (let i = 0; i < IN_FLIGHT; i++) batch.push(ask(done + i));
     await Promise.all(batch);
   }
-  return ASKS / ((performance.now() - start) / 1000);
+  const rate = ASKS / ((performance.now() - start) / 1000);
+  return [
+    rate,
+    (cpuMicros(pids) - cpu) / ASKS,
+    (cpuMicros([Deno.pid]) - own) / ASKS,
+  ];
 }
 
 const name = PEER ?? "bench";
@@ -100,7 +130,9 @@ const plainRefs = await Promise.all(
 );
 
 if (PEER !== undefined) {
-  // A peer: host shards and plain actors until killed.
+  // A peer: host shards and plain actors until killed (SIGTERM exits cleanly, so that a CPU
+  // profile asked for with PEER_DENO_FLAGS="--cpu-prof" is written).
+  Deno.addSignalListener("SIGTERM", () => Deno.exit(0));
   console.log(`READY ${node.address}`);
   await new Promise(() => {});
 }
@@ -113,6 +145,7 @@ if (SPREAD) {
       args: [
         "run",
         "-A",
+        ...(Deno.env.get("PEER_DENO_FLAGS") ?? "").split(" ").filter(Boolean),
         new URL(import.meta.url).pathname,
         "--peer",
         peer,
@@ -125,6 +158,7 @@ if (SPREAD) {
       stderr: "inherit",
     }).spawn();
     peers.push(child);
+    pids.push(child.pid);
     const reader = child.stdout.pipeThrough(new TextDecoderStream())
       .getReader();
     let banner = "";
@@ -172,15 +206,27 @@ await measure((i) => entities[i % ENTITIES].ask("add", 1));
 const what = SPREAD ? "over 3 processes" : "local";
 const baseline: number[] = [];
 const sharded: number[] = [];
+const baselineCpu: number[] = [];
+const shardedCpu: number[] = [];
 for (let round = 1; round <= ROUNDS; round++) {
-  const b = await measure((i) => plain[i % ENTITIES].ask("add", 1));
-  const s = await measure((i) => entities[i % ENTITIES].ask("add", 1));
+  const [b, bCpu, bOwn] = await measure((i) =>
+    plain[i % ENTITIES].ask("add", 1)
+  );
+  const [s, sCpu, sOwn] = await measure((i) =>
+    entities[i % ENTITIES].ask("add", 1)
+  );
   baseline.push(b);
   sharded.push(s);
+  baselineCpu.push(bCpu);
+  shardedCpu.push(sCpu);
   console.log(
     `round ${round}: plain ${SPREAD ? "remote" : "local"} asks ${
       Math.round(b)
-    }/s, sharded asks ${what} ${Math.round(s)}/s (${(s / b).toFixed(2)}×)`,
+    }/s (${bCpu.toFixed(2)} µs CPU/ask, asker ${
+      bOwn.toFixed(2)
+    }), sharded asks ${what} ${Math.round(s)}/s (${
+      sCpu.toFixed(2)
+    } µs CPU/ask, asker ${sOwn.toFixed(2)}) (${(s / b).toFixed(2)}×)`,
   );
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
@@ -191,10 +237,16 @@ console.log(
     range(baseline)
   }), sharded ${Math.round(median(sharded))}/s (${range(sharded)}), ratio ${
     (median(sharded) / median(baseline)).toFixed(2)
-  }`,
+  }; CPU per ask: plain ${median(baselineCpu).toFixed(2)} µs (${
+    Math.min(...baselineCpu).toFixed(2)
+  }–${Math.max(...baselineCpu).toFixed(2)}), sharded ${
+    median(shardedCpu).toFixed(2)
+  } µs (${Math.min(...shardedCpu).toFixed(2)}–${
+    Math.max(...shardedCpu).toFixed(2)
+  })`,
 );
 for (const peer of peers) {
-  peer.kill("SIGKILL");
+  peer.kill("SIGTERM");
   await peer.status;
 }
 await sharding.close({ handOff: false });

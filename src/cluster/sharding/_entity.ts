@@ -92,3 +92,28 @@ export function forSharding(
     },
   });
 }
+
+/**
+ * The entity id of an entity's actor id (the inverse of {@linkcode entityActorId}), or
+ * undefined when `path` is not the actor id of an entity of `entityType`.
+ */
+export function entityIdOf(
+  entityType: string,
+  path: string,
+): string | undefined {
+  if (!path.startsWith(entityType) || path[entityType.length] !== ":") {
+    return undefined;
+  }
+  const rest = path.slice(entityType.length + 1);
+  if (!rest.startsWith("=")) return ID.test(rest) ? rest : undefined;
+  try {
+    const binary = atob(
+      rest.slice(1).replaceAll("-", "+").replaceAll("_", "/"),
+    );
+    const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
+    const id = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    return entityActorId(entityType, id) === path ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -14,11 +14,19 @@ export interface Reply {
   done: boolean;
 }
 
+/** A message for an entity, as a region routes it. */
 export interface Envelope {
   readonly id: string;
+  /** The entity's shard. */
+  readonly shard: number;
   readonly type: string;
   readonly payload: unknown;
   readonly reply: Reply | undefined;
+  /**
+   * The sender's W3C traceparent, taken when it was sent (undefined: no tracer, or no trace),
+   * so that a message that waited in a buffer, or went to another node, stays in its trace.
+   */
+  readonly trace: string | undefined;
 }
 
 /** The AskTimeoutError of an ask whose time ran out. */

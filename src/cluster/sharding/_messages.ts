@@ -1,34 +1,16 @@
 // The messages sharding sends between nodes over its remote extension, and their check: every
 // field of a message from the network is validated before use (InvalidShardingMessageError).
+// Deliveries to entities and their replies travel in binary batches (_delivery_codec.ts, which
+// checks them as it decodes); the control messages are JSON and checked here.
+import {
+  type DeliveryBatch,
+  isDecodedBatch,
+  type ReplyBatch,
+} from "./_delivery_codec.ts";
 import { InvalidShardingMessageError } from "./errors.ts";
 
 /** The name of sharding's remote extension. */
 export const SHARDING_EXTENSION = "troupe.sharding";
-
-/** A message for an entity (`ms` present: an ask with that many ms left). */
-export interface DeliverMessage {
-  readonly k: "deliver";
-  /** Entity type. */
-  readonly t: string;
-  /** Entity id. */
-  readonly i: string;
-  /** Message type. */
-  readonly m: string;
-  /** Payload. */
-  readonly p?: unknown;
-  /** For an ask: the time left of its timeout, in ms. */
-  readonly ms?: number;
-}
-
-/** A tell for entity `id` of `entityType` (add `ms` for an ask). */
-export function deliverMessage(
-  entityType: string,
-  id: string,
-  type: string,
-  payload: unknown,
-): DeliverMessage {
-  return { k: "deliver", t: entityType, i: id, m: type, p: payload };
-}
 
 /** Control messages between regions and from the coordinator. */
 export interface ControlMessage {
@@ -38,7 +20,7 @@ export interface ControlMessage {
 }
 
 /** Any sharding message. */
-export type ShardingMessage = DeliverMessage | ControlMessage;
+export type ShardingMessage = ControlMessage | DeliveryBatch | ReplyBatch;
 
 const MAX_NAME = 200;
 
@@ -58,23 +40,14 @@ export function checkShardingMessage(value: unknown): ShardingMessage {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new InvalidShardingMessageError("expected an object");
   }
+  // Batches were checked as the codec decoded them; JSON cannot make one (they are branded).
+  if (isDecodedBatch(value)) return value;
   const m = value as Record<string, unknown>;
   const entityType = text(m.t, "t (entity type)");
   if (entityType.length === 0 || entityType.length > MAX_NAME) {
     throw new InvalidShardingMessageError("t (entity type) is out of range");
   }
   switch (m.k) {
-    case "deliver": {
-      text(m.i, "i (entity id)");
-      text(m.m, "m (message type)");
-      if (
-        m.ms !== undefined &&
-        (typeof m.ms !== "number" || !(m.ms > 0) || !Number.isFinite(m.ms))
-      ) {
-        throw new InvalidShardingMessageError("ms must be a positive number");
-      }
-      return m as unknown as DeliverMessage;
-    }
     case "flush":
     case "begin":
     case "handoff":

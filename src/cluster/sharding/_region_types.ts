@@ -1,6 +1,7 @@
 // What a shard region is given (its node, its settings) and what it reports.
 import type { TimerHandle } from "../../timer/mod.ts";
 import type { Envelope } from "./_envelope.ts";
+import type { Bounced } from "./_bounced.ts";
 import type {
   ActorDefinition,
   ActorRef,
@@ -10,7 +11,7 @@ import type {
   UnknownProtocol,
 } from "../../actor/mod.ts";
 import type { CoordinatorDefinition } from "./coordinator.ts";
-import type { ControlMessage, DeliverMessage } from "./_messages.ts";
+import type { ControlMessage } from "./_messages.ts";
 import type { RememberedEntities } from "./_remembered.ts";
 import type { ShardEvents } from "./_shard_events.ts";
 import type { ShardExtractor } from "./shard_hash.ts";
@@ -28,13 +29,25 @@ export interface RegionHost {
   reachable(node: string): boolean;
   /** The coordinator, when one is known. */
   coordinator(): ActorRef<CoordinatorProtocol> | undefined;
-  /** Sends a tell for an entity to another node (throws when it cannot). */
-  send(node: string, message: DeliverMessage): void;
-  /** Sends an ask for an entity to another node. */
+  /**
+   * Sends a tell for entity `id` to another node, with its sender's traceparent (throws when
+   * the node cannot be sent to now: nothing was sent then).
+   */
+  send(
+    node: string,
+    id: string,
+    type: string,
+    payload: unknown,
+    trace: string | undefined,
+  ): void;
+  /** Sends an ask for entity `id` to another node (throws as `send` does). */
   ask(
     node: string,
-    message: DeliverMessage,
+    id: string,
+    type: string,
+    payload: unknown,
     timeoutMs: number,
+    trace: string | undefined,
   ): Promise<unknown>;
   /** Sends a control message to another node's region and waits for its answer. */
   control(
@@ -116,6 +129,8 @@ export interface EntityState {
   /** Stopped by a hand-off or a close: it stays remembered. */
   keep: boolean;
   pending: Envelope[];
+  /** What it did not handle because it stopped by itself (see _bounced.ts). */
+  bounced: Bounced[] | undefined;
   lastUsed: number;
   readonly stopped: Promise<void>;
   markStopped: () => void;

@@ -48,6 +48,7 @@ export function parseEntityRef(
 export class EntityRef<P> implements ActorRef<P> {
   readonly #region: ShardRegion;
   readonly #askTimeoutMs: number;
+  readonly #shard: number;
   /** The entity id. */
   readonly id: string;
   /** `{ node: "*", path: "<type>:<id>" }`: the node is wherever its shard lives. */
@@ -64,7 +65,7 @@ export class EntityRef<P> implements ActorRef<P> {
       node: "*",
       path: entityActorId(region.settings.entityType, id),
     });
-    region.shardOf(id);
+    this.#shard = region.shardOf(id);
   }
 
   /** The entity's actor id, `<type>:<id>`. */
@@ -88,7 +89,7 @@ export class EntityRef<P> implements ActorRef<P> {
     type: K,
     ...payload: TellArgs<PayloadOf<P, K>>
   ): void {
-    this.#region.tell(this.id, type, payload[0]);
+    this.#region.tell(this.id, type, payload[0], this.#shard);
   }
 
   /**
@@ -110,7 +111,13 @@ export class EntityRef<P> implements ActorRef<P> {
         ),
       );
     }
-    return this.#region.ask(this.id, type, args[0], timeoutMs) as Promise<
+    return this.#region.ask(
+      this.id,
+      type,
+      args[0],
+      timeoutMs,
+      this.#shard,
+    ) as Promise<
       ResultOf<P, K>
     >;
   }
@@ -122,7 +129,7 @@ export class EntityRef<P> implements ActorRef<P> {
    * @returns A promise that settles at once.
    */
   stop(): Promise<void> {
-    this.#region.tell(this.id, PASSIVATE, undefined);
+    this.#region.tell(this.id, PASSIVATE, undefined, this.#shard);
     return Promise.resolve();
   }
 

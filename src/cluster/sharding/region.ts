@@ -1,12 +1,13 @@
 // The shard region of one entity type on one node: routes each message to the node that owns
-// its shard, runs the entities of the shards this node owns, buffers the messages of a shard
-// whose home is unknown or moving, and passivates idle entities. Everything is delivered
-// synchronously in arrival order (no spawned deliveries), so messages from one sender to one
-// entity keep their order.
+// its shard (to another node through _deliveries.ts, batched), runs the entities of the shards
+// this node owns (_region_entities.ts), buffers the messages of a shard whose home is unknown or
+// moving, and hands shards over. Everything is delivered synchronously in arrival order (no
+// spawned deliveries), so messages from one sender to one entity keep their order.
 import type { Counter } from "../../metrics/mod.ts";
 import type { Clock, TimerHandle } from "../../timer/mod.ts";
-import { type DeliverMessage, deliverMessage } from "./_messages.ts";
-import { entityActorId, PASSIVATE } from "./_entity.ts";
+import type { Delivery } from "./_delivery_codec.ts";
+import { isNodeUnreachableError } from "../../remote/mod.ts";
+import { RegionEntities } from "./_region_entities.ts";
 import {
   askTimeout,
   type Envelope,
@@ -18,7 +19,6 @@ import {
 import { ShardBufferFullError, ShardingClosedError } from "./errors.ts";
 import {
   type CoordinatorProtocol,
-  type EntityState,
   newShardState,
   type RegionHost,
   type RegionSettings,
@@ -35,11 +35,9 @@ export class ShardRegion {
   readonly #host: RegionHost;
   readonly #clock: Clock;
   readonly #shards = new Map<number, ShardState>();
-  readonly #entities = new Map<string, EntityState>();
+  readonly #entities: RegionEntities;
   readonly #dropped: Counter;
-  readonly #tracksUse: boolean;
   #registerTimer: TimerHandle | undefined;
-  #sweepTimer: TimerHandle | undefined;
   #closed = false;
   /** Tells this region from an earlier one on the same node (for the coordinator). */
   readonly #incarnation = crypto.randomUUID();
@@ -48,15 +46,20 @@ export class ShardRegion {
     this.settings = settings;
     this.#host = host;
     this.#clock = host.system.clock;
-    this.#tracksUse = settings.idleMs !== undefined ||
-      settings.maxActive !== undefined;
     this.#dropped = host.system.metrics.counter(
       "troupe_sharding_dropped_total",
       "Tells to entities dropped because a shard's buffer was full",
       ["type"],
     );
+    this.#entities = new RegionEntities(settings, host, {
+      isClosed: () => this.#closed,
+      handBack: (state: ShardState, envelopes: readonly Envelope[]) => {
+        for (let i = envelopes.length - 1; i >= 0; i--) {
+          this.#buffer(state, envelopes[i], true);
+        }
+      },
+    });
     this.#registerTimer = this.#clock.setTimer(() => this.#register(), 0);
-    if (settings.idleMs !== undefined) this.#sweep();
   }
 
   /** The shard of an entity id. */
@@ -75,20 +78,39 @@ export class ShardRegion {
     return shard;
   }
 
-  /** Sends a tell to an entity. */
-  tell(id: string, type: string, payload: unknown): void {
+  /** Sends a tell to an entity (`shard`: its shard, when the caller knows it). */
+  tell(
+    id: string,
+    type: string,
+    payload: unknown,
+    shard: number = this.shardOf(id),
+  ): void {
     if (this.#closed) {
       throw new ShardingClosedError(this.#host.self, `cannot send "${type}"`);
     }
-    this.#route({ id, type, payload, reply: undefined });
+    this.#route({
+      id,
+      shard,
+      type,
+      payload,
+      reply: undefined,
+      trace: this.#trace(),
+    });
   }
 
-  /** Sends an ask to an entity. */
+  /** The current trace context as a W3C traceparent, when a tracer is installed. */
+  #trace(): string | undefined {
+    const tracer = this.#host.system.tracer;
+    return tracer === null ? undefined : tracer.traceparent(tracer.capture());
+  }
+
+  /** Sends an ask to an entity (`shard`: its shard, when the caller knows it). */
   ask(
     id: string,
     type: string,
     payload: unknown,
     timeoutMs: number,
+    shard: number = this.shardOf(id),
   ): Promise<unknown> {
     if (this.#closed) {
       return Promise.reject(
@@ -96,30 +118,22 @@ export class ShardRegion {
       );
     }
     // The fast path: a running local entity with nothing queued before this message.
-    const entity = this.#entities.get(id);
-    if (
-      entity !== undefined && entity.phase === "running" &&
-      entity.pending.length === 0 && entity.shard.owned &&
-      entity.shard.buffer.length === 0
-    ) {
-      if (this.#tracksUse) this.#touch(entity);
-      return entity.ref!.ask(type, payload, { timeoutMs });
-    }
+    const fast = this.#entities.askRunning(id, type, payload, timeoutMs);
+    if (fast !== undefined) return fast;
+    const trace = this.#trace();
     // The other fast path: a shard known to live on another reachable node, nothing buffered.
-    if (entity === undefined) {
-      const state = this.#shards.get(this.shardOf(id));
+    if (this.#entities.get(id) === undefined) {
+      const state = this.#shards.get(shard);
       const home = state?.home;
       if (
         home !== undefined && !state!.owned && !state!.blocked &&
         state!.buffer.length === 0 && this.#host.reachable(home)
       ) {
-        const message = deliverMessage(
-          this.settings.entityType,
-          id,
-          type,
-          payload,
-        );
-        return this.#host.ask(home, { ...message, ms: timeoutMs }, timeoutMs);
+        try {
+          return this.#host.ask(home, id, type, payload, timeoutMs, trace);
+        } catch {
+          // Not sendable now (or a bad payload): the slow path below says what to do.
+        }
       }
     }
     return new Promise((resolve, reject) => {
@@ -131,17 +145,29 @@ export class ShardRegion {
         timer: undefined,
         done: false,
       };
-      this.#route({ id, type, payload, reply });
+      this.#route({ id, shard, type, payload, reply, trace });
     });
   }
 
-  /** A message for an entity from another node's region. */
-  inbound(message: DeliverMessage): Promise<unknown> | undefined {
-    if (message.ms === undefined) {
-      this.tell(message.i, message.m, message.p);
-      return undefined;
+  /**
+   * A message for an entity from another node's region; the answer to an ask goes to `onValue`
+   * or `onError`.
+   */
+  inbound(
+    delivery: Delivery,
+    onValue: ((value: unknown) => void) | undefined,
+    onError: ((error: unknown) => void) | undefined,
+  ): void {
+    const { entityId, type, payload, ms } = delivery;
+    if (onValue === undefined || onError === undefined) {
+      return this.tell(entityId, type, payload);
     }
-    return this.ask(message.i, message.m, message.p, message.ms);
+    // The fast path without a promise of its own: the answer goes straight to the reply.
+    if (
+      !this.#closed &&
+      this.#entities.askRunningTo(entityId, type, payload, ms, onValue, onError)
+    ) return;
+    this.ask(entityId, type, payload, ms).then(onValue, onError);
   }
 
   /** A node left: shards believed to live there are looked up again. */
@@ -171,7 +197,6 @@ export class ShardRegion {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#registerTimer) this.#clock.clearTimer(this.#registerTimer);
-    if (this.#sweepTimer) this.#clock.clearTimer(this.#sweepTimer);
     const error = new ShardingClosedError(this.#host.self);
     for (const state of this.#shards.values()) {
       if (state.owned) this.#host.events.stopped(state.shard, reason);
@@ -180,13 +205,7 @@ export class ShardRegion {
       for (const envelope of state.buffer) this.#fail(envelope, error);
       state.buffer = [];
     }
-    const entities = [...this.#entities.values()];
-    for (const entity of entities) {
-      for (const envelope of entity.pending) this.#fail(envelope, error);
-      entity.pending = [];
-      if (entity.ref !== undefined) void entity.ref.stop();
-    }
-    await Promise.all(entities.map((e) => e.ref?.stop()));
+    await this.#entities.close(error);
   }
 
   #shard(shard: number): ShardState {
@@ -199,11 +218,11 @@ export class ShardRegion {
   }
 
   #route(envelope: Envelope): void {
-    const state = this.#shard(this.shardOf(envelope.id));
+    const state = this.#shard(envelope.shard);
     if (state.buffer.length === 0) {
       // The owner keeps delivering while a hand-off begins: every sender has flushed its
       // messages to it before the coordinator asks it to stop the entities.
-      if (state.owned) return this.#deliverLocal(state, envelope);
+      if (state.owned) return this.#entities.deliver(state, envelope);
       if (
         !state.blocked && state.home !== undefined &&
         this.#host.reachable(state.home)
@@ -307,19 +326,25 @@ export class ShardRegion {
   }
 
   #deliverRemote(state: ShardState, node: string, envelope: Envelope): void {
-    const message = deliverMessage(
-      this.settings.entityType,
-      envelope.id,
-      envelope.type,
-      envelope.payload,
-    );
+    const { id, type, payload, trace } = envelope;
     try {
-      if (envelope.reply === undefined) return this.#host.send(node, message);
+      if (envelope.reply === undefined) {
+        return this.#host.send(node, id, type, payload, trace);
+      }
       const left = this.#left(envelope);
       if (left === undefined) return;
-      this.#host.ask(node, { ...message, ms: left }, left)
+      this.#host.ask(node, id, type, payload, left, trace)
         .then(...settlers(envelope.reply));
     } catch (error) {
+      if (!isNodeUnreachableError(error)) {
+        // Never sendable (a payload that is not JSON): the ask fails, the tell is dropped.
+        if (envelope.reply !== undefined) return this.#fail(envelope, error);
+        this.#dropped.labels(this.settings.entityType).inc();
+        return this.#host.logError(
+          `Dropped "${type}" for entity ${JSON.stringify(id)}`,
+          error,
+        );
+      }
       // The node is not reachable from here (yet): look the shard up again.
       this.#host.logError(
         `Cannot send to node "${node}" for shard ${state.shard} of "${this.settings.entityType}"`,
@@ -328,159 +353,6 @@ export class ShardRegion {
       state.home = undefined;
       this.#buffer(state, envelope);
       this.#retry(state);
-    }
-  }
-
-  #deliverLocal(state: ShardState, envelope: Envelope): void {
-    let entity = this.#entities.get(envelope.id);
-    if (entity === undefined) {
-      if (envelope.type === PASSIVATE) return;
-      entity = this.#start(state, envelope.id);
-    }
-    if (entity.phase !== "running" || entity.pending.length > 0) {
-      entity.pending.push(envelope);
-      return;
-    }
-    this.#send(entity, envelope);
-  }
-
-  #send(entity: EntityState, envelope: Envelope): void {
-    if (this.#tracksUse) this.#touch(entity);
-    const ref = entity.ref!;
-    if (envelope.type === PASSIVATE) return this.#passivate(entity);
-    if (envelope.reply === undefined) {
-      ref.tell(envelope.type, envelope.payload);
-      return;
-    }
-    const left = this.#left(envelope);
-    if (left === undefined) return;
-    ref.ask(envelope.type, envelope.payload, { timeoutMs: left })
-      .then(...settlers(envelope.reply));
-  }
-
-  #touch(entity: EntityState): void {
-    entity.lastUsed = this.#clock.now();
-    if (this.settings.maxActive !== undefined) {
-      this.#entities.delete(entity.id);
-      this.#entities.set(entity.id, entity);
-    }
-  }
-
-  #start(state: ShardState, id: string): EntityState {
-    let markStopped = () => {};
-    const stopped = new Promise<void>((resolve) => markStopped = resolve);
-    const entity: EntityState = {
-      id,
-      shard: state,
-      ref: undefined,
-      phase: "starting",
-      stopAfterStart: false,
-      keep: false,
-      pending: [],
-      lastUsed: this.#clock.now(),
-      stopped,
-      markStopped,
-    };
-    this.#entities.set(id, entity);
-    state.entities.add(id);
-    this.settings.remembered?.record(state.shard, id, true);
-    const max = this.settings.maxActive;
-    if (max !== undefined && this.#entities.size > max) {
-      // The least recently used running entity goes first (Map order is use order).
-      for (const other of this.#entities.values()) {
-        if (this.#entities.size - this.#stopping() <= max) break;
-        if (other.phase === "running") this.#passivate(other);
-      }
-    }
-    const system = this.#host.system;
-    let args: unknown;
-    let actorId: string;
-    try {
-      args = this.settings.args(id);
-      actorId = entityActorId(this.settings.entityType, id);
-    } catch (error) {
-      queueMicrotask(() => this.#startFailed(entity, error));
-      return entity;
-    }
-    system.spawn(this.settings.definition, args, { id: actorId }).then(
-      (ref) => {
-        entity.ref = ref;
-        entity.phase = "running";
-        system.whenStopped(ref).then(() => this.#stopped(entity));
-        if (entity.stopAfterStart || this.#closed) {
-          this.#passivate(entity);
-          return;
-        }
-        const pending = entity.pending;
-        entity.pending = [];
-        for (let i = 0; i < pending.length; i++) {
-          if (entity.phase !== "running") {
-            entity.pending.push(...pending.slice(i));
-            break;
-          }
-          this.#send(entity, pending[i]);
-        }
-      },
-      (error) => this.#startFailed(entity, error),
-    );
-    return entity;
-  }
-
-  #stopping(): number {
-    let n = 0;
-    for (const e of this.#entities.values()) if (e.phase === "stopping") n++;
-    return n;
-  }
-
-  #startFailed(entity: EntityState, error: unknown): void {
-    this.#host.logError(
-      `Entity ${
-        JSON.stringify(entity.id)
-      } of "${this.settings.entityType}" failed to start`,
-      error,
-    );
-    for (const envelope of entity.pending) this.#fail(envelope, error);
-    entity.pending = [];
-    this.#forget(entity);
-  }
-
-  #passivate(entity: EntityState): void {
-    if (entity.phase === "starting") {
-      entity.stopAfterStart = true;
-      return;
-    }
-    if (entity.phase !== "running") return;
-    entity.phase = "stopping";
-    // Queued behind what it was sent, so it handles all of it first.
-    entity.ref!.tell(PASSIVATE);
-  }
-
-  #forget(entity: EntityState): void {
-    if (this.#entities.get(entity.id) === entity) {
-      this.#entities.delete(entity.id);
-    }
-    entity.shard.entities.delete(entity.id);
-    entity.markStopped();
-  }
-
-  /** An entity stopped (passivated, handed off, or failed for good). */
-  #stopped(entity: EntityState): void {
-    this.#forget(entity);
-    if (!entity.keep && !this.#closed) {
-      this.settings.remembered?.record(entity.shard.shard, entity.id, false);
-    }
-    const pending = entity.pending;
-    entity.pending = [];
-    if (pending.length === 0 || this.#closed) return;
-    const state = entity.shard;
-    if (state.owned) {
-      // Messages came while it stopped: start it again for them.
-      for (const envelope of pending) this.#deliverLocal(state, envelope);
-      return;
-    }
-    // Handed off: they go to the new home, before anything buffered since.
-    for (let i = pending.length - 1; i >= 0; i--) {
-      this.#buffer(state, pending[i], true);
     }
   }
 
@@ -512,13 +384,7 @@ export class ShardRegion {
     state.home = undefined;
     state.blocked = true;
     this.#armBlock(state);
-    const entities = [...state.entities].map((id) => this.#entities.get(id)!)
-      .filter((e) => e !== undefined);
-    for (const entity of entities) {
-      entity.keep = true;
-      this.#passivate(entity);
-    }
-    await Promise.all(entities.map((e) => e.stopped));
+    await this.#entities.stopShard(state);
     if (owned) this.#host.events.handedOff(shard);
     return true;
   }
@@ -540,8 +406,8 @@ export class ShardRegion {
     if (remembered === undefined) return;
     remembered.load(state.shard).then((ids) => {
       for (const id of ids) {
-        if (state.owned && !this.#closed && !this.#entities.has(id)) {
-          this.#start(state, id);
+        if (state.owned && !this.#closed && !this.#entities.get(id)) {
+          this.#entities.start(state, id);
         }
       }
     }, (error) =>
@@ -587,18 +453,5 @@ export class ShardRegion {
       () => this.#register(),
       this.settings.registerIntervalMs,
     );
-  }
-
-  #sweep(): void {
-    const idleMs = this.settings.idleMs!;
-    this.#sweepTimer = this.#clock.setTimer(() => {
-      const now = this.#clock.now();
-      for (const entity of this.#entities.values()) {
-        if (entity.phase === "running" && now - entity.lastUsed >= idleMs) {
-          this.#passivate(entity);
-        }
-      }
-      this.#sweep();
-    }, Math.max(1, Math.ceil(idleMs / 2)));
   }
 }

@@ -13,7 +13,7 @@ import {
   type RegionSettings,
   ShardRegion,
 } from "./region.ts";
-import { entityActorId, forSharding } from "./_entity.ts";
+import { entityActorId, entityIdOf, forSharding } from "./_entity.ts";
 import { controlRegion } from "./_control.ts";
 import { defaultShardOf } from "./shard_hash.ts";
 import { isShardBufferFullError } from "./errors.ts";
@@ -205,6 +205,13 @@ test("entityActorId() keeps id characters and encodes others reversibly into val
   assert.equal(entityActorId("t", "a b/ü"), "t:=YSBiL8O8");
   assert.notEqual(entityActorId("t", "=x"), "t:=x");
   assert.throws(() => entityActorId("t", "ü".repeat(200)), RangeError);
+  for (const id of ["order-42", "a b/ü", "=x", "😀", "x".repeat(150)]) {
+    assert.equal(entityIdOf("t", entityActorId("t", id)), id);
+  }
+  for (const path of ["u:a", "t:", "t:a/b", "t:=!!", "t:=YQ", "ta"]) {
+    // ("t:=YQ" decodes to "a", whose actor id is "t:a": not an entity's actor id.)
+    assert.equal(entityIdOf("t", path), undefined);
+  }
 });
 
 test("ShardRegion hand-off: the owner stops the shard's entities only after they handled what they were sent, and later messages wait for the new home in order", async () => {
@@ -238,5 +245,37 @@ test("ShardRegion hand-off: the owner stops the shard's entities only after they
     home = "n1";
     await turns(clock, 200);
     assert.deepEqual(await region.ask("a", "seen", undefined, 1000), [4]);
+  });
+});
+
+test("ShardRegion delivers what an entity that stopped itself had queued, and what came while it stopped, to its next incarnation, in order", async () => {
+  await withRegion({}, async (region, clock) => {
+    // Asks while the entity starts (from its pending queue), then the fast path.
+    const first = region.ask("a", "put", 1, 1000);
+    region.tell("a", "quit", undefined);
+    const queuedAsk = region.ask("a", "put", 2, 1000);
+    region.tell("a", "put", 3);
+    assert.equal(await first, 1);
+    assert.equal(await queuedAsk, 1, "answered by the next incarnation");
+    assert.deepEqual(await region.ask("a", "seen", undefined, 1000), [2, 3]);
+    region.tell("a", "quit", undefined);
+    const fastAsk = region.ask("a", "put", 4, 1000);
+    region.tell("a", "put", 5);
+    await turns(clock); // it stops meanwhile
+    region.tell("a", "put", 6);
+    assert.equal(await fastAsk, 1);
+    assert.deepEqual(await region.ask("a", "seen", undefined, 1000), [4, 5, 6]);
+    assert.deepEqual(starts, ["a", "a", "a"]);
+    assert.equal(region.stats().entities, 1);
+  });
+});
+
+test("ShardRegion: an entity that stopped itself with nothing queued stays stopped until its next message", async () => {
+  await withRegion({}, async (region, clock) => {
+    assert.equal(await region.ask("a", "put", 1, 1000), 1);
+    region.tell("a", "quit", undefined);
+    await turns(clock);
+    assert.equal(region.stats().entities, 0);
+    assert.deepEqual(starts, ["a"]);
   });
 });

@@ -25,10 +25,10 @@ import { EntityRef, parseEntityRef } from "./entity_ref.ts";
 import { ShardingClosedError } from "./errors.ts";
 import {
   type ControlMessage,
-  type DeliverMessage,
   SHARDING_EXTENSION,
   type ShardingMessage,
 } from "./_messages.ts";
+import { RemoteDeliveries } from "./_deliveries.ts";
 import { type RegionHost, type RegionStats, ShardRegion } from "./region.ts";
 import { forSharding } from "./_entity.ts";
 import { drainRegion } from "./_drain.ts";
@@ -173,6 +173,8 @@ export class Sharding implements AsyncDisposable {
   #closed: Promise<void> | undefined;
   /** Set once the hand-off before a close is over: messages are refused from then on. */
   #stopped = false;
+  /** Messages for entities on other nodes and their replies, batched per node. */
+  readonly #deliveries: RemoteDeliveries;
 
   private constructor(
     cluster: Cluster,
@@ -183,6 +185,23 @@ export class Sharding implements AsyncDisposable {
     this.#node = cluster.node;
     this.#logger = options.logger ?? console;
     this.#publisher = publisher;
+    this.#deliveries = new RemoteDeliveries({
+      self: this.#node.node,
+      clock: this.#node.system.clock,
+      tracer: () => this.#node.system.tracer,
+      channel: () => this.#channel(),
+      inbound: (delivery, onValue, onError) => {
+        const entry = this.#types.get(delivery.entityType);
+        if (entry === undefined || this.#stopped) {
+          throw new ShardingClosedError(
+            this.#node.node,
+            `entity type "${delivery.entityType}" is not hosted here`,
+          );
+        }
+        entry.region.inbound(delivery, onValue, onError);
+      },
+      logError: (message, error) => this.#logger.error(message, error),
+    });
     this.#unbind = bindSharding(
       options.extensions,
       (message, from) => this.#endpoint(message, from),
@@ -280,9 +299,10 @@ export class Sharding implements AsyncDisposable {
       system,
       coordinator: () => entry.host.ref(),
       reachable: (node) => !this.#unreachable.has(node),
-      send: (node, message) => this.#channel().tell(node, message),
-      ask: (node, message, timeoutMs) =>
-        this.#channel().ask(node, message, { timeoutMs }),
+      send: (node, id, type, payload, trace) =>
+        this.#deliveries.tell(node, name, id, type, payload, trace),
+      ask: (node, id, type, payload, timeoutMs, trace) =>
+        this.#deliveries.ask(node, name, id, type, payload, timeoutMs, trace),
       control: (node, message, timeoutMs) =>
         this.#control(node, message, timeoutMs),
       logError: (message, error) => this.#logger.error(message, error),
@@ -466,6 +486,7 @@ export class Sharding implements AsyncDisposable {
         await entry.host.close();
         await entry.region.close(reason);
       }
+      this.#deliveries.close();
     })();
   }
 
@@ -490,19 +511,22 @@ export class Sharding implements AsyncDisposable {
         return Promise.reject(error);
       }
     }
+    // After the messages for entities queued for that node: a hand-off's "flush" relies on it.
+    this.#deliveries.flush(node);
     return this.#channel().ask(node, message, { timeoutMs });
   }
 
-  #endpoint(message: ShardingMessage, _from: string): unknown {
+  #endpoint(message: ShardingMessage, from: string): unknown {
+    if (message.k === "deliveries") {
+      return this.#deliveries.receive(message, from);
+    }
+    if (message.k === "replies") return this.#deliveries.settle(message, from);
     const entry = this.#types.get(message.t);
     if (entry === undefined || this.#stopped) {
       throw new ShardingClosedError(
         this.#node.node,
         `entity type "${message.t}" is not hosted here`,
       );
-    }
-    if (message.k === "deliver") {
-      return entry.region.inbound(message as DeliverMessage);
     }
     return controlRegion(entry.region, message);
   }
@@ -548,6 +572,7 @@ export class Sharding implements AsyncDisposable {
         if (event.type === "removed" || event.type === "downed") {
           this.#unreachable.add(node);
           for (const entry of this.#types.values()) entry.region.nodeGone(node);
+          this.#deliveries.nodeGone(node);
         } else if (event.type === "unreachable") {
           this.#unreachable.add(node);
         } else if (

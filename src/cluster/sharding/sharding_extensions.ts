@@ -1,6 +1,7 @@
 // The remote extension of sharding on one node: it must be given to `RemoteNode.start` before
 // the node runs, and is bound to the node's `Sharding` when that starts.
 import type { RemoteExtension } from "../../remote/mod.ts";
+import { shardingCodec } from "./_delivery_codec.ts";
 import {
   checkShardingMessage,
   SHARDING_EXTENSION,
@@ -50,6 +51,7 @@ export class ShardingExtensions {
     bindings.set(this, binding);
     const extension: RemoteExtension<unknown, unknown> = {
       name: SHARDING_EXTENSION,
+      codec: shardingCodec,
       handle: (message, from) => {
         const checked = checkShardingMessage(message);
         const endpoint = binding.endpoint;
