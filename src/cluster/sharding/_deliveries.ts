@@ -350,6 +350,25 @@ export class RemoteDeliveries {
     }
   }
 
+  /**
+   * The connection with `node` was lost: the asks already sent to it fail now with
+   * NodeUnreachableError, as remote requests do (their outcome is unknown: the message may have
+   * been handled), instead of waiting for their timeout. What is still queued for it stays
+   * queued and goes with the next batch (to a reconnected node, or refused there).
+   */
+  connectionLost(node: string, reason: string | undefined): void {
+    const out = this.#out.get(node);
+    if (out === undefined) return;
+    const sent = out.batch;
+    const error = new NodeUnreachableError(
+      node,
+      reason ?? "the connection was lost",
+    );
+    for (const ask of [...this.#pending.values()]) {
+      if (ask.node === node && ask.batch < sent) this.#fail(ask, error);
+    }
+  }
+
   /** A node left the cluster: the asks waiting for it fail now instead of timing out. */
   nodeGone(node: string): void {
     const error = new NodeUnreachableError(node, "it left the cluster");

@@ -195,3 +195,21 @@ test("RemoteDeliveries.flush() sends what is queued for a node at once (before a
   a.flush("b");
   assert.equal(wire.length, 1, "nothing more to send");
 });
+
+test("RemoteDeliveries.connectionLost() fails the asks already sent to that node with NodeUnreachableError at once, and keeps what is still queued for the next batch", async () => {
+  const { a, wire, pump } = pair(() => new Promise(() => {}));
+  const sent = a.ask("b", "t", "e1", "get", undefined, 60_000, undefined);
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(wire.length, 1, "the first batch went out");
+  const queued = a.ask("b", "t", "e2", "get", undefined, 60_000, undefined);
+  a.connectionLost("c", "not ours");
+  a.connectionLost("b", "connection reset");
+  await assert.rejects(
+    sent,
+    (e) => isNodeUnreachableError(e) && /connection reset/.test(String(e)),
+  );
+  assert.equal(a.waiting, 1, "the queued ask still waits");
+  assert.equal(await pump(), 2, "the queued ask goes with the next batch");
+  a.close();
+  await assert.rejects(queued, isShardingClosedError);
+});

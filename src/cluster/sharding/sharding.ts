@@ -29,6 +29,7 @@ import {
   type ShardingMessage,
 } from "./_messages.ts";
 import { RemoteDeliveries } from "./_deliveries.ts";
+import { nodeNow } from "./_node_now.ts";
 import { type RegionHost, type RegionStats, ShardRegion } from "./region.ts";
 import { forSharding } from "./_entity.ts";
 import { drainRegion } from "./_drain.ts";
@@ -202,10 +203,20 @@ export class Sharding implements AsyncDisposable {
       },
       logError: (message, error) => this.#logger.error(message, error),
     });
-    this.#unbind = bindSharding(
+    const unbind = bindSharding(
       options.extensions,
       (message, from) => this.#endpoint(message, from),
     );
+    // A lost connection fails the asks sent over it at once, as remote requests do.
+    const unwatch = this.#node.onPeerChange((change) => {
+      if (!change.connected) {
+        this.#deliveries.connectionLost(change.node, change.reason);
+      }
+    });
+    this.#unbind = () => {
+      unbind();
+      unwatch();
+    };
     void this.#watch();
   }
 
@@ -568,18 +579,16 @@ export class Sharding implements AsyncDisposable {
           return;
         }
         if (!("member" in event)) continue;
+        // Events are about one incarnation, but messages go to a node by name, and a restarted
+        // node (a new incarnation under the same name) may be up before its previous
+        // incarnation is removed: what a node name is worth is read from the members now.
         const node = event.member.node;
+        const now = nodeNow(this.#cluster.members(), node);
+        if (now.reachable) this.#unreachable.delete(node);
+        else this.#unreachable.add(node);
         if (event.type === "removed" || event.type === "downed") {
-          this.#unreachable.add(node);
           for (const entry of this.#types.values()) entry.region.nodeGone(node);
-          this.#deliveries.nodeGone(node);
-        } else if (event.type === "unreachable") {
-          this.#unreachable.add(node);
-        } else if (
-          event.type === "reachable" || event.type === "joined" ||
-          event.type === "up"
-        ) {
-          this.#unreachable.delete(node);
+          if (!now.live) this.#deliveries.nodeGone(node);
         }
       }
     } catch (error) {

@@ -248,3 +248,50 @@ test("Sharding.close() hands the node's shards off first: other nodes own them a
   }
   assert.equal(incarnations.maxSeen, 1);
 });
+
+test("Sharding: a node restarted under its old name (a new incarnation) hosts shards again and its entities answer from every node", async () => {
+  await using kit = await ShardingKit.start(["n1", "n2", "n3"]);
+  await kit.until(() => kit.converged(), 30_000, "convergence");
+  const ids = Array.from({ length: 12 }, (_, i) => `r${i}`);
+  for (const id of ids) await kit.settle(kit.log("n1", id).ask("add", "0"));
+  // What n1 sees of n3's incarnations, in order.
+  const seen: string[] = [];
+  const listening = new AbortController();
+  const following = (async () => {
+    for await (
+      const event of kit.member("n1").cluster.events(listening.signal)
+    ) {
+      if ("member" in event && event.member.node === "n3") {
+        seen.push(`${event.type} ${event.member.incarnation}`);
+      }
+    }
+  })();
+  const old = kit.member("n1").cluster.members().find((m) => m.node === "n3")!
+    .incarnation;
+  await kit.kill("n3");
+  await kit.add("n3");
+  const fresh = kit.member("n3").cluster.self.incarnation;
+  await kit.until(
+    () =>
+      seen.includes(`removed ${old}`) && seen.includes(`up ${fresh}`) &&
+      kit.converged(),
+    30_000,
+    "the old n3 removed and the new one up",
+  );
+  listening.abort();
+  await following;
+  for (const from of ["n1", "n2"]) {
+    for (const id of ids) {
+      await kit.settle(
+        kit.log(from, id).ask("add", from, { timeoutMs: 5000 }),
+        10_000,
+      );
+    }
+  }
+  for (const id of ids) {
+    const records = await kit.settle(kit.log("n3", id).ask("records"));
+    assert.deepEqual(records, ["0", "n1", "n2"]);
+  }
+  // The shards of the old n3 stayed with its name: the new n3 runs their entities.
+  assert((kit.shardCounts().get("n3") ?? 0) > 0, "n3 hosts shards again");
+});
