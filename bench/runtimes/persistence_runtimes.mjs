@@ -2,8 +2,11 @@
 // in the same process, in interleaved rounds (each round runs every job once, in a rotated order).
 //
 //   deno run -A bench/runtimes/persistence_runtimes.mjs [--runs 5] [--rounds 9] [--runtimes deno,node]
+//       [--base <checkout>]
 //       the whole set: builds npm/ when it is missing (--build: always), then runs one process per
-//       runtime and run, alternating, and prints the table (medians of the runs, with ranges)
+//       runtime and run, alternating, and prints the table (medians of the runs, with ranges).
+//       --base: also runs the jobs against another checkout (its mod.ts and npm/mod.js, built
+//       beforehand, with node_modules/), alternating with this one: before and after in one go
 //   deno run -A bench/runtimes/persistence_runtimes.mjs --child mod.ts [rounds]
 //   node bench/runtimes/persistence_runtimes.mjs --child npm/mod.js [rounds]
 //       one process: prints one JSON line with its per-job medians
@@ -302,20 +305,31 @@ async function parent() {
   ) {
     await run(deno, ["run", "-A", `${root}scripts/build_npm.ts`], true);
   }
-  const commands = {
-    deno: [deno, "run", "-A", script, "--child", `${root}mod.ts`, rounds],
-    node: [node, script, "--child", `${root}npm/mod.js`, rounds],
-  };
-  const results = Object.fromEntries(runtimes.map((r) => [r, []]));
+  const base = option("--base", undefined);
+  const checkouts = base === undefined ? [["", root]] : [["", root], [
+    " (base)",
+    `${new URL(`${base}/`, `file://${process.cwd()}/`).pathname}`,
+  ]];
+  const commands = {};
+  for (const runtime of runtimes) {
+    for (const [label, dir] of checkouts) {
+      commands[runtime + label] = runtime === "deno"
+        ? [deno, "run", "-A", script, "--child", `${dir}mod.ts`, rounds]
+        : [node, script, "--child", `${dir}npm/mod.js`, rounds];
+    }
+  }
+  const results = Object.fromEntries(
+    Object.keys(commands).map((r) => [r, []]),
+  );
   const loads = [];
   for (let i = 0; i < runs; i++) {
-    for (const runtime of runtimes) {
+    for (const [variant, [command, ...rest]] of Object.entries(commands)) {
       loads.push(loadAverage());
-      const [command, ...rest] = commands[runtime];
       const out = await run(command, rest.map(String), false);
       const line = out.trim().split("\n").at(-1);
       const result = JSON.parse(line);
-      results[runtime].push(result);
+      if (variant.endsWith(" (base)")) result.runtime += " (base)";
+      results[variant].push(result);
       console.error(
         `run ${i + 1}/${runs} ${result.runtime}: ` +
           Object.entries(result.ratios).map(([k, v]) => `${k} ${v.toFixed(2)}`)
@@ -396,7 +410,7 @@ function printTable(results, runs, rounds, loads) {
   const finite = loads.filter(Number.isFinite);
   console.log(lines.join("\n"));
   console.log(
-    `\n${runs} runs per runtime (alternating), ${rounds} interleaved rounds each (after 3 warm-up ` +
+    `\n${runs} runs per column (alternating), ${rounds} interleaved rounds each (after 3 warm-up ` +
       `rounds); ratios: baseline time ÷ job time per round, median per run, then the median ` +
       `of the runs (range of the runs); load average (1 min) ${
         finite.length
