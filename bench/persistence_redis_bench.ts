@@ -4,7 +4,13 @@
 //
 //   deno bench -A bench/persistence_redis_bench.ts          (REDIS_URL, default 127.0.0.1:6379)
 //
-// Targets: 100-writer append throughput ≥ 70% of the raw baseline; reading 100k events < 1 s,
+// The RPUSH baseline checks nothing. The provider must also refuse an append whose expected
+// last sequence number is stale (two incarnations of an actor must not both write), so each
+// append is a HINCRBY and an RPUSH in a Lua script: "raw checked" is the least a raw client
+// needs for that (one EVALSHA per append), to show what the check costs. Interleaved rounds,
+// Node beside Deno, CPU per append on both sides: bench/runtimes/persistence_runtimes.mjs.
+//
+// Targets: 100-writer append throughput ≥ the raw RPUSH baseline; reading 100k events < 1 s,
 // and a recovery (latest snapshot, then the 1k events after it) in well under that.
 // Skips with a message when Redis does not answer. Every iteration writes under a random
 // prefix and deletes what it wrote after its timed part (keys also expire after 10 minutes,
@@ -89,6 +95,49 @@ if (provider !== undefined) {
       }));
       b.end();
       await raw.del(keys);
+    },
+  });
+
+  // The same check as the provider's (HINCRBY of `last`, taken back on a conflict), one
+  // EVALSHA per append: what a raw client needs for the same guarantee.
+  const checkedSha = await raw.scriptLoad(`
+local last = redis.call('HINCRBY', KEYS[2], 'last', 1)
+if last - 1 ~= tonumber(ARGV[1]) then
+  redis.call('HINCRBY', KEYS[2], 'last', -1)
+  return last - 1
+end
+if redis.call('RPUSH', KEYS[1], ARGV[2]) == 1 then
+  redis.call('HSET', KEYS[2], 'first', ARGV[1] + 1)
+end
+return 0`);
+  let checkedRound = 0;
+  Deno.bench({
+    name:
+      `raw checked: node-redis EVALSHA (HINCRBY + RPUSH), ${WRITERS} writers x ${PER_WRITER}`,
+    group: "append_100_writers",
+    n: 15,
+    warmup: 5,
+    async fn(b) {
+      const ids = writerRecords.map((_, w) => `checked-${checkedRound}-${w}`);
+      checkedRound++;
+      b.start();
+      await Promise.all(writerRecords.map(async (records, w) => {
+        const [events, meta] = keysOf(ids[w]);
+        for (let i = 0; i < records.length; i++) {
+          const reply = await raw.sendCommand<unknown>([
+            "EVALSHA",
+            checkedSha,
+            "2",
+            events,
+            meta,
+            String(i),
+            records[i],
+          ]);
+          if (reply !== 0) throw new Error(`conflict at ${reply}`);
+        }
+      }));
+      b.end();
+      await raw.del(ids.flatMap(keysOf));
     },
   });
 

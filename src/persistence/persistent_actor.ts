@@ -242,6 +242,13 @@ interface Internal extends PersistentState {
   lastSnapshotSeq: number;
   provider: PersistenceProvider | null;
   chain: Promise<void>;
+  /**
+   * Persists and snapshots on the chain that have not finished. At 0 the chain is idle, so a
+   * persist may start its append at once instead of a turn later behind `chain`.
+   */
+  busy: number;
+  /** Takes one off `busy` (one function per actor, not a closure per persist). */
+  readonly release: () => void;
   persistsStarted: number;
   failure: PersistFailedError | PersistOutcomeUnknownError | undefined;
   /** Set while the outcome of an append is unknown. */
@@ -254,8 +261,6 @@ interface Internal extends PersistentState {
 
 const READ_PAGE = 10_000;
 const SNAPSHOT_TYPE = "$snapshot";
-
-function noop(): void {}
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null &&
@@ -372,7 +377,7 @@ export class PersistentContext<S, EV, P> {
       if (internal.unsettled !== undefined) await settleOutcome(internal, spec);
       await saveSnapshot(internal, spec);
     });
-    internal.chain = run.then(noop, noop);
+    enqueue(internal, run);
     return run;
   }
 }
@@ -389,39 +394,109 @@ function persistEvents(
       throw new TypeError("Cannot persist: give at least one event");
     }
     const timestamp = Date.now();
-    encoded = events.map(({ type, event }) => {
+    encoded = [];
+    for (let i = 0; i < events.length; i++) {
+      const { type, event } = events[i];
       if (typeof spec.events[type] !== "function") {
         throw new TypeError(
           `Cannot persist event "${type}": actor type "${spec.name}" has no applier for it`,
         );
       }
-      return {
+      encoded.push({
         type,
         version: spec.eventVersions[type] ?? 1,
         data: spec.codec.encode(type, event),
         timestamp,
-      };
-    });
+      });
+    }
   } catch (error) {
     return Promise.reject(error);
   }
   internal.persistsStarted++;
-  const run = internal.chain.then(() =>
-    appendWithPolicy(internal, spec, actor, encoded, events)
-  );
-  internal.chain = run.then(noop, noop);
-  run.catch(noop); // a handler that does not await persist() still learns through the policy
+  // With nothing before it on the chain, the append goes out now, in the handler's turn.
+  const run = internal.busy === 0
+    ? appendWithPolicy(internal, spec, actor, encoded, events)
+    : internal.chain.then(() =>
+      appendWithPolicy(internal, spec, actor, encoded, events)
+    );
+  // The chain's handlers also mark `run` handled: a handler that does not await persist()
+  // still learns of a failure through the policy.
+  enqueue(internal, run);
   return run;
 }
 
-async function appendWithPolicy(
+/** Puts `run` at the end of the chain. */
+function enqueue(internal: Internal, run: Promise<void>): void {
+  internal.busy++;
+  internal.chain = run.then(internal.release, internal.release);
+}
+
+/**
+ * Appends `encoded` after the actor's last sequence number, retrying by the policy, and applies
+ * the events once stored. The usual case, a first attempt that succeeds, takes no async frame:
+ * only a failed first attempt goes on in {@linkcode retryAppend}.
+ */
+function appendWithPolicy(
   internal: Internal,
   spec: Spec,
   actor: ActorContext<unknown>,
   encoded: NewEvent[],
   events: readonly { type: string; event: unknown }[],
 ): Promise<void> {
-  if (internal.unsettled !== undefined) {
+  if (internal.unsettled !== undefined || internal.signal?.aborted) {
+    return retryAppend(internal, spec, actor, encoded, events, undefined);
+  }
+  const expected = internal.seq;
+  let appending: Promise<void>;
+  try {
+    appending = internal.provider!.journal.append(
+      internal.pid,
+      expected,
+      encoded,
+    );
+  } catch (error) {
+    // A provider that throws instead of rejecting: the same as a failed first attempt.
+    return retryAppend(internal, spec, actor, encoded, events, { error });
+  }
+  return appending.then(
+    () => appended(internal, spec, expected, encoded.length, events),
+    (error: unknown) =>
+      retryAppend(internal, spec, actor, encoded, events, { error }),
+  );
+}
+
+/** Applies appended events, then takes the automatic snapshot when one is due. */
+function appended(
+  internal: Internal,
+  spec: Spec,
+  expected: number,
+  count: number,
+  events: readonly { type: string; event: unknown }[],
+): Promise<void> | undefined {
+  applyPersisted(internal, spec, expected, count, events);
+  if (
+    spec.snapshotEvery > 0 &&
+    internal.seq - internal.lastSnapshotSeq >= spec.snapshotEvery
+  ) {
+    // The events are durable; a failed automatic snapshot is retried at the next interval.
+    return saveSnapshot(internal, spec).catch(() => {});
+  }
+  return undefined;
+}
+
+/**
+ * The policy's attempts at an append: all of them, or those after a failed first attempt
+ * (`first`, made by {@linkcode appendWithPolicy} at the actor's current sequence number).
+ */
+async function retryAppend(
+  internal: Internal,
+  spec: Spec,
+  actor: ActorContext<unknown>,
+  encoded: NewEvent[],
+  events: readonly { type: string; event: unknown }[],
+  first: { readonly error: unknown } | undefined,
+): Promise<void> {
+  if (first === undefined && internal.unsettled !== undefined) {
     try {
       await settleOutcome(internal, spec);
     } catch (error) {
@@ -436,7 +511,15 @@ async function appendWithPolicy(
   // Whether an attempt failed in a way that leaves open whether it was stored.
   let maybeStored = false;
   const signal = internal.signal;
-  for (let attempt = 0; attempt <= spec.maxRetries; attempt++) {
+  let start = 0;
+  if (first !== undefined) {
+    lastError = first.error;
+    attempts = 1;
+    maybeStored = mayHaveBeenStored(first.error);
+    // A conflict is final: no retry.
+    start = isJournalConflictError(first.error) ? spec.maxRetries + 1 : 1;
+  }
+  for (let attempt = start; attempt <= spec.maxRetries; attempt++) {
     if (attempt > 0) {
       const { minMs, maxMs, jitter = 0 } = spec.backoff;
       const delay = Math.min(maxMs, minMs * 2 ** (attempt - 1)) *
@@ -486,17 +569,7 @@ async function appendWithPolicy(
     if (spec.then !== "reject") internal.failure ??= failure;
     throw failure;
   }
-  applyPersisted(internal, spec, expected, encoded.length, events);
-  if (
-    spec.snapshotEvery > 0 &&
-    internal.seq - internal.lastSnapshotSeq >= spec.snapshotEvery
-  ) {
-    try {
-      await saveSnapshot(internal, spec);
-    } catch {
-      // The events are durable; a failed automatic snapshot is retried at the next interval.
-    }
-  }
+  await appended(internal, spec, expected, encoded.length, events);
 }
 
 /** Whether a failed append may have been stored all the same (its reply was lost). */
@@ -924,6 +997,19 @@ export function definePersistentActor<A, S, EV>(
   };
 }
 
+/** After a message's persists: escalates or stops on a failed persist, by the policy. */
+function applyFailurePolicy(
+  internal: Internal,
+  spec: Spec,
+  ctx: ActorContext<UnknownProtocol>,
+): void {
+  const failure = internal.failure;
+  if (failure === undefined) return;
+  internal.failure = undefined;
+  if (spec.then === "escalate") throw failure;
+  if (spec.then === "stop") ctx.stop();
+}
+
 function compile<A, H>(
   spec: Spec,
   input: PersistentActorSpec<A, unknown, unknown>,
@@ -993,24 +1079,29 @@ function compile<A, H>(
       if (!isThenable(result) && internal.persistsStarted === before) {
         return result;
       }
-      // Wait for the events this message persisted, then apply the failure policy.
-      const settle = () => {
-        const failure = internal.failure;
-        if (failure === undefined) return;
-        internal.failure = undefined;
-        if (spec.then === "escalate") throw failure;
-        if (spec.then === "stop") ctx.stop();
-      };
+      // Wait for the events this message persisted, then apply the failure policy. When the
+      // handler's result settles with the chain idle (it returned or awaited its last
+      // persist), they are done already.
       return Promise.resolve(result).then(
-        async (value) => {
-          await internal.chain;
-          settle();
-          return value;
+        (value) => {
+          if (internal.busy === 0) {
+            applyFailurePolicy(internal, spec, ctx);
+            return value;
+          }
+          return internal.chain.then(() => {
+            applyFailurePolicy(internal, spec, ctx);
+            return value;
+          });
         },
-        async (error) => {
-          await internal.chain;
-          settle();
-          throw error;
+        (error) => {
+          if (internal.busy === 0) {
+            applyFailurePolicy(internal, spec, ctx);
+            throw error;
+          }
+          return internal.chain.then(() => {
+            applyFailurePolicy(internal, spec, ctx);
+            throw error;
+          });
         },
       );
     };
@@ -1032,22 +1123,29 @@ function compile<A, H>(
 
   const definition = defineActor({
     name,
-    init: (args: unknown): Internal => ({
-      persistent: true,
-      args,
-      user: undefined,
-      pid: "",
-      seq: 0,
-      lastSnapshotSeq: 0,
-      provider: null,
-      chain: Promise.resolve(),
-      persistsStarted: 0,
-      failure: undefined,
-      unsettled: undefined,
-      clock: null,
-      signal: null,
-      pctx: null,
-    }),
+    init: (args: unknown): Internal => {
+      const internal: Internal = {
+        persistent: true,
+        args,
+        user: undefined,
+        pid: "",
+        seq: 0,
+        lastSnapshotSeq: 0,
+        provider: null,
+        chain: Promise.resolve(),
+        busy: 0,
+        release: () => {
+          internal.busy--;
+        },
+        persistsStarted: 0,
+        failure: undefined,
+        unsettled: undefined,
+        clock: null,
+        signal: null,
+        pctx: null,
+      };
+      return internal;
+    },
     handlers: handlers as unknown as Handlers<Internal>,
     started: async (internal, ctx) => {
       const path = ctx.self.path;

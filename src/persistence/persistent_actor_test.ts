@@ -379,6 +379,73 @@ test("definePersistentActor(): a handler that does not await persist still holds
   );
 });
 
+test("definePersistentActor(): persist() hands its append to the journal at once when none is in flight, and queues it behind one that is", async () => {
+  await using system = new ActorSystem();
+  const provider = new ControlledProvider();
+  usePersistence(system, provider);
+  const actor = definePersistentActor({
+    name: "eager",
+    init: () => ({ n: 0 }),
+    events: {
+      added: (state, e: { by: number }) => {
+        state.n += e.by;
+      },
+    },
+  }).handlers({
+    addTwice: (_state, by: number, ctx) => {
+      const before = provider.appendCalls;
+      const first = ctx.persist("added", { by });
+      const second = ctx.persist("added", { by: by + 1 });
+      const calledAtOnce = provider.appendCalls - before;
+      return Promise.all([first, second]).then(() => calledAtOnce);
+    },
+    n: (state) => state.n,
+  });
+  const ref = await system.spawn(actor, undefined, { id: "eager" });
+  assert.equal(await ref.ask("addTwice", 1), 1, "only the first went out");
+  assert.equal(await ref.ask("addTwice", 10), 1);
+  assert.equal(await ref.ask("n"), 1 + 2 + 10 + 11);
+  assert.deepEqual(
+    (await provider.inner.journal.read("eager", 1)).map((e) => [
+      e.sequenceNr,
+      jsonCodec.decode(e.type, e.data),
+    ]),
+    [[1, { by: 1 }], [2, { by: 2 }], [3, { by: 10 }], [4, { by: 11 }]],
+  );
+});
+
+test("definePersistentActor(): a journal whose append throws instead of rejecting is retried like a failed attempt (virtual time)", async () => {
+  const clock = new ManualClock();
+  await using system = new ActorSystem({ clock, askTimeoutMs: 60_000 });
+  const inner = new MemoryPersistence();
+  let throwNext = 1;
+  let calls = 0;
+  usePersistence(system, {
+    journal: {
+      ...inner.journal,
+      append: (id, expected, events) => {
+        calls++;
+        if (throwNext > 0) {
+          throwNext--;
+          throw new JournalUnavailableError("injected: thrown", undefined, {
+            notApplied: true,
+          });
+        }
+        return inner.journal.append(id, expected, events);
+      },
+    },
+    snapshots: inner.snapshots,
+    close: () => inner.close(),
+    [Symbol.asyncDispose]: () => inner.close(),
+  });
+  const ref = await system.spawn(makeAccount(), undefined, { id: "thrower" });
+  const asked = ref.ask("deposit", 7);
+  await clock.advance(100);
+  assert.equal(await asked, 7);
+  assert.equal(calls, 2);
+  assert.equal((await inner.journal.read("thrower", 1)).length, 1);
+});
+
 test("definePersistentActor(): persisting an event type without an applier rejects with TypeError", async () => {
   await using system = new ActorSystem({ logger: quiet });
   const bad = definePersistentActor({

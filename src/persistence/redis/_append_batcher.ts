@@ -238,6 +238,11 @@ function writeU32(target: Uint8Array, at: number, value: number): void {
 }
 
 function settle(batch: readonly AppendRequest[], reply: RedisReply): void {
+  if (reply === 0) {
+    // Every append was appended.
+    for (let i = 0; i < batch.length; i++) batch[i].resolve();
+    return;
+  }
   if (!Array.isArray(reply) || reply.length !== batch.length) {
     const error = new JournalUnavailableError(
       "Redis answered an append with an unexpected reply",

@@ -59,6 +59,43 @@ export function streamKeys(
 }
 
 /**
+ * The keys of the ids a provider used lately, so that an append does not build them again
+ * (and node-redis gets the same flat strings each time). Bounded: when full, it starts over.
+ */
+export class StreamKeysCache {
+  readonly #prefix: string;
+  readonly #max: number;
+  #keys = new Map<string, StreamKeys>();
+
+  /**
+   * Creates the cache.
+   *
+   * @param keyPrefix The provider's key prefix.
+   * @param max How many ids it holds at most.
+   */
+  constructor(keyPrefix: string, max = 1024) {
+    this.#prefix = keyPrefix;
+    this.#max = max;
+  }
+
+  /**
+   * The keys of a persistence id.
+   *
+   * @param persistenceId A valid persistence id.
+   * @returns Its three keys.
+   */
+  get(persistenceId: string): StreamKeys {
+    let keys = this.#keys.get(persistenceId);
+    if (keys === undefined) {
+      if (this.#keys.size >= this.#max) this.#keys = new Map();
+      keys = streamKeys(this.#prefix, persistenceId);
+      this.#keys.set(persistenceId, keys);
+    }
+    return keys;
+  }
+}
+
+/**
  * Throws TypeError for a key prefix that would break the layout: a brace in it would become
  * the hash tag and put every id in one slot.
  *

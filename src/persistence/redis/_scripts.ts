@@ -19,7 +19,8 @@ export const RECORD_PREFIX = 4;
  * u32 expected last sequence number (high 21 bits), u32 (low 32 bits), u32 record count, u32
  * byte length of what follows, then per record a u32 length and the encoded record (all
  * big-endian). One binary argument costs the client and Redis less than an argument per
- * record. Returns one entry per append: 0 when appended, the actual last sequence number (a
+ * record. Returns 0 when every append was appended (the usual case: no table to build, send
+ * and decode), else one entry per append: 0 when appended, the actual last sequence number (a
  * string) on a conflict, or `!` and the error when Redis refused a command (e.g. WRONGTYPE),
  * in which case nothing of that append was written.
  *
@@ -42,6 +43,7 @@ local blob = ARGV[1]
 local out = {}
 local n = 0
 local p = 1
+local failed = false
 for k = 1, #KEYS, 2 do
   local high, low, count, size, at = unpack_bytes('>I4I4I4I4', blob, p)
   local expected = high * 4294967296 + low
@@ -51,9 +53,11 @@ for k = 1, #KEYS, 2 do
   local last = pcall('HINCRBY', KEYS[k + 1], 'last', count == 1 and '1' or tostring(count))
   if type(last) == 'table' then
     out[n] = '!' .. last.err
+    failed = true
   elseif last - count ~= expected then
     undo(KEYS[k + 1], count, last)
     out[n] = string.format('%.0f', last - count)
+    failed = true
   else
     local length
     if count == 1 then
@@ -74,6 +78,7 @@ for k = 1, #KEYS, 2 do
     if type(length) == 'table' then
       undo(KEYS[k + 1], count, last)
       out[n] = '!' .. length.err
+      failed = true
     else
       if length == count then
         redis.call('HSET', KEYS[k + 1], 'first', string.format('%.0f', expected + 1))
@@ -82,7 +87,8 @@ for k = 1, #KEYS, 2 do
     end
   end
 end
-return out
+if failed then return out end
+return 0
 `);
 
 /**

@@ -33,7 +33,7 @@ import {
   type RedisReply,
   RedisReplyError,
 } from "./_client.ts";
-import { checkKeyPrefix, streamKeys } from "./_keys.ts";
+import { checkKeyPrefix, StreamKeysCache } from "./_keys.ts";
 import { DELETE_TO, READ, SAVE_SNAPSHOT } from "./_scripts.ts";
 import { AppendBatcher } from "./_append_batcher.ts";
 
@@ -144,7 +144,7 @@ export class RedisPersistence implements PersistenceProvider {
   readonly snapshots: SnapshotStore;
   readonly #commands: RedisCommands;
   readonly #appends: AppendBatcher;
-  readonly #prefix: string;
+  readonly #keys: StreamKeysCache;
   readonly #url: string;
   readonly #connectTimeoutMs: number;
   readonly #pageSize: number;
@@ -219,7 +219,7 @@ export class RedisPersistence implements PersistenceProvider {
     }
     this.#durability = durability;
     this.#logger = logger;
-    this.#prefix = keyPrefix;
+    this.#keys = new StreamKeysCache(keyPrefix);
     this.#url = url;
     this.#connectTimeoutMs = connectTimeoutMs;
     this.#commands = new NodeRedisCommands({
@@ -411,7 +411,7 @@ export class RedisPersistence implements PersistenceProvider {
     try {
       this.#check();
       checkAppendRecords(id, expected, events);
-      const keys = streamKeys(this.#prefix, id);
+      const keys = this.#keys.get(id);
       // Settles with the final outcome: JournalConflictError or JournalUnavailableError.
       return this.#appends.append(id, keys.events, keys.meta, expected, events);
     } catch (error) {
@@ -433,7 +433,7 @@ export class RedisPersistence implements PersistenceProvider {
     checkSequenceNr("max", max, 0, true);
     const out: StoredEvent[] = [];
     if (max === 0 || from > to) return out;
-    const { events, meta } = streamKeys(this.#prefix, id);
+    const { events, meta } = this.#keys.get(id);
     const keys = [events, meta];
     const toArg = String(Math.min(to, Number.MAX_SAFE_INTEGER));
     const page = (next: number, count: number): Promise<RedisReply> =>
@@ -502,7 +502,7 @@ export class RedisPersistence implements PersistenceProvider {
     try {
       reply = await this.#commands.send([
         "HGET",
-        streamKeys(this.#prefix, id).meta,
+        this.#keys.get(id).meta,
         "last",
       ]);
     } catch (error) {
@@ -519,7 +519,7 @@ export class RedisPersistence implements PersistenceProvider {
     checkPersistenceId(id);
     checkSequenceNr("toSequenceNr", to, 0, true);
     if (to === 0) return;
-    const keys = streamKeys(this.#prefix, id);
+    const keys = this.#keys.get(id);
     try {
       await DELETE_TO.run(this.#commands, [keys.events, keys.meta], [
         String(Math.min(to, Number.MAX_SAFE_INTEGER)),
@@ -535,7 +535,7 @@ export class RedisPersistence implements PersistenceProvider {
     const record = encodeRecord(snapshot);
     try {
       await SAVE_SNAPSHOT.run(this.#commands, [
-        streamKeys(this.#prefix, id).snapshots,
+        this.#keys.get(id).snapshots,
       ], [
         String(snapshot.sequenceNr),
         record,
@@ -559,7 +559,7 @@ export class RedisPersistence implements PersistenceProvider {
     try {
       reply = await this.#commands.send([
         "ZRANGE",
-        streamKeys(this.#prefix, id).snapshots,
+        this.#keys.get(id).snapshots,
         max === Infinity ? "+inf" : String(max),
         "-inf",
         "BYSCORE",
@@ -584,7 +584,7 @@ export class RedisPersistence implements PersistenceProvider {
     try {
       await this.#commands.send([
         "ZREMRANGEBYRANK",
-        streamKeys(this.#prefix, id).snapshots,
+        this.#keys.get(id).snapshots,
         "0",
         String(-(count + 1)),
       ]);
