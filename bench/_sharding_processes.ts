@@ -31,8 +31,11 @@ export interface BenchProtocol {
     timeoutMs: number;
     untilMs: number;
   }): ({ token: string; at: number } | null)[];
-  touch(d: { from: number; to: number; inFlight: number }): number;
+  touch(
+    d: { from: number; to: number; inFlight: number; timeoutMs: number },
+  ): number;
   memory(): { heapUsed: number; rss: number };
+  plain(d: { count: number }): { count: number; heap: number; rss: number };
   view(): string[];
   stats(): { shards: number[]; shardEntities: number[]; entities: number };
   clusterStats(): Record<string, number>;

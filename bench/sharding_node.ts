@@ -162,10 +162,13 @@ const bench = defineActor({
         return null;
       }));
     },
-    /** Starts the idle entities `from` ≤ i < `to` (ids `e<i>`), `inFlight` asks at a time. */
+    /**
+     * Starts the idle entities `from` ≤ i < `to` (ids `e<i>`), `inFlight` asks at a time, each
+     * with a timeout of `timeoutMs`; answers how many failed.
+     */
     touch: async (
       _s,
-      d: { from: number; to: number; inFlight: number },
+      d: { from: number; to: number; inFlight: number; timeoutMs: number },
     ): Promise<number> => {
       const idles = live.idles!;
       let failed = 0;
@@ -173,13 +176,38 @@ const bench = defineActor({
         const batch: Promise<unknown>[] = [];
         for (let j = i; j < Math.min(d.to, i + d.inFlight); j++) {
           batch.push(
-            idles.ref(`e${j}`).ask("touch", undefined, { timeoutMs: 60_000 })
+            idles.ref(`e${j}`).ask("touch", undefined, {
+              timeoutMs: d.timeoutMs,
+            })
               .catch(() => failed++),
           );
         }
         await Promise.all(batch);
       }
       return failed;
+    },
+    /**
+     * The baseline of the scale bench: spawns `count` plain idle actors (no sharding), one
+     * message each, measures the heap and RSS they add, then stops them.
+     */
+    plain: async (_s, d: { count: number }) => {
+      const start = memory();
+      const refs = [];
+      for (let i = 0; i < d.count; i++) {
+        refs.push(await system.spawn(idle, `p${i}`));
+      }
+      await Promise.all(
+        refs.map((r) => r.ask("touch", undefined, { timeoutMs: 1000 })),
+      );
+      // A settled ask is held until its deadline: measure after that.
+      await new Promise((r) => setTimeout(r, 1200));
+      const end = memory();
+      await Promise.all(refs.map((r) => r.stop()));
+      return {
+        count: d.count,
+        heap: end.heapUsed - start.heapUsed,
+        rss: end.rss - start.rss,
+      };
     },
     /** Heap and RSS after a full GC (when run with --expose-gc). */
     memory: () => memory(),
