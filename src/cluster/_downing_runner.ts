@@ -124,6 +124,13 @@ export class DowningRunner {
     const stableAfterMs = this.stableAfterMs(view.members.length);
     this.#stableTimer = this.#clock.setTimer(() => {
       this.#stableTimer = undefined;
+      // The reachability held still for the whole wait: it is not unstable, and a strategy
+      // that takes its time (lease-majority's minority delay) must not be cut short by
+      // down-all. A change while it decides aborts the decision and starts over.
+      if (this.#unstableTimer !== undefined) {
+        this.#clock.clearTimer(this.#unstableTimer);
+        this.#unstableTimer = undefined;
+      }
       this.#decide(fingerprint, stableAfterMs);
     }, stableAfterMs);
     const downAllAfterMs = this.downAllAfterMs(view.members.length);
