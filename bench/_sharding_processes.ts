@@ -141,6 +141,9 @@ export class Driver {
       secret: "sharding bench secret, not for production",
       hostname: "127.0.0.1",
       logger: { error() {} },
+      // The driver waits out members that the machine starves for a while (a shared, busy
+      // machine): losing its connection would lose the answers it waits for.
+      heartbeatTimeoutMs: 120_000,
     });
     const ports: number[] = [];
     for (let i = 0; i < seeds; i++) {
