@@ -14,6 +14,7 @@ export interface NodeLine {
   readonly member?: string;
   readonly status?: string;
   readonly address?: string;
+  readonly message?: string;
 }
 
 /** The protocol of a member's "bench" actor (see sharding_node.ts). */
@@ -235,6 +236,17 @@ export function range(xs: number[], digits = 0): string {
   return `${Math.min(...xs).toFixed(digits)}–${
     Math.max(...xs).toFixed(digits)
   }`;
+}
+
+/** CPU time (user + system) a process has used so far, in ms (Linux /proc; 10 ms ticks). */
+export function cpuMs(pid: number): number {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return NaN;
+  }
 }
 
 /** The 1-, 5- and 15-minute load averages. */

@@ -244,7 +244,12 @@ const cluster = await Cluster.join(remote, {
 live.cluster = cluster;
 const sharding = await Sharding.start(cluster, {
   extensions: shardingExtensions,
-  logger: { error() {} },
+  logger: flags.get("--log") === "1"
+    ? {
+      error: (message: string, error: unknown) =>
+        print({ type: "log", message: `${message}: ${error}` }),
+    }
+    : { error() {} },
 });
 live.sharding = sharding;
 const lease = flags.get("--lease") === "1"
