@@ -72,7 +72,7 @@ const idle = defineActor({
 const system = new ActorSystem({
   node,
   logger: { error() {} },
-  askTimeoutMs: 60_000,
+  askTimeoutMs: 3_600_000,
 });
 const persistence = await RedisPersistence.connect({
   url: REDIS_URL,

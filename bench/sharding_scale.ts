@@ -70,8 +70,20 @@ try {
     }, { timeoutMs: 3_600_000 })
   ));
   const seconds = (performance.now() - started) / 1000;
+  // Membership changes while the entities started (a member starved long enough to be found
+  // unreachable, or downed) explain failures and slow runs.
+  const changes = nodes.flatMap((n) => n.lines).filter((l) =>
+    l.type === "event" && l.event !== "joined" && l.event !== "up"
+  );
+  for (const c of changes) {
+    console.log(`  ${c.node} saw ${c.member} ${c.event} (${c.status})`);
+  }
   if (failed.some((f) => f > 0)) {
-    throw new Error(`${failed.reduce((a, b) => a + b)} entities did not start`);
+    throw new Error(
+      `${failed.reduce((a, b) => a + b)} entities did not start (by node: ${
+        failed.join(", ")
+      })`,
+    );
   }
   // A settled ask is held (by its sender and by the entity) until its deadline passes.
   await new Promise((r) => setTimeout(r, TOUCH_TIMEOUT_MS + 1000));
