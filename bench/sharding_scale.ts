@@ -36,7 +36,14 @@ const prefix = `troupe-bench:scale:${crypto.randomUUID()}:`;
 console.log(
   `sharding scale: ${ENTITIES} idle entities over ${NODES} processes, default settings; load ${load()}`,
 );
-const driver = await Driver.start(prefix, ["--kind", "idle"], NODES);
+// The members' connections tolerate long silences (a member busy starting 200,000 entities on
+// a shared machine); membership's own failure detector is left at its defaults.
+const driver = await Driver.start(prefix, [
+  "--kind",
+  "idle",
+  "--heartbeat-timeout-ms",
+  "120000",
+], NODES);
 try {
   const nodes: NodeProcess[] = [];
   for (let i = 1; i <= NODES; i++) nodes.push(await driver.add(`n${i}`));
