@@ -169,6 +169,12 @@ export class ActorCell {
   stopPromise: Promise<void> | null = null;
   startPromise: Promise<void> | null = null;
   #idleWaiters: Array<() => void> | null = null;
+  // Told when the actor has stopped (right after its device disconnects): the cheap path of
+  // onStopped/whenStopped for local actors. One waiter is held as is; more as an array.
+  #stopWaiters:
+    | ((notice: StopNotice) => void)
+    | Array<(notice: StopNotice) => void>
+    | null = null;
   #inFlight: Reply = null;
   #backoff: { handle: TimerHandle; wake: () => void } | null = null;
   // Aborted when this incarnation ends (a stop or a restart begins); made on first use.
@@ -678,7 +684,7 @@ export class ActorCell {
     this.system.forget(this);
     this.#release();
     this.status = STOPPED;
-    this.device.disconnect(fault);
+    this.#disconnect(fault);
   }
 
   #rejectQueued(): void {
@@ -776,6 +782,43 @@ export class ActorCell {
     return this.stopPromise ??= this.#stop(fault);
   }
 
+  /** Calls `waiter` with the stop notice once the actor has stopped (the caller checks it has not). */
+  onStopped(waiter: (notice: StopNotice) => void): void {
+    const waiters = this.#stopWaiters;
+    if (waiters === null) this.#stopWaiters = waiter;
+    else if (typeof waiters === "function") {
+      this.#stopWaiters = [waiters, waiter];
+    } else waiters.push(waiter);
+  }
+
+  #disconnect(fault: Fault | undefined): void {
+    const waiters = this.#stopWaiters;
+    this.#stopWaiters = null;
+    try {
+      this.device.disconnect(fault);
+    } finally {
+      if (waiters !== null) {
+        const notice: StopNotice = {
+          ref: this.ref as ActorRef<UnknownProtocol>,
+          fault,
+        };
+        if (typeof waiters === "function") this.#tell(waiters, notice);
+        else for (const waiter of waiters) this.#tell(waiter, notice);
+      }
+    }
+  }
+
+  #tell(waiter: (notice: StopNotice) => void, notice: StopNotice): void {
+    try {
+      waiter(notice);
+    } catch (error) {
+      this.system.logError(
+        `A stop listener of actor "${this.path}" threw`,
+        error,
+      );
+    }
+  }
+
   async #stop(fault: Fault | undefined): Promise<void> {
     const wasStarting = this.status === STARTING;
     this.status = STOPPING;
@@ -802,7 +845,7 @@ export class ActorCell {
     this.info.active.dec();
     this.#release();
     this.status = STOPPED;
-    this.device.disconnect(fault);
+    this.#disconnect(fault);
   }
 
   #release(): void {

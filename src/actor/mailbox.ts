@@ -89,7 +89,7 @@ export class Mailbox<A, B, C> {
 
   #grow(): void {
     const old = this.#buf;
-    const capacity = old === null ? 4 : (this.#mask + 1) * 2;
+    const capacity = old === null ? 1 : (this.#mask + 1) * 2;
     const buf = new Array(capacity * 3);
     for (let n = 0; n < this.size; n++) {
       const from = ((this.#head + n) & this.#mask) * 3;

@@ -7,7 +7,13 @@ import {
 import { MetricsRegistry } from "../metrics/mod.ts";
 import { type Clock, systemClock } from "../timer/mod.ts";
 import { AskRegistry } from "./_ask.ts";
-import { type ActorCell, ActorCell as Cell, STOPPING } from "./_cell.ts";
+import {
+  type ActorCell,
+  ActorCell as Cell,
+  LocalActorRef,
+  STOPPED,
+  STOPPING,
+} from "./_cell.ts";
 import {
   ActorMetrics,
   makeTypeInfo,
@@ -467,6 +473,38 @@ export class ActorSystem implements AsyncDisposable {
   }
 
   /**
+   * Calls `listener` once an actor has stopped, like {@linkcode ActorSystem.whenStopped} without
+   * a promise: for a local actor it costs only the listener itself, so code that follows many
+   * actors for their whole lives (a shard region follows every entity) keeps no promise per
+   * actor. A listener that throws is logged; the others are still called.
+   *
+   * @example Usage
+   * ```ts
+   * import { ActorSystem, defineActor } from "@troupe/troupe";
+   * await using system = new ActorSystem();
+   * const ref = await system.spawn(defineActor({ name: "a", init: () => ({}), handlers: {} }), undefined);
+   * system.onStopped(ref, (notice) => console.log(`${notice.ref.path} stopped`));
+   * await ref.stop();
+   * ```
+   *
+   * @param ref The actor (local or remote).
+   * @param listener Called with its stop notice (at once, in a microtask, if it has stopped).
+   * @throws {TypeError} When `ref` is not an actor ref.
+   */
+  onStopped(
+    ref: ActorRef<object>,
+    listener: (notice: StopNotice) => void,
+  ): void {
+    if (ref instanceof LocalActorRef && ref.cell.status !== STOPPED) {
+      ref.cell.onStopped(listener);
+      return;
+    }
+    this.whenStopped(ref).then(listener).catch((error) =>
+      this.#core.logError(`A stop listener of actor "${ref.path}" threw`, error)
+    );
+  }
+
+  /**
    * Waits for an actor to stop.
    *
    * @param ref The actor.
@@ -474,6 +512,11 @@ export class ActorSystem implements AsyncDisposable {
    * @throws {TypeError} When `ref` is not an actor ref.
    */
   whenStopped(ref: ActorRef<object>): Promise<StopNotice> {
+    if (ref instanceof LocalActorRef && ref.cell.status !== STOPPED) {
+      // A local actor tells its waiters itself, when its device disconnects: no watcher
+      // device and link per wait (about 700 bytes, held for as long as the actor lives).
+      return new Promise((resolve) => ref.cell.onStopped(resolve));
+    }
     const line = watchLineOf(ref);
     return new Promise((resolve) => {
       const watcher: Device = new Device({

@@ -131,3 +131,33 @@ test("Actor memory: a stopped actor is forgotten by its system and parent", asyn
   assert.equal(await p.ask("count"), 0);
   assert.equal(system.size, 1);
 });
+
+test("ActorSystem.onStopped() calls every listener once with the stop notice, even when one throws, and at once for an actor already stopped", async () => {
+  const errors: string[] = [];
+  await using system = new ActorSystem({
+    logger: { error: (message: string) => errors.push(message) },
+    supervision: oneForOne({ decide: () => "stop" }),
+  });
+  const failing = await system.spawn(target, undefined, { id: "failing" });
+  const seen: string[] = [];
+  system.onStopped(failing, (n) => seen.push(`1:${n.fault?.kind}`));
+  system.onStopped(failing, () => {
+    throw new Error("listener failed");
+  });
+  system.onStopped(failing, (n) => seen.push(`3:${n.ref.path}`));
+  await assert.rejects(failing.ask("crash"));
+  await system.whenStopped(failing);
+  assert.deepEqual(seen, ["1:thrown", "3:failing"]);
+  assert.ok(errors.some((m) => m.includes("stop listener")), String(errors));
+  const late = await new Promise<StopNotice>((resolve) =>
+    system.onStopped(failing, resolve)
+  );
+  assert.equal(late.ref.path, "failing");
+  const clean = await system.spawn(target, undefined, { id: "clean" });
+  const notices: StopNotice[] = [];
+  system.onStopped(clean, (n) => notices.push(n));
+  await clean.stop();
+  assert.equal(notices.length, 1);
+  assert.equal(notices[0].fault, undefined);
+  assert.equal(notices[0].ref, clean);
+});

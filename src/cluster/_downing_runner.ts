@@ -22,10 +22,21 @@ export interface DowningView {
   readonly unreachable: ReadonlySet<string>;
 }
 
+/**
+ * The default `stableAfterMs` with `members` members that count: DEFAULT_STABLE_AFTER_MS up to
+ * 8 members, plus 1000 ms per doubling beyond (see DowningOptions.stableAfterMs for why).
+ */
+export function defaultStableAfterMs(members: number): number {
+  const doublings = members > 8 ? Math.ceil(Math.log2(members / 8)) : 0;
+  return DEFAULT_STABLE_AFTER_MS + 1000 * doublings;
+}
+
 export class DowningRunner {
   readonly strategy: DowningStrategy;
-  readonly stableAfterMs: number;
-  readonly downAllAfterMs: number | undefined;
+  /** The configured wait; undefined: {@linkcode defaultStableAfterMs} of the current view. */
+  readonly #stableAfterMs: number | undefined;
+  /** The configured extra wait before downing all; undefined: 3/4 of the stable wait. */
+  readonly #downAllMs: number | false | undefined;
   readonly #clock: Clock;
   readonly #self: string;
   readonly #act: (action: DowningAction, why: string) => void;
@@ -48,28 +59,42 @@ export class DowningRunner {
     log: (message: string, error: unknown) => void,
   ) {
     this.strategy = options?.strategy ?? keepMajority();
-    this.stableAfterMs = options?.stableAfterMs ?? DEFAULT_STABLE_AFTER_MS;
-    if (!(this.stableAfterMs >= 0) || !Number.isFinite(this.stableAfterMs)) {
+    const stable = options?.stableAfterMs;
+    if (stable !== undefined && (!(stable >= 0) || !Number.isFinite(stable))) {
       throw new RangeError(
-        `Invalid downing stableAfterMs ${this.stableAfterMs}: expected a finite number ≥ 0`,
+        `Invalid downing stableAfterMs ${stable}: expected a finite number ≥ 0`,
       );
     }
-    const downAll = options?.downAllWhenUnstableMs ??
-      Math.round(this.stableAfterMs * 0.75);
+    this.#stableAfterMs = stable;
+    const downAll = options?.downAllWhenUnstableMs;
     if (
-      downAll !== false && (!(downAll >= 0) || !Number.isFinite(downAll))
+      downAll !== undefined && downAll !== false &&
+      (!(downAll >= 0) || !Number.isFinite(downAll))
     ) {
       throw new RangeError(
         `Invalid downAllWhenUnstableMs ${downAll}: expected a finite number ≥ 0 or false`,
       );
     }
-    this.downAllAfterMs = downAll === false
-      ? undefined
-      : this.stableAfterMs + downAll;
+    this.#downAllMs = downAll;
     this.#clock = clock;
     this.#self = self;
     this.#act = act;
     this.#log = log;
+  }
+
+  /** The stable wait for a view of `members` members that count. */
+  stableAfterMs(members = 0): number {
+    return this.#stableAfterMs ?? defaultStableAfterMs(members);
+  }
+
+  /**
+   * After how long unstable reachability downs everything (undefined: never), for a view of
+   * `members` members that count.
+   */
+  downAllAfterMs(members = 0): number | undefined {
+    if (this.#downAllMs === false) return undefined;
+    const stable = this.stableAfterMs(members);
+    return stable + (this.#downAllMs ?? Math.round(stable * 0.75));
   }
 
   /** Takes the current view; restarts the stable timer when what matters changed. */
@@ -96,13 +121,20 @@ export class DowningRunner {
     if (fingerprint === this.#fingerprint) return;
     this.#fingerprint = fingerprint;
     this.#reset();
+    const stableAfterMs = this.stableAfterMs(view.members.length);
     this.#stableTimer = this.#clock.setTimer(() => {
       this.#stableTimer = undefined;
-      this.#decide(fingerprint);
-    }, this.stableAfterMs);
-    if (
-      this.downAllAfterMs !== undefined && this.#unstableTimer === undefined
-    ) {
+      // The reachability held still for the whole wait: it is not unstable, and a strategy
+      // that takes its time (lease-majority's minority delay) must not be cut short by
+      // down-all. A change while it decides aborts the decision and starts over.
+      if (this.#unstableTimer !== undefined) {
+        this.#clock.clearTimer(this.#unstableTimer);
+        this.#unstableTimer = undefined;
+      }
+      this.#decide(fingerprint, stableAfterMs);
+    }, stableAfterMs);
+    const downAllAfterMs = this.downAllAfterMs(view.members.length);
+    if (downAllAfterMs !== undefined && this.#unstableTimer === undefined) {
       this.#unstableTimer = this.#clock.setTimer(() => {
         this.#unstableTimer = undefined;
         if (this.#closed || this.#view?.unreachable.size === 0) return;
@@ -110,9 +142,9 @@ export class DowningRunner {
         this.close();
         this.#act(
           "down-all",
-          `the reachability stayed unstable for ${this.downAllAfterMs} ms`,
+          `the reachability stayed unstable for ${downAllAfterMs} ms`,
         );
-      }, this.downAllAfterMs);
+      }, downAllAfterMs);
     }
   }
 
@@ -134,7 +166,7 @@ export class DowningRunner {
     this.#deciding = undefined;
   }
 
-  async #decide(fingerprint: string): Promise<void> {
+  async #decide(fingerprint: string, stableAfterMs: number): Promise<void> {
     const view = this.#view;
     if (view === undefined) return;
     const controller = new AbortController();
@@ -171,7 +203,7 @@ export class DowningRunner {
     }
     this.#act(
       decision,
-      `strategy "${this.strategy.name}" decided "${decision}" with ${view.unreachable.size} unreachable of ${view.members.length} members, after ${this.stableAfterMs} ms of stable reachability`,
+      `strategy "${this.strategy.name}" decided "${decision}" with ${view.unreachable.size} unreachable of ${view.members.length} members, after ${stableAfterMs} ms of stable reachability`,
     );
   }
 }

@@ -213,15 +213,23 @@ export interface DowningOptions {
   readonly strategy?: DowningStrategy;
   /**
    * How long the set of unreachable members (and the members that count) must stay the same
-   * before the strategy decides, in ms (default {@linkcode DEFAULT_STABLE_AFTER_MS}). Longer
-   * than a gossip round trip across the cluster, so that both sides decide on the same members.
-   * A side of a partition downs itself within: the failure detector's detection time (about
-   * 2 s at its defaults; a monitor's verdict is pushed at once to the other monitors, so the
-   * second report adds a round trip, not a gossip interval) + `stableAfterMs` (+ the lease's
-   * `minorityDelayMs` with lease-majority), plus up to one gossip interval when a side's
-   * monitors of the other side are not all on it. Measured on the in-memory network with all
-   * defaults, a 3|2 split: the small side downs itself 7.0 s after the cut, and the large side
-   * has removed it 10 s after; with five processes in network namespaces, 7.1 s.
+   * before the strategy decides, in ms. Default: {@linkcode DEFAULT_STABLE_AFTER_MS} (2 s) while
+   * at most 8 members count, plus 1 s per doubling beyond (16 members: 3 s, 64: 5 s, 1000: 9 s),
+   * since carrying a verdict to every member takes about one more gossip round per doubling. It must be longer than it takes every member of one side to see the
+   * whole other side unreachable, so that both sides decide on the same members: the spread of
+   * the detection times of the other side's members (a few heartbeat intervals; each monitor's
+   * verdict is pushed at once to the member's other monitors, and with up to `monitoredBy + 1`
+   * members every member monitors every other) plus the gossip rounds that carry verdicts to
+   * non-monitors (about log2 of the cluster size). It is not a safety margin against two
+   * incarnations of an entity or a singleton: both sides wait the same time from their own
+   * detection, so a longer wait does not change which side acts first (the journal's
+   * expected-sequence check and the singleton's lease fence that race). A side of a partition
+   * downs itself within the failure detector's detection time (about 2 s at its defaults) +
+   * `stableAfterMs` (+ the lease's `minorityDelayMs` with lease-majority), plus up to one
+   * gossip interval when a side's monitors of the other side are not all on it; a crashed
+   * member is downed by the others in the same time, about 4 s with all defaults in a small
+   * cluster. (Akka's split-brain resolver scales its `stable-after` with the cluster size the
+   * same way; its absolute values are larger because its failure detector takes about 5 s.)
    */
   readonly stableAfterMs?: number;
   /**
@@ -232,5 +240,8 @@ export interface DowningOptions {
   readonly downAllWhenUnstableMs?: number | false;
 }
 
-/** The default of {@linkcode DowningOptions.stableAfterMs}: 5000 ms. */
-export const DEFAULT_STABLE_AFTER_MS = 5000;
+/**
+ * The default of {@linkcode DowningOptions.stableAfterMs} while at most 8 members count:
+ * 2000 ms (1000 ms more per doubling of the members beyond 8).
+ */
+export const DEFAULT_STABLE_AFTER_MS = 2000;

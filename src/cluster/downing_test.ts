@@ -7,7 +7,11 @@ import {
   leaseMajority,
   staticQuorum,
 } from "./downing.ts";
-import { type DowningAction, DowningRunner } from "./_downing_runner.ts";
+import {
+  defaultStableAfterMs,
+  type DowningAction,
+  DowningRunner,
+} from "./_downing_runner.ts";
 import type { Lease, LeaseGrant } from "./lease.ts";
 import type { MemberRow } from "./membership_table.ts";
 
@@ -137,6 +141,46 @@ test("DowningRunner decides only after stableAfterMs of unchanged reachability",
   }
 });
 
+test("defaultStableAfterMs() is 2 s up to 8 members and grows by 1 s per doubling beyond", () => {
+  assert.deepEqual(
+    [1, 3, 8, 9, 16, 17, 64, 1000].map(defaultStableAfterMs),
+    [2000, 2000, 2000, 3000, 3000, 4000, 5000, 9000],
+  );
+});
+
+test("DowningRunner without stableAfterMs waits the default for the view's size", async () => {
+  const clock = new ManualClock();
+  const actions: DowningAction[] = [];
+  const runner = new DowningRunner(
+    { downAllWhenUnstableMs: false },
+    clock,
+    "a#i1",
+    (action) => actions.push(action),
+    () => {},
+  );
+  try {
+    const many = Array.from({ length: 16 }, (_, i) => row(`n${i}`, i + 1));
+    runner.update({ members: many, unreachable: new Set(["n15#i1"]) });
+    await clock.advance(2999);
+    assert.deepEqual(actions, []);
+    await clock.advance(1);
+    assert.deepEqual(actions, ["down-unreachable"]);
+    assert.equal(runner.stableAfterMs(FIVE.length), 2000);
+    assert.equal(runner.downAllAfterMs(16), undefined);
+    const unconfigured = new DowningRunner(
+      undefined,
+      clock,
+      "a#i1",
+      () => {},
+      () => {},
+    );
+    assert.equal(unconfigured.downAllAfterMs(16), 3000 + 2250);
+    unconfigured.close();
+  } finally {
+    runner.close();
+  }
+});
+
 test("DowningRunner downs all when the reachability stays unstable", async () => {
   const clock = new ManualClock();
   const actions: DowningAction[] = [];
@@ -156,7 +200,7 @@ test("DowningRunner downs all when the reachability stays unstable", async () =>
       await clock.advance(500);
     }
     assert.deepEqual(actions, ["down-all"]);
-    assert.equal(runner.downAllAfterMs, 1750);
+    assert.equal(runner.downAllAfterMs(FIVE.length), 1750);
   } finally {
     runner.close();
   }

@@ -1,9 +1,15 @@
 // The shard coordinator: an ordinary persistent actor that records where each shard of one
 // entity type lives. Its journal holds `allocated` and `released` events, so a coordinator that
 // starts on another node (after the old one's node left or crashed) recovers every shard's
-// home instead of re-picking them. It is hosted as a cluster singleton; the messages to the
+// home instead of re-picking them. Every COORDINATOR_SNAPSHOT_EVERY events it saves a snapshot
+// of the homes, so that recovery reads one snapshot and fewer than that many events, however
+// long the cluster has been running. It is hosted as a cluster singleton; the messages to the
 // regions and the view of membership come in through its start arguments.
-import type { ActorDefinition } from "../../actor/mod.ts";
+import {
+  type ActorDefinition,
+  type Codec,
+  jsonCodec,
+} from "../../actor/mod.ts";
 import {
   definePersistentActor,
   type PersistentState,
@@ -120,6 +126,86 @@ function placements(
   });
 }
 
+/** How many events the coordinator persists between two snapshots of its homes. */
+export const COORDINATOR_SNAPSHOT_EVERY = 100;
+
+/**
+ * The coordinator's codec: its events as JSON, and its snapshot as the homes only (node → its
+ * shards), which decodes into a whole state for the coordinator started with `args`.
+ */
+function coordinatorCodec(args: CoordinatorArgs): Codec {
+  return {
+    encode(type: string, value: unknown): Uint8Array {
+      if (type === "allocated" || type === "released") {
+        return jsonCodec.encode(type, value);
+      }
+      const homes: Record<string, number[]> = {};
+      for (const [shard, node] of (value as CoordinatorState).homes) {
+        (homes[node] ??= []).push(shard);
+      }
+      return jsonCodec.encode(type, { homes });
+    },
+    decode(type: string, data: Uint8Array): unknown {
+      const value = jsonCodec.decode(type, data);
+      if (type === "allocated" || type === "released") return value;
+      const homes = (value as { homes?: unknown } | null)?.homes;
+      if (typeof homes !== "object" || homes === null || Array.isArray(homes)) {
+        throw new TypeError("Invalid coordinator snapshot: expected homes");
+      }
+      const state = initialState(args);
+      for (const [node, shards] of Object.entries(homes)) {
+        if (!Array.isArray(shards)) {
+          throw new TypeError(
+            `Invalid coordinator snapshot: the shards of node ${
+              JSON.stringify(node)
+            } are not a list`,
+          );
+        }
+        for (const shard of shards) {
+          if (!Number.isSafeInteger(shard) || shard < 0) {
+            throw new TypeError(
+              `Invalid coordinator snapshot: shard ${
+                JSON.stringify(shard)
+              } of node ${JSON.stringify(node)} is not an integer ≥ 0`,
+            );
+          }
+          state.homes.set(shard, node);
+        }
+      }
+      return state;
+    },
+  };
+}
+
+function initialState(args: CoordinatorArgs): CoordinatorState {
+  return {
+    args,
+    homes: new Map(),
+    regions: new Set(),
+    moving: new Map(),
+    draining: new Map(),
+  };
+}
+
+/**
+ * Gives every shard of the nodes that are no longer live a new home among `hosts`, in one
+ * write, and announces them.
+ */
+async function reallocateLost(
+  state: CoordinatorState,
+  live: ReadonlySet<string>,
+  hosts: readonly string[],
+  persistAll: (events: ReturnType<typeof placements>) => Promise<void>,
+): Promise<void> {
+  const lost = [...state.homes].filter(([, node]) => !live.has(node))
+    .map(([shard]) => shard);
+  if (lost.length === 0) return;
+  const previous = homesOf(state, lost);
+  const moved = placements(state, lost, hosts);
+  await persistAll(moved);
+  announce(state, moved, "node-lost", previous);
+}
+
 /** The messages a coordinator handles, as its compiled handlers. */
 export type CoordinatorHandlers = {
   /** A region is ready to host shards. */
@@ -196,146 +282,154 @@ function homesOf(
   return out;
 }
 
-/** The coordinator of one entity type (hosted by `Sharding`, one per cluster). */
-export const shardCoordinator: ActorDefinition<
+/**
+ * The definition of the coordinator started with `args` (hosted by `Sharding`, one per entity
+ * type and cluster): its snapshot holds the homes only, and decodes into a state with `args`.
+ */
+export function shardCoordinator(args: CoordinatorArgs): ActorDefinition<
   CoordinatorArgs,
   PersistentState,
   CoordinatorHandlers
-> = definePersistentActor({
-  name: "troupe.sharding.coordinator",
-  persistenceId: (args: CoordinatorArgs) =>
-    coordinatorPersistenceId(args.entityType),
-  init: (args: CoordinatorArgs): CoordinatorState => ({
-    args,
-    homes: new Map(),
-    regions: new Set(),
-    moving: new Map(),
-    draining: new Map(),
-  }),
-  events: {
-    allocated: (state, e: { shard: number; node: string }) => {
-      state.homes.set(e.shard, e.node);
+> {
+  return definePersistentActor({
+    name: "troupe.sharding.coordinator",
+    persistenceId: (a: CoordinatorArgs) =>
+      coordinatorPersistenceId(a.entityType),
+    init: (a: CoordinatorArgs): CoordinatorState => initialState(a),
+    codec: coordinatorCodec(args),
+    snapshotEvery: COORDINATOR_SNAPSHOT_EVERY,
+    events: {
+      allocated: (state, e: { shard: number; node: string }) => {
+        state.homes.set(e.shard, e.node);
+      },
+      released: (state, e: { shard: number }) => {
+        state.homes.delete(e.shard);
+      },
     },
-    released: (state, e: { shard: number }) => {
-      state.homes.delete(e.shard);
-    },
-  },
-}).handlers({
-  /** A region is ready to host shards. */
-  register: (state, region: RegionRegistration): boolean => {
-    state.regions.add(region.node);
-    // A new region on a node that drained an older one may host shards again.
-    const draining = state.draining.get(region.node);
-    if (draining !== undefined && draining !== region.incarnation) {
-      state.draining.delete(region.node);
-    }
-    return true;
-  },
-  drain: (state, region: RegionRegistration, ctx): number => {
-    state.draining.set(region.node, region.incarnation);
-    const mine = [...state.homes].filter(([, node]) => node === region.node)
-      .map(([shard]) => shard);
-    // With nowhere to go, the shards stay (and move once the node is removed).
-    if (hostsOf(state).length === 0) return 0;
-    for (const shard of mine) {
-      if (!state.moving.has(shard)) {
-        startHandOff(state, shard, ctx.self, "leaving");
+  }).handlers({
+    /** A region is ready to host shards. */
+    register: (state, region: RegionRegistration): boolean => {
+      state.regions.add(region.node);
+      // A new region on a node that drained an older one may host shards again.
+      const draining = state.draining.get(region.node);
+      if (draining !== undefined && draining !== region.incarnation) {
+        state.draining.delete(region.node);
       }
-    }
-    return mine.length;
-  },
-  /** The home of a shard, allocating it when it has none; `null`: ask again later. */
-  home: async (state, shard: number, ctx): Promise<string | null> => {
-    if (state.moving.has(shard)) return null;
-    const owner = state.homes.get(shard);
-    if (owner !== undefined && state.args.members().live.has(owner)) {
-      return owner;
-    }
-    const hosts = hostsOf(state);
-    if (hosts.length === 0) return null;
-    const node = state.args.strategy.allocate(
-      shard,
-      allocationsOf(state.homes, hosts),
-    );
-    if (!hosts.includes(node)) return null;
-    await ctx.persist("allocated", { shard, node });
-    state.args.events.allocated(
-      shard,
-      node,
-      owner === undefined ? "first-use" : "node-lost",
-      owner,
-    );
-    return node;
-  },
-  /** Moves shards of lost nodes, and starts the hand-offs of a rebalance. */
-  tick: async (state, _: undefined, ctx): Promise<void> => {
-    const members = state.args.members();
-    const hosts = hostsOf(state);
-    const lost = [...state.homes].filter(([, node]) => !members.live.has(node))
-      .map(([shard]) => shard);
-    if (lost.length > 0) {
-      const previous = homesOf(state, lost);
-      const moved = placements(state, lost, hosts);
-      await ctx.persistAll(moved);
-      announce(state, moved, "node-lost", previous);
-    }
-    if (hosts.length === 0 || state.moving.size > 0) return;
-    for (const node of state.draining.keys()) {
-      if (!members.live.has(node)) state.draining.delete(node);
-    }
-    const leaving = [...state.homes].filter(([, node]) =>
-      members.leaving.has(node) || state.draining.has(node)
-    ).map(([shard]) => shard);
-    const planned = [
-      ...leaving,
-      ...state.args.strategy.rebalance(allocationsOf(state.homes, hosts), 0),
-    ];
-    const off = new Set(leaving);
-    for (
-      const shard of [...new Set(planned)].slice(0, state.args.maxSimultaneous)
-    ) {
-      startHandOff(
-        state,
+      return true;
+    },
+    drain: (state, region: RegionRegistration, ctx): number => {
+      state.draining.set(region.node, region.incarnation);
+      const mine = [...state.homes].filter(([, node]) => node === region.node)
+        .map(([shard]) => shard);
+      // With nowhere to go, the shards stay (and move once the node is removed).
+      if (hostsOf(state).length === 0) return 0;
+      for (const shard of mine) {
+        if (!state.moving.has(shard)) {
+          startHandOff(state, shard, ctx.self, "leaving");
+        }
+      }
+      return mine.length;
+    },
+    /** The home of a shard, allocating it when it has none; `null`: ask again later. */
+    home: async (state, shard: number, ctx): Promise<string | null> => {
+      if (state.moving.has(shard)) return null;
+      const owner = state.homes.get(shard);
+      const live = state.args.members().live;
+      if (owner !== undefined && live.has(owner)) return owner;
+      const hosts = hostsOf(state);
+      if (hosts.length === 0) return null;
+      if (owner !== undefined) {
+        // Its node is gone: every shard of every lost node moves now, in one write, instead of
+        // one write per region's question (or waiting for the next tick).
+        await reallocateLost(state, live, hosts, (e) => ctx.persistAll(e));
+        const home = state.homes.get(shard);
+        return home !== undefined && hosts.includes(home) ? home : null;
+      }
+      const node = state.args.strategy.allocate(
         shard,
-        ctx.self,
-        off.has(shard) ? "leaving" : "rebalance",
+        allocationsOf(state.homes, hosts),
       );
-    }
-  },
-  /** A hand-off ended: the shard gets its new home (or, when it failed, stays). */
-  handedOff: async (
-    state,
-    result: { shard: number; ok: boolean },
-    ctx,
-  ): Promise<void> => {
-    const reason = state.moving.get(result.shard) ?? "rebalance";
-    state.moving.delete(result.shard);
-    if (result.ok) {
-      const previous = homesOf(state, [result.shard]);
-      const moved = placements(state, [result.shard], hostsOf(state));
-      await ctx.persistAll(moved);
-      announce(state, moved, reason, previous);
-    }
-    const all = [
-      ...new Set([...state.args.members().hostable, ...state.regions]),
-    ];
-    state.args.regions.released(all, result.shard);
-  },
-  /** Every shard's home. */
-  homes: (state): Record<string, number[]> => {
-    const out: Record<string, number[]> = {};
-    for (const [shard, node] of state.homes) (out[node] ??= []).push(shard);
-    return out;
-  },
-}, {
-  recovered: (state, ctx) => {
-    ctx.timers.startPeriodic(
-      "tick",
-      { intervalMs: state.args.rebalanceIntervalMs },
-      "tick",
-    );
-  },
-});
+      if (!hosts.includes(node)) return null;
+      await ctx.persist("allocated", { shard, node });
+      state.args.events.allocated(
+        shard,
+        node,
+        owner === undefined ? "first-use" : "node-lost",
+        owner,
+      );
+      return node;
+    },
+    /** Moves shards of lost nodes, and starts the hand-offs of a rebalance. */
+    tick: async (state, _: undefined, ctx): Promise<void> => {
+      const members = state.args.members();
+      const hosts = hostsOf(state);
+      await reallocateLost(
+        state,
+        members.live,
+        hosts,
+        (e) => ctx.persistAll(e),
+      );
+      if (hosts.length === 0 || state.moving.size > 0) return;
+      for (const node of state.draining.keys()) {
+        if (!members.live.has(node)) state.draining.delete(node);
+      }
+      const leaving = [...state.homes].filter(([, node]) =>
+        members.leaving.has(node) || state.draining.has(node)
+      ).map(([shard]) => shard);
+      const planned = [
+        ...leaving,
+        ...state.args.strategy.rebalance(allocationsOf(state.homes, hosts), 0),
+      ];
+      const off = new Set(leaving);
+      for (
+        const shard of [...new Set(planned)].slice(
+          0,
+          state.args.maxSimultaneous,
+        )
+      ) {
+        startHandOff(
+          state,
+          shard,
+          ctx.self,
+          off.has(shard) ? "leaving" : "rebalance",
+        );
+      }
+    },
+    /** A hand-off ended: the shard gets its new home (or, when it failed, stays). */
+    handedOff: async (
+      state,
+      result: { shard: number; ok: boolean },
+      ctx,
+    ): Promise<void> => {
+      const reason = state.moving.get(result.shard) ?? "rebalance";
+      state.moving.delete(result.shard);
+      if (result.ok) {
+        const previous = homesOf(state, [result.shard]);
+        const moved = placements(state, [result.shard], hostsOf(state));
+        await ctx.persistAll(moved);
+        announce(state, moved, reason, previous);
+      }
+      const all = [
+        ...new Set([...state.args.members().hostable, ...state.regions]),
+      ];
+      state.args.regions.released(all, result.shard);
+    },
+    /** Every shard's home. */
+    homes: (state): Record<string, number[]> => {
+      const out: Record<string, number[]> = {};
+      for (const [shard, node] of state.homes) (out[node] ??= []).push(shard);
+      return out;
+    },
+  }, {
+    recovered: (state, ctx) => {
+      ctx.timers.startPeriodic(
+        "tick",
+        { intervalMs: state.args.rebalanceIntervalMs },
+        "tick",
+      );
+    },
+  });
+}
 
 /** The messages of a coordinator. */
-export type CoordinatorDefinition = typeof shardCoordinator;
+export type CoordinatorDefinition = ReturnType<typeof shardCoordinator>;

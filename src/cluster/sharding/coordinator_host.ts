@@ -51,7 +51,7 @@ export function hostAsSingleton(
   let closed = false;
   const started = ClusterSingleton.start(cluster, {
     name: coordinatorSingletonName(args.entityType),
-    definition: shardCoordinator,
+    definition: shardCoordinator(args),
     args,
     lease: options.lease,
     leaseTtlMs: options.leaseTtlMs,

@@ -9,7 +9,7 @@ import {
   type Handlers,
   isActorStoppedError,
 } from "../../actor/mod.ts";
-import type { RemoteNode } from "../../remote/mod.ts";
+import { NodeUnreachableError, type RemoteNode } from "../../remote/mod.ts";
 import type { Clock, TimerHandle } from "../../timer/mod.ts";
 import type { Cluster } from "../cluster.ts";
 import type { ClusterMember } from "../member_event.ts";
@@ -316,8 +316,23 @@ export class SingletonManager<P> {
       ? undefined
       : memberId(host);
     if (key !== this.#proxyHost) {
+      const previous = this.#proxyHost;
       this.#proxyHost = key;
       this.proxy.retarget(undefined);
+      // The old host is down or gone: nothing sent to its instance will be answered, so the
+      // asks in flight there fail now rather than at their timeouts.
+      const old = previous === undefined
+        ? undefined
+        : this.#cluster.members().find((m) => memberId(m) === previous);
+      if (previous !== undefined && (old === undefined || !isLiveMember(old))) {
+        const node = previous.slice(0, previous.lastIndexOf("#"));
+        this.proxy.abandon(
+          new NodeUnreachableError(
+            node,
+            `singleton "${this.name}" moved: its host was downed`,
+          ),
+        );
+      }
     }
     if (
       host !== undefined && key !== undefined && this.proxy.target === undefined

@@ -60,6 +60,8 @@ export interface ProxySettings {
 export class SingletonProxy<P> implements ActorRef<P> {
   readonly #s: ProxySettings;
   readonly #buffer: Buffered[] = [];
+  /** Asks sent to `#target` and not answered yet (see `abandon`). */
+  readonly #inFlight = new Set<BufferedAsk>();
   #target: ActorRef<P> | undefined;
   #closed = false;
 
@@ -188,9 +190,15 @@ export class SingletonProxy<P> implements ActorRef<P> {
    */
   #send(target: ActorRef<P>, entry: BufferedAsk): void {
     const left = entry.deadline - this.#s.clock.now();
+    this.#inFlight.add(entry);
     untyped(target).ask(entry.type, entry.payload, {
       timeoutMs: Math.max(1, left),
-    }).then(entry.resolve, (error) => {
+    }).then((value) => {
+      this.#inFlight.delete(entry);
+      entry.resolve(value);
+    }, (error) => {
+      // Abandoned already (its host is gone): it was rejected then.
+      if (!this.#inFlight.delete(entry)) return;
       if (
         !isActorStoppedError(error) || this.#closed ||
         this.#s.clock.now() >= entry.deadline
@@ -240,6 +248,20 @@ export class SingletonProxy<P> implements ActorRef<P> {
       entry.timer = undefined;
       this.#send(target, entry);
     }
+  }
+
+  /**
+   * The instance the asks in flight went to is gone with its node (downed or removed): they
+   * reject now with `error` instead of waiting out their timeouts (an answer from there can no
+   * longer come; a caller that asks again reaches the next instance). They are not sent again:
+   * the old instance may have handled them before its node died.
+   *
+   * @param error Why they failed.
+   */
+  abandon(error: unknown): void {
+    const inFlight = [...this.#inFlight];
+    this.#inFlight.clear();
+    for (const entry of inFlight) entry.reject(error);
   }
 
   /** Closes the proxy: buffered asks reject, buffered tells become dead letters. */

@@ -67,3 +67,36 @@ test("SingletonProxy: an ask that finds its target stopped waits for the next ta
   assert.deepEqual(await asked, { name: "second", seen: [] });
   proxy.close();
 });
+
+const held: (() => void)[] = [];
+const hang = defineActor({
+  name: "hang",
+  init: () => ({}),
+  handlers: {
+    wait: () => new Promise<void>((resolve) => held.push(resolve)),
+  },
+});
+
+test("SingletonProxy.abandon() rejects the asks in flight to the old target at once and does not send them again", async () => {
+  const clock = new ManualClock();
+  await using system = new ActorSystem({ clock });
+  const proxy = proxyOf(system, clock);
+  const stuck = await system.spawn(hang, undefined, { id: "stuck" });
+  proxy.retarget(stuck as unknown as ActorRef<LogProtocol>);
+  const asked = (proxy as unknown as {
+    ask(type: string, p: undefined, o: { timeoutMs: number }): Promise<unknown>;
+  }).ask("wait", undefined, { timeoutMs: 60_000 });
+  proxy.retarget(undefined);
+  const error = new Error("host downed");
+  proxy.abandon(error);
+  await assert.rejects(asked, (e) => e === error);
+  // Later asks buffer for the next instance as usual.
+  const later = proxy.ask("seen", undefined, { timeoutMs: 5000 });
+  assert.equal(proxy.buffered, 1);
+  const next = await system.spawn(log, "next", { id: "next" });
+  proxy.retarget(next as unknown as ActorRef<LogProtocol>);
+  assert.deepEqual(await later, { name: "next", seen: [] });
+  proxy.abandon(new Error("nothing in flight")); // answered asks are not in flight
+  proxy.close();
+  for (const release of held.splice(0)) release();
+});
