@@ -138,7 +138,12 @@ export class RegionEntities {
       entity.keep = true;
       this.passivate(entity);
     }
-    await Promise.all(entities.map((e) => e.stopped));
+    // Each is still in the shard, so not stopped yet: its promise resolves when it stops.
+    await Promise.all(
+      entities.map((e) =>
+        e.stopped ??= new Promise<void>((resolve) => e.markStopped = resolve)
+      ),
+    );
   }
 
   /** Delivers a message to an entity of a shard owned here (starting it if need be). */
@@ -248,8 +253,6 @@ export class RegionEntities {
 
   /** Starts entity `id` of a shard owned here. */
   start(state: ShardState, id: string): EntityState {
-    let markStopped = () => {};
-    const stopped = new Promise<void>((resolve) => markStopped = resolve);
     const entity: EntityState = {
       id,
       shard: state,
@@ -260,8 +263,8 @@ export class RegionEntities {
       pending: [],
       bounced: undefined,
       lastUsed: this.#clock.now(),
-      stopped,
-      markStopped,
+      stopped: undefined,
+      markStopped: undefined,
     };
     this.#entities.set(id, entity);
     state.entities.add(id);
@@ -288,7 +291,13 @@ export class RegionEntities {
       (ref) => {
         entity.ref = ref;
         entity.phase = "running";
-        system.whenStopped(ref).then(() => this.#stopped(entity));
+        // A listener, not a promise per entity. It runs a microtask after the stop, as a
+        // promise's reaction would: after the rejections of the asks it had queued, which
+        // _bounced.ts takes back.
+        system.onStopped(
+          ref,
+          () => queueMicrotask(() => this.#stopped(entity)),
+        );
         if (entity.stopAfterStart || this.#owner.isClosed()) {
           this.passivate(entity);
           return;
@@ -345,7 +354,7 @@ export class RegionEntities {
       this.#entities.delete(entity.id);
     }
     entity.shard.entities.delete(entity.id);
-    entity.markStopped();
+    entity.markStopped?.();
   }
 
   /** An entity stopped (passivated, handed off, or failed for good). */
