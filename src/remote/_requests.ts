@@ -323,7 +323,9 @@ export class AskRequest extends Request {
     if (!(error instanceof RemoteFailureError)) return error;
     switch (error.remoteCode) {
       case "ASK_TIMEOUT":
-        return new AskTimeoutError(path, type, NaN);
+        // It timed out over there (the wire carries this ask's timeout): say this ask's
+        // timeout, not "NaN ms".
+        return new AskTimeoutError(path, type, this.timeoutMs);
       case "ACTOR_STOPPED":
         return new ActorStoppedError(path, type);
       case "MESSAGE_NOT_HANDLED":

@@ -1,7 +1,12 @@
 // How RemoteNode's senders deal with messages that cannot go out: refused at once, never a crash.
 import assert from "node:assert/strict";
 import { test } from "../platform/test_harness.ts";
-import { ActorSystem, type DeadLetter, defineActor } from "../../mod.ts";
+import {
+  ActorSystem,
+  AskTimeoutError,
+  type DeadLetter,
+  defineActor,
+} from "../../mod.ts";
 import { isFrameTooLargeError, isRemoteFailureError } from "./errors.ts";
 import { RemoteNode } from "./node.ts";
 import type { RemoteNodeOptions } from "./options.ts";
@@ -23,6 +28,10 @@ const store = defineActor({
     big: (_s, n: number) => "z".repeat(n),
     failLong: (_s, n: number): never => {
       throw new RangeError("m".repeat(n));
+    },
+    // An ask of its own that timed out, as a handler that asks another actor would see.
+    timedOut: (): never => {
+      throw new AskTimeoutError("store/inner", "lookup", 5);
     },
   },
 });
@@ -63,6 +72,7 @@ interface StoreProtocol {
   fail(message: string): never;
   big(n: number): string;
   failLong(n: number): never;
+  timedOut(): never;
 }
 
 test("RemoteNode: a tell or ask with an empty message type is refused at once, and the connection goes on", async () => {
@@ -150,4 +160,16 @@ test("RemoteNode: with a small frame limit a long handler error is cut to fit, a
   );
   assert.deepEqual(await ref.ask("items"), []);
   assert.equal(p.nodeB.inboundConnections, 1, "the same connection");
+});
+
+test("RemoteNode: an ask that timed out on the other node rejects with AskTimeoutError naming this ask's timeout (not NaN)", async () => {
+  await using p = await pair();
+  const ref = p.nodeA.ref<StoreProtocol>("b", "store");
+  await assert.rejects(
+    ref.ask("timedOut", undefined, { timeoutMs: 4321 }),
+    (error: unknown) =>
+      error instanceof AskTimeoutError && error.timeoutMs === 4321 &&
+      !/NaN/.test(error.message),
+  );
+  assert.deepEqual(await ref.ask("items"), []);
 });
