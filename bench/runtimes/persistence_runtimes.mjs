@@ -26,7 +26,8 @@
 //                         the shape of bench/persistence_redis_bench.ts's provider-level group [20000]
 // Per job: wall time, this process's CPU time and Redis's (INFO cpu), and the commands Redis
 // ran (INFO commandstats: commands called inside scripts count too; script calls are also
-// given alone). The shared Redis may serve others meanwhile, so these are upper bounds.
+// given alone), and the socket reads Redis handled (INFO stats total_reads_processed: about one
+// per client write that arrived on its own, i.e. the round trips and wake-ups a job costs). The shared Redis may serve others meanwhile, so these are upper bounds.
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import process from "node:process";
@@ -203,10 +204,14 @@ return 0`;
       calls += Number(m[2]);
       if (m[1] === "eval" || m[1] === "evalsha") scripts += Number(m[2]);
     }
+    // Socket reads Redis handled (Redis 6+): about one per write of the client that arrived
+    // on its own, so it counts the round trips (and wake-ups) a job costs.
+    const reads = /total_reads_processed:(\d+)/.exec(text);
     return {
       cpu: field("used_cpu_user") + field("used_cpu_sys"),
       calls,
       scripts,
+      reads: reads === null ? NaN : Number(reads[1]),
     };
   };
   // Between rounds the actors' journals stay (they go on appending); at the end all goes.
@@ -224,7 +229,14 @@ return 0`;
   const samples = Object.fromEntries(
     names.map((
       n,
-    ) => [n, { wall: [], cpu: [], server: [], calls: [], scripts: [] }]),
+    ) => [n, {
+      wall: [],
+      cpu: [],
+      server: [],
+      calls: [],
+      scripts: [],
+      reads: [],
+    }]),
   );
   const measure = async (name, record) => {
     const before = await serverStats();
@@ -242,6 +254,8 @@ return 0`;
     // Minus the INFO call that read `after`.
     s.calls.push(after.calls - before.calls - 1);
     s.scripts.push(after.scripts - before.scripts);
+    // Minus the read of the INFO call that read `after`.
+    s.reads.push(after.reads - before.reads - 1);
   };
   const WARMUP = 3;
   for (let r = 0; r < WARMUP + rounds; r++) {
@@ -262,6 +276,7 @@ return 0`;
       serverUsPerPersist: median(s.server) * 1000 / n,
       commandsPerPersist: median(s.calls) / n,
       scriptsPerPersist: median(s.scripts) / n,
+      readsPerPersist: median(s.reads) / n,
     };
   }
   // Ratios within the round: baseline time ÷ job time (throughput relative to the baseline).
@@ -395,14 +410,14 @@ function printTable(results, runs, rounds, loads) {
       } |`,
     );
     lines.push(
-      `| ${job}: client CPU, Redis CPU, commands (scripts) per persist | ${
+      `| ${job}: client CPU, Redis CPU, commands (scripts), Redis socket reads per persist | ${
         runtimes.map((r) => {
           const j = results[r].map((x) => x.jobs[job]);
           return `${median(j.map((x) => x.cpuUsPerPersist)).toFixed(1)} µs, ${
             median(j.map((x) => x.serverUsPerPersist)).toFixed(1)
           } µs, ${median(j.map((x) => x.commandsPerPersist)).toFixed(2)} (${
             median(j.map((x) => x.scriptsPerPersist)).toFixed(3)
-          })`;
+          }), ${median(j.map((x) => x.readsPerPersist)).toFixed(3)}`;
         }).join(" | ")
       } |`,
     );
