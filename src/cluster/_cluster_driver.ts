@@ -54,6 +54,11 @@ function hasBeenUp(state: GossipState): boolean {
   return false;
 }
 
+/**
+ * Join rounds a first seed waits for the answers of nodes it reached before it forms a cluster
+ * without them (5 s at the default `joinRetryMs`, Akka's `seed-node-timeout`).
+ */
+const SILENT_SEED_ROUNDS = 5;
 export class ClusterDriver implements ClusterEndpoint {
   readonly selfKey: string;
   readonly #s: DriverSettings;
@@ -330,6 +335,13 @@ export class ClusterDriver implements ClusterEndpoint {
     if (message.reply && !sameAsIncoming) {
       this.#sendState(fromNode, false);
     }
+  }
+
+  /** Whether the state has a member of each of `nodes`. */
+  #holdsAll(nodes: readonly string[]): boolean {
+    const held = new Set<string>();
+    for (const row of this.#state.members.values()) held.add(row.node);
+    return nodes.every((node) => held.has(node));
   }
 
   heartbeat(
@@ -650,8 +662,15 @@ export class ClusterDriver implements ClusterEndpoint {
         else this.#sendState(seed, true);
       }
       this.#joinRounds++;
+      // Once every node it reached has answered (a member answers a first seed's state with
+      // its own) and none was ever up, or once some stayed silent for SILENT_SEED_ROUNDS
+      // rounds (nodes running no cluster yet: Akka's seed-node timeout). Forming a round
+      // after reaching them, answered or not, let a restarted first seed whose peers answered
+      // slowly form a cluster of its own with the lowest up number: leadership and the
+      // singletons moved to the newest process.
       const firstSeedMayForm = round.firstIsSelf && this.#joinRounds > 1 &&
-        !hasBeenUp(this.#state);
+        !hasBeenUp(this.#state) &&
+        (this.#holdsAll(reached) || this.#joinRounds > SILENT_SEED_ROUNDS);
       if (!this.#mayForm && (round.mayForm || firstSeedMayForm)) {
         this.#mayForm = true;
         this.#afterChange();

@@ -49,6 +49,8 @@ export interface MembersOptions {
   readonly discovery?: (addresses: readonly string[]) => Discovery;
   /** Whether requests to a real server are in flight (see TestClusterOptions.busy). */
   readonly busy?: () => boolean;
+  /** The network's latency in virtual ms (default 0). */
+  readonly latencyMs?: number;
 }
 
 /** Members on a TestCluster, with their events recorded. */
@@ -81,6 +83,7 @@ export class Members implements AsyncDisposable {
       seed: options.seed ?? 1,
       nodeOptions: { secret: SECRET, extensions: extensions.remote },
       busy: options.busy,
+      latencyMs: options.latencyMs,
     });
     const members = new Members(tc, extensions, options);
     members.#seeds = options.nodes.map((n) => tc.node(n).address);

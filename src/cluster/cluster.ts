@@ -29,8 +29,9 @@ export interface ClusterOptions {
   readonly extensions: ClusterExtensions;
   /**
    * Where to find the cluster. A node forms a new cluster when discovery finds no other node,
-   * or when it is the first node found and none of the others answers; otherwise it joins
-   * through the nodes found (retrying every `joinRetryMs`). Give every node the same seeds.
+   * or when it is the first node found and the others either answer that no cluster was ever
+   * up or do not answer within five join rounds; otherwise it joins through the nodes found
+   * (retrying every `joinRetryMs`). Give every node the same seeds.
    */
   readonly discovery: Discovery;
   /** This member's roles (for example `"shard-host"`). */

@@ -48,3 +48,27 @@ test("members downed by a partition rejoin the surviving cluster as new incarnat
 
 test("members downed by a partition rejoin after the heal when restarted at their old addresses", () =>
   rejoinAfterPartition(true));
+
+test("a restarted first seed joins as the youngest member on a slow network (600 ms round trips, 200 ms between join rounds): it never forms a cluster of its own", async () => {
+  const three = ["a", "b", "c"];
+  // Round trips (600 ms) longer than the pause between join rounds (200 ms).
+  await using m = await Members.start({
+    nodes: three,
+    seed: 5,
+    latencyMs: 300,
+    cluster: { joinRetryMs: 200 },
+  });
+  await m.joinAll(three, 60_000);
+  await m.until(() => agree(m, three, three), 60_000, "convergence");
+  await m.kill("a");
+  await m.restart("a", true);
+  await m.joinAll(["a"], 60_000);
+  await m.until(() => agree(m, three, three), 60_000, "a up again");
+  const rows = m.cluster("b").members().filter((r) => r.status === "up");
+  const upOf = (n: string) => rows.find((r) => r.node === n)!.upNumber;
+  assert(
+    upOf("a") > upOf("b") && upOf("a") > upOf("c"),
+    `the new a is the youngest: ${JSON.stringify(rows)}`,
+  );
+  for (const n of three) assert.equal(m.cluster(n).leader()?.node, "b");
+});
