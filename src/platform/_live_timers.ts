@@ -7,7 +7,8 @@ let live = 0;
 
 /**
  * The pending part of a platform timer handle: counted live from its creation until it runs or
- * is cancelled, whichever comes first (only the first of the two counts).
+ * is cancelled, whichever comes first (only the first of the two counts). The implementations
+ * settle a timer before they call its callback, so one that throws is not left counted.
  */
 export class LiveTimer {
   #pending = true;
