@@ -57,9 +57,10 @@ const NAMES = ["m1", "m2", "m3"];
  * The node that is never restarted: it lives through the whole run, so its RSS curve, timers and
  * connections are those of one process under the whole load and all its peers' restarts (a
  * restarted node starts afresh, which would hide a slow leak). It is m1, the leader and the
- * shard coordinator's host: restarting m1 over and over hits a membership race (a new
- * incarnation of the leader, up before its previous one was removed, is removed in its place;
- * seen on 2026-12-07 at m1's second restart), which the node-kill scenario is the place for.
+ * shard coordinator's host, so the soak does not restart the leader: the one run that did so
+ * over and over (on 2026-12-07, m2 the witness) failed at m1's second restart, with no node
+ * answering the test for 30 s, for a reason not found yet (see README.md); a 4-minute rerun
+ * with 5 restarts of m1 passed.
  */
 const WITNESS = "m1";
 const STREAMS = streamIds(12);
