@@ -212,6 +212,38 @@ function rssCurves(
   });
 }
 
+/** Prints each node's RSS curve, and its live timers and socket descriptors under load. */
+function printCurves(samples: readonly Sample[], loadAt: number): void {
+  for (const name of NAMES) {
+    const mine = samples.filter((s) => s.node === name);
+    const step = Math.max(1, Math.floor(mine.length / 12));
+    console.log(
+      `reliability soak RSS ${name} (MiB, every ${step} sample(s); # marks a restart): ${
+        mine.filter((_, k) => k % step === 0).map((s, k, all) =>
+          `${k > 0 && all[k - 1].pid !== s.pid ? "# " : ""}${
+            Math.round((s.at - loadAt) / 1000)
+          }s:${s.mib.toFixed(0)}`
+        ).join(" ")
+      }`,
+    );
+  }
+  for (const name of NAMES) {
+    const mine = samples.filter((s) =>
+      s.node === name && s.timers !== undefined
+    );
+    const step = Math.max(1, Math.floor(mine.length / 12));
+    console.log(
+      `reliability soak timers/sockets ${name} (under load; # marks a restart): ${
+        mine.filter((_, k) => k % step === 0).map((s, k, all) =>
+          `${k > 0 && all[k - 1].pid !== s.pid ? "# " : ""}${
+            Math.round((s.at - loadAt) / 1000)
+          }s:${s.timers}/${s.sockets ?? "?"}`
+        ).join(" ")
+      }`,
+    );
+  }
+}
+
 function sum<T>(items: readonly T[], f: (item: T) => number): number {
   return items.reduce((a, item) => a + f(item), 0);
 }
@@ -266,6 +298,7 @@ serverTest(
           await sleep(LONG ? 10_000 : 1000);
         }
       })();
+      let curvesFrom: number | undefined;
       try {
         await using workload = await Workload.connect(nodes);
         statsOf = (node) => workload.stats(node);
@@ -297,6 +330,7 @@ serverTest(
 
         workload.start(load);
         const loadAt = Date.now();
+        curvesFrom = loadAt;
         const seeds = nodes.map((n) => n.address()!);
         const restarts: string[] = [];
         const rejoinMs: number[] = [];
@@ -395,19 +429,7 @@ serverTest(
             workload.history.filter((op) => op.completion !== "ok"),
           ),
         }));
-        for (const name of NAMES) {
-          const mine = samples.filter((s) => s.node === name);
-          const step = Math.max(1, Math.floor(mine.length / 12));
-          console.log(
-            `reliability soak RSS ${name} (MiB, every ${step} sample(s); # marks a restart): ${
-              mine.filter((_, k) => k % step === 0).map((s, k, all) =>
-                `${k > 0 && all[k - 1].pid !== s.pid ? "# " : ""}${
-                  Math.round((s.at - loadAt) / 1000)
-                }s:${s.mib.toFixed(0)}`
-              ).join(" ")
-            }`,
-          );
-        }
+        printCurves(samples, loadAt);
         console.log(
           `reliability soak resources after the warm-up: ${
             resourcesBefore.map(resourcesText).join(" | ")
@@ -418,21 +440,6 @@ serverTest(
             resourcesAfter.map(resourcesText).join(" | ")
           }`,
         );
-        for (const name of NAMES) {
-          const mine = samples.filter((s) =>
-            s.node === name && s.timers !== undefined
-          );
-          const step = Math.max(1, Math.floor(mine.length / 12));
-          console.log(
-            `reliability soak timers/sockets ${name} (under load; # marks a restart): ${
-              mine.filter((_, k) => k % step === 0).map((s, k, all) =>
-                `${k > 0 && all[k - 1].pid !== s.pid ? "# " : ""}${
-                  Math.round((s.at - loadAt) / 1000)
-                }s:${s.timers}/${s.sockets ?? "?"}`
-              ).join(" ")
-            }`,
-          );
-        }
         assert.ok(verdict.valid, JSON.stringify(verdict));
         assert.ok(acked > 0, "appends were acknowledged under load");
         assert.ok(
@@ -446,6 +453,10 @@ serverTest(
           } → ${JSON.stringify(byType(final))})`,
         );
         assert.ok(leaks.valid, leaks.problems.join("\n"));
+      } catch (error) {
+        // A run that stops early still shows what it measured until then.
+        if (curvesFrom !== undefined) printCurves(samples, curvesFrom);
+        throw error;
       } finally {
         sampling = false;
         await sampler;
