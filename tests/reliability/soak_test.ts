@@ -427,6 +427,7 @@ serverTest(
           ),
         }));
         printCurves(samples, loadAt);
+        curvesFrom = undefined; // printed: a failed assertion below need not print them again
         console.log(
           `reliability soak resources after the warm-up: ${
             resourcesBefore.map(resourcesText).join(" | ")
