@@ -2,10 +2,16 @@
 // connection (server → browser), and JSON POSTs for joins and posts (browser → server).
 // Everything else goes to the node's HttpApi (health, members, metrics, the dashboard).
 //
-// Why server-sent events and not WebSocket: the server runs through src/platform's serve,
-// which is Deno.serve on Deno and node:http on Node 20; node:http has no WebSocket server (that
-// would mean the `ws` package), while a streaming Response works unchanged on both. A browser
-// sends little (a join, a post), so plain POSTs are enough that way.
+// Why server-sent events and not WebSocket (Coerce's chat uses WebSocket): the server runs
+// through src/platform's serve, which is Deno.serve on Deno and node:http on Node 20; node:http
+// has no WebSocket server (that would mean the `ws` package), while a streaming Response works
+// unchanged on both. A browser sends little (a join, a post), so plain POSTs are enough that way.
+// What a user gets is the same live chat: messages are pushed as they are published, once and in
+// order per stream. The differences: each post is an HTTP request (a round trip and its headers,
+// where a WebSocket would send a frame); a dropped event stream is reopened by the browser's
+// EventSource by itself, and the page then joins its streams again and gets their history
+// (no Last-Event-ID resume); and over HTTP/1.1 a browser keeps at most six connections per
+// host, each open page holding one for its events, so a seventh tab on the same node waits.
 import type { ActorRef, ActorSystem, ProtocolOfDefinition } from "../../mod.ts";
 import type { PubSub, Topic } from "../../src/cluster/mod.ts";
 import { connection, type ConnectionArgs, type StreamRefs } from "./actors.ts";

@@ -31,6 +31,7 @@ import type {
 } from "./types.ts";
 import { acceptUntilClosed, TcpConnBase } from "./_tcp_conn.ts";
 import { BodyCollector } from "./_body_collector.ts";
+import { LiveTimer, liveTimerCount } from "./_live_timers.ts";
 
 /** Bytes asked of the socket per read when the reader brings no buffer. */
 const READ_CHUNK_SIZE = 64 * 1024;
@@ -476,11 +477,15 @@ async function startClientTls(
   return conn;
 }
 
-class DenoImmediateHandle implements TimerHandle {
+class DenoImmediateHandle extends LiveTimer implements TimerHandle {
   readonly immediate: ReturnType<typeof setImmediate>;
 
-  constructor(immediate: ReturnType<typeof setImmediate>) {
-    this.immediate = immediate;
+  constructor(callback: () => void) {
+    super();
+    this.immediate = setImmediate(() => {
+      this.settle();
+      callback();
+    });
   }
 
   unref(): void {
@@ -488,11 +493,15 @@ class DenoImmediateHandle implements TimerHandle {
   }
 }
 
-class DenoTimerHandle implements TimerHandle {
+class DenoTimerHandle extends LiveTimer implements TimerHandle {
   readonly id: ReturnType<typeof setTimeout>;
 
-  constructor(id: ReturnType<typeof setTimeout>) {
-    this.id = id;
+  constructor(callback: () => void, delayMs: number) {
+    super();
+    this.id = setTimeout(() => {
+      this.settle();
+      callback();
+    }, delayMs);
   }
 
   unref(): void {
@@ -614,18 +623,23 @@ export const denoPlatform: Platform = {
   },
 
   setTimer(callback: () => void, delayMs: number): TimerHandle {
-    return new DenoTimerHandle(setTimeout(callback, delayMs));
+    return new DenoTimerHandle(callback, delayMs);
   },
 
   setImmediate(callback: () => void): TimerHandle {
-    return new DenoImmediateHandle(setImmediate(callback));
+    return new DenoImmediateHandle(callback);
   },
 
   clearTimer(handle: TimerHandle): void {
-    if (handle instanceof DenoTimerHandle) clearTimeout(handle.id);
-    else if (handle instanceof DenoImmediateHandle) {
-      clearImmediate(handle.immediate);
+    if (handle instanceof DenoTimerHandle) {
+      if (handle.settle()) clearTimeout(handle.id);
+    } else if (handle instanceof DenoImmediateHandle) {
+      if (handle.settle()) clearImmediate(handle.immediate);
     }
+  },
+
+  liveTimers(): number {
+    return liveTimerCount();
   },
 
   httpsGet(url: string, options: HttpsGetOptions = {}): Promise<HttpsResponse> {

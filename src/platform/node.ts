@@ -41,6 +41,7 @@ import type {
 } from "./types.ts";
 import { acceptUntilClosed, TcpConnBase } from "./_tcp_conn.ts";
 import { BodyCollector } from "./_body_collector.ts";
+import { LiveTimer, liveTimerCount } from "./_live_timers.ts";
 import { nodeServe } from "./_http_server_node.ts";
 
 /** Bytes the readable queues before the socket is paused. */
@@ -228,11 +229,15 @@ function sniName(serverName: string): string | undefined {
   return net.isIP(serverName) === 0 ? serverName : undefined;
 }
 
-class NodeImmediateHandle implements TimerHandle {
+class NodeImmediateHandle extends LiveTimer implements TimerHandle {
   readonly immediate: ReturnType<typeof setNodeImmediate>;
 
-  constructor(immediate: ReturnType<typeof setNodeImmediate>) {
-    this.immediate = immediate;
+  constructor(callback: () => void) {
+    super();
+    this.immediate = setNodeImmediate(() => {
+      this.settle();
+      callback();
+    });
   }
 
   unref(): void {
@@ -240,11 +245,15 @@ class NodeImmediateHandle implements TimerHandle {
   }
 }
 
-class NodeTimerHandle implements TimerHandle {
+class NodeTimerHandle extends LiveTimer implements TimerHandle {
   readonly timeout: ReturnType<typeof setNodeTimeout>;
 
-  constructor(timeout: ReturnType<typeof setNodeTimeout>) {
-    this.timeout = timeout;
+  constructor(callback: () => void, delayMs: number) {
+    super();
+    this.timeout = setNodeTimeout(() => {
+      this.settle();
+      callback();
+    }, delayMs);
   }
 
   unref(): void {
@@ -436,18 +445,23 @@ export const nodePlatform: Platform = {
   },
 
   setTimer(callback: () => void, delayMs: number): TimerHandle {
-    return new NodeTimerHandle(setNodeTimeout(callback, delayMs));
+    return new NodeTimerHandle(callback, delayMs);
   },
 
   setImmediate(callback: () => void): TimerHandle {
-    return new NodeImmediateHandle(setNodeImmediate(callback));
+    return new NodeImmediateHandle(callback);
   },
 
   clearTimer(handle: TimerHandle): void {
-    if (handle instanceof NodeTimerHandle) clearNodeTimeout(handle.timeout);
-    else if (handle instanceof NodeImmediateHandle) {
-      clearNodeImmediate(handle.immediate);
+    if (handle instanceof NodeTimerHandle) {
+      if (handle.settle()) clearNodeTimeout(handle.timeout);
+    } else if (handle instanceof NodeImmediateHandle) {
+      if (handle.settle()) clearNodeImmediate(handle.immediate);
     }
+  },
+
+  liveTimers(): number {
+    return liveTimerCount();
   },
 
   env(name: string): string | undefined {

@@ -235,6 +235,13 @@ export interface Platform {
   setImmediate(callback: () => void): TimerHandle;
   /** Cancels a timer; a no-op for one that already ran or was cancelled. */
   clearTimer(handle: TimerHandle): void;
+  /**
+   * How many timers set through {@linkcode Platform.setTimer} and
+   * {@linkcode Platform.setImmediate} in this process are live: neither run nor cancelled yet.
+   * Every timer of Troupe goes through the platform, so a count that keeps growing under a
+   * steady load is a leak; timers a dependency sets on its own are not counted.
+   */
+  liveTimers(): number;
   /** Reads an environment variable; `undefined` when unset or when access is not permitted. */
   env(name: string): string | undefined;
   /**

@@ -61,7 +61,10 @@ serverTest(
         const afterKill = workload.history.filter((op) =>
           op.invokedAt >= killedAt && op.completion !== "ok"
         );
-        console.log(verdictLine("node-kill", verdict, {
+        // PASS only when every check below holds, not the history alone.
+        const holds = verdict.valid && verdict.acknowledged > 0 &&
+          states.every((s) => s.served !== undefined);
+        console.log(verdictLine("node-kill", { ...verdict, valid: holds }, {
           killed: `${NAMES[victim]} (owned ${shards[victim]} shards)`,
           removed_after_ms: removedAt - killedAt,
           recovery_ms: recoveryMs,

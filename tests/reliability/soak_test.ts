@@ -1,15 +1,20 @@
 // Reliability, soak: three stream nodes (journal in a Redis of the test's own), steady load from
-// 24 clients on 12 streams, and every 10-15 s a random node SIGKILLed and started again (a new
-// incarnation on the same address). The RSS of every node process is sampled throughout; the
-// actors of every node are counted after a warm-up and again at the end, both times once the
-// load stopped and idle entities were passivated. Passes when the history checks out, every
-// restart is one cluster again, no actors were left behind, and no incarnation's RSS grew more
-// than RSS_BOUND_MIB. Prints one verdict line and the RSS curve of each node.
+// 24 clients on 12 streams, and every 10-15 s m2 or m3 (at random) SIGKILLed and started again
+// (a new incarnation on the same address); m1, the witness, is never restarted, so one process
+// lives through the whole run. The RSS, live timers and socket descriptors of every node
+// process are sampled throughout; the actors, live timers and TCP connections of every node are
+// counted after a warm-up and again at the end, both times once the load stopped and idle
+// entities were passivated (timers as the node reports them, connections from outside through
+// /proc, named by the process at the other end: see leaks.ts). Passes when the history checks
+// out, every restart is one cluster again, no actors, timers or connections were left behind,
+// and no incarnation's RSS grew more than RSS_BOUND_MIB. Prints one verdict line, the RSS curve
+// of each node, its timers and sockets under load, and the idle figures before and after.
 //
 // 60 s of load in CI. By hand, 30 minutes:
 //   deno test -A tests/reliability/soak_test.ts -- --long
 //   (or TROUPE_SOAK_SECONDS=<n> for any length; both work under node --test too)
 import assert from "node:assert/strict";
+import process from "node:process";
 import { platform } from "../../src/platform/mod.ts";
 import { scriptArgs } from "../../src/platform/test_runtime.ts";
 import {
@@ -39,13 +44,34 @@ import {
   Workload,
 } from "./workload.ts";
 import type { WorkloadStats } from "./workload_protocol.ts";
+import {
+  checkLeaks,
+  type NodeResources,
+  nodeResources,
+  resourcesText,
+} from "./leaks.ts";
+import { socketsOf } from "./sockets.ts";
 
 const NAMES = ["m1", "m2", "m3"];
+/**
+ * The node that is never restarted: it lives through the whole run, so its RSS curve, timers and
+ * connections are those of one process under the whole load and all its peers' restarts (a
+ * restarted node starts afresh, which would hide a slow leak). m1 is the oldest member: the
+ * leader and the shard coordinator's host, which therefore stays put during the soak.
+ */
+const WITNESS = "m1";
 const STREAMS = streamIds(12);
 const LONG = scriptArgs().includes("--long") ||
   platform.env("TROUPE_SOAK") === "long";
 const SECONDS = Number(platform.env("TROUPE_SOAK_SECONDS") ?? "") ||
   (LONG ? 1800 : 60);
+/** Connections are read from /proc: Linux only (CI is Linux, and must check them). */
+const PROC = process.platform === "linux" || platform.env("CI") !== undefined;
+if (!PROC) {
+  console.log(
+    "soak: no /proc on this system: the connection checks are SKIPPED (timers, actors and RSS are still checked)",
+  );
+}
 /** How much one incarnation's RSS may grow under steady load (from 5 s after its start). */
 const RSS_BOUND_MIB = 100;
 /** Passivate stream entities idle this long, so that the leak check can wait for none. */
@@ -57,6 +83,10 @@ interface Sample {
   readonly pid: number;
   readonly at: number;
   readonly mib: number;
+  /** Live timers, when the node answered (under load they include the asks in flight). */
+  readonly timers?: number;
+  /** Open socket descriptors. */
+  readonly sockets?: number;
 }
 
 /** Waits until no node runs a stream entity, then returns every node's figures. */
@@ -76,6 +106,145 @@ async function settled(
   return stats as WorkloadStats[];
 }
 
+/**
+ * Every node's timers and connections, once `stats` (taken when the cluster was idle) are in:
+ * the sockets of all the nodes and of this process are read together, so that each connection
+ * can be named by the process at its other end.
+ */
+async function resources(
+  nodes: readonly MemberProcess[],
+  stats: readonly WorkloadStats[],
+  redisPort: number,
+): Promise<NodeResources[]> {
+  if (!PROC) {
+    const empty = { descriptors: 0, tcp: [] };
+    return nodes.map((n, i) =>
+      nodeResources(n.node, n.pid, stats[i].timers, empty, {
+        endpoints: new Map(),
+        listeners: new Map(),
+      })
+    );
+  }
+  const sockets = await Promise.all(nodes.map((n) => socketsOf(n.pid)));
+  const mine = await socketsOf(process.pid);
+  const endpoints = new Map<string, string>();
+  for (const s of mine?.tcp ?? []) endpoints.set(s.local, "test");
+  nodes.forEach((n, i) => {
+    for (const s of sockets[i]?.tcp ?? []) endpoints.set(s.local, n.node);
+  });
+  const listeners = new Map([[redisPort, "redis"]]);
+  return nodes.map((n, i) => {
+    const own = sockets[i];
+    if (own === undefined) {
+      throw new Error(
+        `Cannot read the sockets of ${n.node} (pid ${n.pid}) from /proc`,
+      );
+    }
+    return nodeResources(n.node, n.pid, stats[i].timers, own, {
+      endpoints,
+      listeners,
+    });
+  });
+}
+
+/**
+ * The idle cluster's resources, as the least of five snapshots 200 ms apart for each node: a
+ * timer or a connection that only passes through (a Redis command's timeout, a lease renewal in
+ * flight) is not counted, while one that leaked is there every time.
+ */
+async function idleResources(
+  workload: Workload,
+  nodes: readonly MemberProcess[],
+  redisPort: number,
+): Promise<NodeResources[]> {
+  let best: NodeResources[] | undefined;
+  const weight = (r: NodeResources) => r.timers + r.descriptors;
+  for (let k = 0; k < 5; k++) {
+    if (k > 0) await sleep(200);
+    const stats = await Promise.all(NAMES.map((n) => workload.stats(n)));
+    const missing = NAMES.filter((_, i) => stats[i] === undefined);
+    if (missing.length > 0) {
+      throw new Error(`No stats from ${missing.join(", ")}\n${dump(nodes)}`);
+    }
+    const now = await resources(nodes, stats as WorkloadStats[], redisPort);
+    best = best === undefined
+      ? now
+      : best.map((b, i) => weight(now[i]) < weight(b) ? now[i] : b);
+  }
+  return best!;
+}
+
+interface Growth {
+  readonly node: string;
+  readonly pid: number;
+  readonly from: number;
+  readonly to: number;
+}
+
+/**
+ * Each node's RSS under the load: the first sample, the peak, the last one, how many processes
+ * (incarnations) it had, and the largest growth of one of them.
+ */
+function rssCurves(
+  samples: readonly Sample[],
+  loadAt: number,
+  growth: readonly Growth[],
+): { node: string; text: string }[] {
+  return NAMES.map((node) => {
+    const mine = samples.filter((s) => s.node === node && s.at >= loadAt);
+    if (mine.length === 0) return { node, text: `${node} -` };
+    const peak = Math.max(...mine.map((s) => s.mib));
+    const processes = new Set(mine.map((s) => s.pid)).size;
+    const worst = Math.max(
+      ...growth.filter((g) => g.node === node).map((g) => g.to - g.from),
+    );
+    return {
+      node,
+      text: `${node} ${mine[0].mib.toFixed(0)}→${
+        mine.at(-1)!.mib.toFixed(0)
+      } peak ${peak.toFixed(0)} (${processes} process${
+        processes === 1 ? "" : "es"
+      }, largest growth ${worst.toFixed(1)})`,
+    };
+  });
+}
+
+/** Prints each node's RSS curve, and its live timers and socket descriptors under load. */
+function printCurves(samples: readonly Sample[], loadAt: number): void {
+  for (const name of NAMES) {
+    const mine = samples.filter((s) => s.node === name);
+    const step = Math.max(1, Math.floor(mine.length / 12));
+    console.log(
+      `reliability soak RSS ${name} (MiB, every ${step} sample(s); # marks a restart): ${
+        mine.filter((_, k) => k % step === 0).map((s, k, all) =>
+          `${k > 0 && all[k - 1].pid !== s.pid ? "# " : ""}${
+            Math.round((s.at - loadAt) / 1000)
+          }s:${s.mib.toFixed(0)}`
+        ).join(" ")
+      }`,
+    );
+  }
+  for (const name of NAMES) {
+    const mine = samples.filter((s) =>
+      s.node === name && s.timers !== undefined
+    );
+    const step = Math.max(1, Math.floor(mine.length / 12));
+    console.log(
+      `reliability soak timers/sockets ${name} (under load; # marks a restart): ${
+        mine.filter((_, k) => k % step === 0).map((s, k, all) =>
+          `${k > 0 && all[k - 1].pid !== s.pid ? "# " : ""}${
+            Math.round((s.at - loadAt) / 1000)
+          }s:${s.timers}/${s.sockets ?? "?"}`
+        ).join(" ")
+      }`,
+    );
+  }
+}
+
+function sum<T>(items: readonly T[], f: (item: T) => number): number {
+  return items.reduce((a, item) => a + f(item), 0);
+}
+
 function byType(stats: readonly WorkloadStats[]): Record<string, number> {
   const sum: Record<string, number> = {};
   for (const s of stats) {
@@ -87,7 +256,7 @@ function byType(stats: readonly WorkloadStats[]): Record<string, number> {
 }
 
 serverTest(
-  `Reliability, soak: ${SECONDS} s of steady load with random node restarts keeps the history intact, every node's RSS bounded and no actor leaked`,
+  `Reliability, soak: ${SECONDS} s of steady load with random node restarts keeps the history intact, every node's RSS bounded and no actor, timer or connection leaked`,
   async () => {
     await withOwnRedis(["--appendonly", "no"], async (server) => {
       const journalAt = {
@@ -104,19 +273,32 @@ serverTest(
       const startedAt = new Map<number, number>();
       for (const n of nodes) startedAt.set(n.pid, Date.now());
       let sampling = true;
+      let statsOf:
+        | ((node: string) => Promise<WorkloadStats | undefined>)
+        | undefined;
       const sampler = (async () => {
         while (sampling) {
           for (const n of nodes) {
             const mib = n.exit === undefined ? await rssMiB(n.pid) : undefined;
-            if (mib !== undefined) {
-              samples.push({ node: n.node, pid: n.pid, at: Date.now(), mib });
-            }
+            if (mib === undefined) continue;
+            const timers = (await statsOf?.(n.node))?.timers;
+            const sockets = (await socketsOf(n.pid))?.descriptors;
+            samples.push({
+              node: n.node,
+              pid: n.pid,
+              at: Date.now(),
+              mib,
+              ...(timers === undefined ? {} : { timers }),
+              ...(sockets === undefined ? {} : { sockets }),
+            });
           }
           await sleep(LONG ? 10_000 : 1000);
         }
       })();
+      let curvesFrom: number | undefined;
       try {
         await using workload = await Workload.connect(nodes);
+        statsOf = (node) => workload.stats(node);
         await workload.waitOneCluster(NAMES, 30_000, () => dump(nodes));
         const load = {
           streams: STREAMS,
@@ -137,9 +319,15 @@ serverTest(
         await sleep(3000);
         await workload.stop();
         const baseline = await settled(workload, nodes);
+        const resourcesBefore = await idleResources(
+          workload,
+          nodes,
+          server.current().port,
+        );
 
         workload.start(load);
         const loadAt = Date.now();
+        curvesFrom = loadAt;
         const seeds = nodes.map((n) => n.address()!);
         const restarts: string[] = [];
         const rejoinMs: number[] = [];
@@ -147,7 +335,8 @@ serverTest(
           const wait = 10_000 + Math.random() * 5000;
           if (Date.now() + wait > loadAt + SECONDS * 1000) break;
           await sleep(wait);
-          const i = Math.floor(Math.random() * nodes.length);
+          const victims = NAMES.flatMap((n, k) => n === WITNESS ? [] : [k]);
+          const i = victims[Math.floor(Math.random() * victims.length)];
           const victim = nodes[i];
           workload.detach(victim.node);
           victim.kill("SIGKILL");
@@ -172,19 +361,20 @@ serverTest(
         await workload.stop();
         const loadMs = Date.now() - loadAt;
         const final = await settled(workload, nodes);
+        const resourcesAfter = await idleResources(
+          workload,
+          nodes,
+          server.current().port,
+        );
         sampling = false;
         await sampler;
+        const leaks = checkLeaks(resourcesBefore, resourcesAfter);
 
         const states = await readBack(workload, NAMES, STREAMS, journalAt);
         const verdict = check(workload.history, states);
         // RSS growth of each incarnation under the load, from 5 s after its start (or the end of
         // the warm-up) to its last sample.
-        const growth: {
-          node: string;
-          pid: number;
-          from: number;
-          to: number;
-        }[] = [];
+        const growth: Growth[] = [];
         for (const pid of new Set(samples.map((s) => s.pid))) {
           const mine = samples.filter((s) =>
             s.pid === pid &&
@@ -207,35 +397,47 @@ serverTest(
         const acked = workload.history.filter((op) =>
           op.completion === "ok" && op.invokedAt >= loadAt
         ).length;
-        console.log(verdictLine("soak", verdict, {
+        // The line says PASS only when every check of the soak holds, not the history alone.
+        const holds = verdict.valid && leaks.valid &&
+          worst <= RSS_BOUND_MIB && actorsAfter <= actorsBefore;
+        console.log(verdictLine("soak", { ...verdict, valid: holds }, {
           load_s: Math.round(loadMs / 1000),
           rate_per_s: Math.round(acked / (loadMs / 1000)),
-          restarts: `${restarts.length} (${restarts.join(" ")})`,
+          restarts: `${restarts.length} (${
+            NAMES.map((n) =>
+              `${n}×${restarts.filter((r) => r === n).length}`
+            )
+              .join(" ")
+          })`,
           rejoin_ms_max: rejoinMs.length === 0 ? "-" : Math.max(...rejoinMs),
-          rss_mib: growth.map((g) =>
-            `${g.node}#${g.pid} ${g.from.toFixed(0)}→${g.to.toFixed(0)}`
-          ).join(", "),
+          rss_mib: rssCurves(samples, loadAt, growth).map((c) => c.text).join(
+            "; ",
+          ),
           rss_growth_max_mib: worst.toFixed(1),
           actors_idle: `${actorsBefore}→${actorsAfter}`,
+          timers_idle: `${sum(resourcesBefore, (r) => r.timers)}→${
+            sum(resourcesAfter, (r) => r.timers)
+          }`,
+          sockets_idle: `${sum(resourcesBefore, (r) => r.descriptors)}→${
+            sum(resourcesAfter, (r) => r.descriptors)
+          }`,
+          leaks: leaks.valid ? "none" : leaks.problems.length,
           errors: codeCounts(
-            workload.history.filter((op) =>
-              op.completion !== "ok"
-            ),
+            workload.history.filter((op) => op.completion !== "ok"),
           ),
         }));
-        for (const name of NAMES) {
-          const mine = samples.filter((s) => s.node === name);
-          const step = Math.max(1, Math.floor(mine.length / 12));
-          console.log(
-            `reliability soak RSS ${name} (MiB, every ${step} sample(s); # marks a restart): ${
-              mine.filter((_, k) => k % step === 0).map((s, k, all) =>
-                `${k > 0 && all[k - 1].pid !== s.pid ? "# " : ""}${
-                  Math.round((s.at - loadAt) / 1000)
-                }s:${s.mib.toFixed(0)}`
-              ).join(" ")
-            }`,
-          );
-        }
+        printCurves(samples, loadAt);
+        curvesFrom = undefined; // printed: a failed assertion below need not print them again
+        console.log(
+          `reliability soak resources after the warm-up: ${
+            resourcesBefore.map(resourcesText).join(" | ")
+          }`,
+        );
+        console.log(
+          `reliability soak resources at the end: ${
+            resourcesAfter.map(resourcesText).join(" | ")
+          }`,
+        );
         assert.ok(verdict.valid, JSON.stringify(verdict));
         assert.ok(acked > 0, "appends were acknowledged under load");
         assert.ok(
@@ -248,6 +450,11 @@ serverTest(
             JSON.stringify(byType(baseline))
           } → ${JSON.stringify(byType(final))})`,
         );
+        assert.ok(leaks.valid, leaks.problems.join("\n"));
+      } catch (error) {
+        // A run that stops early still shows what it measured until then.
+        if (curvesFrom !== undefined) printCurves(samples, curvesFrom);
+        throw error;
       } finally {
         sampling = false;
         await sampler;

@@ -11,7 +11,7 @@
 // the test's clients call through remoting: append and read (asks to a stream entity through
 // this node's sharding; failures come back as values with the error's stable code, never as a
 // crash), view (membership as this node sees it) and stats (actors by type, shards, entities,
-// journal conflicts), so a test can look for leaked actors.
+// journal conflicts, live timers), so a test can look for leaked actors and timers.
 import {
   ActorSystem,
   defineActor,
@@ -30,6 +30,7 @@ import {
 } from "../../src/cluster/mod.ts";
 import { RedisPersistence } from "../../src/persistence/redis/mod.ts";
 import { RedisLease } from "../../src/cluster/redis/mod.ts";
+import { platform } from "../../src/platform/mod.ts";
 import { scriptArgs } from "../../src/platform/test_runtime.ts";
 import { memberEventLine } from "../cluster/support.ts";
 import {
@@ -210,6 +211,7 @@ const workload = defineActor({
         shards: region?.shards.length ?? 0,
         entities: region?.entities ?? 0,
         conflicts: conflicts(),
+        timers: platform.liveTimers(),
       };
     },
   },

@@ -186,6 +186,7 @@ export class Workload implements AsyncDisposable {
   readonly #controller: Controller;
   readonly #refs = new Map<string, ActorRef<WorkloadProtocol>>();
   readonly #history: Op[] = [];
+  readonly #viewFailures = new Map<string, string>();
   #running: Promise<void>[] = [];
   #stopped = false;
 
@@ -321,9 +322,32 @@ export class Workload implements AsyncDisposable {
       return await this.#refs.get(node)?.ask("view", undefined, {
         timeoutMs: 2000,
       });
-    } catch {
+    } catch (error) {
+      this.#viewFailures.set(
+        node,
+        `${errorCode(error)}: ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+      );
       return undefined;
     }
+  }
+
+  /** Why each node's last failed `view` failed, and what the clients got in the last 10 s. */
+  #whyNoAnswer(): string {
+    const since = Date.now() - 10_000;
+    const recent = [...new Set(this.#history.map((op) => op.node))].sort().map(
+      (node) => {
+        const ops = this.#history.filter((op) =>
+          op.node === node && op.completedAt >= since
+        );
+        const ok = ops.filter((op) => op.completion === "ok").length;
+        return `${node}: ${ok} ok, ${codeCounts(ops)}`;
+      },
+    );
+    return `last view failures: ${
+      JSON.stringify(Object.fromEntries(this.#viewFailures))
+    }\nclients in the last 10 s: ${recent.join("; ")}`;
   }
 
   /** `node`'s figures, or undefined when it does not answer. */
@@ -357,7 +381,10 @@ export class Workload implements AsyncDisposable {
           JSON.stringify(v.up) === want
         );
       },
-      () => `${want} up everywhere: ${JSON.stringify(last)}\n${context()}`,
+      () =>
+        `${want} up everywhere: ${
+          JSON.stringify(last)
+        }\n${this.#whyNoAnswer()}\n${context()}`,
       timeoutMs,
     );
   }

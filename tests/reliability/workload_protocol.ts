@@ -53,6 +53,8 @@ export interface WorkloadStats {
   readonly entities: number;
   /** `troupe_sharding_journal_conflicts_total{type="stream"}` here. */
   readonly conflicts: number;
+  /** Live timers of the node's process (`platform.liveTimers()`: set, neither run nor cancelled). */
+  readonly timers: number;
 }
 
 /** The protocol of the node script's "workload" actor. */
