@@ -56,10 +56,12 @@ const NAMES = ["m1", "m2", "m3"];
 /**
  * The node that is never restarted: it lives through the whole run, so its RSS curve, timers and
  * connections are those of one process under the whole load and all its peers' restarts (a
- * restarted node starts afresh, which would hide a slow leak). m1 is the oldest member: the
- * leader and the shard coordinator's host, which therefore stays put during the soak.
+ * restarted node starts afresh, which would hide a slow leak). It is m2, not m1: m1 is the first
+ * seed and, at first, the oldest member (the leader and the shard coordinator's host), and
+ * restarting it is what once made a restarted first seed form a cluster of its own and take
+ * the lead, and left a restarted node unreachable for sharding (both fixed, 067eec8 and 805686f).
  */
-const WITNESS = "m1";
+const WITNESS = "m2";
 const STREAMS = streamIds(12);
 const LONG = scriptArgs().includes("--long") ||
   platform.env("TROUPE_SOAK") === "long";
