@@ -1,13 +1,16 @@
 // Reliability, soak: three stream nodes (journal in a Redis of the test's own), steady load from
-// 24 clients on 12 streams, and every 10-15 s m2 or m3 (at random) SIGKILLed and started again
-// (a new incarnation on the same address); m1, the witness, is never restarted, so one process
+// 24 clients on 12 streams, and every 10-15 s m1 or m3 (at random) SIGKILLed and started again
+// (a new incarnation on the same address); m2, the witness, is never restarted, so one process
 // lives through the whole run. The RSS, live timers and socket descriptors of every node
 // process are sampled throughout; the actors, live timers and TCP connections of every node are
 // counted after a warm-up and again at the end, both times once the load stopped and idle
 // entities were passivated (timers as the node reports them, connections from outside through
 // /proc, named by the process at the other end: see leaks.ts). Passes when the history checks
 // out, every restart is one cluster again, no actors, timers or connections were left behind,
-// and no incarnation's RSS grew more than RSS_BOUND_MIB. Prints one verdict line, the RSS curve
+// the witness's heap at idle (after a full collection, entities passivated) grew at most
+// HEAP_BOUND_MIB between the warm-up and the end, and no incarnation's RSS grew more than
+// RSS_BOUND_MIB (a runaway check: RSS also holds what V8 reserved and keeps, and the streams'
+// entries while they run, so it is reported as a curve and only bounded loosely). Prints one verdict line, the RSS curve
 // of each node, its timers and sockets under load, and the idle figures before and after.
 //
 // 60 s of load in CI. By hand, 30 minutes:
@@ -75,7 +78,13 @@ if (!PROC) {
   );
 }
 /** How much one incarnation's RSS may grow under steady load (from 5 s after its start). */
-const RSS_BOUND_MIB = 100;
+const RSS_BOUND_MIB = 256;
+/**
+ * The most the witness's heap at idle may grow over the run, in MiB: what a passivated, idle
+ * node still holds after a full collection (member tombstones, metrics, connection state), so
+ * growth beyond a few MiB is a leak.
+ */
+const HEAP_BOUND_MIB = 32;
 /** Passivate stream entities idle this long, so that the leak check can wait for none. */
 const IDLE_MS = 1500;
 const STABLE_AFTER_MS = 1000;
@@ -326,6 +335,7 @@ serverTest(
           nodes,
           server.current().port,
         );
+        const heapBefore = await workload.heap(WITNESS);
 
         workload.start(load);
         const loadAt = Date.now();
@@ -368,6 +378,7 @@ serverTest(
           nodes,
           server.current().port,
         );
+        const heapAfter = await workload.heap(WITNESS);
         sampling = false;
         await sampler;
         const leaks = checkLeaks(resourcesBefore, resourcesAfter);
@@ -400,7 +411,12 @@ serverTest(
           op.completion === "ok" && op.invokedAt >= loadAt
         ).length;
         // The line says PASS only when every check of the soak holds, not the history alone.
-        const holds = verdict.valid && leaks.valid &&
+        const heapGrowth = heapBefore === undefined || heapAfter === undefined
+          ? undefined
+          : heapAfter.usedMiB - heapBefore.usedMiB;
+        const heapHolds = heapGrowth !== undefined &&
+          heapGrowth <= HEAP_BOUND_MIB;
+        const holds = verdict.valid && leaks.valid && heapHolds &&
           worst <= RSS_BOUND_MIB && actorsAfter <= actorsBefore;
         console.log(verdictLine("soak", { ...verdict, valid: holds }, {
           load_s: Math.round(loadMs / 1000),
@@ -416,6 +432,12 @@ serverTest(
             "; ",
           ),
           rss_growth_max_mib: worst.toFixed(1),
+          witness_idle_heap_mib:
+            heapBefore === undefined || heapAfter === undefined
+              ? "-"
+              : `${heapBefore.usedMiB.toFixed(1)}→${
+                heapAfter.usedMiB.toFixed(1)
+              }${heapAfter.collected ? "" : " (no gc)"}`,
           actors_idle: `${actorsBefore}→${actorsAfter}`,
           timers_idle: `${sum(resourcesBefore, (r) => r.timers)}→${
             sum(resourcesAfter, (r) => r.timers)
@@ -442,6 +464,20 @@ serverTest(
         );
         assert.ok(verdict.valid, JSON.stringify(verdict));
         assert.ok(acked > 0, "appends were acknowledged under load");
+        assert.ok(
+          heapBefore !== undefined && heapAfter !== undefined,
+          `the witness ${WITNESS} answered the heap question`,
+        );
+        assert.ok(
+          heapAfter!.collected,
+          `the witness could force a full collection (started with --expose-gc, or Bun)`,
+        );
+        assert.ok(
+          heapHolds,
+          `${WITNESS}'s heap at idle grew ${
+            heapGrowth!.toFixed(1)
+          } MiB (bound ${HEAP_BOUND_MIB})`,
+        );
         assert.ok(
           worst <= RSS_BOUND_MIB,
           `RSS grew ${worst.toFixed(1)} MiB (bound ${RSS_BOUND_MIB})`,

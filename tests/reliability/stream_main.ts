@@ -28,6 +28,7 @@ import {
   ShardingExtensions,
   StaticSeeds,
 } from "../../src/cluster/mod.ts";
+import process from "node:process";
 import { RedisPersistence } from "../../src/persistence/redis/mod.ts";
 import { RedisLease } from "../../src/cluster/redis/mod.ts";
 import { platform } from "../../src/platform/mod.ts";
@@ -38,6 +39,7 @@ import {
   type Entry,
   errorCode,
   type Failure,
+  type HeapFigure,
   type ReadOutcome,
   type WorkloadStats,
   type WorkloadView,
@@ -198,6 +200,19 @@ const workload = defineActor({
         ).sort(),
         converged: cluster.converged(),
       };
+    },
+    heap: (): HeapFigure => {
+      // A full collection first, where the process allows one (Deno and Node are started with
+      // --expose-gc by the tests, Bun has Bun.gc), so what is left is what is still held.
+      const g = globalThis as {
+        gc?: () => void;
+        Bun?: { gc(sync: boolean): void };
+      };
+      let collected = true;
+      if (typeof g.gc === "function") g.gc();
+      else if (g.Bun !== undefined) g.Bun.gc(true);
+      else collected = false;
+      return { usedMiB: process.memoryUsage().heapUsed / 1048576, collected };
     },
     stats: (): WorkloadStats => {
       const byType: Record<string, number> = {};

@@ -3,8 +3,11 @@
 // through the nodes' "workload" actors and record every operation (the history), the read-back
 // of every stream from the cluster and from the journal, and the figures the scenarios report
 // (recovery time, RSS).
+import process from "node:process";
 import { type ActorRef, jsonCodec } from "../../mod.ts";
 import { platform } from "../../src/platform/mod.ts";
+import { sameRuntime } from "../../src/platform/test_runtime.ts";
+import type { ChildCommand } from "../../src/platform/test_runtime_types.ts";
 import { RedisPersistence } from "../../src/persistence/redis/mod.ts";
 import {
   Controller,
@@ -19,6 +22,7 @@ import type { Completion, Op, StreamState } from "./checker.ts";
 import {
   type Entry,
   errorCode,
+  type HeapFigure,
   type WorkloadProtocol,
   type WorkloadStats,
   type WorkloadView,
@@ -45,6 +49,7 @@ export function streamNodeOptions(
 ): Partial<MemberProcessOptions> {
   return {
     script: STREAM_MAIN,
+    command: withExposedGc(sameRuntime(STREAM_MAIN)),
     extraArgs: [
       "--redis-url",
       options.redisUrl,
@@ -57,6 +62,21 @@ export function streamNodeOptions(
         : ["--idle-ms", String(options.idleMs)]),
     ],
   };
+}
+
+/**
+ * `command` with the V8 flag that exposes `gc()` (Deno and Node), so a node can measure the heap
+ * it still holds after a full collection; Bun forces one with `Bun.gc` instead.
+ */
+function withExposedGc(command: ChildCommand): ChildCommand {
+  if (command.args[0] === "run") {
+    return {
+      ...command,
+      args: ["run", "--v8-flags=--expose-gc", ...command.args.slice(1)],
+    };
+  }
+  if ((process.versions as { bun?: string }).bun !== undefined) return command;
+  return { ...command, args: ["--expose-gc", ...command.args] };
 }
 
 /**
@@ -348,6 +368,17 @@ export class Workload implements AsyncDisposable {
     return `last view failures: ${
       JSON.stringify(Object.fromEntries(this.#viewFailures))
     }\nclients in the last 10 s: ${recent.join("; ")}`;
+  }
+
+  /** `node`'s heap after a full collection, or undefined when it does not answer. */
+  async heap(node: string): Promise<HeapFigure | undefined> {
+    try {
+      return await this.#refs.get(node)?.ask("heap", undefined, {
+        timeoutMs: 10_000,
+      });
+    } catch {
+      return undefined;
+    }
   }
 
   /** `node`'s figures, or undefined when it does not answer. */

@@ -65,6 +65,16 @@ export interface WorkloadProtocol {
   read(r: { stream: string; timeoutMs: number }): ReadOutcome;
   view(): WorkloadView;
   stats(): WorkloadStats;
+  /** The heap in use after a full garbage collection, when the process can force one. */
+  heap(): HeapFigure;
+}
+
+/** What the "heap" message answers. */
+export interface HeapFigure {
+  /** The V8 heap in use, in MiB (after a full collection when `collected`). */
+  readonly usedMiB: number;
+  /** Whether a full collection ran first (the process exposes `gc`, or is Bun). */
+  readonly collected: boolean;
 }
 
 /**
