@@ -441,10 +441,14 @@ export async function waitReady(
       }
       return members.every((m) => m.address() !== undefined);
     },
-    () =>
-      `ready lines from ${
-        members.filter((m) => m.address() === undefined).map((m) => m.node)
-      }`,
+    () => {
+      const late = members.filter((m) => m.address() === undefined);
+      return `ready lines from ${late.map((m) => m.node)}\n${
+        late.map((m) => `--- ${m.node} (pid ${m.pid}):\n${m.output()}`).join(
+          "\n",
+        )
+      }`;
+    },
     timeoutMs,
   );
 }
