@@ -66,6 +66,8 @@ interface CoordinatorState {
   readonly homes: Map<number, string>;
   /** Nodes whose region registered with this incarnation. */
   readonly regions: Set<string>;
+  /** The incarnation of each node's region as it last registered. */
+  readonly regionIncarnations: Map<string, string>;
   /** Shards being handed off, and why. */
   readonly moving: Map<number, MoveReason>;
   /** Regions closing (node → region incarnation): their shards move off, none come to them. */
@@ -182,6 +184,7 @@ function initialState(args: CoordinatorArgs): CoordinatorState {
     args,
     homes: new Map(),
     regions: new Set(),
+    regionIncarnations: new Map(),
     moving: new Map(),
     draining: new Map(),
   };
@@ -310,6 +313,20 @@ export function shardCoordinator(args: CoordinatorArgs): ActorDefinition<
     /** A region is ready to host shards. */
     register: (state, region: RegionRegistration): boolean => {
       state.regions.add(region.node);
+      const before = state.regionIncarnations.get(region.node);
+      state.regionIncarnations.set(region.node, region.incarnation);
+      // A new region under a known name (the node restarted before this coordinator saw it
+      // lost): the shards its name kept lost their entities, so remembered ones start again.
+      if (
+        before !== undefined && before !== region.incarnation &&
+        state.args.rememberEntities
+      ) {
+        for (const [shard, node] of state.homes) {
+          if (node === region.node && !state.moving.has(shard)) {
+            state.args.regions.host(node, shard);
+          }
+        }
+      }
       // A new region on a node that drained an older one may host shards again.
       const draining = state.draining.get(region.node);
       if (draining !== undefined && draining !== region.incarnation) {

@@ -306,3 +306,21 @@ test("Sharding: a node restarted under its old name (a new incarnation) hosts sh
     "n3 to run entities again",
   );
 });
+
+test("Sharding with rememberEntities: after a node is restarted under its old name, every remembered entity runs again without a message", async () => {
+  await using kit = await ShardingKit.start(["n1", "n2", "n3"], {
+    rememberEntities: true,
+  });
+  await kit.until(() => kit.converged(), 30_000, "convergence");
+  const ids = Array.from({ length: 12 }, (_, i) => `q${i}`);
+  for (const id of ids) await kit.settle(kit.log("n1", id).ask("add", "x"));
+  const live = (id: string) => incarnations.live.get(`log:${id}`) ?? 0;
+  await kit.kill("n3");
+  await kit.add("n3");
+  await kit.until(
+    () => ids.every((id) => live(id) === 1),
+    60_000,
+    "every remembered entity to run again",
+  );
+  assert.equal(incarnations.maxSeen, 1);
+});
