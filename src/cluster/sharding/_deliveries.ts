@@ -118,22 +118,16 @@ export class RemoteDeliveries {
     payload: unknown,
     traceparent: string | undefined,
   ): void {
-    const out = this.#outgoing(node);
-    const add = () =>
-      out.writer.add(
-        0,
-        0,
-        entityType,
-        entityId,
-        type,
-        payload,
-        traceparent,
-        BYTES_PER_FRAME,
-      );
-    if (!add()) {
-      this.#send(node, out);
-      add();
-    }
+    const out = this.#queue(
+      node,
+      0,
+      0,
+      entityType,
+      entityId,
+      type,
+      payload,
+      traceparent,
+    );
     this.#added(node, out);
   }
 
@@ -153,23 +147,17 @@ export class RemoteDeliveries {
     timeoutMs: number,
     traceparent: string | undefined,
   ): Promise<unknown> {
-    const out = this.#outgoing(node);
     const id = this.#nextId = (this.#nextId + 1) >>> 0 || 1;
-    const add = () =>
-      out.writer.add(
-        id,
-        timeoutMs,
-        entityType,
-        entityId,
-        type,
-        payload,
-        traceparent,
-        BYTES_PER_FRAME,
-      );
-    if (!add()) {
-      this.#send(node, out);
-      add();
-    }
+    const out = this.#queue(
+      node,
+      id,
+      timeoutMs,
+      entityType,
+      entityId,
+      type,
+      payload,
+      traceparent,
+    );
     const promise = new Promise<unknown>((resolve, reject) => {
       const ask = new PendingAsk(
         id,
@@ -187,6 +175,39 @@ export class RemoteDeliveries {
     });
     this.#added(node, out);
     return promise;
+  }
+
+  /**
+   * Adds a message (`id` 0: a tell) to the batch for `node`, sending the batch first when the
+   * message does not fit in it (a message too large for any batch gets one of its own).
+   */
+  #queue(
+    node: string,
+    id: number,
+    timeoutMs: number,
+    entityType: string,
+    entityId: string,
+    type: string,
+    payload: unknown,
+    traceparent: string | undefined,
+  ): Outgoing {
+    const out = this.#outgoing(node);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      if (
+        out.writer.add(
+          id,
+          timeoutMs,
+          entityType,
+          entityId,
+          type,
+          payload,
+          traceparent,
+          BYTES_PER_FRAME,
+        )
+      ) break;
+      if (attempt === 0) this.#send(node, out);
+    }
+    return out;
   }
 
   #outgoing(node: string): Outgoing {
