@@ -64,10 +64,8 @@ interface CoordinatorState {
   readonly args: CoordinatorArgs;
   /** shard → node, from the journal. */
   readonly homes: Map<number, string>;
-  /** Nodes whose region registered with this incarnation. */
-  readonly regions: Set<string>;
-  /** The incarnation of each node's region as it last registered. */
-  readonly regionIncarnations: Map<string, string>;
+  /** Nodes whose region registered with this coordinator → that region's incarnation (the last). */
+  readonly regions: Map<string, string>;
   /** Shards being handed off, and why. */
   readonly moving: Map<number, MoveReason>;
   /** Regions closing (node → region incarnation): their shards move off, none come to them. */
@@ -183,8 +181,7 @@ function initialState(args: CoordinatorArgs): CoordinatorState {
   return {
     args,
     homes: new Map(),
-    regions: new Set(),
-    regionIncarnations: new Map(),
+    regions: new Map(),
     moving: new Map(),
     draining: new Map(),
   };
@@ -241,7 +238,7 @@ function startHandOff(
   const from = state.homes.get(shard)!;
   state.moving.set(shard, reason);
   const all = [
-    ...new Set([...state.args.members().hostable, ...state.regions]),
+    ...new Set([...state.args.members().hostable, ...state.regions.keys()]),
   ];
   state.args.regions.beginHandOff(all, shard)
     .then(() => state.args.regions.handOff(from, shard))
@@ -312,9 +309,8 @@ export function shardCoordinator(args: CoordinatorArgs): ActorDefinition<
   }).handlers({
     /** A region is ready to host shards. */
     register: (state, region: RegionRegistration): boolean => {
-      state.regions.add(region.node);
-      const before = state.regionIncarnations.get(region.node);
-      state.regionIncarnations.set(region.node, region.incarnation);
+      const before = state.regions.get(region.node);
+      state.regions.set(region.node, region.incarnation);
       // A new region under a known name (the node restarted before this coordinator saw it
       // lost): the shards its name kept lost their entities, so remembered ones start again.
       if (
@@ -427,7 +423,7 @@ export function shardCoordinator(args: CoordinatorArgs): ActorDefinition<
         announce(state, moved, reason, previous);
       }
       const all = [
-        ...new Set([...state.args.members().hostable, ...state.regions]),
+        ...new Set([...state.args.members().hostable, ...state.regions.keys()]),
       ];
       state.args.regions.released(all, result.shard);
     },
