@@ -3,11 +3,13 @@
 // through the nodes' "workload" actors and record every operation (the history), the read-back
 // of every stream from the cluster and from the journal, and the figures the scenarios report
 // (recovery time, RSS).
-import process from "node:process";
 import { type ActorRef, jsonCodec } from "../../mod.ts";
 import { platform } from "../../src/platform/mod.ts";
-import { sameRuntime } from "../../src/platform/test_runtime.ts";
-import type { ChildCommand } from "../../src/platform/test_runtime_types.ts";
+import {
+  type ChildCommand,
+  sameRuntime,
+  testRuntime,
+} from "../../src/platform/test_runtime.ts";
 import { RedisPersistence } from "../../src/persistence/redis/mod.ts";
 import {
   Controller,
@@ -69,14 +71,17 @@ export function streamNodeOptions(
  * it still holds after a full collection; Bun forces one with `Bun.gc` instead.
  */
 function withExposedGc(command: ChildCommand): ChildCommand {
-  if (command.args[0] === "run") {
-    return {
-      ...command,
-      args: ["run", "--v8-flags=--expose-gc", ...command.args.slice(1)],
-    };
+  switch (testRuntime) {
+    case "deno":
+      return {
+        ...command,
+        args: ["run", "--v8-flags=--expose-gc", ...command.args.slice(1)],
+      };
+    case "node":
+      return { ...command, args: ["--expose-gc", ...command.args] };
+    case "bun":
+      return command;
   }
-  if ((process.versions as { bun?: string }).bun !== undefined) return command;
-  return { ...command, args: ["--expose-gc", ...command.args] };
 }
 
 /**
