@@ -4,15 +4,11 @@
 import assert from "node:assert/strict";
 import { context } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  type ReadableSpan,
-  SimpleSpanProcessor,
-} from "@opentelemetry/sdk-trace-base";
+import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { installTracing } from "../../src/otel/mod.ts";
 import { test } from "../../src/platform/test_harness.ts";
 import { ShardingKit } from "../../src/cluster/sharding/_sharding_kit_test.ts";
+import { assertChild, recorder } from "./spans.ts";
 
 function spansNamed(
   spans: readonly ReadableSpan[],
@@ -21,23 +17,11 @@ function spansNamed(
   return spans.filter((span) => span.name === name);
 }
 
-function assertChild(child: ReadableSpan, parent: ReadableSpan): void {
-  assert.equal(child.spanContext().traceId, parent.spanContext().traceId);
-  assert.equal(
-    child.parentSpanContext?.spanId,
-    parent.spanContext().spanId,
-    `"${child.name}" is a child of "${parent.name}"`,
-  );
-}
-
 test("Sharding carries the sender's trace context to an entity on another node: the entity's span is a child of the sender's, for tells and asks, buffered or not", async () => {
   context.disable();
   const manager = new AsyncLocalStorageContextManager().enable();
   context.setGlobalContextManager(manager);
-  const exporter = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({
-    spanProcessors: [new SimpleSpanProcessor(exporter)],
-  });
+  const { exporter, provider } = recorder();
   const kit = await ShardingKit.start(["n1", "n2"]);
   const handles = ["n1", "n2"].map((name) =>
     installTracing(kit.member(name).cluster.node.system, {

@@ -3,12 +3,7 @@
 import assert from "node:assert/strict";
 import { context, SpanStatusCode, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  type ReadableSpan,
-  SimpleSpanProcessor,
-} from "@opentelemetry/sdk-trace-base";
+import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import fc from "fast-check";
 import {
   type ActorRef,
@@ -20,20 +15,10 @@ import { installTracing, parseTraceparent } from "../../src/otel/mod.ts";
 import { test } from "../../src/platform/test_harness.ts";
 import { ManualClock } from "../../src/testing/mod.ts";
 import { waitFor } from "../remote/support.ts";
+import { assertChild, recorder } from "./spans.ts";
 
 const SECRET = "tracing test secret, not for production";
 const quiet = { error() {} };
-
-function recorder(): {
-  exporter: InMemorySpanExporter;
-  provider: BasicTracerProvider;
-} {
-  const exporter = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({
-    spanProcessors: [new SimpleSpanProcessor(exporter)],
-  });
-  return { exporter, provider };
-}
 
 function byName(spans: readonly ReadableSpan[], name: string): ReadableSpan {
   const found = spans.filter((span) => span.name === name);
@@ -43,16 +28,6 @@ function byName(spans: readonly ReadableSpan[], name: string): ReadableSpan {
 
 function names(spans: readonly ReadableSpan[]): string {
   return JSON.stringify(spans.map((span) => span.name));
-}
-
-/** Asserts that `child` is a child of `parent` in the same trace. */
-function assertChild(child: ReadableSpan, parent: ReadableSpan): void {
-  assert.equal(child.spanContext().traceId, parent.spanContext().traceId);
-  assert.equal(
-    child.parentSpanContext?.spanId,
-    parent.spanContext().spanId,
-    `"${child.name}" is a child of "${parent.name}"`,
-  );
 }
 
 test("installTracing() makes one trace of a request that crosses two nodes, with a span per handled message", async () => {
