@@ -4,6 +4,15 @@
 // writer pays no extra latency, and many actors appending at once share round trips and
 // scripts instead of each paying for a command of its own.
 //
+// One call goes to the connection per event-loop turn; what is left waits for the next turn
+// (platform.setImmediate). The client writes what it was handed in a turn as one socket write,
+// and Redis answers what it read in one go before it reads again: a hundred appends handed over
+// at once would be run by Redis while this side waits, then settled here while Redis waits. Cut
+// into writes of their own, Redis runs the first call while this side encodes and hands over
+// the next, and the replies come back in pieces this side settles while Redis runs the rest.
+// Measured with 100 actors persisting at once (bench/runtimes/persistence_runtimes.mjs), that
+// is 1.3-1.5x the throughput of handing everything over in one turn.
+//
 // Each append in a batch is checked and applied on its own, so batching changes no outcome: an
 // append conflicts, succeeds or is refused exactly as if it had been sent alone. When the call
 // as a whole fails (connection lost, closed), every append in it rejects: whether it was
@@ -30,6 +39,7 @@ import {
 } from "../errors.ts";
 import type { NewEvent } from "../journal.ts";
 import { encodedRecordLength, encodeRecordInto } from "../record_format.ts";
+import { platform } from "../../platform/mod.ts";
 import type { RedisCommands, RedisReply } from "./_client.ts";
 import { APPEND_BATCH, APPEND_HEADER, RECORD_PREFIX } from "./_scripts.ts";
 
@@ -69,9 +79,13 @@ const decoder = new TextDecoder();
 export class AppendBatcher {
   readonly #commands: RedisCommands;
   readonly #maxQueued: number;
+  /** Appends waiting to be sent: those of #queue from #head on. */
   #queue: AppendRequest[] = [];
+  #head = 0;
   #inFlight = 0;
   #scheduled = false;
+  /** Whether a flush waits for the next event-loop turn (see the top of this file). */
+  #nextTurn = false;
   #slab = new Uint8Array(0);
   #slabUsed = 0;
 
@@ -88,7 +102,7 @@ export class AppendBatcher {
 
   /** How many appends wait to be sent (not counting those on their way). */
   get queued(): number {
-    return this.#queue.length;
+    return this.#queue.length - this.#head;
   }
 
   /**
@@ -113,7 +127,7 @@ export class AppendBatcher {
     expected: number,
     events: readonly NewEvent[],
   ): Promise<void> {
-    if (this.#queue.length >= this.#maxQueued) {
+    if (this.#queue.length - this.#head >= this.#maxQueued) {
       return Promise.reject(
         new JournalQueueFullError(persistenceId, this.#maxQueued),
       );
@@ -169,25 +183,35 @@ export class AppendBatcher {
   }
 
   #schedule(): void {
-    if (this.#scheduled || this.#inFlight >= MAX_IN_FLIGHT) return;
+    if (
+      this.#scheduled || this.#nextTurn || this.#inFlight >= MAX_IN_FLIGHT
+    ) return;
     this.#scheduled = true;
-    queueMicrotask(() => {
-      this.#scheduled = false;
-      this.#flush();
-    });
+    queueMicrotask(this.#flushNow);
   }
 
+  readonly #flushNow = (): void => {
+    this.#scheduled = false;
+    this.#flush();
+  };
+
+  readonly #flushNextTurn = (): void => {
+    this.#nextTurn = false;
+    this.#flush();
+  };
+
+  /** Sends the first batch of the queue, and leaves the rest to the next turn. */
   #flush(): void {
     const queue = this.#queue;
-    let taken = 0;
-    while (taken < queue.length && this.#inFlight < MAX_IN_FLIGHT) {
+    let head = this.#head;
+    if (head < queue.length && this.#inFlight < MAX_IN_FLIGHT) {
       // A batch is a run of appends that lie back to back in one slab.
-      const first = queue[taken];
+      const first = queue[head];
       let count = 1;
       let records = first.records;
       let end = first.end;
-      while (taken + count < queue.length && count < MAX_BATCH_APPENDS) {
-        const next = queue[taken + count];
+      while (head + count < queue.length && count < MAX_BATCH_APPENDS) {
+        const next = queue[head + count];
         if (
           next.slab !== first.slab || next.start !== end ||
           records + next.records > MAX_BATCH_RECORDS ||
@@ -197,10 +221,29 @@ export class AppendBatcher {
         end = next.end;
         count++;
       }
-      this.#send(queue.slice(taken, taken + count));
-      taken += count;
+      this.#send(queue.slice(head, head + count));
+      head += count;
     }
-    this.#queue = taken === queue.length ? [] : queue.slice(taken);
+    if (head === queue.length) {
+      this.#queue = [];
+      this.#head = 0;
+      return;
+    }
+    // Taken appends are dropped from the front once they are half the array.
+    if (head > queue.length >> 1) {
+      this.#queue = queue.slice(head);
+      head = 0;
+    }
+    this.#head = head;
+    if (this.#inFlight < MAX_IN_FLIGHT) {
+      this.#nextTurn = true;
+      platform.setImmediate(this.#flushNextTurn);
+    }
+  }
+
+  #done(): void {
+    this.#inFlight--;
+    if (this.#head < this.#queue.length) this.#schedule();
   }
 
   #send(batch: AppendRequest[]): void {
@@ -222,11 +265,6 @@ export class AppendBatcher {
         for (const request of batch) request.reject(failed(request, error));
       },
     );
-  }
-
-  #done(): void {
-    this.#inFlight--;
-    if (this.#queue.length > 0) this.#schedule();
   }
 }
 

@@ -57,3 +57,48 @@ test("AppendBatcher.append() fails fast with JournalQueueFullError beyond maxQue
     `${refused} of ${issued} refused`,
   );
 });
+
+/** A connection that records each call's appends and answers when told to. */
+class HeldCommands implements RedisCommands {
+  readonly calls: { appends: number; answer: (reply: RedisReply) => void }[] =
+    [];
+  send(args: readonly RedisArgument[]): Promise<RedisReply> {
+    // EVALSHA sha numkeys keys... bytes: two keys per append.
+    const appends = Number(args[2]) / 2;
+    return new Promise((answer) => this.calls.push({ appends, answer }));
+  }
+  connected(): Promise<void> {
+    return Promise.resolve();
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+test("AppendBatcher hands the connection one call per event-loop turn, so that Redis runs the first while the rest go out", async () => {
+  const commands = new HeldCommands();
+  const batcher = new AppendBatcher(commands, 1000);
+  const order: number[] = [];
+  const appended = Array.from(
+    { length: 100 },
+    (_, i) =>
+      batcher.append(`id-${i}`, `e${i}`, `m${i}`, 0, [event]).then(() =>
+        order.push(i)
+      ),
+  );
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+  // All 100 were queued in this turn; one call of them went out, the rest wait for later turns.
+  assert.equal(commands.calls.length, 1);
+  assert.equal(commands.calls[0].appends, 24);
+  assert.equal(batcher.queued, 76);
+  let turns = 0;
+  while (commands.calls.length < 5 && turns < 1000) {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    turns++;
+  }
+  assert.deepEqual(commands.calls.map((c) => c.appends), [24, 24, 24, 24, 4]);
+  assert.equal(batcher.queued, 0);
+  for (const call of commands.calls) call.answer(0);
+  await Promise.all(appended);
+  assert.deepEqual(order, Array.from({ length: 100 }, (_, i) => i));
+});
