@@ -20,16 +20,30 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
 // payload, is converted in JavaScript instead.
 const FAST_LIMIT = 256;
 
+// Short encodings are views into a shared slab, as Node's Buffer pool does: a new Uint8Array
+// costs 300-500 ns on Deno (every ArrayBuffer gets a backing store of its own outside the heap)
+// and on Node above 64 bytes, a view of an existing buffer 30-60 ns. A view keeps its slab alive
+// while it lives, so slabs are small; nothing here hands out `.buffer`.
+const SLAB_BYTES = 8 * 1024;
+let slab = new Uint8Array(SLAB_BYTES);
+let slabUsed = 0;
+
 function utf8Encode(text: string): Uint8Array {
   const length = text.length;
   if (length <= FAST_LIMIT) {
-    const out = new Uint8Array(length);
+    if (slabUsed + length > SLAB_BYTES) {
+      slab = new Uint8Array(SLAB_BYTES);
+      slabUsed = 0;
+    }
+    const target = slab;
+    const start = slabUsed;
     for (let i = 0; i < length; i++) {
       const c = text.charCodeAt(i);
       if (c > 0x7f) return encoder.encode(text);
-      out[i] = c;
+      target[start + i] = c;
     }
-    return out;
+    slabUsed = start + length;
+    return target.subarray(start, start + length);
   }
   return encoder.encode(text);
 }
@@ -50,6 +64,10 @@ function utf8Decode(bytes: Uint8Array): string {
 
 /**
  * The JSON codec: UTF-8 JSON, whatever the type name.
+ *
+ * `encode` may return a view of a buffer that other encodings share (as Node's `Buffer` pool
+ * does for small buffers): read it through the view (`byteOffset`, `byteLength`), as any
+ * `Uint8Array`, never through its whole `.buffer`.
  *
  * @example Usage
  * ```ts
