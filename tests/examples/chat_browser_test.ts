@@ -9,12 +9,26 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { chromiumReady, launchChromium } from "../http/browser.ts";
 import { test } from "../../src/platform/test_harness.ts";
-import { spawnTestProcess } from "../../src/platform/test_process.ts";
+import {
+  spawnTestProcess,
+  type TestProcess,
+} from "../../src/platform/test_process.ts";
 import { sameRuntime, testRuntime } from "../../src/platform/test_runtime.ts";
 import { platform } from "../../src/platform/mod.ts";
 
 function sleep(ms: number): Promise<void> {
   return new Promise<void>((resolve) => platform.setTimer(resolve, ms));
+}
+
+/** Waits up to `ms` for `process` to exit, then kills it. */
+async function exitWithin(process: TestProcess, ms: number): Promise<void> {
+  let timer: ReturnType<typeof platform.setTimer> | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = platform.setTimer(() => resolve(true), ms);
+  });
+  const exited = process.exited.then(() => false, () => false);
+  if (await Promise.race([exited, late])) process.kill("SIGKILL");
+  platform.clearTimer(timer!);
 }
 
 test({
@@ -131,6 +145,9 @@ test({
     } finally {
       await browser.close();
       launcher.kill("SIGTERM"); // the launcher stops its nodes, then exits
+      // Waited for whether the test passed or not: a test that ended first left the launcher
+      // to die writing its nodes' output to a closed pipe, and the nodes running.
+      await exitWithin(launcher, 60_000);
     }
     const exit = await launcher.exited;
     assert.deepEqual(exit, { code: 0, signal: null }, launcher.output());
