@@ -343,20 +343,33 @@ export async function withJournalRetry<T>(
   }
 }
 
-/** Saves a snapshot of the current state, then prunes old snapshots to `keepSnapshots`. */
+/**
+ * Saves a snapshot of the current state, then prunes old snapshots to `keepSnapshots` and, with
+ * `deleteEventsOnSnapshot`, the events the kept snapshots cover (see its documentation).
+ */
 export async function saveSnapshot(
   internal: Internal,
   spec: Spec,
 ): Promise<void> {
   const provider = internal.provider!;
+  const previous = internal.lastSnapshotSeq;
+  const at = internal.seq;
   await provider.snapshots.save({
     persistenceId: internal.pid,
-    sequenceNr: internal.seq,
+    sequenceNr: at,
     type: SNAPSHOT_TYPE,
     version: spec.snapshotVersion,
     data: spec.codec.encode(SNAPSHOT_TYPE, internal.user),
     timestamp: Date.now(),
   });
-  internal.lastSnapshotSeq = internal.seq;
+  internal.lastSnapshotSeq = at;
   await provider.snapshots.keepLatest(internal.pid, spec.keepSnapshots);
+  if (spec.deleteEventsOnSnapshot) {
+    const upTo = spec.keepSnapshots >= 2 ? previous : at;
+    // Best effort: the snapshot is saved either way, and the next one deletes up to its own
+    // bound, which covers what this one missed.
+    if (upTo > 0) {
+      await provider.journal.deleteTo(internal.pid, upTo).catch(() => {});
+    }
+  }
 }

@@ -28,6 +28,7 @@ export interface Spec {
   readonly upcastSnapshot?: (version: number, data: unknown) => unknown;
   readonly snapshotEvery: number;
   readonly keepSnapshots: number;
+  readonly deleteEventsOnSnapshot: boolean;
   readonly maxRetries: number;
   readonly backoff: BackoffOptions;
   readonly then: "escalate" | "stop" | "reject";

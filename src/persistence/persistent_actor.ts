@@ -120,6 +120,15 @@ export interface PersistentActorSpec<A, S, EV> {
   readonly snapshotEvery?: number;
   /** How many snapshots to keep (default 2). */
   readonly keepSnapshots?: number;
+  /**
+   * Delete the events that the kept snapshots make unnecessary, after each snapshot (default
+   * false: events are kept for good). With `keepSnapshots` of 2 or more, a snapshot at
+   * sequence number S deletes the events up to the snapshot before it (so that the older kept
+   * snapshot can still be recovered with the events after it); with 1, up to S itself.
+   * Sequence numbers are never reused, and a failed deletion is retried with the next snapshot.
+   * The events are gone for any other reader of the stream too.
+   */
+  readonly deleteEventsOnSnapshot?: boolean;
   /** What happens when events cannot be persisted. */
   readonly persistFailure?: PersistFailurePolicy;
   /**
@@ -420,6 +429,14 @@ export function definePersistentActor<A, S, EV>(
   checkPositiveInt("snapshotEvery", input.snapshotEvery, 1);
   checkPositiveInt("keepSnapshots", input.keepSnapshots, 1);
   checkPositiveInt("snapshotVersion", input.snapshotVersion, 1);
+  if (
+    input.deleteEventsOnSnapshot !== undefined &&
+    typeof input.deleteEventsOnSnapshot !== "boolean"
+  ) {
+    throw new TypeError(
+      `Cannot define persistent actor "${name}": deleteEventsOnSnapshot must be a boolean`,
+    );
+  }
   checkPositiveInt(
     "persistFailure.maxRetries",
     input.persistFailure?.maxRetries,
@@ -477,6 +494,7 @@ export function definePersistentActor<A, S, EV>(
     upcastSnapshot: input.upcastSnapshot as Spec["upcastSnapshot"],
     snapshotEvery: input.snapshotEvery ?? 0,
     keepSnapshots: input.keepSnapshots ?? 2,
+    deleteEventsOnSnapshot: input.deleteEventsOnSnapshot ?? false,
     maxRetries: input.persistFailure?.maxRetries ?? 3,
     backoff: input.persistFailure?.backoff ?? { minMs: 100, maxMs: 2000 },
     then,

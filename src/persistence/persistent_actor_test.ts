@@ -111,6 +111,7 @@ function makeAccount(
     policy?: PersistFailurePolicy;
     snapshotEvery?: number;
     keepSnapshots?: number;
+    deleteEventsOnSnapshot?: boolean;
     journalRetry?: JournalRetryPolicy;
   } = {},
 ) {
@@ -129,6 +130,7 @@ function makeAccount(
       { maxRetries: 2, backoff: { minMs: 100, maxMs: 100 } },
     snapshotEvery: options.snapshotEvery,
     keepSnapshots: options.keepSnapshots,
+    deleteEventsOnSnapshot: options.deleteEventsOnSnapshot,
     journalRetry: options.journalRetry,
   }).handlers({
     deposit: async (state, amount: number, ctx) => {
@@ -484,6 +486,115 @@ test("definePersistentActor(): snapshots: recovery starts from the latest and re
   const again = await system.spawn(account, undefined, { id: "s" });
   assert.equal(await again.ask("balance"), 55);
   assert.equal(await again.ask("seq"), 10);
+});
+
+test("definePersistentActor(): deleteEventsOnSnapshot deletes the events before the older kept snapshot, and recovery still works", async () => {
+  await using system = new ActorSystem();
+  const provider = new MemoryPersistence();
+  usePersistence(system, provider);
+  const seqs = async (id: string) =>
+    (await provider.journal.read(id, 1)).map((e) => e.sequenceNr);
+
+  // Default: every event stays.
+  const keeps = await system.spawn(
+    makeAccount({ snapshotEvery: 3 }),
+    undefined,
+    { id: "keeps" },
+  );
+  for (let i = 1; i <= 10; i++) await keeps.ask("deposit", i);
+  assert.deepEqual(await seqs("keeps"), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+
+  // Two kept snapshots (3 is pruned, 6 and 9 kept): the events up to 6 go.
+  const account = makeAccount({
+    snapshotEvery: 3,
+    keepSnapshots: 2,
+    deleteEventsOnSnapshot: true,
+  });
+  const ref = await system.spawn(account, undefined, { id: "d" });
+  for (let i = 1; i <= 10; i++) await ref.ask("deposit", i);
+  assert.deepEqual(await seqs("d"), [7, 8, 9, 10]);
+  assert.equal(await provider.journal.lastSequenceNr("d"), 10);
+  // The older kept snapshot (6) still recovers with the events after it.
+  const older = await provider.snapshots.loadLatest("d", 8);
+  assert.equal(older?.sequenceNr, 6);
+  await ref.stop();
+  const again = await system.spawn(account, undefined, { id: "d" });
+  assert.equal(await again.ask("balance"), 55);
+  assert.equal(await again.ask("seq"), 10);
+  // Sequence numbers go on after the deleted ones, and the next snapshot deletes up to 9.
+  for (let i = 11; i <= 12; i++) await again.ask("deposit", i);
+  assert.deepEqual(await seqs("d"), [10, 11, 12]);
+
+  // One kept snapshot: up to the snapshot itself.
+  const one = await system.spawn(
+    makeAccount({
+      snapshotEvery: 3,
+      keepSnapshots: 1,
+      deleteEventsOnSnapshot: true,
+    }),
+    undefined,
+    { id: "one" },
+  );
+  for (let i = 1; i <= 7; i++) await one.ask("deposit", i);
+  assert.deepEqual(await seqs("one"), [7]);
+  await one.stop();
+  const oneAgain = await system.spawn(
+    makeAccount({
+      snapshotEvery: 3,
+      keepSnapshots: 1,
+      deleteEventsOnSnapshot: true,
+    }),
+    undefined,
+    { id: "one" },
+  );
+  assert.equal(await oneAgain.ask("balance"), 28);
+});
+
+test("definePersistentActor(): a failed deletion after a snapshot neither fails the persist nor loses the snapshot", async () => {
+  await using system = new ActorSystem();
+  const inner = new MemoryPersistence();
+  let deletions = 0;
+  const provider = {
+    journal: {
+      append: inner.journal.append.bind(inner.journal),
+      read: inner.journal.read.bind(inner.journal),
+      lastSequenceNr: inner.journal.lastSequenceNr.bind(inner.journal),
+      deleteTo: () => {
+        deletions++;
+        return Promise.reject(new Error("no deleting today"));
+      },
+    },
+    snapshots: inner.snapshots,
+    close: () => inner.close(),
+    [Symbol.asyncDispose]: () => inner.close(),
+  };
+  usePersistence(system, provider);
+  const ref = await system.spawn(
+    makeAccount({
+      snapshotEvery: 2,
+      keepSnapshots: 1,
+      deleteEventsOnSnapshot: true,
+    }),
+    undefined,
+    { id: "f" },
+  );
+  for (let i = 1; i <= 4; i++) assert.equal(await ref.ask("deposit", 1), i);
+  assert.equal(deletions, 2);
+  assert.equal((await inner.snapshots.loadLatest("f"))?.sequenceNr, 4);
+  assert.equal((await inner.journal.read("f", 1)).length, 4);
+});
+
+test("definePersistentActor() refuses a deleteEventsOnSnapshot that is not a boolean", () => {
+  assert.throws(
+    () =>
+      definePersistentActor({
+        name: "x",
+        init: () => ({}),
+        events: {},
+        deleteEventsOnSnapshot: "yes" as unknown as boolean,
+      }),
+    /deleteEventsOnSnapshot must be a boolean/,
+  );
 });
 
 test("definePersistentActor(): events deleted without a snapshot fail recovery instead of losing them", async () => {

@@ -70,6 +70,11 @@ test("shardCoordinator snapshots its homes every COORDINATOR_SNAPSHOT_EVERY even
   }
   const snapshot = await persistence.snapshots.loadLatest(PID);
   assert.equal(snapshot?.sequenceNr, 2 * COORDINATOR_SNAPSHOT_EVERY);
+  // The journal keeps the events after the older of the two kept snapshots, no more.
+  const kept = await persistence.journal.read(PID, 1);
+  assert.equal(kept[0].sequenceNr, COORDINATOR_SNAPSHOT_EVERY + 1);
+  assert.equal(kept.length, shards - COORDINATOR_SNAPSHOT_EVERY);
+  assert.equal(await persistence.journal.lastSequenceNr(PID), shards);
   // Recovery must not need the events the snapshot covers: drop them.
   await persistence.journal.deleteTo(PID, snapshot!.sequenceNr);
   const second = await start(persistence, argsFor(["n1", "n2", "n3"]));
