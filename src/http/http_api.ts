@@ -64,11 +64,18 @@ export interface HttpApiOptions {
   readonly cacheMs?: number;
   /** The application's version, shown in the OpenAPI document (default `"0.0.0"`). */
   readonly version?: string;
-  /** Where unexpected failures are logged (default `console.error`). */
+  /**
+   * Where unexpected failures are logged (default `console.error`); a dependency that keeps
+   * failing (the sharding provider) is logged the first time, then at most once per 30 s.
+   */
   readonly logger?: { error(message: string, error: unknown): void };
 }
 
 const MAX_URL_LENGTH = 4096;
+/** A failure that repeats is logged at most once per this many ms (see HttpApi's #logRepeated). */
+const REPEAT_LOG_MS = 30_000;
+/** Distinct repeating messages tracked at once (they are few: one per dependency). */
+const MAX_REPEATS_TRACKED = 64;
 /** What answers one route: the request, its path parameters, its checked query. */
 type Answer = (
   request: Request,
@@ -130,6 +137,8 @@ export class HttpApi implements AsyncDisposable {
   >();
   readonly #logger: { error(message: string, error: unknown): void };
   readonly #stopEvents = new AbortController();
+  /** Failures logged by #logRepeated: when last logged, and how many were left out since. */
+  readonly #repeats = new Map<string, { at: number; left: number }>();
 
   /**
    * Creates the handler.
@@ -417,7 +426,31 @@ export class HttpApi implements AsyncDisposable {
       "The sharding statistics",
       () => ask(provider),
       this.#dependencyTimeoutMs,
-      (message, error) => this.#log(message, error),
+      (message, error) => this.#logRepeated(message, error),
+    );
+  }
+
+  /**
+   * Logs a failure that may repeat on every request and every tick of the dashboard's feed
+   * (a dependency that keeps failing): the first time, then at most once per
+   * {@linkcode REPEAT_LOG_MS} with how many were left out since.
+   */
+  #logRepeated(message: string, error: unknown): void {
+    const now = this.#options.system.clock.now();
+    const last = this.#repeats.get(message);
+    if (last !== undefined && now - last.at < REPEAT_LOG_MS) {
+      last.left++;
+      return;
+    }
+    if (this.#repeats.size >= MAX_REPEATS_TRACKED) this.#repeats.clear();
+    this.#repeats.set(message, { at: now, left: 0 });
+    this.#log(
+      last === undefined || last.left === 0
+        ? message
+        : `${message} (and ${last.left} more times in the last ${
+          Math.round((now - last.at) / 1000)
+        } s)`,
+      error,
     );
   }
 

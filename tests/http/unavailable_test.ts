@@ -17,6 +17,7 @@ import {
   type ShardingStatsProvider,
 } from "../../src/http/mod.ts";
 import { LoopbackCluster } from "./support.ts";
+import { ManualClock } from "../../src/testing/mod.ts";
 
 const CART = {
   type: "cart",
@@ -82,8 +83,9 @@ test("HttpApi answers a 503 problem with Retry-After, never a 500, when the shar
       assert.equal(typeof problem.title, "string");
       assert.ok(problem.detail.length > 0);
     }
-    // Only the unexpected failure is logged; a coordinator in hand-over is a normal state.
-    assert.equal(logged.length, name === "other" ? 2 : 0, name);
+    // Only the unexpected failure is logged (once: the second within 30 s is counted, see the
+    // next test); a coordinator in hand-over is a normal state.
+    assert.equal(logged.length, name === "other" ? 1 : 0, name);
   }
   // A provider that throws instead of rejecting is the same.
   await using throwing = new HttpApi({
@@ -114,6 +116,37 @@ test("HttpApi answers a 503 problem with Retry-After, never a 500, when the shar
       path,
     );
   }
+});
+
+test("HttpApi logs a sharding provider that keeps failing once per 30 s, with how many failures it left out", async () => {
+  const clock = new ManualClock();
+  await using system = new ActorSystem({ node: "s", clock });
+  const logged: string[] = [];
+  await using api = new HttpApi({
+    system,
+    sharding: failing(() => new Error("disk on fire")),
+    logger: { error: (message) => logged.push(message) },
+  });
+  const ask = async () => {
+    const response = await api.fetch(new Request("http://n/sharding/types"));
+    assert.equal(response.status, 503);
+    await response.body?.cancel();
+  };
+  for (let i = 0; i < 10; i++) await ask();
+  assert.deepEqual(logged, ["The sharding statistics failed"]);
+  await clock.advance(29_000);
+  await ask();
+  assert.equal(logged.length, 1);
+  await clock.advance(1_000);
+  await ask();
+  assert.deepEqual(logged, [
+    "The sharding statistics failed",
+    "The sharding statistics failed (and 10 more times in the last 30 s)",
+  ]);
+  // Nothing left out since: the plain message.
+  await clock.advance(30_000);
+  await ask();
+  assert.equal(logged[2], "The sharding statistics failed");
 });
 
 test("HttpApi answers 503 DEPENDENCY_TIMEOUT when the sharding provider does not answer in time", async () => {
