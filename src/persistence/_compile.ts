@@ -158,6 +158,7 @@ export function compile<A, H>(
         pid: "",
         seq: 0,
         lastSnapshotSeq: 0,
+        keptSnapshots: [],
         provider: null,
         chain: Promise.resolve(),
         busy: 0,

@@ -352,7 +352,6 @@ export async function saveSnapshot(
   spec: Spec,
 ): Promise<void> {
   const provider = internal.provider!;
-  const previous = internal.lastSnapshotSeq;
   const at = internal.seq;
   await provider.snapshots.save({
     persistenceId: internal.pid,
@@ -363,13 +362,16 @@ export async function saveSnapshot(
     timestamp: Date.now(),
   });
   internal.lastSnapshotSeq = at;
+  const kept = internal.keptSnapshots;
+  // A second snapshot at the same sequence number replaces the first.
+  if (kept.at(-1) !== at) kept.push(at);
+  if (kept.length > spec.keepSnapshots) kept.shift();
   await provider.snapshots.keepLatest(internal.pid, spec.keepSnapshots);
-  if (spec.deleteEventsOnSnapshot) {
-    const upTo = spec.keepSnapshots >= 2 ? previous : at;
-    // Best effort: the snapshot is saved either way, and the next one deletes up to its own
-    // bound, which covers what this one missed.
-    if (upTo > 0) {
-      await provider.journal.deleteTo(internal.pid, upTo).catch(() => {});
-    }
+  // Up to the oldest kept snapshot, once every kept one is known (after a recovery, the ones
+  // older than the snapshot recovered from are not): each kept snapshot can still be recovered
+  // with the events after it. Best effort: the snapshot is saved either way, and the next one
+  // deletes up to its own bound, which covers what this one missed.
+  if (spec.deleteEventsOnSnapshot && kept.length === spec.keepSnapshots) {
+    await provider.journal.deleteTo(internal.pid, kept[0]).catch(() => {});
   }
 }

@@ -50,6 +50,12 @@ export interface Internal extends PersistentState {
   pid: string;
   seq: number;
   lastSnapshotSeq: number;
+  /**
+   * The sequence numbers of the snapshots this incarnation knows to be kept, oldest first (the
+   * one it recovered from, then those it saved; at most `keepSnapshots`): what
+   * `deleteEventsOnSnapshot` may delete up to.
+   */
+  keptSnapshots: number[];
   provider: PersistenceProvider | null;
   chain: Promise<void>;
   /**

@@ -86,6 +86,7 @@ export async function recover(internal: Internal, spec: Spec): Promise<void> {
   internal.user = state;
   internal.seq = seq;
   internal.lastSnapshotSeq = snapshot?.sequenceNr ?? 0;
+  internal.keptSnapshots = snapshot === undefined ? [] : [snapshot.sequenceNr];
 }
 
 /** The sequence number a failure names: the corrupt record's own, else `fallback`. */

@@ -122,11 +122,12 @@ export interface PersistentActorSpec<A, S, EV> {
   readonly keepSnapshots?: number;
   /**
    * Delete the events that the kept snapshots make unnecessary, after each snapshot (default
-   * false: events are kept for good). With `keepSnapshots` of 2 or more, a snapshot at
-   * sequence number S deletes the events up to the snapshot before it (so that the older kept
-   * snapshot can still be recovered with the events after it); with 1, up to S itself.
-   * Sequence numbers are never reused, and a failed deletion is retried with the next snapshot.
-   * The events are gone for any other reader of the stream too.
+   * false: events are kept for good): the events up to the oldest of the `keepSnapshots` kept
+   * snapshots, so that each of them can still be recovered with the events after it (with
+   * `keepSnapshots: 1`, up to the new snapshot itself). After a recovery, deleting starts once
+   * the actor has saved enough snapshots to know every kept one. Sequence numbers are never
+   * reused, and a failed deletion is retried with the next snapshot. The events are gone for
+   * any other reader of the stream too.
    */
   readonly deleteEventsOnSnapshot?: boolean;
   /** What happens when events cannot be persisted. */

@@ -488,7 +488,7 @@ test("definePersistentActor(): snapshots: recovery starts from the latest and re
   assert.equal(await again.ask("seq"), 10);
 });
 
-test("definePersistentActor(): deleteEventsOnSnapshot deletes the events before the older kept snapshot, and recovery still works", async () => {
+test("definePersistentActor(): deleteEventsOnSnapshot deletes the events up to the oldest kept snapshot, and recovery still works", async () => {
   await using system = new ActorSystem();
   const provider = new MemoryPersistence();
   usePersistence(system, provider);
@@ -526,28 +526,43 @@ test("definePersistentActor(): deleteEventsOnSnapshot deletes the events before 
   assert.deepEqual(await seqs("d"), [10, 11, 12]);
 
   // One kept snapshot: up to the snapshot itself.
-  const one = await system.spawn(
-    makeAccount({
-      snapshotEvery: 3,
-      keepSnapshots: 1,
-      deleteEventsOnSnapshot: true,
-    }),
-    undefined,
-    { id: "one" },
-  );
+  const single = makeAccount({
+    snapshotEvery: 3,
+    keepSnapshots: 1,
+    deleteEventsOnSnapshot: true,
+  });
+  const one = await system.spawn(single, undefined, { id: "one" });
   for (let i = 1; i <= 7; i++) await one.ask("deposit", i);
   assert.deepEqual(await seqs("one"), [7]);
   await one.stop();
-  const oneAgain = await system.spawn(
-    makeAccount({
-      snapshotEvery: 3,
-      keepSnapshots: 1,
-      deleteEventsOnSnapshot: true,
-    }),
-    undefined,
-    { id: "one" },
-  );
+  const oneAgain = await system.spawn(single, undefined, { id: "one" });
   assert.equal(await oneAgain.ask("balance"), 28);
+
+  // Three kept snapshots (6, 8, 10 of 2, 4, ..., 10): up to the oldest, 6, so that each of
+  // them still recovers; a second snapshot at 10 (nothing new) keeps the window as it is.
+  const three = makeAccount({
+    snapshotEvery: 2,
+    keepSnapshots: 3,
+    deleteEventsOnSnapshot: true,
+  });
+  const t = await system.spawn(three, undefined, { id: "three" });
+  for (let i = 1; i <= 10; i++) await t.ask("deposit", i);
+  assert.deepEqual(await seqs("three"), [7, 8, 9, 10]);
+  await t.ask("snapshot");
+  assert.deepEqual(await seqs("three"), [7, 8, 9, 10]);
+  assert.equal(
+    (await provider.snapshots.loadLatest("three", 7))?.sequenceNr,
+    6,
+  );
+  // After a recovery (from 10) the older kept snapshots are unknown: nothing is deleted until
+  // two more snapshots make the window known again (10, 12, 14: up to 10).
+  await t.stop();
+  const tAgain = await system.spawn(three, undefined, { id: "three" });
+  for (let i = 11; i <= 12; i++) await tAgain.ask("deposit", i);
+  assert.deepEqual(await seqs("three"), [7, 8, 9, 10, 11, 12]);
+  for (let i = 13; i <= 14; i++) await tAgain.ask("deposit", i);
+  assert.deepEqual(await seqs("three"), [11, 12, 13, 14]);
+  assert.equal(await tAgain.ask("balance"), 105);
 });
 
 test("definePersistentActor(): a failed deletion after a snapshot neither fails the persist nor loses the snapshot", async () => {

@@ -3,7 +3,7 @@
 // starts on another node (after the old one's node left or crashed) recovers every shard's
 // home instead of re-picking them. Every COORDINATOR_SNAPSHOT_EVERY events it saves a snapshot
 // of the homes, so that recovery reads one snapshot and fewer than that many events, however
-// long the cluster has been running, and deletes the events before the older of the two
+// long the cluster has been running, and deletes the events up to the older of the two
 // snapshots it keeps, so that the journal does not grow either. It is hosted as a cluster singleton; the messages to the
 // regions and the view of membership come in through its start arguments.
 import {
@@ -300,7 +300,7 @@ export function shardCoordinator(args: CoordinatorArgs): ActorDefinition<
     codec: coordinatorCodec(args),
     snapshotEvery: COORDINATOR_SNAPSHOT_EVERY,
     // Recovery reads the latest snapshot and the events after it; older events only grew the
-    // journal (the events before the older of the two kept snapshots are deleted).
+    // journal (the events up to the older of the two kept snapshots are deleted).
     deleteEventsOnSnapshot: true,
     events: {
       allocated: (state, e: { shard: number; node: string }) => {
