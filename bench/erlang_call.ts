@@ -59,18 +59,20 @@ async function erlangRound(beam: string): Promise<number> {
   const cookie = `troupe${tag}`;
   const host = (await run("hostname", ["-s"])).trim();
   const peerName = `troupe_peer_${tag}`;
+  // An Erlang node named `name`, with the cluster's cookie and the compiled bench, running `code`.
+  const node = (name: string, code: string) => [
+    "-sname",
+    name,
+    "-setcookie",
+    cookie,
+    "-noshell",
+    "-pa",
+    beam,
+    "-eval",
+    code,
+  ];
   const peer = new Deno.Command("erl", {
-    args: [
-      "-sname",
-      peerName,
-      "-setcookie",
-      cookie,
-      "-noshell",
-      "-pa",
-      beam,
-      "-eval",
-      "echo_bench:server().",
-    ],
+    args: node(peerName, "echo_bench:server()."),
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
@@ -83,17 +85,13 @@ async function erlangRound(beam: string): Promise<number> {
       seen += new TextDecoder().decode(value);
     }
     reader.releaseLock();
-    const out = await run("erl", [
-      "-sname",
-      `troupe_client_${tag}`,
-      "-setcookie",
-      cookie,
-      "-noshell",
-      "-pa",
-      beam,
-      "-eval",
-      `echo_bench:client('${peerName}@${host}', ${CALLS}), halt().`,
-    ]);
+    const out = await run(
+      "erl",
+      node(
+        `troupe_client_${tag}`,
+        `echo_bench:client('${peerName}@${host}', ${CALLS}), halt().`,
+      ),
+    );
     return Number(lastJson(out).medianUs);
   } finally {
     peer.kill("SIGKILL");
