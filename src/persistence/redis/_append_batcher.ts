@@ -10,9 +10,9 @@
 // at once would be run by Redis while this side waits, then settled here while Redis waits. Cut
 // into writes of their own, Redis runs the first call while this side encodes and hands over
 // the next, and the replies come back in pieces this side settles while Redis runs the rest.
-// Measured with 100 writers at once (bench/runtimes/persistence_runtimes.mjs, five runs), that
-// is 1.36x the throughput of handing everything over in one turn for persistent actors (0.61 ->
-// 0.83 of the raw client), 1.18x for the provider alone.
+// Measured with 100 writers at once (bench/runtimes/persistence_runtimes.mjs, two comparisons
+// of five runs each, bench/README.md): persistent actors 0.60-0.61 -> 0.78-0.83 of the raw
+// client's throughput, the provider's long job (100 x 200 appends) 1.11-1.12 -> 1.31-1.41.
 //
 // Each append in a batch is checked and applied on its own, so batching changes no outcome: an
 // append conflicts, succeeds or is refused exactly as if it had been sent alone. When the call
