@@ -1,10 +1,14 @@
 // Remoting between two processes on loopback. The baseline, measured in the same run against the
 // same peer process: a raw TCP ping-pong.
 //
-//   deno run -A bench/remote_bench.ts [--only sequential,tells,pipelined] [--blocks N] [--json]
+//   deno run -A bench/remote_bench.ts [--only sequential,tells,pipelined] [--blocks N]
+//                                     [--warmup N] [--json]
 //
 //   sequential   awaited asks one at a time: median round trip, against raw TCP ping-pong
-//                (the two alternate in blocks of 250 round trips; 10 blocks of each by default)
+//                (the two alternate in blocks of 250 round trips; 10 blocks of each by default),
+//                after `--warmup` round trips of each kind (20,000 by default; see WARMUP). The
+//                first 2,500 of the warm-up are timed too: the cold figures, for a process
+//                whose JIT has not yet compiled the ask path.
 //   tells        1M one-way tells of a small message, until the far actor counted them all
 //   pipelined    200k asks with 1000 in flight
 // Each line also gives the CPU time both processes spent per message (Linux), which a busy
@@ -19,13 +23,27 @@ interface Sink {
 }
 
 const PARTS = ["sequential", "tells", "pipelined"] as const;
+
+/**
+ * Round trips of each kind before the timed ones. V8 compiles a function with its optimizing
+ * tiers only after some thousands of calls, and an ask runs through many more functions than
+ * the raw ping-pong: with 500 warm-up round trips the timed asks were still partly interpreted
+ * (sequential ask ÷ raw 1.26-1.30 on Deno and 1.67-1.80 on Node, CPU per ask 40-50% above the
+ * warm figure); medians of successive 2,500-ask windows of one Deno run with no warm-up went
+ * 1.59, 1.20, 1.19, 1.14 and then stayed at 1.11-1.25. 20,000 is past that on both runtimes
+ * (about a second per kind); the cold figures are reported beside the warm ones.
+ */
+const WARMUP = 20_000;
+/** Warm-up round trips whose times make the cold figures. */
+const COLD = 2_500;
 type Part = typeof PARTS[number];
 
 function parseArgs(
   args: string[],
-): { only: Set<Part>; blocks: number; json: boolean } {
+): { only: Set<Part>; blocks: number; warmup: number; json: boolean } {
   let only = new Set<Part>(PARTS);
   let blocks = 10;
+  let warmup = WARMUP;
   let json = false;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -45,6 +63,11 @@ function parseArgs(
       if (!(Number.isInteger(blocks) && blocks > 0)) {
         throw new RangeError(`Invalid block count ${args[i]}`);
       }
+    } else if (arg === "--warmup") {
+      warmup = Number(args[++i]);
+      if (!(Number.isInteger(warmup) && warmup >= 0)) {
+        throw new RangeError(`Invalid warm-up count ${args[i]}`);
+      }
     } else {
       throw new TypeError(
         `Unknown argument "${arg}". Usage: deno run -A bench/remote_bench.ts [--only ${
@@ -53,7 +76,7 @@ function parseArgs(
       );
     }
   }
-  return { only, blocks, json };
+  return { only, blocks, warmup, json };
 }
 
 const options = parseArgs(Deno.args);
@@ -148,6 +171,10 @@ interface RemoteResult {
   rawUs?: number;
   askUs?: number;
   askRatio?: number;
+  /** The first warm-up round trips (at most COLD of each kind): before the JIT is done. */
+  coldRawUs?: number;
+  coldAskUs?: number;
+  coldAskRatio?: number;
   rawCpuUs?: [number, number] | null;
   askCpuUs?: [number, number] | null;
   tellsPerSec?: number;
@@ -198,8 +225,13 @@ if (options.only.has("sequential")) {
 
   const rawTimes: number[] = [];
   const askTimes: number[] = [];
-  await rawRoundTrips(500, null);
-  await askRoundTrips(500, null);
+  const coldRawTimes: number[] = [];
+  const coldAskTimes: number[] = [];
+  const cold = Math.min(COLD, options.warmup);
+  await rawRoundTrips(cold, coldRawTimes);
+  await rawRoundTrips(options.warmup - cold, null);
+  await askRoundTrips(cold, coldAskTimes);
+  await askRoundTrips(options.warmup - cold, null);
   // CPU of both processes per round trip, summed over the blocks of each kind.
   const seqCpu = { raw: [0, 0], ask: [0, 0] };
   let cpuKnown = true;
@@ -232,6 +264,11 @@ if (options.only.has("sequential")) {
   result.rawUs = median(rawTimes) * 1000;
   result.askUs = median(askTimes) * 1000;
   result.askRatio = result.askUs / result.rawUs;
+  if (cold > 0) {
+    result.coldRawUs = median(coldRawTimes) * 1000;
+    result.coldAskUs = median(coldAskTimes) * 1000;
+    result.coldAskRatio = result.coldAskUs / result.coldRawUs;
+  }
   result.rawCpuUs = perTrip(seqCpu.raw);
   result.askCpuUs = perTrip(seqCpu.ask);
 }
@@ -292,6 +329,15 @@ if (options.json) {
         cpuText(result.askCpuUs ?? null, "round trip")
       }`,
     );
+    if (result.coldAskRatio !== undefined) {
+      console.log(
+        `cold: first ${Math.min(COLD, options.warmup)} asks    median ${
+          result.coldAskUs!.toFixed(1)
+        } µs  = ${result.coldAskRatio.toFixed(2)}x the first raw round trips (${
+          result.coldRawUs!.toFixed(1)
+        } µs)`,
+      );
+    }
   }
   if (result.tellsPerSec !== undefined) {
     console.log(

@@ -16,12 +16,13 @@ init([]) -> {ok, nostate}.
 handle_call(Msg, _From, State) -> {reply, Msg, State}.
 handle_cast(_Msg, State) -> {noreply, State}.
 
-%% On the client node: Count sequential calls to `echo` on Peer after a warm-up; prints one JSON
-%% line with the median and p90 round trip in microseconds.
+%% On the client node: Count sequential calls to `echo` on Peer after a warm-up of 20,000 calls
+%% (as many as bench/remote_bench.ts warms a Troupe ask up with); prints one JSON line with the
+%% median and p90 round trip in microseconds.
 client(Peer, Count) ->
     true = net_kernel:connect_node(Peer),
     Payload = binary:copy(<<"x">>, 32),
-    [gen_server:call({echo, Peer}, Payload) || _ <- lists:seq(1, 2000)],
+    [gen_server:call({echo, Peer}, Payload) || _ <- lists:seq(1, 20000)],
     Times = [begin
                  T0 = erlang:monotonic_time(nanosecond),
                  Payload = gen_server:call({echo, Peer}, Payload),

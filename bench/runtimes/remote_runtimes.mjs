@@ -1,15 +1,24 @@
 // Runtime-neutral take on bench/remote_bench.ts: a peer process of the same runtime, raw TCP
 // ping-pong (node:net) as the baseline of sequential asks, 1M tells, 200k pipelined asks.
-//   <runtime> remote_runtimes.mjs <module path> <runtime command...> [--json]
+//   <runtime> remote_runtimes.mjs <module path> <runtime command...> [--warmup N] [--json]
 // `--json` prints one JSON line (what bench/table.ts reads) with the figures and, on Linux, the
-// CPU time both processes spent per message.
+// CPU time both processes spent per message. `--warmup N`: round trips of each kind before the
+// timed ones (20,000 by default, as in bench/remote_bench.ts, which says why); the first 2,500 of
+// them give the cold figures.
 import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import net from "node:net";
 import process from "node:process";
 const allArgs = globalThis.Deno ? Deno.args : process.argv.slice(2);
 const json = allArgs.includes("--json");
-const args = allArgs.filter((a) => a !== "--json");
+const warmupAt = allArgs.indexOf("--warmup");
+const WARMUP = warmupAt === -1 ? 20_000 : Number(allArgs[warmupAt + 1]);
+if (!(Number.isInteger(WARMUP) && WARMUP >= 0)) {
+  throw new RangeError(`Invalid warm-up count ${allArgs[warmupAt + 1]}`);
+}
+const args = allArgs.filter((a, i) =>
+  a !== "--json" && (warmupAt === -1 || (i !== warmupAt && i !== warmupAt + 1))
+);
 const [modPath, ...peerCmd] = args;
 const modUrl = new URL(modPath, `file://${process.cwd()}/`).href;
 const { ActorSystem, RemoteNode } = await import(modUrl);
@@ -103,8 +112,12 @@ async function askRoundTrips(n, times) {
   }
 }
 const rawTimes = [], askTimes = [];
-await rawRoundTrips(500, null);
-await askRoundTrips(500, null);
+const COLD = Math.min(2_500, WARMUP);
+const coldRawTimes = [], coldAskTimes = [];
+await rawRoundTrips(COLD, coldRawTimes);
+await rawRoundTrips(WARMUP - COLD, null);
+await askRoundTrips(COLD, coldAskTimes);
+await askRoundTrips(WARMUP - COLD, null);
 const seqCpu = { raw: [0, 0], ask: [0, 0] };
 let cpuKnown = true;
 const addCpu = (into, before) => {
@@ -167,6 +180,13 @@ if (json) {
     rawUs: rm * 1000,
     askUs: am * 1000,
     askRatio: am / rm,
+    ...(COLD > 0
+      ? {
+        coldRawUs: median(coldRawTimes) * 1000,
+        coldAskUs: median(coldAskTimes) * 1000,
+        coldAskRatio: median(coldAskTimes) / median(coldRawTimes),
+      }
+      : {}),
     rawCpuUs: perTrip(seqCpu.raw),
     askCpuUs: perTrip(seqCpu.ask),
     tellsPerSec: TELLS / tellS,
