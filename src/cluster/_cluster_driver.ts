@@ -23,6 +23,7 @@ import {
   formCluster,
   isConverged,
   leaderActions,
+  prunableThrough,
   supersedeIncarnations,
   unreachableMembers,
 } from "./_leader.ts";
@@ -38,6 +39,7 @@ import {
   markSeen,
   memberKey,
   mergeIncoming,
+  pruneRemoved,
   type StateParts,
   updateMembers,
   updateReachability,
@@ -77,6 +79,8 @@ export class ClusterDriver implements ClusterEndpoint {
   readonly #log = new MemberEventLog();
   #localUnreachable = new Set<string>();
   #monitored = new Set<string>();
+  /** When this node first held each removed member's row as removed (its clock). */
+  readonly #removedSince = new Map<string, number>();
   readonly #peers: PeerLinks;
   /** The unreachable members at the last report (a member that goes down leaves the verdict). */
   #lastUnreachable: ReadonlySet<string> = new Set<string>();
@@ -187,7 +191,15 @@ export class ClusterDriver implements ClusterEndpoint {
   member(key: string): ClusterMember | undefined {
     const row = this.#state.members.get(key);
     if (row === undefined) return undefined;
-    return { ...row, reachable: !this.#unreachable.has(key) };
+    return {
+      node: row.node,
+      address: row.address,
+      incarnation: row.incarnation,
+      status: row.status,
+      roles: row.roles,
+      upNumber: row.upNumber,
+      reachable: !this.#unreachable.has(key),
+    };
   }
 
   phi(row: ClusterMember): number | undefined {
@@ -404,10 +416,25 @@ export class ClusterDriver implements ClusterEndpoint {
     }
     const live: string[] = [];
     let same = true;
+    let removed = 0;
     for (const [key, row] of this.#state.members) {
-      if (!isLive(row)) continue;
+      if (!isLive(row)) {
+        if (row.status === "removed") {
+          removed++;
+          if (!this.#removedSince.has(key)) {
+            this.#removedSince.set(key, this.#clock.now());
+          }
+        }
+        continue;
+      }
       live.push(key);
       if (same && !this.#monitored.has(key)) same = false;
+    }
+    if (this.#removedSince.size > removed) {
+      // Tombstones pruned meanwhile.
+      for (const key of this.#removedSince.keys()) {
+        if (!this.#state.members.has(key)) this.#removedSince.delete(key);
+      }
     }
     if (!same || live.length !== this.#monitored.size) {
       this.#monitored = new Set(live);
@@ -549,9 +576,29 @@ export class ClusterDriver implements ClusterEndpoint {
     if (this.#stopped) return;
     this.#tick = this.#clock.setTimer(() => {
       this.#tick = undefined;
+      this.#pruneTombstones();
       this.#gossipRound();
       this.#scheduleTick();
     }, this.#s.gossipIntervalMs);
+  }
+
+  /**
+   * The leader, on a converged state, drops the tombstones of members removed at least
+   * `pruneTombstonesAfterMs` ago (see `prunableThrough`); the others drop them as the new
+   * watermark reaches them.
+   */
+  #pruneTombstones(): void {
+    if (this.#stopped || this.#leader !== this.selfKey) return;
+    if (!isConverged(this.#state, this.#unreachable)) return;
+    const through = prunableThrough(
+      this.#state,
+      (key) => this.#removedSince.get(key),
+      this.#clock.now(),
+      this.#s.pruneTombstonesAfterMs,
+    );
+    if (through <= this.#state.prunedThrough) return;
+    this.#state = pruneRemoved(this.#state, through, this.selfKey);
+    this.#afterChange();
   }
 
   /** Refreshes the connections, and dials the failure detector's subjects when needed. */

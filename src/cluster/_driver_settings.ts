@@ -27,6 +27,8 @@ export interface DriverSettings {
    * this node's detector is pushed at once to the other monitors of the same member.
    */
   readonly monitoredBy?: number;
+  /** How long the leader keeps a removed member's tombstone before it prunes it, in ms. */
+  readonly pruneTombstonesAfterMs: number;
 }
 
 /** A promise with its resolvers (Promise.withResolvers is not in Node 20). */

@@ -2,6 +2,7 @@
 // which members are unreachable, whether the state has converged, who the leader is, and the
 // leader's actions.
 import {
+  type GossipRow,
   type GossipState,
   isLive,
   memberKey,
@@ -193,8 +194,10 @@ export function formCluster(state: GossipState, self: string): GossipState {
 
 /**
  * The leader's actions, taken only on a converged state and only by the leader: joining → up
- * (with the next up numbers), leaving → exiting, exiting → removed, down → removed. Each
- * member moves one step per convergence, so every member sees `exiting` before `removed`.
+ * (with the next up numbers), leaving → exiting, exiting → removed, down → removed (with the
+ * next removal numbers; a removed row without one, from a node that did not number removals,
+ * gets one too). Each member moves one step per convergence, so every member sees `exiting`
+ * before `removed`.
  *
  * @param state The state.
  * @param unreachable Its unreachable members.
@@ -209,10 +212,12 @@ export function leaderActions(
   if (leaderOf(state, unreachable) !== self) return state;
   if (!isConverged(state, unreachable)) return state;
   let nextUp = 0;
+  let nextRemoval = state.prunedThrough;
   for (const row of state.members.values()) {
     nextUp = Math.max(nextUp, row.upNumber);
+    nextRemoval = Math.max(nextRemoval, row.removal ?? 0);
   }
-  const changes: MemberRow[] = [];
+  const changes: GossipRow[] = [];
   const rows = [...state.members.values()].sort(compareAge);
   for (const row of rows) {
     switch (row.status) {
@@ -226,9 +231,48 @@ export function leaderActions(
         break;
       case "exiting":
       case "down":
-        changes.push({ ...row, status: "removed" });
+        changes.push({ ...row, status: "removed", removal: ++nextRemoval });
+        break;
+      case "removed":
+        if (row.removal === undefined) {
+          changes.push({ ...row, removal: ++nextRemoval });
+        }
         break;
     }
   }
   return changes.length === 0 ? state : updateMembers(state, changes, self);
+}
+
+/**
+ * How far the leader may raise the watermark of pruned removals: the highest removal number
+ * `n` such that every numbered removed row up to `n` has been removed for at least `afterMs`,
+ * as this node saw it (`removedSince`: when it first held the row as removed, on its clock;
+ * a new leader counts from when it saw them, so a change of leader only delays pruning).
+ *
+ * @param state The state.
+ * @param removedSince When this node first held a member's row as removed.
+ * @param now The time now, on the clock of `removedSince`.
+ * @param afterMs How long a tombstone is kept.
+ * @returns The watermark (`state.prunedThrough` when nothing may be pruned yet).
+ */
+export function prunableThrough(
+  state: GossipState,
+  removedSince: (key: string) => number | undefined,
+  now: number,
+  afterMs: number,
+): number {
+  let blocked = Infinity;
+  const expired: number[] = [];
+  for (const [key, row] of state.members) {
+    if (row.status !== "removed" || row.removal === undefined) continue;
+    const since = removedSince(key);
+    if (since !== undefined && now - since >= afterMs) {
+      expired.push(row.removal);
+    } else blocked = Math.min(blocked, row.removal);
+  }
+  let through = state.prunedThrough;
+  for (const removal of expired) {
+    if (removal < blocked && removal > through) through = removal;
+  }
+  return through;
 }

@@ -4,6 +4,7 @@ import {
   isConverged,
   leaderActions,
   leaderOf,
+  prunableThrough,
   supersedeIncarnations,
   unreachableMembers,
 } from "./_leader.ts";
@@ -11,6 +12,7 @@ import {
   createState,
   type GossipState,
   markSeen,
+  pruneRemoved,
   updateReachability,
 } from "./_member_state.ts";
 import { row } from "./_schedule_test.ts";
@@ -148,4 +150,66 @@ test("supersedeIncarnations() downs the old incarnation of a restarted node", ()
   assert.equal(next.members.get("a#old")?.status, "down");
   assert.equal(next.members.get("a#new")?.status, "joining");
   assert.equal(supersedeIncarnations(next, "b#i1"), next);
+});
+
+test("leaderActions() number each removal after the highest number and the watermark, and number unnumbered tombstones", () => {
+  let state = seenByAll(createState([
+    row("a", "up", 1),
+    row("b", "down", 2),
+    row("c", "exiting", 3),
+    row("d", "removed", 4),
+    { ...row("e", "removed", 5), removal: 6 },
+  ]));
+  state = seenByAll(leaderActions(state, new Set(), "a#i1"));
+  const removal = (n: string) => state.members.get(`${n}#i1`)?.removal;
+  // In age order: b (up number 2), c (3), then d's tombstone without a number (4).
+  assert.deepEqual([removal("b"), removal("c"), removal("d"), removal("e")], [
+    7,
+    8,
+    9,
+    6,
+  ]);
+  assert.equal(state.members.get("b#i1")?.status, "removed");
+  // After pruning, numbering goes on above the watermark.
+  const pruned = seenByAll(
+    pruneRemoved(
+      seenByAll(createState([row("a", "up", 1), row("f", "down", 6)])),
+      9,
+      "a#i1",
+    ),
+  );
+  assert.equal(
+    leaderActions(pruned, new Set(), "a#i1").members.get("f#i1")?.removal,
+    10,
+  );
+});
+
+test("prunableThrough() stops below the lowest tombstone not yet old enough", () => {
+  const state = createState([
+    row("a", "up", 1),
+    { ...row("b", "removed", 2), removal: 1 },
+    { ...row("c", "removed", 3), removal: 2 },
+    { ...row("d", "removed", 4), removal: 3 },
+    row("e", "removed", 5),
+  ]);
+  const since = new Map([["b#i1", 0], ["c#i1", 50], ["d#i1", 10]]);
+  const at = (now: number) =>
+    prunableThrough(state, (key) => since.get(key), now, 100);
+  assert.equal(at(99), 0);
+  assert.equal(at(100), 1);
+  // d is old enough at 110, but c, numbered below it, is not before 150.
+  assert.equal(at(120), 1);
+  assert.equal(at(150), 3);
+  // A tombstone this node never saw removed (unknown time) blocks what is numbered above it.
+  since.delete("c#i1");
+  assert.equal(at(1_000), 1);
+  assert.equal(
+    prunableThrough(
+      pruneRemoved(state, 2, "a#i1"),
+      (k) => since.get(k),
+      1_000,
+      100,
+    ),
+    3,
+  );
 });

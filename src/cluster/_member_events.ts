@@ -71,6 +71,12 @@ export class MemberEventLog {
       events.push({ type: STATUS_EVENTS[row.status], member: member(key) });
       if (!isLive(row)) lost.push(row);
     }
+    if (this.#published.size > state.members.size) {
+      // Tombstones were pruned: forget them (what comes back under such a key is news again).
+      for (const key of this.#published.keys()) {
+        if (!state.members.has(key)) this.#published.delete(key);
+      }
+    }
     for (const key of unreachable) {
       if (!this.#unreachable.has(key)) {
         events.push({ type: "unreachable", member: member(key) });

@@ -1,7 +1,19 @@
 // The gossip state of membership as a CRDT: members keyed by (node, incarnation) whose status only
-// moves forward, reachability observations versioned per observer, and the set of members that
-// have seen the state's digest. `mergeStates` is commutative, associative and idempotent, so
-// gossip in any order, repeated or duplicated, ends in the same state everywhere.
+// moves forward, reachability observations versioned per observer, the set of members that have
+// seen the state's digest, and the watermark below which removed members are pruned.
+// `mergeStates` is commutative, associative and idempotent, so gossip in any order, repeated or
+// duplicated, ends in the same state everywhere.
+//
+// Removed members stay as tombstones (rows of status `removed`), so that news from a member that
+// has not heard of the removal cannot bring them back. The leader numbers each removal (the row's
+// `removal`, see `GossipRow`); once a tombstone is old enough it raises `prunedThrough`, and
+// every state drops the removed rows numbered at most that. The watermark only grows and a
+// removal number only grows in a merge, so whether a tombstone is dropped depends on the
+// inputs alone, not on the order of the merges: every node drops the same rows and the digests
+// still converge. (The one case this does not cover is a member that never heard of a removal
+// before its tombstone was pruned: a member unreachable, and not downed, for longer than the
+// pruning delay; its old news then brings the member back, which is then downed and removed
+// again. See `ClusterOptions.pruneTombstonesAfterMs`.)
 import { InvalidGossipError } from "./errors.ts";
 import {
   MEMBER_STATUSES,
@@ -19,16 +31,30 @@ export interface ReachabilityEntry {
   readonly unreachable: readonly string[];
 }
 
+/**
+ * A member row as gossip holds it: a removed member's row also carries the number the leader
+ * gave its removal (1, 2, ...; absent on rows removed by a node that did not number them yet).
+ */
+export interface GossipRow extends MemberRow {
+  /** Only on `removed` rows: the removal's number, compared with `prunedThrough`. */
+  readonly removal?: number;
+}
+
 /** One node's view of the cluster. Treat as immutable: every operation returns a new state. */
 export interface GossipState {
-  /** Members by key (see {@linkcode memberKey}); removed members stay as tombstones. */
-  readonly members: ReadonlyMap<string, MemberRow>;
+  /**
+   * Members by key (see {@linkcode memberKey}); removed members stay as tombstones until the
+   * watermark passes their removal number.
+   */
+  readonly members: ReadonlyMap<string, GossipRow>;
   /** Reports by observer key. */
   readonly reachability: ReadonlyMap<string, ReachabilityEntry>;
   /** A hash of members and reachability: equal digests mean equal content. */
   readonly digest: string;
   /** The members known to have seen this digest. */
   readonly seen: ReadonlySet<string>;
+  /** Removed rows numbered at most this are dropped (0: none); only grows. */
+  readonly prunedThrough: number;
 }
 
 /** The most members a state may hold (tombstones included): bounds what a peer can make us keep. */
@@ -61,15 +87,18 @@ function sortedUnique(values: Iterable<string>): string[] {
   return [...new Set(values)].sort();
 }
 
-/** Merges two rows of one member: the later status, the higher up number. */
-export function mergeRows(a: MemberRow, b: MemberRow): MemberRow {
+/**
+ * Merges two rows of one member: the later status, the higher up number, and (once removed) the
+ * higher removal number.
+ */
+export function mergeRows(a: GossipRow, b: GossipRow): GossipRow {
   if (a === b || sameRow(a, b)) return a;
   const status = statusRank(a.status) >= statusRank(b.status)
     ? a.status
     : b.status;
   // A row's address and roles are set by the member itself and never change; the choices below
   // only make a merge deterministic should a forged or buggy row disagree.
-  const merged = {
+  const merged: GossipRow = {
     node: a.node,
     incarnation: a.incarnation,
     address: a.address <= b.address ? a.address : b.address,
@@ -77,6 +106,10 @@ export function mergeRows(a: MemberRow, b: MemberRow): MemberRow {
     status,
     upNumber: Math.max(a.upNumber, b.upNumber),
   };
+  if (status === "removed") {
+    const removal = Math.max(a.removal ?? 0, b.removal ?? 0);
+    if (removal > 0) (merged as { removal?: number }).removal = removal;
+  }
   // An input equal to the result is returned itself, so merges can tell "nothing new" by identity.
   return sameRow(merged, b) ? b : sameRow(merged, a) ? a : merged;
 }
@@ -182,13 +215,13 @@ function derive<V>(
   return out;
 }
 
-function memberPart(key: string, row: MemberRow): readonly [number, number] {
+function memberPart(key: string, row: GossipRow): readonly [number, number] {
   return partHash(
     row,
     () =>
       `m|${key}|${row.status}|${row.upNumber}|${row.address}|${
         row.roles.join(",")
-      }`,
+      }${row.removal === undefined ? "" : `|${row.removal}`}`,
   );
 }
 
@@ -241,8 +274,9 @@ function sumsOf<V>(
 }
 
 function digestOf(
-  members: ReadonlyMap<string, MemberRow>,
+  members: ReadonlyMap<string, GossipRow>,
   reachability: ReadonlyMap<string, ReachabilityEntry>,
+  prunedThrough: number,
 ): string {
   const m = sumsOf(members, memberPart, (x) => Math.imul(x, 0x9e3779b1));
   const r = sumsOf(
@@ -252,11 +286,12 @@ function digestOf(
   );
   const a = (members.size + m.x + r.x) >>> 0;
   const b = (reachability.size + m.y + r.y) >>> 0;
-  return [a, b, m.z, r.z].map((v) => v.toString(36)).join("-");
+  const digest = [a, b, m.z, r.z].map((v) => v.toString(36)).join("-");
+  return prunedThrough === 0 ? digest : `${digest}-p${prunedThrough}`;
 }
 
 /** Whether every member of the map is live (cached: the maps never change). */
-function allLive(members: ReadonlyMap<string, MemberRow>): boolean {
+function allLive(members: ReadonlyMap<string, GossipRow>): boolean {
   let live = allLiveCache.get(members);
   if (live === undefined) {
     live = true;
@@ -274,15 +309,50 @@ function allLive(members: ReadonlyMap<string, MemberRow>): boolean {
 const allLiveCache = new WeakMap<object, boolean>();
 
 /**
- * Builds a state from members and reports: drops the reports of members that are down or
- * removed and the records about removed members (both facts are permanent, so this keeps the
- * merge a semilattice), and computes the digest.
+ * The members without the removed rows numbered at most `through` (the map itself when none
+ * is; cached per map for the last watermark asked).
+ */
+function pruneRows(
+  members: ReadonlyMap<string, GossipRow>,
+  through: number,
+): ReadonlyMap<string, GossipRow> {
+  if (through === 0 || allLive(members)) return members;
+  const cached = prunedCache.get(members);
+  if (cached !== undefined && cached.through === through) return cached.kept;
+  let changes: Map<string, undefined> | undefined;
+  for (const [key, row] of members) {
+    if (
+      row.status === "removed" && row.removal !== undefined &&
+      row.removal <= through
+    ) {
+      (changes ??= new Map()).set(key, undefined);
+    }
+  }
+  const kept = changes === undefined ? members : derive(members, changes);
+  prunedCache.set(members, { through, kept });
+  return kept;
+}
+
+const prunedCache = new WeakMap<
+  object,
+  {
+    readonly through: number;
+    readonly kept: ReadonlyMap<string, GossipRow>;
+  }
+>();
+
+/**
+ * Builds a state from members and reports: drops the removed rows the watermark covers, the
+ * reports of members that are down or removed and the records about removed members (all these
+ * facts are permanent, so this keeps the merge a semilattice), and computes the digest.
  */
 function build(
-  members: ReadonlyMap<string, MemberRow>,
+  allMembers: ReadonlyMap<string, GossipRow>,
   reports: ReadonlyMap<string, ReachabilityEntry>,
   seen: Iterable<string>,
+  prunedThrough: number,
 ): GossipState {
+  const members = pruneRows(allMembers, prunedThrough);
   // The maps are never changed after a state holds them, so what they give is computed once:
   // gossip that brings nothing new reuses this node's own maps and costs no pruning or hashing.
   let byReports = builtCache.get(members);
@@ -291,7 +361,7 @@ function build(
     builtCache.set(members, byReports);
   }
   const built = byReports.get(reports);
-  if (built !== undefined) {
+  if (built !== undefined && built.prunedThrough === prunedThrough) {
     return { members, ...built, seen: new Set(seen) };
   }
   // Nothing to prune while every member is live (the usual case).
@@ -316,7 +386,11 @@ function build(
     }
     if (changes.size > 0) kept = derive(reports, changes);
   }
-  const result = { reachability: kept, digest: digestOf(members, kept) };
+  const result = {
+    reachability: kept,
+    digest: digestOf(members, kept, prunedThrough),
+    prunedThrough,
+  };
   byReports.set(reports, result);
   if (kept !== reports) byReports.set(kept, result);
   return { members, ...result, seen: new Set(seen) };
@@ -329,6 +403,7 @@ const builtCache = new WeakMap<
     {
       readonly reachability: ReadonlyMap<string, ReachabilityEntry>;
       readonly digest: string;
+      readonly prunedThrough: number;
     }
   >
 >();
@@ -339,14 +414,14 @@ const builtCache = new WeakMap<
  * @param rows The members.
  * @returns The state.
  */
-export function createState(rows: readonly MemberRow[] = []): GossipState {
-  const members = new Map<string, MemberRow>();
+export function createState(rows: readonly GossipRow[] = []): GossipState {
+  const members = new Map<string, GossipRow>();
   for (const row of rows) {
     const key = memberKey(row);
     const old = members.get(key);
     members.set(key, old === undefined ? row : mergeRows(old, row));
   }
-  return build(members, new Map(), []);
+  return build(members, new Map(), [], 0);
 }
 
 /** A merge of two maps, and whether its content is that of either input. */
@@ -392,11 +467,13 @@ function mergeMaps<V>(
 /** The parts of a state as decoded from the wire, before its digest is computed. */
 export interface StateParts {
   /** The members by key. */
-  readonly members: ReadonlyMap<string, MemberRow>;
+  readonly members: ReadonlyMap<string, GossipRow>;
   /** The reports by observer (not yet pruned). */
   readonly reachability: ReadonlyMap<string, ReachabilityEntry>;
   /** Who has seen it. */
   readonly seen: ReadonlySet<string>;
+  /** Its watermark of pruned removals. */
+  readonly prunedThrough: number;
 }
 
 /** What {@linkcode mergeIncoming} gives. */
@@ -419,14 +496,20 @@ export interface IncomingMerge {
 export function mergeIncoming(a: GossipState, b: StateParts): IncomingMerge {
   const members = mergeMaps(a.members, b.members, mergeRows);
   const reports = mergeMaps(a.reachability, b.reachability, laterEntry);
-  let isB = members.equalsB && reports.equalsB;
-  if (members.equalsA && reports.equalsA) {
+  const through = Math.max(a.prunedThrough, b.prunedThrough);
+  let isB = members.equalsB && reports.equalsB && through === b.prunedThrough;
+  if (members.equalsA && reports.equalsA && through === a.prunedThrough) {
     return { state: isB ? addSeen(a, b.seen) : a, sameAsIncoming: isB };
   }
-  let merged = build(members.map, reports.map, isB ? b.seen : []);
-  if (!isB && merged.reachability !== reports.map) {
-    // Pruning may also make it equal the incoming state (rare: only when members went down).
-    isB = build(b.members, b.reachability, []).digest === merged.digest;
+  let merged = build(members.map, reports.map, isB ? b.seen : [], through);
+  if (
+    !isB &&
+    (merged.reachability !== reports.map || merged.members !== members.map)
+  ) {
+    // Pruning may also make it equal the incoming state (rare: only when members went down or
+    // tombstones were dropped).
+    isB = build(b.members, b.reachability, [], b.prunedThrough).digest ===
+      merged.digest;
     if (isB) merged = { ...merged, seen: new Set(b.seen) };
   }
   // Pruning may make the result equal this node's state after all.
@@ -451,6 +534,7 @@ export function mergeStates(a: GossipState, b: GossipState): GossipState {
     mergeMaps(a.members, b.members, mergeRows).map,
     mergeMaps(a.reachability, b.reachability, laterEntry).map,
     [],
+    Math.max(a.prunedThrough, b.prunedThrough),
   );
   // The seen set of an input stays only when the result is that input (equal digests); the
   // inputs' digests differ here.
@@ -606,10 +690,10 @@ function wireEquals(
  */
 export function updateMembers(
   state: GossipState,
-  rows: readonly MemberRow[],
+  rows: readonly GossipRow[],
   self: string,
 ): GossipState {
-  const changes = new Map<string, MemberRow>();
+  const changes = new Map<string, GossipRow>();
   for (const row of rows) {
     const key = memberKey(row);
     const old = changes.get(key) ?? state.members.get(key);
@@ -617,8 +701,34 @@ export function updateMembers(
     if (merged !== state.members.get(key)) changes.set(key, merged);
   }
   if (changes.size === 0) return state;
-  const next = build(derive(state.members, changes), state.reachability, []);
+  const next = build(
+    derive(state.members, changes),
+    state.reachability,
+    [],
+    state.prunedThrough,
+  );
   return next.digest === state.digest ? state : markSeen(next, self);
+}
+
+/**
+ * Raises the watermark of pruned removals: the removed rows numbered at most `through` are
+ * dropped, here and in every state this one is merged into.
+ *
+ * @param state The state.
+ * @param through The new watermark.
+ * @param self Who makes the change: the new state is seen by it alone.
+ * @returns The new state (the same one when the watermark is not higher).
+ */
+export function pruneRemoved(
+  state: GossipState,
+  through: number,
+  self: string,
+): GossipState {
+  if (!(through > state.prunedThrough)) return state;
+  return markSeen(
+    build(state.members, state.reachability, [], through),
+    self,
+  );
 }
 
 /**
@@ -652,7 +762,10 @@ export function updateReachability(
     reachable: up,
     unreachable: down,
   });
-  return markSeen(build(state.members, reports, []), observer);
+  return markSeen(
+    build(state.members, reports, [], state.prunedThrough),
+    observer,
+  );
 }
 
 /** The state as plain data for the wire (JSON). */
@@ -668,6 +781,8 @@ export interface WireState {
   ])[];
   /** The seen set (as {@linkcode WireKey}s). */
   readonly s: readonly WireKey[];
+  /** The watermark of pruned removals (absent when 0). */
+  readonly p?: number;
 }
 
 /** Encodes a state for the wire. */
@@ -683,7 +798,10 @@ export function encodeState(state: GossipState): WireState {
     parts = encodeParts(state);
     byMembers.set(state.members, parts);
   }
-  return { ...parts, s: encodeKeys(state, state.seen) };
+  const s = encodeKeys(state, state.seen);
+  return state.prunedThrough === 0
+    ? { ...parts, s }
+    : { ...parts, s, p: state.prunedThrough };
 }
 
 const wireCache = new WeakMap<
@@ -734,18 +852,19 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
   return true;
 }
 
-function sameRow(a: MemberRow, b: MemberRow): boolean {
+function sameRow(a: GossipRow, b: GossipRow): boolean {
   return a.node === b.node && a.incarnation === b.incarnation &&
     a.address === b.address && a.status === b.status &&
-    a.upNumber === b.upNumber && sameList(a.roles, b.roles);
+    a.upNumber === b.upNumber && a.removal === b.removal &&
+    sameList(a.roles, b.roles);
 }
 
 /**
- * Checks a member row from outside (the wire, a table).
+ * Checks a member row from the wire.
  *
  * @throws {InvalidGossipError} When it is not a valid row.
  */
-export function decodeRow(value: unknown): MemberRow {
+export function decodeRow(value: unknown): GossipRow {
   if (typeof value !== "object" || value === null) {
     fail("a member is not an object");
   }
@@ -771,14 +890,31 @@ export function decodeRow(value: unknown): MemberRow {
     status: row.status as MemberStatus,
     roles,
     upNumber: row.upNumber,
+    ...decodeRemoval(row),
   };
+}
+
+/** The removal number of a wire row, checked: `{ removal }`, or `{}` when it has none. */
+function decodeRemoval(
+  row: Record<string, unknown>,
+): { readonly removal?: number } {
+  const removal = row.removal;
+  if (removal === undefined) return {};
+  if (row.status !== "removed") {
+    fail(`member "${row.node}" has a removal number but is ${row.status}`);
+  }
+  if (
+    typeof removal !== "number" || !Number.isSafeInteger(removal) ||
+    removal < 1
+  ) fail(`member "${row.node}" has an invalid removal number`);
+  return { removal };
 }
 
 /** The reference's row equal to a wire row, if it has one (no copy, no allocation). */
 function knownRow(
   reference: GossipState,
   item: unknown,
-): MemberRow | undefined {
+): GossipRow | undefined {
   if (typeof item !== "object" || item === null) return undefined;
   const wire = item as Record<string, unknown>;
   if (typeof wire.node !== "string" || typeof wire.incarnation !== "string") {
@@ -788,7 +924,8 @@ function knownRow(
   if (
     known === undefined || known.node !== wire.node ||
     known.address !== wire.address || known.status !== wire.status ||
-    known.upNumber !== wire.upNumber || !Array.isArray(wire.roles)
+    known.upNumber !== wire.upNumber || known.removal !== wire.removal ||
+    !Array.isArray(wire.roles)
   ) return undefined;
   const roles = wire.roles as unknown[];
   if (roles.length !== known.roles.length) return undefined;
@@ -810,7 +947,12 @@ export function decodeState(
   reference?: GossipState,
 ): GossipState {
   const parts = decodeParts(value, reference);
-  return build(parts.members, parts.reachability, parts.seen);
+  return build(
+    parts.members,
+    parts.reachability,
+    parts.seen,
+    parts.prunedThrough,
+  );
 }
 
 /**
@@ -833,6 +975,11 @@ export function decodeParts(
   if (!Array.isArray(wire.r) || wire.r.length > MAX_MEMBERS) {
     fail(`reports are not a list of at most ${MAX_MEMBERS}`);
   }
+  const prunedThrough = wire.p === undefined ? 0 : wire.p;
+  if (
+    typeof prunedThrough !== "number" || !Number.isSafeInteger(prunedThrough) ||
+    prunedThrough < 0
+  ) fail("the watermark of pruned removals is not a count");
   // Rows and reports equal to the reference's are replaced by the reference's own objects, and
   // the maps are made as the reference's with the differences applied (or are the reference's
   // own when nothing differs): digest sums, sorted keys, pruning and merges then cost in
@@ -860,6 +1007,7 @@ export function decodeParts(
     members,
     reachability,
     seen: new Set(decodeKeys(base, wire.s)),
+    prunedThrough,
   };
 }
 

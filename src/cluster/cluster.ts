@@ -61,6 +61,17 @@ export interface ClusterOptions {
   readonly failureDetector?: Partial<FailureDetectorSettings>;
   /** The downing strategy and its timing (default: keep-majority after 5000 ms stable). */
   readonly downing?: DowningOptions;
+  /**
+   * How long a removed member is kept as a tombstone, in ms (default 86 400 000: a day, as
+   * Akka's `prune-gossip-tombstones-after`). A tombstone keeps late news from a member that has
+   * not heard of the removal (one that was unreachable meanwhile) from bringing the removed
+   * member back; after this long, the leader, on a converged view, drops it from every
+   * member's view. A member unreachable and not downed for longer than this can bring back
+   * members removed meanwhile (they are then downed and removed again). Tombstones count
+   * towards the 10 000 members a view may hold, so this also bounds how many removals a
+   * cluster can take per such period.
+   */
+  readonly pruneTombstonesAfterMs?: number;
   /** Where membership reports problems and downing decisions (default: the console). */
   readonly logger?: { error(message: string, error: unknown): void };
   /** The random source of gossip's choice of peers (default `Math.random`; tests seed it). */
@@ -420,6 +431,11 @@ export async function joinCluster(
     logger: options.logger ?? CONSOLE_LOGGER,
     reachability: internal.reachability ?? heartbeatReachability(detector),
     monitoredBy: detector.monitoredBy,
+    pruneTombstonesAfterMs: positive(
+      "pruneTombstonesAfterMs",
+      options.pruneTombstonesAfterMs,
+      86_400_000,
+    ),
   });
   const signal = options.signal;
   const onAbort = () => driver.close();

@@ -30,13 +30,27 @@ function checkLeaders(m: Members, alive: readonly string[]): void {
   }
 }
 
-test("membership (property): after random partitions, kills and heals, the survivors converge on one view, with one leader, and never two sides running", async () => {
+/**
+ * Random partitions, kills and heals; then the survivors must hold one converged view with one
+ * leader, and never two sides running. With `pruneAfterMs`, tombstones are pruned meanwhile,
+ * and the view must hold none once that long has passed after the heal.
+ */
+async function randomSchedules(
+  pruneAfterMs: number | undefined,
+  seed: number,
+): Promise<void> {
   await fc.assert(
     fc.asyncProperty(
       fc.array(arbStep, { minLength: 3, maxLength: 8 }),
       fc.integer({ min: 1, max: 1000 }),
       async (steps, seed) => {
-        await using m = await Members.start({ nodes: NODES, seed });
+        await using m = await Members.start({
+          nodes: NODES,
+          seed,
+          cluster: pruneAfterMs === undefined
+            ? {}
+            : { pruneTombstonesAfterMs: pruneAfterMs },
+        });
         await m.joinAll(NODES);
         const killed = new Set<string>();
         for (const step of steps) {
@@ -70,8 +84,9 @@ test("membership (property): after random partitions, kills and heals, the survi
           checkLeaders(m, running(m, killed));
         }
         m.tc.heal();
-        // Detection, stable-after, down-all and removal all fit in this time after the heal.
-        await m.tc.advance(40_000, { stepMs: 250 });
+        // Detection, stable-after, down-all and removal all fit in this time after the heal
+        // (and the pruning of what was removed, when tombstones are pruned).
+        await m.tc.advance(40_000 + (pruneAfterMs ?? 0), { stepMs: 250 });
         const alive = running(m, killed);
         checkLeaders(m, alive);
         if (alive.length === 0) return; // everything downed itself (down-all): allowed
@@ -92,9 +107,29 @@ test("membership (property): after random partitions, kills and heals, the survi
         for (const n of alive) {
           assert.equal(view[n], "up");
           assert.ok(m.cluster(n).converged(), `${n} has not converged`);
+          if (pruneAfterMs !== undefined) {
+            const rows = [
+              ...clusterDriver(m.cluster(n)).state.members.values(),
+            ];
+            assert.deepEqual(
+              rows.filter((row) => row.status === "removed").map((row) =>
+                row.node
+              ),
+              [],
+              `${n} still holds tombstones`,
+            );
+          }
         }
       },
     ),
-    { seed: 20261206, numRuns: 6, endOnFailure: true },
+    { seed, numRuns: 6, endOnFailure: true },
   );
+}
+
+test("membership (property): after random partitions, kills and heals, the survivors converge on one view, with one leader, and never two sides running", async () => {
+  await randomSchedules(undefined, 20261206);
+});
+
+test("membership (property): the same with tombstones pruned 15 s after removal, and none left at the end", async () => {
+  await randomSchedules(15_000, 20261207);
 });

@@ -12,7 +12,8 @@
  * - `exiting`: its leaving is being completed (its work is handed over).
  * - `down`: it was declared dead (by an operator's `down()`, by the downing strategy, or by
  *   itself); it must stop, and is never up again (a restart is a new incarnation).
- * - `removed`: gone from the cluster (a tombstone, kept so that late news cannot revive it).
+ * - `removed`: gone from the cluster (a tombstone, kept so that late news cannot revive it; in
+ *   gossip, pruned after `ClusterOptions.pruneTombstonesAfterMs`).
  */
 export type MemberStatus =
   | "joining"

@@ -3,6 +3,7 @@
 //
 //   member_main <node> (--seeds host:port,... | --table keyPrefix [--redis-url url])
 //     [--hostname 127.0.0.1] [--port 0] [--cluster name] [--secret s] [--stable-after-ms n]
+//     [--prune-tombstones-after-ms n]
 //
 // It starts an ActorSystem and a RemoteNode (TCP, with the cluster's extensions), prints a ready
 // line with its address, joins with Cluster.join, and prints one JSON line per membership event
@@ -29,6 +30,7 @@ import {
   tableDowning,
   type TableMembership,
 } from "../../src/cluster/mod.ts";
+import { clusterDriver } from "../../src/cluster/cluster.ts";
 import { scriptArgs } from "../../src/platform/test_runtime.ts";
 import { memberEventLine } from "./support.ts";
 
@@ -41,7 +43,7 @@ if (
   flags.has("--seeds") === flags.has("--table")
 ) {
   console.error(
-    "usage: member_main <node> (--seeds host:port,... | --table keyPrefix [--redis-url url]) [--hostname h] [--port p] [--cluster c] [--secret s] [--stable-after-ms n]",
+    "usage: member_main <node> (--seeds host:port,... | --table keyPrefix [--redis-url url]) [--hostname h] [--port p] [--cluster c] [--secret s] [--stable-after-ms n] [--prune-tombstones-after-ms n]",
   );
   throw new TypeError(
     "member_main: missing node name, or not exactly one of --seeds and --table",
@@ -50,6 +52,7 @@ if (
 const seeds = (flags.get("--seeds") ?? "").split(",").filter((s) => s !== "");
 const tablePrefix = flags.get("--table");
 const stableAfter = flags.get("--stable-after-ms");
+const pruneAfter = flags.get("--prune-tombstones-after-ms");
 
 function print(line: Record<string, unknown>): void {
   console.log(JSON.stringify({ ...line, node, at: Date.now() }));
@@ -180,12 +183,18 @@ const control = defineActor({
           members: [],
         };
       }
+      const state = clusterDriver(cluster).state;
       return {
         self: node,
         status: cluster.self.status,
         leader: cluster.leader()?.node ?? null,
         converged: cluster.converged(),
         members: cluster.members().map(view),
+        digest: state.digest,
+        tombstones: [...state.members.values()].filter((row) =>
+          row.status === "removed"
+        ).length,
+        prunedThrough: state.prunedThrough,
       };
     },
     leave: () => {
@@ -236,6 +245,9 @@ try {
     discovery,
     downing,
     logger,
+    ...(pruneAfter === undefined
+      ? {}
+      : { pruneTombstonesAfterMs: Number(pruneAfter) }),
   });
   if (table !== undefined) {
     membership = syncWithTable(cluster, table, { logger });

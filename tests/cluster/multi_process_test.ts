@@ -1,7 +1,8 @@
 // Cluster membership with real processes on loopback (tests/cluster/member_main.ts): five
 // members form a cluster from static seeds, one is killed with SIGKILL and the others find it
-// unreachable, down it (keep-majority) and remove it, and one leaves gracefully. Every timing is
-// the core's default: the whole test takes about 20 s.
+// unreachable, down it (keep-majority) and remove it, and one leaves gracefully; 5 s after their
+// removal, both tombstones are pruned from every view alike. Every other timing is the core's
+// default: the whole test takes about 25 s.
 import assert from "node:assert/strict";
 import { test } from "../../src/platform/test_harness.ts";
 import {
@@ -15,8 +16,12 @@ import {
   waitUntil,
 } from "./support.ts";
 
-test("Cluster across 5 processes: formed from seeds, a SIGKILLed member is removed, a leaving one exits", async () => {
-  const members = await startMembers(5);
+const PRUNE_AFTER_MS = 5_000;
+
+test("Cluster across 5 processes: formed from seeds, a SIGKILLed member is removed, a leaving one exits, their tombstones are pruned", async () => {
+  const members = await startMembers(5, {
+    pruneTombstonesAfterMs: PRUNE_AFTER_MS,
+  });
   await using controller = await Controller.start();
   try {
     const controls = await Promise.all(
@@ -87,6 +92,18 @@ test("Cluster across 5 processes: formed from seeds, a SIGKILLed member is remov
       async () => agreed(last = await views(rest), three),
       () => `3 up with one leader: ${JSON.stringify(last)}`,
       20_000,
+    );
+    // 4. Both tombstones are pruned, everywhere alike (one digest, the same watermark).
+    await waitUntil(
+      async () => {
+        last = await views(rest);
+        return last.every((v) =>
+          v.tombstones === 0 && v.prunedThrough === 2 &&
+          v.digest === last[0].digest && v.converged
+        );
+      },
+      () => `tombstones pruned: ${JSON.stringify(last)}`,
+      PRUNE_AFTER_MS + 20_000,
     );
     // Nobody downed itself along the way.
     for (const m of members) {

@@ -94,6 +94,10 @@ export interface ControlView {
   readonly leader: string | null;
   readonly converged: boolean;
   readonly members: MemberView[];
+  /** The gossip state's digest, its tombstones (removed rows) and pruning watermark (once joined). */
+  readonly digest?: string;
+  readonly tombstones?: number;
+  readonly prunedThrough?: number;
 }
 
 /** The protocol of a member process's "control" actor. */
@@ -120,6 +124,8 @@ export interface MemberProcessOptions {
   readonly table?: { readonly url: string; readonly keyPrefix: string };
   /** `downing.stableAfterMs` (default: the core's default). */
   readonly stableAfterMs?: number;
+  /** `pruneTombstonesAfterMs` (default: the core's default). */
+  readonly pruneTombstonesAfterMs?: number;
   /** Runs the child through this prefix (e.g. `ip netns exec <ns>`). */
   readonly prefix?: readonly string[];
   /**
@@ -182,6 +188,12 @@ export class MemberProcess implements AsyncDisposable {
       "--secret",
       SECRET,
     ];
+    if (options.pruneTombstonesAfterMs !== undefined) {
+      args.push(
+        "--prune-tombstones-after-ms",
+        String(options.pruneTombstonesAfterMs),
+      );
+    }
     if (options.stableAfterMs !== undefined) {
       args.push("--stable-after-ms", String(options.stableAfterMs));
     }
