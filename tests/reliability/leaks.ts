@@ -25,8 +25,25 @@ export interface NodeResources {
 export interface Ends {
   /** Listening `port` → owner, for connections this node dialled (a node's name, `test`, `redis`). */
   readonly listeners: ReadonlyMap<number, string>;
-  /** Local `ip:port` of another process's socket → its owner, for connections dialled to this node. */
+  /**
+   * Another process's connection ({@linkcode connectionKey} of its socket's local and remote
+   * ends) → its owner. Keyed by both ends, not the local one alone: Linux gives two connections
+   * to different peers the same local port when it can, so `ip:port` alone named the test's
+   * connection to m1 after an m3 connection from the same port (a false leak in CI,
+   * 2026-12-07: "m1: 1 connection(s) with test, 0 after the warm-up", m3 counted 3 times).
+   */
   readonly endpoints: ReadonlyMap<string, string>;
+}
+
+/**
+ * The key of a connection as seen from one socket: its local and remote `ip:port`.
+ *
+ * @param local The socket's local end.
+ * @param remote Its remote end.
+ * @returns The key.
+ */
+export function connectionKey(local: string, remote: string): string {
+  return `${local}>${remote}`;
 }
 
 /**
@@ -55,8 +72,8 @@ export function nodeResources(
       continue;
     }
     const port = Number(s.remote.split(":").at(-1));
-    const owner = ends.endpoints.get(s.remote) ?? ends.listeners.get(port) ??
-      "unknown";
+    const owner = ends.endpoints.get(connectionKey(s.remote, s.local)) ??
+      ends.listeners.get(port) ?? "unknown";
     established[owner] = (established[owner] ?? 0) + 1;
   }
   return {

@@ -7,7 +7,12 @@ import assert from "node:assert/strict";
 import process from "node:process";
 import { test } from "../../src/platform/test_harness.ts";
 import { platform } from "../../src/platform/mod.ts";
-import { checkLeaks, type NodeResources, nodeResources } from "./leaks.ts";
+import {
+  checkLeaks,
+  connectionKey,
+  type NodeResources,
+  nodeResources,
+} from "./leaks.ts";
 import { parseTcpTable, socketsOf } from "./sockets.ts";
 
 function node(
@@ -171,9 +176,12 @@ test("nodeResources() names each connection by the process at its other end", ()
     ],
   }, {
     endpoints: new Map([
-      ["127.0.0.1:4002", "m2"],
-      ["127.0.0.1:50100", "m3"],
-      ["127.0.0.1:50200", "test"],
+      [connectionKey("127.0.0.1:4002", "127.0.0.1:50001"), "m2"],
+      [connectionKey("127.0.0.1:50100", "127.0.0.1:4001"), "m3"],
+      [connectionKey("127.0.0.1:50200", "127.0.0.1:4001"), "test"],
+      // m3 dialled m2 from the port of the test's connection to m1 (Linux shares a local port
+      // between connections to different peers): that is not the test's connection.
+      [connectionKey("127.0.0.1:50200", "127.0.0.1:4002"), "m3"],
     ]),
     listeners: new Map([[6390, "redis"]]),
   });

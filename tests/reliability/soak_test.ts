@@ -49,6 +49,7 @@ import {
 import type { WorkloadStats } from "./workload_protocol.ts";
 import {
   checkLeaks,
+  connectionKey,
   type NodeResources,
   nodeResources,
   resourcesText,
@@ -139,9 +140,13 @@ async function resources(
   const sockets = await Promise.all(nodes.map((n) => socketsOf(n.pid)));
   const mine = await socketsOf(process.pid);
   const endpoints = new Map<string, string>();
-  for (const s of mine?.tcp ?? []) endpoints.set(s.local, "test");
+  for (const s of mine?.tcp ?? []) {
+    endpoints.set(connectionKey(s.local, s.remote), "test");
+  }
   nodes.forEach((n, i) => {
-    for (const s of sockets[i]?.tcp ?? []) endpoints.set(s.local, n.node);
+    for (const s of sockets[i]?.tcp ?? []) {
+      endpoints.set(connectionKey(s.local, s.remote), n.node);
+    }
   });
   const listeners = new Map([[redisPort, "redis"]]);
   return nodes.map((n, i) => {
