@@ -297,12 +297,29 @@ export const SPECS: readonly BenchSpec[] = [
         unit: "ms",
         baselineKey: "appendRawMs",
       },
+      {
+        key: "appendPre",
+        label:
+          "provider append, speed ÷ raw RPUSH of records encoded beforehand (lower bound: no encoding, no check)",
+        unit: "x",
+      },
     ],
-    read: redisReader(
-      /append_100_writers/,
-      /RedisPersistence|provider/i,
-      "append",
-    ),
+    read: (stdout, stderr) => {
+      const values = redisReader(
+        /append_100_writers/,
+        /RedisPersistence|provider/i,
+        "append",
+      )(stdout, stderr);
+      const pre = groupPair(
+        parseDenoBench(stdout),
+        /append_100_writers/,
+        /encoded beforehand/,
+      );
+      if (pre !== null) {
+        values.appendPre = pre.bench.avgNs / (values.appendMs * 1e6);
+      }
+      return values;
+    },
   },
   {
     id: "redis-rounds",
