@@ -179,7 +179,8 @@ export class RemoteDeliveries {
 
   /**
    * Adds a message (`id` 0: a tell) to the batch for `node`, sending the batch first when the
-   * message does not fit in it (a message too large for any batch gets one of its own).
+   * message does not fit in it (an empty batch takes any message, so a message too large for
+   * a batch gets one of its own).
    */
   #queue(
     node: string,
@@ -192,21 +193,18 @@ export class RemoteDeliveries {
     traceparent: string | undefined,
   ): Outgoing {
     const out = this.#outgoing(node);
-    for (let attempt = 0; attempt < 2; attempt++) {
-      if (
-        out.writer.add(
-          id,
-          timeoutMs,
-          entityType,
-          entityId,
-          type,
-          payload,
-          traceparent,
-          BYTES_PER_FRAME,
-        )
-      ) break;
-      if (attempt === 0) this.#send(node, out);
-    }
+    while (
+      !out.writer.add(
+        id,
+        timeoutMs,
+        entityType,
+        entityId,
+        type,
+        payload,
+        traceparent,
+        BYTES_PER_FRAME,
+      )
+    ) this.#send(node, out);
     return out;
   }
 
