@@ -157,7 +157,6 @@ export function compile<A, H>(
         user: undefined,
         pid: "",
         seq: 0,
-        lastSnapshotSeq: 0,
         keptSnapshots: [],
         provider: null,
         chain: Promise.resolve(),

@@ -113,7 +113,8 @@ function appended(
   applyPersisted(internal, spec, expected, count, events);
   if (
     spec.snapshotEvery > 0 &&
-    internal.seq - internal.lastSnapshotSeq >= spec.snapshotEvery
+    // Since the latest snapshot (the last of the kept ones; none: since the start).
+    internal.seq - (internal.keptSnapshots.at(-1) ?? 0) >= spec.snapshotEvery
   ) {
     // The events are durable; a failed automatic snapshot is retried at the next interval.
     return saveSnapshot(internal, spec).catch(() => {});
@@ -361,7 +362,6 @@ export async function saveSnapshot(
     data: spec.codec.encode(SNAPSHOT_TYPE, internal.user),
     timestamp: Date.now(),
   });
-  internal.lastSnapshotSeq = at;
   const kept = internal.keptSnapshots;
   // A second snapshot at the same sequence number replaces the first.
   if (kept.at(-1) !== at) kept.push(at);

@@ -49,10 +49,10 @@ export interface Internal extends PersistentState {
   user: unknown;
   pid: string;
   seq: number;
-  lastSnapshotSeq: number;
   /**
    * The sequence numbers of the snapshots this incarnation knows to be kept, oldest first (the
-   * one it recovered from, then those it saved; at most `keepSnapshots`): what
+   * one it recovered from, then those it saved; at most `keepSnapshots`): the last is the
+   * latest snapshot (when the next automatic one is due), the first what
    * `deleteEventsOnSnapshot` may delete up to.
    */
   keptSnapshots: number[];

@@ -85,7 +85,6 @@ export async function recover(internal: Internal, spec: Spec): Promise<void> {
   }
   internal.user = state;
   internal.seq = seq;
-  internal.lastSnapshotSeq = snapshot?.sequenceNr ?? 0;
   internal.keptSnapshots = snapshot === undefined ? [] : [snapshot.sequenceNr];
 }
 

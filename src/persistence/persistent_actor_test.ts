@@ -488,6 +488,24 @@ test("definePersistentActor(): snapshots: recovery starts from the latest and re
   assert.equal(await again.ask("seq"), 10);
 });
 
+/** An account that snapshots every `every` events, keeps `keep` and deletes what they cover. */
+function deletingAccount(every: number, keep: number) {
+  return makeAccount({
+    snapshotEvery: every,
+    keepSnapshots: keep,
+    deleteEventsOnSnapshot: true,
+  });
+}
+
+/** Deposits `from`, `from + 1`, ..., `to`, one ask at a time. */
+async function depositRange(
+  ref: { ask(type: "deposit", amount: number): Promise<unknown> },
+  from: number,
+  to: number,
+): Promise<void> {
+  for (let i = from; i <= to; i++) await ref.ask("deposit", i);
+}
+
 test("definePersistentActor(): deleteEventsOnSnapshot deletes the events up to the oldest kept snapshot, and recovery still works", async () => {
   await using system = new ActorSystem();
   const provider = new MemoryPersistence();
@@ -501,17 +519,13 @@ test("definePersistentActor(): deleteEventsOnSnapshot deletes the events up to t
     undefined,
     { id: "keeps" },
   );
-  for (let i = 1; i <= 10; i++) await keeps.ask("deposit", i);
+  await depositRange(keeps, 1, 10);
   assert.deepEqual(await seqs("keeps"), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
 
   // Two kept snapshots (3 is pruned, 6 and 9 kept): the events up to 6 go.
-  const account = makeAccount({
-    snapshotEvery: 3,
-    keepSnapshots: 2,
-    deleteEventsOnSnapshot: true,
-  });
+  const account = deletingAccount(3, 2);
   const ref = await system.spawn(account, undefined, { id: "d" });
-  for (let i = 1; i <= 10; i++) await ref.ask("deposit", i);
+  await depositRange(ref, 1, 10);
   assert.deepEqual(await seqs("d"), [7, 8, 9, 10]);
   assert.equal(await provider.journal.lastSequenceNr("d"), 10);
   // The older kept snapshot (6) still recovers with the events after it.
@@ -522,17 +536,13 @@ test("definePersistentActor(): deleteEventsOnSnapshot deletes the events up to t
   assert.equal(await again.ask("balance"), 55);
   assert.equal(await again.ask("seq"), 10);
   // Sequence numbers go on after the deleted ones, and the next snapshot deletes up to 9.
-  for (let i = 11; i <= 12; i++) await again.ask("deposit", i);
+  await depositRange(again, 11, 12);
   assert.deepEqual(await seqs("d"), [10, 11, 12]);
 
   // One kept snapshot: up to the snapshot itself.
-  const single = makeAccount({
-    snapshotEvery: 3,
-    keepSnapshots: 1,
-    deleteEventsOnSnapshot: true,
-  });
+  const single = deletingAccount(3, 1);
   const one = await system.spawn(single, undefined, { id: "one" });
-  for (let i = 1; i <= 7; i++) await one.ask("deposit", i);
+  await depositRange(one, 1, 7);
   assert.deepEqual(await seqs("one"), [7]);
   await one.stop();
   const oneAgain = await system.spawn(single, undefined, { id: "one" });
@@ -540,13 +550,9 @@ test("definePersistentActor(): deleteEventsOnSnapshot deletes the events up to t
 
   // Three kept snapshots (6, 8, 10 of 2, 4, ..., 10): up to the oldest, 6, so that each of
   // them still recovers; a second snapshot at 10 (nothing new) keeps the window as it is.
-  const three = makeAccount({
-    snapshotEvery: 2,
-    keepSnapshots: 3,
-    deleteEventsOnSnapshot: true,
-  });
+  const three = deletingAccount(2, 3);
   const t = await system.spawn(three, undefined, { id: "three" });
-  for (let i = 1; i <= 10; i++) await t.ask("deposit", i);
+  await depositRange(t, 1, 10);
   assert.deepEqual(await seqs("three"), [7, 8, 9, 10]);
   await t.ask("snapshot");
   assert.deepEqual(await seqs("three"), [7, 8, 9, 10]);
@@ -558,25 +564,28 @@ test("definePersistentActor(): deleteEventsOnSnapshot deletes the events up to t
   // two more snapshots make the window known again (10, 12, 14: up to 10).
   await t.stop();
   const tAgain = await system.spawn(three, undefined, { id: "three" });
-  for (let i = 11; i <= 12; i++) await tAgain.ask("deposit", i);
+  await depositRange(tAgain, 11, 12);
   assert.deepEqual(await seqs("three"), [7, 8, 9, 10, 11, 12]);
-  for (let i = 13; i <= 14; i++) await tAgain.ask("deposit", i);
+  await depositRange(tAgain, 13, 14);
   assert.deepEqual(await seqs("three"), [11, 12, 13, 14]);
   assert.equal(await tAgain.ask("balance"), 105);
 });
 
-test("definePersistentActor(): a failed deletion after a snapshot neither fails the persist nor loses the snapshot", async () => {
+test("definePersistentActor(): a failed deletion after a snapshot neither fails the persist nor loses the snapshot, and the next snapshot deletes what it missed", async () => {
   await using system = new ActorSystem();
   const inner = new MemoryPersistence();
   let deletions = 0;
+  let failing = true;
   const provider = {
     journal: {
       append: inner.journal.append.bind(inner.journal),
       read: inner.journal.read.bind(inner.journal),
       lastSequenceNr: inner.journal.lastSequenceNr.bind(inner.journal),
-      deleteTo: () => {
+      deleteTo: (id: string, to: number) => {
         deletions++;
-        return Promise.reject(new Error("no deleting today"));
+        return failing
+          ? Promise.reject(new Error("no deleting today"))
+          : inner.journal.deleteTo(id, to);
       },
     },
     snapshots: inner.snapshots,
@@ -584,19 +593,23 @@ test("definePersistentActor(): a failed deletion after a snapshot neither fails 
     [Symbol.asyncDispose]: () => inner.close(),
   };
   usePersistence(system, provider);
-  const ref = await system.spawn(
-    makeAccount({
-      snapshotEvery: 2,
-      keepSnapshots: 1,
-      deleteEventsOnSnapshot: true,
-    }),
-    undefined,
-    { id: "f" },
-  );
+  const ref = await system.spawn(deletingAccount(2, 1), undefined, {
+    id: "f",
+  });
   for (let i = 1; i <= 4; i++) assert.equal(await ref.ask("deposit", 1), i);
   assert.equal(deletions, 2);
   assert.equal((await inner.snapshots.loadLatest("f"))?.sequenceNr, 4);
   assert.equal((await inner.journal.read("f", 1)).length, 4);
+  // Deleting works again: the snapshot at 6 deletes up to 6, the events 1-4 the failed
+  // deletions left included.
+  failing = false;
+  await depositRange(ref, 5, 6);
+  assert.equal(deletions, 3);
+  assert.deepEqual(
+    (await inner.journal.read("f", 1)).map((e) => e.sequenceNr),
+    [],
+  );
+  assert.equal(await ref.ask("balance"), 4 + 5 + 6);
 });
 
 test("definePersistentActor() refuses a deleteEventsOnSnapshot that is not a boolean", () => {
