@@ -163,6 +163,7 @@ function redisReader(
   group: RegExp,
   bench: RegExp,
   key: string,
+  lowerBound?: RegExp,
 ): (stdout: string, stderr: string) => Record<string, number> {
   return (stdout, stderr) => {
     const skipped = /skipped[^\n]*/i.exec(stderr + stdout);
@@ -181,11 +182,19 @@ function redisReader(
           : `no group matching ${group} with a baseline and a bench matching ${bench} in its output`,
       );
     }
-    return {
+    const values: Record<string, number> = {
       [key]: pair.baseline.avgNs / pair.bench.avgNs,
       [`${key}RawMs`]: pair.baseline.avgNs / 1e6,
       [`${key}Ms`]: pair.bench.avgNs / 1e6,
     };
+    // The bench ÷ another bench of the group (not the baseline), when asked for and there.
+    const other = lowerBound === undefined
+      ? null
+      : groupPair(results, group, lowerBound);
+    if (other !== null) {
+      values[`${key}Pre`] = other.bench.avgNs / pair.bench.avgNs;
+    }
+    return values;
   };
 }
 
@@ -304,22 +313,12 @@ export const SPECS: readonly BenchSpec[] = [
         unit: "x",
       },
     ],
-    read: (stdout, stderr) => {
-      const values = redisReader(
-        /append_100_writers/,
-        /RedisPersistence|provider/i,
-        "append",
-      )(stdout, stderr);
-      const pre = groupPair(
-        parseDenoBench(stdout),
-        /append_100_writers/,
-        /encoded beforehand/,
-      );
-      if (pre !== null) {
-        values.appendPre = pre.bench.avgNs / (values.appendMs * 1e6);
-      }
-      return values;
-    },
+    read: redisReader(
+      /append_100_writers/,
+      /RedisPersistence|provider/i,
+      "append",
+      /encoded beforehand/,
+    ),
   },
   {
     id: "redis-rounds",

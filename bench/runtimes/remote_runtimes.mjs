@@ -11,14 +11,13 @@ import net from "node:net";
 import process from "node:process";
 const allArgs = globalThis.Deno ? Deno.args : process.argv.slice(2);
 const json = allArgs.includes("--json");
-const warmupAt = allArgs.indexOf("--warmup");
-const WARMUP = warmupAt === -1 ? 20_000 : Number(allArgs[warmupAt + 1]);
+const args = allArgs.filter((a) => a !== "--json");
+const warmupAt = args.indexOf("--warmup");
+const warmupText = warmupAt === -1 ? "20000" : args.splice(warmupAt, 2)[1];
+const WARMUP = Number(warmupText);
 if (!(Number.isInteger(WARMUP) && WARMUP >= 0)) {
-  throw new RangeError(`Invalid warm-up count ${allArgs[warmupAt + 1]}`);
+  throw new RangeError(`Invalid warm-up count ${warmupText}`);
 }
-const args = allArgs.filter((a, i) =>
-  a !== "--json" && (warmupAt === -1 || (i !== warmupAt && i !== warmupAt + 1))
-);
 const [modPath, ...peerCmd] = args;
 const modUrl = new URL(modPath, `file://${process.cwd()}/`).href;
 const { ActorSystem, RemoteNode } = await import(modUrl);

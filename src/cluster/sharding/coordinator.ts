@@ -4,8 +4,9 @@
 // home instead of re-picking them. Every COORDINATOR_SNAPSHOT_EVERY events it saves a snapshot
 // of the homes, so that recovery reads one snapshot and fewer than that many events, however
 // long the cluster has been running, and deletes the events up to the older of the two
-// snapshots it keeps, so that the journal does not grow either. It is hosted as a cluster singleton; the messages to the
-// regions and the view of membership come in through its start arguments.
+// snapshots it keeps, so that the journal does not grow either. It is hosted as a cluster
+// singleton; the messages to the regions and the view of membership come in through its start
+// arguments.
 import {
   type ActorDefinition,
   type Codec,
