@@ -121,3 +121,18 @@ test("tombstones: a node restarted over and over leaves at most the tombstones o
   }
   assert.ok(most <= 3 + 4, `views held up to ${most} rows`);
 });
+
+test("Cluster.join() refuses a pruneTombstonesAfterMs that is not a finite number > 0", async () => {
+  for (const bad of [0, -1, Number.NaN, Infinity]) {
+    await using m = await Members.start({
+      nodes: ["a"],
+      cluster: { pruneTombstonesAfterMs: bad },
+    });
+    await assert.rejects(
+      m.join(["a"]),
+      (error: unknown) =>
+        error instanceof RangeError &&
+        error.message.includes(`Invalid pruneTombstonesAfterMs ${bad}`),
+    );
+  }
+});
