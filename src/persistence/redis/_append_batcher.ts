@@ -10,9 +10,13 @@
 // at once would be run by Redis while this side waits, then settled here while Redis waits. Cut
 // into writes of their own, Redis runs the first call while this side encodes and hands over
 // the next, and the replies come back in pieces this side settles while Redis runs the rest.
-// Measured with 100 writers at once (bench/runtimes/persistence_runtimes.mjs, two comparisons
-// of five runs each, bench/README.md): persistent actors 0.60-0.61 -> 0.78-0.83 of the raw
-// client's throughput, the provider's long job (100 x 200 appends) 1.11-1.12 -> 1.31-1.41.
+// Measured with 100 writers at once, against all calls handed over in one turn (`deno run -A
+// bench/runtimes/persistence_runtimes.mjs --runtimes deno --runs 5 --rounds 9 --base <that>`,
+// medians of five alternating runs): persistent actors 0.60-0.61 -> 0.78-0.83 of the raw
+// client's throughput on the VM of the first two comparisons, and 0.58 (0.51-0.62) -> 0.79
+// (0.65-0.98) on another, higher in 5 of 5 pairs (bench/README.md). The provider's long job
+// (100 x 200 appends) went 1.11-1.12 -> 1.31-1.41 on the first VM and did not move on the
+// other (1.32 -> 1.26, ranges overlapping).
 //
 // Each append in a batch is checked and applied on its own, so batching changes no outcome: an
 // append conflicts, succeeds or is refused exactly as if it had been sent alone. When the call
