@@ -55,12 +55,12 @@ const FIRST_READ_BYTES = 16 * 1024;
  * for more. Issuing a read costs about 2.5 µs of synchronous op dispatch; the answer to what
  * was just read (an ask's reply: the actor's turn, the answer, the frame writer's flush) goes
  * out within three or four microtask turns, so a read issued after them is off the round trip.
- * Sequential remote asks ÷ the raw ping-pong, 0 turns -> 4 (`deno run -A bench/remote_bench.ts
- * --only sequential --json`, alternating runs with this constant edited to 0 and at 4): warm (20,000 warm-up round trips), 1.21
- * (1.19-1.34) -> 1.17 (1.12-1.24), medians of 8 runs, lower in 7 of 8 pairs; with the earlier
- * 500-round-trip warm-up, 1.36 -> 1.29, 15 runs (bench/README.md). Data that comes meanwhile
- * waits in the socket, and a chunk's work that takes longer only moves the read behind it by
- * these few turns.
+ * Sequential remote asks ÷ the raw ping-pong (`deno run -A bench/remote_bench.ts --only
+ * sequential --json`, alternating runs with this constant edited to 0 and at 4): warm (20,000
+ * warm-up round trips) 1.21 (1.19-1.34) -> 1.17 (1.12-1.24), medians of 8 runs, lower in 7 of
+ * 8 pairs; with the earlier 500-round-trip warm-up 1.36 -> 1.29, 15 runs (bench/README.md).
+ * Data that comes meanwhile waits in the socket, and a chunk's work that takes longer only
+ * moves the read behind it by these few turns.
  */
 const READ_AFTER_TURNS = 4;
 
