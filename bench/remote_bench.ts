@@ -28,11 +28,11 @@ const PARTS = ["sequential", "tells", "pipelined"] as const;
  * Round trips of each kind before the timed ones. V8 compiles a function with its optimizing
  * tiers only after some thousands of calls, and an ask runs through many more functions than
  * the raw ping-pong: with 500 warm-up round trips the timed asks were still partly interpreted
- * (sequential ask ÷ raw 1.19-1.45 on Deno and 1.67-1.80 on Node, CPU per ask 1.5-1.8 times the
- * warm figure on Deno and 2.7-2.9 times on Node; bench/README.md, third pass); medians of
- * successive 2,500-ask windows of one Deno run with no warm-up went 1.59, 1.20, 1.19, 1.14 and
- * then stayed at 1.11-1.25. 20,000 is past that on both runtimes (about a second per kind); the
- * cold figures are reported beside the warm ones.
+ * (five alternating runs: sequential ask ÷ raw 1.21 against 1.13 warm on Deno, 1.66 against
+ * 1.17 on Node; CPU per ask 103 against 77 µs on Deno, 214 against 75 on Node; bench/README.md,
+ * third pass); medians of successive 2,500-ask windows of one Deno run with no warm-up went
+ * 1.59, 1.20, 1.19, 1.14 and then stayed at 1.11-1.25. 20,000 is past that on both runtimes
+ * (about a second per kind); the cold figures are reported beside the warm ones.
  */
 const WARMUP = 20_000;
 /** Warm-up round trips whose times make the cold figures. */
