@@ -3,7 +3,11 @@
 // it in step (syncWithTable); plus a recording table that catches any backwards move.
 import { TableDiscovery } from "./discovery/table_discovery.ts";
 import type { DowningStrategy } from "./downing.ts";
-import { MEMBER_STATUSES, type MemberRow } from "./membership_table.ts";
+import {
+  MEMBER_STATUSES,
+  type MemberId,
+  type MemberRow,
+} from "./membership_table.ts";
 import type {
   MembershipTable,
   MembershipTableSnapshot,
@@ -15,12 +19,15 @@ import { syncWithTable, type TableMembership } from "./table_membership.ts";
 
 /**
  * A table handle that checks, after every successful write, that no row moved backwards and
- * no row vanished, and records every error a writer got (a refused backwards move included).
+ * no row vanished (but the dead rows a deleteDefunct() took), and records every error a writer
+ * got (a refused backwards move included) and every row deleted.
  */
 export class RecordingTable implements MembershipTable {
   readonly #inner: MembershipTable;
   readonly violations: string[];
   readonly errors: unknown[];
+  /** The rows deleteDefunct() took (keys), in order. */
+  readonly deleted: string[] = [];
   readonly #last: Map<string, MemberRow>;
   /** Reads and writes not answered yet (a real server's answers take real time). */
   inFlight = 0;
@@ -60,6 +67,41 @@ export class RecordingTable implements MembershipTable {
     }
   }
 
+  async deleteDefunct(
+    expectedVersion: number,
+    members: readonly MemberId[],
+    signal?: AbortSignal,
+  ): Promise<MembershipTableSnapshot | undefined> {
+    this.inFlight++;
+    try {
+      const before = await this.#inner.read();
+      const after = await this.#inner.deleteDefunct!(
+        expectedVersion,
+        members,
+        signal,
+      );
+      if (after !== undefined) {
+        for (const member of members) {
+          const key = contextKey(member);
+          const row = before.rows.find((r) => contextKey(r) === key);
+          if (row === undefined) continue;
+          if (!["down", "removed"].includes(row.status)) {
+            this.violations.push(`${key} deleted while ${row.status}`);
+          }
+          this.deleted.push(key);
+          this.#last.delete(key);
+        }
+        this.#check(after);
+      }
+      return after;
+    } catch (error) {
+      this.errors.push(error);
+      throw error;
+    } finally {
+      this.inFlight--;
+    }
+  }
+
   #check(snapshot: MembershipTableSnapshot): void {
     const now = new Map(snapshot.rows.map((r) => [contextKey(r), r]));
     for (const [key, before] of this.#last) {
@@ -90,6 +132,8 @@ export interface TableMembersOptions {
   readonly stableAfterMs?: number;
   readonly downAllWhenUnstableMs?: number | false;
   readonly pollIntervalMs?: number;
+  /** The syncs' `deleteDefunctAfterMs`. */
+  readonly deleteDefunctAfterMs?: number;
 }
 
 /** Members that join through a shared table and keep it in step. */
@@ -99,17 +143,20 @@ export class TableMembers implements AsyncDisposable {
   readonly memory: MemoryMembershipTable;
   readonly syncs = new Map<string, TableMembership>();
   readonly #pollMs: number;
+  readonly #deleteAfterMs: number | undefined;
 
   private constructor(
     m: Members,
     memory: MemoryMembershipTable,
     table: RecordingTable,
     pollMs: number,
+    deleteAfterMs: number | undefined,
   ) {
     this.m = m;
     this.memory = memory;
     this.table = table;
     this.#pollMs = pollMs;
+    this.#deleteAfterMs = deleteAfterMs;
   }
 
   static async start(
@@ -133,6 +180,7 @@ export class TableMembers implements AsyncDisposable {
       memory as MemoryMembershipTable,
       table,
       options.pollIntervalMs ?? 1000,
+      options.deleteDefunctAfterMs,
     );
   }
 
@@ -144,6 +192,7 @@ export class TableMembers implements AsyncDisposable {
       const sync = syncWithTable(this.m.cluster(name), this.table, {
         clock: this.m.tc.clock,
         pollIntervalMs: this.#pollMs,
+        deleteDefunctAfterMs: this.#deleteAfterMs,
         logger: { error: (message) => this.m.logs.push(`${name}: ${message}`) },
       });
       this.syncs.set(name, sync);

@@ -93,6 +93,38 @@ export interface MembershipTable {
     rows: readonly MemberRow[],
     signal?: AbortSignal,
   ): Promise<MembershipTableSnapshot | undefined>;
+  /**
+   * Deletes the rows of dead members (status `down` or `removed`) if, and only if, the table is
+   * still at `expectedVersion`; all or nothing, and the version goes up by 1. A member without a
+   * row is skipped. The rows of live members cannot be deleted: a member still in the cluster
+   * would lose its record.
+   *
+   * Optional: a table without it keeps the row of every member that ever joined (one per
+   * process start); {@linkcode syncWithTable} deletes dead members' rows through it once they
+   * have been dead for `deleteDefunctAfterMs` (the Orleans "defunct silo" clean-up).
+   *
+   * @param expectedVersion The version the caller read.
+   * @param members The members whose rows to delete (node and incarnation).
+   * @param signal Aborts the call (its outcome is then unknown).
+   * @returns The table after the deletion, or `undefined` when the version had moved (nothing
+   * was deleted).
+   * @throws {TypeError} When a member is not a valid node and incarnation, appears twice, or
+   * has a row that is not `down` or `removed` (nothing is deleted).
+   * @throws {RangeError} When `expectedVersion` is not a non-negative integer.
+   */
+  deleteDefunct?(
+    expectedVersion: number,
+    members: readonly MemberId[],
+    signal?: AbortSignal,
+  ): Promise<MembershipTableSnapshot | undefined>;
   /** Releases what the table holds (connections); the data stays. */
   close(): Promise<void>;
+}
+
+/** A member's identity in a membership table: its node's name and its incarnation. */
+export interface MemberId {
+  /** The node's name. */
+  readonly node: string;
+  /** The incarnation (one per process start). */
+  readonly incarnation: string;
 }

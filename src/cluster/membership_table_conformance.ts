@@ -4,6 +4,7 @@
 import { isClusterClosedError } from "./errors.ts";
 import {
   MEMBER_STATUSES,
+  type MemberId,
   type MemberRow,
   type MembershipTable,
   type MembershipTableSnapshot,
@@ -172,7 +173,9 @@ const BAD_ROWS: ReadonlyArray<readonly [string, unknown]> = [
 
 /**
  * The conformance suite of {@linkcode MembershipTable}: every table must pass it. It returns the
- * cases; register each with your test framework.
+ * cases; register each with your test framework. The cases of the optional
+ * `MembershipTable.deleteDefunct` (named `deleteDefunct(): ...`) check nothing for a table
+ * without it.
  *
  * @param implementation The table's name, used in the case names.
  * @param create Makes a fresh, empty table for one case.
@@ -544,6 +547,209 @@ export function membershipTableConformance(
       conformanceCheck(
         (await other.read()).version === 1,
         "close() lost the data",
+      );
+    },
+  );
+
+  // The optional deleteDefunct(): its cases check nothing for a table without it.
+  const deletion = (
+    title: string,
+    body: (
+      table: Required<MembershipTable>,
+      open: () => Promise<MembershipTable>,
+    ) => Promise<void>,
+  ) =>
+    add(`deleteDefunct(): ${title}`, async (open) => {
+      const table = await open();
+      if (typeof table.deleteDefunct !== "function") return;
+      await body(table as Required<MembershipTable>, open);
+    });
+
+  deletion(
+    "deletes the rows of down and removed members at the current version, skips members without a row, and adds 1 to the version",
+    async (table, open) => {
+      const rows = [
+        row("up", "up"),
+        row("down", "down"),
+        row("removed", "removed"),
+        row("removed", "removed", { incarnation: "i2" }),
+      ];
+      await table.write(0, rows);
+      const after = await table.deleteDefunct(1, [
+        { node: "down", incarnation: "i1" },
+        { node: "removed", incarnation: "i1" },
+        { node: "never", incarnation: "i1" },
+      ]);
+      conformanceCheck(
+        after !== undefined,
+        "the deletion at the current version lost",
+      );
+      const expected = canonical({ version: 2, rows: [rows[0], rows[3]] });
+      conformanceCheck(
+        canonical(after) === expected,
+        `the deletion returned ${canonical(after)}, expected ${expected}`,
+      );
+      const read = await (await open()).read();
+      conformanceCheck(
+        canonical(read) === expected,
+        `another handle reads ${canonical(read)}, expected ${expected}`,
+      );
+      // A deleted member may be written again (as any member without a row).
+      const again = await table.write(2, [row("down", "removed")]);
+      conformanceCheck(
+        again?.version === 3,
+        "writing a deleted member again failed",
+      );
+    },
+  );
+
+  deletion(
+    "at a stale version deletes nothing and returns undefined",
+    async (table) => {
+      await table.write(0, [row("a", "removed")]);
+      const outcome = await table.deleteDefunct(0, [{
+        node: "a",
+        incarnation: "i1",
+      }]);
+      conformanceCheck(
+        outcome === undefined,
+        "a deletion at a stale version won",
+      );
+      const read = await table.read();
+      conformanceCheck(
+        read.version === 1 && read.rows.length === 1,
+        `the table after a stale deletion: ${canonical(read)}`,
+      );
+    },
+  );
+
+  deletion(
+    "refuses the rows of live members with a TypeError, deleting nothing",
+    async (table) => {
+      const statuses: MemberStatus[] = ["joining", "up", "leaving", "exiting"];
+      await table.write(0, [
+        row("dead", "down"),
+        ...statuses.map((status) => row(status, status)),
+      ]);
+      for (const status of statuses) {
+        await expectRejection(
+          table.deleteDefunct(1, [
+            { node: "dead", incarnation: "i1" },
+            { node: status, incarnation: "i1" },
+          ]),
+          isTypeError,
+          `deleting a ${status} member`,
+        );
+      }
+      const read = await table.read();
+      conformanceCheck(
+        read.version === 1 && read.rows.length === 5,
+        `a refused deletion changed the table: ${canonical(read)}`,
+      );
+    },
+  );
+
+  deletion("refuses invalid arguments, deleting nothing", async (table) => {
+    await table.write(0, [row("a", "down")]);
+    const bad: ReadonlyArray<readonly [string, unknown]> = [
+      ["members that are not an array", { node: "a", incarnation: "i1" }],
+      ["a member that is null", [null]],
+      ["a member without an incarnation", [{ node: "a" }]],
+      ["an empty node", [{ node: "", incarnation: "i1" }]],
+      ["a node with a control character", [{
+        node: "a\u0000",
+        incarnation: "i1",
+      }]],
+      ["a member twice", [
+        { node: "a", incarnation: "i1" },
+        { node: "a", incarnation: "i1" },
+      ]],
+    ];
+    for (const [what, members] of bad) {
+      await expectRejection(
+        table.deleteDefunct(1, members as MemberId[]),
+        isTypeError,
+        what,
+      );
+    }
+    for (const version of [-1, 1.5, Number.NaN, "1"]) {
+      await expectRejection(
+        table.deleteDefunct(version as number, [{
+          node: "a",
+          incarnation: "i1",
+        }]),
+        (e) => e instanceof RangeError,
+        `expectedVersion ${String(version)}`,
+      );
+    }
+    const read = await table.read();
+    conformanceCheck(
+      read.version === 1 && read.rows.length === 1,
+      `a refused deletion changed the table: ${canonical(read)}`,
+    );
+  });
+
+  deletion(
+    "a deletion and a write at one version: exactly one wins",
+    async (table, open) => {
+      const other = await open();
+      await forSeeds(options, async (random, seed) => {
+        const { version } = await table.read();
+        const node = `race-${seed}`;
+        await table.write(version, [row(node, "removed")]);
+        const delay = Math.floor(random() * 3);
+        const [deleted, written] = await Promise.all([
+          table.deleteDefunct(version + 1, [{ node, incarnation: "i1" }]),
+          (async () => {
+            for (let d = 0; d < delay; d++) await Promise.resolve();
+            return other.write(version + 1, [row(`${node}-w`)]);
+          })(),
+        ]);
+        conformanceCheck(
+          (deleted === undefined) !== (written === undefined),
+          `deletion ${deleted === undefined ? "lost" : "won"}, write ${
+            written === undefined ? "lost" : "won"
+          }`,
+        );
+        const read = await other.read();
+        conformanceCheck(
+          read.version === version + 2,
+          `version ${read.version}, expected ${version + 2}`,
+        );
+        const kept = read.rows.some((r) => r.node === node);
+        conformanceCheck(
+          kept === (deleted === undefined),
+          `the row ${kept ? "is there" : "is gone"} after the deletion ${
+            deleted === undefined ? "lost" : "won"
+          }`,
+        );
+      });
+    },
+  );
+
+  deletion(
+    "an aborted signal rejects with its reason and deletes nothing; after close() it rejects with ClusterClosedError",
+    async (table, open) => {
+      await table.write(0, [row("a", "down")]);
+      const controller = new AbortController();
+      const reason = new Error("stop");
+      controller.abort(reason);
+      const id = [{ node: "a", incarnation: "i1" }];
+      await expectRejection(
+        table.deleteDefunct(1, id, controller.signal),
+        (e) => e === reason,
+        "deleteDefunct with an aborted signal",
+      );
+      await table.close();
+      await expectRejection(
+        table.deleteDefunct(1, id),
+        isClusterClosedError,
+        "deleteDefunct after close",
+      );
+      const read = await (await open()).read();
+      conformanceCheck(
+        read.version === 1 && read.rows.length === 1,
+        `the table changed: ${canonical(read)}`,
       );
     },
   );

@@ -4,6 +4,7 @@ import { parseNodeAddress } from "./discovery/static_seeds.ts";
 import { ClusterClosedError } from "./errors.ts";
 import {
   MEMBER_STATUSES,
+  type MemberId,
   type MemberRow,
   type MembershipTable,
   type MembershipTableSnapshot,
@@ -20,6 +21,7 @@ const LONE_SURROGATE =
 const RANK: ReadonlyMap<string, number> = new Map(
   MEMBER_STATUSES.map((status, index) => [status, index]),
 );
+const DOWN_RANK = RANK.get("down")!;
 
 function checkName(value: unknown, what: string): string {
   if (typeof value !== "string") {
@@ -174,6 +176,72 @@ export function checkMemberRows(rows: unknown): MemberRow[] {
 }
 
 /**
+ * Checks the members given to `MembershipTable.deleteDefunct`: each a valid node and
+ * incarnation (as in {@linkcode checkMemberRow}), none twice.
+ *
+ * @param members The members.
+ * @returns Frozen copies with only `node` and `incarnation`.
+ * @throws {TypeError} When `members` is not an array, a member is not valid, or one appears
+ * twice.
+ * @example Usage
+ * ```ts
+ * import { checkMemberIds } from "@troupe/troupe/cluster";
+ * console.log(checkMemberIds([{ node: "a", incarnation: "1" }]).length); // 1
+ * ```
+ */
+export function checkMemberIds(members: unknown): MemberId[] {
+  if (!Array.isArray(members)) {
+    throw new TypeError(
+      "Invalid membership deletion: members must be an array",
+    );
+  }
+  const keys = new Set<string>();
+  return members.map((value) => {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+      throw new TypeError(
+        `Invalid membership deletion: expected a member ({ node, incarnation }), got ${
+          value === null ? "null" : typeof value
+        }`,
+      );
+    }
+    const member = value as Record<string, unknown>;
+    const id = Object.freeze({
+      node: checkName(member.node, "node"),
+      incarnation: checkName(member.incarnation, "incarnation"),
+    });
+    const key = memberKey(id);
+    if (keys.has(key)) {
+      throw new TypeError(
+        `Invalid membership deletion: member "${id.node}" (incarnation "${id.incarnation}") appears twice`,
+      );
+    }
+    keys.add(key);
+    return id;
+  });
+}
+
+/**
+ * Checks that a stored row may be deleted by `MembershipTable.deleteDefunct`: only the rows
+ * of dead members (`down` or `removed`) may go.
+ *
+ * @param row The stored row.
+ * @throws {TypeError} When the row's member is not dead.
+ * @example Usage
+ * ```ts
+ * import { checkDefunctDelete } from "@troupe/troupe/cluster";
+ * const row = { node: "a", address: "127.0.0.1:1", incarnation: "1", status: "removed", roles: [], upNumber: 1 } as const;
+ * checkDefunctDelete(row); // fine: a removed member's row
+ * ```
+ */
+export function checkDefunctDelete(row: MemberRow): void {
+  if (RANK.get(row.status)! < DOWN_RANK) {
+    throw new TypeError(
+      `Cannot delete member "${row.node}" (incarnation "${row.incarnation}"): it is ${row.status}, and only the rows of down or removed members can be deleted`,
+    );
+  }
+}
+
+/**
  * Checks that a member may move from status `from` to `to`: statuses only move forward, in the
  * order of {@linkcode MEMBER_STATUSES} (staying the same is allowed).
  *
@@ -313,6 +381,42 @@ export class MemoryMembershipTable implements MembershipTable {
         if (stored !== undefined) checkStatusMove(row, stored.status);
       }
       for (const row of checked) state.rows.set(memberKey(row), row);
+      state.version++;
+      return Promise.resolve(this.#snapshot());
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Deletes the rows of dead members if the table is still at `expectedVersion`; all or
+   * nothing. Members without a row are skipped.
+   *
+   * @param expectedVersion The version the caller read.
+   * @param members The members whose rows to delete.
+   * @param signal Aborts the call (it rejects with the signal's reason, deleting nothing).
+   * @returns The table after the deletion, or `undefined` when the version had moved.
+   * @throws {TypeError} When a member is not valid, appears twice, or is not `down` or
+   * `removed` (nothing is deleted).
+   * @throws {RangeError} When `expectedVersion` is not a non-negative integer.
+   * @throws {ClusterClosedError} After close().
+   */
+  deleteDefunct(
+    expectedVersion: number,
+    members: readonly MemberId[],
+    signal?: AbortSignal,
+  ): Promise<MembershipTableSnapshot | undefined> {
+    try {
+      this.#check(signal);
+      checkExpectedVersion(expectedVersion);
+      const checked = checkMemberIds(members);
+      const state = this.#state;
+      if (expectedVersion !== state.version) return Promise.resolve(undefined);
+      for (const member of checked) {
+        const stored = state.rows.get(memberKey(member));
+        if (stored !== undefined) checkDefunctDelete(stored);
+      }
+      for (const member of checked) state.rows.delete(memberKey(member));
       state.version++;
       return Promise.resolve(this.#snapshot());
     } catch (error) {

@@ -5,6 +5,7 @@
  */
 export {
   MEMBER_STATUSES,
+  type MemberId,
   type MemberRow,
   type MembershipTable,
   type MembershipTableSnapshot,
@@ -30,7 +31,9 @@ export {
   isDiscoveryUnavailableError,
 } from "./errors.ts";
 export {
+  checkDefunctDelete,
   checkExpectedVersion,
+  checkMemberIds,
   checkMemberRow,
   checkMemberRows,
   checkStatusMove,
@@ -107,6 +110,7 @@ export {
   type TableUnavailablePolicy,
 } from "./table_downing.ts";
 export {
+  DEFAULT_DELETE_DEFUNCT_AFTER_MS,
   DEFAULT_TABLE_POLL_MS,
   syncWithTable,
   TableMembership,

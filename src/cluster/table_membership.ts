@@ -4,11 +4,25 @@
 import { type Clock, systemClock, type TimerHandle } from "../timer/mod.ts";
 import type { Cluster } from "./cluster.ts";
 import type { ClusterMember } from "./member_event.ts";
-import type { MemberRow, MembershipTable } from "./membership_table.ts";
+import type {
+  MemberId,
+  MemberRow,
+  MembershipTable,
+  MembershipTableSnapshot,
+} from "./membership_table.ts";
 import { contextKey, isDownStatus, isLaterStatus } from "./table_downing.ts";
 
 /** The default of {@linkcode TableMembershipOptions.pollIntervalMs}: 2000 ms. */
 export const DEFAULT_TABLE_POLL_MS = 2000;
+
+/**
+ * The default of {@linkcode TableMembershipOptions.deleteDefunctAfterMs}: 7 days (Orleans'
+ * `DefunctSiloExpiration`), well beyond the gossip's tombstones (a day by default).
+ */
+export const DEFAULT_DELETE_DEFUNCT_AFTER_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** At most this many rows go in one deletion; the next sync deletes more. */
+const MAX_DELETIONS = 1000;
 
 /** Options of {@linkcode syncWithTable}. */
 export interface TableMembershipOptions {
@@ -30,6 +44,23 @@ export interface TableMembershipOptions {
   readonly maxConflicts?: number;
   /** Where problems and the table's verdicts are reported (default: the console). */
   readonly logger?: { error(message: string, error: unknown): void };
+  /**
+   * How long a dead member's row (`down` or `removed`) stays in the table, in ms (default
+   * {@linkcode DEFAULT_DELETE_DEFUNCT_AFTER_MS}, 7 days; `Infinity`: for ever). Every process
+   * start adds a row, so without this the table, and every read of it, grows for the cluster's
+   * whole life. The oldest `up` member of the table deletes the rows it has seen dead for this
+   * long (it counts from when it first read them dead: no clocks are compared across nodes; a
+   * new oldest member counts from when it saw them), through `MembershipTable.deleteDefunct`
+   * (a table without it keeps every row).
+   *
+   * A row once deleted is not written again by a member that saw it (the gossip may still
+   * carry the member as removed). Keep this well above the cluster's `pruneTombstonesAfterMs`:
+   * a member that never saw the row, but whose gossip still holds the tombstone, writes it
+   * again (as removed; it is deleted again later). A member that finds its own row deleted
+   * downs itself, as it does when it finds its row down; one partitioned from the table for
+   * longer than this and never downed in the cluster could, until then, keep running.
+   */
+  readonly deleteDefunctAfterMs?: number;
 }
 
 const CONSOLE_LOGGER = Object.freeze({
@@ -77,7 +108,17 @@ export class TableMembership implements AsyncDisposable {
   readonly #pollMs: number;
   readonly #maxConflicts: number;
   readonly #logger: { error(message: string, error: unknown): void };
+  readonly #deleteAfterMs: number;
   readonly #events = new AbortController();
+  /** When this member first read each dead row of the table (key → clock time). */
+  readonly #deadSince = new Map<string, number>();
+  /**
+   * The rows this member has read in the table and that the table or the cluster still has: one
+   * of them missing from the table was deleted as defunct, and is not written again.
+   */
+  readonly #seen = new Set<string>();
+  /** The highest version read: a lower one means the table was emptied (a store reset). */
+  #version = 0;
   /** Downs and removals the cluster decided, not yet seen in the table (key → row). */
   readonly #decided = new Map<string, MemberRow>();
   #timer: TimerHandle | undefined;
@@ -99,6 +140,8 @@ export class TableMembership implements AsyncDisposable {
     this.#pollMs = options.pollIntervalMs ?? DEFAULT_TABLE_POLL_MS;
     this.#maxConflicts = options.maxConflicts ?? 10;
     this.#logger = options.logger ?? CONSOLE_LOGGER;
+    this.#deleteAfterMs = options.deleteDefunctAfterMs ??
+      DEFAULT_DELETE_DEFUNCT_AFTER_MS;
     this.#following = this.#follow();
     this.#schedule();
     void this.sync().catch(() => {});
@@ -209,6 +252,7 @@ export class TableMembership implements AsyncDisposable {
       for (const row of snapshot.rows) stored.set(contextKey(row), row);
       const self = rowOf(this.#cluster.self);
       const members = this.#cluster.members();
+      this.#observe(snapshot.version, snapshot.rows, members);
       const wanted = new Map<string, MemberRow>();
       const want = (row: MemberRow) => {
         const key = contextKey(row);
@@ -230,7 +274,10 @@ export class TableMembership implements AsyncDisposable {
       const writes: MemberRow[] = [];
       for (const [key, row] of wanted) {
         const current = stored.get(key);
-        if (
+        if (current === undefined && this.#seen.has(key)) {
+          // Deleted as defunct: its member was dead in the table; not written again.
+          this.#decided.delete(key);
+        } else if (
           current === undefined || isLaterStatus(row.status, current.status)
         ) {
           writes.push(row);
@@ -245,14 +292,19 @@ export class TableMembership implements AsyncDisposable {
           writes.push(row); // the same status with newer details (an up number)
         }
       }
-      this.#applyTable(snapshot.rows, self, members);
       const storedSelf = stored.get(selfKey);
+      const deleted = storedSelf === undefined && this.#seen.has(selfKey);
+      this.#applyTable(snapshot.rows, self, members, deleted);
       // A member the table has dead lost: it writes nothing about the others any more.
       if (
-        isLive(self) && storedSelf !== undefined &&
-        isDownStatus(storedSelf.status)
+        isLive(self) &&
+        (deleted ||
+          (storedSelf !== undefined && isDownStatus(storedSelf.status)))
       ) return;
-      if (writes.length === 0) return;
+      if (writes.length === 0) {
+        if (await this.#deleteDefunct(snapshot, self)) return;
+        continue; // the version moved under the deletion: read again
+      }
       const written = await this.#table.write(snapshot.version, writes);
       if (written !== undefined) {
         for (const row of writes) {
@@ -265,14 +317,110 @@ export class TableMembership implements AsyncDisposable {
     }
   }
 
+  /**
+   * Notes what a read showed: the rows seen, and since when the dead ones are dead. Forgets
+   * rows neither the table nor the cluster has any more. A version lower than one read before
+   * means the table was emptied (its store lost its data): what was seen then is forgotten, so
+   * that the members write their rows again, as into a new table.
+   */
+  #observe(
+    version: number,
+    rows: readonly MemberRow[],
+    members: readonly ClusterMember[],
+  ): void {
+    if (version < this.#version) {
+      this.#seen.clear();
+      this.#deadSince.clear();
+    }
+    this.#version = version;
+    const now = this.#clock.now();
+    const inTable = new Set<string>();
+    for (const row of rows) {
+      const key = contextKey(row);
+      inTable.add(key);
+      this.#seen.add(key);
+      if (isDownStatus(row.status) && !this.#deadSince.has(key)) {
+        this.#deadSince.set(key, now);
+      }
+    }
+    for (const key of this.#deadSince.keys()) {
+      if (!inTable.has(key)) this.#deadSince.delete(key);
+    }
+    if (this.#seen.size > inTable.size) {
+      const known = new Set(members.map(contextKey));
+      known.add(contextKey(this.#cluster.self));
+      for (const key of this.#seen) {
+        if (!inTable.has(key) && !known.has(key) && !this.#decided.has(key)) {
+          this.#seen.delete(key);
+        }
+      }
+    }
+  }
+
+  /**
+   * When this member is the table's oldest `up` member, deletes the rows it has seen dead for
+   * `deleteDefunctAfterMs`, at the version read.
+   *
+   * @returns false when the version moved under the deletion (nothing was deleted).
+   */
+  async #deleteDefunct(
+    snapshot: MembershipTableSnapshot,
+    self: MemberRow,
+  ): Promise<boolean> {
+    const table = this.#table;
+    if (
+      typeof table.deleteDefunct !== "function" ||
+      !Number.isFinite(this.#deleteAfterMs) || !isLive(self) || this.#closed
+    ) return true;
+    let oldest: MemberRow | undefined;
+    for (const row of snapshot.rows) {
+      if (
+        row.status === "up" &&
+        (oldest === undefined || row.upNumber < oldest.upNumber ||
+          (row.upNumber === oldest.upNumber &&
+            contextKey(row) < contextKey(oldest)))
+      ) oldest = row;
+    }
+    if (oldest === undefined || contextKey(oldest) !== contextKey(self)) {
+      return true;
+    }
+    const now = this.#clock.now();
+    const due: MemberId[] = [];
+    for (const row of snapshot.rows) {
+      const since = this.#deadSince.get(contextKey(row));
+      if (
+        isDownStatus(row.status) && since !== undefined &&
+        now - since >= this.#deleteAfterMs
+      ) {
+        due.push({ node: row.node, incarnation: row.incarnation });
+        if (due.length === MAX_DELETIONS) break;
+      }
+    }
+    if (due.length === 0) return true;
+    const after = await table.deleteDefunct(snapshot.version, due);
+    if (after === undefined) return false;
+    this.#observe(after.version, after.rows, this.#cluster.members());
+    return true;
+  }
+
   /** Downs in the cluster what the table says is down but the cluster still runs. */
   #applyTable(
     rows: readonly MemberRow[],
     self: MemberRow,
     members: readonly ClusterMember[],
+    selfDeleted: boolean,
   ): void {
     if (!isLive(self) || this.#closed) return; // stopped: it changes nothing any more
     const selfKey = contextKey(self);
+    if (selfDeleted) {
+      // Its row was deleted as defunct, so the table had it dead: it downs itself.
+      this.#logger.error(
+        `Cluster member ${selfKey} was deleted from the membership table as a defunct member; it downs itself`,
+        undefined,
+      );
+      this.#down(self.node);
+      return;
+    }
     const storedSelf = rows.find((row) => contextKey(row) === selfKey);
     if (storedSelf !== undefined && isDownStatus(storedSelf.status)) {
       // It lost: it downs itself and nothing else (its view of the others is the losing one).
@@ -372,6 +520,13 @@ export function syncWithTable(
   if (!(poll > 0) || !Number.isFinite(poll)) {
     throw new RangeError(
       `Invalid pollIntervalMs ${poll}: expected a finite number > 0`,
+    );
+  }
+  const deleteAfter = options.deleteDefunctAfterMs ??
+    DEFAULT_DELETE_DEFUNCT_AFTER_MS;
+  if (!(deleteAfter > 0)) {
+    throw new RangeError(
+      `Invalid deleteDefunctAfterMs ${deleteAfter}: expected a number > 0 (Infinity: never)`,
     );
   }
   const conflicts = options.maxConflicts ?? 10;

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "../platform/test_harness.ts";
 import { staticQuorum } from "./downing.ts";
-import type { MemberRow } from "./membership_table.ts";
+import type {
+  MemberId,
+  MemberRow,
+  MembershipTable,
+  MembershipTableSnapshot,
+} from "./membership_table.ts";
 import { MemoryMembershipTable } from "./memory_membership_table.ts";
 import { tableDowning } from "./table_downing.ts";
 import { syncWithTable } from "./table_membership.ts";
@@ -213,6 +218,168 @@ test("syncWithTable(): a node restarted with a new incarnation: the old row ends
   assert.deepEqual(t.table.errors, []);
 });
 
+/** Restarts c with a new incarnation and waits until the old one is removed; its incarnation. */
+async function restartC(t: TableMembers): Promise<string> {
+  const old = t.m.cluster("c").self.incarnation;
+  const removedBefore =
+    t.m.events.get("a")!.filter((e) => e.type === "removed").length;
+  await t.kill("c");
+  await t.m.restart("c");
+  await t.join(["c"]);
+  await t.m.until(() => agree(t.m, THREE, THREE), 30_000, "new c up");
+  await t.m.until(
+    () =>
+      t.m.events.get("a")!.filter((e) => e.type === "removed").length >
+        removedBefore,
+    20_000,
+    "old c removed",
+  );
+  return old;
+}
+
+test("syncWithTable(): the oldest up member deletes the rows of members dead for deleteDefunctAfterMs, and nobody writes them back", async () => {
+  await using t = await TableMembers.start({
+    nodes: THREE,
+    seed: 19,
+    deleteDefunctAfterMs: 60_000,
+  });
+  await form(t, THREE);
+  const old: string[] = [];
+  for (let i = 0; i < 3; i++) old.push(await restartC(t));
+  await t.m.tc.advance(3000);
+  const dead = (await t.rows()).filter((r) => old.includes(r.incarnation));
+  assert.equal(dead.length, 3, "the old incarnations' rows, before the delay");
+  for (const row of dead) assert.ok(["down", "removed"].includes(row.status));
+  await t.m.tc.advance(65_000);
+  const rows = await t.rows();
+  assert.deepEqual(
+    rows.map((r) => `${r.node}:${r.status}`).sort(),
+    ["a:up", "b:up", "c:up"],
+  );
+  assert.deepEqual(
+    [...t.table.deleted].sort(),
+    old.map((incarnation) => `c#${incarnation}`).sort(),
+  );
+  // Every member polls on: none writes a deleted row back.
+  await t.m.tc.advance(10_000);
+  assert.equal((await t.rows()).length, 3);
+  assert.ok(agree(t.m, THREE, THREE));
+  assert.ok(!THREE.some((n) => selfDowned(t.m, n)));
+  assert.deepEqual(t.table.violations, []);
+  assert.deepEqual(t.table.errors, []);
+});
+
+test("syncWithTable(): with deleteDefunctAfterMs Infinity, dead members' rows stay", async () => {
+  await using t = await TableMembers.start({
+    nodes: THREE,
+    seed: 20,
+    deleteDefunctAfterMs: Infinity,
+  });
+  await form(t, THREE);
+  const old = await restartC(t);
+  await t.m.tc.advance(120_000);
+  assert.ok((await t.rows()).some((r) => r.incarnation === old));
+  assert.deepEqual(t.table.deleted, []);
+});
+
+test("syncWithTable(): a new oldest member counts the delay from when it saw the rows dead", async () => {
+  await using t = await TableMembers.start({
+    nodes: THREE,
+    seed: 21,
+    deleteDefunctAfterMs: 60_000,
+  });
+  await form(t, THREE);
+  const old = await restartC(t);
+  await t.m.tc.advance(40_000);
+  // a, the oldest, leaves the cluster: b becomes the table's oldest up member.
+  const leaving = t.m.cluster("a").leave();
+  await t.m.until(
+    () => agree(t.m, ["b", "c"], ["b", "c"]),
+    30_000,
+    "a gone",
+  );
+  await leaving;
+  assert.ok(!t.table.deleted.includes(`c#${old}`), "deleted before the delay");
+  await t.m.tc.advance(30_000);
+  // b saw the row dead about 70 s ago (it reads the table too), so it deletes it now.
+  await t.m.until(
+    () => t.table.deleted.includes(`c#${old}`),
+    10_000,
+    "the old c's row deleted",
+  );
+  assert.deepEqual(t.table.violations, []);
+});
+
+test("syncWithTable(): a member that finds its own row deleted downs itself, and does not write it back", async () => {
+  await using t = await TableMembers.start({
+    nodes: THREE,
+    seed: 22,
+    pollIntervalMs: 2000,
+  });
+  await form(t, THREE);
+  // An operator writes c down and deletes its row between two of c's polls.
+  const snapshot = await t.memory.read();
+  const c = snapshot.rows.find((r) => r.node === "c")!;
+  await t.memory.write(snapshot.version, [{ ...c, status: "down" }]);
+  await t.memory.deleteDefunct(snapshot.version + 1, [c]);
+  await t.m.until(() => selfDowned(t.m, "c"), 10_000, "c downs itself");
+  assert.ok(
+    t.m.logs.some((l) =>
+      l.startsWith("c: ") && l.includes("deleted from the membership table")
+    ),
+    t.m.logs.join("\n"),
+  );
+  await t.m.until(() => agree(t.m, ["a", "b"], ["a", "b"]), 20_000, "c gone");
+  await t.m.tc.advance(5000);
+  assert.ok(!(await t.rows()).some((r) => r.node === "c"), "c written back");
+});
+
+test("syncWithTable(): after the table's store lost its data (the version went back), members write their rows again and keep running", async () => {
+  const resettable = new ResettableTable();
+  await using t = await TableMembers.start(
+    { nodes: THREE, seed: 23 },
+    resettable,
+  );
+  await form(t, THREE);
+  resettable.reset();
+  await t.m.tc.advance(3000);
+  const rows = await t.rows();
+  assert.deepEqual(
+    rows.map((r) => `${r.node}:${r.status}`).sort(),
+    ["a:up", "b:up", "c:up"],
+  );
+  assert.ok(!THREE.some((n) => selfDowned(t.m, n)));
+  assert.ok(agree(t.m, THREE, THREE));
+});
+
+/** A memory table whose data can be lost at once, as a Redis restarted without persistence. */
+class ResettableTable implements MembershipTable {
+  #inner = new MemoryMembershipTable();
+  reset(): void {
+    this.#inner = new MemoryMembershipTable();
+  }
+  read(signal?: AbortSignal): Promise<MembershipTableSnapshot> {
+    return this.#inner.read(signal);
+  }
+  write(
+    version: number,
+    rows: readonly MemberRow[],
+    signal?: AbortSignal,
+  ): Promise<MembershipTableSnapshot | undefined> {
+    return this.#inner.write(version, rows, signal);
+  }
+  deleteDefunct(
+    version: number,
+    members: readonly MemberId[],
+    signal?: AbortSignal,
+  ): Promise<MembershipTableSnapshot | undefined> {
+    return this.#inner.deleteDefunct(version, members, signal);
+  }
+  close(): Promise<void> {
+    return this.#inner.close();
+  }
+}
+
 test("syncWithTable() keeps polling through an unavailable table and logs it", async () => {
   await using t = await TableMembers.start({ nodes: ["a"], seed: 17 });
   await t.join(["a"]);
@@ -254,4 +421,11 @@ test("syncWithTable() rejects bad arguments at once", async () => {
     () => syncWithTable(cluster, table, { maxConflicts: 0 }),
     RangeError,
   );
+  for (const deleteDefunctAfterMs of [0, -1, Number.NaN]) {
+    assert.throws(
+      () => syncWithTable(cluster, table, { deleteDefunctAfterMs }),
+      RangeError,
+      String(deleteDefunctAfterMs),
+    );
+  }
 });

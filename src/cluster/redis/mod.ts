@@ -23,6 +23,7 @@ export {
 export { RedisLease, type RedisLeaseOptions } from "./redis_lease.ts";
 // The contracts they implement, so this entry point documents itself completely.
 export type {
+  MemberId,
   MemberRow,
   MembershipTable,
   MembershipTableSnapshot,

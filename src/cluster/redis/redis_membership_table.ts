@@ -6,13 +6,16 @@ import {
   isCorruptClusterDataError,
 } from "../errors.ts";
 import type {
+  MemberId,
   MemberRow,
   MembershipTable,
   MembershipTableSnapshot,
 } from "../membership_table.ts";
 import { MEMBER_STATUSES } from "../membership_table.ts";
 import {
+  checkDefunctDelete,
   checkExpectedVersion,
+  checkMemberIds,
   checkMemberRow,
   checkMemberRows,
   checkStatusMove,
@@ -42,7 +45,11 @@ export interface RedisMembershipTableOptions {
   readonly commandTimeoutMs?: number;
 }
 
-const WRITE_SOURCE = `
+// What both changing scripts do first and last. ARGV[1] is the expected version, ARGV[2] the
+// statuses in order (JSON). A script checks the version, then each row it changes with
+// rank_of (nil when the row is absent; a corrupt reply when it is not a valid row), then
+// changes them and returns commit().
+const CHANGE_PRELUDE = `
 local current = redis.call('GET', KEYS[1])
 local version = 0
 if current then
@@ -56,23 +63,45 @@ end
 if version ~= tonumber(ARGV[1]) then return {'stale', string.format('%d', version)} end
 local ranks = {}
 for rank, status in ipairs(cjson.decode(ARGV[2])) do ranks[status] = rank end
+local function rank_of(field)
+  local stored = redis.call('HGET', KEYS[2], field)
+  if not stored then return nil end
+  local ok, decoded = pcall(cjson.decode, stored)
+  if not ok or type(decoded) ~= 'table' or ranks[decoded.status] == nil then
+    return nil, {'corrupt', KEYS[2] .. ' ' .. field, 'the stored row is not a valid member row'}
+  end
+  return ranks[decoded.status], nil, decoded.status, stored
+end
+local function commit()
+  local text = string.format('%d', version + 1)
+  redis.call('SET', KEYS[1], text)
+  return {'ok', text, redis.call('HGETALL', KEYS[2])}
+end
+`;
+
+// Then per row: field, row JSON, rank of its status.
+const WRITE_SOURCE = CHANGE_PRELUDE + `
 for i = 3, #ARGV, 3 do
-  local stored = redis.call('HGET', KEYS[2], ARGV[i])
-  if stored then
-    local ok, decoded = pcall(cjson.decode, stored)
-    if not ok or type(decoded) ~= 'table' or ranks[decoded.status] == nil then
-      return {'corrupt', KEYS[2] .. ' ' .. ARGV[i], 'the stored row is not a valid member row'}
-    end
-    if ranks[decoded.status] > tonumber(ARGV[i + 2]) then
-      return {'backwards', ARGV[i], decoded.status}
-    end
+  local rank, corrupt, status = rank_of(ARGV[i])
+  if corrupt then return corrupt end
+  if rank and rank > tonumber(ARGV[i + 2]) then
+    return {'backwards', ARGV[i], status}
   end
 end
 for i = 3, #ARGV, 3 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
-version = version + 1
-local text = string.format('%d', version)
-redis.call('SET', KEYS[1], text)
-return {'ok', text, redis.call('HGETALL', KEYS[2])}
+return commit()
+`;
+
+// Then the rank from which a member is dead, and the fields of the rows to delete.
+const DELETE_SOURCE = CHANGE_PRELUDE + `
+local dead = tonumber(ARGV[3])
+for i = 4, #ARGV do
+  local rank, corrupt, _, stored = rank_of(ARGV[i])
+  if corrupt then return corrupt end
+  if rank and rank < dead then return {'live', ARGV[i], stored} end
+end
+for i = 4, #ARGV do redis.call('HDEL', KEYS[2], ARGV[i]) end
+return commit()
 `;
 
 const READ_SOURCE = `
@@ -83,12 +112,21 @@ return {0, '', redis.call('HGETALL', KEYS[2])}
 
 const RANKS_JSON = JSON.stringify(MEMBER_STATUSES);
 
-let scripts: Promise<{ write: Script; read: Script }> | undefined;
-function loadScripts(): Promise<{ write: Script; read: Script }> {
+const DEAD_RANK = String(MEMBER_STATUSES.indexOf("down") + 1);
+
+interface Scripts {
+  readonly write: Script;
+  readonly read: Script;
+  readonly deleteDefunct: Script;
+}
+
+let scripts: Promise<Scripts> | undefined;
+function loadScripts(): Promise<Scripts> {
   scripts ??= Promise.all([
     Script.load(WRITE_SOURCE),
     Script.load(READ_SOURCE),
-  ]).then(([write, read]) => ({ write, read }));
+    Script.load(DELETE_SOURCE),
+  ]).then(([write, read, deleteDefunct]) => ({ write, read, deleteDefunct }));
   return scripts;
 }
 
@@ -104,7 +142,8 @@ function loadScripts(): Promise<{ write: Script; read: Script }> {
  * | `{prefix}{members}:rows` | HASH | one field per member, `["<node>","<incarnation>"]`, holding the row as JSON |
  *
  * A write runs one Lua script that checks the version and every status move, then writes all
- * its rows and adds 1 to the version, or writes nothing: it is atomic, so of many writers at one
+ * its rows and adds 1 to the version, or writes nothing (a deletion of dead members' rows,
+ * {@linkcode RedisMembershipTable.deleteDefunct}, likewise): it is atomic, so of many writers at one
  * version exactly one wins. Everything read back is checked (the version is an integer, each row
  * is a valid member row under its own field); anything else fails the call with
  * `CorruptClusterDataError` instead of being used. The script itself checks the version and the
@@ -133,13 +172,13 @@ function loadScripts(): Promise<{ write: Script; read: Script }> {
  */
 export class RedisMembershipTable implements MembershipTable {
   readonly #connection: Connection;
-  readonly #scripts: { write: Script; read: Script };
+  readonly #scripts: Scripts;
   readonly #keys: readonly [string, string];
   #closed = false;
 
   private constructor(
     connection: Connection,
-    scripts: { write: Script; read: Script },
+    scripts: Scripts,
     prefix: string,
   ) {
     this.#connection = connection;
@@ -223,42 +262,108 @@ export class RedisMembershipTable implements MembershipTable {
         String(MEMBER_STATUSES.indexOf(row.status) + 1),
       );
     }
-    const reply = await this.#run(this.#scripts.write, args, signal);
+    return await this.#change(this.#scripts.write, args, signal, (reply) => {
+      if (reply[0] !== "backwards") return;
+      const row = checked.find((r) => memberKey(r) === reply[1])!;
+      checkStatusMove(row, reply[2] as MemberRow["status"]);
+      throw new TypeError(
+        `Cannot write member "${row.node}": its status cannot move back`,
+      );
+    });
+  }
+
+  /**
+   * Deletes the rows of dead members (`down` or `removed`) if the table is still at
+   * `expectedVersion`; all or nothing, atomically. Members without a row are skipped.
+   *
+   * @param expectedVersion The version the caller read.
+   * @param members The members whose rows to delete.
+   * @param signal Aborts the wait (the outcome is then unknown).
+   * @returns The table after the deletion, or `undefined` when the version had moved.
+   * @throws {TypeError} When a member is not valid, appears twice, or is not `down` or
+   * `removed` (nothing is deleted).
+   * @throws {RangeError} When `expectedVersion` is not a non-negative integer.
+   * @throws {ClusterStoreUnavailableError} When Redis cannot be reached or the reply was lost.
+   * @throws {CorruptClusterDataError} When the stored data is not valid (nothing is deleted).
+   * @throws {ClusterClosedError} After close().
+   */
+  async deleteDefunct(
+    expectedVersion: number,
+    members: readonly MemberId[],
+    signal?: AbortSignal,
+  ): Promise<MembershipTableSnapshot | undefined> {
+    this.#check(signal);
+    checkExpectedVersion(expectedVersion);
+    const checked = checkMemberIds(members);
+    const args = [String(expectedVersion), RANKS_JSON, DEAD_RANK];
+    for (const member of checked) args.push(memberKey(member));
+    return await this.#change(
+      this.#scripts.deleteDefunct,
+      args,
+      signal,
+      (reply) => {
+        if (reply[0] !== "live") return;
+        const where = `${this.#keys[1]} ${String(reply[1])}`;
+        let row: MemberRow;
+        try {
+          row = checkMemberRow(JSON.parse(String(reply[2])));
+        } catch (error) {
+          throw new CorruptClusterDataError(
+            where,
+            "the stored row is not a valid member row",
+            error,
+          );
+        }
+        checkDefunctDelete(row);
+      },
+    );
+  }
+
+  /**
+   * Runs a changing script: the table after it, or `undefined` at a stale version. `refused`
+   * throws for the script's own refusals; any other reply is unexpected.
+   */
+  async #change(
+    script: Script,
+    args: readonly string[],
+    signal: AbortSignal | undefined,
+    refused: (reply: readonly Reply[]) => void,
+  ): Promise<MembershipTableSnapshot | undefined> {
+    const reply = await this.#run(script, args, signal);
     if (!Array.isArray(reply) || typeof reply[0] !== "string") {
       throw new CorruptClusterDataError(this.#keys[0], "unexpected reply");
     }
     switch (reply[0]) {
       case "ok":
-        try {
-          return this.#snapshot(
-            reply[1],
-            Array.isArray(reply[2]) ? reply[2] : [],
-          );
-        } catch (error) {
-          if (!isCorruptClusterDataError(error)) throw error;
-          // The script checks the version and the rows this write replaces; a damaged row
-          // elsewhere shows up only here, after the write.
-          throw new CorruptClusterDataError(
-            error.key,
-            `the write was applied (version ${
-              reply[1]
-            }), but the table holds data that is not valid: ${error.message}`,
-            error,
-          );
-        }
+        return this.#applied(reply);
       case "stale":
         return undefined;
-      case "backwards": {
-        const row = checked.find((r) => memberKey(r) === reply[1])!;
-        checkStatusMove(row, reply[2] as MemberRow["status"]);
-        throw new TypeError(
-          `Cannot write member "${row.node}": its status cannot move back`,
-        );
-      }
       case "corrupt":
         throw new CorruptClusterDataError(String(reply[1]), String(reply[2]));
       default:
+        refused(reply);
         throw new CorruptClusterDataError(this.#keys[0], "unexpected reply");
+    }
+  }
+
+  /** The table an applied write or deletion returned (`["ok", version, rows]`). */
+  #applied(reply: readonly Reply[]): MembershipTableSnapshot {
+    try {
+      return this.#snapshot(
+        reply[1],
+        Array.isArray(reply[2]) ? reply[2] : [],
+      );
+    } catch (error) {
+      if (!isCorruptClusterDataError(error)) throw error;
+      // The scripts check the version and the rows they change; a damaged row elsewhere shows
+      // up only here, after the change.
+      throw new CorruptClusterDataError(
+        error.key,
+        `the write was applied (version ${
+          reply[1]
+        }), but the table holds data that is not valid: ${error.message}`,
+        error,
+      );
     }
   }
 

@@ -195,6 +195,101 @@ redisTest(
 );
 
 redisTest(
+  "RedisMembershipTable.deleteDefunct(): stored data that is not valid fails with CorruptClusterDataError and nothing is deleted; random rows never crash it (fast-check)",
+  async () => {
+    const dead = JSON.stringify(row("b", { status: "removed", upNumber: 1 }));
+    const plants: ReadonlyArray<readonly [string, (p: string) => string[][]]> =
+      [
+        ["a version that is not an integer", (p) => [
+          ["SET", `${p}{members}:version`, "x1"],
+          ["HSET", `${p}{members}:rows`, '["b","1"]', dead],
+        ]],
+        ["rows without a version", (p) => [
+          ["HSET", `${p}{members}:rows`, '["b","1"]', dead],
+        ]],
+        ["the deleted row not JSON", (p) => [
+          ["SET", `${p}{members}:version`, "1"],
+          ["HSET", `${p}{members}:rows`, '["b","1"]', "{not json"],
+        ]],
+        ["the deleted row with an unknown status", (p) => [
+          ["SET", `${p}{members}:version`, "1"],
+          [
+            "HSET",
+            `${p}{members}:rows`,
+            '["b","1"]',
+            JSON.stringify({ ...row("b"), status: "zombie" }),
+          ],
+        ]],
+        ["a rows key of another type (WRONGTYPE)", (p) => [
+          ["SET", `${p}{members}:version`, "1"],
+          ["SET", `${p}{members}:rows`, "x"],
+        ]],
+      ];
+    for (const [what, plant] of plants) {
+      await withTable(async (table, raw, prefix) => {
+        for (const command of plant(prefix)) await raw(command);
+        const dump = async () => [
+          await raw(["GET", `${prefix}{members}:version`]),
+          what.includes("WRONGTYPE")
+            ? await raw(["GET", `${prefix}{members}:rows`])
+            : await raw(["HGETALL", `${prefix}{members}:rows`]),
+        ];
+        const before = await dump();
+        await assert.rejects(
+          table.deleteDefunct(what.includes("without") ? 0 : 1, [
+            { node: "b", incarnation: "1" },
+          ]),
+          isCorruptClusterDataError,
+          what,
+        );
+        assert.deepEqual(await dump(), before, what);
+      });
+    }
+    await withTable(async (table, raw, prefix) => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.oneof(
+            fc.string(),
+            fc.json(),
+            fc.constantFrom(dead, JSON.stringify(row("b"))),
+            fc.uint8Array().map((b) => String.fromCharCode(...b)),
+          ),
+          async (text) => {
+            await raw(["SET", `${prefix}{members}:version`, "1"]);
+            await raw(["HSET", `${prefix}{members}:rows`, '["b","1"]', text]);
+            try {
+              const after = await table.deleteDefunct(1, [
+                { node: "b", incarnation: "1" },
+              ]);
+              // Only a valid dead row of member b/1 may be deleted.
+              assert.equal(text, dead);
+              assert.equal(after?.rows.length, 0);
+            } catch (error) {
+              assert.ok(
+                isCorruptClusterDataError(error) ||
+                  (error instanceof TypeError && text !== dead),
+                String(error),
+              );
+              // Still there, as it was (compared as the UTF-8 Redis keeps).
+              const kept = await raw([
+                "HGET",
+                `${prefix}{members}:rows`,
+                '["b","1"]',
+              ]);
+              assert.equal(
+                new TextDecoder().decode(kept as Uint8Array),
+                new TextDecoder().decode(new TextEncoder().encode(text)),
+              );
+            }
+          },
+        ),
+        { numRuns: 60 },
+      );
+    });
+  },
+);
+
+redisTest(
   "RedisMembershipTable.connect() refuses a key prefix with braces, and close() makes calls reject",
   async () => {
     await assert.rejects(
