@@ -3,7 +3,7 @@
 //
 //   member_main <node> (--seeds host:port,... | --table keyPrefix [--redis-url url])
 //     [--hostname 127.0.0.1] [--port 0] [--cluster name] [--secret s] [--stable-after-ms n]
-//     [--prune-tombstones-after-ms n]
+//     [--prune-tombstones-after-ms n] [--delete-defunct-after-ms n]
 //
 // It starts an ActorSystem and a RemoteNode (TCP, with the cluster's extensions), prints a ready
 // line with its address, joins with Cluster.join, and prints one JSON line per membership event
@@ -43,7 +43,7 @@ if (
   flags.has("--seeds") === flags.has("--table")
 ) {
   console.error(
-    "usage: member_main <node> (--seeds host:port,... | --table keyPrefix [--redis-url url]) [--hostname h] [--port p] [--cluster c] [--secret s] [--stable-after-ms n] [--prune-tombstones-after-ms n]",
+    "usage: member_main <node> (--seeds host:port,... | --table keyPrefix [--redis-url url]) [--hostname h] [--port p] [--cluster c] [--secret s] [--stable-after-ms n] [--prune-tombstones-after-ms n] [--delete-defunct-after-ms n]",
   );
   throw new TypeError(
     "member_main: missing node name, or not exactly one of --seeds and --table",
@@ -53,6 +53,7 @@ const seeds = (flags.get("--seeds") ?? "").split(",").filter((s) => s !== "");
 const tablePrefix = flags.get("--table");
 const stableAfter = flags.get("--stable-after-ms");
 const pruneAfter = flags.get("--prune-tombstones-after-ms");
+const deleteDefunctAfter = flags.get("--delete-defunct-after-ms");
 
 function print(line: Record<string, unknown>): void {
   console.log(JSON.stringify({ ...line, node, at: Date.now() }));
@@ -250,7 +251,12 @@ try {
       : { pruneTombstonesAfterMs: Number(pruneAfter) }),
   });
   if (table !== undefined) {
-    membership = syncWithTable(cluster, table, { logger });
+    membership = syncWithTable(cluster, table, {
+      logger,
+      ...(deleteDefunctAfter === undefined
+        ? {}
+        : { deleteDefunctAfterMs: Number(deleteDefunctAfter) }),
+    });
   }
 } catch (error) {
   print({ type: "error", message: `join: ${error}` });

@@ -126,6 +126,8 @@ export interface MemberProcessOptions {
   readonly stableAfterMs?: number;
   /** `pruneTombstonesAfterMs` (default: the core's default). */
   readonly pruneTombstonesAfterMs?: number;
+  /** With `table`: syncWithTable's `deleteDefunctAfterMs` (default: its default). */
+  readonly deleteDefunctAfterMs?: number;
   /** Runs the child through this prefix (e.g. `ip netns exec <ns>`). */
   readonly prefix?: readonly string[];
   /**
@@ -196,6 +198,12 @@ export class MemberProcess implements AsyncDisposable {
     }
     if (options.stableAfterMs !== undefined) {
       args.push("--stable-after-ms", String(options.stableAfterMs));
+    }
+    if (options.deleteDefunctAfterMs !== undefined) {
+      args.push(
+        "--delete-defunct-after-ms",
+        String(options.deleteDefunctAfterMs),
+      );
     }
     args.push(...options.extraArgs ?? []);
     const prefix = options.prefix ?? [];

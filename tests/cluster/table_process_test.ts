@@ -52,8 +52,11 @@ function tableMismatch(
   return undefined;
 }
 
+/** The members' deleteDefunctAfterMs: a dead row goes this long after the oldest saw it dead. */
+const DELETE_DEFUNCT_AFTER_MS = 8000;
+
 redisTest(
-  "Cluster across 5 processes through the Redis membership table: formed from the table, the table shows them up, a SIGKILLed member is downed through it and removed",
+  "Cluster across 5 processes through the Redis membership table: formed from the table, the table shows them up, a SIGKILLed member is downed through it, removed, and its row deleted later",
   async () => {
     const keyPrefix = randomPrefix("cluster-processes");
     const table = await RedisMembershipTable.connect({
@@ -65,6 +68,7 @@ redisTest(
       const member = MemberProcess.start({
         node,
         table: { url: REDIS_URL, keyPrefix },
+        deleteDefunctAfterMs: DELETE_DEFUNCT_AFTER_MS,
       });
       members.push(member);
       return member;
@@ -196,6 +200,31 @@ redisTest(
       assert.equal(
         tableMismatch(rows, five.filter((m) => m.node !== victim.node)),
         undefined,
+      );
+      // 6. Once it has been dead for deleteDefunctAfterMs, the oldest member deletes the row;
+      // the survivors' rows stay, and nobody writes the deleted one back.
+      await waitUntil(
+        async () => !(await readRows()).some((r) => r.node === victim.node),
+        () =>
+          `${victim.node}'s row deleted: ${JSON.stringify(rows)}\n${
+            dump(members, 30)
+          }`,
+        DELETE_DEFUNCT_AFTER_MS + 20_000,
+      );
+      assert.equal(
+        tableMismatch(rows, five.filter((m) => m.node !== victim.node)),
+        undefined,
+      );
+      assert.equal(rows.length, 4, JSON.stringify(rows));
+      await new Promise((resolve) => setTimeout(resolve, 4000));
+      assert.equal((await readRows()).length, 4, JSON.stringify(rows));
+      assert.equal(
+        tableMismatch(
+          await readRows(),
+          five.filter((m) => m.node !== victim.node),
+        ),
+        undefined,
+        "after two more polls",
       );
       // Nobody downed itself along the way.
       for (const m of members) {
