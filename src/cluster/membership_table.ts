@@ -62,6 +62,14 @@ export interface MembershipTableSnapshot {
   readonly version: number;
   /** The rows, one per member (node and incarnation), in no particular order. */
   readonly rows: readonly MemberRow[];
+  /**
+   * The identity of the table's data: the same for as long as the store keeps it, and another
+   * one when the store lost its data and the table started again (a Redis restarted without
+   * persistence, say), even once its version has grown back past the old one. Optional: absent
+   * when the table cannot tell (a Redis table has none before its first write). `syncWithTable`
+   * uses it to tell a store that lost its data from deletions of dead members.
+   */
+  readonly epoch?: string;
 }
 
 /**

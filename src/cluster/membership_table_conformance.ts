@@ -226,6 +226,72 @@ export function membershipTableConformance(
     conformanceCheck(snapshot.rows.length === 0, "rows in an empty table");
   });
 
+  cases.push({
+    name:
+      `${implementation} (MembershipTable conformance): the epoch, where the table gives one, stays the same through writes, deletions and other handles, and differs from another table's`,
+    fn: async () => {
+      const fixtures = [await create(), await create()];
+      const opened: MembershipTable[] = [];
+      try {
+        const open = async (fixture: MembershipTableFixture) => {
+          const table = await fixture.open();
+          opened.push(table);
+          return table;
+        };
+        const [table, other] = [
+          await open(fixtures[0]),
+          await open(fixtures[1]),
+        ];
+        const epochs: (string | undefined)[] = [];
+        const note = (snapshot: MembershipTableSnapshot | undefined) => {
+          conformanceCheck(
+            snapshot !== undefined,
+            "a change at its version lost",
+          );
+          conformanceCheck(
+            snapshot.epoch === undefined ||
+              (typeof snapshot.epoch === "string" && snapshot.epoch !== ""),
+            `the epoch ${
+              JSON.stringify(snapshot.epoch)
+            } is not a non-empty string`,
+          );
+          epochs.push(snapshot.epoch);
+        };
+        note(await table.write(0, [row("a")]));
+        note(await table.write(1, [row("a", "up", { upNumber: 1 })]));
+        note(await table.read());
+        note(await (await open(fixtures[0])).read());
+        if (typeof table.deleteDefunct === "function") {
+          note(await table.write(2, [row("a", "down", { upNumber: 1 })]));
+          note(await table.deleteDefunct(3, [row("a")]));
+          note(await table.read());
+        }
+        const given = epochs.filter((e) => e !== undefined);
+        if (given.length === 0) return; // a table without epochs
+        conformanceCheck(
+          given.length === epochs.length,
+          `the epoch came and went after the first write: ${
+            JSON.stringify(epochs)
+          }`,
+        );
+        conformanceCheck(
+          given.every((e) => e === given[0]),
+          `the epoch changed while the table kept its data: ${
+            JSON.stringify(epochs)
+          }`,
+        );
+        const another = await other.write(0, [row("b")]);
+        conformanceCheck(
+          another?.epoch !== given[0],
+          `two tables have the same epoch ${JSON.stringify(given[0])}`,
+        );
+      } finally {
+        for (const table of opened) await table.close();
+        for (const fixture of fixtures) await fixture.dispose?.();
+      }
+    },
+  });
+
   add(
     "write() at the current version succeeds and adds 1 to the version",
     async (open) => {

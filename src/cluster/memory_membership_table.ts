@@ -289,6 +289,9 @@ export function checkExpectedVersion(expectedVersion: unknown): void {
   }
 }
 
+/** Memory tables made in this process, for their epochs. */
+let epochs = 0;
+
 /**
  * A {@linkcode MembershipTable} in memory: for tests, simulations and a single process. Every
  * call takes effect at once and atomically, so concurrent writers at one version see exactly one
@@ -307,12 +310,16 @@ export function checkExpectedVersion(expectedVersion: unknown): void {
  * ```
  */
 export class MemoryMembershipTable implements MembershipTable {
-  #state: { version: number; readonly rows: Map<string, MemberRow> };
+  #state: {
+    version: number;
+    readonly rows: Map<string, MemberRow>;
+    readonly epoch: string;
+  };
   #closed = false;
 
-  /** Makes an empty table. */
+  /** Makes an empty table (with an epoch of its own: see `MembershipTableSnapshot.epoch`). */
   constructor() {
-    this.#state = { version: 0, rows: new Map() };
+    this.#state = { version: 0, rows: new Map(), epoch: `memory-${++epochs}` };
   }
 
   /**
@@ -439,6 +446,7 @@ export class MemoryMembershipTable implements MembershipTable {
     return Object.freeze({
       version: this.#state.version,
       rows: Object.freeze([...this.#state.rows.values()]),
+      epoch: this.#state.epoch,
     });
   }
 }

@@ -48,10 +48,11 @@ export interface TableMembershipOptions {
    * How long a dead member's row (`down` or `removed`) stays in the table, in ms (default
    * {@linkcode DEFAULT_DELETE_DEFUNCT_AFTER_MS}, 7 days; `Infinity`: for ever). Every process
    * start adds a row, so without this the table, and every read of it, grows for the cluster's
-   * whole life. The oldest `up` member of the table deletes the rows it has seen dead for this
+   * whole life. The cluster's oldest `up` member deletes the rows it has seen dead for this
    * long (it counts from when it first read them dead: no clocks are compared across nodes; a
    * new oldest member counts from when it saw them), through `MembershipTable.deleteDefunct`
-   * (a table without it keeps every row).
+   * (a table without it keeps every row). Give every member the same value: the oldest
+   * member's is the one that counts, and which member is oldest changes over time.
    *
    * A row once deleted is not written again by a member that saw it (the gossip may still
    * carry the member as removed). Keep this well above the cluster's `pruneTombstonesAfterMs`:
@@ -119,6 +120,8 @@ export class TableMembership implements AsyncDisposable {
   readonly #seen = new Set<string>();
   /** The highest version read: a lower one means the table was emptied (a store reset). */
   #version = 0;
+  /** The table's epoch last read, when it has one: another one means a store reset. */
+  #epoch: string | undefined;
   /** Downs and removals the cluster decided, not yet seen in the table (key → row). */
   readonly #decided = new Map<string, MemberRow>();
   #timer: TimerHandle | undefined;
@@ -252,7 +255,7 @@ export class TableMembership implements AsyncDisposable {
       for (const row of snapshot.rows) stored.set(contextKey(row), row);
       const self = rowOf(this.#cluster.self);
       const members = this.#cluster.members();
-      this.#observe(snapshot.version, snapshot.rows, members);
+      this.#observe(snapshot, members);
       const wanted = new Map<string, MemberRow>();
       const want = (row: MemberRow) => {
         const key = contextKey(row);
@@ -319,19 +322,34 @@ export class TableMembership implements AsyncDisposable {
 
   /**
    * Notes what a read showed: the rows seen, and since when the dead ones are dead. Forgets
-   * rows neither the table nor the cluster has any more. A version lower than one read before
-   * means the table was emptied (its store lost its data): what was seen then is forgotten, so
-   * that the members write their rows again, as into a new table.
+   * rows neither the table nor the cluster has any more. Another epoch than the one read before,
+   * or a version lower than one read before, means the table was emptied (its store lost its
+   * data): what was seen then is forgotten, so that the members write their rows again, as into
+   * a new table. (Without epochs, a reset goes unseen when the version has grown back past the
+   * last one this member read before it reads again.)
    */
   #observe(
-    version: number,
-    rows: readonly MemberRow[],
+    snapshot: MembershipTableSnapshot,
     members: readonly ClusterMember[],
   ): void {
-    if (version < this.#version) {
+    const { version, rows, epoch } = snapshot;
+    const otherEpoch = epoch !== undefined && this.#epoch !== undefined &&
+      epoch !== this.#epoch;
+    if (otherEpoch || version < this.#version) {
+      if (this.#seen.size > 0) {
+        this.#logger.error(
+          `Cluster member ${this.#selfName()}: the membership table's store lost its data (${
+            otherEpoch
+              ? `epoch ${this.#epoch} is now ${epoch}`
+              : `version ${this.#version} is now ${version}`
+          }); the members write their rows again`,
+          undefined,
+        );
+      }
       this.#seen.clear();
       this.#deadSince.clear();
     }
+    if (epoch !== undefined) this.#epoch = epoch;
     this.#version = version;
     const now = this.#clock.now();
     const inTable = new Set<string>();
@@ -358,8 +376,11 @@ export class TableMembership implements AsyncDisposable {
   }
 
   /**
-   * When this member is the table's oldest `up` member, deletes the rows it has seen dead for
-   * `deleteDefunctAfterMs`, at the version read.
+   * When this member is the oldest `up` member of its cluster, deletes the rows it has seen dead
+   * for `deleteDefunctAfterMs`, at the version read. (The cluster's view, not the table's rows,
+   * says who is oldest: an `up` row left by a cluster that stopped all at once belongs to no
+   * running process. Two members that each think they are the oldest, as the two sides of a
+   * partition do, are safe: each deletion is a compare-and-set of dead rows only.)
    *
    * @returns false when the version moved under the deletion (nothing was deleted).
    */
@@ -373,13 +394,13 @@ export class TableMembership implements AsyncDisposable {
       !Number.isFinite(this.#deleteAfterMs) || !isLive(self) || this.#closed
     ) return true;
     let oldest: MemberRow | undefined;
-    for (const row of snapshot.rows) {
+    for (const member of this.#cluster.members()) {
       if (
-        row.status === "up" &&
-        (oldest === undefined || row.upNumber < oldest.upNumber ||
-          (row.upNumber === oldest.upNumber &&
-            contextKey(row) < contextKey(oldest)))
-      ) oldest = row;
+        member.status === "up" &&
+        (oldest === undefined || member.upNumber < oldest.upNumber ||
+          (member.upNumber === oldest.upNumber &&
+            contextKey(member) < contextKey(oldest)))
+      ) oldest = member;
     }
     if (oldest === undefined || contextKey(oldest) !== contextKey(self)) {
       return true;
@@ -399,7 +420,7 @@ export class TableMembership implements AsyncDisposable {
     if (due.length === 0) return true;
     const after = await table.deleteDefunct(snapshot.version, due);
     if (after === undefined) return false;
-    this.#observe(after.version, after.rows, this.#cluster.members());
+    this.#observe(after, this.#cluster.members());
     return true;
   }
 
@@ -477,13 +498,16 @@ export class TableMembership implements AsyncDisposable {
  * partition's winner is decided in the table) and `TableDiscovery` over the same table (so a
  * starting node finds the cluster there).
  *
+ * The rows of dead members are deleted once they have been dead for `deleteDefunctAfterMs`
+ * (default 7 days), by the oldest member, through the table's optional `deleteDefunct()`.
+ *
  * The first node must form the cluster alone (join it, then start this sync) before others
  * join through `TableDiscovery`: nodes that all start on an empty table each form a cluster of
  * their own.
  *
  * @param cluster This member (after `Cluster.join`).
  * @param table The table the whole cluster shares.
- * @param options Poll interval, clock, logger.
+ * @param options Poll interval, clock, logger, and when dead members' rows are deleted.
  * @returns The handle; `close()` stops it.
  * @throws {TypeError} When `cluster` or `table` is not what it should be.
  * @throws {RangeError} When an option is out of range.
@@ -524,9 +548,13 @@ export function syncWithTable(
   }
   const deleteAfter = options.deleteDefunctAfterMs ??
     DEFAULT_DELETE_DEFUNCT_AFTER_MS;
-  if (!(deleteAfter > 0)) {
+  if (typeof deleteAfter !== "number" || !(deleteAfter > 0)) {
     throw new RangeError(
-      `Invalid deleteDefunctAfterMs ${deleteAfter}: expected a number > 0 (Infinity: never)`,
+      `Invalid deleteDefunctAfterMs ${
+        typeof deleteAfter === "string"
+          ? JSON.stringify(deleteAfter)
+          : String(deleteAfter)
+      }: expected a number > 0 (Infinity: never)`,
     );
   }
   const conflicts = options.maxConflicts ?? 10;

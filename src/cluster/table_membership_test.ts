@@ -352,33 +352,126 @@ test("syncWithTable(): after the table's store lost its data (the version went b
   assert.ok(agree(t.m, THREE, THREE));
 });
 
-/** A memory table whose data can be lost at once, as a Redis restarted without persistence. */
+/**
+ * A memory table whose data can be lost at once, as a Redis restarted without persistence;
+ * `epochs: false` hides the table's epoch, as a table that has none.
+ */
 class ResettableTable implements MembershipTable {
   #inner = new MemoryMembershipTable();
-  reset(): void {
+  readonly #epochs: boolean;
+  constructor(options: { epochs?: boolean } = {}) {
+    this.#epochs = options.epochs ?? true;
+  }
+  /** The table after the loss (to write into it directly). */
+  reset(): MemoryMembershipTable {
     this.#inner = new MemoryMembershipTable();
+    return this.#inner;
   }
-  read(signal?: AbortSignal): Promise<MembershipTableSnapshot> {
-    return this.#inner.read(signal);
+  #shown<T extends MembershipTableSnapshot | undefined>(snapshot: T): T {
+    if (snapshot === undefined || this.#epochs) return snapshot;
+    return { version: snapshot.version, rows: snapshot.rows } as T;
   }
-  write(
+  async read(signal?: AbortSignal): Promise<MembershipTableSnapshot> {
+    return this.#shown(await this.#inner.read(signal));
+  }
+  async write(
     version: number,
     rows: readonly MemberRow[],
     signal?: AbortSignal,
   ): Promise<MembershipTableSnapshot | undefined> {
-    return this.#inner.write(version, rows, signal);
+    return this.#shown(await this.#inner.write(version, rows, signal));
   }
-  deleteDefunct(
+  async deleteDefunct(
     version: number,
     members: readonly MemberId[],
     signal?: AbortSignal,
   ): Promise<MembershipTableSnapshot | undefined> {
-    return this.#inner.deleteDefunct(version, members, signal);
+    return this.#shown(
+      await this.#inner.deleteDefunct(version, members, signal),
+    );
   }
   close(): Promise<void> {
     return this.#inner.close();
   }
 }
+
+/**
+ * Forms a, b, c on a resettable table, then loses its data and, before any member reads
+ * again, writes a's and b's rows back (as their syncs would) and more, until the version is
+ * past the one every member last read; then lets them poll.
+ */
+async function resetPastTheOldVersion(
+  resettable: ResettableTable,
+  t: TableMembers,
+): Promise<void> {
+  await form(t, THREE);
+  await t.m.tc.advance(3000);
+  const before = await t.memory.read();
+  const fresh = resettable.reset();
+  const kept = before.rows.filter((r) => r.node !== "c");
+  for (const row of kept) {
+    await fresh.write((await fresh.read()).version, [row]);
+  }
+  while ((await fresh.read()).version <= before.version) {
+    await fresh.write((await fresh.read()).version, kept); // same rows, version + 1
+  }
+  await t.m.tc.advance(5000);
+}
+
+test("syncWithTable(): a store reset is told by the table's epoch even when the version grew back past the old one: no member downs itself", async () => {
+  const resettable = new ResettableTable();
+  await using t = await TableMembers.start(
+    { nodes: THREE, seed: 24 },
+    resettable,
+  );
+  await resetPastTheOldVersion(resettable, t);
+  assert.ok(!THREE.some((n) => selfDowned(t.m, n)), t.m.logs.join("\n"));
+  assert.deepEqual(
+    (await t.rows()).map((r) => `${r.node}:${r.status}`).sort(),
+    ["a:up", "b:up", "c:up"],
+  );
+  assert.ok(agree(t.m, THREE, THREE));
+  assert.ok(
+    t.m.logs.some((l) => l.includes("store lost its data (epoch")),
+    t.m.logs.join("\n"),
+  );
+});
+
+test("control: without epochs, the same reset looks like c's row deleted, and c downs itself (the documented limit)", async () => {
+  const resettable = new ResettableTable({ epochs: false });
+  await using t = await TableMembers.start(
+    { nodes: THREE, seed: 24 },
+    resettable,
+  );
+  await resetPastTheOldVersion(resettable, t);
+  assert.ok(selfDowned(t.m, "c"), t.m.logs.join("\n"));
+});
+
+test("syncWithTable(): an up row left by an earlier cluster (no process behind it) does not stop the oldest member from deleting dead rows", async () => {
+  await using t = await TableMembers.start({
+    nodes: THREE,
+    seed: 25,
+    deleteDefunctAfterMs: 60_000,
+  });
+  // An earlier cluster stopped all at once: its rows stay up, and its a came up first.
+  await t.memory.write(0, [{
+    node: "a",
+    address: "127.0.0.1:1",
+    incarnation: "0000000000000000",
+    status: "up",
+    roles: [],
+    upNumber: 1,
+  }]);
+  await form(t, THREE);
+  const old = await restartC(t);
+  await t.m.tc.advance(65_000);
+  await t.m.until(
+    () => t.table.deleted.includes(`c#${old}`),
+    10_000,
+    "the old c's row deleted",
+  );
+  assert.deepEqual(t.table.violations, []);
+});
 
 test("syncWithTable() keeps polling through an unavailable table and logs it", async () => {
   await using t = await TableMembers.start({ nodes: ["a"], seed: 17 });
@@ -421,9 +514,14 @@ test("syncWithTable() rejects bad arguments at once", async () => {
     () => syncWithTable(cluster, table, { maxConflicts: 0 }),
     RangeError,
   );
-  for (const deleteDefunctAfterMs of [0, -1, Number.NaN]) {
+  for (
+    const deleteDefunctAfterMs of [0, -1, Number.NaN, "60000" as unknown]
+  ) {
     assert.throws(
-      () => syncWithTable(cluster, table, { deleteDefunctAfterMs }),
+      () =>
+        syncWithTable(cluster, table, {
+          deleteDefunctAfterMs: deleteDefunctAfterMs as number,
+        }),
       RangeError,
       String(deleteDefunctAfterMs),
     );

@@ -1,6 +1,7 @@
 // The membership table in Redis: the source of truth of who is in the cluster, changed only by
-// a Lua script that checks the version and every status move before it writes, so two writers
-// can never both win, and a write is all or nothing.
+// a Lua script that checks the version (and every status move, or that the rows it deletes are
+// the ones checked) before it writes, so two writers can never both win, and a write is all or
+// nothing.
 import {
   CorruptClusterDataError,
   isCorruptClusterDataError,
@@ -45,10 +46,10 @@ export interface RedisMembershipTableOptions {
   readonly commandTimeoutMs?: number;
 }
 
-// What both changing scripts do first and last. ARGV[1] is the expected version, ARGV[2] the
-// statuses in order (JSON). A script checks the version, then each row it changes with
-// rank_of (nil when the row is absent; a corrupt reply when it is not a valid row), then
-// changes them and returns commit().
+// What both changing scripts do first and last. ARGV[1] is the expected version, ARGV[2] an
+// epoch for a new table. A script checks the version, then its own conditions, then changes
+// the rows and returns commit(), which also gives the table its epoch when it starts (version
+// 0) or has none yet (a table of an earlier version of this code).
 const CHANGE_PRELUDE = `
 local current = redis.call('GET', KEYS[1])
 local version = 0
@@ -61,8 +62,22 @@ elseif redis.call('EXISTS', KEYS[2]) == 1 then
   return {'corrupt', KEYS[1], 'the version is missing while rows exist'}
 end
 if version ~= tonumber(ARGV[1]) then return {'stale', string.format('%d', version)} end
+local function commit()
+  local text = string.format('%d', version + 1)
+  redis.call('SET', KEYS[1], text)
+  if version == 0 or redis.call('EXISTS', KEYS[3]) == 0 then
+    redis.call('SET', KEYS[3], ARGV[2])
+  end
+  return {'ok', text, redis.call('HGETALL', KEYS[2]), redis.call('GET', KEYS[3])}
+end
+`;
+
+// Then ARGV[3], the statuses in order (JSON), and per row: field, row JSON, rank of its status.
+// rank_of gives the rank of a stored row (nil when the row is absent; a corrupt reply when it
+// is not JSON with a known status).
+const WRITE_SOURCE = CHANGE_PRELUDE + `
 local ranks = {}
-for rank, status in ipairs(cjson.decode(ARGV[2])) do ranks[status] = rank end
+for rank, status in ipairs(cjson.decode(ARGV[3])) do ranks[status] = rank end
 local function rank_of(field)
   local stored = redis.call('HGET', KEYS[2], field)
   if not stored then return nil end
@@ -70,49 +85,40 @@ local function rank_of(field)
   if not ok or type(decoded) ~= 'table' or ranks[decoded.status] == nil then
     return nil, {'corrupt', KEYS[2] .. ' ' .. field, 'the stored row is not a valid member row'}
   end
-  return ranks[decoded.status], nil, decoded.status, stored
+  return ranks[decoded.status], nil, decoded.status
 end
-local function commit()
-  local text = string.format('%d', version + 1)
-  redis.call('SET', KEYS[1], text)
-  return {'ok', text, redis.call('HGETALL', KEYS[2])}
-end
-`;
-
-// Then per row: field, row JSON, rank of its status.
-const WRITE_SOURCE = CHANGE_PRELUDE + `
-for i = 3, #ARGV, 3 do
+for i = 4, #ARGV, 3 do
   local rank, corrupt, status = rank_of(ARGV[i])
   if corrupt then return corrupt end
   if rank and rank > tonumber(ARGV[i + 2]) then
     return {'backwards', ARGV[i], status}
   end
 end
-for i = 3, #ARGV, 3 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+for i = 4, #ARGV, 3 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
 return commit()
 `;
 
-// Then the rank from which a member is dead, and the fields of the rows to delete.
+// Then, from ARGV[3], per row to delete: its field and the stored text that deleteDefunct()
+// read and checked.
+// The script does not check rows itself: a row whose bytes are not that text any more is
+// reported as 'changed' (with what is stored now), and nothing is deleted.
 const DELETE_SOURCE = CHANGE_PRELUDE + `
-local dead = tonumber(ARGV[3])
-for i = 4, #ARGV do
-  local rank, corrupt, _, stored = rank_of(ARGV[i])
-  if corrupt then return corrupt end
-  if rank and rank < dead then return {'live', ARGV[i], stored} end
+for i = 3, #ARGV, 2 do
+  local stored = redis.call('HGET', KEYS[2], ARGV[i])
+  if stored ~= ARGV[i + 1] then return {'changed', ARGV[i], stored} end
 end
-for i = 4, #ARGV do redis.call('HDEL', KEYS[2], ARGV[i]) end
+for i = 3, #ARGV, 2 do redis.call('HDEL', KEYS[2], ARGV[i]) end
 return commit()
 `;
 
 const READ_SOURCE = `
 local current = redis.call('GET', KEYS[1])
-if current then return {1, current, redis.call('HGETALL', KEYS[2])} end
-return {0, '', redis.call('HGETALL', KEYS[2])}
+local epoch = redis.call('GET', KEYS[3])
+if current then return {1, current, redis.call('HGETALL', KEYS[2]), epoch} end
+return {0, '', redis.call('HGETALL', KEYS[2]), epoch}
 `;
 
 const RANKS_JSON = JSON.stringify(MEMBER_STATUSES);
-
-const DEAD_RANK = String(MEMBER_STATUSES.indexOf("down") + 1);
 
 interface Scripts {
   readonly write: Script;
@@ -140,15 +146,21 @@ function loadScripts(): Promise<Scripts> {
  * | --- | --- | --- |
  * | `{prefix}{members}:version` | STRING | the table's version, a decimal integer |
  * | `{prefix}{members}:rows` | HASH | one field per member, `["<node>","<incarnation>"]`, holding the row as JSON |
+ * | `{prefix}{members}:epoch` | STRING | the table's epoch (a random UUID), set by its first write |
  *
  * A write runs one Lua script that checks the version and every status move, then writes all
- * its rows and adds 1 to the version, or writes nothing (a deletion of dead members' rows,
- * {@linkcode RedisMembershipTable.deleteDefunct}, likewise): it is atomic, so of many writers at one
+ * its rows and adds 1 to the version, or writes nothing: it is atomic, so of many writers at one
  * version exactly one wins. Everything read back is checked (the version is an integer, each row
  * is a valid member row under its own field); anything else fails the call with
- * `CorruptClusterDataError` instead of being used. The script itself checks the version and the
- * stored rows a write replaces, and then writes nothing; a damaged row elsewhere is found only in
- * the table the write returns, and the error then says that the write was applied.
+ * `CorruptClusterDataError` instead of being used. The write script itself checks only the
+ * version and that each stored row the write replaces is JSON with a known status, and then
+ * writes nothing; a damaged row elsewhere is found only in the table the write returns, and the
+ * error then says that the write was applied.
+ *
+ * A deletion of dead members' rows ({@linkcode RedisMembershipTable.deleteDefunct}) first reads
+ * the whole table and checks it as a read does, and deletes nothing when any of it is damaged;
+ * then its script deletes the rows and adds 1 to the version only if the version has not moved
+ * and each row is still exactly the text that was checked, else it deletes nothing.
  *
  * ## Failures and durability
  *
@@ -156,8 +168,10 @@ function loadScripts(): Promise<Scripts> {
  * when nothing was sent) and the connection reconnects by itself. A write whose reply is lost
  * (connection dropped, `commandTimeoutMs`) may or may not have been applied: read again before
  * deciding again. The table is exactly as durable as the server: with `appendonly no` a restart
- * of Redis empties it (version 0), and the cluster would have to be formed again; run the
+ * of Redis empties it (version 0, no epoch), and its next write gives it a new epoch, by which
+ * `syncWithTable` members tell that it lost its data and write their rows again; run the
  * server with `appendonly yes` (and `appendfsync always` to survive a crash of the machine).
+ * A table written before epochs existed gets one at its next change.
  *
  * @example Usage
  * ```ts ignore
@@ -173,7 +187,7 @@ function loadScripts(): Promise<Scripts> {
 export class RedisMembershipTable implements MembershipTable {
   readonly #connection: Connection;
   readonly #scripts: Scripts;
-  readonly #keys: readonly [string, string];
+  readonly #keys: readonly [string, string, string];
   #closed = false;
 
   private constructor(
@@ -183,7 +197,11 @@ export class RedisMembershipTable implements MembershipTable {
   ) {
     this.#connection = connection;
     this.#scripts = scripts;
-    this.#keys = [`${prefix}{members}:version`, `${prefix}{members}:rows`];
+    this.#keys = [
+      `${prefix}{members}:version`,
+      `${prefix}{members}:rows`,
+      `${prefix}{members}:epoch`,
+    ];
   }
 
   /**
@@ -214,22 +232,8 @@ export class RedisMembershipTable implements MembershipTable {
    */
   async read(signal?: AbortSignal): Promise<MembershipTableSnapshot> {
     this.#check(signal);
-    const reply = await this.#run(this.#scripts.read, [], signal);
-    if (!Array.isArray(reply) || reply.length !== 3) {
-      throw new CorruptClusterDataError(this.#keys[0], "unexpected reply");
-    }
-    const [exists, version, rows] = reply as [Reply, Reply, Reply];
-    const flat = Array.isArray(rows) ? rows : [];
-    if (exists !== 1) {
-      if (flat.length > 0) {
-        throw new CorruptClusterDataError(
-          this.#keys[0],
-          "the version is missing while rows exist",
-        );
-      }
-      return Object.freeze({ version: 0, rows: Object.freeze([]) });
-    }
-    return this.#snapshot(version, flat);
+    const { version, flat, epoch } = await this.#fetch(signal);
+    return this.#frozen(version, this.#rows(flat), epoch);
   }
 
   /**
@@ -254,7 +258,7 @@ export class RedisMembershipTable implements MembershipTable {
     this.#check(signal);
     checkExpectedVersion(expectedVersion);
     const checked = checkMemberRows(rows);
-    const args = [String(expectedVersion), RANKS_JSON];
+    const args = [String(expectedVersion), crypto.randomUUID(), RANKS_JSON];
     for (const row of checked) {
       args.push(
         memberKey(row),
@@ -274,17 +278,28 @@ export class RedisMembershipTable implements MembershipTable {
 
   /**
    * Deletes the rows of dead members (`down` or `removed`) if the table is still at
-   * `expectedVersion`; all or nothing, atomically. Members without a row are skipped.
+   * `expectedVersion`; all or nothing. Members without a row are skipped (the version still
+   * grows by 1).
+   *
+   * It takes two round trips. The first reads the whole table and checks it as
+   * {@linkcode RedisMembershipTable.read} does; at another version it stops there. The second
+   * runs a script that, atomically, checks the version again and that each row to delete is
+   * still byte for byte the text the first one checked, then deletes those rows and adds 1 to
+   * the version.
    *
    * @param expectedVersion The version the caller read.
    * @param members The members whose rows to delete.
    * @param signal Aborts the wait (the outcome is then unknown).
-   * @returns The table after the deletion, or `undefined` when the version had moved.
+   * @returns The table after the deletion, or `undefined` when the version was not (or was no
+   * longer) `expectedVersion`.
    * @throws {TypeError} When a member is not valid, appears twice, or is not `down` or
    * `removed` (nothing is deleted).
    * @throws {RangeError} When `expectedVersion` is not a non-negative integer.
    * @throws {ClusterStoreUnavailableError} When Redis cannot be reached or the reply was lost.
-   * @throws {CorruptClusterDataError} When the stored data is not valid (nothing is deleted).
+   * @throws {CorruptClusterDataError} When the stored version or any stored row (not only those
+   * to delete) is not valid, when a row to delete changed between the two round trips without a
+   * change of the version (written around the table), or when a row to delete is not valid
+   * UTF-8 (so its bytes are not the text that was checked); nothing is deleted.
    * @throws {ClusterClosedError} After close().
    */
   async deleteDefunct(
@@ -295,26 +310,32 @@ export class RedisMembershipTable implements MembershipTable {
     this.#check(signal);
     checkExpectedVersion(expectedVersion);
     const checked = checkMemberIds(members);
-    const args = [String(expectedVersion), RANKS_JSON, DEAD_RANK];
-    for (const member of checked) args.push(memberKey(member));
+    const { version, flat } = await this.#fetch(signal);
+    if (version !== expectedVersion) return undefined;
+    const stored = new Map(
+      this.#rows(flat).map((entry) => [memberKey(entry.row), entry]),
+    );
+    const args = [String(expectedVersion), crypto.randomUUID()];
+    for (const member of checked) {
+      const entry = stored.get(memberKey(member));
+      if (entry === undefined) continue;
+      checkDefunctDelete(entry.row);
+      args.push(memberKey(member), entry.text);
+    }
     return await this.#change(
       this.#scripts.deleteDefunct,
       args,
       signal,
       (reply) => {
-        if (reply[0] !== "live") return;
-        const where = `${this.#keys[1]} ${String(reply[1])}`;
-        let row: MemberRow;
-        try {
-          row = checkMemberRow(JSON.parse(String(reply[2])));
-        } catch (error) {
-          throw new CorruptClusterDataError(
-            where,
-            "the stored row is not a valid member row",
-            error,
-          );
-        }
-        checkDefunctDelete(row);
+        if (reply[0] !== "changed") return;
+        const field = String(reply[1]);
+        // Text that decodes to what was checked but is other bytes is not valid UTF-8.
+        throw new CorruptClusterDataError(
+          `${this.#keys[1]} ${field}`,
+          reply[2] === stored.get(field)?.text
+            ? "the stored row is not valid UTF-8"
+            : "the row changed without a change of the table's version",
+        );
       },
     );
   }
@@ -346,12 +367,13 @@ export class RedisMembershipTable implements MembershipTable {
     }
   }
 
-  /** The table an applied write or deletion returned (`["ok", version, rows]`). */
+  /** The table an applied write or deletion returned (`["ok", version, rows, epoch]`). */
   #applied(reply: readonly Reply[]): MembershipTableSnapshot {
     try {
-      return this.#snapshot(
-        reply[1],
-        Array.isArray(reply[2]) ? reply[2] : [],
+      return this.#frozen(
+        this.#version(reply[1]),
+        this.#rows(Array.isArray(reply[2]) ? reply[2] : []),
+        this.#epoch(reply[3] ?? null),
       );
     } catch (error) {
       if (!isCorruptClusterDataError(error)) throw error;
@@ -394,18 +416,83 @@ export class RedisMembershipTable implements MembershipTable {
     );
   }
 
-  #snapshot(version: Reply, flat: readonly Reply[]): MembershipTableSnapshot {
-    const [versionKey, rowsKey] = this.#keys;
+  /**
+   * Reads the version and the epoch (both checked) and the rows (not checked yet) with the READ
+   * script. An empty table (no version) has no epoch, whatever its key holds.
+   */
+  async #fetch(
+    signal: AbortSignal | undefined,
+  ): Promise<
+    { version: number; flat: readonly Reply[]; epoch: string | undefined }
+  > {
+    const reply = await this.#run(this.#scripts.read, [], signal);
+    if (!Array.isArray(reply) || (reply.length !== 3 && reply.length !== 4)) {
+      throw new CorruptClusterDataError(this.#keys[0], "unexpected reply");
+    }
+    const [exists, version, rows, epoch] = reply as [
+      Reply,
+      Reply,
+      Reply,
+      Reply,
+    ];
+    const flat = Array.isArray(rows) ? rows : [];
+    if (exists !== 1) {
+      if (flat.length > 0) {
+        throw new CorruptClusterDataError(
+          this.#keys[0],
+          "the version is missing while rows exist",
+        );
+      }
+      return { version: 0, flat, epoch: undefined };
+    }
+    return {
+      version: this.#version(version),
+      flat,
+      epoch: this.#epoch(epoch ?? null),
+    };
+  }
+
+  #frozen(
+    version: number,
+    rows: readonly { row: MemberRow }[],
+    epoch: string | undefined,
+  ): MembershipTableSnapshot {
+    return Object.freeze({
+      version,
+      rows: Object.freeze(rows.map(({ row }) => row)),
+      ...(epoch === undefined ? {} : { epoch }),
+    });
+  }
+
+  /** The stored epoch: `undefined` when there is none (a table written before epochs). */
+  #epoch(epoch: Reply): string | undefined {
+    if (epoch === null) return undefined;
+    if (typeof epoch !== "string" || !/^[\x21-\x7e]{1,128}$/.test(epoch)) {
+      throw new CorruptClusterDataError(
+        this.#keys[2],
+        "the epoch is not 1 to 128 printable ASCII characters",
+      );
+    }
+    return epoch;
+  }
+
+  #version(version: Reply): number {
     if (
       typeof version !== "string" || !/^(0|[1-9]\d{0,15})$/.test(version) ||
       !Number.isSafeInteger(Number(version))
     ) {
       throw new CorruptClusterDataError(
-        versionKey,
+        this.#keys[0],
         `the version ${JSON.stringify(version)} is not a non-negative integer`,
       );
     }
-    const rows: MemberRow[] = [];
+    return Number(version);
+  }
+
+  /** Checks every row of an HGETALL reply; each with the text it was read from. */
+  #rows(flat: readonly Reply[]): { row: MemberRow; text: string }[] {
+    const rowsKey = this.#keys[1];
+    const rows: { row: MemberRow; text: string }[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) {
       const field = flat[i];
       const text = flat[i + 1];
@@ -428,11 +515,8 @@ export class RedisMembershipTable implements MembershipTable {
           "the stored row belongs to another member than its field says",
         );
       }
-      rows.push(row);
+      rows.push({ row, text: String(text) });
     }
-    return Object.freeze({
-      version: Number(version),
-      rows: Object.freeze(rows),
-    });
+    return rows;
   }
 }
