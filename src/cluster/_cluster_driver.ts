@@ -403,7 +403,12 @@ export class ClusterDriver implements ClusterEndpoint {
       // no other answers) may take the first step.
       if (!this.#mayForm && !hasBeenUp(this.#state)) break;
       const next = hasBeenUp(this.#state)
-        ? leaderActions(this.#state, this.#unreachable, this.selfKey)
+        ? leaderActions(
+          this.#state,
+          this.#unreachable,
+          this.selfKey,
+          this.#s.wallClock(),
+        )
         : formCluster(this.#state, this.selfKey);
       if (next === this.#state) break;
       // Report the state as it was before the leader's step, so no transition goes unseen.
@@ -595,6 +600,7 @@ export class ClusterDriver implements ClusterEndpoint {
       (key) => this.#removedSince.get(key),
       this.#clock.now(),
       this.#s.pruneTombstonesAfterMs,
+      this.#s.wallClock(),
     );
     if (through <= this.#state.prunedThrough) return;
     this.#state = pruneRemoved(this.#state, through, this.selfKey);

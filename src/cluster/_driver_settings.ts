@@ -29,6 +29,8 @@ export interface DriverSettings {
   readonly monitoredBy?: number;
   /** How long the leader keeps a removed member's tombstone before it prunes it, in ms. */
   readonly pruneTombstonesAfterMs: number;
+  /** Ms since the Unix epoch: stamped on removals, and read to age tombstones. */
+  readonly wallClock: () => number;
 }
 
 /** A promise with its resolvers (Promise.withResolvers is not in Node 20). */

@@ -192,6 +192,9 @@ export function formCluster(state: GossipState, self: string): GossipState {
   return updateMembers(state, [{ ...row, status: "up", upNumber: 1 }], self);
 }
 
+/** The largest up or removal number the leader gives: the largest that every peer accepts. */
+const MAX_NUMBER = Number.MAX_SAFE_INTEGER;
+
 /**
  * The leader's actions, taken only on a converged state and only by the leader: joining → up
  * (with the next up numbers), leaving → exiting, exiting → removed, down → removed (with the
@@ -202,12 +205,15 @@ export function formCluster(state: GossipState, self: string): GossipState {
  * @param state The state.
  * @param unreachable Its unreachable members.
  * @param self This node's key.
+ * @param wallNow The leader's wall clock (ms since the Unix epoch), stamped on the removals it
+ * numbers as their `removedAt` (none when absent).
  * @returns The new state (the same one when there is nothing to do).
  */
 export function leaderActions(
   state: GossipState,
   unreachable: ReadonlySet<string>,
   self: string,
+  wallNow?: number,
 ): GossipState {
   if (leaderOf(state, unreachable) !== self) return state;
   if (!isConverged(state, unreachable)) return state;
@@ -217,12 +223,18 @@ export function leaderActions(
     nextUp = Math.max(nextUp, row.upNumber);
     nextRemoval = Math.max(nextRemoval, row.removal ?? 0);
   }
+  const stamp = wallNow === undefined ||
+      !(Number.isSafeInteger(wallNow) && wallNow >= 0)
+    ? {}
+    : { removedAt: wallNow };
   const changes: GossipRow[] = [];
   const rows = [...state.members.values()].sort(compareAge);
   for (const row of rows) {
     switch (row.status) {
       case "joining":
-        if (!unreachable.has(memberKey(row))) {
+        // (Numbers stay safe integers, which every peer accepts, even after a peer sent the
+        // largest one: the member then waits, rather than the state becoming one nobody takes.)
+        if (!unreachable.has(memberKey(row)) && nextUp < MAX_NUMBER) {
           changes.push({ ...row, status: "up", upNumber: ++nextUp });
         }
         break;
@@ -231,11 +243,15 @@ export function leaderActions(
         break;
       case "exiting":
       case "down":
-        changes.push({ ...row, status: "removed", removal: ++nextRemoval });
+        changes.push(
+          nextRemoval < MAX_NUMBER
+            ? { ...row, status: "removed", removal: ++nextRemoval, ...stamp }
+            : { ...row, status: "removed" }, // kept unnumbered: never pruned
+        );
         break;
       case "removed":
-        if (row.removal === undefined) {
-          changes.push({ ...row, removal: ++nextRemoval });
+        if (row.removal === undefined && nextRemoval < MAX_NUMBER) {
+          changes.push({ ...row, removal: ++nextRemoval, ...stamp });
         }
         break;
     }
@@ -246,13 +262,17 @@ export function leaderActions(
 /**
  * How far the leader may raise the watermark of pruned removals: the highest removal number
  * `n` such that every numbered removed row up to `n` has been removed for at least `afterMs`,
- * as this node saw it (`removedSince`: when it first held the row as removed, on its clock;
- * a new leader counts from when it saw them, so a change of leader only delays pruning).
+ * either as this node saw it (`removedSince`: when it first held the row as removed, on its
+ * clock) or by the row's `removedAt` on this node's wall clock (stamped by the leader that
+ * numbered it; so a cluster whose processes all live shorter than `afterMs`, as in frequent
+ * rolling restarts, prunes too; a skew of the leaders' wall clocks moves pruning by as much).
  *
  * @param state The state.
  * @param removedSince When this node first held a member's row as removed.
  * @param now The time now, on the clock of `removedSince`.
  * @param afterMs How long a tombstone is kept.
+ * @param wallNow This node's wall clock (ms since the Unix epoch); without it only
+ * `removedSince` counts.
  * @returns The watermark (`state.prunedThrough` when nothing may be pruned yet).
  */
 export function prunableThrough(
@@ -260,13 +280,18 @@ export function prunableThrough(
   removedSince: (key: string) => number | undefined,
   now: number,
   afterMs: number,
+  wallNow?: number,
 ): number {
   let blocked = Infinity;
   const expired: number[] = [];
   for (const [key, row] of state.members) {
     if (row.status !== "removed" || row.removal === undefined) continue;
     const since = removedSince(key);
-    if (since !== undefined && now - since >= afterMs) {
+    if (
+      (since !== undefined && now - since >= afterMs) ||
+      (wallNow !== undefined && row.removedAt !== undefined &&
+        wallNow - row.removedAt >= afterMs)
+    ) {
       expired.push(row.removal);
     } else blocked = Math.min(blocked, row.removal);
   }

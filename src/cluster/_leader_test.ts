@@ -10,8 +10,11 @@ import {
 } from "./_leader.ts";
 import {
   createState,
+  decodeParts,
+  encodeState,
   type GossipState,
   markSeen,
+  mergeIncoming,
   pruneRemoved,
   updateReachability,
 } from "./_member_state.ts";
@@ -212,4 +215,56 @@ test("prunableThrough() stops below the lowest tombstone not yet old enough", ()
     ),
     3,
   );
+});
+
+test("leaderActions() never gives a number past the largest safe integer, even after a peer sent it: the state stays one every peer takes", () => {
+  const wire = (state: GossipState) =>
+    JSON.parse(JSON.stringify(encodeState(state)));
+  const base = () =>
+    seenByAll(createState([
+      row("a", "up", 1),
+      { ...row("b", "up", 2), upNumber: Number.MAX_SAFE_INTEGER },
+      row("c", "down", 3),
+      row("d", "joining", 0),
+    ]));
+  const leader = base();
+  // A buggy or forged peer: the largest watermark there is.
+  const forged = { ...wire(leader), p: Number.MAX_SAFE_INTEGER };
+  const merged = seenByAll(
+    mergeIncoming(leader, decodeParts(forged, leader)).state,
+  );
+  assert.equal(merged.prunedThrough, Number.MAX_SAFE_INTEGER);
+  const next = leaderActions(merged, new Set(), "a#i1");
+  const c = next.members.get("c#i1")!;
+  assert.equal(c.status, "removed");
+  assert.equal(c.removal, undefined, "numbered past the largest safe integer");
+  assert.equal(next.members.get("d#i1")!.status, "joining");
+  // Every peer still takes the leader's state.
+  const peer = base();
+  assert.doesNotThrow(() => decodeParts(wire(next), peer));
+  // And the leader has nothing more to do: no change on every round.
+  const settled = seenByAll(next);
+  assert.equal(leaderActions(settled, new Set(), "a#i1"), settled);
+});
+
+test("leaderActions() stamps the removals it numbers with its wall clock, and prunableThrough() ages them by it when this node saw them too late", () => {
+  const state = seenByAll(createState([
+    row("a", "up", 1),
+    row("b", "down", 2),
+    { ...row("c", "removed", 3) },
+  ]));
+  const next = leaderActions(state, new Set(), "a#i1", 1_000_000);
+  assert.equal(next.members.get("b#i1")!.removedAt, 1_000_000);
+  assert.equal(next.members.get("c#i1")!.removedAt, 1_000_000);
+  const unstamped = leaderActions(state, new Set(), "a#i1");
+  assert.equal(unstamped.members.get("b#i1")!.removedAt, undefined);
+  // A new leader that first saw them just now (removedSince = now): only the stamp ages them.
+  const seenNow = () => 5_000;
+  const at = (wallNow?: number) =>
+    prunableThrough(next, seenNow, 5_000, 100, wallNow);
+  assert.equal(at(), 0);
+  assert.equal(at(1_000_099), 0);
+  assert.equal(at(1_000_100), 2);
+  // A stamp ahead of this node's wall clock ages from when its clock gets there.
+  assert.equal(at(999_000), 0);
 });

@@ -6,7 +6,9 @@
 //
 // Removed members stay as tombstones (rows of status `removed`), so that news from a member that
 // has not heard of the removal cannot bring them back. The leader numbers each removal (the row's
-// `removal`, see `GossipRow`); once a tombstone is old enough it raises `prunedThrough`, and
+// `removal`, see `GossipRow`) and stamps it with its wall clock (`removedAt`, so the age does
+// not depend on any one process living as long as the delay); once a tombstone is old enough
+// it raises `prunedThrough`, and
 // every state drops the removed rows numbered at most that. The watermark only grows and a
 // removal number only grows in a merge, so whether a tombstone is dropped depends on the
 // inputs alone, not on the order of the merges: every node drops the same rows and the digests
@@ -38,6 +40,14 @@ export interface ReachabilityEntry {
 export interface GossipRow extends MemberRow {
   /** Only on `removed` rows: the removal's number, compared with `prunedThrough`. */
   readonly removal?: number;
+  /**
+   * Only on numbered `removed` rows: when the leader numbered the removal, in ms since the Unix
+   * epoch on its wall clock (the time that came with the highest number, when two leaders of a
+   * split cluster numbered it, or the later one for equal numbers). It carries the
+   * tombstone's age across leaders, so that a cluster whose processes are all younger than the
+   * pruning delay prunes too (absent on rows numbered by a node that did not stamp them).
+   */
+  readonly removedAt?: number;
 }
 
 /** One node's view of the cluster. Treat as immutable: every operation returns a new state. */
@@ -107,8 +117,23 @@ export function mergeRows(a: GossipRow, b: GossipRow): GossipRow {
     upNumber: Math.max(a.upNumber, b.upNumber),
   };
   if (status === "removed") {
-    const removal = Math.max(a.removal ?? 0, b.removal ?? 0);
-    if (removal > 0) (merged as { removal?: number }).removal = removal;
+    // The higher removal number with its own time (the later time when the numbers are
+    // equal): the pair's maximum in that order, so that a merge stays a semilattice when the
+    // row of a lower number was pruned on the way.
+    const ra = a.removal ?? 0;
+    const rb = b.removal ?? 0;
+    const removal = Math.max(ra, rb);
+    if (removal > 0) {
+      (merged as { removal?: number }).removal = removal;
+      const removedAt = ra > rb
+        ? a.removedAt ?? -1
+        : rb > ra
+        ? b.removedAt ?? -1
+        : Math.max(a.removedAt ?? -1, b.removedAt ?? -1);
+      if (removedAt >= 0) {
+        (merged as { removedAt?: number }).removedAt = removedAt;
+      }
+    }
   }
   // An input equal to the result is returned itself, so merges can tell "nothing new" by identity.
   return sameRow(merged, b) ? b : sameRow(merged, a) ? a : merged;
@@ -221,7 +246,9 @@ function memberPart(key: string, row: GossipRow): readonly [number, number] {
     () =>
       `m|${key}|${row.status}|${row.upNumber}|${row.address}|${
         row.roles.join(",")
-      }${row.removal === undefined ? "" : `|${row.removal}`}`,
+      }${row.removal === undefined ? "" : `|${row.removal}`}${
+        row.removedAt === undefined ? "" : `@${row.removedAt}`
+      }`,
   );
 }
 
@@ -365,13 +392,16 @@ function build(
     return { members, ...built, seen: new Set(seen) };
   }
   // Nothing to prune while every member is live (the usual case).
+  // Against the rows before pruning: a report by or about a member this state just pruned
+  // goes too (after the pruning the row is absent, which would read as alive, and whether the
+  // report stayed would depend on the order of the merges).
   let kept = reports;
-  if (!allLive(members)) {
+  if (!allLive(allMembers)) {
     const changes = new Map<string, ReachabilityEntry | undefined>();
     const alive = (subject: string) =>
-      members.get(subject)?.status !== "removed";
+      allMembers.get(subject)?.status !== "removed";
     for (const [observer, entry] of reports) {
-      const row = members.get(observer);
+      const row = allMembers.get(observer);
       if (row !== undefined && !isLive(row)) {
         changes.set(observer, undefined);
       } else if (
@@ -856,7 +886,7 @@ function sameRow(a: GossipRow, b: GossipRow): boolean {
   return a.node === b.node && a.incarnation === b.incarnation &&
     a.address === b.address && a.status === b.status &&
     a.upNumber === b.upNumber && a.removal === b.removal &&
-    sameList(a.roles, b.roles);
+    a.removedAt === b.removedAt && sameList(a.roles, b.roles);
 }
 
 /**
@@ -894,12 +924,21 @@ export function decodeRow(value: unknown): GossipRow {
   };
 }
 
-/** The removal number of a wire row, checked: `{ removal }`, or `{}` when it has none. */
+/**
+ * The removal number and time of a wire row, checked: `{ removal, removedAt }`, `{ removal }`,
+ * or `{}` when it has none.
+ */
 function decodeRemoval(
   row: Record<string, unknown>,
-): { readonly removal?: number } {
+): { readonly removal?: number; readonly removedAt?: number } {
   const removal = row.removal;
-  if (removal === undefined) return {};
+  const removedAt = row.removedAt;
+  if (removal === undefined) {
+    if (removedAt !== undefined) {
+      fail(`member "${row.node}" has a removal time but no removal number`);
+    }
+    return {};
+  }
   if (row.status !== "removed") {
     fail(`member "${row.node}" has a removal number but is ${row.status}`);
   }
@@ -907,7 +946,12 @@ function decodeRemoval(
     typeof removal !== "number" || !Number.isSafeInteger(removal) ||
     removal < 1
   ) fail(`member "${row.node}" has an invalid removal number`);
-  return { removal };
+  if (removedAt === undefined) return { removal };
+  if (
+    typeof removedAt !== "number" || !Number.isSafeInteger(removedAt) ||
+    removedAt < 0
+  ) fail(`member "${row.node}" has an invalid removal time`);
+  return { removal, removedAt };
 }
 
 /** The reference's row equal to a wire row, if it has one (no copy, no allocation). */
@@ -925,7 +969,7 @@ function knownRow(
     known === undefined || known.node !== wire.node ||
     known.address !== wire.address || known.status !== wire.status ||
     known.upNumber !== wire.upNumber || known.removal !== wire.removal ||
-    !Array.isArray(wire.roles)
+    known.removedAt !== wire.removedAt || !Array.isArray(wire.roles)
   ) return undefined;
   const roles = wire.roles as unknown[];
   if (roles.length !== known.roles.length) return undefined;

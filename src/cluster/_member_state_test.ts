@@ -209,6 +209,22 @@ test("decodeState() rejects malformed input with InvalidGossipError", () => {
     { m: [{ ...row("a"), removal: 1 }], r: [], s: [] },
     { m: [{ ...row("a", "removed"), removal: 0 }], r: [], s: [] },
     { m: [{ ...row("a", "removed"), removal: "1" }], r: [], s: [] },
+    { m: [{ ...row("a", "removed"), removedAt: 5 }], r: [], s: [] },
+    {
+      m: [{ ...row("a", "removed"), removal: 1, removedAt: -1 }],
+      r: [],
+      s: [],
+    },
+    {
+      m: [{ ...row("a", "removed"), removal: 1, removedAt: 1.5 }],
+      r: [],
+      s: [],
+    },
+    {
+      m: [{ ...row("a", "removed"), removal: 1, removedAt: "1" }],
+      r: [],
+      s: [],
+    },
     { m: [], r: [], s: [], p: -1 },
     { m: [], r: [], s: [], p: 1.5 },
     { m: [], r: [], s: [], p: null },
@@ -260,11 +276,14 @@ const arbPrunedState: fc.Arbitrary<GossipState> = fc.record({
         node: fc.constant("c"),
         removal: fc.integer({ min: 1, max: 4 }),
         upNumber: fc.constant(3),
+        // When the leader that numbered it stamped it (leaders of a split cluster differ).
+        removedAt: fc.option(fc.nat(1000), { nil: undefined }),
       }),
       fc.record({
         node: fc.constant("d"),
         removal: fc.constant(undefined),
         upNumber: fc.constant(4),
+        removedAt: fc.constant(undefined),
       }),
     ),
     { maxLength: 3 },
@@ -280,6 +299,7 @@ const arbPrunedState: fc.Arbitrary<GossipState> = fc.record({
     ...removed.map((r) => ({
       ...row(r.node, "removed", r.upNumber),
       ...(r.removal === undefined ? {} : { removal: r.removal }),
+      ...(r.removedAt === undefined ? {} : { removedAt: r.removedAt }),
     })),
   ]);
   // An observer reports on members of its own state only.
@@ -315,8 +335,20 @@ test("tombstones: mergeStates() stays commutative, associative and idempotent wi
         const highest = Math.max(0, ...rows.map((r) => r!.removal ?? 0));
         const unnumbered = rows.some((r) => r!.removal === undefined);
         const kept = merged.members.get(key);
-        if (highest > through) assert.equal(kept?.removal, highest, key);
-        else if (unnumbered && highest === 0) {
+        if (highest > through) {
+          assert.equal(kept?.removal, highest, key);
+          // The time that came with the highest number (the latest of those).
+          const stamps = rows.flatMap((r) =>
+            r!.removal !== highest || r!.removedAt === undefined
+              ? []
+              : [r!.removedAt]
+          );
+          assert.equal(
+            kept?.removedAt,
+            stamps.length === 0 ? undefined : Math.max(...stamps),
+            key,
+          );
+        } else if (unnumbered && highest === 0) {
           assert.equal(kept?.removal, undefined, key);
         } else assert.equal(kept, undefined, key);
       }
@@ -333,6 +365,29 @@ test("tombstones: mergeIncoming() from the wire equals mergeStates(), watermark 
     }),
     { seed: 22, numRuns: 400 },
   );
+});
+
+test("tombstones: late news of a pruned member merges the same in any order: its reports go with its row", () => {
+  // d missed x's removal (x up, with a report of its own); e has x removed as number 3; f has
+  // pruned it (watermark 5). Merged in either order, x and its report are gone alike.
+  const d = updateReachability(
+    createState([row("a", "up", 1), row("x", "up", 2)]),
+    "x#i1",
+    ["a#i1"],
+    [],
+  );
+  const e = createState([
+    row("a", "up", 1),
+    { ...row("x", "removed", 2), removal: 3 },
+  ]);
+  const f = pruneRemoved(e, 5, "a#i1");
+  const left = mergeStates(mergeStates(d, e), f);
+  const right = mergeStates(mergeStates(d, f), e);
+  assert.equal(left.digest, right.digest);
+  for (const merged of [left, right]) {
+    assert.ok(!merged.members.has("x#i1"));
+    assert.ok(!merged.reachability.has("x#i1"), "x's report kept");
+  }
 });
 
 test("tombstones: pruneRemoved() drops the removed rows numbered up to the watermark, and only raises it", () => {

@@ -54,6 +54,9 @@ export interface MembersOptions {
 }
 
 /** Members on a TestCluster, with their events recorded. */
+
+/** The wall-clock time of virtual time 0 in these tests (2027-01-15). */
+const VIRTUAL_EPOCH_MS = 1_800_000_000_000;
 export class Members implements AsyncDisposable {
   readonly tc: TestCluster;
   readonly extensions: ClusterExtensions;
@@ -112,6 +115,8 @@ export class Members implements AsyncDisposable {
         discovery: this.#options.discovery?.(this.#seeds) ??
           seedsOf(() => this.#seeds),
         clock: this.tc.clock,
+        // Wall time on the virtual clock, the same for every member (as NTP keeps real ones).
+        wallClock: () => VIRTUAL_EPOCH_MS + this.tc.clock.now(),
         random: this.#random,
         downing: this.#options.downing,
         logger: { error: (m) => this.logs.push(`${name}: ${m}`) },

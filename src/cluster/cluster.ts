@@ -69,9 +69,19 @@ export interface ClusterOptions {
    * member's view. A member unreachable and not downed for longer than this can bring back
    * members removed meanwhile (they are then downed and removed again). Tombstones count
    * towards the 10 000 members a view may hold, so this also bounds how many removals a
-   * cluster can take per such period.
+   * cluster can take per such period. The age of a tombstone travels with it (the time the
+   * leader numbered the removal, on its `wallClock`), so a cluster whose processes all live
+   * shorter than this, as with frequent rolling restarts, prunes too; a leader also counts from
+   * when it first saw a tombstone, whichever comes first.
    */
   readonly pruneTombstonesAfterMs?: number;
+  /**
+   * The wall clock stamped on removals and read to age tombstones, in ms since the Unix epoch
+   * (default `Date.now`). Every member's should roughly agree (a skew between leaders moves the
+   * pruning of a tombstone by as much, against a delay of a day by default); a test on virtual
+   * time passes one that follows its `ManualClock`.
+   */
+  readonly wallClock?: () => number;
   /** Where membership reports problems and downing decisions (default: the console). */
   readonly logger?: { error(message: string, error: unknown): void };
   /** The random source of gossip's choice of peers (default `Math.random`; tests seed it). */
@@ -406,6 +416,13 @@ export async function joinCluster(
   ) {
     throw new TypeError("Invalid cluster roles: expected non-empty strings");
   }
+  if (
+    options.wallClock !== undefined && typeof options.wallClock !== "function"
+  ) {
+    throw new TypeError(
+      "Invalid cluster options: `wallClock` must be a function that returns ms since the Unix epoch",
+    );
+  }
   const fanOut = positive("gossipFanOut", options.gossipFanOut, 1);
   if (!Number.isSafeInteger(fanOut)) {
     throw new RangeError(`Invalid gossipFanOut ${fanOut}: expected an integer`);
@@ -436,6 +453,7 @@ export async function joinCluster(
       options.pruneTombstonesAfterMs,
       86_400_000,
     ),
+    wallClock: options.wallClock ?? Date.now,
   });
   const signal = options.signal;
   const onAbort = () => driver.close();

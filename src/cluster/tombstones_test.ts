@@ -84,26 +84,44 @@ test("tombstones: a removed member's row is numbered, kept for pruneTombstonesAf
   );
 });
 
-test("tombstones: a node restarted over and over leaves at most the tombstones of the last pruneTombstonesAfterMs behind", async () => {
-  const names = ["a", "b", "c"];
-  await using m = await Members.start({
-    nodes: names,
+const THREE = ["a", "b", "c"];
+
+/** a, b and c, joined, with tombstones pruned after PRUNE_AFTER_MS. */
+async function startThree(): Promise<Members> {
+  const m = await Members.start({
+    nodes: THREE,
     seed: 4,
     cluster: { pruneTombstonesAfterMs: PRUNE_AFTER_MS },
   });
-  await m.joinAll(names);
+  await m.joinAll(THREE);
+  return m;
+}
+
+/** Kills `name`, starts it again (a new incarnation), and waits until every member has it up. */
+async function restartAndWait(
+  m: Members,
+  names: readonly string[],
+  name: string,
+  what: string,
+): Promise<void> {
+  await m.kill(name);
+  await m.restart(name);
+  await m.joinAll([name]);
+  await m.until(
+    () =>
+      names.every((n) => m.cluster(n).converged() && m.view(n)[name] === "up"),
+    40_000,
+    what,
+  );
+}
+
+test("tombstones: a node restarted over and over leaves at most the tombstones of the last pruneTombstonesAfterMs behind", async () => {
+  const names = THREE;
+  await using m = await startThree();
   const RESTARTS = 8;
   let most = 0;
   for (let i = 0; i < RESTARTS; i++) {
-    await m.kill("c");
-    await m.restart("c");
-    await m.joinAll(["c"]);
-    await m.until(
-      () =>
-        names.every((n) => m.cluster(n).converged() && m.view(n).c === "up"),
-      40_000,
-      `restart ${i + 1}`,
-    );
+    await restartAndWait(m, names, "c", `restart ${i + 1}`);
     most = Math.max(most, state(m, "a").members.size);
     // A restart every 20 virtual seconds: a tombstone outlives three of them at most.
     await m.tc.advance(20_000, { stepMs: 250 });
@@ -120,6 +138,31 @@ test("tombstones: a node restarted over and over leaves at most the tombstones o
     assert.equal(state(m, n).prunedThrough, RESTARTS);
   }
   assert.ok(most <= 3 + 4, `views held up to ${most} rows`);
+});
+
+test("tombstones: with every process restarted in turn before pruneTombstonesAfterMs (rolling restarts), tombstones are pruned all the same", async () => {
+  const names = THREE;
+  await using m = await startThree();
+  // One node every 15 virtual seconds, in turn, so no process (no leader) lives as long as
+  // the delay (about 45 of its 60 s): the age of a tombstone must travel with it.
+  const RESTARTS = 12;
+  let most = 0;
+  for (let i = 0; i < RESTARTS; i++) {
+    const name = names[i % names.length];
+    await restartAndWait(m, names, name, `restart ${i + 1}`);
+    await m.tc.advance(15_000, { stepMs: 250 });
+    most = Math.max(most, state(m, name).members.size);
+  }
+  const live = names[(RESTARTS - 1) % names.length];
+  const s = state(m, live);
+  const tombstones =
+    [...s.members.values()].filter((row) => row.status === "removed").length;
+  assert.ok(
+    tombstones <= 4,
+    `${tombstones} tombstones after ${RESTARTS} restarts, watermark ${s.prunedThrough}`,
+  );
+  assert.ok(s.prunedThrough >= RESTARTS - 4, `watermark ${s.prunedThrough}`);
+  assert.ok(most <= 3 + 5, `views held up to ${most} rows`);
 });
 
 test("Cluster.join() refuses a pruneTombstonesAfterMs that is not a finite number > 0", async () => {
