@@ -179,3 +179,15 @@ test("Cluster.join() refuses a pruneTombstonesAfterMs that is not a finite numbe
     );
   }
 });
+
+test("Cluster.join() refuses a wallClock that is not a function", async () => {
+  await using m = await Members.start({
+    nodes: ["a"],
+    cluster: { wallClock: 1_800_000_000_000 as unknown as () => number },
+  });
+  await assert.rejects(
+    m.join(["a"]),
+    (error: unknown) =>
+      error instanceof TypeError && error.message.includes("`wallClock`"),
+  );
+});
