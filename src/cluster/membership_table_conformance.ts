@@ -196,24 +196,31 @@ export function membershipTableConformance(
   options: ConformanceOptions = {},
 ): ConformanceCase[] {
   const cases: ConformanceCase[] = [];
+  // A case's body opens handles on its table (`open`), and on a second, separate table
+  // (`openOther`, made only when asked for); every handle is closed and every table disposed.
   const add = (
     title: string,
-    body: (open: () => Promise<MembershipTable>) => Promise<void>,
+    body: (
+      open: () => Promise<MembershipTable>,
+      openOther: () => Promise<MembershipTable>,
+    ) => Promise<void>,
   ) => {
     cases.push({
       name: `${implementation} (MembershipTable conformance): ${title}`,
       fn: async () => {
-        const fixture = await create();
+        const fixtures: MembershipTableFixture[] = [];
         const opened: MembershipTable[] = [];
+        const opener = (which: number) => async () => {
+          while (fixtures.length <= which) fixtures.push(await create());
+          const table = await fixtures[which].open();
+          opened.push(table);
+          return table;
+        };
         try {
-          await body(async () => {
-            const table = await fixture.open();
-            opened.push(table);
-            return table;
-          });
+          await body(opener(0), opener(1));
         } finally {
           for (const table of opened) await table.close();
-          await fixture.dispose?.();
+          for (const fixture of fixtures) await fixture.dispose?.();
         }
       },
     });
@@ -226,71 +233,55 @@ export function membershipTableConformance(
     conformanceCheck(snapshot.rows.length === 0, "rows in an empty table");
   });
 
-  cases.push({
-    name:
-      `${implementation} (MembershipTable conformance): the epoch, where the table gives one, stays the same through writes, deletions and other handles, and differs from another table's`,
-    fn: async () => {
-      const fixtures = [await create(), await create()];
-      const opened: MembershipTable[] = [];
-      try {
-        const open = async (fixture: MembershipTableFixture) => {
-          const table = await fixture.open();
-          opened.push(table);
-          return table;
-        };
-        const [table, other] = [
-          await open(fixtures[0]),
-          await open(fixtures[1]),
-        ];
-        const epochs: (string | undefined)[] = [];
-        const note = (snapshot: MembershipTableSnapshot | undefined) => {
-          conformanceCheck(
-            snapshot !== undefined,
-            "a change at its version lost",
-          );
-          conformanceCheck(
-            snapshot.epoch === undefined ||
-              (typeof snapshot.epoch === "string" && snapshot.epoch !== ""),
-            `the epoch ${
-              JSON.stringify(snapshot.epoch)
-            } is not a non-empty string`,
-          );
-          epochs.push(snapshot.epoch);
-        };
-        note(await table.write(0, [row("a")]));
-        note(await table.write(1, [row("a", "up", { upNumber: 1 })]));
+  add(
+    "the epoch, where the table gives one, stays the same through writes, deletions and other handles, and differs from another table's",
+    async (open, openOther) => {
+      const table = await open();
+      const epochs: (string | undefined)[] = [];
+      const note = (snapshot: MembershipTableSnapshot | undefined) => {
+        conformanceCheck(
+          snapshot !== undefined,
+          "a change at its version lost",
+        );
+        conformanceCheck(
+          snapshot.epoch === undefined ||
+            (typeof snapshot.epoch === "string" && snapshot.epoch !== ""),
+          `the epoch ${
+            JSON.stringify(snapshot.epoch)
+          } is not a non-empty string`,
+        );
+        epochs.push(snapshot.epoch);
+      };
+      note(await table.write(0, [row("a")]));
+      note(await table.write(1, [row("a", "up", { upNumber: 1 })]));
+      note(await table.read());
+      note(await (await open()).read());
+      if (typeof table.deleteDefunct === "function") {
+        note(await table.write(2, [row("a", "down", { upNumber: 1 })]));
+        note(await table.deleteDefunct(3, [row("a")]));
         note(await table.read());
-        note(await (await open(fixtures[0])).read());
-        if (typeof table.deleteDefunct === "function") {
-          note(await table.write(2, [row("a", "down", { upNumber: 1 })]));
-          note(await table.deleteDefunct(3, [row("a")]));
-          note(await table.read());
-        }
-        const given = epochs.filter((e) => e !== undefined);
-        if (given.length === 0) return; // a table without epochs
-        conformanceCheck(
-          given.length === epochs.length,
-          `the epoch came and went after the first write: ${
-            JSON.stringify(epochs)
-          }`,
-        );
-        conformanceCheck(
-          given.every((e) => e === given[0]),
-          `the epoch changed while the table kept its data: ${
-            JSON.stringify(epochs)
-          }`,
-        );
-        const another = await other.write(0, [row("b")]);
-        conformanceCheck(
-          another?.epoch !== given[0],
-          `two tables have the same epoch ${JSON.stringify(given[0])}`,
-        );
-      } finally {
-        for (const table of opened) await table.close();
-        for (const fixture of fixtures) await fixture.dispose?.();
       }
+      const given = epochs.filter((e) => e !== undefined);
+      if (given.length === 0) return; // a table without epochs
+      conformanceCheck(
+        given.length === epochs.length,
+        `the epoch came and went after the first write: ${
+          JSON.stringify(epochs)
+        }`,
+      );
+      conformanceCheck(
+        given.every((e) => e === given[0]),
+        `the epoch changed while the table kept its data: ${
+          JSON.stringify(epochs)
+        }`,
+      );
+      const another = await (await openOther()).write(0, [row("b")]);
+      conformanceCheck(
+        another?.epoch !== given[0],
+        `two tables have the same epoch ${JSON.stringify(given[0])}`,
+      );
     },
-  });
+  );
 
   add(
     "write() at the current version succeeds and adds 1 to the version",
