@@ -11,6 +11,7 @@ import type {
   MembershipTableSnapshot,
 } from "./membership_table.ts";
 import { contextKey, isDownStatus, isLaterStatus } from "./table_downing.ts";
+import { compareAge } from "./_leader.ts";
 
 /** The default of {@linkcode TableMembershipOptions.pollIntervalMs}: 2000 ms. */
 export const DEFAULT_TABLE_POLL_MS = 2000;
@@ -305,7 +306,7 @@ export class TableMembership implements AsyncDisposable {
           (storedSelf !== undefined && isDownStatus(storedSelf.status)))
       ) return;
       if (writes.length === 0) {
-        if (await this.#deleteDefunct(snapshot, self)) return;
+        if (await this.#deleteDefunct(snapshot, self, members)) return;
         continue; // the version moved under the deletion: read again
       }
       const written = await this.#table.write(snapshot.version, writes);
@@ -387,6 +388,7 @@ export class TableMembership implements AsyncDisposable {
   async #deleteDefunct(
     snapshot: MembershipTableSnapshot,
     self: MemberRow,
+    members: readonly ClusterMember[],
   ): Promise<boolean> {
     const table = this.#table;
     if (
@@ -394,12 +396,10 @@ export class TableMembership implements AsyncDisposable {
       !Number.isFinite(this.#deleteAfterMs) || !isLive(self) || this.#closed
     ) return true;
     let oldest: MemberRow | undefined;
-    for (const member of this.#cluster.members()) {
+    for (const member of members) {
       if (
         member.status === "up" &&
-        (oldest === undefined || member.upNumber < oldest.upNumber ||
-          (member.upNumber === oldest.upNumber &&
-            contextKey(member) < contextKey(oldest)))
+        (oldest === undefined || compareAge(member, oldest) < 0)
       ) oldest = member;
     }
     if (oldest === undefined || contextKey(oldest) !== contextKey(self)) {
