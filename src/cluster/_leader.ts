@@ -223,10 +223,12 @@ export function leaderActions(
     nextUp = Math.max(nextUp, row.upNumber);
     nextRemoval = Math.max(nextRemoval, row.removal ?? 0);
   }
-  const stamp = wallNow === undefined ||
-      !(Number.isSafeInteger(wallNow) && wallNow >= 0)
-    ? {}
-    : { removedAt: wallNow };
+  // Whole ms (a wall clock derived from a monotonic one has fractions); a clock that gives
+  // no usable time (NaN, negative) stamps nothing, and only `removedSince` ages those rows.
+  const at = wallNow === undefined ? undefined : Math.floor(wallNow);
+  const stamp = at !== undefined && Number.isSafeInteger(at) && at >= 0
+    ? { removedAt: at }
+    : {};
   const changes: GossipRow[] = [];
   const rows = [...state.members.values()].sort(compareAge);
   for (const row of rows) {

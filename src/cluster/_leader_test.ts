@@ -258,6 +258,14 @@ test("leaderActions() stamps the removals it numbers with its wall clock, and pr
   assert.equal(next.members.get("c#i1")!.removedAt, 1_000_000);
   const unstamped = leaderActions(state, new Set(), "a#i1");
   assert.equal(unstamped.members.get("b#i1")!.removedAt, undefined);
+  // Whole milliseconds, as the wire takes them.
+  const fractional = leaderActions(state, new Set(), "a#i1", 1_000_000.75);
+  assert.equal(fractional.members.get("b#i1")!.removedAt, 1_000_000);
+  assert.equal(
+    leaderActions(state, new Set(), "a#i1", Number.NaN).members.get("b#i1")!
+      .removedAt,
+    undefined,
+  );
   // A new leader that first saw them just now (removedSince = now): only the stamp ages them.
   const seenNow = () => 5_000;
   const at = (wallNow?: number) =>
