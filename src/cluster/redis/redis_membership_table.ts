@@ -426,7 +426,7 @@ export class RedisMembershipTable implements MembershipTable {
     { version: number; flat: readonly Reply[]; epoch: string | undefined }
   > {
     const reply = await this.#run(this.#scripts.read, [], signal);
-    if (!Array.isArray(reply) || (reply.length !== 3 && reply.length !== 4)) {
+    if (!Array.isArray(reply) || reply.length !== 4) {
       throw new CorruptClusterDataError(this.#keys[0], "unexpected reply");
     }
     const [exists, version, rows, epoch] = reply as [
