@@ -28,8 +28,10 @@ import {
   Driver,
   load,
   median,
+  type NodeLine,
   type NodeProcess,
   range,
+  waitFor,
 } from "./_sharding_processes.ts";
 
 const args = new Map<string, string>();
@@ -159,29 +161,17 @@ async function run(index: number): Promise<RunResult> {
     // The leader removes the downed victim once the survivors have seen its down (a gossip
     // round or so after it); the last answer can come before that, so wait for every survivor's
     // `removed` event (up to 15 s) rather than report a removal that has not happened yet.
-    const victimEvents = () =>
-      survivors.flatMap((n) => n.lines).filter((l) =>
-        l.type === "event" && l.member === victim.name && l.at >= killedAt
-      );
-    const removedBy = () =>
-      survivors.filter((n) =>
-        n.lines.some((l) =>
-          l.type === "event" && l.member === victim.name &&
-          l.event === "removed" && l.at >= killedAt
-        )
-      ).length;
-    for (
-      const waitUntil = Date.now() + 15_000;
-      removedBy() < survivors.length && Date.now() < waitUntil;
-    ) await sleep(50);
-    if (removedBy() < survivors.length) {
-      throw new Error(
-        `${
-          survivors.length - removedBy()
-        } survivor(s) never reported ${victim.name} removed (15 s after the last answer)`,
-      );
-    }
-    const events = victimEvents();
+    const aboutVictim = (l: NodeLine) =>
+      l.type === "event" && l.member === victim.name && l.at >= killedAt;
+    await waitFor(
+      () =>
+        survivors.every((n) =>
+          n.lines.some((l) => aboutVictim(l) && l.event === "removed")
+        ),
+      `every survivor's removed event for ${victim.name}`,
+      15_000,
+    );
+    const events = survivors.flatMap((n) => n.lines).filter(aboutVictim);
     const first = (event: string) =>
       Math.min(...events.filter((e) => e.event === event).map((e) => e.at)) -
       killedAt;
