@@ -123,13 +123,11 @@ export interface LoadedCluster {
  * @param journalAt The Redis and key prefix of the journal.
  * @param streams The streams the clients append to.
  * @param body The scenario.
- * @param timeoutMs The entity asks' timeout (`LoadOptions.timeoutMs`; default 2000).
  */
 export async function underSteadyLoad(
   journalAt: { readonly redisUrl: string; readonly keyPrefix: string },
   streams: readonly string[],
   body: (cluster: LoadedCluster) => Promise<void>,
-  timeoutMs?: number,
 ): Promise<void> {
   const names = ["m1", "m2", "m3"];
   const nodes = await startStreamNodes(
@@ -145,7 +143,6 @@ export async function underSteadyLoad(
       streams,
       clientsPerStream: 2,
       routes: [names, ["m2", "m3", "m1"], ["m3", "m1", "m2"]],
-      ...(timeoutMs === undefined ? {} : { timeoutMs }),
     });
     await waitEveryStreamAnswers(
       workload,
